@@ -8,3 +8,6 @@
 #![deny(unsafe_code)]
 
 pub mod parse;
+pub mod flow;
+pub mod worker;
+pub mod collector;

@@ -1,0 +1,255 @@
+//! Flow keys and the per-worker flow table.
+
+pub mod table;
+
+pub use table::{FlowStats, FlowTable};
+
+use crate::parse::{Packet, PortKind};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A directional flow: IP version, source, destination, protocol, ports
+/// (or ICMP type and code) and VLAN id, packed into five words so that
+/// hashing and comparing are a handful of integer operations.
+///
+/// Words 0-1 hold the source address, 2-3 the destination (big-endian, so
+/// the derived order is the address order), word 4 the rest:
+/// `meta << 56 | proto << 48 | vlan << 32 | src_port << 16 | dst_port`,
+/// where `meta` is the IP version in the low nibble and the [`PortKind`]
+/// above it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Debug)]
+pub struct FlowKey {
+    w: [u64; 5],
+}
+
+impl FlowKey {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        version: u8,
+        src: [u8; 16],
+        dst: [u8; 16],
+        proto: u8,
+        port_kind: PortKind,
+        src_port: u16,
+        dst_port: u16,
+        vlan: u16,
+    ) -> FlowKey {
+        let s = u128::from_be_bytes(src);
+        let d = u128::from_be_bytes(dst);
+        let meta = u64::from(version & 0x0f) | (port_kind as u64) << 4;
+        FlowKey {
+            w: [
+                (s >> 64) as u64,
+                s as u64,
+                (d >> 64) as u64,
+                d as u64,
+                meta << 56
+                    | u64::from(proto) << 48
+                    | u64::from(vlan) << 32
+                    | u64::from(src_port) << 16
+                    | u64::from(dst_port),
+            ],
+        }
+    }
+
+    #[inline]
+    pub fn from_packet(p: &Packet) -> FlowKey {
+        FlowKey::new(
+            p.version,
+            p.src,
+            p.dst,
+            p.proto,
+            p.port_kind,
+            p.src_port,
+            p.dst_port,
+            p.vlan,
+        )
+    }
+
+    #[inline]
+    pub fn version(&self) -> u8 {
+        (self.w[4] >> 56) as u8 & 0x0f
+    }
+
+    #[inline]
+    pub fn port_kind(&self) -> PortKind {
+        match (self.w[4] >> 60) & 0x3 {
+            1 => PortKind::Ports,
+            2 => PortKind::Icmp,
+            _ => PortKind::None,
+        }
+    }
+
+    #[inline]
+    pub fn proto(&self) -> u8 {
+        (self.w[4] >> 48) as u8
+    }
+
+    #[inline]
+    pub fn vlan(&self) -> u16 {
+        (self.w[4] >> 32) as u16
+    }
+
+    #[inline]
+    pub fn src_port(&self) -> u16 {
+        (self.w[4] >> 16) as u16
+    }
+
+    #[inline]
+    pub fn dst_port(&self) -> u16 {
+        self.w[4] as u16
+    }
+
+    #[inline]
+    pub fn src(&self) -> [u8; 16] {
+        (u128::from(self.w[0]) << 64 | u128::from(self.w[1])).to_be_bytes()
+    }
+
+    #[inline]
+    pub fn dst(&self) -> [u8; 16] {
+        (u128::from(self.w[2]) << 64 | u128::from(self.w[3])).to_be_bytes()
+    }
+
+    pub fn src_ip(&self) -> IpAddr {
+        to_ip(self.version(), self.src())
+    }
+
+    pub fn dst_ip(&self) -> IpAddr {
+        to_ip(self.version(), self.dst())
+    }
+
+    /// The same flow seen from the other side.
+    pub fn reversed(&self) -> FlowKey {
+        let w4 = self.w[4];
+        let ports = (w4 & 0xffff) << 16 | (w4 >> 16) & 0xffff;
+        FlowKey {
+            w: [
+                self.w[2],
+                self.w[3],
+                self.w[0],
+                self.w[1],
+                w4 & !0xffff_ffff | ports,
+            ],
+        }
+    }
+
+    /// The key both directions of a conversation share: ports are kept only
+    /// when they are ports (ICMP type and code are dropped, so a request and
+    /// its reply meet), and the lower (address, port) side comes first.
+    pub fn conversation(&self) -> FlowKey {
+        let mut k = *self;
+        if k.port_kind() != PortKind::Ports {
+            k.w[4] &= !0xffff_ffff;
+        }
+        let fwd = (k.w[0], k.w[1], k.src_port());
+        let rev = (k.w[2], k.w[3], k.dst_port());
+        if fwd > rev { k.reversed() } else { k }
+    }
+
+    /// A keyed hash for the flow table (folded multiplies, as in foldhash).
+    #[inline]
+    pub fn hash(&self, seed: u64) -> u64 {
+        let w = &self.w;
+        let a = fold_mul(w[0] ^ seed, w[1] ^ K1);
+        let b = fold_mul(w[2] ^ K2, w[3] ^ seed);
+        let c = fold_mul(w[4] ^ K3, a ^ K4);
+        fold_mul(b ^ K5, c ^ seed)
+    }
+
+    /// A hash that is the same for both directions: what RSS with a
+    /// symmetric key does, so one worker sees both halves of a flow.
+    #[inline]
+    pub fn symmetric_hash(&self) -> u64 {
+        let w = &self.w;
+        let ports = (self.src_port() ^ self.dst_port()) as u64;
+        let rest = w[4] & !0xffff_ffff | ports;
+        let a = fold_mul(w[0] ^ w[2] ^ K1, w[1] ^ w[3] ^ K2);
+        fold_mul(a ^ K3, rest ^ K4)
+    }
+}
+
+const K1: u64 = 0x243f_6a88_85a3_08d3;
+const K2: u64 = 0x1319_8a2e_0370_7344;
+const K3: u64 = 0xa409_3822_299f_31d0;
+const K4: u64 = 0x082e_fa98_ec4e_6c89;
+const K5: u64 = 0x4528_21e6_38d0_1377;
+
+#[inline]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ (full >> 64) as u64
+}
+
+/// Turns a 16-byte address of the given IP version into an [`IpAddr`].
+pub fn to_ip(version: u8, a: [u8; 16]) -> IpAddr {
+    if version == 4 {
+        IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(a))
+    }
+}
+
+/// A random seed, so that nobody outside can aim traffic at one bucket.
+pub fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    fn key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
+        FlowKey::new(4, v4(src), v4(dst), 6, PortKind::Ports, sp, dp, 7)
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        assert_eq!(k.version(), 4);
+        assert_eq!(k.port_kind(), PortKind::Ports);
+        assert_eq!(k.proto(), 6);
+        assert_eq!(k.vlan(), 7);
+        assert_eq!((k.src_port(), k.dst_port()), (40000, 443));
+        assert_eq!(k.src_ip().to_string(), "10.0.0.1");
+        assert_eq!(k.dst_ip().to_string(), "1.2.3.4");
+        let v6 = FlowKey::new(6, [0xfd; 16], [0x20; 16], 58, PortKind::Icmp, 128, 0, 0);
+        assert_eq!(v6.src(), [0xfd; 16]);
+        assert_eq!(v6.dst(), [0x20; 16]);
+        assert_eq!(v6.port_kind(), PortKind::Icmp);
+        assert_eq!(v6.version(), 6);
+    }
+
+    #[test]
+    fn reversed_swaps_sides() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        let r = k.reversed();
+        assert_eq!(r, key([1, 2, 3, 4], 443, [10, 0, 0, 1], 40000));
+        assert_eq!(r.reversed(), k);
+    }
+
+    #[test]
+    fn conversation_is_shared_by_both_directions() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        assert_eq!(k.conversation(), k.reversed().conversation());
+        let echo = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 1, PortKind::Icmp, 8, 0, 0);
+        let reply = FlowKey::new(4, v4([2; 4]), v4([1; 4]), 1, PortKind::Icmp, 0, 0, 0);
+        assert_eq!(echo.conversation(), reply.conversation());
+    }
+
+    #[test]
+    fn symmetric_hash_ignores_direction() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        assert_eq!(k.symmetric_hash(), k.reversed().symmetric_hash());
+        assert_ne!(
+            k.symmetric_hash(),
+            key([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443).symmetric_hash()
+        );
+        assert_ne!(k.hash(1), k.reversed().hash(1));
+    }
+}

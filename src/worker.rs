@@ -1,0 +1,282 @@
+//! The per-queue loop: a batch of frames in, parse, account into the
+//! worker's own flow table.
+//!
+//! A worker owns its [`Shard`] outright. Between two hand-overs nothing else
+//! touches it, so the packet path has no locks, no atomics, no allocation
+//! and no syscall. When the collector raises the shared epoch, the worker
+//! swaps in the spare shard the collector gave back last time and sends the
+//! full one over a channel: each packet lands in exactly one shard, and each
+//! shard is merged exactly once.
+
+use crate::flow::{FlowKey, FlowTable};
+use crate::parse::{self, LinkType, Outcome, ParseError};
+use crossbeam_channel::{Receiver, Sender};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// One captured frame, borrowed from a ring or a batch buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub link: LinkType,
+    /// The captured bytes (possibly cut at the snap length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire, which is what bytes count.
+    pub orig_len: u32,
+    /// Capture time, ns since the Unix epoch.
+    pub ts_ns: u64,
+}
+
+/// How many distinct non-IP ethertypes a shard keeps apart; more than that
+/// in one interval are counted together as "other".
+pub const ETHERTYPE_SLOTS: usize = 64;
+
+/// Per-ethertype packet counts in a fixed array.
+#[derive(Clone)]
+pub struct EthertypeCounts {
+    /// (ethertype + 1, packets); 0 marks a free slot.
+    slots: [(u32, u64); ETHERTYPE_SLOTS],
+    pub other: u64,
+}
+
+impl Default for EthertypeCounts {
+    fn default() -> Self {
+        EthertypeCounts {
+            slots: [(0, 0); ETHERTYPE_SLOTS],
+            other: 0,
+        }
+    }
+}
+
+impl EthertypeCounts {
+    #[inline]
+    pub fn add(&mut self, ethertype: u16) {
+        let tag = u32::from(ethertype) + 1;
+        let mut i = usize::from(ethertype) % ETHERTYPE_SLOTS;
+        for _ in 0..ETHERTYPE_SLOTS {
+            let slot = &mut self.slots[i];
+            if slot.0 == tag {
+                slot.1 += 1;
+                return;
+            }
+            if slot.0 == 0 {
+                *slot = (tag, 1);
+                return;
+            }
+            i = (i + 1) % ETHERTYPE_SLOTS;
+        }
+        self.other += 1;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.0 != 0)
+            .map(|s| ((s.0 - 1) as u16, s.1))
+    }
+
+    pub fn clear(&mut self) {
+        self.slots = [(0, 0); ETHERTYPE_SLOTS];
+        self.other = 0;
+    }
+}
+
+/// Everything a worker accumulates between two hand-overs.
+pub struct Shard {
+    pub table: FlowTable,
+    pub packets: u64,
+    pub bytes: u64,
+    pub parse_errors: [u64; ParseError::INDEX_COUNT],
+    pub non_ip: EthertypeCounts,
+    /// Batch processing times in ns.
+    pub batch_ns: Histogram<u64>,
+    pub batch_ns_sum: u64,
+}
+
+/// Largest batch time recorded exactly (60 s); longer ones saturate.
+const BATCH_NS_MAX: u64 = 60_000_000_000;
+
+impl Shard {
+    pub fn new(table_capacity: usize) -> Shard {
+        Shard {
+            table: FlowTable::with_capacity(table_capacity),
+            packets: 0,
+            bytes: 0,
+            parse_errors: [0; ParseError::INDEX_COUNT],
+            non_ip: EthertypeCounts::default(),
+            batch_ns: new_batch_histogram(),
+            batch_ns_sum: 0,
+        }
+    }
+
+    /// Resets the counters; the collector calls this after draining the
+    /// table (which empties itself).
+    pub fn clear(&mut self) {
+        debug_assert!(self.table.is_empty());
+        self.packets = 0;
+        self.bytes = 0;
+        self.parse_errors = [0; ParseError::INDEX_COUNT];
+        self.non_ip.clear();
+        self.batch_ns.reset();
+        self.batch_ns_sum = 0;
+    }
+
+    /// Bytes of memory one shard holds.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Shard>() + self.table.memory_bytes()
+    }
+}
+
+/// A histogram of 1 ns to 60 s at 2 significant digits: fixed bounds, so
+/// recording never allocates.
+pub fn new_batch_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, BATCH_NS_MAX, 2).expect("constant histogram bounds are valid")
+}
+
+/// What workers send to the collector.
+pub enum Handoff {
+    /// A full shard, to merge and send back empty.
+    Shard { worker: usize, shard: Box<Shard> },
+    /// The worker has stopped; its last shard came just before.
+    Done { worker: usize },
+}
+
+pub struct Worker {
+    id: usize,
+    shard: Box<Shard>,
+    seq: u32,
+    seen_epoch: u64,
+    epoch: Arc<AtomicU64>,
+    to_collector: Sender<Handoff>,
+    spare: Receiver<Box<Shard>>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        id: usize,
+        shard: Box<Shard>,
+        epoch: Arc<AtomicU64>,
+        to_collector: Sender<Handoff>,
+        spare: Receiver<Box<Shard>>,
+    ) -> Worker {
+        let seen_epoch = epoch.load(Ordering::Relaxed);
+        Worker {
+            id,
+            shard,
+            seq: 0,
+            seen_epoch,
+            epoch,
+            to_collector,
+            spare,
+        }
+    }
+
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// Bytes of memory one of this worker's shards holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.shard.memory_bytes()
+    }
+
+    /// Parses one frame and accounts it.
+    #[inline]
+    pub fn account(&mut self, f: &Frame<'_>) {
+        let s = &mut *self.shard;
+        let bytes = u64::from(f.orig_len);
+        s.packets += 1;
+        s.bytes += bytes;
+        self.seq = self.seq.wrapping_add(1);
+        match parse::parse(f.link, f.data) {
+            Outcome::Ip(p) => {
+                if let Some(e) = p.l4_error {
+                    s.parse_errors[e.index()] += 1;
+                }
+                let key = FlowKey::from_packet(&p);
+                s.table
+                    .account(&key, bytes, f.ts_ns, self.seq, p.tcp_flags);
+            }
+            Outcome::NonIp { ethertype } => s.non_ip.add(ethertype),
+            Outcome::Error(e) => s.parse_errors[e.index()] += 1,
+        }
+    }
+
+    /// Accounts a batch, records how long it took, and hands the shard over
+    /// if the collector asked for it.
+    #[inline]
+    pub fn process_batch<'a, I>(&mut self, frames: I)
+    where
+        I: IntoIterator<Item = Frame<'a>>,
+    {
+        let start = Instant::now();
+        for f in frames {
+            self.account(&f);
+        }
+        let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.shard.batch_ns.saturating_record(ns.clamp(1, BATCH_NS_MAX));
+        self.shard.batch_ns_sum = self.shard.batch_ns_sum.saturating_add(ns);
+        self.poll_epoch();
+    }
+
+    /// Hands the shard over when the collector has raised the epoch and a
+    /// spare is back. Called once per batch, and when a capture is idle.
+    #[inline]
+    pub fn poll_epoch(&mut self) {
+        // Relaxed: the shard itself travels through the channel, which
+        // orders its contents; the epoch is only a request to send it.
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if epoch == self.seen_epoch {
+            return;
+        }
+        if let Ok(spare) = self.spare.try_recv() {
+            let full = std::mem::replace(&mut self.shard, spare);
+            self.seen_epoch = epoch;
+            // The collector outlives the workers; if it is gone there is
+            // nobody left to count for.
+            let _ = self.to_collector.send(Handoff::Shard {
+                worker: self.id,
+                shard: full,
+            });
+        }
+    }
+}
+
+impl Drop for Worker {
+    /// A worker that stops, for whatever reason, hands over what it has and
+    /// says it is done, so the collector's final totals are complete.
+    fn drop(&mut self) {
+        let last = std::mem::replace(&mut self.shard, Box::new(Shard::new(1)));
+        let _ = self.to_collector.send(Handoff::Shard {
+            worker: self.id,
+            shard: last,
+        });
+        let _ = self.to_collector.send(Handoff::Done { worker: self.id });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ethertype_counts_fill_then_overflow() {
+        let mut c = EthertypeCounts::default();
+        c.add(0x0806);
+        c.add(0x0806);
+        c.add(0);
+        let mut v: Vec<_> = c.iter().collect();
+        v.sort();
+        assert_eq!(v, vec![(0, 1), (0x0806, 2)]);
+        for et in 0..ETHERTYPE_SLOTS as u16 + 5 {
+            c.add(0x9000 + et);
+        }
+        assert_eq!(c.iter().count(), ETHERTYPE_SLOTS);
+        // 2 slots were taken before, so 7 of the new ones did not fit
+        assert_eq!(c.other, 7);
+        c.clear();
+        assert_eq!(c.iter().count(), 0);
+        assert_eq!(c.other, 0);
+    }
+}
