@@ -11,3 +11,8 @@ pub mod parse;
 pub mod flow;
 pub mod worker;
 pub mod collector;
+pub mod export;
+pub mod source;
+pub mod capture;
+pub mod replay;
+pub mod synth;

@@ -160,7 +160,12 @@ impl FlowKey {
     #[inline]
     pub fn symmetric_hash(&self) -> u64 {
         let w = &self.w;
-        let ports = (self.src_port() ^ self.dst_port()) as u64;
+        // ICMP type and code differ between a request and its reply
+        let ports = if self.port_kind() == PortKind::Ports {
+            u64::from(self.src_port() ^ self.dst_port())
+        } else {
+            0
+        };
         let rest = w[4] & !0xffff_ffff | ports;
         let a = fold_mul(w[0] ^ w[2] ^ K1, w[1] ^ w[3] ^ K2);
         fold_mul(a ^ K3, rest ^ K4)
@@ -251,5 +256,8 @@ mod tests {
             key([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443).symmetric_hash()
         );
         assert_ne!(k.hash(1), k.reversed().hash(1));
+        let echo = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 1, PortKind::Icmp, 8, 0, 0);
+        let reply = FlowKey::new(4, v4([2; 4]), v4([1; 4]), 1, PortKind::Icmp, 0, 0, 0);
+        assert_eq!(echo.symmetric_hash(), reply.symmetric_hash());
     }
 }

@@ -1,0 +1,3 @@
+//! Packet sources: one module per source.
+
+pub mod pcap_file;

@@ -1,0 +1,130 @@
+//! The HTTP server: `GET /metrics` renders the latest snapshot. It runs on
+//! its own thread with a single-threaded tokio runtime, away from the
+//! workers.
+
+use crate::collector::Published;
+use crate::source::SourceStats;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// The default listen address. 19213 is outside 9100-9999, the range of
+/// Prometheus' default port allocations, which is fully taken.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:19213";
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("cannot listen on {addr}: {source} (is another ringflow or exporter using it? pick another with --listen)")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start the HTTP server: {0}")]
+    Setup(std::io::Error),
+}
+
+/// A running server.
+pub struct Server {
+    pub local_addr: SocketAddr,
+    pub thread: JoinHandle<()>,
+}
+
+/// Binds `addr` now (so a taken port is an error at start) and serves on a
+/// new thread.
+pub fn spawn(
+    addr: SocketAddr,
+    published: Arc<Published>,
+    source: Arc<SourceStats>,
+) -> Result<Server, HttpError> {
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|source| HttpError::Bind { addr, source })?;
+    listener.set_nonblocking(true).map_err(HttpError::Setup)?;
+    let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .map_err(HttpError::Setup)?;
+    let thread = std::thread::Builder::new()
+        .name("ringflow-http".into())
+        .spawn(move || runtime.block_on(serve(listener, published, source)))
+        .map_err(HttpError::Setup)?;
+    Ok(Server { local_addr, thread })
+}
+
+async fn serve(
+    listener: std::net::TcpListener,
+    published: Arc<Published>,
+    source: Arc<SourceStats>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("ringflow: HTTP server stopped: {e}");
+            return;
+        }
+    };
+    loop {
+        let stream = match listener.accept().await {
+            Ok((s, _)) => s,
+            // Out of file descriptors and the like: keep serving the
+            // connections we have, try again.
+            Err(_) => continue,
+        };
+        let published = published.clone();
+        let source = source.clone();
+        tokio::task::spawn(async move {
+            let svc = service_fn(move |req| {
+                let resp = handle(&req, &published, &source);
+                async move { Ok::<_, Infallible>(resp) }
+            });
+            // A client that goes away mid-response is not our problem.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+fn handle(
+    req: &Request<Incoming>,
+    published: &Published,
+    source: &Arc<SourceStats>,
+) -> Response<Full<Bytes>> {
+    let reply = |status, ctype: &str, body: String| {
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, ctype)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap_or_default()
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "only GET\n".into(),
+        );
+    }
+    match req.uri().path() {
+        "/metrics" => reply(
+            StatusCode::OK,
+            super::CONTENT_TYPE,
+            super::render(published.get(), source.clone()),
+        ),
+        "/" => reply(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            "<html><head><title>ringflow</title></head><body><h1>ringflow</h1>\
+             <p><a href=\"/metrics\">/metrics</a></p></body></html>\n"
+                .into(),
+        ),
+        _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    }
+}

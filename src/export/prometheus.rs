@@ -1,0 +1,167 @@
+//! Renders a [`Snapshot`] in the OpenMetrics text format with
+//! `prometheus-client`. Rendering reads only the snapshot: a scrape never
+//! waits on or touches a worker.
+
+use crate::collector::Snapshot;
+use crate::source::SourceStats;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::fmt;
+use std::sync::Arc;
+
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Renders the snapshot and the capture source's own counters.
+pub fn render(snapshot: Arc<Snapshot>, source: Arc<SourceStats>) -> String {
+    let mut registry = Registry::default();
+    let rows = snapshot.flows.len();
+    registry.register_collector(Box::new(SnapshotMetrics { snapshot, source }));
+    let mut out = String::with_capacity(4096 + rows * 2 * 128);
+    // Writing into a String cannot fail.
+    let _ = text::encode(&mut out, &registry);
+    out
+}
+
+#[derive(Debug)]
+struct SnapshotMetrics {
+    snapshot: Arc<Snapshot>,
+    source: Arc<SourceStats>,
+}
+
+fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, _, u64>(&v, None)
+}
+
+fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Result {
+    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&v)
+}
+
+impl Collector for SnapshotMetrics {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let s = &*self.snapshot;
+        counter(
+            &mut enc,
+            "ringflow_packets",
+            "Packets the workers saw, whatever became of them.",
+            s.packets,
+        )?;
+        counter(
+            &mut enc,
+            "ringflow_bytes",
+            "Frame bytes the workers saw (original length on the wire, no FCS).",
+            s.bytes,
+        )?;
+
+        let mut m = enc.encode_descriptor(
+            "ringflow_flow_packets",
+            "Packets per host pair and service, each way.",
+            None,
+            MetricType::Counter,
+        )?;
+        for row in &s.flows {
+            let l = &*row.labels;
+            m.encode_family(&flow_labels(l))?
+                .encode_counter::<NoLabelSet, _, u64>(&row.packets, None)?;
+        }
+        let mut m = enc.encode_descriptor(
+            "ringflow_flow_bytes",
+            "Frame bytes per host pair and service, each way.",
+            None,
+            MetricType::Counter,
+        )?;
+        for row in &s.flows {
+            let l = &*row.labels;
+            m.encode_family(&flow_labels(l))?
+                .encode_counter::<NoLabelSet, _, u64>(&row.bytes, None)?;
+        }
+
+        let mut m = enc.encode_descriptor(
+            "ringflow_parse_errors",
+            "Packets the parser stopped on, by layer and reason. Layers link to ipv6 count \
+             packets in no flow; ipv6_ext and the transport layers count packets still \
+             counted under their host pair, without ports.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (e, n) in &s.parse_errors {
+            m.encode_family(&[("layer", e.layer.as_str()), ("reason", e.reason.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
+
+        let mut m = enc.encode_descriptor(
+            "ringflow_non_ip_packets",
+            "Packets that are not IP, by ethertype (802.3 for LLC frames).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (et, n) in &s.non_ip {
+            m.encode_family(&[("ethertype", et.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
+
+        counter(
+            &mut enc,
+            "ringflow_flow_table_overflow",
+            "Packets counted in the totals but in no flow because a worker's flow table was full.",
+            s.overflow_packets,
+        )?;
+        counter(
+            &mut enc,
+            "ringflow_flow_table_overflow_bytes",
+            "Frame bytes of the packets in ringflow_flow_table_overflow_total.",
+            s.overflow_bytes,
+        )?;
+
+        let mut m = enc.encode_descriptor(
+            "ringflow_worker_batch_seconds",
+            "Time a worker took to parse and account one batch.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for b in &s.batches {
+            let worker = b.worker.to_string();
+            m.encode_family(&[("worker", worker.as_str())])?
+                .encode_histogram::<NoLabelSet>(b.sum_seconds, b.count, &b.buckets, None)?;
+        }
+
+        gauge(
+            &mut enc,
+            "ringflow_collector_conversations",
+            "Conversations whose opening side the collector remembers.",
+            s.conversations as i64,
+        )?;
+        gauge(
+            &mut enc,
+            "ringflow_flow_table_memory_bytes",
+            "Memory of all worker flow tables and counters (two shards per worker).",
+            s.shard_memory_bytes as i64,
+        )?;
+        gauge(
+            &mut enc,
+            "ringflow_input_complete",
+            "1 once a finite input (pcap replay) has been read to the end and fully merged.",
+            i64::from(s.complete),
+        )?;
+        counter(
+            &mut enc,
+            "ringflow_capture_damaged_records",
+            "Capture-file records that were cut off or damaged and could not be read.",
+            self.source.damaged_records(),
+        )?;
+        Ok(())
+    }
+}
+
+fn flow_labels(l: &crate::collector::FlowLabels) -> [(&'static str, &str); 5] {
+    [
+        ("src", l.src.as_str()),
+        ("dst", l.dst.as_str()),
+        ("proto", l.proto.as_str()),
+        ("port", l.port.as_str()),
+        ("direction", l.direction),
+    ]
+}

@@ -1,0 +1,261 @@
+//! Offline replay: capture files read in order, spread over the workers by
+//! a symmetric flow hash (as RSS would spread them over queues), through
+//! the very same workers and collector as live capture.
+
+use crate::capture::pcap_file::{PcapError, PcapReader};
+use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
+use crate::flow::FlowKey;
+use crate::parse::{self, LinkType, Outcome};
+use crate::source::SourceStats;
+use crate::worker::{Frame, Worker};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::io::Read;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Packets per batch handed to a worker.
+pub const DEFAULT_BATCH: usize = 256;
+/// Batches in flight per worker.
+const BATCHES_PER_WORKER: usize = 4;
+
+/// A batch of frames in one contiguous buffer, recycled between the reader
+/// and a worker.
+pub struct Batch {
+    data: Vec<u8>,
+    descs: Vec<Desc>,
+}
+
+#[derive(Clone, Copy)]
+struct Desc {
+    link: LinkType,
+    start: usize,
+    len: usize,
+    orig_len: u32,
+    ts_ns: u64,
+}
+
+impl Batch {
+    pub fn with_capacity(packets: usize) -> Batch {
+        Batch {
+            data: Vec::with_capacity(packets * 2048),
+            descs: Vec::with_capacity(packets),
+        }
+    }
+
+    pub fn push(&mut self, link: LinkType, bytes: &[u8], orig_len: u32, ts_ns: u64) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.descs.push(Desc {
+            link,
+            start,
+            len: bytes.len(),
+            orig_len,
+            ts_ns,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.descs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.descs.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.descs.clear();
+    }
+
+    pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
+        self.descs.iter().map(|d| Frame {
+            link: d.link,
+            data: &self.data[d.start..d.start + d.len],
+            orig_len: d.orig_len,
+            ts_ns: d.ts_ns,
+        })
+    }
+}
+
+/// Which worker a frame goes to: both directions of a conversation land on
+/// the same one.
+#[inline]
+pub fn dispatch(link: LinkType, data: &[u8], workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    match parse::parse(link, data) {
+        Outcome::Ip(p) => {
+            let h = FlowKey::from_packet(&p).symmetric_hash();
+            ((u128::from(h) * workers as u128) >> 64) as usize
+        }
+        _ => 0,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Pcap(#[from] PcapError),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+    #[error("a worker thread stopped unexpectedly")]
+    WorkerPanicked,
+}
+
+pub type Input = PcapReader<Box<dyn Read + Send>>;
+
+/// Opens `path` for replay; errors name the file.
+pub fn open(path: &str) -> Result<Input, PcapError> {
+    let f = std::fs::File::open(path).map_err(|source| PcapError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let r: Box<dyn Read + Send> = Box::new(std::io::BufReader::with_capacity(1 << 20, f));
+    PcapReader::new(r, path)
+}
+
+/// A replay that is set up (files opened and checked, pipeline built) and
+/// not yet started, so the HTTP server can be given its snapshot first.
+pub struct Replay {
+    inputs: Vec<Input>,
+    workers: Vec<Worker>,
+    collector: crate::collector::Collector,
+    batch: usize,
+    source: Arc<SourceStats>,
+}
+
+impl Replay {
+    pub fn new(inputs: Vec<Input>, cfg: &PipelineConfig, batch: usize) -> Replay {
+        let (workers, collector) = pipeline(cfg);
+        Replay {
+            inputs,
+            workers,
+            collector,
+            batch: batch.max(1),
+            source: Arc::new(SourceStats::default()),
+        }
+    }
+
+    pub fn published(&self) -> Arc<Published> {
+        self.collector.published()
+    }
+
+    pub fn source_stats(&self) -> Arc<SourceStats> {
+        self.source.clone()
+    }
+
+    pub fn shard_memory_bytes(&self) -> usize {
+        self.collector.shard_memory_bytes()
+    }
+
+    /// Reads every input to the end and returns the final snapshot. A file
+    /// that ends inside a record is counted as damaged, reported in one
+    /// line, and replay goes on with the next file; any other error stops
+    /// the replay.
+    pub fn run(self) -> Result<Arc<Snapshot>, ReplayError> {
+        let Replay {
+            inputs,
+            workers,
+            collector,
+            batch,
+            source,
+        } = self;
+        let n = workers.len();
+        let collector = std::thread::Builder::new()
+            .name("ringflow-collector".into())
+            .spawn(move || collector.run())
+            .map_err(ReplayError::Thread)?;
+
+        let mut to_worker: Vec<Sender<Batch>> = Vec::with_capacity(n);
+        let mut pools: Vec<Receiver<Batch>> = Vec::with_capacity(n);
+        let mut threads: Vec<JoinHandle<()>> = Vec::with_capacity(n);
+        for w in workers {
+            let (tx, rx) = crossbeam_channel::bounded::<Batch>(BATCHES_PER_WORKER);
+            let (pool_tx, pool_rx) = crossbeam_channel::bounded::<Batch>(BATCHES_PER_WORKER);
+            for _ in 0..BATCHES_PER_WORKER - 1 {
+                let _ = pool_tx.send(Batch::with_capacity(batch));
+            }
+            let t = std::thread::Builder::new()
+                .name(format!("ringflow-worker-{}", w.id()))
+                .spawn(move || worker_loop(w, rx, pool_tx))
+                .map_err(ReplayError::Thread)?;
+            to_worker.push(tx);
+            pools.push(pool_rx);
+            threads.push(t);
+        }
+
+        let result = read_inputs(inputs, batch, &to_worker, &pools, &source);
+        // Closing the channels stops the workers, which hand over their
+        // last shards; then the collector merges them and stops.
+        drop(to_worker);
+        let mut panicked = false;
+        for t in threads {
+            panicked |= t.join().is_err();
+        }
+        let snapshot = collector.join().map_err(|_| ReplayError::WorkerPanicked)?;
+        result?;
+        if panicked {
+            return Err(ReplayError::WorkerPanicked);
+        }
+        Ok(snapshot)
+    }
+}
+
+fn worker_loop(mut w: Worker, rx: Receiver<Batch>, pool: Sender<Batch>) {
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(mut b) => {
+                w.process_batch(b.frames());
+                b.clear();
+                let _ = pool.send(b);
+            }
+            Err(RecvTimeoutError::Timeout) => w.poll_epoch(),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn read_inputs(
+    inputs: Vec<Input>,
+    batch: usize,
+    to_worker: &[Sender<Batch>],
+    pools: &[Receiver<Batch>],
+    source: &SourceStats,
+) -> Result<(), ReplayError> {
+    let n = to_worker.len();
+    let mut current: Vec<Batch> = (0..n).map(|_| Batch::with_capacity(batch)).collect();
+    for mut input in inputs {
+        loop {
+            let rec = match input.next() {
+                Ok(Some(r)) => r,
+                Ok(None) => break,
+                Err(e @ PcapError::Truncated { .. }) => {
+                    source.add_damaged_record();
+                    eprintln!("ringflow: warning: {e}; the packets before it are counted");
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let data = input.data();
+            let w = dispatch(rec.link, data, n);
+            current[w].push(rec.link, data, rec.orig_len, rec.ts_ns);
+            if current[w].len() == batch {
+                let Ok(fresh) = pools[w].recv() else {
+                    return Err(ReplayError::WorkerPanicked);
+                };
+                let full = std::mem::replace(&mut current[w], fresh);
+                if to_worker[w].send(full).is_err() {
+                    return Err(ReplayError::WorkerPanicked);
+                }
+            }
+        }
+    }
+    for (w, b) in current.into_iter().enumerate() {
+        if !b.is_empty() && to_worker[w].send(b).is_err() {
+            return Err(ReplayError::WorkerPanicked);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Building frames and pcap files from a description: for tests, benches,
+//! the sample capture, and traffic generation. Nothing here parses; what a
+//! frame contains is known from how it was built.
+
+use std::io::{self, Write};
+
+/// Locally administered MACs, never a real interface's.
+pub const SRC_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x21, 0x30, 0x01];
+pub const DST_MAC: [u8; 6] = [0x02, 0x00, 0x00, 0x21, 0x30, 0x02];
+
+pub mod tcp_flags {
+    pub const SYN: u8 = 0x02;
+    pub const ACK: u8 = 0x10;
+    pub const PSH_ACK: u8 = 0x18;
+    pub const SYN_ACK: u8 = 0x12;
+}
+
+/// Internet checksum over `data`.
+pub fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for pair in data.chunks(2) {
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An Ethernet II frame with optional VLAN tags, given as (TPID, VID),
+/// outermost first.
+pub fn ethernet(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + 4 * tags.len() + payload.len());
+    f.extend_from_slice(&DST_MAC);
+    f.extend_from_slice(&SRC_MAC);
+    for (tpid, vid) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&(vid & 0x0fff).to_be_bytes());
+    }
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An IPv4 packet. `frag` is (more fragments, offset in 8-byte units).
+pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, frag: (bool, u16), payload: &[u8]) -> Vec<u8> {
+    let total = (20 + payload.len()) as u16;
+    let flags_frag = (u16::from(frag.0) << 13) | (frag.1 & 0x1fff);
+    let mut p = vec![0x45, 0];
+    p.extend_from_slice(&total.to_be_bytes());
+    p.extend_from_slice(&[0x12, 0x34]);
+    p.extend_from_slice(&flags_frag.to_be_bytes());
+    p.extend_from_slice(&[64, proto, 0, 0]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    let c = checksum(&p[..20]);
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// An IPv6 packet; `ext` is the extension header bytes, `next` the first
+/// next-header value.
+pub fn ipv6(src: [u8; 16], dst: [u8; 16], next: u8, ext: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&((ext.len() + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[next, 64]);
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(ext);
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A TCP segment with `payload_len` zero bytes of data.
+pub fn tcp(sp: u16, dp: u16, flags: u8, payload_len: usize) -> Vec<u8> {
+    let mut t = Vec::with_capacity(20 + payload_len);
+    t.extend_from_slice(&sp.to_be_bytes());
+    t.extend_from_slice(&dp.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.resize(20 + payload_len, 0);
+    t
+}
+
+/// A UDP datagram with `payload_len` zero bytes of data.
+pub fn udp(sp: u16, dp: u16, payload_len: usize) -> Vec<u8> {
+    let mut u = Vec::with_capacity(8 + payload_len);
+    u.extend_from_slice(&sp.to_be_bytes());
+    u.extend_from_slice(&dp.to_be_bytes());
+    u.extend_from_slice(&((8 + payload_len) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.resize(8 + payload_len, 0);
+    u
+}
+
+/// An ICMP or ICMPv6 message with `payload_len` bytes after the 8-byte header.
+pub fn icmp(msg_type: u8, code: u8, payload_len: usize) -> Vec<u8> {
+    let mut m = vec![msg_type, code, 0, 0, 0, 1, 0, 1];
+    m.resize(8 + payload_len, 0);
+    let c = checksum(&m);
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+/// An MPLS label stack (bottom-of-stack set on the last label) before `payload`.
+pub fn mpls(labels: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::new();
+    for (i, l) in labels.iter().enumerate() {
+        let bos = u32::from(i + 1 == labels.len());
+        m.extend_from_slice(&((l << 12) | (bos << 8) | 64).to_be_bytes());
+    }
+    m.extend_from_slice(payload);
+    m
+}
+
+/// A PPPoE session frame body carrying `ppp_proto`.
+pub fn pppoe(session: u16, ppp_proto: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x11, 0x00];
+    p.extend_from_slice(&session.to_be_bytes());
+    p.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+    p.extend_from_slice(&ppp_proto.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A Linux cooked v1 header before `payload`.
+pub fn sll(protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut h = vec![0, 0, 0, 1, 0, 6];
+    h.extend_from_slice(&SRC_MAC);
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(&protocol.to_be_bytes());
+    h.extend_from_slice(payload);
+    h
+}
+
+/// A Linux cooked v2 header before `payload`.
+pub fn sll2(protocol: u16, payload: &[u8]) -> Vec<u8> {
+    let mut h = protocol.to_be_bytes().to_vec();
+    h.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 1, 0, 6]);
+    h.extend_from_slice(&SRC_MAC);
+    h.extend_from_slice(&[0, 0]);
+    h.extend_from_slice(payload);
+    h
+}
+
+/// Writes a classic pcap file.
+pub struct PcapWriter<W: Write> {
+    w: W,
+    nanos: bool,
+}
+
+impl<W: Write> PcapWriter<W> {
+    /// Writes the file header for `linktype`, with nanosecond timestamps if
+    /// `nanos`.
+    pub fn new(mut w: W, linktype: u32, nanos: bool) -> io::Result<Self> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        w.write_all(&magic.to_le_bytes())?;
+        w.write_all(&2u16.to_le_bytes())?;
+        w.write_all(&4u16.to_le_bytes())?;
+        w.write_all(&[0; 8])?;
+        w.write_all(&262_144u32.to_le_bytes())?;
+        w.write_all(&linktype.to_le_bytes())?;
+        Ok(PcapWriter { w, nanos })
+    }
+
+    /// Writes one record; `snaplen` cuts the stored bytes, the original
+    /// length stays the frame's.
+    pub fn write(&mut self, ts_ns: u64, frame: &[u8], snaplen: usize) -> io::Result<()> {
+        let cap = frame.len().min(snaplen);
+        let sec = (ts_ns / 1_000_000_000) as u32;
+        let frac = (ts_ns % 1_000_000_000) as u32;
+        let frac = if self.nanos { frac } else { frac / 1000 };
+        self.w.write_all(&sec.to_le_bytes())?;
+        self.w.write_all(&frac.to_le_bytes())?;
+        self.w.write_all(&(cap as u32).to_le_bytes())?;
+        self.w.write_all(&(frame.len() as u32).to_le_bytes())?;
+        self.w.write_all(&frame[..cap])
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+/// A small xorshift generator: reproducible traffic from a seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+/// A traffic mix: `flows` client/server conversations, IPv4 and IPv6,
+/// some VLAN-tagged, TCP (opened with a SYN) and UDP, `packets` frames in
+/// all, both directions.
+#[derive(Debug, Clone)]
+pub struct Mix {
+    pub flows: u32,
+    pub packets: u64,
+    /// Percent of flows over IPv6.
+    pub ipv6_percent: u8,
+    /// Percent of flows with an 802.1Q tag.
+    pub vlan_percent: u8,
+    /// Frame size for data packets; 0 picks sizes from an IMIX (64, 576, 1500 in 7:4:1).
+    pub frame_size: usize,
+    pub seed: u64,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            flows: 100,
+            packets: 10_000,
+            ipv6_percent: 25,
+            vlan_percent: 10,
+            frame_size: 0,
+            seed: 1,
+        }
+    }
+}
+
+/// One generated conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowDesc {
+    pub v6: bool,
+    pub client: [u8; 16],
+    pub server: [u8; 16],
+    pub client_port: u16,
+    pub server_port: u16,
+    pub udp: bool,
+    pub vlan: Option<u16>,
+}
+
+impl FlowDesc {
+    /// Builds one frame of this conversation, `len` bytes long when `len`
+    /// is large enough for the headers.
+    pub fn frame(&self, from_client: bool, tcp_flags: u8, len: usize) -> Vec<u8> {
+        let (s, d, sp, dp) = if from_client {
+            (self.client, self.server, self.client_port, self.server_port)
+        } else {
+            (self.server, self.client, self.server_port, self.client_port)
+        };
+        let l2 = 14 + if self.vlan.is_some() { 4 } else { 0 };
+        let l3 = if self.v6 { 40 } else { 20 };
+        let l4 = if self.udp { 8 } else { 20 };
+        let data = len.saturating_sub(l2 + l3 + l4);
+        let seg = if self.udp {
+            udp(sp, dp, data)
+        } else {
+            tcp(sp, dp, tcp_flags, data)
+        };
+        let proto = if self.udp { 17 } else { 6 };
+        let (et, ip) = if self.v6 {
+            (0x86dd, ipv6(s, d, proto, &[], &seg))
+        } else {
+            let v4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
+            (0x0800, ipv4(v4(s), v4(d), proto, (false, 0), &seg))
+        };
+        let tags: Vec<(u16, u16)> = self.vlan.map(|v| (0x8100, v)).into_iter().collect();
+        ethernet(&tags, et, &ip)
+    }
+}
+
+impl Mix {
+    /// The conversations of this mix.
+    pub fn flow_descs(&self) -> Vec<FlowDesc> {
+        let mut rng = Rng::new(self.seed);
+        (0..self.flows.max(1))
+            .map(|i| {
+                let v6 = rng.below(100) < u64::from(self.ipv6_percent);
+                let mut client = [0u8; 16];
+                let mut server = [0u8; 16];
+                if v6 {
+                    client[..8].copy_from_slice(&[0xfd, 0, 0x02, 0x13, 0, 0, 0, 0]);
+                    client[8..12].copy_from_slice(&i.to_be_bytes());
+                    client[15] = 1;
+                    server[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+                    server[12..16].copy_from_slice(&(rng.next_u64() as u32).to_be_bytes());
+                } else {
+                    client[..4].copy_from_slice(&[10, 213, (i >> 8) as u8, i as u8]);
+                    let r = rng.next_u64();
+                    server[..4].copy_from_slice(&[198, 51, (r >> 8) as u8, r as u8]);
+                }
+                let udp = rng.below(4) == 0;
+                let services: [u16; 6] = [443, 80, 53, 22, 8080, 5201];
+                FlowDesc {
+                    v6,
+                    client,
+                    server,
+                    client_port: 32768 + (i % 28000) as u16,
+                    server_port: services[rng.below(services.len() as u64) as usize],
+                    udp,
+                    vlan: (rng.below(100) < u64::from(self.vlan_percent))
+                        .then(|| 100 + rng.below(10) as u16),
+                }
+            })
+            .collect()
+    }
+
+    /// Calls `f(flow index, from_client, frame)` for every frame of the mix,
+    /// in order. Each conversation starts with a client packet (a SYN for
+    /// TCP); after that directions alternate 2:1.
+    pub fn for_each_frame(&self, mut f: impl FnMut(usize, bool, &[u8])) {
+        let flows = self.flow_descs();
+        let mut rng = Rng::new(self.seed ^ 0xabcd);
+        let mut started = vec![false; flows.len()];
+        for n in 0..self.packets {
+            let i = (n % flows.len() as u64) as usize;
+            let fd = &flows[i];
+            let (from_client, flags) = if !started[i] {
+                started[i] = true;
+                (true, tcp_flags::SYN)
+            } else {
+                (rng.below(3) != 0, tcp_flags::PSH_ACK)
+            };
+            let len = match self.frame_size {
+                0 => match rng.below(12) {
+                    0..=6 => 64,
+                    7..=10 => 576,
+                    _ => 1500,
+                },
+                s => s,
+            };
+            f(i, from_client, &fd.frame(from_client, flags, len));
+        }
+    }
+
+    /// The whole mix as a classic pcap file in memory, one packet per
+    /// microsecond from `start_ns`.
+    pub fn to_pcap(&self, start_ns: u64) -> Vec<u8> {
+        let mut w = PcapWriter::new(Vec::new(), 1, false).expect("writing to memory");
+        let mut ts = start_ns;
+        self.for_each_frame(|_, _, frame| {
+            w.write(ts, frame, usize::MAX).expect("writing to memory");
+            ts += 1000;
+        });
+        w.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_header_checksum_verifies() {
+        let p = ipv4([10, 0, 0, 1], [10, 0, 0, 2], 17, (false, 0), &udp(1, 2, 0));
+        assert_eq!(checksum(&p[..20]), 0);
+        assert_eq!(p.len(), 28);
+    }
+
+    #[test]
+    fn frames_have_the_asked_length() {
+        let m = Mix {
+            flows: 20,
+            packets: 200,
+            ipv6_percent: 0,
+            vlan_percent: 0,
+            ..Mix::default()
+        };
+        let mut sizes = std::collections::BTreeSet::new();
+        m.for_each_frame(|_, _, f| {
+            sizes.insert(f.len());
+        });
+        assert_eq!(
+            sizes.into_iter().collect::<Vec<_>>(),
+            vec![64, 576, 1500],
+            "IMIX sizes"
+        );
+    }
+
+    #[test]
+    fn mix_is_reproducible() {
+        let m = Mix::default();
+        assert_eq!(m.to_pcap(0), m.to_pcap(0));
+    }
+}
