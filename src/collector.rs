@@ -29,7 +29,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             workers: 1,
-            table_capacity: 262_144,
+            table_capacity: 200_000,
             refresh: Duration::from_secs(1),
             conversation_idle: Duration::from_secs(600),
         }

@@ -16,3 +16,4 @@ pub mod source;
 pub mod capture;
 pub mod replay;
 pub mod synth;
+pub mod config;
