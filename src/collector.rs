@@ -60,7 +60,10 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, Collector) {
         returns.push(ret_tx);
     }
     let refresh = cfg.refresh.max(Duration::from_millis(10));
-    let idle_ticks = cfg.conversation_idle.as_nanos().div_ceil(refresh.as_nanos()) as u64;
+    let idle_ticks = cfg
+        .conversation_idle
+        .as_nanos()
+        .div_ceil(refresh.as_nanos()) as u64;
     // each worker has one shard in use and one spare
     let memory_bytes = workers.iter().map(Worker::memory_bytes).sum::<usize>() * 2;
     let collector = Collector {

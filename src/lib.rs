@@ -7,13 +7,13 @@
 
 #![deny(unsafe_code)]
 
-pub mod parse;
-pub mod flow;
-pub mod worker;
-pub mod collector;
-pub mod export;
-pub mod source;
 pub mod capture;
-pub mod replay;
-pub mod synth;
+pub mod collector;
 pub mod config;
+pub mod export;
+pub mod flow;
+pub mod parse;
+pub mod replay;
+pub mod source;
+pub mod synth;
+pub mod worker;

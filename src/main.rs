@@ -87,8 +87,8 @@ fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
         frame_size: args.frame_size,
         seed: args.seed,
     };
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("cannot create {}", args.out))?;
+    let file =
+        std::fs::File::create(&args.out).with_context(|| format!("cannot create {}", args.out))?;
     let mut w = synth::PcapWriter::new(std::io::BufWriter::new(file), 1, false)
         .with_context(|| format!("cannot write {}", args.out))?;
     let mut ts = 1_700_000_000_000_000_000u64;

@@ -195,8 +195,7 @@ impl Worker {
                     s.parse_errors[e.index()] += 1;
                 }
                 let key = FlowKey::from_packet(&p);
-                s.table
-                    .account(&key, bytes, f.ts_ns, self.seq, p.tcp_flags);
+                s.table.account(&key, bytes, f.ts_ns, self.seq, p.tcp_flags);
             }
             Outcome::NonIp { ethertype } => s.non_ip.add(ethertype),
             Outcome::Error(e) => s.parse_errors[e.index()] += 1,
@@ -215,7 +214,9 @@ impl Worker {
             self.account(&f);
         }
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.shard.batch_ns.saturating_record(ns.clamp(1, BATCH_NS_MAX));
+        self.shard
+            .batch_ns
+            .saturating_record(ns.clamp(1, BATCH_NS_MAX));
         self.shard.batch_ns_sum = self.shard.batch_ns_sum.saturating_add(ns);
         self.poll_epoch();
     }

@@ -26,7 +26,10 @@ pub enum PcapError {
         "{path}: not a pcap or pcapng file (starts with 0x{magic:08x}; convert it with `editcap -F pcap`)"
     )]
     NotPcap { path: String, magic: u32 },
-    #[error("{path}: link type {linktype} at offset {offset} is not supported (supported: {})", LinkType::SUPPORTED)]
+    #[error(
+        "{path}: link type {linktype} at offset {offset} is not supported (supported: {})",
+        LinkType::SUPPORTED
+    )]
     UnsupportedLink {
         path: String,
         offset: u64,
@@ -69,11 +72,7 @@ impl TsRes {
             }
             TsRes::Bin(n) => {
                 let ns = u128::from(units) * 1_000_000_000;
-                if n >= 127 {
-                    0
-                } else {
-                    (ns >> n) as u64
-                }
+                if n >= 127 { 0 } else { (ns >> n) as u64 }
             }
         }
     }
@@ -370,8 +369,8 @@ impl<R: Read> PcapReader<R> {
                     return Err(self.corrupt(start, "short enhanced packet block".into()));
                 }
                 let iface = u32_at(body, 0, swapped);
-                let ts = u64::from(u32_at(body, 4, swapped)) << 32
-                    | u64::from(u32_at(body, 8, swapped));
+                let ts =
+                    u64::from(u32_at(body, 4, swapped)) << 32 | u64::from(u32_at(body, 8, swapped));
                 let caplen = u32_at(body, 12, swapped);
                 let orig = u32_at(body, 16, swapped);
                 self.packet(start, iface, ts, caplen, orig, &body[20..])
@@ -391,8 +390,8 @@ impl<R: Read> PcapReader<R> {
                     return Err(self.corrupt(start, "short packet block".into()));
                 }
                 let iface = u32::from(u16_at(body, 0, swapped));
-                let ts = u64::from(u32_at(body, 4, swapped)) << 32
-                    | u64::from(u32_at(body, 8, swapped));
+                let ts =
+                    u64::from(u32_at(body, 4, swapped)) << 32 | u64::from(u32_at(body, 8, swapped));
                 let caplen = u32_at(body, 12, swapped);
                 let orig = u32_at(body, 16, swapped);
                 self.packet(start, iface, ts, caplen, orig, &body[20..])
@@ -415,7 +414,10 @@ impl<R: Read> PcapReader<R> {
             unreachable!("pcapng only");
         };
         let Some(i) = interfaces.get(iface as usize).copied() else {
-            return Err(self.corrupt(start, format!("packet names interface {iface}, which was never described")));
+            return Err(self.corrupt(
+                start,
+                format!("packet names interface {iface}, which was never described"),
+            ));
         };
         let Some(link) = i.link else {
             return Err(PcapError::UnsupportedLink {
@@ -584,7 +586,11 @@ mod tests {
 
     #[test]
     fn truncated_record_names_its_offset() {
-        let mut file = classic(false, false, &[(1, 0, &[1, 2, 3, 4], 4), (2, 0, &[5, 6, 7, 8], 4)]);
+        let mut file = classic(
+            false,
+            false,
+            &[(1, 0, &[1, 2, 3, 4], 4), (2, 0, &[5, 6, 7, 8], 4)],
+        );
         file.truncate(file.len() - 2);
         let mut r = PcapReader::new(&file[..], "t.pcap").unwrap();
         assert!(r.next().unwrap().is_some());
@@ -608,7 +614,9 @@ mod tests {
 
     #[test]
     fn not_pcap_and_bad_linktype() {
-        let e = PcapReader::new(&b"hello world, no pcap"[..], "x").err().unwrap();
+        let e = PcapReader::new(&b"hello world, no pcap"[..], "x")
+            .err()
+            .unwrap();
         assert!(matches!(e, PcapError::NotPcap { .. }));
         assert!(matches!(
             PcapReader::new(&b""[..], "x").err().unwrap(),
@@ -682,7 +690,10 @@ mod tests {
         assert_eq!(r.next().unwrap().unwrap().ts_ns, 1_500);
         let file = pcapng(Some(0x80 | 10)); // 2^-10 s
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
-        assert_eq!(r.next().unwrap().unwrap().ts_ns, 1_500 * 1_000_000_000 / 1024);
+        assert_eq!(
+            r.next().unwrap().unwrap().ts_ns,
+            1_500 * 1_000_000_000 / 1024
+        );
     }
 
     #[test]

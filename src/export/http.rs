@@ -22,7 +22,9 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:19213";
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("cannot listen on {addr}: {source} (is another ringflow or exporter using it? pick another with --listen)")]
+    #[error(
+        "cannot listen on {addr}: {source} (is another ringflow or exporter using it? pick another with --listen)"
+    )]
     Bind {
         addr: SocketAddr,
         source: std::io::Error,

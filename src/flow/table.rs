@@ -182,7 +182,10 @@ mod tests {
         assert!(t.account(&key(2), 60, 20, 2, 0x02));
         assert_eq!(t.len(), 2);
         let s = t.get(&key(1)).unwrap();
-        assert_eq!((s.packets, s.bytes, s.first_ns, s.last_ns), (2, 150, 10, 30));
+        assert_eq!(
+            (s.packets, s.bytes, s.first_ns, s.last_ns),
+            (2, 150, 10, 30)
+        );
         let s = t.get(&key(2)).unwrap();
         assert_eq!((s.first_seq, s.first_tcp_flags), (2, 0x02));
     }

@@ -103,7 +103,11 @@ impl<'a> Ipv4Packet<&'a [u8]> {
         let b: &'a [u8] = self.buffer;
         let hl = self.header_len();
         let total = usize::from(self.total_len());
-        let end = if total == 0 { b.len() } else { total.min(b.len()) };
+        let end = if total == 0 {
+            b.len()
+        } else {
+            total.min(b.len())
+        };
         &b[hl..end]
     }
 }

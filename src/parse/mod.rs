@@ -75,7 +75,8 @@ impl LinkType {
         }
     }
 
-    pub const SUPPORTED: &'static str = "Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 12, 14, 228, 229)";
+    pub const SUPPORTED: &'static str =
+        "Ethernet (1), Linux cooked v1 (113) and v2 (276), raw IP (101, 12, 14, 228, 229)";
 }
 
 /// The layer at which parsing stopped.
@@ -283,7 +284,9 @@ pub enum Outcome {
     Ip(Packet),
     /// Not IP: ARP, LLDP, ... Ethertype 0 stands for an 802.3 length field
     /// (LLC frames).
-    NonIp { ethertype: u16 },
+    NonIp {
+        ethertype: u16,
+    },
     /// Stopped below IP; the packet belongs to no host pair.
     Error(ParseError),
 }
@@ -710,7 +713,9 @@ mod tests {
         let mut v1 = vec![0, 4, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
         v1.extend_from_slice(&ipv4_tcp(0x10));
         assert_eq!(ip(parse(LinkType::LinuxSll, &v1)).dst_port, 80);
-        let mut v2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        let mut v2 = vec![
+            0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0,
+        ];
         v2.extend_from_slice(&ipv4_tcp(0x10));
         assert_eq!(ip(parse(LinkType::LinuxSll2, &v2)).dst_port, 80);
         assert_eq!(

@@ -1,0 +1,177 @@
+//! Helpers shared by the integration tests: writing capture files, running
+//! the binary, reading the exposition back.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub use ringflow::synth;
+
+/// A scratch directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "ringflow-test-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One record: timestamp, frame bytes, bytes stored (None: all).
+pub struct Rec {
+    pub ts_ns: u64,
+    pub frame: Vec<u8>,
+    pub caplen: Option<usize>,
+}
+
+pub fn write_pcap(path: &Path, linktype: u32, nanos: bool, recs: &[Rec]) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = synth::PcapWriter::new(f, linktype, nanos).unwrap();
+    for r in recs {
+        w.write(r.ts_ns, &r.frame, r.caplen.unwrap_or(usize::MAX))
+            .unwrap();
+    }
+}
+
+/// A minimal pcapng writer: one section, one interface with microsecond
+/// timestamps, enhanced packet blocks.
+pub fn write_pcapng(path: &Path, linktype: u16, recs: &[Rec]) {
+    fn block(out: &mut Vec<u8>, btype: u32, body: &[u8]) {
+        let mut b = body.to_vec();
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        let total = (b.len() + 12) as u32;
+        out.extend_from_slice(&btype.to_le_bytes());
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&b);
+        out.extend_from_slice(&total.to_le_bytes());
+    }
+    let mut out = Vec::new();
+    let mut shb = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    block(&mut out, 0x0a0d_0d0a, &shb);
+    let mut idb = linktype.to_le_bytes().to_vec();
+    idb.extend_from_slice(&[0, 0, 0, 0, 4, 0]);
+    block(&mut out, 1, &idb);
+    for r in recs {
+        let cap = r.frame.len().min(r.caplen.unwrap_or(usize::MAX));
+        let us = r.ts_ns / 1000;
+        let mut epb = 0u32.to_le_bytes().to_vec();
+        epb.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(us as u32).to_le_bytes());
+        epb.extend_from_slice(&(cap as u32).to_le_bytes());
+        epb.extend_from_slice(&(r.frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&r.frame[..cap]);
+        block(&mut out, 6, &epb);
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_ringflow")
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+/// Runs `ringflow replay FILES --print --workers N` and returns stdout;
+/// panics with stderr if it fails.
+pub fn replay(files: &[&Path], workers: usize) -> String {
+    let mut args: Vec<String> = vec!["replay".into()];
+    args.extend(files.iter().map(|p| p.to_str().unwrap().to_string()));
+    args.extend(["--print".into(), "--workers".into(), workers.to_string()]);
+    let out = Command::new(bin()).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ringflow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A sample: metric name and its labels in order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+}
+
+impl Sample {
+    pub fn label(&self, k: &str) -> &str {
+        self.labels
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("{} has no label {k}", self.name))
+    }
+}
+
+/// Parses the text exposition into sample -> value. Checks every line is
+/// a comment or a well-formed sample.
+pub fn parse_exposition(text: &str) -> BTreeMap<Sample, f64> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (head, value) = line.rsplit_once(' ').expect("sample has a value");
+        let value: f64 = value.parse().expect("numeric value");
+        let (name, labels) = match head.split_once('{') {
+            Some((n, rest)) => {
+                let rest = rest.strip_suffix('}').expect("closing brace");
+                let mut labels = Vec::new();
+                let mut s = rest;
+                while !s.is_empty() {
+                    let (k, r) = s.split_once("=\"").expect("label=\"");
+                    let end = r.find('"').expect("closing quote");
+                    labels.push((k.to_string(), r[..end].to_string()));
+                    s = r[end + 1..].trim_start_matches(',');
+                }
+                (n.to_string(), labels)
+            }
+            None => (head.to_string(), Vec::new()),
+        };
+        let prev = out.insert(Sample { name, labels }, value);
+        assert!(prev.is_none(), "duplicate sample: {line}");
+    }
+    out
+}
+
+/// The samples of one metric family, keyed by their label values.
+pub fn family(m: &BTreeMap<Sample, f64>, name: &str) -> BTreeMap<Vec<String>, u64> {
+    m.iter()
+        .filter(|(s, _)| s.name == name)
+        .map(|(s, v)| (s.labels.iter().map(|(_, v)| v.clone()).collect(), *v as u64))
+        .collect()
+}
+
+/// The exposition without lines that depend on timing (batch durations).
+pub fn without_timing(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.contains("ringflow_worker_batch_seconds"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
