@@ -127,7 +127,8 @@ pub struct FlowRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchRow {
     pub worker: usize,
-    /// (upper bound in seconds, cumulative count)
+    /// (upper bound in seconds, count in this bucket alone); the last
+    /// bound is infinity.
     pub buckets: Vec<(f64, u64)>,
     pub sum_seconds: f64,
     pub count: u64,
@@ -182,20 +183,19 @@ impl Snapshot {
 }
 
 fn batch_row(worker: usize, h: &Histogram<u64>, sum_ns: u64) -> BatchRow {
-    let buckets = BATCH_BUCKETS
-        .iter()
-        .map(|&le| {
-            let ns = (le * 1e9) as u64;
-            // values are stored at 2 significant digits; count the ones whose
-            // bucket lies at or below the bound
-            let count = h
-                .iter_recorded()
-                .take_while(|v| v.value_iterated_to() <= ns)
-                .map(|v| v.count_at_value())
-                .sum();
-            (le, count)
-        })
-        .collect();
+    // Per-bucket (not cumulative) counts, as the encoder wants them; values
+    // are stored at 2 significant digits and go to the first bound at or
+    // above their bucket.
+    let mut buckets: Vec<(f64, u64)> = BATCH_BUCKETS.iter().map(|&le| (le, 0)).collect();
+    buckets.push((f64::INFINITY, 0));
+    for v in h.iter_recorded() {
+        let secs = v.value_iterated_to() as f64 / 1e9;
+        let i = BATCH_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(BATCH_BUCKETS.len());
+        buckets[i].1 += v.count_at_value();
+    }
     BatchRow {
         worker,
         buckets,
@@ -630,19 +630,22 @@ mod tests {
     }
 
     #[test]
-    fn batch_row_buckets_are_cumulative() {
+    fn batch_row_buckets() {
         let mut h = new_batch_histogram();
         h.record(500).unwrap(); // 0.5 us
         h.record(30_000).unwrap(); // 30 us
         h.record(2_000_000).unwrap(); // 2 ms
-        let r = batch_row(0, &h, 2_030_500);
-        assert_eq!(r.count, 3);
+        h.record(3_000_000_000).unwrap(); // 3 s
+        let r = batch_row(0, &h, 3_002_030_500);
+        assert_eq!(r.count, 4);
         let at = |le: f64| r.buckets.iter().find(|b| b.0 == le).unwrap().1;
         assert_eq!(at(1e-6), 1);
-        assert_eq!(at(2.5e-5), 1);
-        assert_eq!(at(5e-5), 2);
-        assert_eq!(at(2.5e-3), 3);
-        assert_eq!(at(1.0), 3);
-        assert!((r.sum_seconds - 0.0020305).abs() < 1e-12);
+        assert_eq!(at(2.5e-5), 0);
+        assert_eq!(at(5e-5), 1);
+        assert_eq!(at(2.5e-3), 1);
+        assert_eq!(at(1.0), 0);
+        assert_eq!(at(f64::INFINITY), 1);
+        assert_eq!(r.buckets.iter().map(|b| b.1).sum::<u64>(), 4);
+        assert!((r.sum_seconds - 3.0020305).abs() < 1e-9);
     }
 }
