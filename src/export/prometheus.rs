@@ -143,7 +143,7 @@ impl Collector for SnapshotMetrics {
         gauge(
             &mut enc,
             "ringflow_input_complete",
-            "1 once a finite input (pcap replay) has been read to the end and fully merged.",
+            "Whether a finite input (pcap replay) has been read to the end and fully merged (1) or not yet (0).",
             i64::from(s.complete),
         )?;
         counter(

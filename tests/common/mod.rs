@@ -168,10 +168,32 @@ pub fn family(m: &BTreeMap<Sample, f64>, name: &str) -> BTreeMap<Vec<String>, u6
         .collect()
 }
 
-/// The exposition without lines that depend on timing (batch durations).
-pub fn without_timing(text: &str) -> String {
+/// The exposition without the lines that depend on the run rather than
+/// the input: batch durations and the memory of the worker tables (which
+/// grows with the worker count).
+pub fn without_run_specific(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.contains("ringflow_worker_batch_seconds"))
+        .filter(|l| {
+            !l.contains("ringflow_worker_batch_seconds")
+                && !l.contains("ringflow_flow_table_memory_bytes")
+        })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Asserts two expositions are the same apart from run-specific lines,
+/// showing the first differing samples rather than both whole texts.
+pub fn assert_same_exposition(a: &str, b: &str, what: &str) {
+    let (a, b) = (without_run_specific(a), without_run_specific(b));
+    if a != b {
+        let (x, y) = (parse_exposition(&a), parse_exposition(&b));
+        let diff: Vec<_> = x
+            .iter()
+            .filter(|(k, v)| y.get(k) != Some(v))
+            .map(|(k, v)| (k, v, y.get(k)))
+            .take(5)
+            .collect();
+        let extra: Vec<_> = y.keys().filter(|k| !x.contains_key(k)).take(5).collect();
+        panic!("{what}: expositions differ: {diff:?}; only in the second: {extra:?}");
+    }
 }

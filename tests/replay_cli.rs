@@ -1,0 +1,359 @@
+//! The replay command end to end: worker counts, tshark as ground truth,
+//! damaged input, and serving /metrics.
+
+mod common;
+
+use common::synth;
+use common::*;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn mix_file(dir: &TempDir, name: &str, mix: &synth::Mix) -> std::path::PathBuf {
+    let p = dir.path(name);
+    std::fs::write(&p, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
+    p
+}
+
+fn replay_args(files: &[&Path], extra: &[&str]) -> String {
+    let mut args: Vec<&str> = vec!["replay"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    args.push("--print");
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn one_two_and_four_workers_give_identical_exposition() {
+    let dir = TempDir::new("workers");
+    let mix = synth::Mix {
+        flows: 2000,
+        packets: 60_000,
+        ipv6_percent: 30,
+        vlan_percent: 20,
+        ..synth::Mix::default()
+    };
+    let a = mix_file(&dir, "a.pcap", &mix);
+    let b = mix_file(
+        &dir,
+        "b.pcap",
+        &synth::Mix {
+            seed: 7,
+            flows: 300,
+            packets: 5000,
+            ..mix
+        },
+    );
+    let files = [a.as_path(), b.as_path()];
+    // A short refresh and small batches make the workers hand over their
+    // shards many times during the replay.
+    let run_with = |w: &str| {
+        replay_args(
+            &files,
+            &["--workers", w, "--refresh", "20ms", "--batch", "32"],
+        )
+    };
+    let one = run_with("1");
+    let m = parse_exposition(&one);
+    assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], 65_000);
+    assert!(family(&m, "ringflow_flow_packets_total").len() > 4000);
+    for w in ["2", "4"] {
+        assert_same_exposition(&one, &run_with(w), &format!("1 and {w} workers"));
+    }
+}
+
+/// Per (src, dst): frames and bytes, from `tshark -z conv,ip -z conv,ipv6`.
+fn tshark_conversations(file: &Path) -> BTreeMap<(String, String), (u64, u64)> {
+    let out = Command::new("tshark")
+        .args([
+            "-n",
+            "-q",
+            "-r",
+            file.to_str().unwrap(),
+            "-z",
+            "conv,ip",
+            "-z",
+            "conv,ipv6",
+        ])
+        .output()
+        .expect("tshark not found: install it (apt-get install tshark) or run .ci/run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut m = BTreeMap::new();
+    for line in text.lines().filter(|l| l.contains("<->")) {
+        // A <-> B  frames(B->A) bytes unit  frames(A->B) bytes unit  total ...
+        let t: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(t[1], "<->", "{line}");
+        let (a, b) = (t[0].to_string(), t[2].to_string());
+        assert_eq!(
+            t[5], "bytes",
+            "conversation too large for exact bytes: {line}"
+        );
+        assert_eq!(
+            t[8], "bytes",
+            "conversation too large for exact bytes: {line}"
+        );
+        let n = |i: usize| t[i].replace(',', "").parse::<u64>().unwrap();
+        m.insert((b.clone(), a.clone()), (n(3), n(4)));
+        m.insert((a, b), (n(6), n(7)));
+    }
+    m.retain(|_, v| v.0 > 0);
+    m
+}
+
+#[test]
+fn flow_bytes_per_host_pair_match_tshark() {
+    let dir = TempDir::new("tshark");
+    // Many small conversations (tshark prints exact bytes below 10 kB),
+    // IPv4 and IPv6, tagged and untagged, plus fragments and ICMP.
+    let mix = synth::Mix {
+        flows: 400,
+        packets: 4000,
+        ipv6_percent: 40,
+        vlan_percent: 30,
+        frame_size: 0,
+        seed: 3,
+    };
+    let path = dir.path("conv.pcap");
+    let mut recs = Vec::new();
+    let mut ts = 1_700_000_000_000_000_000u64;
+    mix.for_each_frame(|_, _, f| {
+        ts += 1000;
+        recs.push(Rec {
+            ts_ns: ts,
+            frame: f.to_vec(),
+            caplen: None,
+        });
+    });
+    for i in 0..20u8 {
+        let first = synth::ipv4(
+            [10, 50, 0, i],
+            [198, 51, 100, i],
+            17,
+            (true, 0),
+            &synth::udp(7000, 7001, 1472),
+        );
+        let later = synth::ipv4(
+            [10, 50, 0, i],
+            [198, 51, 100, i],
+            17,
+            (false, 185),
+            &[0; 700],
+        );
+        let echo = synth::ipv4(
+            [198, 51, 100, i],
+            [10, 50, 0, i],
+            1,
+            (false, 0),
+            &synth::icmp(8, 0, 56),
+        );
+        for ip in [first, later, echo] {
+            ts += 1000;
+            recs.push(Rec {
+                ts_ns: ts,
+                frame: synth::ethernet(&[], 0x0800, &ip),
+                caplen: Some(96),
+            });
+        }
+    }
+    write_pcap(&path, 1, false, &recs);
+
+    let truth = tshark_conversations(&path);
+    assert!(truth.len() > 600, "tshark saw {} directions", truth.len());
+    let m = parse_exposition(&replay_args(&[&path], &["--workers", "2"]));
+    let mut ours: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    let packets = family(&m, "ringflow_flow_packets_total");
+    for (labels, bytes) in family(&m, "ringflow_flow_bytes_total") {
+        let e = ours
+            .entry((labels[0].clone(), labels[1].clone()))
+            .or_default();
+        e.0 += packets[&labels];
+        e.1 += bytes;
+    }
+    assert_eq!(ours, truth);
+}
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn damaged_file_is_one_line_and_non_zero_exit() {
+    let dir = TempDir::new("damaged");
+    let path = dir.path("bad.pcap");
+    let mut bytes = synth::Mix {
+        flows: 2,
+        packets: 3,
+        ..synth::Mix::default()
+    }
+    .to_pcap(0);
+    // second record's captured length: impossibly large
+    let first_len = u32::from_le_bytes(bytes[24 + 8..24 + 12].try_into().unwrap()) as usize;
+    let second = 24 + 16 + first_len;
+    bytes[second + 8..second + 12].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let out = run(&["replay", path.to_str().unwrap(), "--print"]);
+    assert!(!out.status.success());
+    let err = stderr_of(&out);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(path.to_str().unwrap()), "{err}");
+    assert!(errors[0].contains(&format!("offset {second}")), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn truncated_last_record_is_counted_and_replay_goes_on() {
+    let dir = TempDir::new("truncated");
+    let mix = synth::Mix {
+        flows: 5,
+        packets: 50,
+        frame_size: 200,
+        ..synth::Mix::default()
+    };
+    let mut bytes = mix.to_pcap(0);
+    bytes.truncate(bytes.len() - 100);
+    let cut = dir.path("cut.pcap");
+    std::fs::write(&cut, &bytes).unwrap();
+    let whole = mix_file(&dir, "whole.pcap", &mix);
+    let out = run(&[
+        "replay",
+        cut.to_str().unwrap(),
+        whole.to_str().unwrap(),
+        "--print",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("warning") && err.contains("cut.pcap") && err.contains("offset"),
+        "{err}"
+    );
+    let m = parse_exposition(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(
+        family(&m, "ringflow_capture_damaged_records_total")[&vec![]],
+        1
+    );
+    assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], 49 + 50);
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let dir = TempDir::new("badinput");
+    let text = dir.path("notes.txt");
+    std::fs::write(&text, "this is not a capture\n").unwrap();
+    let missing = dir.path("missing.pcap");
+    let mut usb = synth::PcapWriter::new(Vec::new(), 189, false).unwrap();
+    usb.write(0, &[0; 64], 64).unwrap();
+    let usb_path = dir.path("usb.pcap");
+    std::fs::write(&usb_path, usb.into_inner()).unwrap();
+    for (path, expect) in [
+        (&text, "not a pcap or pcapng file"),
+        (&missing, "No such file"),
+        (&usb_path, "link type 189"),
+    ] {
+        let out = run(&["replay", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr_of(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(expect) && err.contains(path.to_str().unwrap()),
+            "{err}"
+        );
+    }
+    let out = run(&["replay", text.to_str().unwrap(), "--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("replay"));
+}
+
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    (head.to_string(), body.to_string())
+}
+
+/// Kills the child when dropped, so a failing test leaves nothing running.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn listen_serves_the_final_exposition_after_the_input_ends() {
+    let dir = TempDir::new("listen");
+    let path = mix_file(
+        &dir,
+        "mix.pcap",
+        &synth::Mix {
+            flows: 50,
+            packets: 2000,
+            ..synth::Mix::default()
+        },
+    );
+    let printed = replay_args(&[&path], &[]);
+    let mut child = Child(
+        Command::new(bin())
+            .args([
+                "replay",
+                path.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+                "--refresh",
+                "50ms",
+            ])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("ringflow printed its address").unwrap();
+        if let Some(rest) = line.split("http://").nth(1) {
+            break rest.trim_end_matches("/metrics").to_string();
+        }
+    };
+    let mut body = String::new();
+    for _ in 0..200 {
+        let (head, b) = http_get(&addr, "/metrics");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(
+            head.to_lowercase().contains("application/openmetrics-text"),
+            "{head}"
+        );
+        body = b;
+        if body.contains("\nringflow_input_complete 1\n") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_same_exposition(&body, &printed, "served and printed");
+    let (head, _) = http_get(&addr, "/nope");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    // still serving after the end
+    assert!(child.0.try_wait().unwrap().is_none());
+}
