@@ -228,7 +228,7 @@ fn read_inputs(
     let mut current: Vec<Batch> = (0..n).map(|_| Batch::with_capacity(batch)).collect();
     for mut input in inputs {
         loop {
-            let rec = match input.next() {
+            let rec = match input.next_record() {
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e @ PcapError::Truncated { .. }) => {

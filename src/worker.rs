@@ -142,8 +142,24 @@ pub enum Handoff {
     Done { worker: usize },
 }
 
+/// Packets parsed ahead of their table update, so that the table slots of
+/// a whole stage are fetched from memory at once.
+const STAGE: usize = 16;
+
+/// A parsed IP packet waiting for its table update.
+#[derive(Clone, Copy, Default)]
+struct Staged {
+    key: FlowKey,
+    hash: u64,
+    bytes: u64,
+    ts_ns: u64,
+    seq: u32,
+    tcp_flags: u8,
+}
+
 pub struct Worker {
     id: usize,
+    stage: [Staged; STAGE],
     shard: Box<Shard>,
     seq: u32,
     seen_epoch: u64,
@@ -163,6 +179,7 @@ impl Worker {
         let seen_epoch = epoch.load(Ordering::Relaxed);
         Worker {
             id,
+            stage: [Staged::default(); STAGE],
             shard,
             seq: 0,
             seen_epoch,
@@ -184,6 +201,15 @@ impl Worker {
     /// Parses one frame and accounts it.
     #[inline]
     pub fn account(&mut self, f: &Frame<'_>) {
+        if self.stage_frame(f, 0) {
+            self.flush_stage(1);
+        }
+    }
+
+    /// Parses `f` and counts everything but its table update, which it
+    /// stages at `at`. Returns whether it staged anything.
+    #[inline]
+    fn stage_frame(&mut self, f: &Frame<'_>, at: usize) -> bool {
         let s = &mut *self.shard;
         let bytes = u64::from(f.orig_len);
         s.packets += 1;
@@ -195,10 +221,38 @@ impl Worker {
                     s.parse_errors[e.index()] += 1;
                 }
                 let key = FlowKey::from_packet(&p);
-                s.table.account(&key, bytes, f.ts_ns, self.seq, p.tcp_flags);
+                let hash = s.table.hash(&key);
+                self.stage[at] = Staged {
+                    key,
+                    hash,
+                    bytes,
+                    ts_ns: f.ts_ns,
+                    seq: self.seq,
+                    tcp_flags: p.tcp_flags,
+                };
+                true
             }
-            Outcome::NonIp { ethertype } => s.non_ip.add(ethertype),
-            Outcome::Error(e) => s.parse_errors[e.index()] += 1,
+            Outcome::NonIp { ethertype } => {
+                s.non_ip.add(ethertype);
+                false
+            }
+            Outcome::Error(e) => {
+                s.parse_errors[e.index()] += 1;
+                false
+            }
+        }
+    }
+
+    /// Touches the table slots of all staged packets first, in a tight loop
+    /// so that their cache misses are in flight together, then updates.
+    #[inline]
+    fn flush_stage(&mut self, n: usize) {
+        let table = &mut self.shard.table;
+        for p in &self.stage[..n] {
+            table.touch(p.hash);
+        }
+        for p in &self.stage[..n] {
+            table.account_hashed(&p.key, p.hash, p.bytes, p.ts_ns, p.seq, p.tcp_flags);
         }
     }
 
@@ -210,9 +264,17 @@ impl Worker {
         I: IntoIterator<Item = Frame<'a>>,
     {
         let start = Instant::now();
+        let mut staged = 0;
         for f in frames {
-            self.account(&f);
+            if self.stage_frame(&f, staged) {
+                staged += 1;
+                if staged == STAGE {
+                    self.flush_stage(staged);
+                    staged = 0;
+                }
+            }
         }
+        self.flush_stage(staged);
         let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.shard
             .batch_ns

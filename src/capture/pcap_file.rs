@@ -181,7 +181,7 @@ impl<R: Read> PcapReader<R> {
     }
 
     /// The next packet record, `None` at a clean end of file.
-    pub fn next(&mut self) -> Result<Option<Record>, PcapError> {
+    pub fn next_record(&mut self) -> Result<Option<Record>, PcapError> {
         match self.format {
             Format::Pcap {
                 swapped,
@@ -259,7 +259,7 @@ impl<R: Read> PcapReader<R> {
     }
 
     fn check_block_len(&self, start: u64, total: u32, min: u32) -> Result<(), PcapError> {
-        if total < min || total % 4 != 0 || total > MAX_BLOCK {
+        if total < min || !total.is_multiple_of(4) || total > MAX_BLOCK {
             return Err(self.corrupt(start, format!("impossible block length {total}")));
         }
         Ok(())
@@ -571,16 +571,16 @@ mod tests {
         for (nanos, be) in [(false, false), (true, false), (false, true), (true, true)] {
             let file = classic(nanos, be, &[(10, 5, &[1, 2, 3], 60), (11, 0, &[4], 1)]);
             let mut r = PcapReader::new(&file[..], "t.pcap").unwrap();
-            let rec = r.next().unwrap().unwrap();
+            let rec = r.next_record().unwrap().unwrap();
             assert_eq!(rec.link, LinkType::Ethernet);
             assert_eq!(rec.orig_len, 60);
             let frac_ns = if nanos { 5 } else { 5000 };
             assert_eq!(rec.ts_ns, 10_000_000_000 + frac_ns);
             assert_eq!(r.data(), &[1, 2, 3]);
-            let rec = r.next().unwrap().unwrap();
+            let rec = r.next_record().unwrap().unwrap();
             assert_eq!(rec.orig_len, 1);
             assert_eq!(r.data(), &[4]);
-            assert!(r.next().unwrap().is_none());
+            assert!(r.next_record().unwrap().is_none());
         }
     }
 
@@ -593,8 +593,8 @@ mod tests {
         );
         file.truncate(file.len() - 2);
         let mut r = PcapReader::new(&file[..], "t.pcap").unwrap();
-        assert!(r.next().unwrap().is_some());
-        match r.next() {
+        assert!(r.next_record().unwrap().is_some());
+        match r.next_record() {
             Err(PcapError::Truncated { offset, .. }) => assert_eq!(offset, 24 + 16 + 4),
             other => panic!("expected truncation, got {other:?}"),
         }
@@ -607,7 +607,7 @@ mod tests {
         file.extend_from_slice(&u32::MAX.to_le_bytes());
         file.extend_from_slice(&[0; 4]);
         let mut r = PcapReader::new(&file[..], "t.pcap").unwrap();
-        let e = r.next().unwrap_err();
+        let e = r.next_record().unwrap_err();
         assert!(matches!(e, PcapError::Corrupt { offset: 24, .. }), "{e}");
         assert!(e.to_string().starts_with("t.pcap: damaged at offset 24"));
     }
@@ -632,7 +632,7 @@ mod tests {
 
     fn block(btype: u32, body: &[u8]) -> Vec<u8> {
         let mut padded = body.to_vec();
-        while padded.len() % 4 != 0 {
+        while !padded.len().is_multiple_of(4) {
             padded.push(0);
         }
         let total = (padded.len() + 12) as u32;
@@ -673,25 +673,25 @@ mod tests {
     fn reads_pcapng() {
         let file = pcapng(None);
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
-        let rec = r.next().unwrap().unwrap();
+        let rec = r.next_record().unwrap().unwrap();
         assert_eq!(rec.orig_len, 100);
         assert_eq!(rec.ts_ns, 1_500_000);
         assert_eq!(r.data(), &[7, 8, 9]);
-        let rec = r.next().unwrap().unwrap();
+        let rec = r.next_record().unwrap().unwrap();
         assert_eq!(rec.orig_len, 5);
         assert_eq!(r.data(), &[1, 2, 3, 4, 5]);
-        assert!(r.next().unwrap().is_none());
+        assert!(r.next_record().unwrap().is_none());
     }
 
     #[test]
     fn pcapng_timestamp_resolution() {
         let file = pcapng(Some(9));
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
-        assert_eq!(r.next().unwrap().unwrap().ts_ns, 1_500);
+        assert_eq!(r.next_record().unwrap().unwrap().ts_ns, 1_500);
         let file = pcapng(Some(0x80 | 10)); // 2^-10 s
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
         assert_eq!(
-            r.next().unwrap().unwrap().ts_ns,
+            r.next_record().unwrap().unwrap().ts_ns,
             1_500 * 1_000_000_000 / 1024
         );
     }
@@ -702,11 +702,11 @@ mod tests {
         let n = file.len();
         file[n - 1] = 0x7f; // trailing length of the last block
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
-        r.next().unwrap();
-        assert!(matches!(r.next(), Err(PcapError::Corrupt { .. })));
+        r.next_record().unwrap();
+        assert!(matches!(r.next_record(), Err(PcapError::Corrupt { .. })));
         let file = pcapng(None);
         let mut r = PcapReader::new(&file[..file.len() - 6], "t.pcapng").unwrap();
-        r.next().unwrap();
-        assert!(matches!(r.next(), Err(PcapError::Truncated { .. })));
+        r.next_record().unwrap();
+        assert!(matches!(r.next_record(), Err(PcapError::Truncated { .. })));
     }
 }

@@ -117,6 +117,14 @@ impl FlowKey {
         to_ip(self.version(), self.dst())
     }
 
+    /// Equality as five word compares folded into one branch; the derived
+    /// `==` on the array compiles to a `memcmp` call.
+    #[inline]
+    pub fn same(&self, other: &FlowKey) -> bool {
+        let (a, b) = (&self.w, &other.w);
+        ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0
+    }
+
     /// The same flow seen from the other side.
     pub fn reversed(&self) -> FlowKey {
         let w4 = self.w[4];

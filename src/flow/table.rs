@@ -84,6 +84,21 @@ impl FlowTable {
         (self.overflow_packets, self.overflow_bytes)
     }
 
+    /// The hash `account_hashed` expects for `key`.
+    #[inline]
+    pub fn hash(&self, key: &FlowKey) -> u64 {
+        key.hash(self.seed)
+    }
+
+    /// Loads the home slot of `hash` so that a later `account_hashed` finds
+    /// it in cache. Workers touch a whole stage of packets first, so the
+    /// cache misses overlap instead of coming one after another.
+    #[inline]
+    pub fn touch(&self, hash: u64) {
+        let i = hash as usize & (self.slots.len() - 1);
+        std::hint::black_box(self.slots[i].stats.packets);
+    }
+
     /// Adds one packet of `bytes` to `key`. Returns false when the table was
     /// full and the packet went to the overflow counters instead.
     #[inline]
@@ -95,8 +110,23 @@ impl FlowTable {
         seq: u32,
         tcp_flags: u8,
     ) -> bool {
+        let hash = self.hash(key);
+        self.account_hashed(key, hash, bytes, ts_ns, seq, tcp_flags)
+    }
+
+    /// [`account`](Self::account) with the hash already computed by [`hash`](Self::hash).
+    #[inline]
+    pub fn account_hashed(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        bytes: u64,
+        ts_ns: u64,
+        seq: u32,
+        tcp_flags: u8,
+    ) -> bool {
         let mask = self.slots.len() - 1;
-        let mut i = key.hash(self.seed) as usize & mask;
+        let mut i = hash as usize & mask;
         loop {
             let slot = &mut self.slots[i];
             if slot.stats.packets == 0 {
@@ -117,7 +147,7 @@ impl FlowTable {
                 self.len += 1;
                 return true;
             }
-            if slot.key == *key {
+            if slot.key.same(key) {
                 let s = &mut slot.stats;
                 s.packets += 1;
                 s.bytes += bytes;

@@ -160,7 +160,7 @@ mod tests {
     #[test]
     fn fragment_fields() {
         let mut b = UDP_PACKET;
-        b[6] = 0x20 | 0x00;
+        b[6] = 0x20;
         b[7] = 0xb9; // MF, offset 185
         let p = Ipv4Packet::new_checked(&b[..]).unwrap();
         assert!(p.more_fragments());

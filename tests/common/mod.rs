@@ -58,7 +58,7 @@ pub fn write_pcap(path: &Path, linktype: u32, nanos: bool, recs: &[Rec]) {
 pub fn write_pcapng(path: &Path, linktype: u16, recs: &[Rec]) {
     fn block(out: &mut Vec<u8>, btype: u32, body: &[u8]) {
         let mut b = body.to_vec();
-        while b.len() % 4 != 0 {
+        while !b.len().is_multiple_of(4) {
             b.push(0);
         }
         let total = (b.len() + 12) as u32;

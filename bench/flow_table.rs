@@ -1,0 +1,63 @@
+//! Parse plus flow-table update on one core, 64-byte frames, 1k / 64k / 1M
+//! flows: ringflow's worker (parse, fixed open-addressing table, counters)
+//! next to the same parse feeding a std HashMap with SipHash.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringflow::collector::{PipelineConfig, pipeline};
+use ringflow::flow::{FlowKey, FlowStats};
+use ringflow::parse::{LinkType, Outcome, parse};
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+#[path = "common.rs"]
+mod common;
+
+const BATCH: usize = 256;
+
+fn bench_table(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse_and_account");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(5));
+    for (label, flows) in [("1k", 1 << 10), ("64k", 1 << 16), ("1M", 1 << 20)] {
+        let packets = (flows * 2).max(1 << 20);
+        let ring = common::ring_64(flows, packets);
+        g.throughput(Throughput::Elements(packets as u64));
+
+        let cfg = PipelineConfig {
+            workers: 1,
+            table_capacity: flows,
+            ..PipelineConfig::default()
+        };
+        let (mut workers, collector) = pipeline(&cfg);
+        let mut w = workers.pop().unwrap();
+        g.bench_function(BenchmarkId::new("ringflow_worker", label), |b| {
+            b.iter(|| {
+                for start in (0..packets).step_by(BATCH) {
+                    w.process_batch(ring.frames(start..(start + BATCH).min(packets)));
+                }
+            })
+        });
+        drop(w);
+        drop(collector);
+
+        let mut map: HashMap<FlowKey, FlowStats> = HashMap::with_capacity(flows);
+        g.bench_function(BenchmarkId::new("std_hashmap_siphash", label), |b| {
+            b.iter(|| {
+                for f in ring.frames(0..packets) {
+                    if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f.data)) {
+                        let s = map.entry(FlowKey::from_packet(&p)).or_default();
+                        s.packets += 1;
+                        s.bytes += 64;
+                        s.last_ns = 1;
+                    }
+                }
+            })
+        });
+        black_box(map.len());
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_table);
+criterion_main!(benches);

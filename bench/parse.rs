@@ -1,0 +1,53 @@
+//! Parse only: 64-byte IPv4/TCP frames, and a mix with IPv6, VLAN and IMIX sizes.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ringflow::parse::{LinkType, Outcome, parse};
+use std::hint::black_box;
+
+#[path = "common.rs"]
+mod common;
+
+fn bench_parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    let ring = common::ring_64(1024, 1 << 16);
+    g.throughput(Throughput::Elements(ring.packets as u64));
+    g.bench_function("ipv4_tcp_64B", |b| {
+        b.iter(|| {
+            let mut ports = 0u64;
+            for f in ring.frames(0..ring.packets) {
+                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f.data)) {
+                    ports += u64::from(p.dst_port);
+                }
+            }
+            ports
+        })
+    });
+
+    let mut mixed = Vec::new();
+    ringflow::synth::Mix {
+        flows: 1024,
+        // few enough frames to stay in cache: this measures parsing, not DRAM
+        packets: 1 << 12,
+        ipv6_percent: 40,
+        vlan_percent: 30,
+        frame_size: 0,
+        seed: 5,
+    }
+    .for_each_frame(|_, _, f| mixed.push(f.to_vec()));
+    g.throughput(Throughput::Elements(mixed.len() as u64));
+    g.bench_function("mix_v4_v6_vlan_imix", |b| {
+        b.iter(|| {
+            let mut ports = 0u64;
+            for f in &mixed {
+                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f)) {
+                    ports += u64::from(p.dst_port);
+                }
+            }
+            ports
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_parse);
+criterion_main!(benches);

@@ -1,0 +1,102 @@
+//! Rendering /metrics from a snapshot with 100k flow series, and a worker's
+//! packet rate with and without a scraper rendering in a loop on another
+//! thread.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringflow::collector::{FlowLabels, FlowRow, PipelineConfig, Snapshot, pipeline};
+use ringflow::export::render;
+use ringflow::parse::ERROR_KINDS;
+use ringflow::source::SourceStats;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+#[path = "common.rs"]
+mod common;
+
+fn snapshot(series: usize) -> Arc<Snapshot> {
+    let flows = (0..series as u32)
+        .map(|i| FlowRow {
+            labels: Arc::new(FlowLabels {
+                src: format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
+                dst: format!("2001:db8::{:x}", i),
+                proto: "tcp".into(),
+                port: "443".into(),
+                direction: if i % 2 == 0 { "request" } else { "reply" },
+            }),
+            packets: u64::from(i) * 7,
+            bytes: u64::from(i) * 7 * 1400,
+        })
+        .collect();
+    Arc::new(Snapshot {
+        packets: 1,
+        bytes: 1,
+        parse_errors: ERROR_KINDS.iter().map(|e| (*e, 0)).collect(),
+        non_ip: vec![],
+        overflow_packets: 0,
+        overflow_bytes: 0,
+        flows,
+        batches: vec![],
+        conversations: series,
+        shard_memory_bytes: 0,
+        complete: true,
+    })
+}
+
+fn bench_scrape(c: &mut Criterion) {
+    let snap = snapshot(100_000);
+    let source = Arc::new(SourceStats::default());
+    let mut g = c.benchmark_group("scrape");
+    g.sample_size(10);
+    g.bench_function("render_100k_flow_series", |b| {
+        b.iter(|| render(snap.clone(), source.clone()).len())
+    });
+    g.finish();
+
+    // A worker's rate, alone and while another thread renders the 100k
+    // snapshot over and over.
+    let ring = common::ring_64(1 << 16, 1 << 20);
+    let mut g = c.benchmark_group("worker_during_scrape");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(5));
+    g.throughput(Throughput::Elements(ring.packets as u64));
+    for scraping in [false, true] {
+        let (mut workers, _collector) = pipeline(&PipelineConfig {
+            table_capacity: 1 << 16,
+            ..PipelineConfig::default()
+        });
+        let mut w = workers.pop().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let renders = Arc::new(AtomicU64::new(0));
+        let scraper = scraping.then(|| {
+            let (snap, source, stop, renders) =
+                (snap.clone(), source.clone(), stop.clone(), renders.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::black_box(render(snap.clone(), source.clone()));
+                    renders.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        });
+        let name = if scraping { "scraper_running" } else { "alone" };
+        g.bench_function(BenchmarkId::new("64B_64k_flows", name), |b| {
+            b.iter(|| {
+                for start in (0..ring.packets).step_by(256) {
+                    w.process_batch(ring.frames(start..start + 256));
+                }
+            })
+        });
+        stop.store(true, Ordering::Relaxed);
+        if let Some(t) = scraper {
+            t.join().unwrap();
+            eprintln!(
+                "scraper rendered {} times meanwhile",
+                renders.load(Ordering::Relaxed)
+            );
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_scrape);
+criterion_main!(benches);
