@@ -357,3 +357,30 @@ fn listen_serves_the_final_exposition_after_the_input_ends() {
     // still serving after the end
     assert!(child.0.try_wait().unwrap().is_none());
 }
+
+#[test]
+fn sample_capture_is_what_synth_writes() {
+    let dir = TempDir::new("sample");
+    let out = dir.path("sample.pcap");
+    let o = run(&[
+        "synth",
+        out.to_str().unwrap(),
+        "--flows",
+        "30",
+        "--packets",
+        "600",
+        "--seed",
+        "1",
+    ]);
+    assert!(o.status.success());
+    let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.pcap");
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&committed).unwrap());
+    let m = parse_exposition(&replay_args(&[&committed], &[]));
+    assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], 600);
+    assert_eq!(
+        family(&m, "ringflow_flow_packets_total")
+            .values()
+            .sum::<u64>(),
+        600
+    );
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Times real HTTP scrapes of /metrics with more than 100k flow series:
+# replays a synthetic capture of 60k conversations, keeps serving, and
+# scrapes it five times with curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --quiet
+bin=target/release/ringflow
+work=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+port=${PORT:-19299}
+"$bin" synth "$work/flows.pcap" --flows 60000 --packets 300000 2>/dev/null
+"$bin" replay "$work/flows.pcap" --listen "127.0.0.1:$port" 2>"$work/log" &
+pid=$!
+for _ in $(seq 100); do
+  grep -q "input complete" "$work/log" && break
+  sleep 0.1
+done
+curl -s "http://127.0.0.1:$port/metrics" -o "$work/m.txt"
+echo "flow series: $(grep -c '^ringflow_flow_bytes_total' "$work/m.txt") per family, $(grep -c '^ringflow_flow_' "$work/m.txt") in all; $(wc -c <"$work/m.txt") bytes"
+for i in 1 2 3 4 5; do
+  curl -s -o /dev/null -w "scrape $i: %{time_total} s\n" "http://127.0.0.1:$port/metrics"
+done
