@@ -9,7 +9,30 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+            } else {
+                // one line: clap's message up to its usage block
+                let text = e.to_string();
+                let msg: Vec<&str> = text
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    .collect();
+                eprintln!("ringflow: {} (see ringflow --help)", msg.join(" "));
+            }
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Replay(args) => run_replay(args),
         Command::Synth(args) => run_synth(args),

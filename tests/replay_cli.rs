@@ -272,8 +272,30 @@ fn bad_inputs_are_one_line_errors() {
             "{err}"
         );
     }
-    let out = run(&["replay", text.to_str().unwrap(), "--workers", "0"]);
-    assert_eq!(out.status.code(), Some(2));
+    for args in [
+        vec!["replay", text.to_str().unwrap(), "--workers", "0"],
+        vec!["replay", text.to_str().unwrap(), "--listen", "nowhere"],
+        vec!["replay", text.to_str().unwrap(), "--refresh", "soon"],
+        vec!["replay"],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr_of(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ringflow: error:"), "{err}");
+    }
+    // a taken port
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.pcap");
+    let out = run(&["replay", sample.to_str().unwrap(), "--listen", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("cannot listen on") && l.contains(&addr)),
+        "{err}"
+    );
     let out = run(&[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("replay"));
