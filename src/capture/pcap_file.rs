@@ -135,7 +135,9 @@ impl<R: Read> PcapReader<R> {
             block: Vec::with_capacity(65_536),
         };
         if magic_le == PCAPNG_SHB {
-            reader.read_shb_rest()?;
+            let mut len = [0u8; 4];
+            reader.read_exact_or_truncated(&mut len)?;
+            reader.read_shb(0, len)?;
             return Ok(reader);
         }
         let (swapped, nanos) = match (magic_le, magic_be) {
@@ -200,13 +202,8 @@ impl<R: Read> PcapReader<R> {
     ) -> Result<Option<Record>, PcapError> {
         let start = self.offset;
         let mut h = [0u8; 16];
-        let got = read_full(&mut self.r, &mut h).map_err(|e| self.io(e))?;
-        self.offset += got as u64;
-        if got == 0 {
+        if !self.read_header(&mut h)? {
             return Ok(None);
-        }
-        if got < h.len() {
-            return Err(self.truncated(start));
         }
         let sec = u64::from(u32_at(&h, 0, swapped));
         let frac = u64::from(u32_at(&h, 4, swapped));
@@ -232,22 +229,22 @@ impl<R: Read> PcapReader<R> {
         }))
     }
 
-    /// Reads the rest of a section header block whose type was just read.
-    fn read_shb_rest(&mut self) -> Result<(), PcapError> {
-        let start = self.offset - 4;
-        let mut h = [0u8; 8];
-        self.read_exact_or_truncated(&mut h)?;
-        let bom = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    /// Reads the rest of a section header block: `start` is its offset,
+    /// `len_bytes` its (not yet decoded) length field, already read.
+    fn read_shb(&mut self, start: u64, len_bytes: [u8; 4]) -> Result<(), PcapError> {
+        let mut bom = [0u8; 4];
+        self.read_exact_or_truncated(&mut bom)?;
+        let bom = u32::from_le_bytes(bom);
         let swapped = match bom {
             PCAPNG_BOM => false,
             _ if bom.swap_bytes() == PCAPNG_BOM => true,
             _ => return Err(self.corrupt(start, "section header has no byte-order magic".into())),
         };
-        let total = u32_at(&h, 0, swapped);
+        let total = u32_at(&len_bytes, 0, swapped);
         self.check_block_len(start, total, 28)?;
         // the rest: version, section length, options, trailing length
-        self.block.resize(total as usize - 12, 0);
         let mut body = std::mem::take(&mut self.block);
+        body.resize(total as usize - 12, 0);
         let res = self.read_exact_or_truncated(&mut body);
         self.block = body;
         res?;
@@ -269,19 +266,13 @@ impl<R: Read> PcapReader<R> {
         loop {
             let start = self.offset;
             let mut h = [0u8; 8];
-            let got = read_full(&mut self.r, &mut h).map_err(|e| self.io(e))?;
-            self.offset += got as u64;
-            if got == 0 {
+            if !self.read_header(&mut h)? {
                 return Ok(None);
-            }
-            if got < h.len() {
-                return Err(self.truncated(start));
             }
             let btype_le = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
             if btype_le == PCAPNG_SHB {
-                // A new section may change the byte order; read its header again.
-                let bom_and_len = [h[4], h[5], h[6], h[7]];
-                self.reread_shb(start, bom_and_len)?;
+                // A new section may change the byte order.
+                self.read_shb(start, [h[4], h[5], h[6], h[7]])?;
                 continue;
             }
             let Format::PcapNg { swapped, .. } = self.format else {
@@ -299,30 +290,6 @@ impl<R: Read> PcapReader<R> {
                 return Ok(Some(rec));
             }
         }
-    }
-
-    /// A section header block after the first: `first4` holds its length.
-    fn reread_shb(&mut self, start: u64, first4: [u8; 4]) -> Result<(), PcapError> {
-        let mut bom = [0u8; 4];
-        self.read_exact_or_truncated(&mut bom)?;
-        let bom_v = u32::from_le_bytes(bom);
-        let swapped = match bom_v {
-            PCAPNG_BOM => false,
-            _ if bom_v.swap_bytes() == PCAPNG_BOM => true,
-            _ => return Err(self.corrupt(start, "section header has no byte-order magic".into())),
-        };
-        let total = u32_at(&first4, 0, swapped);
-        self.check_block_len(start, total, 28)?;
-        let mut body = std::mem::take(&mut self.block);
-        body.resize(total as usize - 12, 0);
-        let res = self.read_exact_or_truncated(&mut body);
-        self.block = body;
-        res?;
-        self.format = Format::PcapNg {
-            swapped,
-            interfaces: Vec::new(),
-        };
-        Ok(())
     }
 
     /// Interprets one block body (everything after type and length,
@@ -439,6 +406,19 @@ impl<R: Read> PcapReader<R> {
             ts_ns: i.tsres.to_ns(ts_units),
             orig_len: orig.max(caplen),
         }))
+    }
+
+    /// Reads a record or block header. Returns false at a clean end of
+    /// file; an end inside the header is a truncation.
+    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, PcapError> {
+        let start = self.offset;
+        let got = read_full(&mut self.r, buf).map_err(|e| self.io(e))?;
+        self.offset += got as u64;
+        match got {
+            0 => Ok(false),
+            n if n < buf.len() => Err(self.truncated(start)),
+            _ => Ok(true),
+        }
     }
 
     fn read_exact_or_truncated(&mut self, buf: &mut [u8]) -> Result<(), PcapError> {
@@ -694,6 +674,47 @@ mod tests {
             r.next_record().unwrap().unwrap().ts_ns,
             1_500 * 1_000_000_000 / 1024
         );
+    }
+
+    fn block_be(btype: u32, body: &[u8]) -> Vec<u8> {
+        let mut padded = body.to_vec();
+        while !padded.len().is_multiple_of(4) {
+            padded.push(0);
+        }
+        let total = (padded.len() + 12) as u32;
+        let mut v = btype.to_be_bytes().to_vec();
+        v.extend_from_slice(&total.to_be_bytes());
+        v.extend_from_slice(&padded);
+        v.extend_from_slice(&total.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn pcapng_second_section_in_the_other_byte_order() {
+        let mut file = pcapng(None);
+        let mut shb = PCAPNG_BOM.to_be_bytes().to_vec();
+        shb.extend_from_slice(&[0, 1, 0, 0]);
+        shb.extend_from_slice(&(-1i64).to_be_bytes());
+        file.extend(block_be(PCAPNG_SHB, &shb));
+        // raw IPv4 interface, nanosecond resolution
+        let mut idb = vec![0, 101, 0, 0, 0, 0, 0, 0];
+        idb.extend_from_slice(&[0, 9, 0, 1, 9, 0, 0, 0, 0, 0, 0, 0]);
+        file.extend(block_be(1, &idb));
+        let mut epb = 0u32.to_be_bytes().to_vec();
+        epb.extend_from_slice(&0u32.to_be_bytes());
+        epb.extend_from_slice(&77u32.to_be_bytes());
+        epb.extend_from_slice(&2u32.to_be_bytes());
+        epb.extend_from_slice(&40u32.to_be_bytes());
+        epb.extend_from_slice(&[0x45, 0]);
+        file.extend(block_be(6, &epb));
+        let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
+        assert_eq!(r.next_record().unwrap().unwrap().link, LinkType::Ethernet);
+        assert!(r.next_record().unwrap().is_some());
+        let rec = r.next_record().unwrap().unwrap();
+        assert_eq!(rec.link, LinkType::RawIp);
+        assert_eq!((rec.ts_ns, rec.orig_len), (77, 40));
+        assert_eq!(r.data(), &[0x45, 0]);
+        assert!(r.next_record().unwrap().is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `prometheus-client`. Rendering reads only the snapshot: a scrape never
 //! waits on or touches a worker.
 
-use crate::collector::Snapshot;
+use crate::collector::{FlowRow, Snapshot};
 use crate::source::SourceStats;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text};
@@ -56,28 +56,20 @@ impl Collector for SnapshotMetrics {
             s.bytes,
         )?;
 
-        let mut m = enc.encode_descriptor(
+        flow_family(
+            &mut enc,
             "ringflow_flow_packets",
             "Packets per host pair and service, each way.",
-            None,
-            MetricType::Counter,
+            s,
+            |r| r.packets,
         )?;
-        for row in &s.flows {
-            let l = &*row.labels;
-            m.encode_family(&flow_labels(l))?
-                .encode_counter::<NoLabelSet, _, u64>(&row.packets, None)?;
-        }
-        let mut m = enc.encode_descriptor(
+        flow_family(
+            &mut enc,
             "ringflow_flow_bytes",
             "Frame bytes per host pair and service, each way.",
-            None,
-            MetricType::Counter,
+            s,
+            |r| r.bytes,
         )?;
-        for row in &s.flows {
-            let l = &*row.labels;
-            m.encode_family(&flow_labels(l))?
-                .encode_counter::<NoLabelSet, _, u64>(&row.bytes, None)?;
-        }
 
         let mut m = enc.encode_descriptor(
             "ringflow_parse_errors",
@@ -154,6 +146,22 @@ impl Collector for SnapshotMetrics {
         )?;
         Ok(())
     }
+}
+
+/// One flow counter family: a series per row of the snapshot.
+fn flow_family(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    s: &Snapshot,
+    value: impl Fn(&FlowRow) -> u64,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for row in &s.flows {
+        m.encode_family(&flow_labels(&row.labels))?
+            .encode_counter::<NoLabelSet, _, u64>(&value(row), None)?;
+    }
+    Ok(())
 }
 
 fn flow_labels(l: &crate::collector::FlowLabels) -> [(&'static str, &str); 5] {
