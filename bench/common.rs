@@ -22,6 +22,7 @@ impl Ring {
             data: &self.data[i * n..(i + 1) * n],
             orig_len: n as u32,
             ts_ns: 1,
+            vlan: 0,
         })
     }
 }

@@ -1,8 +1,11 @@
 //! Command-line configuration. Every default is documented on its flag.
 
+use crate::capture::af_packet::{Direction, Fanout};
 use crate::export::http::DEFAULT_LISTEN;
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -10,19 +13,215 @@ use std::time::Duration;
     name = "ringflow",
     version,
     about = "Traffic accounting from packet rings and capture files, exported to Prometheus",
-    arg_required_else_help = true
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Live capture (the same as `ringflow run`).
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Capture live (the default when no subcommand is given).
+    Run(RunArgs),
     /// Replay pcap/pcapng files through the workers and collector.
     Replay(ReplayArgs),
     /// Write a synthetic capture (a reproducible traffic mix) to a pcap file.
     Synth(SynthArgs),
+    /// Send a synthetic traffic mix out of an interface, for tests and benchmarks.
+    Gen(GenArgs),
+}
+
+/// Capture backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// AF_PACKET with TPACKET_V3 rings and fanout: works on every interface.
+    AfPacket,
+}
+
+/// Live capture settings. Every flag has the same key in the TOML file
+/// given with --config; a flag given on the command line wins over the
+/// file. Defaults are applied after both.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RunArgs {
+    /// TOML file with any of these settings (keys as the flags, without --).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Interface to capture on; repeat for several; `any` for all of them.
+    /// Default: the interface of the default route.
+    #[arg(long = "iface", value_name = "IF")]
+    #[serde(default)]
+    pub iface: Vec<String>,
+    /// Interface to leave out with `any` (repeatable); `lo` is left out by default.
+    #[arg(long = "exclude-iface", value_name = "IF")]
+    #[serde(default)]
+    pub exclude_iface: Vec<String>,
+    /// Capture backend [default: af-packet].
+    #[arg(long, value_enum)]
+    pub backend: Option<Backend>,
+    /// Worker threads [default: the interface's RX queue count, at most the online CPUs].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+    /// CPUs to pin workers to, e.g. `0-3,6` [default: worker i on CPU i].
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+    /// Bytes of each packet copied to the ring [default: 256]; counting
+    /// always uses the length on the wire.
+    #[arg(long)]
+    pub snaplen: Option<u32>,
+    /// tcpdump filter expression; only matching packets are captured.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Put the interfaces in promiscuous mode while capturing.
+    #[arg(long)]
+    #[serde(default)]
+    pub promisc: bool,
+    /// Packets to capture: both directions, received (in) or sent (out) [default: both].
+    #[arg(long, value_enum)]
+    pub direction: Option<Direction>,
+    /// How the kernel spreads packets over the workers [default: hash].
+    #[arg(long, value_enum)]
+    pub fanout: Option<Fanout>,
+    /// Ring block size in bytes [default: 1048576].
+    #[arg(long)]
+    pub block_size: Option<u32>,
+    /// Ring blocks per worker and interface [default: 64, so 64 MiB].
+    #[arg(long)]
+    pub block_count: Option<u32>,
+    /// Ring frame size hint in bytes [default: 2048].
+    #[arg(long)]
+    pub frame_size: Option<u32>,
+    /// How long the kernel waits before handing over a block that is not
+    /// full [default: 10ms].
+    #[arg(long, value_name = "DURATION")]
+    pub block_timeout: Option<String>,
+    /// Where to serve /metrics [default: 0.0.0.0:19213].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// How often the collector merges and publishes [default: 1s].
+    #[arg(long, value_name = "DURATION")]
+    pub refresh: Option<String>,
+    /// Flows each worker table holds per refresh interval [default: 200000].
+    #[arg(long)]
+    pub flow_table_size: Option<u64>,
+    /// Print the final exposition to stdout on exit.
+    #[arg(long)]
+    #[serde(default)]
+    pub print: bool,
+}
+
+impl RunArgs {
+    /// This command line over `file`: what the command line gives wins.
+    pub fn over(self, file: RunArgs) -> RunArgs {
+        RunArgs {
+            config: self.config,
+            iface: if self.iface.is_empty() {
+                file.iface
+            } else {
+                self.iface
+            },
+            exclude_iface: if self.exclude_iface.is_empty() {
+                file.exclude_iface
+            } else {
+                self.exclude_iface
+            },
+            backend: self.backend.or(file.backend),
+            workers: self.workers.or(file.workers),
+            cpus: self.cpus.or(file.cpus),
+            snaplen: self.snaplen.or(file.snaplen),
+            filter: self.filter.or(file.filter),
+            promisc: self.promisc || file.promisc,
+            direction: self.direction.or(file.direction),
+            fanout: self.fanout.or(file.fanout),
+            block_size: self.block_size.or(file.block_size),
+            block_count: self.block_count.or(file.block_count),
+            frame_size: self.frame_size.or(file.frame_size),
+            block_timeout: self.block_timeout.or(file.block_timeout),
+            listen: self.listen.or(file.listen),
+            refresh: self.refresh.or(file.refresh),
+            flow_table_size: self.flow_table_size.or(file.flow_table_size),
+            print: self.print || file.print,
+        }
+    }
+
+    /// Reads `--config` (if any) under the command line.
+    pub fn with_config_file(self) -> Result<RunArgs, String> {
+        let Some(path) = self.config.clone() else {
+            return Ok(self);
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let file: RunArgs = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().replace('\n', " ");
+            format!("config file {}: {msg}", path.display())
+        })?;
+        Ok(self.over(file))
+    }
+}
+
+/// Parses a CPU list such as `0-3,6`.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || format!("bad CPU list '{s}' (example: 0-3,6)");
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (
+                    a.trim().parse().map_err(|_| bad())?,
+                    b.trim().parse().map_err(|_| bad())?,
+                );
+                if a > b {
+                    return Err(bad());
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("bad CPU list '{s}': no CPU in it"));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Interface to send on.
+    #[arg(long, value_name = "IF")]
+    pub iface: String,
+    /// Conversations in the mix.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=16_000_000))]
+    pub flows: u32,
+    /// Packets to send at most.
+    #[arg(long, default_value_t = 100_000)]
+    pub packets: u64,
+    /// Packets per second; 0 sends as fast as the socket takes them.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Stop after this long at the latest.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Frame size in bytes; 0 gives each flow a size from an IMIX (64, 576, 1500 in 7:4:1).
+    #[arg(long, default_value_t = 64)]
+    pub frame_size: usize,
+    /// Percent of conversations over IPv6.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub ipv6_percent: u8,
+    /// Percent of conversations with an 802.1Q tag.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub vlan_percent: u8,
+    /// Seed of the mix.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Write what was sent, per flow and direction, to this CSV file.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +311,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0-3,6"), Ok(vec![0, 1, 2, 3, 6]));
+        assert_eq!(parse_cpu_list("1"), Ok(vec![1]));
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("a").is_err());
+        assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: RunArgs = toml::from_str(
+            "iface = [\"eth1\"]\nworkers = 3\nsnaplen = 128\npromisc = true\nfanout = \"cpu\"\nrefresh = \"2s\"\n",
+        )
+        .unwrap();
+        let cli = RunArgs {
+            workers: Some(2),
+            ..RunArgs::default()
+        };
+        let r = cli.over(file);
+        assert_eq!(r.workers, Some(2));
+        assert_eq!(r.iface, vec!["eth1"]);
+        assert_eq!(r.snaplen, Some(128));
+        assert!(r.promisc);
+        assert_eq!(r.fanout, Some(Fanout::Cpu));
+        assert_eq!(r.refresh.as_deref(), Some("2s"));
+        assert!(toml::from_str::<RunArgs>("iface = [\"a\"]\nbogus = 1\n").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -12,6 +12,8 @@ pub mod collector;
 pub mod config;
 pub mod export;
 pub mod flow;
+pub mod generator;
+pub mod live;
 pub mod parse;
 pub mod replay;
 pub mod source;

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Parser;
 use ringflow::collector::PipelineConfig;
-use ringflow::config::{Cli, Command, PipelineArgs, ReplayArgs, SynthArgs};
-use ringflow::{export, replay, synth};
+use ringflow::config::{Cli, Command, GenArgs, PipelineArgs, ReplayArgs, RunArgs, SynthArgs};
+use ringflow::{export, generator, live, replay, synth};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -34,16 +34,47 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Replay(args) => run_replay(args),
-        Command::Synth(args) => run_synth(args),
+        None => run_live(cli.run),
+        Some(Command::Run(args)) => run_live(args),
+        Some(Command::Replay(args)) => run_replay(args).map_err(|e| (e, 1)),
+        Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
+        Some(Command::Gen(args)) => run_gen(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err((e, code)) => {
             eprintln!("ringflow: error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
+}
+
+/// Setup problems (settings, interfaces, privileges, filters, rings) exit
+/// with 2.
+fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
+    let settings = live::resolve(args).map_err(|e| (e.into(), 2))?;
+    let (snapshot, source) = live::run(&settings).map_err(|e| (e.into(), 2))?;
+    if settings.print {
+        let text = export::render(snapshot, source);
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())
+            .and_then(|_| out.flush())
+            .map_err(|e| (anyhow::Error::new(e).context("cannot write to stdout"), 1))?;
+    }
+    Ok(())
+}
+
+fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
+    let r = generator::run(&args).map_err(|e| (e.into(), 2))?;
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "ringflow: sent {} packets, {} bytes in {:.3} s ({:.0} pps)",
+        r.packets,
+        r.bytes,
+        secs,
+        r.packets as f64 / secs
+    );
+    Ok(())
 }
 
 fn pipeline_config(p: &PipelineArgs) -> PipelineConfig {

@@ -74,6 +74,7 @@ impl Batch {
             data: &self.data[d.start..d.start + d.len],
             orig_len: d.orig_len,
             ts_ns: d.ts_ns,
+            vlan: 0,
         })
     }
 }

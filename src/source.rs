@@ -1,10 +1,51 @@
-//! Counters a packet source keeps about itself, read at scrape time.
+//! Counters packet sources keep about themselves, read at scrape time:
+//! damaged capture-file records, and per socket (interface and queue) the
+//! kernel's packet, drop and freeze counts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The kernel's counters for one capture socket, accumulated by its worker
+/// once per refresh (never on the packet path).
+#[derive(Debug, Default)]
+pub struct SocketCounters {
+    pub iface: String,
+    pub queue: usize,
+    packets: AtomicU64,
+    drops: AtomicU64,
+    freezes: AtomicU64,
+}
+
+impl SocketCounters {
+    pub fn new(iface: &str, queue: usize) -> SocketCounters {
+        SocketCounters {
+            iface: iface.to_string(),
+            queue,
+            ..SocketCounters::default()
+        }
+    }
+
+    pub fn add(&self, packets: u64, drops: u64, freezes: u64) {
+        self.packets.fetch_add(packets, Ordering::Relaxed);
+        self.drops.fetch_add(drops, Ordering::Relaxed);
+        self.freezes.fetch_add(freezes, Ordering::Relaxed);
+    }
+
+    /// (packets, drops, freezes)
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.packets.load(Ordering::Relaxed),
+            self.drops.load(Ordering::Relaxed),
+            self.freezes.load(Ordering::Relaxed),
+        )
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct SourceStats {
     damaged_records: AtomicU64,
+    sockets: Mutex<Vec<Arc<SocketCounters>>>,
+    ifaces: Mutex<Vec<String>>,
 }
 
 impl SourceStats {
@@ -15,4 +56,31 @@ impl SourceStats {
     pub fn damaged_records(&self) -> u64 {
         self.damaged_records.load(Ordering::Relaxed)
     }
+
+    /// Registers a capture socket's counters for export.
+    pub fn socket(&self, iface: &str, queue: usize) -> Arc<SocketCounters> {
+        let c = Arc::new(SocketCounters::new(iface, queue));
+        lock(&self.sockets).push(c.clone());
+        c
+    }
+
+    pub fn sockets(&self) -> Vec<Arc<SocketCounters>> {
+        lock(&self.sockets).clone()
+    }
+
+    /// Names an interface whose NIC counters are exported.
+    pub fn add_iface(&self, name: &str) {
+        let mut v = lock(&self.ifaces);
+        if !v.iter().any(|n| n == name) {
+            v.push(name.to_string());
+        }
+    }
+
+    pub fn ifaces(&self) -> Vec<String> {
+        lock(&self.ifaces).clone()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

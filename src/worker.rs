@@ -26,6 +26,9 @@ pub struct Frame<'a> {
     pub orig_len: u32,
     /// Capture time, ns since the Unix epoch.
     pub ts_ns: u64,
+    /// VLAN id of a tag the capture took off the frame (0: none); used when
+    /// the frame itself carries no tag.
+    pub vlan: u16,
 }
 
 /// How many distinct non-IP ethertypes a shard keeps apart; more than that
@@ -216,9 +219,12 @@ impl Worker {
         s.bytes += bytes;
         self.seq = self.seq.wrapping_add(1);
         match parse::parse(f.link, f.data) {
-            Outcome::Ip(p) => {
+            Outcome::Ip(mut p) => {
                 if let Some(e) = p.l4_error {
                     s.parse_errors[e.index()] += 1;
+                }
+                if p.vlan == 0 {
+                    p.vlan = f.vlan;
                 }
                 let key = FlowKey::from_packet(&p);
                 let hash = s.table.hash(&key);

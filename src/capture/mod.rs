@@ -1,3 +1,5 @@
 //! Packet sources: one module per source.
 
+pub mod af_packet;
 pub mod pcap_file;
+pub mod sys;

@@ -2,6 +2,7 @@
 //! that serves it.
 
 pub mod http;
+pub mod nic;
 pub mod prometheus;
 
 pub use prometheus::{CONTENT_TYPE, render};

@@ -138,6 +138,7 @@ impl Collector for SnapshotMetrics {
             "Whether a finite input (pcap replay) has been read to the end and fully merged (1) or not yet (0).",
             i64::from(s.complete),
         )?;
+        self.encode_capture(&mut enc)?;
         counter(
             &mut enc,
             "ringflow_capture_damaged_records",
@@ -162,6 +163,91 @@ fn flow_family(
             .encode_counter::<NoLabelSet, _, u64>(&value(row), None)?;
     }
     Ok(())
+}
+
+/// Picks one of a socket's (packets, drops, freezes).
+type PickSocket = fn((u64, u64, u64)) -> u64;
+/// Picks a gauge value from a NIC's state.
+type PickNic = fn(&super::nic::NicStats) -> Option<i64>;
+
+impl SnapshotMetrics {
+    /// Per-socket kernel counters and per-interface NIC state.
+    fn encode_capture(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let sockets = self.source.sockets();
+        let families: [(&str, &str, PickSocket); 3] = [
+            (
+                "ringflow_capture_packets",
+                "Packets the kernel put in a capture socket's ring.",
+                |c| c.0,
+            ),
+            (
+                "ringflow_capture_drops",
+                "Packets the kernel dropped because a capture socket's ring was full.",
+                |c| c.1,
+            ),
+            (
+                "ringflow_capture_freeze",
+                "Times a capture socket's ring was frozen (full) by the kernel.",
+                |c| c.2,
+            ),
+        ];
+        for (name, help, pick) in families {
+            let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for s in &sockets {
+                let queue = s.queue.to_string();
+                m.encode_family(&[("iface", s.iface.as_str()), ("queue", queue.as_str())])?
+                    .encode_counter::<NoLabelSet, _, u64>(&pick(s.get()), None)?;
+            }
+        }
+
+        let nics: Vec<(String, super::nic::NicStats)> = self
+            .source
+            .ifaces()
+            .into_iter()
+            .map(|i| {
+                let s = super::nic::read(&i);
+                (i, s)
+            })
+            .collect();
+        let gauges: [(&str, &str, PickNic); 3] = [
+            (
+                "ringflow_nic_up",
+                "1 if the interface exists, is administratively up and has its link up.",
+                |n| Some(i64::from(n.up)),
+            ),
+            (
+                "ringflow_nic_promiscuous",
+                "1 if the interface is in promiscuous mode, whoever set it.",
+                |n| n.exists.then_some(i64::from(n.promiscuous)),
+            ),
+            (
+                "ringflow_nic_speed_bits_per_second",
+                "Link speed the driver reports.",
+                |n| n.speed_mbps.map(|s| (s * 1_000_000) as i64),
+            ),
+        ];
+        for (name, help, pick) in gauges {
+            let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (iface, n) in &nics {
+                if let Some(v) = pick(n) {
+                    m.encode_family(&[("iface", iface.as_str())])?
+                        .encode_gauge(&v)?;
+                }
+            }
+        }
+        for c in super::nic::COUNTERS {
+            let name = format!("ringflow_nic_{c}");
+            let help = format!("The kernel's {c} counter of the interface (sysfs).");
+            let mut m = enc.encode_descriptor(&name, &help, None, MetricType::Counter)?;
+            for (iface, n) in &nics {
+                if let Some((_, v)) = n.counters.iter().find(|(k, _)| *k == c) {
+                    m.encode_family(&[("iface", iface.as_str())])?
+                        .encode_counter::<NoLabelSet, _, u64>(v, None)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 fn flow_labels(l: &crate::collector::FlowLabels) -> [(&'static str, &str); 5] {

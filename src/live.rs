@@ -1,0 +1,501 @@
+//! Live capture: resolves the settings, opens one ring per worker and
+//! interface, runs pinned workers and the collector, serves /metrics, and
+//! shuts down cleanly on SIGINT or SIGTERM.
+
+use crate::capture::af_packet::{self, CaptureError, Direction, Fanout, Iface, SocketConfig};
+use crate::capture::sys::{self, af_packet::RingParams, af_packet::RxRing};
+use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
+use crate::config::{RunArgs, parse_cpu_list, parse_duration};
+use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
+use crate::source::{SocketCounters, SourceStats};
+use crate::worker::Worker;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub const DEFAULT_SNAPLEN: u32 = 256;
+pub const DEFAULT_BLOCK_SIZE: u32 = 1 << 20;
+pub const DEFAULT_BLOCK_COUNT: u32 = 64;
+pub const DEFAULT_FRAME_SIZE: u32 = 2048;
+pub const DEFAULT_BLOCK_TIMEOUT: Duration = Duration::from_millis(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Everything a live capture needs, resolved and checked.
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    pub ifaces: Vec<Iface>,
+    /// One CPU per worker.
+    pub cpus: Vec<usize>,
+    pub snaplen: u32,
+    pub filter: Option<String>,
+    pub socket: SocketConfig,
+    pub pipeline: PipelineConfig,
+    pub listen: SocketAddr,
+    pub print: bool,
+}
+
+fn available_ifaces() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The interface of the IPv4 (else IPv6) default route.
+pub fn default_route_iface() -> Option<String> {
+    let v4 = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
+    for line in v4.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() > 7 && f[1] == "00000000" && f[7] == "00000000" {
+            return Some(f[0].to_string());
+        }
+    }
+    let v6 = std::fs::read_to_string("/proc/net/ipv6_route").unwrap_or_default();
+    for line in v6.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() == 10
+            && f[0] == "00000000000000000000000000000000"
+            && f[1] == "00"
+            && f[9] != "lo"
+        {
+            return Some(f[9].to_string());
+        }
+    }
+    None
+}
+
+fn rx_queues(iface: &str) -> usize {
+    std::fs::read_dir(format!("/sys/class/net/{iface}/queues"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().starts_with("rx-"))
+                .count()
+        })
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Resolves the command line and config file into settings; every problem
+/// is one line.
+pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
+    let args = args.with_config_file().map_err(LiveError::Config)?;
+    let cfg = |m: String| LiveError::Config(m);
+
+    let names: Vec<String> = if args.iface.is_empty() {
+        let d = default_route_iface().ok_or_else(|| {
+            cfg("no default route to take the interface from: give one with --iface (or --iface any)".into())
+        })?;
+        eprintln!("ringflow: capturing on {d}, the interface of the default route");
+        vec![d]
+    } else if args.iface.iter().any(|i| i == "any") {
+        let mut exclude = args.exclude_iface.clone();
+        exclude.push("lo".into());
+        available_ifaces()
+            .into_iter()
+            .filter(|i| !exclude.contains(i))
+            .collect()
+    } else {
+        args.iface.clone()
+    };
+    if names.is_empty() {
+        return Err(cfg(
+            "no interface left to capture on after the exclusions".into()
+        ));
+    }
+    let mut ifaces = Vec::new();
+    for n in &names {
+        let i = Iface::lookup(n).ok_or_else(|| {
+            cfg(format!(
+                "interface {n} not found (available: {})",
+                available_ifaces().join(", ")
+            ))
+        })?;
+        ifaces.push(i);
+    }
+
+    let online: Vec<usize> = core_affinity::get_core_ids()
+        .map(|ids| ids.into_iter().map(|c| c.id).collect())
+        .unwrap_or_else(|| vec![0]);
+    let workers = match args.workers {
+        Some(w) => usize::from(w),
+        None => names
+            .iter()
+            .map(|n| rx_queues(n))
+            .max()
+            .unwrap_or(1)
+            .min(online.len()),
+    }
+    .max(1);
+    let cpu_pool = match &args.cpus {
+        Some(list) => {
+            let cpus = parse_cpu_list(list).map_err(cfg)?;
+            if let Some(bad) = cpus.iter().find(|c| !online.contains(c)) {
+                return Err(cfg(format!(
+                    "CPU {bad} in --cpus is not online (online: {})",
+                    online
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )));
+            }
+            cpus
+        }
+        None => online.clone(),
+    };
+    let cpus = (0..workers).map(|w| cpu_pool[w % cpu_pool.len()]).collect();
+
+    let duration =
+        |v: &Option<String>, flag: &str, default: Duration| -> Result<Duration, LiveError> {
+            match v {
+                Some(s) => parse_duration(s).map_err(|e| cfg(format!("--{flag}: {e}"))),
+                None => Ok(default),
+            }
+        };
+    let block_timeout = duration(&args.block_timeout, "block-timeout", DEFAULT_BLOCK_TIMEOUT)?;
+    let refresh = duration(&args.refresh, "refresh", Duration::from_secs(1))?;
+    let snaplen = args.snaplen.unwrap_or(DEFAULT_SNAPLEN);
+    if !(14..=262_144).contains(&snaplen) {
+        return Err(cfg(format!(
+            "--snaplen {snaplen} must be between 14 and 262144"
+        )));
+    }
+    let ring = RingParams {
+        block_size: args.block_size.unwrap_or(DEFAULT_BLOCK_SIZE),
+        block_count: args.block_count.unwrap_or(DEFAULT_BLOCK_COUNT),
+        frame_size: args.frame_size.unwrap_or(DEFAULT_FRAME_SIZE),
+        block_timeout_ms: block_timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
+    };
+    if ring.block_count == 0 || ring.frame_size == 0 || ring.block_size < ring.frame_size {
+        return Err(cfg(format!(
+            "ring of {} blocks of {} bytes with frames of {} bytes is impossible: a block must hold at least one frame",
+            ring.block_count, ring.block_size, ring.frame_size
+        )));
+    }
+    let flow_table_size = args.flow_table_size.unwrap_or(200_000);
+    if !(1..=1 << 28).contains(&flow_table_size) {
+        return Err(cfg(format!(
+            "--flow-table-size {flow_table_size} must be between 1 and 268435456"
+        )));
+    }
+    Ok(LiveSettings {
+        ifaces,
+        cpus,
+        snaplen,
+        filter: args.filter.clone(),
+        socket: SocketConfig {
+            ring,
+            fanout: args.fanout.unwrap_or(Fanout::Hash),
+            promisc: args.promisc,
+            direction: args.direction.unwrap_or(Direction::Both),
+        },
+        pipeline: PipelineConfig {
+            workers,
+            table_capacity: flow_table_size as usize,
+            refresh,
+            ..PipelineConfig::default()
+        },
+        listen: args
+            .listen
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("constant address")),
+        print: args.print,
+    })
+}
+
+/// One worker's ring on one interface.
+struct Source {
+    iface: Iface,
+    prog: Arc<Vec<libc::sock_filter>>,
+    ring: Option<RxRing>,
+    counters: Arc<SocketCounters>,
+}
+
+impl Source {
+    fn take_stats(&mut self) {
+        if let Some(r) = &self.ring
+            && let Ok((p, d, f)) = r.socket().take_stats()
+        {
+            self.counters.add(p, d, f);
+        }
+    }
+}
+
+/// A running live capture.
+pub struct Live {
+    workers: Vec<std::thread::JoinHandle<()>>,
+    collector: std::thread::JoinHandle<Arc<Snapshot>>,
+    pub published: Arc<Published>,
+    pub source: Arc<SourceStats>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Live {
+    /// Opens every ring (so that every setup error comes before anything
+    /// runs) and starts the workers and the collector.
+    pub fn start(s: &LiveSettings) -> Result<Live, LiveError> {
+        let source = Arc::new(SourceStats::default());
+        let mut progs = Vec::new();
+        for i in &s.ifaces {
+            progs.push(Arc::new(af_packet::program(
+                i,
+                s.filter.as_deref(),
+                s.snaplen,
+                s.socket.direction,
+            )?));
+            source.add_iface(&i.name);
+        }
+        let n = s.pipeline.workers;
+        let mut per_worker: Vec<Vec<Source>> = Vec::with_capacity(n);
+        for w in 0..n {
+            let mut srcs = Vec::new();
+            for (i, prog) in s.ifaces.iter().zip(&progs) {
+                let ring = af_packet::open_ring(i, prog, &s.socket)?;
+                srcs.push(Source {
+                    iface: i.clone(),
+                    prog: prog.clone(),
+                    ring: Some(ring),
+                    counters: source.socket(&i.name, w),
+                });
+            }
+            per_worker.push(srcs);
+        }
+        let (workers, collector) = pipeline(&s.pipeline);
+        let ring_bytes = n * s.ifaces.len() * s.socket.ring.bytes();
+        eprintln!(
+            "ringflow: af-packet on {} with {n} worker(s) on CPU {}; memory: rings {} MiB + flow tables {} MiB",
+            s.ifaces
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.cpus
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            ring_bytes >> 20,
+            collector.shard_memory_bytes() >> 20,
+        );
+        let published = collector.published();
+        let stop = Arc::new(AtomicBool::new(false));
+        let collector = std::thread::Builder::new()
+            .name("ringflow-collector".into())
+            .spawn(move || collector.run())
+            .map_err(LiveError::Thread)?;
+        let mut threads = Vec::with_capacity(n);
+        for ((w, srcs), cpu) in workers
+            .into_iter()
+            .zip(per_worker)
+            .zip(s.cpus.iter().copied())
+        {
+            let stop = stop.clone();
+            let socket = s.socket.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("ringflow-worker-{}", w.id()))
+                .spawn(move || worker_loop(w, srcs, cpu, &socket, &stop))
+                .map_err(LiveError::Thread)?;
+            threads.push(t);
+        }
+        Ok(Live {
+            workers: threads,
+            collector,
+            published,
+            source,
+            stop,
+        })
+    }
+
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Waits for the workers (they stop when the stop flag is raised),
+    /// then for the collector's final merge.
+    pub fn wait(self) -> Arc<Snapshot> {
+        for t in self.workers {
+            let _ = t.join();
+        }
+        self.collector
+            .join()
+            .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()))
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down cleanly. Returns the
+/// final snapshot.
+pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveError> {
+    let signals = block_stop_signals();
+    let live = Live::start(s)?;
+    let server = http::spawn(s.listen, live.published.clone(), live.source.clone())?;
+    eprintln!("ringflow: serving http://{}/metrics", server.local_addr);
+    let stop = live.stop_flag();
+    std::thread::Builder::new()
+        .name("ringflow-signals".into())
+        .spawn(move || wait_for_signals(signals, &stop))
+        .map_err(LiveError::Thread)?;
+    let source = live.source.clone();
+    let snap = live.wait();
+    eprintln!("ringflow: stopped; {} packets counted", snap.packets);
+    Ok((snap, source))
+}
+
+fn block_stop_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    // Threads started after this inherit the mask, so only the signal
+    // thread receives these.
+    let _ = set.thread_block();
+    set
+}
+
+fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool) {
+    let mut first = true;
+    while let Ok(sig) = set.wait() {
+        if first {
+            eprintln!("ringflow: {sig}: draining the rings and stopping");
+            stop.store(true, Ordering::Relaxed);
+            first = false;
+        } else {
+            eprintln!("ringflow: {sig} again: exiting now");
+            std::process::exit(130);
+        }
+    }
+}
+
+fn worker_loop(
+    mut w: Worker,
+    mut srcs: Vec<Source>,
+    cpu: usize,
+    socket: &SocketConfig,
+    stop: &AtomicBool,
+) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+    let block_timeout = Duration::from_millis(u64::from(socket.ring.block_timeout_ms));
+    let mut revents = Vec::new();
+    let mut fds = Vec::new();
+    let mut next_check = Instant::now() + Duration::from_secs(1);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let mut blocks = 0;
+        for s in srcs.iter_mut() {
+            let link = s.iface.link;
+            if let Some(ring) = s.ring.as_mut() {
+                while let Some(b) = ring.next_block() {
+                    w.process_batch(b.packets().map(|p| af_packet::frame(link, &p)));
+                    blocks += 1;
+                }
+            }
+        }
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            // Partly filled blocks are handed over after the block timeout:
+            // wait that long (and a little) for them, then stop.
+            let d = *deadline.get_or_insert(now + block_timeout * 2 + Duration::from_millis(20));
+            if now >= d && blocks == 0 {
+                break;
+            }
+        }
+        if blocks == 0 {
+            fds.clear();
+            fds.extend(
+                srcs.iter()
+                    .filter_map(|s| s.ring.as_ref().map(|r| r.socket().fd())),
+            );
+            if fds.is_empty() {
+                std::thread::sleep(Duration::from_millis(100));
+            } else if sys::poll(&fds, 50, &mut revents).is_ok() {
+                let mut k = 0;
+                for s in srcs.iter_mut() {
+                    if s.ring.is_some() {
+                        if revents
+                            .get(k)
+                            .is_some_and(|r| r & (libc::POLLERR | libc::POLLNVAL) != 0)
+                        {
+                            check_gone(s, w.id());
+                        }
+                        k += 1;
+                    }
+                }
+            }
+            w.poll_epoch();
+        }
+        if now >= next_check {
+            next_check = now + Duration::from_secs(1);
+            for s in srcs.iter_mut() {
+                s.take_stats();
+                if s.ring.is_none() {
+                    reopen(s, socket, w.id());
+                }
+            }
+        }
+    }
+    for s in srcs.iter_mut() {
+        s.take_stats();
+    }
+    // Dropping the worker hands its last shard to the collector.
+    drop(w);
+}
+
+/// After a socket error: if the interface is gone (or is a new one under
+/// the same name), closes the ring until it comes back.
+fn check_gone(s: &mut Source, worker: usize) {
+    if let Some(r) = &s.ring {
+        let _ = r.socket().take_error();
+    }
+    let now = Iface::lookup(&s.iface.name);
+    if now.as_ref().map(|i| i.ifindex) != Some(s.iface.ifindex) {
+        s.take_stats();
+        s.ring = None;
+        if worker == 0 {
+            eprintln!(
+                "ringflow: interface {} disappeared; capturing again when it comes back",
+                s.iface.name
+            );
+        }
+    }
+}
+
+fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
+    let Some(iface) = Iface::lookup(&s.iface.name) else {
+        return;
+    };
+    match af_packet::open_ring(&iface, &s.prog, socket) {
+        Ok(ring) => {
+            if worker == 0 {
+                eprintln!(
+                    "ringflow: interface {} is back; capturing again",
+                    iface.name
+                );
+            }
+            s.iface = iface;
+            s.ring = Some(ring);
+        }
+        Err(e) => {
+            if worker == 0 {
+                eprintln!(
+                    "ringflow: interface {} is back but cannot be captured yet: {e}",
+                    iface.name
+                );
+            }
+        }
+    }
+}
