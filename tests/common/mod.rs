@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 pub use ringflow::synth;
 
+pub mod netns;
+
 /// A scratch directory removed when dropped.
 pub struct TempDir(PathBuf);
 

@@ -1,0 +1,308 @@
+//! Network namespaces with a veth pair between them, made for one test
+//! and deleted when it ends, even on failure.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("ip from iproute2");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two namespaces: `tx` sends on `tx_if`, `rx` captures on `rx_if`. No
+/// addresses, IPv6 off, no routes: crafted frames go nowhere else.
+pub struct VethPair {
+    pub tx: String,
+    pub rx: String,
+    pub tx_if: String,
+    pub rx_if: String,
+}
+
+impl VethPair {
+    /// None (after printing a skip line) when not root.
+    pub fn new(test: &str) -> Option<VethPair> {
+        if !is_root() {
+            eprintln!("skipping {test}: creating network namespaces needs root");
+            return None;
+        }
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}{}", std::process::id() % 100_000, n);
+        let p = VethPair {
+            tx: format!("rf-{test}-{id}-tx"),
+            rx: format!("rf-{test}-{id}-rx"),
+            tx_if: format!("rft{id}"),
+            rx_if: format!("rfr{id}"),
+        };
+        ip(&["netns", "add", &p.tx]);
+        ip(&["netns", "add", &p.rx]);
+        p.create_link();
+        for ns in [&p.tx, &p.rx] {
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        Some(p)
+    }
+
+    /// (Re)creates the veth pair and brings both ends up.
+    pub fn create_link(&self) {
+        ip(&[
+            "link",
+            "add",
+            &self.tx_if,
+            "netns",
+            &self.tx,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &self.rx_if,
+            "netns",
+            &self.rx,
+        ]);
+        for (ns, ifc) in [(&self.tx, &self.tx_if), (&self.rx, &self.rx_if)] {
+            self.sysctl(ns, &format!("net.ipv6.conf.{ifc}.disable_ipv6=1"));
+            ip(&["-n", ns, "link", "set", ifc, "up"]);
+        }
+        // the kernel reports carrier a moment later (linkwatch)
+        let end = Instant::now() + Duration::from_secs(5);
+        while self.rx_sysfs("operstate") != "up" || self.tx_operstate() != "up" {
+            assert!(Instant::now() < end, "veth pair did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn tx_operstate(&self) -> String {
+        let out = self
+            .in_ns(&self.tx, "cat")
+            .arg(format!("/sys/class/net/{}/operstate", self.tx_if))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn delete_link(&self) {
+        ip(&["-n", &self.tx, "link", "del", &self.tx_if]);
+    }
+
+    pub fn set_rx_link(&self, up: bool) {
+        ip(&[
+            "-n",
+            &self.rx,
+            "link",
+            "set",
+            &self.rx_if,
+            if up { "up" } else { "down" },
+        ]);
+    }
+
+    fn sysctl(&self, ns: &str, kv: &str) {
+        let out = Command::new("ip")
+            .args(["netns", "exec", ns, "sysctl", "-qw", kv])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "sysctl {kv}");
+    }
+
+    pub fn in_ns(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    /// Reads a sysfs file of the capture interface.
+    pub fn rx_sysfs(&self, file: &str) -> String {
+        let out = self
+            .in_ns(&self.rx, "cat")
+            .arg(format!("/sys/class/net/{}/{file}", self.rx_if))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Sends a mix with `ringflow gen` from the tx side; returns the truth
+    /// file's rows: (src, dst, proto, sport, dport, vlan) -> (packets, bytes).
+    pub fn send(&self, dir: &super::TempDir, extra: &[&str]) -> Vec<TruthRow> {
+        let truth = dir.path(&format!(
+            "truth-{}.csv",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let out = self
+            .in_ns(&self.tx, super::bin())
+            .args([
+                "gen",
+                "--iface",
+                &self.tx_if,
+                "--truth",
+                truth.to_str().unwrap(),
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&truth)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                TruthRow {
+                    src: f[0].into(),
+                    dst: f[1].into(),
+                    proto: f[2].parse().unwrap(),
+                    packets: f[6].parse().unwrap(),
+                    bytes: f[7].parse().unwrap(),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for VethPair {
+    fn drop(&mut self) {
+        for ns in [&self.tx, &self.rx] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TruthRow {
+    pub src: String,
+    pub dst: String,
+    pub proto: u8,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// A ringflow capturing in a namespace; killed when dropped.
+pub struct Capture {
+    child: Child,
+    pub addr: String,
+    ns: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Capture {
+    /// Starts `ringflow ARGS --listen 127.0.0.1:0 --print` in `ns` and waits
+    /// until it serves (its rings are bound by then).
+    pub fn start(ns: &str, args: &[&str]) -> Capture {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, super::bin()])
+            .args(args)
+            .args(["--listen", "127.0.0.1:0", "--print"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("http://").nth(1) {
+                    let _ = tx.send(rest.trim_end_matches("/metrics").to_string());
+                }
+                log2.lock().unwrap().push(line);
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("ringflow did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        Capture {
+            child,
+            addr,
+            ns: ns.to_string(),
+            log,
+        }
+    }
+
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until a log line contains `what`.
+    pub fn wait_log(&self, what: &str, timeout: Duration) -> bool {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if self.log().iter().any(|l| l.contains(what)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// `GET /metrics` from inside the namespace.
+    pub fn scrape(&self) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "curl", "-sf"])
+            .arg(format!("http://{}/metrics", self.addr))
+            .output()
+            .expect("curl");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// SIGTERM, then the final exposition it prints; asserts exit 0.
+    pub fn stop(mut self) -> String {
+        self.signal(nix::sys::signal::Signal::SIGTERM);
+        let mut out = String::new();
+        use std::io::Read;
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "exit {status}: {:?}", self.log());
+        out
+    }
+
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

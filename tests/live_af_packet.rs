@@ -1,0 +1,327 @@
+//! Live AF_PACKET capture on veth pairs in network namespaces that each
+//! test creates and deletes. Frames come from `ringflow gen` on the other
+//! end, which writes exactly what it sent; counters must match it exactly.
+//! Needs root; prints a skip line otherwise.
+
+mod common;
+
+use common::netns::{Capture, TruthRow, VethPair};
+use common::*;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The tests move packets between two cores' worth of threads; running
+/// them one at a time keeps the loads from competing.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// (src, dst) -> (packets, bytes)
+type PerPair = BTreeMap<(String, String), (u64, u64)>;
+
+fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> PerPair {
+    let mut m = PerPair::new();
+    for r in rows.iter().filter(|r| keep(r)) {
+        let e = m.entry((r.src.clone(), r.dst.clone())).or_default();
+        e.0 += r.packets;
+        e.1 += r.bytes;
+    }
+    m
+}
+
+fn counted_per_pair(text: &str) -> PerPair {
+    let m = parse_exposition(text);
+    let packets = family(&m, "ringflow_flow_packets_total");
+    let mut out = PerPair::new();
+    for (labels, bytes) in family(&m, "ringflow_flow_bytes_total") {
+        let e = out
+            .entry((labels[0].clone(), labels[1].clone()))
+            .or_default();
+        e.0 += packets[&labels];
+        e.1 += bytes;
+    }
+    out
+}
+
+fn total(m: &BTreeMap<common::Sample, f64>, name: &str) -> u64 {
+    family(m, name).values().sum()
+}
+
+const MIX: [&str; 10] = [
+    "--flows",
+    "400",
+    "--packets",
+    "8000",
+    "--rate",
+    "40000",
+    "--ipv6-percent",
+    "30",
+    "--vlan-percent",
+    "30",
+];
+
+#[test]
+fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {
+    let _g = serial();
+    let Some(v) = VethPair::new("exact") else {
+        return;
+    };
+    let dir = TempDir::new("live-exact");
+    // A long refresh: only the final merge at SIGTERM can make the counts
+    // complete.
+    let cap = Capture::start(
+        &v.rx,
+        &["--iface", &v.rx_if, "--workers", "1", "--refresh", "60s"],
+    );
+    let truth = v.send(&dir, &[&MIX[..], &["--frame-size", "0"]].concat());
+    let text = cap.stop();
+    let m = parse_exposition(&text);
+    let expect = truth_per_pair(&truth, |_| true);
+    assert_eq!(expect.len(), 800, "400 flows, both ways");
+    assert_eq!(counted_per_pair(&text), expect);
+    let sent: u64 = truth.iter().map(|r| r.packets).sum();
+    assert_eq!(total(&m, "ringflow_packets_total"), sent);
+    assert_eq!(total(&m, "ringflow_capture_drops_total"), 0);
+    assert_eq!(total(&m, "ringflow_capture_packets_total"), sent);
+    assert_eq!(total(&m, "ringflow_non_ip_packets_total"), 0);
+}
+
+#[test]
+fn two_workers_with_fanout_give_the_same_totals_as_one() {
+    let _g = serial();
+    let Some(v) = VethPair::new("fanout") else {
+        return;
+    };
+    let dir = TempDir::new("live-fanout");
+    let mut results = Vec::new();
+    for workers in ["1", "2"] {
+        let cap = Capture::start(
+            &v.rx,
+            &[
+                "--iface",
+                &v.rx_if,
+                "--workers",
+                workers,
+                "--fanout",
+                "hash",
+            ],
+        );
+        let truth = v.send(&dir, &MIX);
+        let text = cap.stop();
+        let m = parse_exposition(&text);
+        assert_eq!(
+            counted_per_pair(&text),
+            truth_per_pair(&truth, |_| true),
+            "{workers} worker(s)"
+        );
+        let queues = family(&m, "ringflow_capture_packets_total");
+        assert_eq!(queues.len(), workers.parse::<usize>().unwrap());
+        assert!(
+            queues.values().all(|&n| n > 0),
+            "every worker got packets: {queues:?}"
+        );
+        results.push(counted_per_pair(&text));
+    }
+    assert_eq!(results[0], results[1]);
+}
+
+#[test]
+fn filter_keeps_only_what_matches() {
+    let _g = serial();
+    let Some(v) = VethPair::new("filter") else {
+        return;
+    };
+    let dir = TempDir::new("live-filter");
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--filter", "udp"]);
+    let truth = v.send(&dir, &MIX);
+    let text = cap.stop();
+    let udp = truth_per_pair(&truth, |r| r.proto == 17);
+    assert!(!udp.is_empty() && udp.len() < truth.len());
+    assert_eq!(counted_per_pair(&text), udp);
+    let m = parse_exposition(&text);
+    assert!(
+        family(&m, "ringflow_flow_packets_total")
+            .keys()
+            .all(|k| k[2] == "udp")
+    );
+}
+
+fn promisc_flag(v: &VethPair) -> bool {
+    let flags = v.rx_sysfs("flags");
+    u64::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap() & 0x100 != 0
+}
+
+#[test]
+fn promiscuous_mode_is_shown_while_running_and_gone_after() {
+    let _g = serial();
+    let Some(v) = VethPair::new("promisc") else {
+        return;
+    };
+    assert!(!promisc_flag(&v));
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--promisc"]);
+    assert!(promisc_flag(&v));
+    let m = parse_exposition(&cap.scrape());
+    assert_eq!(
+        family(&m, "ringflow_nic_promiscuous")[&vec![v.rx_if.clone()]],
+        1
+    );
+    assert_eq!(family(&m, "ringflow_nic_up")[&vec![v.rx_if.clone()]], 1);
+    cap.stop();
+    assert!(
+        !promisc_flag(&v),
+        "promiscuous mode left on after a clean exit"
+    );
+    // killed outright: the kernel drops the membership with the socket
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--promisc"]);
+    assert!(promisc_flag(&v));
+    cap.kill();
+    assert!(!promisc_flag(&v), "promiscuous mode left on after SIGKILL");
+}
+
+#[test]
+fn interface_down_up_gone_and_back_is_captured_without_restart() {
+    let _g = serial();
+    let Some(v) = VethPair::new("updown") else {
+        return;
+    };
+    let dir = TempDir::new("live-updown");
+    let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--refresh", "200ms"]);
+    let mut truth = v.send(&dir, &mix);
+
+    v.set_rx_link(false);
+    std::thread::sleep(Duration::from_millis(300));
+    v.set_rx_link(true);
+    std::thread::sleep(Duration::from_millis(300));
+    truth.extend(v.send(&dir, &mix));
+
+    v.delete_link();
+    assert!(
+        cap.wait_log("disappeared", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    let m = parse_exposition(&cap.scrape());
+    assert_eq!(family(&m, "ringflow_nic_up")[&vec![v.rx_if.clone()]], 0);
+    v.create_link();
+    assert!(
+        cap.wait_log("is back", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    truth.extend(v.send(&dir, &mix));
+
+    let text = cap.stop();
+    let m = parse_exposition(&text);
+    assert_eq!(counted_per_pair(&text), truth_per_pair(&truth, |_| true));
+    assert_eq!(total(&m, "ringflow_packets_total"), 3000);
+}
+
+#[test]
+fn setup_errors_are_one_line_and_exit_2() {
+    let _g = serial();
+    let Some(v) = VethPair::new("errors") else {
+        return;
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--iface", "rf-nope0"],
+            "interface rf-nope0 not found (available:",
+        ),
+        (
+            vec!["--iface", &v.rx_if, "--filter", "tcp prot 80"],
+            "bad filter 'tcp prot 80'",
+        ),
+        (
+            vec!["--iface", &v.rx_if, "--cpus", "0-999"],
+            "is not online",
+        ),
+        (vec!["--iface", &v.rx_if, "--cpus", "x"], "bad CPU list"),
+        (
+            vec![
+                "--iface",
+                &v.rx_if,
+                "--block-size",
+                "1000",
+                "--frame-size",
+                "1000",
+            ],
+            "the kernel refused the ring",
+        ),
+    ];
+    for (args, expect) in cases {
+        let out = v.in_ns(&v.rx, bin()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
+    // without CAP_NET_RAW
+    if std::process::Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = v
+            .in_ns(&v.rx, "setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                bin(),
+            ])
+            .args(["--iface", &v.rx_if])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("CAP_NET_RAW"), "{err}");
+    }
+}
+
+#[test]
+fn config_file_settings_apply_and_flags_win() {
+    let _g = serial();
+    let Some(v) = VethPair::new("config") else {
+        return;
+    };
+    let dir = TempDir::new("live-config");
+    let conf = dir.path("ringflow.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "iface = [\"{}\"]\nworkers = 2\nfilter = \"udp\"\nsnaplen = 128\n",
+            v.rx_if
+        ),
+    )
+    .unwrap();
+    // the file's filter is replaced by the flag's
+    let cap = Capture::start(
+        &v.rx,
+        &["--config", conf.to_str().unwrap(), "--filter", "tcp"],
+    );
+    let truth = v.send(&dir, &MIX);
+    let text = cap.stop();
+    assert_eq!(
+        counted_per_pair(&text),
+        truth_per_pair(&truth, |r| r.proto == 6)
+    );
+    let m = parse_exposition(&text);
+    assert_eq!(
+        family(&m, "ringflow_capture_packets_total").len(),
+        2,
+        "workers from the file"
+    );
+    std::fs::write(&conf, "iface = [\"x\"]\nworkerz = 2\n").unwrap();
+    let out = v
+        .in_ns(&v.rx, bin())
+        .args(["--config", conf.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
