@@ -3,7 +3,7 @@
 //! publishes an immutable [`Snapshot`] that scrapes read without touching a
 //! worker.
 
-use crate::flow::{FlowKey, FlowStats, to_ip};
+use crate::flow::{FastState, FlowKey, FlowStats, to_ip};
 use crate::parse::{self, ERROR_KINDS, ParseError, PortKind, icmp, tcp};
 use crate::worker::{Handoff, Shard, Worker, new_batch_histogram};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -227,7 +227,7 @@ pub fn proto_label(proto: u8) -> String {
 
 /// Key of one exported flow series. The derived order is the exposition
 /// order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct SeriesKey {
     version: u8,
     src: [u8; 16],
@@ -238,18 +238,25 @@ struct SeriesKey {
 }
 
 struct SeriesValue {
+    key: SeriesKey,
     labels: Arc<FlowLabels>,
     packets: u64,
     bytes: u64,
 }
 
-/// Who opened a conversation and on which service port.
+/// No series index cached yet.
+const NO_SERIES: u32 = u32::MAX;
+
+/// Who opened a conversation and on which service port, and the series
+/// its two directions count into.
 #[derive(Debug, Clone, Copy)]
 struct Conversation {
     client: [u8; 16],
     client_port: u16,
     service: Option<u16>,
     last_tick: u64,
+    /// Indices into the series arena: [request, reply].
+    series: [u32; 2],
 }
 
 impl Conversation {
@@ -269,6 +276,7 @@ impl Conversation {
             client_port: sp,
             service,
             last_tick: tick,
+            series: [NO_SERIES; 2],
         };
         match k.port_kind() {
             PortKind::Ports => {
@@ -285,6 +293,7 @@ impl Conversation {
                         client_port: dp,
                         service: Some(low),
                         last_tick: tick,
+                        series: [NO_SERIES; 2],
                     }
                 }
             }
@@ -295,6 +304,7 @@ impl Conversation {
                         client_port: 0,
                         service: None,
                         last_tick: tick,
+                        series: [NO_SERIES; 2],
                     }
                 } else {
                     from_src(None)
@@ -330,14 +340,20 @@ struct State {
     non_ip_other: u64,
     overflow_packets: u64,
     overflow_bytes: u64,
-    conversations: HashMap<FlowKey, Conversation>,
-    series: BTreeMap<SeriesKey, SeriesValue>,
+    conversations: HashMap<FlowKey, Conversation, FastState>,
+    /// The series, in order of creation; `series_index` finds them by key.
+    series: Vec<SeriesValue>,
+    series_index: HashMap<SeriesKey, u32, FastState>,
+    /// Indices of `series` in exposition order; rebuilt when a series is added.
+    order: Vec<u32>,
+    order_stale: bool,
     batches: Vec<(Histogram<u64>, u64)>,
     tick: u64,
     idle_ticks: u64,
     dirty: bool,
-    scratch: Vec<(FlowKey, FlowStats)>,
-    openers: HashMap<FlowKey, Opener>,
+    /// Flows of new conversations, waiting for their opener to be decided.
+    pending: Vec<(FlowKey, FlowStats)>,
+    openers: HashMap<FlowKey, Opener, FastState>,
 }
 
 impl State {
@@ -350,14 +366,17 @@ impl State {
             non_ip_other: 0,
             overflow_packets: 0,
             overflow_bytes: 0,
-            conversations: HashMap::new(),
-            series: BTreeMap::new(),
+            conversations: HashMap::default(),
+            series: Vec::new(),
+            series_index: HashMap::default(),
+            order: Vec::new(),
+            order_stale: false,
             batches: (0..workers).map(|_| (new_batch_histogram(), 0)).collect(),
             tick: 0,
             idle_ticks,
             dirty: true,
-            scratch: Vec::new(),
-            openers: HashMap::new(),
+            pending: Vec::new(),
+            openers: HashMap::default(),
         }
     }
 
@@ -379,73 +398,59 @@ impl State {
             *sum += shard.batch_ns_sum;
         }
 
-        let scratch = &mut self.scratch;
-        scratch.clear();
-        let (op, ob) = shard.table.drain(|k, s| scratch.push((*k, *s)));
+        // Flows of known conversations count at once; the others wait
+        // until the earliest flow of each new conversation is known.
+        let tick = self.tick;
+        let mut drained = std::mem::take(&mut self.pending);
+        drained.clear();
+        let (op, ob) = shard.table.drain(|k, s| {
+            let ck = k.conversation();
+            match self.conversations.get_mut(&ck) {
+                Some(c) => {
+                    c.last_tick = tick;
+                    let idx = series_of(&mut self.series, &mut self.series_index, &mut self.order_stale, c, k);
+                    let v = &mut self.series[idx as usize];
+                    v.packets += s.packets;
+                    v.bytes += s.bytes;
+                }
+                None => {
+                    let cand = Opener {
+                        key: *k,
+                        first_ns: s.first_ns,
+                        first_seq: s.first_seq,
+                        flags: s.first_tcp_flags,
+                    };
+                    self.openers
+                        .entry(ck)
+                        .and_modify(|o| {
+                            if (cand.first_ns, cand.first_seq) < (o.first_ns, o.first_seq) {
+                                *o = cand;
+                            }
+                        })
+                        .or_insert(cand);
+                    drained.push((*k, *s));
+                }
+            }
+        });
         self.overflow_packets += op;
         self.overflow_bytes += ob;
         shard.clear();
 
-        // 1. Conversations not seen before: find the earliest flow of each.
-        let tick = self.tick;
-        for (k, s) in self.scratch.iter() {
-            let ck = k.conversation();
-            if let Some(c) = self.conversations.get_mut(&ck) {
-                c.last_tick = tick;
-                continue;
-            }
-            let cand = Opener {
-                key: *k,
-                first_ns: s.first_ns,
-                first_seq: s.first_seq,
-                flags: s.first_tcp_flags,
-            };
-            self.openers
-                .entry(ck)
-                .and_modify(|o| {
-                    if (cand.first_ns, cand.first_seq) < (o.first_ns, o.first_seq) {
-                        *o = cand;
-                    }
-                })
-                .or_insert(cand);
-        }
         for (ck, o) in self.openers.drain() {
             self.conversations
                 .insert(ck, Conversation::decide(&o.key, o.flags, tick));
         }
-
-        // 2. Every flow into its series.
-        for (k, s) in self.scratch.iter() {
-            let Some(c) = self.conversations.get(&k.conversation()) else {
+        for (k, s) in &drained {
+            let ck = k.conversation();
+            let Some(c) = self.conversations.get_mut(&ck) else {
                 continue; // decided just above; cannot be missing
             };
-            let reply = !c.is_request(k);
-            let key = SeriesKey {
-                version: k.version(),
-                src: k.src(),
-                dst: k.dst(),
-                proto: k.proto(),
-                port: if k.port_kind() == PortKind::Ports {
-                    c.service
-                } else {
-                    None
-                },
-                reply,
-            };
-            let v = self.series.entry(key).or_insert_with(|| SeriesValue {
-                labels: Arc::new(FlowLabels {
-                    src: to_ip(key.version, key.src).to_string(),
-                    dst: to_ip(key.version, key.dst).to_string(),
-                    proto: proto_label(key.proto),
-                    port: key.port.map(|p| p.to_string()).unwrap_or_default(),
-                    direction: if reply { "reply" } else { "request" },
-                }),
-                packets: 0,
-                bytes: 0,
-            });
+            let idx = series_of(&mut self.series, &mut self.series_index, &mut self.order_stale, c, k);
+            let v = &mut self.series[idx as usize];
             v.packets += s.packets;
             v.bytes += s.bytes;
         }
+        self.pending = drained;
     }
 
     /// Forgets conversations idle for longer than the idle limit.
@@ -455,7 +460,13 @@ impl State {
             .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
     }
 
-    fn snapshot(&self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
+    fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
+        if self.order_stale {
+            let series = &self.series;
+            self.order = (0..series.len() as u32).collect();
+            self.order.sort_unstable_by_key(|&i| series[i as usize].key);
+            self.order_stale = false;
+        }
         let mut non_ip: Vec<(String, u64)> = self
             .non_ip
             .iter()
@@ -475,12 +486,15 @@ impl State {
             overflow_packets: self.overflow_packets,
             overflow_bytes: self.overflow_bytes,
             flows: self
-                .series
-                .values()
-                .map(|v| FlowRow {
-                    labels: v.labels.clone(),
-                    packets: v.packets,
-                    bytes: v.bytes,
+                .order
+                .iter()
+                .map(|&i| {
+                    let v = &self.series[i as usize];
+                    FlowRow {
+                        labels: v.labels.clone(),
+                        packets: v.packets,
+                        bytes: v.bytes,
+                    }
                 })
                 .collect(),
             batches: self
@@ -494,6 +508,52 @@ impl State {
             complete,
         }
     }
+}
+
+/// The series flow `k` of conversation `c` counts into, created on first
+/// use; the index is cached on the conversation.
+fn series_of(
+    series: &mut Vec<SeriesValue>,
+    index: &mut HashMap<SeriesKey, u32, FastState>,
+    order_stale: &mut bool,
+    c: &mut Conversation,
+    k: &FlowKey,
+) -> u32 {
+    let reply = !c.is_request(k);
+    let cached = c.series[usize::from(reply)];
+    if cached != NO_SERIES {
+        return cached;
+    }
+    let key = SeriesKey {
+        version: k.version(),
+        src: k.src(),
+        dst: k.dst(),
+        proto: k.proto(),
+        port: if k.port_kind() == PortKind::Ports {
+            c.service
+        } else {
+            None
+        },
+        reply,
+    };
+    let idx = *index.entry(key).or_insert_with(|| {
+        *order_stale = true;
+        series.push(SeriesValue {
+            key,
+            labels: Arc::new(FlowLabels {
+                src: to_ip(key.version, key.src).to_string(),
+                dst: to_ip(key.version, key.dst).to_string(),
+                proto: proto_label(key.proto),
+                port: key.port.map(|p| p.to_string()).unwrap_or_default(),
+                direction: if reply { "reply" } else { "request" },
+            }),
+            packets: 0,
+            bytes: 0,
+        });
+        (series.len() - 1) as u32
+    });
+    c.series[usize::from(reply)] = idx;
+    idx
 }
 
 pub struct Collector {
