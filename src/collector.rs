@@ -408,7 +408,13 @@ impl State {
             match self.conversations.get_mut(&ck) {
                 Some(c) => {
                     c.last_tick = tick;
-                    let idx = series_of(&mut self.series, &mut self.series_index, &mut self.order_stale, c, k);
+                    let idx = series_of(
+                        &mut self.series,
+                        &mut self.series_index,
+                        &mut self.order_stale,
+                        c,
+                        k,
+                    );
                     let v = &mut self.series[idx as usize];
                     v.packets += s.packets;
                     v.bytes += s.bytes;
@@ -445,7 +451,13 @@ impl State {
             let Some(c) = self.conversations.get_mut(&ck) else {
                 continue; // decided just above; cannot be missing
             };
-            let idx = series_of(&mut self.series, &mut self.series_index, &mut self.order_stale, c, k);
+            let idx = series_of(
+                &mut self.series,
+                &mut self.series_index,
+                &mut self.order_stale,
+                c,
+                k,
+            );
             let v = &mut self.series[idx as usize];
             v.packets += s.packets;
             v.bytes += s.bytes;

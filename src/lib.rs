@@ -19,3 +19,21 @@ pub mod replay;
 pub mod source;
 pub mod synth;
 pub mod worker;
+
+/// Writes one line to stderr, ignoring failure: a daemon whose stderr
+/// went away (a closed pipe) must keep counting, not panic as `eprintln!`
+/// does.
+pub fn log(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(line);
+    let _ = e.write_all(b"\n");
+}
+
+/// `log!("...", args)`: one line to stderr, never panicking.
+#[macro_export]
+macro_rules! log {
+    ($($t:tt)*) => {
+        $crate::log(format_args!($($t)*))
+    };
+}

@@ -102,7 +102,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         let d = default_route_iface().ok_or_else(|| {
             cfg("no default route to take the interface from: give one with --iface (or --iface any)".into())
         })?;
-        eprintln!("ringflow: capturing on {d}, the interface of the default route");
+        crate::log!("ringflow: capturing on {d}, the interface of the default route");
         vec![d]
     } else if args.iface.iter().any(|i| i == "any") {
         let mut exclude = args.exclude_iface.clone();
@@ -278,7 +278,7 @@ impl Live {
         }
         let (workers, collector) = pipeline(&s.pipeline);
         let ring_bytes = n * s.ifaces.len() * s.socket.ring.bytes();
-        eprintln!(
+        crate::log!(
             "ringflow: af-packet on {} with {n} worker(s) on CPU {}; memory: rings {} MiB + flow tables {} MiB",
             s.ifaces
                 .iter()
@@ -344,7 +344,7 @@ pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveEr
     let signals = block_stop_signals();
     let live = Live::start(s)?;
     let server = http::spawn(s.listen, live.published.clone(), live.source.clone())?;
-    eprintln!("ringflow: serving http://{}/metrics", server.local_addr);
+    crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
     let stop = live.stop_flag();
     std::thread::Builder::new()
         .name("ringflow-signals".into())
@@ -352,7 +352,7 @@ pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveEr
         .map_err(LiveError::Thread)?;
     let source = live.source.clone();
     let snap = live.wait();
-    eprintln!("ringflow: stopped; {} packets counted", snap.packets);
+    crate::log!("ringflow: stopped; {} packets counted", snap.packets);
     Ok((snap, source))
 }
 
@@ -371,11 +371,11 @@ fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool) {
     let mut first = true;
     while let Ok(sig) = set.wait() {
         if first {
-            eprintln!("ringflow: {sig}: draining the rings and stopping");
             stop.store(true, Ordering::Relaxed);
+            crate::log!("ringflow: {sig}: draining the rings and stopping");
             first = false;
         } else {
-            eprintln!("ringflow: {sig} again: exiting now");
+            crate::log!("ringflow: {sig} again: exiting now");
             std::process::exit(130);
         }
     }
@@ -466,7 +466,7 @@ fn check_gone(s: &mut Source, worker: usize) {
         s.take_stats();
         s.ring = None;
         if worker == 0 {
-            eprintln!(
+            crate::log!(
                 "ringflow: interface {} disappeared; capturing again when it comes back",
                 s.iface.name
             );
@@ -481,7 +481,7 @@ fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
     match af_packet::open_ring(&iface, &s.prog, socket) {
         Ok(ring) => {
             if worker == 0 {
-                eprintln!(
+                crate::log!(
                     "ringflow: interface {} is back; capturing again",
                     iface.name
                 );
@@ -491,7 +491,7 @@ fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
         }
         Err(e) => {
             if worker == 0 {
-                eprintln!(
+                crate::log!(
                     "ringflow: interface {} is back but cannot be captured yet: {e}",
                     iface.name
                 );

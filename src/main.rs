@@ -28,7 +28,7 @@ fn main() -> ExitCode {
                     .take_while(|l| !l.trim().is_empty())
                     .map(str::trim)
                     .collect();
-                eprintln!("ringflow: {} (see ringflow --help)", msg.join(" "));
+                ringflow::log!("ringflow: {} (see ringflow --help)", msg.join(" "));
             }
             return ExitCode::from(2);
         }
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((e, code)) => {
-            eprintln!("ringflow: error: {e:#}");
+            ringflow::log!("ringflow: error: {e:#}");
             ExitCode::from(code)
         }
     }
@@ -67,7 +67,7 @@ fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
 fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     let r = generator::run(&args).map_err(|e| (e.into(), 2))?;
     let secs = r.elapsed.as_secs_f64().max(1e-9);
-    eprintln!(
+    ringflow::log!(
         "ringflow: sent {} packets, {} bytes in {:.3} s ({:.0} pps)",
         r.packets,
         r.bytes,
@@ -94,7 +94,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let cfg = pipeline_config(&args.pipeline);
     let job = replay::Replay::new(inputs, &cfg, args.batch as usize);
-    eprintln!(
+    ringflow::log!(
         "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB",
         args.files.len(),
         cfg.workers,
@@ -105,7 +105,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
     let server = match args.listen {
         Some(addr) => {
             let s = export::http::spawn(addr, published, source.clone())?;
-            eprintln!("ringflow: serving http://{}/metrics", s.local_addr);
+            ringflow::log!("ringflow: serving http://{}/metrics", s.local_addr);
             Some(s)
         }
         None => None,
@@ -113,7 +113,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
     let snapshot = job.run()?;
     match server {
         Some(s) => {
-            eprintln!(
+            ringflow::log!(
                 "ringflow: input complete ({} packets); still serving until interrupted",
                 snapshot.packets
             );
@@ -159,6 +159,6 @@ fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
     w.into_inner()
         .flush()
         .with_context(|| format!("cannot write {}", args.out))?;
-    eprintln!("ringflow: wrote {} packets to {}", args.packets, args.out);
+    ringflow::log!("ringflow: wrote {} packets to {}", args.packets, args.out);
     Ok(())
 }

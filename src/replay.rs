@@ -234,7 +234,7 @@ fn read_inputs(
                 Ok(None) => break,
                 Err(e @ PcapError::Truncated { .. }) => {
                     source.add_damaged_record();
-                    eprintln!("ringflow: warning: {e}; the packets before it are counted");
+                    crate::log!("ringflow: warning: {e}; the packets before it are counted");
                     break;
                 }
                 Err(e) => return Err(e.into()),

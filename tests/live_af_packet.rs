@@ -325,3 +325,51 @@ fn config_file_settings_apply_and_flags_win() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
 }
+
+#[test]
+fn stops_cleanly_when_its_stderr_is_gone() {
+    use std::io::{BufRead, BufReader};
+    let _g = serial();
+    let Some(v) = VethPair::new("epipe") else {
+        return;
+    };
+    let mut child = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &v.rx,
+            bin(),
+            "--iface",
+            &v.rx_if,
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(Ok(l)) = lines.next() {
+        if l.contains("serving") {
+            break;
+        }
+    }
+    drop(lines); // the reading end closes: later log lines hit a closed pipe
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            panic!("ringflow did not stop after SIGTERM with its stderr closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}

@@ -69,7 +69,7 @@ async fn serve(
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("ringflow: HTTP server stopped: {e}");
+            crate::log!("ringflow: HTTP server stopped: {e}");
             return;
         }
     };

@@ -241,7 +241,11 @@ mod tests {
         for n in [1000, 65_536, 1 << 20] {
             let t = FlowTable::with_capacity(n);
             assert!(t.capacity() >= n);
-            assert!(t.memory_bytes() <= 96 * t.capacity(), "{n}: {}", t.memory_bytes());
+            assert!(
+                t.memory_bytes() <= 96 * t.capacity(),
+                "{n}: {}",
+                t.memory_bytes()
+            );
         }
     }
 
