@@ -3,6 +3,7 @@
 //! publishes an immutable [`Snapshot`] that scrapes read without touching a
 //! worker.
 
+use crate::flow::map::FlowMap;
 use crate::flow::{FastState, FlowKey, FlowStats, to_ip};
 use crate::parse::{self, ERROR_KINDS, ParseError, PortKind, icmp, tcp};
 use crate::worker::{Handoff, Shard, Worker, new_batch_histogram};
@@ -249,7 +250,7 @@ const NO_SERIES: u32 = u32::MAX;
 
 /// Who opened a conversation and on which service port, and the series
 /// its two directions count into.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Conversation {
     client: [u8; 16],
     client_port: u16,
@@ -340,7 +341,7 @@ struct State {
     non_ip_other: u64,
     overflow_packets: u64,
     overflow_bytes: u64,
-    conversations: HashMap<FlowKey, Conversation, FastState>,
+    conversations: FlowMap<Conversation>,
     /// The series, in order of creation; `series_index` finds them by key.
     series: Vec<SeriesValue>,
     series_index: HashMap<SeriesKey, u32, FastState>,
@@ -353,6 +354,8 @@ struct State {
     dirty: bool,
     /// Flows of new conversations, waiting for their opener to be decided.
     pending: Vec<(FlowKey, FlowStats)>,
+    /// A drained shard's flows.
+    scratch: Vec<(FlowKey, FlowStats)>,
     openers: HashMap<FlowKey, Opener, FastState>,
 }
 
@@ -366,7 +369,7 @@ impl State {
             non_ip_other: 0,
             overflow_packets: 0,
             overflow_bytes: 0,
-            conversations: HashMap::default(),
+            conversations: FlowMap::default(),
             series: Vec::new(),
             series_index: HashMap::default(),
             order: Vec::new(),
@@ -376,6 +379,7 @@ impl State {
             idle_ticks,
             dirty: true,
             pending: Vec::new(),
+            scratch: Vec::new(),
             openers: HashMap::default(),
         }
     }
@@ -399,56 +403,80 @@ impl State {
         }
 
         // Flows of known conversations count at once; the others wait
-        // until the earliest flow of each new conversation is known.
+        // until the earliest flow of each new conversation is known. Work
+        // goes in stages: hash and touch a stage's conversations, look them
+        // up, touch their series, then add, so the cache misses overlap.
         let tick = self.tick;
-        let mut drained = std::mem::take(&mut self.pending);
-        drained.clear();
-        let (op, ob) = shard.table.drain(|k, s| {
-            let ck = k.conversation();
-            match self.conversations.get_mut(&ck) {
-                Some(c) => {
-                    c.last_tick = tick;
-                    let idx = series_of(
-                        &mut self.series,
-                        &mut self.series_index,
-                        &mut self.order_stale,
-                        c,
-                        k,
-                    );
-                    let v = &mut self.series[idx as usize];
-                    v.packets += s.packets;
-                    v.bytes += s.bytes;
-                }
-                None => {
-                    let cand = Opener {
-                        key: *k,
-                        first_ns: s.first_ns,
-                        first_seq: s.first_seq,
-                        flags: s.first_tcp_flags,
-                    };
-                    self.openers
-                        .entry(ck)
-                        .and_modify(|o| {
-                            if (cand.first_ns, cand.first_seq) < (o.first_ns, o.first_seq) {
-                                *o = cand;
-                            }
-                        })
-                        .or_insert(cand);
-                    drained.push((*k, *s));
-                }
-            }
-        });
+        let mut flows = std::mem::take(&mut self.scratch);
+        flows.clear();
+        let (op, ob) = shard.table.drain(|k, s| flows.push((*k, *s)));
         self.overflow_packets += op;
         self.overflow_bytes += ob;
         shard.clear();
 
-        for (ck, o) in self.openers.drain() {
-            self.conversations
-                .insert(ck, Conversation::decide(&o.key, o.flags, tick));
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        const STAGE: usize = 16;
+        for stage in flows.chunks(STAGE) {
+            let mut keys = [(FlowKey::default(), 0u64); STAGE];
+            for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
+                let ck = k.conversation();
+                let h = self.conversations.hash(&ck);
+                self.conversations.touch(h);
+                *slot = (ck, h);
+            }
+            let mut idxs = [NO_SERIES; STAGE];
+            for (((k, s), (ck, h)), idx) in stage.iter().zip(keys).zip(idxs.iter_mut()) {
+                match self.conversations.get_mut(&ck, h) {
+                    Some(c) => {
+                        c.last_tick = tick;
+                        *idx = series_of(
+                            &mut self.series,
+                            &mut self.series_index,
+                            &mut self.order_stale,
+                            c,
+                            k,
+                        );
+                        std::hint::black_box(self.series[*idx as usize].packets);
+                    }
+                    None => {
+                        let cand = Opener {
+                            key: *k,
+                            first_ns: s.first_ns,
+                            first_seq: s.first_seq,
+                            flags: s.first_tcp_flags,
+                        };
+                        self.openers
+                            .entry(ck)
+                            .and_modify(|o| {
+                                if (cand.first_ns, cand.first_seq) < (o.first_ns, o.first_seq) {
+                                    *o = cand;
+                                }
+                            })
+                            .or_insert(cand);
+                        pending.push((*k, *s));
+                    }
+                }
+            }
+            for ((_, s), idx) in stage.iter().zip(idxs) {
+                if idx != NO_SERIES {
+                    let v = &mut self.series[idx as usize];
+                    v.packets += s.packets;
+                    v.bytes += s.bytes;
+                }
+            }
         }
-        for (k, s) in &drained {
+        self.scratch = flows;
+
+        for (ck, o) in self.openers.drain() {
+            let h = self.conversations.hash(&ck);
+            self.conversations
+                .insert(ck, h, Conversation::decide(&o.key, o.flags, tick));
+        }
+        for (k, s) in &pending {
             let ck = k.conversation();
-            let Some(c) = self.conversations.get_mut(&ck) else {
+            let h = self.conversations.hash(&ck);
+            let Some(c) = self.conversations.get_mut(&ck, h) else {
                 continue; // decided just above; cannot be missing
             };
             let idx = series_of(
@@ -462,7 +490,7 @@ impl State {
             v.packets += s.packets;
             v.bytes += s.bytes;
         }
-        self.pending = drained;
+        self.pending = pending;
     }
 
     /// Forgets conversations idle for longer than the idle limit.

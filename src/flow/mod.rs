@@ -1,5 +1,6 @@
 //! Flow keys and the per-worker flow table.
 
+pub mod map;
 pub mod table;
 
 pub use table::{FlowStats, FlowTable};
