@@ -51,7 +51,7 @@ for flows in $FLOWS; do
   for tool in ringflow tcpdump; do
     log=$work/$tool.log
     if [ "$tool" = ringflow ]; then
-      ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" --workers 1 --cpus "$CAP_CPU" \
+      ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" --workers 1 --cpus "$CAP_CPU" ${RINGFLOW_ARGS:-} \
         --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
       ready="serving"
     else
