@@ -88,16 +88,19 @@ impl VethPair {
         }
         // the kernel reports carrier a moment later (linkwatch)
         let end = Instant::now() + Duration::from_secs(5);
-        while self.rx_sysfs("operstate") != "up" || self.tx_operstate() != "up" {
+        while self.rx_sysfs("operstate") != "up"
+            || self.sysfs(&self.tx, &self.tx_if, "operstate") != "up"
+        {
             assert!(Instant::now() < end, "veth pair did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn tx_operstate(&self) -> String {
+    /// Reads a sysfs file of interface `ifc` in namespace `ns`.
+    fn sysfs(&self, ns: &str, ifc: &str, file: &str) -> String {
         let out = self
-            .in_ns(&self.tx, "cat")
-            .arg(format!("/sys/class/net/{}/operstate", self.tx_if))
+            .in_ns(ns, "cat")
+            .arg(format!("/sys/class/net/{ifc}/{file}"))
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
@@ -134,12 +137,7 @@ impl VethPair {
 
     /// Reads a sysfs file of the capture interface.
     pub fn rx_sysfs(&self, file: &str) -> String {
-        let out = self
-            .in_ns(&self.rx, "cat")
-            .arg(format!("/sys/class/net/{}/{file}", self.rx_if))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        self.sysfs(&self.rx, &self.rx_if, file)
     }
 
     /// Sends a mix with `ringflow gen` from the tx side; returns the truth
