@@ -4,6 +4,7 @@
 //! cache misses of a whole stage of lookups overlap.
 
 use super::{FlowKey, random_seed};
+use crate::capture::sys::HugeBuf;
 
 #[derive(Clone, Copy, Default)]
 struct Slot<V> {
@@ -13,7 +14,7 @@ struct Slot<V> {
 }
 
 pub struct FlowMap<V: Copy + Default> {
-    slots: Vec<Slot<V>>,
+    slots: Slots<V>,
     len: usize,
     seed: u64,
 }
@@ -24,10 +25,47 @@ impl<V: Copy + Default> Default for FlowMap<V> {
     }
 }
 
+/// Slot storage: huge pages where the kernel gives them (a big map then
+/// needs few TLB entries), else the heap.
+enum Slots<V: Copy> {
+    Huge(HugeBuf<Slot<V>>),
+    Heap(Vec<Slot<V>>),
+}
+
+impl<V: Copy + Default> Slots<V> {
+    fn new(n: usize) -> Slots<V> {
+        match HugeBuf::new(n, Slot::default()) {
+            Ok(h) => Slots::Huge(h),
+            Err(_) => Slots::Heap(vec![Slot::default(); n]),
+        }
+    }
+}
+
+impl<V: Copy> std::ops::Deref for Slots<V> {
+    type Target = [Slot<V>];
+    #[inline]
+    fn deref(&self) -> &[Slot<V>] {
+        match self {
+            Slots::Huge(h) => h,
+            Slots::Heap(v) => v,
+        }
+    }
+}
+
+impl<V: Copy> std::ops::DerefMut for Slots<V> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [Slot<V>] {
+        match self {
+            Slots::Huge(h) => h,
+            Slots::Heap(v) => v,
+        }
+    }
+}
+
 impl<V: Copy + Default> FlowMap<V> {
     fn with_slots(n: usize) -> FlowMap<V> {
         FlowMap {
-            slots: vec![Slot::default(); n.next_power_of_two().max(8)],
+            slots: Slots::new(n.next_power_of_two().max(8)),
             len: 0,
             seed: random_seed(),
         }
@@ -109,9 +147,9 @@ impl<V: Copy + Default> FlowMap<V> {
     }
 
     fn rebuild(&mut self, slots: usize, mut keep: impl FnMut(&FlowKey, &V) -> bool) {
-        let old = std::mem::replace(&mut self.slots, vec![Slot::default(); slots]);
+        let old = std::mem::replace(&mut self.slots, Slots::new(slots));
         self.len = 0;
-        for s in old.into_iter().filter(|s| s.used) {
+        for s in old.iter().copied().filter(|s| s.used) {
             if keep(&s.key, &s.value) {
                 let h = self.hash(&s.key);
                 self.insert(s.key, h, s.value);
