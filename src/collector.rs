@@ -333,7 +333,11 @@ struct Opener {
     flags: u8,
 }
 
-struct State {
+/// The collector's state: the totals and what it knows of every
+/// conversation and series. Public for benchmarks; the collector thread
+/// owns one.
+#[doc(hidden)]
+pub struct State {
     packets: u64,
     bytes: u64,
     parse_errors: [u64; ParseError::INDEX_COUNT],
@@ -360,7 +364,7 @@ struct State {
 }
 
 impl State {
-    fn new(workers: usize, idle_ticks: u64) -> State {
+    pub fn new(workers: usize, idle_ticks: u64) -> State {
         State {
             packets: 0,
             bytes: 0,
@@ -385,7 +389,7 @@ impl State {
     }
 
     /// Adds one shard to the totals and leaves it empty.
-    fn merge(&mut self, worker: usize, shard: &mut Shard) {
+    pub fn merge(&mut self, worker: usize, shard: &mut Shard) {
         self.dirty = true;
         self.packets += shard.packets;
         self.bytes += shard.bytes;
@@ -494,13 +498,13 @@ impl State {
     }
 
     /// Forgets conversations idle for longer than the idle limit.
-    fn expire(&mut self) {
+    pub fn expire(&mut self) {
         let (tick, idle) = (self.tick, self.idle_ticks);
         self.conversations
             .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
     }
 
-    fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
+    pub fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
         if self.order_stale {
             let series = &self.series;
             self.order = (0..series.len() as u32).collect();
