@@ -30,6 +30,7 @@ fn bench_parse(c: &mut Criterion) {
         packets: 1 << 12,
         ipv6_percent: 40,
         vlan_percent: 30,
+        udp_percent: 25,
         frame_size: 0,
         seed: 5,
     }

@@ -15,6 +15,7 @@ fn bench_pipeline(c: &mut Criterion) {
         packets: 1_000_000,
         ipv6_percent: 25,
         vlan_percent: 10,
+        udp_percent: 25,
         frame_size: 64,
         seed: 9,
     };

@@ -216,9 +216,16 @@ pub struct GenArgs {
     /// Percent of conversations with an 802.1Q tag.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub vlan_percent: u8,
+    /// Percent of conversations over UDP (the others are TCP).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub udp_percent: u8,
     /// Seed of the mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Send through the qdisc layer instead of bypassing it: slower, but
+    /// packet captures on this host see the frames (bypassed ones skip them).
+    #[arg(long)]
+    pub through_qdisc: bool,
     /// Write what was sent, per flow and direction, to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
@@ -277,6 +284,9 @@ pub struct SynthArgs {
     /// Percent of conversations with an 802.1Q tag.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub vlan_percent: u8,
+    /// Percent of conversations over UDP (the others are TCP).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub udp_percent: u8,
     /// Frame size in bytes; 0 draws from an IMIX (64, 576, 1500 in 7:4:1).
     #[arg(long, default_value_t = 0)]
     pub frame_size: usize,

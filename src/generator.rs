@@ -62,6 +62,7 @@ fn plan(args: &GenArgs) -> Vec<FlowFrames> {
         packets: args.packets,
         ipv6_percent: args.ipv6_percent,
         vlan_percent: args.vlan_percent,
+        udp_percent: args.udp_percent,
         frame_size: args.frame_size,
         seed: args.seed,
     };
@@ -138,8 +139,10 @@ pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
         }
     })?;
     sock.bind(iface.ifindex, false).map_err(send_err)?;
-    // Without the bypass the frames still go out, through the qdisc.
-    let _ = sock.set_qdisc_bypass();
+    if !args.through_qdisc {
+        // If the bypass is refused the frames still go out, through the qdisc.
+        let _ = sock.set_qdisc_bypass();
+    }
 
     let flows = plan(args);
     let mut counts: Vec<[Sent; 2]> = vec![[Sent::default(); 2]; flows.len()];

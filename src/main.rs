@@ -138,6 +138,7 @@ fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
         packets: args.packets,
         ipv6_percent: args.ipv6_percent,
         vlan_percent: args.vlan_percent,
+        udp_percent: args.udp_percent,
         frame_size: args.frame_size,
         seed: args.seed,
     };

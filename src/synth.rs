@@ -218,6 +218,8 @@ pub struct Mix {
     pub ipv6_percent: u8,
     /// Percent of flows with an 802.1Q tag.
     pub vlan_percent: u8,
+    /// Percent of flows over UDP; the others are TCP.
+    pub udp_percent: u8,
     /// Frame size for data packets; 0 picks sizes from an IMIX (64, 576, 1500 in 7:4:1).
     pub frame_size: usize,
     pub seed: u64,
@@ -230,6 +232,7 @@ impl Default for Mix {
             packets: 10_000,
             ipv6_percent: 25,
             vlan_percent: 10,
+            udp_percent: 25,
             frame_size: 0,
             seed: 1,
         }
@@ -298,7 +301,7 @@ impl Mix {
                     let r = rng.next_u64();
                     server[..4].copy_from_slice(&[198, 51, (r >> 8) as u8, r as u8]);
                 }
-                let udp = rng.below(4) == 0;
+                let udp = rng.below(100) < u64::from(self.udp_percent);
                 let services: [u16; 6] = [443, 80, 53, 22, 8080, 5201];
                 FlowDesc {
                     v6,

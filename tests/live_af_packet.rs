@@ -373,3 +373,85 @@ fn stops_cleanly_when_its_stderr_is_gone() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn direction_and_any_select_what_is_captured() {
+    let _g = serial();
+    let Some(v) = VethPair::new("dir") else {
+        return;
+    };
+    let dir = TempDir::new("live-dir");
+    let mix = [
+        "--flows",
+        "100",
+        "--packets",
+        "2000",
+        "--rate",
+        "40000",
+        "--udp-percent",
+        "50",
+    ];
+
+    // everything from the peer is received traffic
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--direction", "in"]);
+    let truth = v.send(&dir, &mix);
+    assert!(truth.iter().any(|r| r.proto == 17) && truth.iter().any(|r| r.proto == 6));
+    assert_eq!(
+        counted_per_pair(&cap.stop()),
+        truth_per_pair(&truth, |_| true)
+    );
+
+    // --direction out: only what this namespace sends itself
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--direction", "out"]);
+    v.send(&dir, &mix);
+    let out = dir.path("out.csv");
+    let o = v
+        .in_ns(&v.rx, bin())
+        .args([
+            "gen",
+            "--iface",
+            &v.rx_if,
+            "--flows",
+            "20",
+            "--packets",
+            "500",
+            "--rate",
+            "20000",
+            "--seed",
+            "9",
+            "--through-qdisc",
+        ])
+        .args(["--truth", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let sent_here: u64 = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(6).unwrap().parse::<u64>().unwrap())
+        .sum();
+    let m = parse_exposition(&cap.stop());
+    assert_eq!(total(&m, "ringflow_packets_total"), sent_here);
+
+    // any: lo is left out, the veth is captured
+    let cap = Capture::start(&v.rx, &["--iface", "any"]);
+    let truth = v.send(&dir, &mix);
+    let text = cap.stop();
+    assert_eq!(counted_per_pair(&text), truth_per_pair(&truth, |_| true));
+    let m = parse_exposition(&text);
+    let ifaces: Vec<String> = family(&m, "ringflow_capture_packets_total")
+        .keys()
+        .map(|k| k[0].clone())
+        .collect();
+    assert_eq!(ifaces, vec![v.rx_if.clone()]);
+
+    // any without the veth leaves nothing
+    let o = v
+        .in_ns(&v.rx, bin())
+        .args(["--iface", "any", "--exclude-iface", &v.rx_if])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no interface left"));
+}

@@ -122,6 +122,7 @@ fn flow_bytes_per_host_pair_match_tshark() {
         packets: 4000,
         ipv6_percent: 40,
         vlan_percent: 30,
+        udp_percent: 25,
         frame_size: 0,
         seed: 3,
     };
