@@ -342,8 +342,10 @@ impl Live {
 /// final snapshot.
 pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveError> {
     let signals = block_stop_signals();
+    // A taken port is an error before any capture starts.
+    let listener = http::bind(s.listen)?;
     let live = Live::start(s)?;
-    let server = http::spawn(s.listen, live.published.clone(), live.source.clone())?;
+    let server = http::spawn_on(listener, live.published.clone(), live.source.clone())?;
     crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
     let stop = live.stop_flag();
     std::thread::Builder::new()

@@ -259,6 +259,18 @@ fn setup_errors_are_one_line_and_exit_2() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(expect), "{args:?}: {err}");
     }
+    // a port another ringflow serves on
+    let first = Capture::start(&v.rx, &["--iface", &v.rx_if]);
+    let out = v
+        .in_ns(&v.rx, bin())
+        .args(["--iface", &v.rx_if, "--listen", &first.addr])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot listen on"), "{err}");
+    first.stop();
     // without CAP_NET_RAW
     if std::process::Command::new("setpriv")
         .arg("--version")

@@ -46,9 +46,23 @@ pub fn spawn(
     published: Arc<Published>,
     source: Arc<SourceStats>,
 ) -> Result<Server, HttpError> {
+    spawn_on(bind(addr)?, published, source)
+}
+
+/// Binds the listening socket, before anything else starts.
+pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, HttpError> {
     let listener =
         std::net::TcpListener::bind(addr).map_err(|source| HttpError::Bind { addr, source })?;
     listener.set_nonblocking(true).map_err(HttpError::Setup)?;
+    Ok(listener)
+}
+
+/// Serves on a listener from [`bind`], on a new thread.
+pub fn spawn_on(
+    listener: std::net::TcpListener,
+    published: Arc<Published>,
+    source: Arc<SourceStats>,
+) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
