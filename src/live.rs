@@ -392,7 +392,7 @@ fn worker_loop(
 ) {
     let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
     let block_timeout = Duration::from_millis(u64::from(socket.ring.block_timeout_ms));
-    let mut revents = Vec::new();
+    let mut pollset = sys::PollSet::default();
     let mut fds = Vec::new();
     let mut next_check = Instant::now() + Duration::from_secs(1);
     let mut deadline: Option<Instant> = None;
@@ -424,14 +424,11 @@ fn worker_loop(
             );
             if fds.is_empty() {
                 std::thread::sleep(Duration::from_millis(100));
-            } else if sys::poll(&fds, 50, &mut revents).is_ok() {
+            } else if pollset.wait(&fds, 50).is_ok() {
                 let mut k = 0;
                 for s in srcs.iter_mut() {
                     if s.ring.is_some() {
-                        if revents
-                            .get(k)
-                            .is_some_and(|r| r & (libc::POLLERR | libc::POLLNVAL) != 0)
-                        {
+                        if pollset.failed(k) {
                             check_gone(s, w.id());
                         }
                         k += 1;

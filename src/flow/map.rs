@@ -14,7 +14,7 @@ struct Slot<V> {
 }
 
 pub struct FlowMap<V: Copy + Default> {
-    slots: Slots<V>,
+    slots: HugeBuf<Slot<V>>,
     len: usize,
     seed: u64,
 }
@@ -25,47 +25,10 @@ impl<V: Copy + Default> Default for FlowMap<V> {
     }
 }
 
-/// Slot storage: huge pages where the kernel gives them (a big map then
-/// needs few TLB entries), else the heap.
-enum Slots<V: Copy> {
-    Huge(HugeBuf<Slot<V>>),
-    Heap(Vec<Slot<V>>),
-}
-
-impl<V: Copy + Default> Slots<V> {
-    fn new(n: usize) -> Slots<V> {
-        match HugeBuf::new(n, Slot::default()) {
-            Ok(h) => Slots::Huge(h),
-            Err(_) => Slots::Heap(vec![Slot::default(); n]),
-        }
-    }
-}
-
-impl<V: Copy> std::ops::Deref for Slots<V> {
-    type Target = [Slot<V>];
-    #[inline]
-    fn deref(&self) -> &[Slot<V>] {
-        match self {
-            Slots::Huge(h) => h,
-            Slots::Heap(v) => v,
-        }
-    }
-}
-
-impl<V: Copy> std::ops::DerefMut for Slots<V> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [Slot<V>] {
-        match self {
-            Slots::Huge(h) => h,
-            Slots::Heap(v) => v,
-        }
-    }
-}
-
 impl<V: Copy + Default> FlowMap<V> {
     fn with_slots(n: usize) -> FlowMap<V> {
         FlowMap {
-            slots: Slots::new(n.next_power_of_two().max(8)),
+            slots: HugeBuf::new(n.next_power_of_two().max(8), Slot::default()),
             len: 0,
             seed: random_seed(),
         }
@@ -147,7 +110,7 @@ impl<V: Copy + Default> FlowMap<V> {
     }
 
     fn rebuild(&mut self, slots: usize, mut keep: impl FnMut(&FlowKey, &V) -> bool) {
-        let old = std::mem::replace(&mut self.slots, Slots::new(slots));
+        let old = std::mem::replace(&mut self.slots, HugeBuf::new(slots, Slot::default()));
         self.len = 0;
         for s in old.iter().copied().filter(|s| s.used) {
             if keep(&s.key, &s.value) {

@@ -41,33 +41,6 @@ struct Slot {
 /// Time unit of the slot offsets: 2^10 ns.
 const TIME_SHIFT: u32 = 10;
 
-/// Slot storage: huge pages where the kernel gives them, else the heap.
-enum Slots {
-    Huge(HugeBuf<Slot>),
-    Heap(Box<[Slot]>),
-}
-
-impl std::ops::Deref for Slots {
-    type Target = [Slot];
-    #[inline]
-    fn deref(&self) -> &[Slot] {
-        match self {
-            Slots::Huge(h) => h,
-            Slots::Heap(b) => b,
-        }
-    }
-}
-
-impl std::ops::DerefMut for Slots {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [Slot] {
-        match self {
-            Slots::Huge(h) => h,
-            Slots::Heap(b) => b,
-        }
-    }
-}
-
 /// Bytes one slot takes.
 pub const SLOT_BYTES: usize = std::mem::size_of::<Slot>();
 
@@ -76,7 +49,7 @@ const LOAD_NUM: usize = 7;
 const LOAD_DEN: usize = 8;
 
 pub struct FlowTable {
-    slots: Slots,
+    slots: HugeBuf<Slot>,
     /// Indices of the occupied slots, so that a drain visits only those
     /// (4 bytes per usable entry, allocated once).
     used: Vec<u32>,
@@ -97,12 +70,8 @@ impl FlowTable {
         let wanted = entries.max(1).saturating_mul(LOAD_DEN).div_ceil(LOAD_NUM);
         let slots = wanted.next_power_of_two().max(8);
         let limit = slots / LOAD_DEN * LOAD_NUM;
-        let slots = match HugeBuf::new(slots, Slot::default()) {
-            Ok(h) => Slots::Huge(h),
-            Err(_) => Slots::Heap(vec![Slot::default(); slots].into_boxed_slice()),
-        };
         FlowTable {
-            slots,
+            slots: HugeBuf::new(slots, Slot::default()),
             used: Vec::with_capacity(limit),
             len: 0,
             limit,

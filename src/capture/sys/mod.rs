@@ -101,50 +101,48 @@ pub struct Mmap {
 // decided by the ring protocol of its owner, not by the thread.
 unsafe impl Send for Mmap {}
 
-impl Mmap {
-    /// Maps `len` bytes of `fd` shared, readable and writable.
-    pub fn shared(fd: RawFd, len: usize) -> Result<Mmap, SysError> {
-        // SAFETY: a fresh mapping at an address of the kernel's choosing;
-        // nothing else refers to that memory yet.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_LOCKED | libc::MAP_POPULATE,
-                fd,
-                0,
-            )
-        };
-        let ptr = if ptr == libc::MAP_FAILED {
-            // MAP_LOCKED fails without CAP_IPC_LOCK or over RLIMIT_MEMLOCK:
-            // try again without it.
-            // SAFETY: as above.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_SHARED | libc::MAP_POPULATE,
-                    fd,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(SysError {
-                    call: "mmap",
-                    source: io::Error::last_os_error(),
-                });
-            }
-            p
-        } else {
-            ptr
-        };
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(SysError {
+/// One `mmap` call, readable and writable; a `-1` fd maps anonymous memory.
+fn map(len: usize, flags: libc::c_int, fd: RawFd) -> Result<Mmap, SysError> {
+    // SAFETY: a fresh mapping at an address of the kernel's choosing;
+    // nothing else refers to that memory yet.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            fd,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(SysError {
             call: "mmap",
-            source: io::Error::other("null mapping"),
-        })?;
-        Ok(Mmap { ptr, len })
+            source: io::Error::last_os_error(),
+        });
+    }
+    let ptr = NonNull::new(p.cast::<u8>()).ok_or(SysError {
+        call: "mmap",
+        source: io::Error::other("null mapping"),
+    })?;
+    Ok(Mmap { ptr, len })
+}
+
+impl Mmap {
+    /// Maps `len` bytes of `fd` shared, populated, and locked where allowed.
+    pub fn shared(fd: RawFd, len: usize) -> Result<Mmap, SysError> {
+        let flags = libc::MAP_SHARED | libc::MAP_POPULATE;
+        // MAP_LOCKED fails without CAP_IPC_LOCK or over RLIMIT_MEMLOCK.
+        map(len, flags | libc::MAP_LOCKED, fd).or_else(|_| map(len, flags, fd))
+    }
+
+    /// `len` bytes of private anonymous memory, advised to use transparent
+    /// huge pages (advice only: without THP it works with small pages).
+    pub fn anonymous_huge(len: usize) -> Result<Mmap, SysError> {
+        let m = map(len, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)?;
+        // SAFETY: exactly the range just mapped.
+        unsafe { libc::madvise(m.as_ptr().cast(), len, libc::MADV_HUGEPAGE) };
+        Ok(m)
     }
 
     pub fn len(&self) -> usize {
@@ -176,28 +174,42 @@ fn owned(fd: libc::c_int) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Waits until one of `fds` is readable or in error, or `timeout_ms` passes.
-/// Returns the `revents` of each.
-pub fn poll(fds: &[RawFd], timeout_ms: i32, out: &mut Vec<libc::c_short>) -> Result<(), SysError> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
+/// A reusable `poll` set: waiting allocates nothing once it has grown.
+#[derive(Default)]
+pub struct PollSet {
+    fds: Vec<libc::pollfd>,
+}
+
+impl PollSet {
+    /// Waits until one of `fds` is readable or in error, or `timeout_ms`
+    /// passes (an interrupted wait counts as a timeout).
+    pub fn wait(&mut self, fds: &[RawFd], timeout_ms: i32) -> Result<(), SysError> {
+        self.fds.clear();
+        self.fds.extend(fds.iter().map(|&fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
             revents: 0,
-        })
-        .collect();
-    // SAFETY: `pfds` is a valid array of `pfds.len()` pollfd structs.
-    let ret = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
-    if ret == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-        out.clear();
-        out.extend(pfds.iter().map(|_| 0));
-        return Ok(());
+        }));
+        // SAFETY: `self.fds` is a valid array of `self.fds.len()` pollfd structs.
+        let ret = unsafe {
+            libc::poll(
+                self.fds.as_mut_ptr(),
+                self.fds.len() as libc::nfds_t,
+                timeout_ms,
+            )
+        };
+        if ret == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            return Ok(());
+        }
+        check_ret("poll", ret).map(|_| ())
     }
-    check_ret("poll", ret)?;
-    out.clear();
-    out.extend(pfds.iter().map(|p| p.revents));
-    Ok(())
+
+    /// Whether the `i`-th fd of the last wait reported an error.
+    pub fn failed(&self, i: usize) -> bool {
+        self.fds
+            .get(i)
+            .is_some_and(|p| p.revents & (libc::POLLERR | libc::POLLNVAL) != 0)
+    }
 }
 
 /// The interface index of `name`, if it exists.
@@ -213,80 +225,79 @@ pub(crate) fn raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
 }
 
-/// A fixed-size array in its own anonymous mapping, advised to use
-/// transparent huge pages: a large flow table then costs a few TLB
-/// entries instead of thousands. Unmapped on drop.
+/// A fixed-size array in its own anonymous mapping advised to use
+/// transparent huge pages, so a large flow table costs a few TLB entries
+/// instead of thousands; on the heap if the mapping fails.
 pub struct HugeBuf<T: Copy> {
-    ptr: NonNull<T>,
+    storage: Storage<T>,
     len: usize,
-    bytes: usize,
 }
 
-// SAFETY: HugeBuf owns its elements like a Box<[T]>; sending it sends them.
-unsafe impl<T: Copy + Send> Send for HugeBuf<T> {}
-// SAFETY: shared access only hands out &[T], as Box<[T]> would.
-unsafe impl<T: Copy + Sync> Sync for HugeBuf<T> {}
+enum Storage<T> {
+    Map(Mmap),
+    Heap(Box<[T]>),
+}
 
 impl<T: Copy> HugeBuf<T> {
-    /// `len` copies of `fill`. Falls back to ordinary pages where huge
-    /// pages are not available.
-    pub fn new(len: usize, fill: T) -> Result<HugeBuf<T>, SysError> {
-        let bytes = (len.max(1) * std::mem::size_of::<T>()).max(1);
-        // SAFETY: a fresh private anonymous mapping; nothing else refers to it.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                bytes,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
+    /// `len` copies of `fill`.
+    pub fn new(len: usize, fill: T) -> HugeBuf<T> {
+        let bytes = (len * std::mem::size_of::<T>()).max(1);
+        let storage = match Mmap::anonymous_huge(bytes) {
+            Ok(m) => {
+                let p = m.as_ptr().cast::<T>();
+                for i in 0..len {
+                    // SAFETY: i < len and the mapping holds len elements;
+                    // mmap returns page-aligned memory, aligned for any T.
+                    unsafe { p.add(i).write(fill) };
+                }
+                Storage::Map(m)
+            }
+            Err(_) => Storage::Heap(vec![fill; len].into_boxed_slice()),
         };
-        if p == libc::MAP_FAILED {
-            return Err(SysError {
-                call: "mmap",
-                source: io::Error::last_os_error(),
-            });
-        }
-        // Advice only: without THP the mapping works with small pages.
-        // SAFETY: `p`..`p + bytes` is the mapping just created.
-        unsafe { libc::madvise(p, bytes, libc::MADV_HUGEPAGE) };
-        let ptr = NonNull::new(p.cast::<T>()).ok_or(SysError {
-            call: "mmap",
-            source: io::Error::other("null mapping"),
-        })?;
-        for i in 0..len {
-            // SAFETY: i < len and the mapping holds len elements; mmap
-            // returns page-aligned memory, aligned for any T.
-            unsafe { ptr.as_ptr().add(i).write(fill) };
-        }
-        Ok(HugeBuf { ptr, len, bytes })
+        HugeBuf { storage, len }
     }
 }
 
 impl<T: Copy> std::ops::Deref for HugeBuf<T> {
     type Target = [T];
+    #[inline]
     fn deref(&self) -> &[T] {
-        // SAFETY: all `len` elements were initialised in `new` and the
-        // mapping lives as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+        match &self.storage {
+            // SAFETY: all `len` elements were initialised in `new` and the
+            // mapping lives as long as `self`.
+            Storage::Map(m) => unsafe {
+                std::slice::from_raw_parts(m.as_ptr().cast::<T>(), self.len)
+            },
+            Storage::Heap(b) => b,
+        }
     }
 }
 
 impl<T: Copy> std::ops::DerefMut for HugeBuf<T> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [T] {
-        // SAFETY: as in deref, and `&mut self` makes the access unique.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+        match &mut self.storage {
+            // SAFETY: as in deref, and `&mut self` makes the access unique.
+            Storage::Map(m) => unsafe {
+                std::slice::from_raw_parts_mut(m.as_ptr().cast::<T>(), self.len)
+            },
+            Storage::Heap(b) => b,
+        }
     }
 }
 
-impl<T: Copy> Drop for HugeBuf<T> {
-    fn drop(&mut self) {
-        // SAFETY: exactly the mapping created in `new`; `T: Copy` has no
-        // destructor to run.
-        unsafe {
-            libc::munmap(self.ptr.as_ptr().cast(), self.bytes);
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_buf_holds_its_fill_and_takes_writes() {
+        let mut b = HugeBuf::new(300_000, 7u64);
+        assert_eq!(b.len(), 300_000);
+        assert!(b.iter().all(|&v| v == 7));
+        b[299_999] = 9;
+        assert_eq!(b[299_999], 9);
+        let empty = HugeBuf::new(0, 1u8);
+        assert!(empty.is_empty());
     }
 }
