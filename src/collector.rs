@@ -675,15 +675,10 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v4(a: [u8; 4]) -> [u8; 16] {
-        let mut x = [0u8; 16];
-        x[..4].copy_from_slice(&a);
-        x
-    }
+    use crate::flow::v4_addr;
 
     fn tcp_key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
-        FlowKey::new(4, v4(src), v4(dst), 6, PortKind::Ports, sp, dp, 0)
+        FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 0)
     }
 
     #[test]
@@ -717,7 +712,16 @@ mod tests {
 
     #[test]
     fn first_udp_packet_opens() {
-        let k = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 17, PortKind::Ports, 53, 40000, 0);
+        let k = FlowKey::new(
+            4,
+            v4_addr([1; 4]),
+            v4_addr([2; 4]),
+            17,
+            PortKind::Ports,
+            53,
+            40000,
+            0,
+        );
         let c = Conversation::decide(&k, 0, 0);
         assert_eq!(c.service, Some(40000));
         assert!(c.is_request(&k));
@@ -725,11 +729,29 @@ mod tests {
 
     #[test]
     fn icmp_echo_reply_first_makes_the_other_side_the_client() {
-        let reply = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 1, PortKind::Icmp, 0, 0, 0);
+        let reply = FlowKey::new(
+            4,
+            v4_addr([1; 4]),
+            v4_addr([2; 4]),
+            1,
+            PortKind::Icmp,
+            0,
+            0,
+            0,
+        );
         let c = Conversation::decide(&reply, 0, 0);
         assert_eq!(c.service, None);
         assert!(!c.is_request(&reply));
-        let echo = FlowKey::new(4, v4([2; 4]), v4([1; 4]), 1, PortKind::Icmp, 8, 0, 0);
+        let echo = FlowKey::new(
+            4,
+            v4_addr([2; 4]),
+            v4_addr([1; 4]),
+            1,
+            PortKind::Icmp,
+            8,
+            0,
+            0,
+        );
         assert!(c.is_request(&echo));
     }
 

@@ -614,7 +614,7 @@ fn golden_counters_match_what_was_written() {
     let dir = TempDir::new("golden");
     let (files, x) = golden_files(&dir);
     let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
-    let text = replay(&paths, 1);
+    let text = replay(&paths, &["--workers", "1"]);
     let m = parse_exposition(&text);
 
     assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], x.packets);
@@ -646,7 +646,7 @@ fn every_packet_is_accounted_exactly_once() {
     let dir = TempDir::new("identity");
     let (files, x) = golden_files(&dir);
     let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
-    let m = parse_exposition(&replay(&paths, 2));
+    let m = parse_exposition(&replay(&paths, &["--workers", "2"]));
     let flows: u64 = family(&m, "ringflow_flow_packets_total").values().sum();
     let non_ip: u64 = family(&m, "ringflow_non_ip_packets_total").values().sum();
     // parse errors below IP are packets in no flow
@@ -665,7 +665,7 @@ fn worker_batch_histogram_is_exported_per_worker() {
     let dir = TempDir::new("batch");
     let (files, x) = golden_files(&dir);
     let paths: Vec<&std::path::Path> = files.iter().map(|p| p.as_path()).collect();
-    let m = parse_exposition(&replay(&paths, 2));
+    let m = parse_exposition(&replay(&paths, &["--workers", "2"]));
     let counts = family(&m, "ringflow_worker_batch_seconds_count");
     assert_eq!(
         counts.keys().cloned().collect::<Vec<_>>(),

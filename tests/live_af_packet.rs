@@ -19,9 +19,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// (src, dst) -> (packets, bytes)
-type PerPair = BTreeMap<(String, String), (u64, u64)>;
-
 fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> PerPair {
     let mut m = PerPair::new();
     for r in rows.iter().filter(|r| keep(r)) {
@@ -30,20 +27,6 @@ fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> PerPai
         e.1 += r.bytes;
     }
     m
-}
-
-fn counted_per_pair(text: &str) -> PerPair {
-    let m = parse_exposition(text);
-    let packets = family(&m, "ringflow_flow_packets_total");
-    let mut out = PerPair::new();
-    for (labels, bytes) in family(&m, "ringflow_flow_bytes_total") {
-        let e = out
-            .entry((labels[0].clone(), labels[1].clone()))
-            .or_default();
-        e.0 += packets[&labels];
-        e.1 += bytes;
-    }
-    out
 }
 
 fn total(m: &BTreeMap<common::Sample, f64>, name: &str) -> u64 {
@@ -81,7 +64,7 @@ fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {
     let m = parse_exposition(&text);
     let expect = truth_per_pair(&truth, |_| true);
     assert_eq!(expect.len(), 800, "400 flows, both ways");
-    assert_eq!(counted_per_pair(&text), expect);
+    assert_eq!(flows_per_pair(&text), expect);
     let sent: u64 = truth.iter().map(|r| r.packets).sum();
     assert_eq!(total(&m, "ringflow_packets_total"), sent);
     assert_eq!(total(&m, "ringflow_capture_drops_total"), 0);
@@ -113,7 +96,7 @@ fn two_workers_with_fanout_give_the_same_totals_as_one() {
         let text = cap.stop();
         let m = parse_exposition(&text);
         assert_eq!(
-            counted_per_pair(&text),
+            flows_per_pair(&text),
             truth_per_pair(&truth, |_| true),
             "{workers} worker(s)"
         );
@@ -123,7 +106,7 @@ fn two_workers_with_fanout_give_the_same_totals_as_one() {
             queues.values().all(|&n| n > 0),
             "every worker got packets: {queues:?}"
         );
-        results.push(counted_per_pair(&text));
+        results.push(flows_per_pair(&text));
     }
     assert_eq!(results[0], results[1]);
 }
@@ -140,7 +123,7 @@ fn filter_keeps_only_what_matches() {
     let text = cap.stop();
     let udp = truth_per_pair(&truth, |r| r.proto == 17);
     assert!(!udp.is_empty() && udp.len() < truth.len());
-    assert_eq!(counted_per_pair(&text), udp);
+    assert_eq!(flows_per_pair(&text), udp);
     let m = parse_exposition(&text);
     assert!(
         family(&m, "ringflow_flow_packets_total")
@@ -216,7 +199,7 @@ fn interface_down_up_gone_and_back_is_captured_without_restart() {
 
     let text = cap.stop();
     let m = parse_exposition(&text);
-    assert_eq!(counted_per_pair(&text), truth_per_pair(&truth, |_| true));
+    assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
     assert_eq!(total(&m, "ringflow_packets_total"), 3000);
 }
 
@@ -319,7 +302,7 @@ fn config_file_settings_apply_and_flags_win() {
     let truth = v.send(&dir, &MIX);
     let text = cap.stop();
     assert_eq!(
-        counted_per_pair(&text),
+        flows_per_pair(&text),
         truth_per_pair(&truth, |r| r.proto == 6)
     );
     let m = parse_exposition(&text);
@@ -409,7 +392,7 @@ fn direction_and_any_select_what_is_captured() {
     let truth = v.send(&dir, &mix);
     assert!(truth.iter().any(|r| r.proto == 17) && truth.iter().any(|r| r.proto == 6));
     assert_eq!(
-        counted_per_pair(&cap.stop()),
+        flows_per_pair(&cap.stop()),
         truth_per_pair(&truth, |_| true)
     );
 
@@ -450,7 +433,7 @@ fn direction_and_any_select_what_is_captured() {
     let cap = Capture::start(&v.rx, &["--iface", "any"]);
     let truth = v.send(&dir, &mix);
     let text = cap.stop();
-    assert_eq!(counted_per_pair(&text), truth_per_pair(&truth, |_| true));
+    assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
     let m = parse_exposition(&text);
     let ifaces: Vec<String> = family(&m, "ringflow_capture_packets_total")
         .keys()

@@ -5,7 +5,6 @@ mod common;
 
 use common::synth;
 use common::*;
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -14,20 +13,6 @@ fn mix_file(dir: &TempDir, name: &str, mix: &synth::Mix) -> std::path::PathBuf {
     let p = dir.path(name);
     std::fs::write(&p, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
     p
-}
-
-fn replay_args(files: &[&Path], extra: &[&str]) -> String {
-    let mut args: Vec<&str> = vec!["replay"];
-    args.extend(files.iter().map(|p| p.to_str().unwrap()));
-    args.push("--print");
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -55,7 +40,7 @@ fn one_two_and_four_workers_give_identical_exposition() {
     // A short refresh and small batches make the workers hand over their
     // shards many times during the replay.
     let run_with = |w: &str| {
-        replay_args(
+        replay(
             &files,
             &["--workers", w, "--refresh", "20ms", "--batch", "32"],
         )
@@ -70,7 +55,7 @@ fn one_two_and_four_workers_give_identical_exposition() {
 }
 
 /// Per (src, dst): frames and bytes, from `tshark -z conv,ip -z conv,ipv6`.
-fn tshark_conversations(file: &Path) -> BTreeMap<(String, String), (u64, u64)> {
+fn tshark_conversations(file: &Path) -> PerPair {
     let out = Command::new("tshark")
         .args([
             "-n",
@@ -90,7 +75,7 @@ fn tshark_conversations(file: &Path) -> BTreeMap<(String, String), (u64, u64)> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let mut m = BTreeMap::new();
+    let mut m = PerPair::new();
     for line in text.lines().filter(|l| l.contains("<->")) {
         // A <-> B  frames(B->A) bytes unit  frames(A->B) bytes unit  total ...
         let t: Vec<&str> = line.split_whitespace().collect();
@@ -172,16 +157,7 @@ fn flow_bytes_per_host_pair_match_tshark() {
 
     let truth = tshark_conversations(&path);
     assert!(truth.len() > 600, "tshark saw {} directions", truth.len());
-    let m = parse_exposition(&replay_args(&[&path], &["--workers", "2"]));
-    let mut ours: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
-    let packets = family(&m, "ringflow_flow_packets_total");
-    for (labels, bytes) in family(&m, "ringflow_flow_bytes_total") {
-        let e = ours
-            .entry((labels[0].clone(), labels[1].clone()))
-            .or_default();
-        e.0 += packets[&labels];
-        e.1 += bytes;
-    }
+    let ours = flows_per_pair(&replay(&[&path], &["--workers", "2"]));
     assert_eq!(ours, truth);
 }
 
@@ -334,7 +310,7 @@ fn listen_serves_the_final_exposition_after_the_input_ends() {
             ..synth::Mix::default()
         },
     );
-    let printed = replay_args(&[&path], &[]);
+    let printed = replay(&[&path], &[]);
     let mut child = Child(
         Command::new(bin())
             .args([
@@ -395,7 +371,7 @@ fn sample_capture_is_what_synth_writes() {
     assert!(o.status.success());
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.pcap");
     assert!(std::fs::read(&out).unwrap() == std::fs::read(&committed).unwrap());
-    let m = parse_exposition(&replay_args(&[&committed], &[]));
+    let m = parse_exposition(&replay(&[&committed], &[]));
     assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], 600);
     assert_eq!(
         family(&m, "ringflow_flow_packets_total")

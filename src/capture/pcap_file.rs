@@ -611,15 +611,27 @@ mod tests {
     }
 
     fn block(btype: u32, body: &[u8]) -> Vec<u8> {
+        block_in(false, btype, body)
+    }
+
+    /// A pcapng block in either byte order.
+    fn block_in(big_endian: bool, btype: u32, body: &[u8]) -> Vec<u8> {
+        let word = |x: u32| {
+            if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            }
+        };
         let mut padded = body.to_vec();
         while !padded.len().is_multiple_of(4) {
             padded.push(0);
         }
         let total = (padded.len() + 12) as u32;
-        let mut v = btype.to_le_bytes().to_vec();
-        v.extend_from_slice(&total.to_le_bytes());
+        let mut v = word(btype).to_vec();
+        v.extend_from_slice(&word(total));
         v.extend_from_slice(&padded);
-        v.extend_from_slice(&total.to_le_bytes());
+        v.extend_from_slice(&word(total));
         v
     }
 
@@ -676,37 +688,24 @@ mod tests {
         );
     }
 
-    fn block_be(btype: u32, body: &[u8]) -> Vec<u8> {
-        let mut padded = body.to_vec();
-        while !padded.len().is_multiple_of(4) {
-            padded.push(0);
-        }
-        let total = (padded.len() + 12) as u32;
-        let mut v = btype.to_be_bytes().to_vec();
-        v.extend_from_slice(&total.to_be_bytes());
-        v.extend_from_slice(&padded);
-        v.extend_from_slice(&total.to_be_bytes());
-        v
-    }
-
     #[test]
     fn pcapng_second_section_in_the_other_byte_order() {
         let mut file = pcapng(None);
         let mut shb = PCAPNG_BOM.to_be_bytes().to_vec();
         shb.extend_from_slice(&[0, 1, 0, 0]);
         shb.extend_from_slice(&(-1i64).to_be_bytes());
-        file.extend(block_be(PCAPNG_SHB, &shb));
+        file.extend(block_in(true, PCAPNG_SHB, &shb));
         // raw IPv4 interface, nanosecond resolution
         let mut idb = vec![0, 101, 0, 0, 0, 0, 0, 0];
         idb.extend_from_slice(&[0, 9, 0, 1, 9, 0, 0, 0, 0, 0, 0, 0]);
-        file.extend(block_be(1, &idb));
+        file.extend(block_in(true, 1, &idb));
         let mut epb = 0u32.to_be_bytes().to_vec();
         epb.extend_from_slice(&0u32.to_be_bytes());
         epb.extend_from_slice(&77u32.to_be_bytes());
         epb.extend_from_slice(&2u32.to_be_bytes());
         epb.extend_from_slice(&40u32.to_be_bytes());
         epb.extend_from_slice(&[0x45, 0]);
-        file.extend(block_be(6, &epb));
+        file.extend(block_in(true, 6, &epb));
         let mut r = PcapReader::new(&file[..], "t.pcapng").unwrap();
         assert_eq!(r.next_record().unwrap().unwrap().link, LinkType::Ethernet);
         assert!(r.next_record().unwrap().is_some());

@@ -279,6 +279,15 @@ impl std::hash::Hasher for FastHasher {
     }
 }
 
+/// An IPv4 address in the 16-byte form flow keys use: the first 4 bytes,
+/// the rest zero.
+#[inline]
+pub fn v4_addr(a: [u8; 4]) -> [u8; 16] {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&a);
+    x
+}
+
 /// Turns a 16-byte address of the given IP version into an [`IpAddr`].
 pub fn to_ip(version: u8, a: [u8; 16]) -> IpAddr {
     if version == 4 {
@@ -298,14 +307,8 @@ pub fn random_seed() -> u64 {
 mod tests {
     use super::*;
 
-    fn v4(a: [u8; 4]) -> [u8; 16] {
-        let mut x = [0u8; 16];
-        x[..4].copy_from_slice(&a);
-        x
-    }
-
     fn key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
-        FlowKey::new(4, v4(src), v4(dst), 6, PortKind::Ports, sp, dp, 7)
+        FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 7)
     }
 
     #[test]
@@ -337,8 +340,26 @@ mod tests {
     fn conversation_is_shared_by_both_directions() {
         let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
         assert_eq!(k.conversation(), k.reversed().conversation());
-        let echo = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 1, PortKind::Icmp, 8, 0, 0);
-        let reply = FlowKey::new(4, v4([2; 4]), v4([1; 4]), 1, PortKind::Icmp, 0, 0, 0);
+        let echo = FlowKey::new(
+            4,
+            v4_addr([1; 4]),
+            v4_addr([2; 4]),
+            1,
+            PortKind::Icmp,
+            8,
+            0,
+            0,
+        );
+        let reply = FlowKey::new(
+            4,
+            v4_addr([2; 4]),
+            v4_addr([1; 4]),
+            1,
+            PortKind::Icmp,
+            0,
+            0,
+            0,
+        );
         assert_eq!(echo.conversation(), reply.conversation());
     }
 
@@ -351,8 +372,26 @@ mod tests {
             key([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443).symmetric_hash()
         );
         assert_ne!(k.hash(1), k.reversed().hash(1));
-        let echo = FlowKey::new(4, v4([1; 4]), v4([2; 4]), 1, PortKind::Icmp, 8, 0, 0);
-        let reply = FlowKey::new(4, v4([2; 4]), v4([1; 4]), 1, PortKind::Icmp, 0, 0, 0);
+        let echo = FlowKey::new(
+            4,
+            v4_addr([1; 4]),
+            v4_addr([2; 4]),
+            1,
+            PortKind::Icmp,
+            8,
+            0,
+            0,
+        );
+        let reply = FlowKey::new(
+            4,
+            v4_addr([2; 4]),
+            v4_addr([1; 4]),
+            1,
+            PortKind::Icmp,
+            0,
+            0,
+            0,
+        );
         assert_eq!(echo.symmetric_hash(), reply.symmetric_hash());
     }
 }

@@ -17,6 +17,7 @@ pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
+use crate::flow::v4_addr;
 use ethernet::{EthernetFrame, ethertype};
 
 /// Most VLAN tags walked (802.1Q, QinQ and one more).
@@ -400,11 +401,7 @@ fn parse_ipv4(data: &[u8], vid: u16) -> Outcome {
         Ok(p) => p,
         Err(r) => return fail(Layer::Ipv4, r),
     };
-    let mut src = [0u8; 16];
-    let mut dst = [0u8; 16];
-    src[..4].copy_from_slice(&ip.src());
-    dst[..4].copy_from_slice(&ip.dst());
-    let mut pkt = Packet::new(4, src, dst, ip.protocol(), vid);
+    let mut pkt = Packet::new(4, v4_addr(ip.src()), v4_addr(ip.dst()), ip.protocol(), vid);
     // Only the first fragment carries the transport header.
     if ip.frag_offset() == 0 {
         parse_transport(&mut pkt, ip.payload());

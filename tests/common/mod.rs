@@ -99,13 +99,16 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(bin()).args(args).output().unwrap()
 }
 
-/// Runs `ringflow replay FILES --print --workers N` and returns stdout;
+/// Runs `ringflow replay FILES --print EXTRA...` and returns stdout;
 /// panics with stderr if it fails.
-pub fn replay(files: &[&Path], workers: usize) -> String {
-    let mut args: Vec<String> = vec!["replay".into()];
-    args.extend(files.iter().map(|p| p.to_str().unwrap().to_string()));
-    args.extend(["--print".into(), "--workers".into(), workers.to_string()]);
-    let out = Command::new(bin()).args(&args).output().unwrap();
+pub fn replay(files: &[&Path], extra: &[&str]) -> String {
+    let out = Command::new(bin())
+        .arg("replay")
+        .args(files)
+        .arg("--print")
+        .args(extra)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "ringflow failed: {}",
@@ -168,6 +171,25 @@ pub fn family(m: &BTreeMap<Sample, f64>, name: &str) -> BTreeMap<Vec<String>, u6
         .filter(|(s, _)| s.name == name)
         .map(|(s, v)| (s.labels.iter().map(|(_, v)| v.clone()).collect(), *v as u64))
         .collect()
+}
+
+/// (src, dst) -> (packets, bytes)
+pub type PerPair = BTreeMap<(String, String), (u64, u64)>;
+
+/// The flow series of an exposition summed per source and destination,
+/// whatever their protocol, port or direction.
+pub fn flows_per_pair(text: &str) -> PerPair {
+    let m = parse_exposition(text);
+    let packets = family(&m, "ringflow_flow_packets_total");
+    let mut out = PerPair::new();
+    for (labels, bytes) in family(&m, "ringflow_flow_bytes_total") {
+        let e = out
+            .entry((labels[0].clone(), labels[1].clone()))
+            .or_default();
+        e.0 += packets[&labels];
+        e.1 += bytes;
+    }
+    out
 }
 
 /// The exposition without the lines that depend on the run rather than
