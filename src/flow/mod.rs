@@ -311,6 +311,11 @@ mod tests {
         FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 7)
     }
 
+    fn icmp_key(src: u8, dst: u8, msg_type: u16) -> FlowKey {
+        let (s, d) = (v4_addr([src; 4]), v4_addr([dst; 4]));
+        FlowKey::new(4, s, d, 1, PortKind::Icmp, msg_type, 0, 0)
+    }
+
     #[test]
     fn fields_round_trip() {
         let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
@@ -340,26 +345,8 @@ mod tests {
     fn conversation_is_shared_by_both_directions() {
         let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
         assert_eq!(k.conversation(), k.reversed().conversation());
-        let echo = FlowKey::new(
-            4,
-            v4_addr([1; 4]),
-            v4_addr([2; 4]),
-            1,
-            PortKind::Icmp,
-            8,
-            0,
-            0,
-        );
-        let reply = FlowKey::new(
-            4,
-            v4_addr([2; 4]),
-            v4_addr([1; 4]),
-            1,
-            PortKind::Icmp,
-            0,
-            0,
-            0,
-        );
+        let echo = icmp_key(1, 2, 8);
+        let reply = icmp_key(2, 1, 0);
         assert_eq!(echo.conversation(), reply.conversation());
     }
 
@@ -372,26 +359,8 @@ mod tests {
             key([10, 0, 0, 2], 40000, [1, 2, 3, 4], 443).symmetric_hash()
         );
         assert_ne!(k.hash(1), k.reversed().hash(1));
-        let echo = FlowKey::new(
-            4,
-            v4_addr([1; 4]),
-            v4_addr([2; 4]),
-            1,
-            PortKind::Icmp,
-            8,
-            0,
-            0,
-        );
-        let reply = FlowKey::new(
-            4,
-            v4_addr([2; 4]),
-            v4_addr([1; 4]),
-            1,
-            PortKind::Icmp,
-            0,
-            0,
-            0,
-        );
+        let echo = icmp_key(1, 2, 8);
+        let reply = icmp_key(2, 1, 0);
         assert_eq!(echo.symmetric_hash(), reply.symmetric_hash());
     }
 }
