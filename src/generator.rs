@@ -5,7 +5,7 @@
 
 use crate::capture::af_packet::{CaptureError, Iface};
 use crate::capture::sys::SysError;
-use crate::capture::sys::af_packet::PacketSocket;
+use crate::capture::sys::af_packet::{PacketSocket, SendBuf};
 use crate::config::GenArgs;
 use crate::synth::{FlowDesc, Mix, tcp_flags};
 use std::collections::BTreeMap;
@@ -151,6 +151,7 @@ pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
     let mut n: u64 = 0;
     let mut batch: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
     let mut refs: Vec<&[u8]> = Vec::with_capacity(BATCH);
+    let mut sendbuf = SendBuf::default();
     while n < args.packets && Instant::now() < end {
         if args.rate > 0 {
             let due = start + Duration::from_secs_f64(n as f64 / args.rate as f64);
@@ -176,7 +177,7 @@ pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
         }
         let mut done = 0;
         while done < refs.len() {
-            match sock.send_batch(&refs[done..]) {
+            match sock.send_batch(&refs[done..], &mut sendbuf) {
                 Ok(0) => std::thread::sleep(Duration::from_micros(50)),
                 Ok(k) => done += k,
                 Err(e) if matches!(e.errno(), Some(libc::ENOBUFS) | Some(libc::EAGAIN)) => {

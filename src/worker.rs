@@ -201,14 +201,6 @@ impl Worker {
         self.shard.memory_bytes()
     }
 
-    /// Parses one frame and accounts it.
-    #[inline]
-    pub fn account(&mut self, f: &Frame<'_>) {
-        if self.stage_frame(f, 0) {
-            self.flush_stage(1);
-        }
-    }
-
     /// Parses `f` and counts everything but its table update, which it
     /// stages at `at`. Returns whether it staged anything.
     #[inline]

@@ -233,34 +233,40 @@ impl PacketSocket {
         (e != 0).then_some(e)
     }
 
-    /// Sends each frame as one packet with one `sendmmsg` call per batch.
-    /// Returns how many were accepted (the rest may be retried).
-    pub fn send_batch(&self, frames: &[&[u8]]) -> Result<usize, SysError> {
-        let mut iovs: Vec<libc::iovec> = frames
-            .iter()
-            .map(|f| libc::iovec {
-                iov_base: f.as_ptr().cast_mut().cast(),
-                iov_len: f.len(),
-            })
-            .collect();
-        let mut msgs: Vec<libc::mmsghdr> = iovs
-            .iter_mut()
-            .map(|iov| {
-                // SAFETY: msghdr is plain data; all-zero is valid.
-                let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-                h.msg_iov = iov;
-                h.msg_iovlen = 1;
-                libc::mmsghdr {
-                    msg_hdr: h,
-                    msg_len: 0,
-                }
-            })
-            .collect();
-        // SAFETY: `msgs` holds `msgs.len()` valid headers whose iovecs point
-        // into `frames`, all alive for the call; the kernel only reads them.
-        let ret = unsafe { libc::sendmmsg(self.fd(), msgs.as_mut_ptr(), msgs.len() as u32, 0) };
+    /// Sends each frame as one packet with one `sendmmsg` call, reusing
+    /// `buf`'s arrays. Returns how many were accepted (the rest may be retried).
+    pub fn send_batch(&self, frames: &[&[u8]], buf: &mut SendBuf) -> Result<usize, SysError> {
+        buf.iovs.clear();
+        buf.iovs.extend(frames.iter().map(|f| libc::iovec {
+            iov_base: f.as_ptr().cast_mut().cast(),
+            iov_len: f.len(),
+        }));
+        buf.msgs.clear();
+        for iov in buf.iovs.iter_mut() {
+            // SAFETY: msghdr is plain data; all-zero is valid.
+            let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+            h.msg_iov = iov;
+            h.msg_iovlen = 1;
+            buf.msgs.push(libc::mmsghdr {
+                msg_hdr: h,
+                msg_len: 0,
+            });
+        }
+        // SAFETY: `buf.msgs` holds valid headers whose iovecs (in `buf.iovs`,
+        // not touched meanwhile) point into `frames`, all alive for the
+        // call; the kernel only reads them.
+        let ret =
+            unsafe { libc::sendmmsg(self.fd(), buf.msgs.as_mut_ptr(), buf.msgs.len() as u32, 0) };
         check_len("sendmmsg", ret as isize)
     }
+}
+
+/// The message arrays of [`PacketSocket::send_batch`], kept between calls
+/// so that sending allocates nothing once they have grown.
+#[derive(Default)]
+pub struct SendBuf {
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
 }
 
 #[repr(C)]
