@@ -202,7 +202,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         filter: args.filter.clone(),
         socket: SocketConfig {
             ring,
-            fanout: args.fanout.unwrap_or(Fanout::Hash),
+            fanout: (workers > 1).then(|| args.fanout.unwrap_or(Fanout::Hash)),
             promisc: args.promisc,
             direction: args.direction.unwrap_or(Direction::Both),
         },
@@ -496,5 +496,35 @@ fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(workers: u16, fanout: Option<Fanout>) -> LiveSettings {
+        resolve(RunArgs {
+            iface: vec!["lo".into()],
+            workers: Some(workers),
+            fanout,
+            ..RunArgs::default()
+        })
+        .expect("lo exists everywhere")
+    }
+
+    #[test]
+    fn a_single_socket_per_interface_joins_no_fanout_group() {
+        assert_eq!(settings(1, None).socket.fanout, None);
+        assert_eq!(settings(1, Some(Fanout::Cpu)).socket.fanout, None);
+    }
+
+    #[test]
+    fn several_workers_share_a_fanout_group_hash_by_default() {
+        assert_eq!(settings(2, None).socket.fanout, Some(Fanout::Hash));
+        assert_eq!(
+            settings(2, Some(Fanout::Lb)).socket.fanout,
+            Some(Fanout::Lb)
+        );
     }
 }

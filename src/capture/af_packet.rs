@@ -48,7 +48,10 @@ pub const PACKET_FANOUT_FLAG_DEFRAG: u16 = 0x8000;
 #[derive(Debug, Clone)]
 pub struct SocketConfig {
     pub ring: RingParams,
-    pub fanout: Fanout,
+    /// The fanout group's mode; `None` when each interface has a single
+    /// socket, where a group would only add a hash and a defragmentation
+    /// check to every packet in the kernel.
+    pub fanout: Option<Fanout>,
     pub promisc: bool,
     pub direction: Direction,
 }
@@ -174,7 +177,8 @@ pub fn program(
     Ok(prog)
 }
 
-/// Opens one worker's ring on `iface`: socket, filter, ring, bind, fanout,
+/// Opens one worker's ring on `iface`: socket, filter, ring, bind, fanout
+/// (with more than one worker),
 /// promiscuous membership, in that order so that no unfiltered packet
 /// arrives.
 pub fn open_ring(
@@ -209,11 +213,10 @@ pub fn open_ring(
     let ring = RxRing::map(sock, &cfg.ring).map_err(ring_err)?;
     let sock = ring.socket();
     sock.bind(iface.ifindex, true).map_err(sock_err)?;
-    sock.join_fanout(
-        iface.fanout_id,
-        cfg.fanout.mode() | PACKET_FANOUT_FLAG_DEFRAG,
-    )
-    .map_err(sock_err)?;
+    if let Some(fanout) = cfg.fanout {
+        sock.join_fanout(iface.fanout_id, fanout.mode() | PACKET_FANOUT_FLAG_DEFRAG)
+            .map_err(sock_err)?;
+    }
     if cfg.promisc {
         sock.add_promisc(iface.ifindex).map_err(|source| {
             if source.is_permission() {
