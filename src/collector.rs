@@ -441,7 +441,9 @@ impl State {
                             c,
                             k,
                         );
-                        std::hint::black_box(self.series[*idx as usize].packets);
+                        if let Some(v) = self.series.get(*idx as usize) {
+                            crate::capture::sys::prefetch(v);
+                        }
                     }
                     None => {
                         let cand = Opener {

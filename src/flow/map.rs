@@ -51,7 +51,9 @@ impl<V: Copy + Default> FlowMap<V> {
     #[inline]
     pub fn touch(&self, hash: u64) {
         let i = hash as usize & (self.slots.len() - 1);
-        std::hint::black_box(self.slots[i].used);
+        if let Some(s) = self.slots.get(i) {
+            crate::capture::sys::prefetch(s);
+        }
     }
 
     #[inline]
