@@ -368,7 +368,10 @@ mod tests {
             }
             let mut got = std::collections::HashMap::new();
             let overflow = t.drain(|k, s| {
-                assert!(got.insert(*k, (s.packets, s.bytes)).is_none(), "{k:?} twice");
+                assert!(
+                    got.insert(*k, (s.packets, s.bytes)).is_none(),
+                    "{k:?} twice"
+                );
             });
             assert_eq!(overflow, (0, 0));
             assert_eq!(got, want, "round {round}");
