@@ -1,6 +1,7 @@
 //! Command-line configuration. Every default is documented on its flag.
 
 use crate::capture::af_packet::{Direction, Fanout};
+use crate::capture::af_xdp::{XdpBind, XdpMode};
 use crate::export::http::DEFAULT_LISTEN;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
@@ -26,7 +27,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Capture live (the default when no subcommand is given).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Replay pcap/pcapng files through the workers and collector.
     Replay(ReplayArgs),
     /// Write a synthetic capture (a reproducible traffic mix) to a pcap file.
@@ -41,6 +42,11 @@ pub enum Command {
 pub enum Backend {
     /// AF_PACKET with TPACKET_V3 rings and fanout: works on every interface.
     AfPacket,
+    /// AF_XDP, one socket per RX queue: takes the frames away from the
+    /// kernel stack, for dedicated capture ports.
+    AfXdp,
+    /// AF_XDP on an interface without addresses (a SPAN port), else AF_PACKET.
+    Auto,
 }
 
 /// Live capture settings. Every flag has the same key in the TOML file
@@ -114,6 +120,39 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub print: bool,
+    /// AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all].
+    #[arg(long, value_name = "all|LIST")]
+    pub queues: Option<String>,
+    /// AF_XDP: how the XDP program is attached [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_mode: Option<XdpMode>,
+    /// AF_XDP: how sockets bind to their queues [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_bind: Option<XdpBind>,
+    /// AF_XDP: bytes per UMEM frame, 2048 or 4096 [default: 2048].
+    #[arg(long)]
+    pub xdp_frame_size: Option<u32>,
+    /// AF_XDP: UMEM frames per queue [default: 8192].
+    #[arg(long)]
+    pub xdp_frames: Option<u32>,
+    /// AF_XDP: entries of the fill and RX rings, a power of two [default: 4096].
+    #[arg(long)]
+    pub xdp_ring_size: Option<u32>,
+    /// AF_XDP: take the UMEM from the huge page pool (vm.nr_hugepages).
+    #[arg(long)]
+    #[serde(default)]
+    pub xdp_huge_pages: bool,
+    /// AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off].
+    #[arg(long, value_name = "USECS")]
+    pub busy_poll: Option<u32>,
+    /// AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET) [default: 64].
+    #[arg(long)]
+    pub busy_poll_budget: Option<u32>,
+    /// AF_XDP even on an interface with addresses, a default route or a
+    /// bridge/bond master: its traffic no longer reaches this host.
+    #[arg(long)]
+    #[serde(default)]
+    pub xdp_steal: bool,
 }
 
 impl RunArgs {
@@ -147,6 +186,16 @@ impl RunArgs {
             refresh: self.refresh.or(file.refresh),
             flow_table_size: self.flow_table_size.or(file.flow_table_size),
             print: self.print || file.print,
+            queues: self.queues.or(file.queues),
+            xdp_mode: self.xdp_mode.or(file.xdp_mode),
+            xdp_bind: self.xdp_bind.or(file.xdp_bind),
+            xdp_frame_size: self.xdp_frame_size.or(file.xdp_frame_size),
+            xdp_frames: self.xdp_frames.or(file.xdp_frames),
+            xdp_ring_size: self.xdp_ring_size.or(file.xdp_ring_size),
+            xdp_huge_pages: self.xdp_huge_pages || file.xdp_huge_pages,
+            busy_poll: self.busy_poll.or(file.busy_poll),
+            busy_poll_budget: self.busy_poll_budget.or(file.busy_poll_budget),
+            xdp_steal: self.xdp_steal || file.xdp_steal,
         }
     }
 

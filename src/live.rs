@@ -3,11 +3,16 @@
 //! shuts down cleanly on SIGINT or SIGTERM.
 
 use crate::capture::af_packet::{self, CaptureError, Direction, Fanout, Iface, SocketConfig};
+use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
+use crate::capture::cbpf::Filter;
+use crate::capture::sys::xdp::{XdpStats, XskParams, XskSocket};
 use crate::capture::sys::{self, af_packet::RingParams, af_packet::RxRing};
 use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
-use crate::config::{RunArgs, parse_cpu_list, parse_duration};
+use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
 use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
+use crate::parse::LinkType;
 use crate::source::{SocketCounters, SourceStats};
+use crate::worker::Frame;
 use crate::worker::Worker;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +41,7 @@ pub enum LiveError {
 #[derive(Debug, Clone)]
 pub struct LiveSettings {
     pub ifaces: Vec<Iface>,
+    pub backend: LiveBackend,
     /// One CPU per worker.
     pub cpus: Vec<usize>,
     pub snaplen: u32,
@@ -92,6 +98,143 @@ fn rx_queues(iface: &str) -> usize {
         .max(1)
 }
 
+/// The capture backend as resolved.
+#[derive(Debug, Clone)]
+pub enum LiveBackend {
+    AfPacket,
+    AfXdp {
+        cfg: XdpConfig,
+        /// The queues to capture, per interface (in `LiveSettings::ifaces` order).
+        queues: Vec<Vec<u32>>,
+    },
+}
+
+pub const DEFAULT_XDP_FRAME_SIZE: u32 = 2048;
+pub const DEFAULT_XDP_FRAMES: u32 = 8192;
+pub const DEFAULT_XDP_RING_SIZE: u32 = 4096;
+pub const DEFAULT_BUSY_POLL_BUDGET: u32 = 64;
+
+/// UMEM and ring geometry of an AF_XDP socket with the defaults.
+pub fn default_xdp_params() -> XskParams {
+    XskParams {
+        frame_size: DEFAULT_XDP_FRAME_SIZE,
+        frame_count: DEFAULT_XDP_FRAMES,
+        fill_size: DEFAULT_XDP_RING_SIZE,
+        rx_size: DEFAULT_XDP_RING_SIZE,
+        huge_pages: false,
+    }
+}
+
+fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, LiveError> {
+    let cfg = |m: String| LiveError::Config(m);
+    let default_route = default_route_iface();
+    let chosen = match args.backend.unwrap_or(Backend::AfPacket) {
+        Backend::AfPacket => Backend::AfPacket,
+        Backend::AfXdp => Backend::AfXdp,
+        Backend::Auto => {
+            let spans = ifaces.iter().all(|i| {
+                !i.dgram && af_xdp::steal_reason(&i.name, default_route.as_deref()).is_none()
+            });
+            let b = if spans {
+                Backend::AfXdp
+            } else {
+                Backend::AfPacket
+            };
+            crate::log!(
+                "ringflow: --backend auto chose {}",
+                if spans {
+                    "af-xdp (no addresses on the capture interfaces)"
+                } else {
+                    "af-packet (a capture interface has an address or carries the host's traffic)"
+                }
+            );
+            b
+        }
+    };
+    if chosen == Backend::AfPacket {
+        return Ok(LiveBackend::AfPacket);
+    }
+    if args.direction == Some(Direction::Out) {
+        return Err(cfg(
+            "--direction out is impossible with af-xdp, which sees only received frames: use --backend af-packet".into(),
+        ));
+    }
+    let mut queues = Vec::new();
+    for i in ifaces {
+        if i.dgram {
+            return Err(cfg(format!(
+                "{} has no Ethernet header; AF_XDP needs one: use --backend af-packet",
+                i.name
+            )));
+        }
+        if !args.xdp_steal
+            && let Some(why) = af_xdp::steal_reason(&i.name, default_route.as_deref())
+        {
+            return Err(cfg(format!(
+                "refusing AF_XDP on {}: {why}. AF_XDP takes every frame of its queues away from the kernel stack, so this host would stop receiving on it; use --backend af-packet to capture beside the stack, or --xdp-steal if that is really what you want",
+                i.name
+            )));
+        }
+        let have = rx_queues(&i.name) as u32;
+        let list: Vec<u32> = match args.queues.as_deref() {
+            None | Some("all") => (0..have).collect(),
+            Some(l) => {
+                let mut v: Vec<u32> = parse_cpu_list(l)
+                    .map_err(|_| cfg(format!("bad queue list '{l}' (example: all, 0-3,6)")))?
+                    .into_iter()
+                    .map(|q| q as u32)
+                    .collect();
+                v.sort_unstable();
+                v.dedup();
+                if let Some(q) = v.iter().find(|&&q| q >= have) {
+                    return Err(cfg(format!(
+                        "queue {q} of {} does not exist (it has {have} RX queue(s): 0-{})",
+                        i.name,
+                        have - 1
+                    )));
+                }
+                v
+            }
+        };
+        queues.push(list);
+    }
+    let frame_size = args.xdp_frame_size.unwrap_or(DEFAULT_XDP_FRAME_SIZE);
+    if frame_size != 2048 && frame_size != 4096 {
+        return Err(cfg(format!(
+            "--xdp-frame-size {frame_size} must be 2048 or 4096"
+        )));
+    }
+    let ring = args.xdp_ring_size.unwrap_or(DEFAULT_XDP_RING_SIZE);
+    if !ring.is_power_of_two() || !(64..=1 << 20).contains(&ring) {
+        return Err(cfg(format!(
+            "--xdp-ring-size {ring} must be a power of two from 64 to 1048576"
+        )));
+    }
+    let frames = args.xdp_frames.unwrap_or(DEFAULT_XDP_FRAMES.max(2 * ring));
+    if frames < ring || u64::from(frames) * u64::from(frame_size) > 1 << 34 {
+        return Err(cfg(format!(
+            "--xdp-frames {frames} must be at least the ring size ({ring}) and the UMEM at most 16 GiB"
+        )));
+    }
+    Ok(LiveBackend::AfXdp {
+        cfg: XdpConfig {
+            params: XskParams {
+                frame_size,
+                frame_count: frames,
+                fill_size: ring,
+                rx_size: ring,
+                huge_pages: args.xdp_huge_pages,
+            },
+            mode: args.xdp_mode.unwrap_or(XdpMode::Auto),
+            bind: args.xdp_bind.unwrap_or(XdpBind::Auto),
+            busy_poll: args
+                .busy_poll
+                .map(|u| (u, args.busy_poll_budget.unwrap_or(DEFAULT_BUSY_POLL_BUDGET))),
+        },
+        queues,
+    })
+}
+
 /// Resolves the command line and config file into settings; every problem
 /// is one line.
 pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
@@ -133,9 +276,21 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     let online: Vec<usize> = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_else(|| vec![0]);
-    let workers = match args.workers {
-        Some(w) => usize::from(w),
-        None => names
+    let backend = resolve_backend(&args, &ifaces)?;
+    let workers = match (&backend, args.workers) {
+        (LiveBackend::AfXdp { queues, .. }, w) => {
+            let n = queues.iter().map(Vec::len).max().unwrap_or(1);
+            if let Some(w) = w
+                && usize::from(w) != n
+            {
+                return Err(cfg(format!(
+                    "--workers {w} does not apply to af-xdp: there is one worker per queue ({n} here; choose them with --queues)"
+                )));
+            }
+            n
+        }
+        (LiveBackend::AfPacket, Some(w)) => usize::from(w),
+        (LiveBackend::AfPacket, None) => names
             .iter()
             .map(|n| rx_queues(n))
             .max()
@@ -197,6 +352,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     }
     Ok(LiveSettings {
         ifaces,
+        backend,
         cpus,
         snaplen,
         filter: args.filter.clone(),
@@ -244,6 +400,269 @@ pub struct Live {
     pub published: Arc<Published>,
     pub source: Arc<SourceStats>,
     stop: Arc<AtomicBool>,
+    /// Kept until the capture ends (dropped after the workers).
+    _held: Held,
+}
+
+/// What a capture keeps open besides the workers' sockets: AF_XDP
+/// attachments (the program is detached when they close) and the sockets
+/// that hold promiscuous mode for AF_XDP interfaces.
+#[derive(Default)]
+struct Held {
+    _xdp: Vec<af_xdp::Attachment>,
+    _promisc: Vec<sys::af_packet::PacketSocket>,
+}
+
+/// One worker's sources.
+enum Sources {
+    Packet(Vec<Source>),
+    Xdp(Vec<XdpSource>),
+}
+
+/// Each worker's sources, what was opened (for the start line), and what
+/// its memory is called and takes.
+type Opened = (Vec<Sources>, String, &'static str, usize);
+
+fn iface_names(s: &LiveSettings) -> String {
+    s.ifaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn open_af_packet(s: &LiveSettings, source: &SourceStats) -> Result<Opened, LiveError> {
+    let mut progs = Vec::new();
+    for i in &s.ifaces {
+        progs.push(Arc::new(af_packet::program(
+            i,
+            s.filter.as_deref(),
+            s.snaplen,
+            s.socket.direction,
+        )?));
+    }
+    let n = s.pipeline.workers;
+    let mut per_worker = Vec::with_capacity(n);
+    for w in 0..n {
+        let mut srcs = Vec::new();
+        for (i, prog) in s.ifaces.iter().zip(&progs) {
+            let ring = af_packet::open_ring(i, prog, &s.socket)?;
+            srcs.push(Source {
+                iface: i.clone(),
+                prog: prog.clone(),
+                ring: Some(ring),
+                counters: source.socket(&i.name, w),
+            });
+        }
+        per_worker.push(Sources::Packet(srcs));
+    }
+    let bytes = n * s.ifaces.len() * s.socket.ring.bytes();
+    Ok((
+        per_worker,
+        format!("af-packet on {}", iface_names(s)),
+        "rings",
+        bytes,
+    ))
+}
+
+fn open_af_xdp(
+    s: &LiveSettings,
+    cfg: &XdpConfig,
+    queues: &[Vec<u32>],
+    source: &SourceStats,
+    held: &mut Held,
+) -> Result<Opened, LiveError> {
+    let n = s.pipeline.workers;
+    let mut per_worker: Vec<Vec<XdpSource>> = (0..n).map(|_| Vec::new()).collect();
+    let mut described = Vec::new();
+    let mut sockets = 0;
+    for (i, qs) in s.ifaces.iter().zip(queues) {
+        let filter = match &s.filter {
+            Some(expr) => Some(
+                Filter::new(&af_packet::program(
+                    i,
+                    Some(expr),
+                    s.snaplen,
+                    Direction::Both,
+                )?)
+                .map_err(|msg| CaptureError::Filter {
+                    expr: expr.clone(),
+                    msg,
+                })?,
+            ),
+            None => None,
+        };
+        let entries = qs.iter().max().map_or(1, |&q| q + 1);
+        let attachment = af_xdp::Attachment::attach(i, entries, cfg.mode)?;
+        let mut binds = Vec::new();
+        for (w, &q) in qs.iter().enumerate() {
+            let (sock, bind) = af_xdp::open_socket(i, q, cfg)?;
+            attachment
+                .register(q, &sock)
+                .map_err(|source| CaptureError::Socket {
+                    iface: i.name.clone(),
+                    source,
+                })?;
+            let (mode, bind) = (attachment.mode.label(), af_xdp::bind_label(bind));
+            binds.push(bind);
+            per_worker[w].push(XdpSource {
+                iface: i.name.clone(),
+                sock,
+                filter: filter.clone(),
+                counters: source.xdp_socket(&i.name, q as usize, mode, bind),
+                packets: 0,
+                last: Default::default(),
+            });
+            sockets += 1;
+        }
+        binds.dedup();
+        described.push(format!(
+            "{} queue(s) {} ({} mode, {} bind)",
+            i.name,
+            qs.iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            attachment.mode.label(),
+            binds.join("/"),
+        ));
+        held._xdp.push(attachment);
+        if s.socket.promisc {
+            let p =
+                sys::af_packet::PacketSocket::new(false).map_err(CaptureError::NoRawCapability)?;
+            p.add_promisc(i.ifindex)
+                .map_err(|source| CaptureError::NoAdminCapability {
+                    iface: i.name.clone(),
+                    source,
+                })?;
+            held._promisc.push(p);
+        }
+    }
+    Ok((
+        per_worker.into_iter().map(Sources::Xdp).collect(),
+        format!("af-xdp on {}", described.join(", ")),
+        "UMEM",
+        sockets * cfg.params.umem_bytes(),
+    ))
+}
+
+/// One AF_XDP socket of a worker.
+struct XdpSource {
+    iface: String,
+    sock: XskSocket,
+    filter: Option<Filter>,
+    counters: Arc<SocketCounters>,
+    /// Frames accepted since the counters were last updated.
+    packets: u64,
+    /// The kernel's counters when last read.
+    last: XdpStats,
+}
+
+impl XdpSource {
+    fn take_stats(&mut self) {
+        self.counters.add(std::mem::take(&mut self.packets), 0, 0);
+        if let Ok(now) = self.sock.stats() {
+            let d = |a: u64, b: u64| a.saturating_sub(b);
+            self.counters.add_xdp_drops([
+                d(now.rx_dropped, self.last.rx_dropped),
+                d(now.rx_invalid_descs, self.last.rx_invalid_descs),
+                d(now.rx_ring_full, self.last.rx_ring_full),
+                d(
+                    now.rx_fill_ring_empty_descs,
+                    self.last.rx_fill_ring_empty_descs,
+                ),
+            ]);
+            self.last = now;
+        }
+    }
+}
+
+/// Frames taken from one RX ring at a time.
+const XDP_BATCH: u32 = 256;
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, cpu: usize, stop: &AtomicBool) {
+    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+    let mut pollset = sys::PollSet::default();
+    let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
+    let mut next_check = Instant::now() + Duration::from_secs(1);
+    let mut gone_logged = vec![false; srcs.len()];
+    loop {
+        let mut got = 0;
+        // one clock read per round: frames carry no timestamp in copy mode
+        let ts_ns = now_ns();
+        for s in srcs.iter_mut() {
+            let batch = s.sock.receive(XDP_BATCH);
+            if batch.is_empty() {
+                continue;
+            }
+            got += batch.len();
+            let mut accepted = 0u64;
+            let filter = s.filter.as_ref();
+            w.process_batch(
+                batch
+                    .frames()
+                    .filter(|f| filter.is_none_or(|flt| flt.accepts(f, f.len() as u32)))
+                    .map(|f| {
+                        accepted += 1;
+                        Frame {
+                            link: LinkType::Ethernet,
+                            data: f,
+                            orig_len: f.len() as u32,
+                            ts_ns,
+                            vlan: 0,
+                        }
+                    }),
+            );
+            drop(batch);
+            s.packets += accepted;
+            if s.sock.needs_wakeup() {
+                s.sock.wakeup();
+            }
+        }
+        if got == 0 {
+            if stop.load(Ordering::Relaxed) {
+                // the rings are empty: everything received is counted
+                break;
+            }
+            for s in srcs.iter() {
+                if s.sock.needs_wakeup() {
+                    s.sock.wakeup();
+                }
+            }
+            if pollset.wait(&fds, 50).is_ok() {
+                for (k, s) in srcs.iter().enumerate() {
+                    if pollset.failed(k) && !gone_logged[k] && Iface::lookup(&s.iface).is_none() {
+                        gone_logged[k] = true;
+                        crate::log!(
+                            "ringflow: interface {} disappeared; AF_XDP does not pick it up again without a restart",
+                            s.iface
+                        );
+                    }
+                }
+                if gone_logged.iter().all(|&g| g) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            w.poll_epoch();
+        }
+        let now = Instant::now();
+        if now >= next_check {
+            next_check = now + Duration::from_secs(1);
+            for s in srcs.iter_mut() {
+                s.take_stats();
+            }
+        }
+    }
+    for s in srcs.iter_mut() {
+        s.take_stats();
+    }
+    drop(w);
 }
 
 impl Live {
@@ -251,46 +670,24 @@ impl Live {
     /// runs) and starts the workers and the collector.
     pub fn start(s: &LiveSettings) -> Result<Live, LiveError> {
         let source = Arc::new(SourceStats::default());
-        let mut progs = Vec::new();
         for i in &s.ifaces {
-            progs.push(Arc::new(af_packet::program(
-                i,
-                s.filter.as_deref(),
-                s.snaplen,
-                s.socket.direction,
-            )?));
             source.add_iface(&i.name);
         }
         let n = s.pipeline.workers;
-        let mut per_worker: Vec<Vec<Source>> = Vec::with_capacity(n);
-        for w in 0..n {
-            let mut srcs = Vec::new();
-            for (i, prog) in s.ifaces.iter().zip(&progs) {
-                let ring = af_packet::open_ring(i, prog, &s.socket)?;
-                srcs.push(Source {
-                    iface: i.clone(),
-                    prog: prog.clone(),
-                    ring: Some(ring),
-                    counters: source.socket(&i.name, w),
-                });
-            }
-            per_worker.push(srcs);
-        }
+        let mut held = Held::default();
+        let (per_worker, what, memory, capture_bytes) = match &s.backend {
+            LiveBackend::AfPacket => open_af_packet(s, &source)?,
+            LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &source, &mut held)?,
+        };
         let (workers, collector) = pipeline(&s.pipeline);
-        let ring_bytes = n * s.ifaces.len() * s.socket.ring.bytes();
         crate::log!(
-            "ringflow: af-packet on {} with {n} worker(s) on CPU {}; memory: rings {} MiB + flow tables {} MiB",
-            s.ifaces
-                .iter()
-                .map(|i| i.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            "ringflow: {what} with {n} worker(s) on CPU {}; memory: {memory} {} MiB + flow tables {} MiB",
             s.cpus
                 .iter()
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            ring_bytes >> 20,
+            capture_bytes >> 20,
             collector.shard_memory_bytes() >> 20,
         );
         let published = collector.published();
@@ -309,7 +706,10 @@ impl Live {
             let socket = s.socket.clone();
             let t = std::thread::Builder::new()
                 .name(format!("ringflow-worker-{}", w.id()))
-                .spawn(move || worker_loop(w, srcs, cpu, &socket, &stop))
+                .spawn(move || match srcs {
+                    Sources::Packet(srcs) => worker_loop(w, srcs, cpu, &socket, &stop),
+                    Sources::Xdp(srcs) => xdp_worker_loop(w, srcs, cpu, &stop),
+                })
                 .map_err(LiveError::Thread)?;
             threads.push(t);
         }
@@ -319,6 +719,7 @@ impl Live {
             published,
             source,
             stop,
+            _held: held,
         })
     }
 

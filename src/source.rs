@@ -1,9 +1,34 @@
 //! Counters packet sources keep about themselves, read at scrape time:
 //! damaged capture-file records, and per socket (interface and queue) the
-//! kernel's packet, drop and freeze counts.
+//! kernel's packet, drop and freeze counts (AF_PACKET) or packets and drop
+//! reasons (AF_XDP).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// The drop reasons of an AF_XDP socket (`struct xdp_statistics`), as
+/// exported in `ringflow_capture_drops_total{reason}`.
+pub const XDP_DROP_REASONS: [&str; 4] = [
+    "rx_dropped",
+    "rx_invalid_descs",
+    "rx_ring_full",
+    "rx_fill_ring_empty_descs",
+];
+
+/// What kind of socket the counters belong to.
+#[derive(Debug, Default)]
+pub enum SocketKind {
+    #[default]
+    AfPacket,
+    AfXdp {
+        /// How the XDP program is attached: native or skb.
+        mode: &'static str,
+        /// How the socket is bound: zero-copy or copy.
+        bind: &'static str,
+        /// Per reason, in [`XDP_DROP_REASONS`] order.
+        drops: [AtomicU64; 4],
+    },
+}
 
 /// The kernel's counters for one capture socket, accumulated by its worker
 /// once per refresh (never on the packet path).
@@ -11,6 +36,7 @@ use std::sync::{Arc, Mutex};
 pub struct SocketCounters {
     pub iface: String,
     pub queue: usize,
+    pub kind: SocketKind,
     packets: AtomicU64,
     drops: AtomicU64,
     freezes: AtomicU64,
@@ -22,6 +48,25 @@ impl SocketCounters {
             iface: iface.to_string(),
             queue,
             ..SocketCounters::default()
+        }
+    }
+
+    /// Adds to the AF_XDP drop counters, in [`XDP_DROP_REASONS`] order.
+    pub fn add_xdp_drops(&self, by_reason: [u64; 4]) {
+        if let SocketKind::AfXdp { drops, .. } = &self.kind {
+            for (c, n) in drops.iter().zip(by_reason) {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The AF_XDP drop counters, in [`XDP_DROP_REASONS`] order.
+    pub fn xdp_drops(&self) -> Option<[u64; 4]> {
+        match &self.kind {
+            SocketKind::AfXdp { drops, .. } => {
+                Some(drops.each_ref().map(|c| c.load(Ordering::Relaxed)))
+            }
+            SocketKind::AfPacket => None,
         }
     }
 
@@ -57,9 +102,29 @@ impl SourceStats {
         self.damaged_records.load(Ordering::Relaxed)
     }
 
-    /// Registers a capture socket's counters for export.
+    /// Registers an AF_PACKET socket's counters for export.
     pub fn socket(&self, iface: &str, queue: usize) -> Arc<SocketCounters> {
         let c = Arc::new(SocketCounters::new(iface, queue));
+        lock(&self.sockets).push(c.clone());
+        c
+    }
+
+    /// Registers an AF_XDP socket's counters for export.
+    pub fn xdp_socket(
+        &self,
+        iface: &str,
+        queue: usize,
+        mode: &'static str,
+        bind: &'static str,
+    ) -> Arc<SocketCounters> {
+        let c = Arc::new(SocketCounters {
+            kind: SocketKind::AfXdp {
+                mode,
+                bind,
+                drops: Default::default(),
+            },
+            ..SocketCounters::new(iface, queue)
+        });
         lock(&self.sockets).push(c.clone());
         c
     }

@@ -78,6 +78,16 @@ pub enum CaptureError {
     Socket { iface: String, source: SysError },
     #[error("bad filter '{expr}': {msg}")]
     Filter { expr: String, msg: String },
+    #[error(
+        "AF_XDP needs the CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (or CAP_SYS_ADMIN) capabilities: run as root ({0})"
+    )]
+    NoXdpCapability(SysError),
+    #[error(
+        "{iface} already has an XDP {which} attached; remove it with `ip link set dev {iface} xdp off` (or `bpftool net detach xdp dev {iface}`), or use --backend af-packet"
+    )]
+    XdpBusy { iface: String, which: String },
+    #[error("the driver of {iface} has no native XDP: use --xdp-mode skb (or auto)")]
+    XdpNoNative { iface: String },
 }
 
 /// An interface as the capture sees it.

@@ -3,7 +3,7 @@
 //! waits on or touches a worker.
 
 use crate::collector::{FlowRow, Snapshot};
-use crate::source::SourceStats;
+use crate::source::{SocketKind, SourceStats, XDP_DROP_REASONS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text};
 use prometheus_client::metrics::MetricType;
@@ -192,11 +192,52 @@ impl SnapshotMetrics {
             ),
         ];
         for (name, help, pick) in families {
+            let is_drops = name == "ringflow_capture_drops";
             let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
             for s in &sockets {
                 let queue = s.queue.to_string();
-                m.encode_family(&[("iface", s.iface.as_str()), ("queue", queue.as_str())])?
-                    .encode_counter::<NoLabelSet, _, u64>(&pick(s.get()), None)?;
+                let labels = [("iface", s.iface.as_str()), ("queue", queue.as_str())];
+                match (&s.kind, s.xdp_drops()) {
+                    (SocketKind::AfXdp { .. }, Some(drops)) => {
+                        // AF_XDP has no freezes, and its drops have reasons
+                        if is_drops {
+                            for (reason, n) in XDP_DROP_REASONS.iter().zip(drops) {
+                                m.encode_family(&[labels[0], labels[1], ("reason", reason)])?
+                                    .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+                            }
+                        } else if name == "ringflow_capture_packets" {
+                            m.encode_family(&labels)?
+                                .encode_counter::<NoLabelSet, _, u64>(&pick(s.get()), None)?;
+                        }
+                    }
+                    _ => {
+                        m.encode_family(&labels)?
+                            .encode_counter::<NoLabelSet, _, u64>(&pick(s.get()), None)?;
+                    }
+                }
+            }
+        }
+        {
+            let mut m = enc.encode_descriptor(
+                "ringflow_capture_info",
+                "One per capture socket: its backend, and how AF_XDP attached and bound.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for s in &sockets {
+                let queue = s.queue.to_string();
+                let (backend, mode, bind) = match &s.kind {
+                    SocketKind::AfPacket => ("af-packet", "tpacket-v3", "copy"),
+                    SocketKind::AfXdp { mode, bind, .. } => ("af-xdp", *mode, *bind),
+                };
+                m.encode_family(&[
+                    ("iface", s.iface.as_str()),
+                    ("queue", queue.as_str()),
+                    ("backend", backend),
+                    ("mode", mode),
+                    ("bind", bind),
+                ])?
+                .encode_gauge(&1i64)?;
             }
         }
 

@@ -4,7 +4,10 @@
 #![allow(unsafe_code)]
 
 pub mod af_packet;
+pub mod bpf;
 pub mod filter;
+pub mod netlink;
+pub mod xdp;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -103,6 +106,11 @@ unsafe impl Send for Mmap {}
 
 /// One `mmap` call, readable and writable; a `-1` fd maps anonymous memory.
 fn map(len: usize, flags: libc::c_int, fd: RawFd) -> Result<Mmap, SysError> {
+    map_at(len, flags, fd, 0)
+}
+
+/// [`map`] at `offset` into `fd` (AF_XDP rings are told apart by offset).
+fn map_at(len: usize, flags: libc::c_int, fd: RawFd, offset: i64) -> Result<Mmap, SysError> {
     // SAFETY: a fresh mapping at an address of the kernel's choosing;
     // nothing else refers to that memory yet.
     let p = unsafe {
@@ -112,7 +120,7 @@ fn map(len: usize, flags: libc::c_int, fd: RawFd) -> Result<Mmap, SysError> {
             libc::PROT_READ | libc::PROT_WRITE,
             flags,
             fd,
-            0,
+            offset,
         )
     };
     if p == libc::MAP_FAILED {
@@ -134,6 +142,16 @@ impl Mmap {
         let flags = libc::MAP_SHARED | libc::MAP_POPULATE;
         // MAP_LOCKED fails without CAP_IPC_LOCK or over RLIMIT_MEMLOCK.
         map(len, flags | libc::MAP_LOCKED, fd).or_else(|_| map(len, flags, fd))
+    }
+
+    /// `len` bytes of private anonymous memory, populated; from the huge
+    /// page pool (hugetlbfs pages reserved by the administrator) if `huge`.
+    pub fn anonymous(len: usize, huge: bool) -> Result<Mmap, SysError> {
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_POPULATE;
+        if huge {
+            flags |= libc::MAP_HUGETLB;
+        }
+        map(len, flags, -1)
     }
 
     /// `len` bytes of private anonymous memory, advised to use transparent

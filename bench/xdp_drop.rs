@@ -1,0 +1,94 @@
+//! The bare AF_XDP receive-and-drop loop: the ceiling ringflow's AF_XDP
+//! backend is measured against in `bench/live.sh`. It attaches the same
+//! redirect program, binds one socket per queue with the same defaults,
+//! and only hands frames back to the fill ring, counting them. The count
+//! is printed on SIGINT/SIGTERM or after the given time.
+//!
+//!   xdp_drop IFACE [QUEUES] [native|skb] [SECONDS]
+
+use ringflow::capture::af_packet::Iface;
+use ringflow::capture::af_xdp::{Attachment, XdpBind, XdpConfig, XdpMode, open_socket};
+use ringflow::capture::sys::PollSet;
+use ringflow::live::default_xdp_params;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn main() {
+    // blocked before any thread starts, so only the waiting thread sees them
+    let signals = {
+        use nix::sys::signal::{SigSet, Signal};
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        let _ = set.thread_block();
+        set
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = args.first() else {
+        eprintln!("usage: xdp_drop IFACE [QUEUES] [native|skb] [SECONDS]");
+        std::process::exit(2);
+    };
+    let queues: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mode = match args.get(2).map(String::as_str) {
+        Some("skb") => XdpMode::Skb,
+        Some("native") => XdpMode::Native,
+        _ => XdpMode::Auto,
+    };
+    let seconds: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(3600);
+    let fail = |e: &dyn std::fmt::Display| -> ! {
+        eprintln!("xdp_drop: {e}");
+        std::process::exit(2);
+    };
+    let Some(iface) = Iface::lookup(name) else {
+        fail(&format!("interface {name} not found"))
+    };
+    let cfg = XdpConfig {
+        params: default_xdp_params(),
+        mode,
+        bind: XdpBind::Auto,
+        busy_poll: None,
+    };
+    let attachment = Attachment::attach(&iface, queues, mode).unwrap_or_else(|e| fail(&e));
+    let stop = Arc::new(AtomicBool::new(false));
+    let total = Arc::new(AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for q in 0..queues {
+        let (mut sock, _) = open_socket(&iface, q, &cfg).unwrap_or_else(|e| fail(&e));
+        attachment.register(q, &sock).unwrap_or_else(|e| fail(&e));
+        let (stop, total) = (stop.clone(), total.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut polls = PollSet::default();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let got = sock.receive(256).len();
+                n += u64::from(got);
+                if got == 0 {
+                    let _ = polls.wait(&[sock.fd()], 100);
+                }
+            }
+            total.fetch_add(n, Ordering::Relaxed);
+        }));
+    }
+    eprintln!(
+        "xdp_drop: receiving on {name}, {queues} queue(s), {} mode",
+        attachment.mode.label()
+    );
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let stop2 = stop.clone();
+    std::thread::spawn(move || {
+        let _ = signals.wait();
+        stop2.store(true, Ordering::Relaxed);
+    });
+    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    println!(
+        "xdp_drop: received {} frames",
+        total.load(Ordering::Relaxed)
+    );
+}

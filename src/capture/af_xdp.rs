@@ -1,0 +1,266 @@
+//! AF_XDP capture: an XSKMAP and a redirect-by-RX-queue XDP program,
+//! assembled here and attached with a BPF link, and one AF_XDP socket per
+//! captured queue. The link closes with the process, so the program never
+//! outlives ringflow, even after SIGKILL.
+
+use super::af_packet::{CaptureError, Iface};
+use super::sys::bpf::{self, Insn, Link, Map, Program};
+use super::sys::xdp::{BindMode, XskParams, XskSocket};
+use super::sys::{SysError, netlink};
+use std::net::IpAddr;
+
+/// How the XDP program is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum XdpMode {
+    /// Native (driver) mode where the driver has it, else SKB mode.
+    Auto,
+    /// In the driver, before any socket buffer exists.
+    Native,
+    /// Generic mode, after the kernel built a socket buffer; works everywhere.
+    Skb,
+}
+
+/// How the sockets are bound to their queues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum XdpBind {
+    /// Zero-copy, falling back to copy when the driver refuses.
+    Auto,
+    ZeroCopy,
+    Copy,
+}
+
+/// Settings of every AF_XDP socket.
+#[derive(Debug, Clone)]
+pub struct XdpConfig {
+    pub params: XskParams,
+    pub mode: XdpMode,
+    pub bind: XdpBind,
+    /// Busy polling: (microseconds, budget).
+    pub busy_poll: Option<(u32, u32)>,
+}
+
+/// The attach mode that took effect, for logs and `ringflow_capture_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    Native,
+    Skb,
+}
+
+impl Attached {
+    pub fn label(self) -> &'static str {
+        match self {
+            Attached::Native => "native",
+            Attached::Skb => "skb",
+        }
+    }
+}
+
+pub fn bind_label(b: BindMode) -> &'static str {
+    match b {
+        BindMode::ZeroCopy => "zero-copy",
+        BindMode::Copy => "copy",
+    }
+}
+
+// eBPF opcodes (linux/bpf_common.h, linux/bpf.h)
+const LDX_MEM_W: u8 = 0x61;
+const LD_IMM_DW: u8 = 0x18;
+const MOV64_IMM: u8 = 0xb7;
+const CALL: u8 = 0x85;
+const EXIT: u8 = 0x95;
+const BPF_PSEUDO_MAP_FD: u8 = 1;
+const BPF_FUNC_REDIRECT_MAP: i32 = 51;
+const XDP_PASS: i32 = 2;
+/// Offset of `rx_queue_index` in `struct xdp_md`.
+const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
+
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: dst | src << 4,
+        off,
+        imm,
+    }
+}
+
+/// The XDP program: redirect every frame to the socket registered in
+/// `xskmap` for the queue it arrived on; a queue without a socket passes
+/// its frames to the kernel stack (the low bits of `bpf_redirect_map`'s
+/// flags are the action when the lookup fails).
+///
+/// ```text
+/// r2 = *(u32 *)(r1 + rx_queue_index)
+/// r1 = xskmap                       ; ld_imm64, pseudo map fd
+/// r3 = XDP_PASS
+/// call bpf_redirect_map
+/// exit
+/// ```
+pub fn redirect_program(xskmap_fd: i32) -> Vec<Insn> {
+    vec![
+        insn(LDX_MEM_W, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0),
+        insn(LD_IMM_DW, 1, BPF_PSEUDO_MAP_FD, 0, xskmap_fd),
+        insn(0, 0, 0, 0, 0),
+        insn(MOV64_IMM, 3, 0, 0, XDP_PASS),
+        insn(CALL, 0, 0, 0, BPF_FUNC_REDIRECT_MAP),
+        insn(EXIT, 0, 0, 0, 0),
+    ]
+}
+
+/// Why AF_XDP on `iface` would take traffic away from the host, if it
+/// would: an address (other than IPv6 link-local), the default route, or
+/// membership of a bridge or bond.
+pub fn steal_reason(iface: &str, default_route_iface: Option<&str>) -> Option<String> {
+    let addrs: Vec<IpAddr> = netlink::addresses(iface)
+        .into_iter()
+        .filter(|a| !matches!(a, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .collect();
+    if let Some(a) = addrs.first() {
+        return Some(format!("it has the address {a}"));
+    }
+    if default_route_iface == Some(iface) {
+        return Some("the default route goes through it".into());
+    }
+    let master = std::fs::read_link(format!("/sys/class/net/{iface}/master")).ok()?;
+    let m = master.file_name()?.to_string_lossy().into_owned();
+    Some(format!("it is a member of {m} (a bridge or bond)"))
+}
+
+/// The map and program on one interface, attached while this lives.
+pub struct Attachment {
+    map: Map,
+    _program: Program,
+    _link: Link,
+    pub mode: Attached,
+}
+
+fn sock_err(iface: &Iface) -> impl Fn(SysError) -> CaptureError + '_ {
+    |source| {
+        if source.is_permission() {
+            CaptureError::NoXdpCapability(source)
+        } else {
+            CaptureError::Socket {
+                iface: iface.name.clone(),
+                source,
+            }
+        }
+    }
+}
+
+impl Attachment {
+    /// Creates an XSKMAP for `queues` queue ids and attaches the redirect
+    /// program to `iface`.
+    pub fn attach(iface: &Iface, queues: u32, mode: XdpMode) -> Result<Attachment, CaptureError> {
+        let err = sock_err(iface);
+        let map = Map::create(
+            bpf::BPF_MAP_TYPE_XSKMAP,
+            4,
+            4,
+            queues.max(1),
+            "ringflow_xsks",
+        )
+        .map_err(&err)?;
+        let program =
+            Program::load_xdp(&redirect_program(map.fd()), "ringflow_redir").map_err(&err)?;
+        let try_attach = |m: Attached| {
+            let flags = match m {
+                Attached::Native => bpf::XDP_FLAGS_DRV_MODE,
+                Attached::Skb => bpf::XDP_FLAGS_SKB_MODE,
+            };
+            program.attach_xdp(iface.ifindex, flags)
+        };
+        let attempt = match mode {
+            XdpMode::Native => try_attach(Attached::Native).map(|l| (l, Attached::Native)),
+            XdpMode::Skb => try_attach(Attached::Skb).map(|l| (l, Attached::Skb)),
+            XdpMode::Auto => match try_attach(Attached::Native) {
+                Ok(l) => Ok((l, Attached::Native)),
+                Err(e) if matches!(e.errno(), Some(libc::EBUSY) | Some(libc::EEXIST)) => Err(e),
+                Err(_) => try_attach(Attached::Skb).map(|l| (l, Attached::Skb)),
+            },
+        };
+        match attempt {
+            Ok((link, mode)) => Ok(Attachment {
+                map,
+                _program: program,
+                _link: link,
+                mode,
+            }),
+            Err(e) if matches!(e.errno(), Some(libc::EBUSY) | Some(libc::EEXIST)) => {
+                let which = match netlink::xdp_program_id(iface.ifindex) {
+                    Some(id) => match bpf::program_name(id) {
+                        Some(name) if !name.is_empty() => format!("program '{name}' (id {id})"),
+                        _ => format!("program id {id}"),
+                    },
+                    None => "another program".into(),
+                };
+                Err(CaptureError::XdpBusy {
+                    iface: iface.name.clone(),
+                    which,
+                })
+            }
+            Err(e) if mode == XdpMode::Native && e.errno() == Some(libc::EOPNOTSUPP) => {
+                Err(CaptureError::XdpNoNative {
+                    iface: iface.name.clone(),
+                })
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Sends the frames of `queue` to `sock`.
+    pub fn register(&self, queue: u32, sock: &XskSocket) -> Result<(), SysError> {
+        self.map
+            .update(&queue.to_ne_bytes(), &(sock.fd() as u32).to_ne_bytes())
+    }
+}
+
+/// Opens and binds the socket of one queue; with `XdpBind::Auto` zero-copy
+/// is tried first.
+pub fn open_socket(
+    iface: &Iface,
+    queue: u32,
+    cfg: &XdpConfig,
+) -> Result<(XskSocket, BindMode), CaptureError> {
+    let err = sock_err(iface);
+    let open = |m| XskSocket::open(iface.ifindex, queue, &cfg.params, m);
+    let (sock, bind) = match cfg.bind {
+        XdpBind::ZeroCopy => (open(BindMode::ZeroCopy).map_err(&err)?, BindMode::ZeroCopy),
+        XdpBind::Copy => (open(BindMode::Copy).map_err(&err)?, BindMode::Copy),
+        XdpBind::Auto => match open(BindMode::ZeroCopy) {
+            Ok(s) => (s, BindMode::ZeroCopy),
+            Err(e) if e.is_permission() => return Err(err(e)),
+            Err(_) => (open(BindMode::Copy).map_err(&err)?, BindMode::Copy),
+        },
+    };
+    if let Some((usecs, budget)) = cfg.busy_poll {
+        sock.set_busy_poll(usecs, budget).map_err(&err)?;
+    }
+    Ok((sock, bind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn program_reads_the_queue_and_redirects_through_the_map() {
+        let p = redirect_program(7);
+        assert_eq!(p.len(), 6);
+        // r2 = ctx->rx_queue_index
+        assert_eq!((p[0].code, p[0].regs, p[0].off), (0x61, 0x12, 16));
+        // r1 = map fd 7 as a pseudo map load, two slots
+        assert_eq!((p[1].code, p[1].regs, p[1].imm), (0x18, 0x11, 7));
+        assert_eq!(p[2], insn(0, 0, 0, 0, 0));
+        // r3 = XDP_PASS for queues without a socket
+        assert_eq!((p[3].code, p[3].regs, p[3].imm), (0xb7, 0x03, 2));
+        assert_eq!((p[4].code, p[4].imm), (0x85, 51));
+        assert_eq!(p[5].code, 0x95);
+    }
+
+    #[test]
+    fn loopback_is_never_a_capture_port() {
+        let why = steal_reason("lo", None).unwrap();
+        assert!(why.contains("127.0.0.1") || why.contains("::1"), "{why}");
+    }
+}

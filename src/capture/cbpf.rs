@@ -1,0 +1,310 @@
+//! A classic BPF interpreter for libpcap-compiled filters, so that AF_XDP
+//! capture, which has no socket filter, applies `--filter` exactly as the
+//! AF_PACKET backend does: same compiler, same program, run on the frame
+//! in user space. Loads outside the frame reject it, as in the kernel.
+
+/// A checked classic BPF program.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    insns: Vec<libc::sock_filter>,
+}
+
+// instruction classes and fields (linux/filter.h, linux/bpf_common.h)
+const LD: u16 = 0x00;
+const LDX: u16 = 0x01;
+const ST: u16 = 0x02;
+const STX: u16 = 0x03;
+const ALU: u16 = 0x04;
+const JMP: u16 = 0x05;
+const RET: u16 = 0x06;
+const MISC: u16 = 0x07;
+
+const W: u16 = 0x00;
+const H: u16 = 0x08;
+const B: u16 = 0x10;
+
+const IMM: u16 = 0x00;
+const ABS: u16 = 0x20;
+const IND: u16 = 0x40;
+const MEM: u16 = 0x60;
+const LEN: u16 = 0x80;
+const MSH: u16 = 0xa0;
+
+const X: u16 = 0x08;
+const A: u16 = 0x10;
+
+const MEMWORDS: usize = 16;
+
+impl Filter {
+    /// Checks `insns` as the kernel's `sk_chk_filter` does: known opcodes,
+    /// forward jumps inside the program, scratch memory indices in range,
+    /// a return at the end. The message says what is wrong.
+    pub fn new(insns: &[libc::sock_filter]) -> Result<Filter, String> {
+        if insns.is_empty() || insns.len() > 4096 {
+            return Err(format!("filter has {} instructions", insns.len()));
+        }
+        let n = insns.len();
+        for (pc, i) in insns.iter().enumerate() {
+            let class = i.code & 0x07;
+            let bad = || {
+                format!(
+                    "filter instruction {pc} (code {:#x}) is not supported",
+                    i.code
+                )
+            };
+            match class {
+                LD | LDX => {
+                    let mode = i.code & 0xe0;
+                    let size = i.code & 0x18;
+                    match (class, mode) {
+                        (_, IMM) | (_, LEN) => {}
+                        (LD, ABS) | (LD, IND) if size != 0x18 => {}
+                        (LDX, MSH) if size == B => {}
+                        (_, MEM) if (i.k as usize) < MEMWORDS => {}
+                        _ => return Err(bad()),
+                    }
+                }
+                ST | STX => {
+                    if i.k as usize >= MEMWORDS {
+                        return Err(bad());
+                    }
+                }
+                ALU => {
+                    let op = i.code & 0xf0;
+                    if op > 0xa0 {
+                        return Err(bad());
+                    }
+                    // division by a constant zero
+                    if (op == 0x30 || op == 0x90) && i.code & X == 0 && i.k == 0 {
+                        return Err(bad());
+                    }
+                }
+                JMP => {
+                    let op = i.code & 0xf0;
+                    let targets: &[usize] = if op == 0x00 {
+                        &[i.k as usize]
+                    } else if op <= 0x40 {
+                        &[usize::from(i.jt), usize::from(i.jf)]
+                    } else {
+                        return Err(bad());
+                    };
+                    if targets.iter().any(|&t| pc + 1 + t >= n) {
+                        return Err(format!("filter instruction {pc} jumps out of the program"));
+                    }
+                }
+                RET => {}
+                MISC => {
+                    if i.code != MISC && i.code != (MISC | 0x80) {
+                        return Err(bad());
+                    }
+                }
+                _ => return Err(bad()),
+            }
+        }
+        if insns[n - 1].code & 0x07 != RET {
+            return Err("filter does not end with a return".into());
+        }
+        Ok(Filter {
+            insns: insns.to_vec(),
+        })
+    }
+
+    /// Runs the filter on `frame` (whose length on the wire is `wire_len`):
+    /// true when the packet is accepted (a non-zero return).
+    pub fn accepts(&self, frame: &[u8], wire_len: u32) -> bool {
+        let mut a: u32 = 0;
+        let mut x: u32 = 0;
+        let mut mem = [0u32; MEMWORDS];
+        let mut pc = 0usize;
+        let load = |off: u32, size: u16| -> Option<u32> {
+            let off = off as usize;
+            match size {
+                W => frame
+                    .get(off..off.checked_add(4)?)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+                H => frame
+                    .get(off..off.checked_add(2)?)
+                    .map(|b| u32::from(u16::from_be_bytes([b[0], b[1]]))),
+                _ => frame.get(off).map(|&b| u32::from(b)),
+            }
+        };
+        while let Some(i) = self.insns.get(pc) {
+            pc += 1;
+            let k = i.k;
+            match i.code & 0x07 {
+                LD => {
+                    let size = i.code & 0x18;
+                    a = match i.code & 0xe0 {
+                        IMM => k,
+                        LEN => wire_len,
+                        MEM => mem[k as usize % MEMWORDS],
+                        ABS => match load(k, size) {
+                            Some(v) => v,
+                            None => return false,
+                        },
+                        _ => match x.checked_add(k).and_then(|o| load(o, size)) {
+                            Some(v) => v,
+                            None => return false,
+                        },
+                    }
+                }
+                LDX => {
+                    x = match i.code & 0xe0 {
+                        IMM => k,
+                        LEN => wire_len,
+                        MEM => mem[k as usize % MEMWORDS],
+                        _ => match load(k, B) {
+                            Some(v) => (v & 0x0f) * 4,
+                            None => return false,
+                        },
+                    }
+                }
+                ST => mem[k as usize % MEMWORDS] = a,
+                STX => mem[k as usize % MEMWORDS] = x,
+                ALU => {
+                    let v = if i.code & X != 0 { x } else { k };
+                    a = match i.code & 0xf0 {
+                        0x00 => a.wrapping_add(v),
+                        0x10 => a.wrapping_sub(v),
+                        0x20 => a.wrapping_mul(v),
+                        0x30 => match a.checked_div(v) {
+                            Some(r) => r,
+                            None => return false,
+                        },
+                        0x40 => a | v,
+                        0x50 => a & v,
+                        0x60 => a.checked_shl(v).unwrap_or(0),
+                        0x70 => a.checked_shr(v).unwrap_or(0),
+                        0x80 => a.wrapping_neg(),
+                        0x90 => match a.checked_rem(v) {
+                            Some(r) => r,
+                            None => return false,
+                        },
+                        _ => a ^ v,
+                    }
+                }
+                JMP => {
+                    let v = if i.code & X != 0 { x } else { k };
+                    let taken = match i.code & 0xf0 {
+                        0x00 => {
+                            pc += k as usize;
+                            continue;
+                        }
+                        0x10 => a == v,
+                        0x20 => a > v,
+                        0x30 => a >= v,
+                        _ => a & v != 0,
+                    };
+                    pc += usize::from(if taken { i.jt } else { i.jf });
+                }
+                RET => {
+                    let r = if i.code & 0x18 == A { a } else { k };
+                    return r != 0;
+                }
+                _ => {
+                    if i.code & 0x80 != 0 {
+                        a = x;
+                    } else {
+                        x = a;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::sys::filter::compile;
+    use crate::synth;
+
+    fn filter(expr: &str) -> Filter {
+        Filter::new(&compile(expr, 1, 256).unwrap()).unwrap()
+    }
+
+    fn udp4(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16) -> Vec<u8> {
+        synth::ethernet(
+            &[],
+            0x0800,
+            &synth::ipv4(src, dst, 17, (false, 0), &synth::udp(sp, dp, 10)),
+        )
+    }
+
+    #[test]
+    fn agrees_with_what_the_expression_means() {
+        let dns = udp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 53);
+        let other = udp4([10, 0, 0, 1], [192, 0, 2, 9], 40000, 5201);
+        let cases = [
+            ("udp port 53", true, false),
+            ("host 192.0.2.9", false, true),
+            ("udp and not port 53", false, true),
+            ("ip[9] == 17 and udp[2:2] > 1024", false, true),
+            ("tcp", false, false),
+            ("ip6", false, false),
+            ("len > 40", true, true),
+            ("net 10.0.0.0/24", true, true),
+        ];
+        for (expr, want_dns, want_other) in cases {
+            let f = filter(expr);
+            assert_eq!(f.accepts(&dns, dns.len() as u32), want_dns, "{expr} on dns");
+            assert_eq!(
+                f.accepts(&other, other.len() as u32),
+                want_other,
+                "{expr} on the other packet"
+            );
+        }
+    }
+
+    #[test]
+    fn vlan_tagged_and_ipv6_frames() {
+        let inner = synth::ipv4(
+            [10, 0, 0, 1],
+            [10, 0, 0, 2],
+            6,
+            (false, 0),
+            &synth::tcp(1234, 443, 0x02, 0),
+        );
+        let tagged = synth::ethernet(&[(0x8100, 7)], 0x0800, &inner);
+        assert!(filter("vlan 7 and tcp port 443").accepts(&tagged, tagged.len() as u32));
+        assert!(!filter("vlan 8").accepts(&tagged, tagged.len() as u32));
+        let v6 = synth::ethernet(
+            &[],
+            0x86dd,
+            &synth::ipv6([0xfd; 16], [0xfe; 16], 17, &[], &synth::udp(1, 123, 0)),
+        );
+        assert!(filter("ip6 and udp port 123").accepts(&v6, v6.len() as u32));
+        assert!(!filter("ip").accepts(&v6, v6.len() as u32));
+    }
+
+    #[test]
+    fn loads_past_the_end_reject() {
+        let f = filter("udp port 53");
+        assert!(!f.accepts(&[0u8; 13], 13));
+        let dns = udp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 53);
+        assert!(!f.accepts(&dns[..30], dns.len() as u32));
+    }
+
+    #[test]
+    fn refuses_programs_the_kernel_would() {
+        let ins = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        assert!(Filter::new(&[]).is_err());
+        // jump past the end
+        assert!(Filter::new(&[ins(0x15, 5, 0, 1), ins(0x06, 0, 0, 1)]).is_err());
+        // no return at the end
+        assert!(Filter::new(&[ins(0x06, 0, 0, 1), ins(0x00, 0, 0, 1)]).is_err());
+        // division by constant zero
+        assert!(Filter::new(&[ins(0x34, 0, 0, 0), ins(0x06, 0, 0, 1)]).is_err());
+        // scratch memory out of range
+        assert!(Filter::new(&[ins(0x02, 0, 0, 16), ins(0x06, 0, 0, 1)]).is_err());
+        // ALU and return of A
+        let f = Filter::new(&[ins(0x80, 0, 0, 0), ins(0x04, 0, 0, 1), ins(0x16, 0, 0, 0)]).unwrap();
+        assert!(f.accepts(&[0; 3], 3));
+        assert!(
+            !Filter::new(&[ins(0x00, 0, 0, 0), ins(0x16, 0, 0, 0)])
+                .unwrap()
+                .accepts(&[], 0)
+        );
+    }
+}

@@ -1,0 +1,258 @@
+//! The `bpf()` system call for what AF_XDP capture needs: an XSKMAP, an XDP
+//! program assembled from instructions in Rust, a BPF link that attaches it
+//! (and detaches it when the last descriptor closes, so also when ringflow
+//! is killed), program info, and `BPF_PROG_RUN` with live frames for the
+//! generator. No libbpf, no clang.
+
+use super::{SysError, check_len, owned};
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+const BPF_MAP_CREATE: u64 = 0;
+const BPF_MAP_UPDATE_ELEM: u64 = 2;
+const BPF_PROG_LOAD: u64 = 5;
+const BPF_PROG_TEST_RUN: u64 = 10;
+const BPF_PROG_GET_FD_BY_ID: u64 = 13;
+const BPF_OBJ_GET_INFO_BY_FD: u64 = 15;
+const BPF_LINK_CREATE: u64 = 28;
+
+pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+const BPF_PROG_TYPE_XDP: u32 = 6;
+/// `enum bpf_attach_type` value of XDP.
+const BPF_XDP: u32 = 37;
+
+pub const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
+pub const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
+pub const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
+
+/// `union bpf_attr` as bytes: each command fills the fields it uses at
+/// their offsets in `linux/bpf.h`; the rest must be zero.
+#[repr(C, align(8))]
+struct Attr([u8; 144]);
+
+impl Attr {
+    fn new() -> Attr {
+        Attr([0; 144])
+    }
+    fn u32(mut self, off: usize, v: u32) -> Attr {
+        self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn u64(mut self, off: usize, v: u64) -> Attr {
+        self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        self
+    }
+    fn name(mut self, off: usize, name: &str) -> Attr {
+        // BPF_OBJ_NAME_LEN is 16 with the NUL; letters, digits, '_' and '.'
+        let b = name.as_bytes();
+        let n = b.len().min(15);
+        self.0[off..off + n].copy_from_slice(&b[..n]);
+        self
+    }
+    fn get_u32(&self, off: usize) -> u32 {
+        u32::from_ne_bytes([
+            self.0[off],
+            self.0[off + 1],
+            self.0[off + 2],
+            self.0[off + 3],
+        ])
+    }
+}
+
+fn bpf(cmd: u64, attr: &mut Attr, call: &'static str) -> Result<i64, SysError> {
+    // SAFETY: `attr` is a live, writable union bpf_attr of the size passed;
+    // every pointer stored in it points to memory that outlives the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.0.as_mut_ptr(),
+            std::mem::size_of::<Attr>(),
+        )
+    };
+    check_len(call, ret as isize).map(|n| n as i64)
+}
+
+fn bpf_fd(cmd: u64, mut attr: Attr, call: &'static str) -> Result<OwnedFd, SysError> {
+    let fd = bpf(cmd, &mut attr, call)?;
+    Ok(owned(fd as libc::c_int))
+}
+
+/// A BPF map.
+pub struct Map {
+    fd: OwnedFd,
+}
+
+impl Map {
+    pub fn create(
+        map_type: u32,
+        key_size: u32,
+        value_size: u32,
+        max_entries: u32,
+        name: &str,
+    ) -> Result<Map, SysError> {
+        let attr = Attr::new()
+            .u32(0, map_type)
+            .u32(4, key_size)
+            .u32(8, value_size)
+            .u32(12, max_entries)
+            .name(28, name);
+        Ok(Map {
+            fd: bpf_fd(BPF_MAP_CREATE, attr, "bpf(BPF_MAP_CREATE)")?,
+        })
+    }
+
+    /// Sets `key` to `value` (both as raw bytes of the map's sizes).
+    pub fn update(&self, key: &[u8], value: &[u8]) -> Result<(), SysError> {
+        let mut attr = Attr::new()
+            .u32(0, self.fd.as_raw_fd() as u32)
+            .u64(8, key.as_ptr() as u64)
+            .u64(16, value.as_ptr() as u64);
+        bpf(BPF_MAP_UPDATE_ELEM, &mut attr, "bpf(BPF_MAP_UPDATE_ELEM)").map(|_| ())
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// One eBPF instruction as the kernel reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct Insn {
+    pub code: u8,
+    /// dst register in the low nibble, src in the high one.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
+
+/// A loaded XDP program.
+pub struct Program {
+    fd: OwnedFd,
+}
+
+impl Program {
+    /// Loads an XDP program. When the verifier refuses it, its log is in the
+    /// error.
+    pub fn load_xdp(insns: &[Insn], name: &str) -> Result<Program, SysError> {
+        const LICENSE: &CStr = c"GPL";
+        let mut log = vec![0u8; 64 * 1024];
+        let attr = |log_level: u32, log: &mut [u8]| {
+            Attr::new()
+                .u32(0, BPF_PROG_TYPE_XDP)
+                .u32(4, insns.len() as u32)
+                .u64(8, insns.as_ptr() as u64)
+                .u64(16, LICENSE.as_ptr() as u64)
+                .u32(24, log_level)
+                .u32(28, if log_level > 0 { log.len() as u32 } else { 0 })
+                .u64(
+                    32,
+                    if log_level > 0 {
+                        log.as_mut_ptr() as u64
+                    } else {
+                        0
+                    },
+                )
+                .name(48, name)
+                .u32(68, BPF_XDP)
+        };
+        match bpf_fd(BPF_PROG_LOAD, attr(0, &mut log), "bpf(BPF_PROG_LOAD)") {
+            Ok(fd) => Ok(Program { fd }),
+            Err(e) if e.errno() == Some(libc::EACCES) || e.errno() == Some(libc::EINVAL) => {
+                // again with the verifier's log, to say why
+                let second = bpf_fd(BPF_PROG_LOAD, attr(1, &mut log), "bpf(BPF_PROG_LOAD)");
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                let text = String::from_utf8_lossy(&log[..end]);
+                let last = text.lines().rev().find(|l| !l.trim().is_empty());
+                match second {
+                    Ok(fd) => Ok(Program { fd }),
+                    Err(_) => Err(SysError {
+                        call: "bpf(BPF_PROG_LOAD)",
+                        source: std::io::Error::new(
+                            e.source.kind(),
+                            format!("{} (verifier: {})", e.source, last.unwrap_or("no log")),
+                        ),
+                    }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// Attaches the program to `ifindex` with a BPF link; the program stays
+    /// attached exactly as long as the link's descriptor is open.
+    pub fn attach_xdp(&self, ifindex: u32, flags: u32) -> Result<Link, SysError> {
+        let attr = Attr::new()
+            .u32(0, self.fd() as u32)
+            .u32(4, ifindex)
+            .u32(8, BPF_XDP)
+            .u32(12, flags);
+        Ok(Link {
+            _fd: bpf_fd(BPF_LINK_CREATE, attr, "bpf(BPF_LINK_CREATE)")?,
+        })
+    }
+
+    /// Runs the program `repeat` times on `frame` with live frames: what it
+    /// returns (XDP_TX) is really transmitted on the interface the frame is
+    /// given on (`ifindex` through the xdp_md context).
+    pub fn run_live(
+        &self,
+        frame: &[u8],
+        ifindex: u32,
+        repeat: u32,
+        batch: u32,
+    ) -> Result<(), SysError> {
+        // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex
+        let mut ctx = [0u32; 6];
+        ctx[1] = frame.len() as u32;
+        ctx[3] = ifindex;
+        let mut attr = Attr::new()
+            .u32(0, self.fd() as u32)
+            .u32(8, frame.len() as u32)
+            .u64(16, frame.as_ptr() as u64)
+            .u32(32, repeat)
+            .u32(40, std::mem::size_of_val(&ctx) as u32)
+            .u64(48, ctx.as_ptr() as u64)
+            .u32(64, BPF_F_TEST_XDP_LIVE_FRAMES)
+            .u32(72, batch);
+        bpf(BPF_PROG_TEST_RUN, &mut attr, "bpf(BPF_PROG_RUN)").map(|_| ())
+    }
+}
+
+/// An attached BPF link: closing it detaches the program.
+pub struct Link {
+    _fd: OwnedFd,
+}
+
+/// The name of the loaded program with `id`, if it can be read.
+pub fn program_name(id: u32) -> Option<String> {
+    let fd = bpf_fd(
+        BPF_PROG_GET_FD_BY_ID,
+        Attr::new().u32(0, id),
+        "bpf(BPF_PROG_GET_FD_BY_ID)",
+    )
+    .ok()?;
+    // struct bpf_prog_info is 232 bytes here; the name is at 64, 16 bytes.
+    let mut info = [0u64; 232 / 8];
+    let mut attr = Attr::new()
+        .u32(0, fd.as_raw_fd() as u32)
+        .u32(4, std::mem::size_of_val(&info) as u32)
+        .u64(8, info.as_mut_ptr() as u64);
+    bpf(
+        BPF_OBJ_GET_INFO_BY_FD,
+        &mut attr,
+        "bpf(BPF_OBJ_GET_INFO_BY_FD)",
+    )
+    .ok()?;
+    let _ = attr.get_u32(4);
+    let bytes: Vec<u8> = info.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    let name = &bytes[64..80];
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    Some(String::from_utf8_lossy(&name[..end]).into_owned())
+}
