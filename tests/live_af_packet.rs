@@ -5,46 +5,9 @@
 
 mod common;
 
-use common::netns::{Capture, TruthRow, VethPair};
+use common::netns::{Capture, MIX, VethPair, serial, total, truth_per_pair};
 use common::*;
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
-
-/// The tests move packets between two cores' worth of threads; running
-/// them one at a time keeps the loads from competing.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> PerPair {
-    let mut m = PerPair::new();
-    for r in rows.iter().filter(|r| keep(r)) {
-        let e = m.entry((r.src.clone(), r.dst.clone())).or_default();
-        e.0 += r.packets;
-        e.1 += r.bytes;
-    }
-    m
-}
-
-fn total(m: &BTreeMap<common::Sample, f64>, name: &str) -> u64 {
-    family(m, name).values().sum()
-}
-
-const MIX: [&str; 10] = [
-    "--flows",
-    "400",
-    "--packets",
-    "8000",
-    "--rate",
-    "40000",
-    "--ipv6-percent",
-    "30",
-    "--vlan-percent",
-    "30",
-];
 
 #[test]
 fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {

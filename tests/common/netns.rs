@@ -9,6 +9,45 @@ use std::time::{Duration, Instant};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The tests move packets between two cores' worth of threads; running
+/// them one at a time keeps the loads from competing.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The mix most live tests send: 400 conversations, 8000 packets at 40k
+/// packets/s, 30 % IPv6 and 30 % VLAN-tagged.
+pub const MIX: [&str; 10] = [
+    "--flows",
+    "400",
+    "--packets",
+    "8000",
+    "--rate",
+    "40000",
+    "--ipv6-percent",
+    "30",
+    "--vlan-percent",
+    "30",
+];
+
+/// What the truth rows `keep` add up to per (src, dst).
+pub fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> super::PerPair {
+    let mut m = super::PerPair::new();
+    for r in rows.iter().filter(|r| keep(r)) {
+        let e = m.entry((r.src.clone(), r.dst.clone())).or_default();
+        e.0 += r.packets;
+        e.1 += r.bytes;
+    }
+    m
+}
+
+/// The sum of every series of a family.
+pub fn total(m: &std::collections::BTreeMap<super::Sample, f64>, name: &str) -> u64 {
+    super::family(m, name).values().sum()
+}
+
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -40,11 +79,17 @@ pub struct VethPair {
     pub rx: String,
     pub tx_if: String,
     pub rx_if: String,
+    queues: u32,
 }
 
 impl VethPair {
     /// None (after printing a skip line) when not root.
     pub fn new(test: &str) -> Option<VethPair> {
+        VethPair::with_queues(test, 1)
+    }
+
+    /// A pair whose ends have `queues` RX and TX queues each.
+    pub fn with_queues(test: &str, queues: u32) -> Option<VethPair> {
         if !is_root() {
             eprintln!("skipping {test}: creating network namespaces needs root");
             return None;
@@ -56,6 +101,7 @@ impl VethPair {
             rx: format!("rf-{test}-{id}-rx"),
             tx_if: format!("rft{id}"),
             rx_if: format!("rfr{id}"),
+            queues,
         };
         ip(&["netns", "add", &p.tx]);
         ip(&["netns", "add", &p.rx]);
@@ -68,12 +114,17 @@ impl VethPair {
 
     /// (Re)creates the veth pair and brings both ends up.
     pub fn create_link(&self) {
+        let q = self.queues.to_string();
         ip(&[
             "link",
             "add",
             &self.tx_if,
             "netns",
             &self.tx,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
             "type",
             "veth",
             "peer",
@@ -81,6 +132,10 @@ impl VethPair {
             &self.rx_if,
             "netns",
             &self.rx,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
         ]);
         for (ns, ifc) in [(&self.tx, &self.tx_if), (&self.rx, &self.rx_if)] {
             self.sysctl(ns, &format!("net.ipv6.conf.{ifc}.disable_ipv6=1"));
@@ -135,6 +190,23 @@ impl VethPair {
         c
     }
 
+    /// Runs `ip ARGS` in the capture namespace and returns its output.
+    pub fn rx_ip(&self, args: &[&str]) -> String {
+        let out = Command::new("ip")
+            .args(["-n", &self.rx])
+            .args(args)
+            .output()
+            .expect("ip from iproute2");
+        assert!(out.status.success(), "ip {}", args.join(" "));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether an XDP program is attached to the capture interface.
+    pub fn rx_has_xdp(&self) -> bool {
+        self.rx_ip(&["-d", "link", "show", "dev", &self.rx_if])
+            .contains("prog/xdp")
+    }
+
     /// Reads a sysfs file of the capture interface.
     pub fn rx_sysfs(&self, file: &str) -> String {
         self.sysfs(&self.rx, &self.rx_if, file)
@@ -143,12 +215,31 @@ impl VethPair {
     /// Sends a mix with `ringflow gen` from the tx side; returns the truth
     /// file's rows: (src, dst, proto, sport, dport, vlan) -> (packets, bytes).
     pub fn send(&self, dir: &super::TempDir, extra: &[&str]) -> Vec<TruthRow> {
+        self.send_from(dir, None, extra)
+    }
+
+    /// [`send`](Self::send) from a generator pinned to `cpu`: the kernel
+    /// picks an AF_PACKET sender's TX queue, and so the veth peer's RX
+    /// queue, from the sending CPU.
+    pub fn send_from(
+        &self,
+        dir: &super::TempDir,
+        cpu: Option<usize>,
+        extra: &[&str],
+    ) -> Vec<TruthRow> {
         let truth = dir.path(&format!(
             "truth-{}.csv",
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let out = self
-            .in_ns(&self.tx, super::bin())
+        let mut cmd = match cpu {
+            Some(c) => {
+                let mut cmd = self.in_ns(&self.tx, "taskset");
+                cmd.args(["-c", &c.to_string(), super::bin()]);
+                cmd
+            }
+            None => self.in_ns(&self.tx, super::bin()),
+        };
+        let out = cmd
             .args([
                 "gen",
                 "--iface",

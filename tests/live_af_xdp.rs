@@ -1,0 +1,241 @@
+//! Live AF_XDP capture on veth pairs in network namespaces that each test
+//! creates and deletes, in native and SKB mode. Frames come from
+//! `ringflow gen` on the other end, which writes exactly what it sent.
+//! Needs root; prints a skip line otherwise.
+
+mod common;
+
+use common::netns::{Capture, MIX, VethPair, serial, total, truth_per_pair};
+use common::*;
+use std::process::Command;
+use std::time::Duration;
+
+/// CPUs the tests may pin a sender to.
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Captures MIX with `args` added, sent once from each of `senders` CPUs
+/// (so it spreads over that many queues), and checks every per-pair count,
+/// the totals and that no frame was dropped; returns the final exposition.
+fn exact_capture(v: &VethPair, dir: &TempDir, senders: usize, args: &[&str]) -> String {
+    let cap = Capture::start(
+        &v.rx,
+        &[&["--iface", v.rx_if.as_str(), "--backend", "af-xdp"], args].concat(),
+    );
+    assert!(v.rx_has_xdp(), "program attached while capturing");
+    let mix = [&MIX[..], &["--frame-size", "0"]].concat();
+    let truth: Vec<_> = if senders > 1 {
+        (0..senders)
+            .flat_map(|cpu| v.send_from(dir, Some(cpu), &mix))
+            .collect()
+    } else {
+        v.send(dir, &mix)
+    };
+    let text = cap.stop();
+    let m = parse_exposition(&text);
+    let expect = truth_per_pair(&truth, |_| true);
+    assert_eq!(expect.len(), 800, "400 flows, both ways");
+    assert_eq!(flows_per_pair(&text), expect, "{args:?}");
+    let sent: u64 = truth.iter().map(|r| r.packets).sum();
+    assert_eq!(total(&m, "ringflow_packets_total"), sent);
+    assert_eq!(total(&m, "ringflow_capture_packets_total"), sent);
+    assert_eq!(total(&m, "ringflow_capture_drops_total"), 0);
+    assert!(!v.rx_has_xdp(), "program detached after exit");
+    text
+}
+
+#[test]
+fn native_mode_counts_exactly_and_detaches_on_exit() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpnat") else {
+        return;
+    };
+    let dir = TempDir::new("xdp-native");
+    let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "native", "--refresh", "60s"]);
+    let m = parse_exposition(&text);
+    let info = family(&m, "ringflow_capture_info");
+    let labels: Vec<&Vec<String>> = info.keys().collect();
+    assert_eq!(labels.len(), 1);
+    // iface, queue, backend, mode, bind
+    assert_eq!(labels[0][1..], ["0", "af-xdp", "native", "copy"]);
+    let reasons: Vec<String> = family(&m, "ringflow_capture_drops_total")
+        .keys()
+        .map(|k| k[2].clone())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "rx_dropped",
+            "rx_fill_ring_empty_descs",
+            "rx_invalid_descs",
+            "rx_ring_full"
+        ]
+    );
+}
+
+#[test]
+fn skb_mode_counts_exactly() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpskb") else {
+        return;
+    };
+    let dir = TempDir::new("xdp-skb");
+    let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "skb"]);
+    let m = parse_exposition(&text);
+    assert!(
+        family(&m, "ringflow_capture_info")
+            .keys()
+            .all(|k| k[3] == "skb" && k[4] == "copy")
+    );
+}
+
+/// Two RX queues, a worker and a socket on each; frames sent from two CPUs
+/// arrive on both queues. (Native mode: in SKB mode veth hands every frame
+/// to XDP as queue 0.)
+#[test]
+fn two_queues_one_worker_each() {
+    let _g = serial();
+    let Some(v) = VethPair::with_queues("xdpq", 2) else {
+        return;
+    };
+    let dir = TempDir::new("xdp-queues");
+    let senders = online_cpus().min(2);
+    let text = exact_capture(&v, &dir, senders, &["--xdp-mode", "native"]);
+    let m = parse_exposition(&text);
+    let per_queue = family(&m, "ringflow_capture_packets_total");
+    assert_eq!(per_queue.len(), 2, "{per_queue:?}");
+    if senders == 2 {
+        assert!(
+            per_queue.values().all(|&n| n > 0),
+            "both queues got frames: {per_queue:?}"
+        );
+    } else {
+        eprintln!("one CPU: every frame arrives on one queue");
+    }
+    let batches = family(&m, "ringflow_worker_batch_seconds_count");
+    assert_eq!(batches.len(), 2, "one worker per queue: {batches:?}");
+}
+
+#[test]
+fn program_is_gone_after_sigkill() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpkill") else {
+        return;
+    };
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    assert!(v.rx_has_xdp());
+    cap.kill();
+    // the kernel closes the link as the process's files close
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while v.rx_has_xdp() {
+        assert!(
+            std::time::Instant::now() < end,
+            "XDP program still attached"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn filter_keeps_only_what_matches() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpfilt") else {
+        return;
+    };
+    let dir = TempDir::new("xdp-filter");
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--backend",
+            "af-xdp",
+            "--filter",
+            "udp or (vlan and udp)",
+        ],
+    );
+    let truth = v.send(&dir, &MIX);
+    let text = cap.stop();
+    let udp = truth_per_pair(&truth, |r| r.proto == 17);
+    assert!(!udp.is_empty() && udp.len() < truth.len());
+    assert_eq!(flows_per_pair(&text), udp);
+    let m = parse_exposition(&text);
+    let udp_packets: u64 = truth
+        .iter()
+        .filter(|r| r.proto == 17)
+        .map(|r| r.packets)
+        .sum();
+    assert_eq!(total(&m, "ringflow_capture_packets_total"), udp_packets);
+}
+
+fn run_expecting_failure(v: &VethPair, args: &[&str]) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", &v.rx, bin()])
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    err
+}
+
+#[test]
+fn refuses_an_addressed_interface_unless_told_and_auto_falls_back() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdprefuse") else {
+        return;
+    };
+    v.rx_ip(&["addr", "add", "10.213.7.1/30", "dev", &v.rx_if]);
+    let err = run_expecting_failure(&v, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    assert!(err.contains("10.213.7.1"), "{err}");
+    assert!(err.contains("--backend af-packet"), "{err}");
+    assert!(!v.rx_has_xdp());
+
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "auto"]);
+    assert!(cap.wait_log("auto chose af-packet", Duration::from_secs(2)));
+    assert!(!v.rx_has_xdp());
+    drop(cap);
+
+    let cap = Capture::start(
+        &v.rx,
+        &["--iface", &v.rx_if, "--backend", "af-xdp", "--xdp-steal"],
+    );
+    assert!(v.rx_has_xdp());
+    cap.stop();
+
+    v.rx_ip(&["addr", "flush", "dev", &v.rx_if]);
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "auto"]);
+    assert!(cap.wait_log("auto chose af-xdp", Duration::from_secs(2)));
+    assert!(v.rx_has_xdp());
+    cap.stop();
+}
+
+#[test]
+fn a_second_program_is_named_and_refused() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpbusy") else {
+        return;
+    };
+    let first = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    let err = run_expecting_failure(&v, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    assert!(err.contains("ringflow_redir"), "{err}");
+    assert!(err.contains("xdp off"), "{err}");
+    first.stop();
+    // bad settings are refused before anything is attached
+    for bad in [
+        &["--queues", "3"][..],
+        &["--xdp-frame-size", "3000"],
+        &["--xdp-ring-size", "1000"],
+        &["--direction", "out"],
+        &["--workers", "2"],
+    ] {
+        run_expecting_failure(
+            &v,
+            &[&["--iface", v.rx_if.as_str(), "--backend", "af-xdp"], bad].concat(),
+        );
+        assert!(!v.rx_has_xdp());
+    }
+}
