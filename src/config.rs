@@ -275,6 +275,11 @@ pub struct GenArgs {
     /// packet captures on this host see the frames (bypassed ones skip them).
     #[arg(long)]
     pub through_qdisc: bool,
+    /// Let the kernel send: an XDP_TX program run with BPF_PROG_RUN and
+    /// live frames on the interface (IPv4/UDP only, at most 65536 flows,
+    /// --frame-size 0 means 64), far faster than sockets.
+    #[arg(long)]
+    pub xdp: bool,
     /// Write what was sent, per flow and direction, to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,

@@ -6,6 +6,7 @@
 use crate::capture::af_packet::{CaptureError, Iface};
 use crate::capture::sys::SysError;
 use crate::capture::sys::af_packet::{PacketSocket, SendBuf};
+use crate::capture::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
 use crate::config::GenArgs;
 use crate::synth::{FlowDesc, Mix, tcp_flags};
 use std::collections::BTreeMap;
@@ -24,6 +25,8 @@ pub enum GenError {
     Capture(#[from] CaptureError),
     #[error("sending on {iface}: {source}")]
     Send { iface: String, source: SysError },
+    #[error("{0}")]
+    Xdp(String),
     #[error("cannot write {path}: {source}")]
     Truth {
         path: String,
@@ -126,6 +129,21 @@ fn truth_key(d: &FlowDesc, from_client: bool) -> TruthKey {
 }
 
 pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
+    let report = if args.xdp {
+        run_xdp(args)?
+    } else {
+        run_sockets(args)?
+    };
+    if let Some(path) = &args.truth {
+        write_truth(path, &report).map_err(|source| GenError::Truth {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(report)
+}
+
+fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
     let iface = Iface::lookup(&args.iface).ok_or_else(|| GenError::NoIface(args.iface.clone()))?;
     let send_err = |source| GenError::Send {
         iface: args.iface.clone(),
@@ -211,11 +229,163 @@ pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
             }
         }
     }
-    if let Some(path) = &args.truth {
-        write_truth(path, &report).map_err(|source| GenError::Truth {
-            path: path.display().to_string(),
-            source,
-        })?;
+    Ok(report)
+}
+
+/// The frame the XDP sender starts from: IPv4/UDP from 10.213.0.0 to
+/// 198.51.100.1, `size` bytes (at least 60). The program writes the flow
+/// index into the last two bytes of the source address.
+pub fn xdp_template(size: usize) -> Vec<u8> {
+    let size = size.max(60);
+    let udp = crate::synth::udp(XDP_SPORT, XDP_DPORT, size - 42);
+    let ip = crate::synth::ipv4([10, 213, 0, 0], [198, 51, 100, 1], 17, (false, 0), &udp);
+    crate::synth::ethernet(&[], 0x0800, &ip)
+}
+
+const XDP_SPORT: u16 = 40000;
+const XDP_DPORT: u16 = 5201;
+/// Offsets in the template: the IPv4 checksum and the low half of the
+/// source address.
+const XDP_CSUM_AT: i16 = 14 + 10;
+const XDP_SRC_LOW_AT: i16 = 14 + 14;
+
+/// The XDP_TX program of `ringflow gen --xdp`: counts its runs in
+/// `counter` (an array map with one u64) and sends run `n` as flow
+/// `n % flows`, writing the flow index into the source address and fixing
+/// the IPv4 checksum from `sum`, the template header's ones' complement
+/// sum. It writes absolute values, as live frames may start from the
+/// template or from the last run's bytes.
+pub fn xdp_tx_program(counter_fd: i32, flows: u32, sum: u16) -> Vec<Insn> {
+    vec![
+        insn(op::MOV_REG, 6, 1, 0, 0),                           // 0: r6 = ctx
+        insn(op::ST_W, 10, 0, -4, 0),                            // 1: key = 0
+        insn(op::MOV_REG, 2, 10, 0, 0),                          // 2: r2 = &key
+        insn(op::ADD_IMM, 2, 0, 0, -4),                          // 3
+        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, counter_fd), // 4: r1 = counter
+        insn(0, 0, 0, 0, 0),                                     // 5
+        insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),       // 6
+        insn(op::JEQ_IMM, 0, 0, 28, 0),                          // 7: no entry: drop (36)
+        insn(op::LDX_DW, 7, 0, 0, 0),                            // 8: r7 = n
+        insn(op::MOV_REG, 8, 7, 0, 0),                           // 9
+        insn(op::ADD_IMM, 8, 0, 0, 1),                           // 10
+        insn(op::STX_DW, 0, 8, 0, 0),                            // 11: counter = n + 1
+        insn(op::MOD_IMM, 7, 0, 0, flows as i32),                // 12: r7 = flow index
+        insn(op::LDX_W, 2, 6, 0, 0),                             // 13: r2 = data
+        insn(op::LDX_W, 3, 6, 4, 0),                             // 14: r3 = data_end
+        insn(op::MOV_REG, 4, 2, 0, 0),                           // 15
+        insn(op::ADD_IMM, 4, 0, 0, 42),                          // 16
+        insn(op::JGT_REG, 4, 3, 18, 0), // 17: shorter than 42 bytes: drop (36)
+        insn(op::MOV_REG, 5, 7, 0, 0),  // 18
+        insn(op::TO_BE, 5, 0, 0, 16),   // 19
+        insn(op::STX_H, 2, 5, XDP_SRC_LOW_AT, 0), // 20: source address low half
+        insn(op::MOV_IMM, 5, 0, 0, i32::from(sum)), // 21: r5 = sum + index
+        insn(op::ADD_REG, 5, 7, 0, 0),  // 22
+        insn(op::MOV_REG, 8, 5, 0, 0),  // 23: fold the carry, twice
+        insn(op::RSH_IMM, 8, 0, 0, 16), // 24
+        insn(op::AND_IMM, 5, 0, 0, 0xffff), // 25
+        insn(op::ADD_REG, 5, 8, 0, 0),  // 26
+        insn(op::MOV_REG, 8, 5, 0, 0),  // 27
+        insn(op::RSH_IMM, 8, 0, 0, 16), // 28
+        insn(op::AND_IMM, 5, 0, 0, 0xffff), // 29
+        insn(op::ADD_REG, 5, 8, 0, 0),  // 30
+        insn(op::XOR_IMM, 5, 0, 0, 0xffff), // 31: checksum = !sum
+        insn(op::TO_BE, 5, 0, 0, 16),   // 32
+        insn(op::STX_H, 2, 5, XDP_CSUM_AT, 0), // 33
+        insn(op::MOV_IMM, 0, 0, 0, op::XDP_TX), // 34
+        insn(op::EXIT, 0, 0, 0, 0),     // 35
+        insn(op::MOV_IMM, 0, 0, 0, op::XDP_DROP), // 36
+        insn(op::EXIT, 0, 0, 0, 0),     // 37
+    ]
+}
+
+/// What `n` packets round-robin over `flows` give each flow.
+fn xdp_share(n: u64, flows: u32, i: u32) -> u64 {
+    n / u64::from(flows) + u64::from(u64::from(i) < n % u64::from(flows))
+}
+
+/// `ringflow gen --xdp`: the kernel sends the frames itself, from an
+/// XDP_TX program run with BPF_PROG_RUN and live frames on the interface.
+fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
+    let iface = Iface::lookup(&args.iface).ok_or_else(|| GenError::NoIface(args.iface.clone()))?;
+    let bpf_err = |source: SysError| {
+        if source.is_permission() {
+            GenError::Capture(CaptureError::NoXdpCapability(source))
+        } else {
+            GenError::Send {
+                iface: args.iface.clone(),
+                source,
+            }
+        }
+    };
+    if args.flows > 65_536 {
+        return Err(GenError::Xdp("--xdp sends at most 65536 flows".into()));
+    }
+    let size = if args.frame_size == 0 {
+        64
+    } else {
+        args.frame_size
+    };
+    if !(60..=1514).contains(&size) {
+        return Err(GenError::Xdp(format!(
+            "--xdp sends frames of 60 to 1514 bytes, not {size}"
+        )));
+    }
+    let frame = xdp_template(size);
+    let csum = u16::from_be_bytes([frame[24], frame[25]]);
+    let counter = Map::create(BPF_MAP_TYPE_ARRAY, 4, 8, 1, "ringflow_gen_n").map_err(bpf_err)?;
+    let prog = Program::load_xdp(
+        &xdp_tx_program(counter.fd(), args.flows, !csum),
+        "ringflow_gen",
+    )
+    .map_err(bpf_err)?;
+
+    let start = Instant::now();
+    let end = start + args.duration;
+    let mut n: u64 = 0;
+    while n < args.packets && Instant::now() < end {
+        let chunk = if args.rate > 0 {
+            let due = start + Duration::from_secs_f64(n as f64 / args.rate as f64);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep((due - now).min(Duration::from_millis(10)));
+                continue;
+            }
+            // A call costs the kernel's setup and teardown of its page
+            // pool, some 20 ms here, whatever it sends: pace by bursts of
+            // 25 ms worth, at most 2048 frames (half an AF_XDP RX ring).
+            (args.rate / 40).clamp(1, 2048)
+        } else {
+            // about 100 ms of sending per call, so the duration is kept
+            1 << 18
+        };
+        let take = chunk.min(args.packets - n) as u32;
+        prog.run_live(&frame, iface.ifindex, take, 64)
+            .map_err(bpf_err)?;
+        n += u64::from(take);
+    }
+    let elapsed = start.elapsed();
+    let mut report = GenReport {
+        elapsed,
+        packets: n,
+        bytes: n * frame.len() as u64,
+        ..GenReport::default()
+    };
+    for i in 0..args.flows.min(n.min(u64::from(u32::MAX)) as u32) {
+        let packets = xdp_share(n, args.flows, i);
+        report.truth.insert(
+            (
+                format!("10.213.{}.{}", i >> 8, i & 0xff),
+                "198.51.100.1".into(),
+                17,
+                XDP_SPORT,
+                XDP_DPORT,
+                0,
+            ),
+            Sent {
+                packets,
+                bytes: packets * frame.len() as u64,
+            },
+        );
     }
     Ok(report)
 }
@@ -236,6 +406,45 @@ fn write_truth(path: &std::path::Path, r: &GenReport) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xdp_truth_shares_packets_round_robin() {
+        let total: u64 = (0..7).map(|i| xdp_share(100, 7, i)).sum();
+        assert_eq!(total, 100);
+        assert_eq!(xdp_share(100, 7, 0), 15);
+        assert_eq!(xdp_share(100, 7, 1), 15);
+        assert_eq!(xdp_share(100, 7, 2), 14);
+    }
+
+    #[test]
+    fn xdp_program_jumps_land_on_the_drop() {
+        let p = xdp_tx_program(3, 10, 0x1234);
+        for (pc, i) in p.iter().enumerate() {
+            if i.code == op::JEQ_IMM || i.code == op::JGT_REG {
+                let target = pc as i64 + 1 + i64::from(i.off);
+                assert_eq!(p[target as usize].imm, op::XDP_DROP, "jump at {pc}");
+            }
+        }
+        assert_eq!(p.iter().filter(|i| i.code == op::EXIT).count(), 2);
+    }
+
+    /// What the program writes for flow `i`, done on the template in Rust:
+    /// a valid IPv4 header checksum for every index.
+    #[test]
+    fn rewritten_checksum_stays_valid() {
+        let t = xdp_template(64);
+        let sum = !u16::from_be_bytes([t[24], t[25]]);
+        for i in [0u32, 1, 255, 256, 4095, 65535] {
+            let mut f = t.clone();
+            f[28..30].copy_from_slice(&(i as u16).to_be_bytes());
+            let mut s = u64::from(sum) + u64::from(i);
+            s = (s & 0xffff) + (s >> 16);
+            s = (s & 0xffff) + (s >> 16);
+            let c = !(s as u16);
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+            assert_eq!(crate::synth::checksum(&f[14..34]), 0, "index {i}");
+        }
+    }
 
     #[test]
     fn every_flow_opens_first_then_two_to_one() {

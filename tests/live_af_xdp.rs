@@ -239,3 +239,36 @@ fn a_second_program_is_named_and_refused() {
         assert!(!v.rx_has_xdp());
     }
 }
+
+#[test]
+fn xdp_generator_sends_exactly_what_it_reports() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpgen") else {
+        return;
+    };
+    let dir = TempDir::new("xdp-gen");
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    let truth = v.send(
+        &dir,
+        &[
+            "--xdp",
+            "--flows",
+            "300",
+            "--packets",
+            "12001",
+            "--rate",
+            "40000",
+            "--frame-size",
+            "100",
+        ],
+    );
+    let text = cap.stop();
+    assert_eq!(truth.len(), 300);
+    assert!(truth.iter().all(|r| r.packets == 40 || r.packets == 41));
+    assert_eq!(truth.iter().map(|r| r.packets).sum::<u64>(), 12001);
+    assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
+    let m = parse_exposition(&text);
+    assert_eq!(total(&m, "ringflow_bytes_total"), 12001 * 100);
+    // every rewritten frame parses whole
+    assert_eq!(total(&m, "ringflow_parse_errors_total"), 0);
+}

@@ -4,7 +4,7 @@
 //! outlives ringflow, even after SIGKILL.
 
 use super::af_packet::{CaptureError, Iface};
-use super::sys::bpf::{self, Insn, Link, Map, Program};
+use super::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
 use super::sys::xdp::{BindMode, XskParams, XskSocket};
 use super::sys::{SysError, netlink};
 use std::net::IpAddr;
@@ -64,26 +64,8 @@ pub fn bind_label(b: BindMode) -> &'static str {
     }
 }
 
-// eBPF opcodes (linux/bpf_common.h, linux/bpf.h)
-const LDX_MEM_W: u8 = 0x61;
-const LD_IMM_DW: u8 = 0x18;
-const MOV64_IMM: u8 = 0xb7;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
-const BPF_PSEUDO_MAP_FD: u8 = 1;
-const BPF_FUNC_REDIRECT_MAP: i32 = 51;
-const XDP_PASS: i32 = 2;
 /// Offset of `rx_queue_index` in `struct xdp_md`.
 const XDP_MD_RX_QUEUE_INDEX: i16 = 16;
-
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: dst | src << 4,
-        off,
-        imm,
-    }
-}
 
 /// The XDP program: redirect every frame to the socket registered in
 /// `xskmap` for the queue it arrived on; a queue without a socket passes
@@ -99,12 +81,12 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 /// ```
 pub fn redirect_program(xskmap_fd: i32) -> Vec<Insn> {
     vec![
-        insn(LDX_MEM_W, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0),
-        insn(LD_IMM_DW, 1, BPF_PSEUDO_MAP_FD, 0, xskmap_fd),
+        insn(op::LDX_W, 2, 1, XDP_MD_RX_QUEUE_INDEX, 0),
+        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, xskmap_fd),
         insn(0, 0, 0, 0, 0),
-        insn(MOV64_IMM, 3, 0, 0, XDP_PASS),
-        insn(CALL, 0, 0, 0, BPF_FUNC_REDIRECT_MAP),
-        insn(EXIT, 0, 0, 0, 0),
+        insn(op::MOV_IMM, 3, 0, 0, op::XDP_PASS),
+        insn(op::CALL, 0, 0, 0, op::FUNC_REDIRECT_MAP),
+        insn(op::EXIT, 0, 0, 0, 0),
     ]
 }
 

@@ -128,6 +128,56 @@ pub struct Insn {
     pub imm: i32,
 }
 
+/// `code dst, src, off, imm`.
+pub fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+    Insn {
+        code,
+        regs: dst | src << 4,
+        off,
+        imm,
+    }
+}
+
+/// The eBPF opcodes ringflow's programs use (linux/bpf_common.h, bpf.h).
+pub mod op {
+    /// `dst = *(u32 *)(src + off)`
+    pub const LDX_W: u8 = 0x61;
+    /// `dst = *(u64 *)(src + off)`
+    pub const LDX_DW: u8 = 0x79;
+    /// `*(u16 *)(dst + off) = src`
+    pub const STX_H: u8 = 0x6b;
+    /// `*(u64 *)(dst + off) = src`
+    pub const STX_DW: u8 = 0x7b;
+    /// `*(u32 *)(dst + off) = imm`
+    pub const ST_W: u8 = 0x62;
+    /// `dst = imm64` over two instructions; src 1 makes imm a map fd
+    pub const LD_IMM64: u8 = 0x18;
+    pub const PSEUDO_MAP_FD: u8 = 1;
+    pub const MOV_IMM: u8 = 0xb7;
+    pub const MOV_REG: u8 = 0xbf;
+    pub const ADD_IMM: u8 = 0x07;
+    pub const ADD_REG: u8 = 0x0f;
+    pub const AND_IMM: u8 = 0x57;
+    pub const XOR_IMM: u8 = 0xa7;
+    pub const RSH_IMM: u8 = 0x77;
+    pub const MOD_IMM: u8 = 0x97;
+    /// to big endian, imm bits (32-bit ALU class)
+    pub const TO_BE: u8 = 0xdc;
+    /// `if dst == imm goto +off`
+    pub const JEQ_IMM: u8 = 0x15;
+    /// `if dst > src goto +off`
+    pub const JGT_REG: u8 = 0x2d;
+    pub const CALL: u8 = 0x85;
+    pub const EXIT: u8 = 0x95;
+
+    pub const FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+    pub const FUNC_REDIRECT_MAP: i32 = 51;
+
+    pub const XDP_DROP: i32 = 1;
+    pub const XDP_PASS: i32 = 2;
+    pub const XDP_TX: i32 = 3;
+}
+
 /// A loaded XDP program.
 pub struct Program {
     fd: OwnedFd,
