@@ -2,24 +2,34 @@
 # Live benchmark (run as root). Builds a veth pair between two network
 # namespaces, gives the receiving end threaded NAPI pinned to the capture
 # CPU (one receive core, like a NIC queue's IRQ), runs `ringflow gen` on
-# the other CPU as fast as it can, and captures with ringflow and with
-# `tcpdump -w /dev/null` in turn on the same load, for 1k and 64k flows.
-# Prints offered and captured packets per second, drops, the capture
-# process's CPU time per captured packet and its peak memory.
+# the other CPU as fast as it can, and captures the same load in turn with
+# ringflow AF_PACKET, `tcpdump -w /dev/null`, ringflow AF_XDP in native and
+# SKB mode, and the bare AF_XDP receive-and-drop loop (bench/xdp_drop.rs,
+# the ceiling), for 1k and 64k flows. Prints offered and captured packets
+# per second, drops, the capture process's CPU time per captured packet
+# and its peak memory.
 #
-#   bench/live.sh            PACKETS=2000000 FLOWS="1000 65536" bench/live.sh
+#   bench/live.sh
+#   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
+#
+# GEN=xdp (default) sends with `ringflow gen --xdp` (the kernel transmits
+# from an XDP program, several Mpps: more than any capture here can take);
+# GEN=sock with sendmmsg (about 0.6 Mpps, throttled by the receive core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" -eq 0 ] || { echo "bench/live.sh: needs root (network namespaces)"; exit 2; }
 command -v tcpdump >/dev/null || { echo "bench/live.sh: needs tcpdump (apt-get install tcpdump)"; exit 2; }
 
-PACKETS=${PACKETS:-3000000}
+GEN=${GEN:-xdp}
+if [ "$GEN" = xdp ]; then PACKETS=${PACKETS:-20000000}; else PACKETS=${PACKETS:-3000000}; fi
 FLOWS=${FLOWS:-"1000 65536"}
+TOOLS=${TOOLS:-"ringflow tcpdump xdp-native xdp-skb drop-native drop-skb"}
 GEN_CPU=${GEN_CPU:-0}
 CAP_CPU=${CAP_CPU:-1}
 TX=rfbench-tx-$$ RX=rfbench-rx-$$ TXIF=rfbt$$ RXIF=rfbr$$
-cargo build --release --quiet
+cargo build --release --quiet --bin ringflow --example xdp_drop
 BIN=$PWD/target/release/ringflow
+DROP=$PWD/target/release/examples/xdp_drop
 work=$(mktemp -d)
 cleanup() {
   pkill -f "$RXIF" 2>/dev/null || true
@@ -46,41 +56,57 @@ for pid in $(pgrep -f "napi/$RXIF" || true); do taskset -pc "$CAP_CPU" "$pid" >/
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-printf '%-9s %-6s %12s %12s %10s %12s %12s %10s\n' tool flows offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
+printf '%-12s %-6s %12s %12s %10s %12s %12s %10s\n' tool flows offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
 for flows in $FLOWS; do
-  for tool in ringflow tcpdump; do
+  for tool in $TOOLS; do
     log=$work/$tool.log
-    if [ "$tool" = ringflow ]; then
-      ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" --workers 1 --cpus "$CAP_CPU" ${RINGFLOW_ARGS:-} \
-        --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
-      ready="serving"
-    else
-      ip netns exec "$RX" taskset -c "$CAP_CPU" tcpdump -i "$RXIF" -s 256 -B 65536 -w /dev/null 2>"$log" &
-      ready="listening on"
-    fi
+    : >"$work/out"
+    case $tool in
+      ringflow|xdp-native|xdp-skb)
+        case $tool in
+          ringflow) backend="--backend af-packet" ;;
+          xdp-native) backend="--backend af-xdp --xdp-mode native" ;;
+          xdp-skb) backend="--backend af-xdp --xdp-mode skb" ;;
+        esac
+        ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" ${RINGFLOW_ARGS:-} \
+          --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
+        ready="serving" ;;
+      tcpdump)
+        ip netns exec "$RX" taskset -c "$CAP_CPU" tcpdump -i "$RXIF" -s 256 -B 65536 -w /dev/null 2>"$log" &
+        ready="listening on" ;;
+      drop-native|drop-skb)
+        ip netns exec "$RX" taskset -c "$CAP_CPU" "$DROP" "$RXIF" 1 "${tool#drop-}" >"$work/out" 2>"$log" &
+        ready="receiving" ;;
+    esac
     sleep 0.2
     pid=$(pgrep -f -n "$RXIF" | head -1)
     for _ in $(seq 100); do grep -q "$ready" "$log" && break; sleep 0.05; done
     c0=$(cpu_ns "$pid")
-    gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen --iface "$TXIF" --flows "$flows" \
-      --packets "$PACKETS" --duration 30s 2>&1 | tail -1)
+    gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
+    [ "$GEN" = xdp ] && gen_args+=(--xdp)
+    gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
     sleep 0.3
     c1=$(cpu_ns "$pid")
     hwm=$(hwm_kib "$pid")
     sent=$(echo "$gen" | sed -E 's/.*sent ([0-9]+) packets.*/\1/')
     secs=$(echo "$gen" | sed -E 's/.* in ([0-9.]+) s.*/\1/')
-    if [ "$tool" = ringflow ]; then
-      kill -TERM "$pid"; wait "$pid" || true
-      captured=$(awk '/^ringflow_packets_total/ {print $2}' "$work/out")
-      drops=$(awk '/^ringflow_capture_drops_total/ {s += $2} END {print s + 0}' "$work/out")
-    else
-      kill -INT "$pid"; wait "$pid" || true
-      captured=$(awk '/packets captured/ {print $1}' "$log")
-      drops=$(awk '/dropped by kernel/ {print $1}' "$log")
-    fi
+    case $tool in
+      tcpdump)
+        kill -INT "$pid"; wait "$pid" || true
+        captured=$(awk '/packets captured/ {print $1}' "$log")
+        drops=$(awk '/dropped by kernel/ {print $1}' "$log") ;;
+      drop-*)
+        kill -INT "$pid"; wait "$pid" || true
+        captured=$(awk '/received/ {print $3}' "$work/out")
+        drops=0 ;;
+      *)
+        kill -TERM "$pid"; wait "$pid" || true
+        captured=$(awk '/^ringflow_packets_total/ {print $2}' "$work/out")
+        drops=$(awk '/^ringflow_capture_drops_total/ {s += $2} END {print s + 0}' "$work/out") ;;
+    esac
     awk -v t="$tool" -v f="$flows" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
-      printf "%-9s %-6s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, s / secs, c / secs, d, c,
+      printf "%-12s %-6s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, s / secs, c / secs, d, c,
         (c > 0 ? cpu / c : 0), hwm / 1024 }'
   done
 done

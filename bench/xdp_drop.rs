@@ -7,7 +7,7 @@
 //!   xdp_drop IFACE [QUEUES] [native|skb] [SECONDS]
 
 use ringflow::capture::af_packet::Iface;
-use ringflow::capture::af_xdp::{Attachment, XdpBind, XdpConfig, XdpMode, open_socket};
+use ringflow::capture::af_xdp::{Attachment, Waiter, XdpBind, XdpConfig, XdpMode, open_socket};
 use ringflow::capture::sys::PollSet;
 use ringflow::live::default_xdp_params;
 use std::sync::Arc;
@@ -59,11 +59,13 @@ fn main() {
         let (stop, total) = (stop.clone(), total.clone());
         threads.push(std::thread::spawn(move || {
             let mut polls = PollSet::default();
+            let mut waiter = Waiter::default();
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let got = sock.receive(256).len();
                 n += u64::from(got);
-                if got == 0 {
+                waiter.took(got);
+                if got == 0 && waiter.idle() {
                     let _ = polls.wait(&[sock.fd()], 100);
                 }
             }

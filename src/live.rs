@@ -592,6 +592,7 @@ fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, cpu: usize, stop: &A
     let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
     let mut next_check = Instant::now() + Duration::from_secs(1);
     let mut gone_logged = vec![false; srcs.len()];
+    let mut waiter = af_xdp::Waiter::default();
     loop {
         let mut got = 0;
         // one clock read per round: frames carry no timestamp in copy mode
@@ -602,6 +603,7 @@ fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, cpu: usize, stop: &A
                 continue;
             }
             got += batch.len();
+            waiter.took(batch.len());
             let mut accepted = 0u64;
             let filter = s.filter.as_ref();
             w.process_batch(
@@ -634,6 +636,10 @@ fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, cpu: usize, stop: &A
                 if s.sock.needs_wakeup() {
                     s.sock.wakeup();
                 }
+            }
+            if !waiter.idle() {
+                w.poll_epoch();
+                continue;
             }
             if pollset.wait(&fds, 50).is_ok() {
                 for (k, s) in srcs.iter().enumerate() {

@@ -221,6 +221,40 @@ pub fn open_socket(
     Ok((sock, bind))
 }
 
+/// How an AF_XDP reader waits once its rings are empty. Under load it
+/// naps for a fraction of a ring's worth of time and comes back to a
+/// batch, instead of being woken for every few frames the driver's NAPI
+/// delivers (a context switch each, on the core NAPI needs); when traffic
+/// is light it blocks in poll(). ringflow's workers and the bench ceiling
+/// (`bench/xdp_drop.rs`) wait the same way.
+#[derive(Debug, Default)]
+pub struct Waiter {
+    /// Frames taken since the reader last waited.
+    taken: u32,
+}
+
+/// Frames since the last wait that mean traffic is heavy.
+const BUSY: u32 = 64;
+/// The nap: 1/40 of what a default RX ring holds at 1.6 Mpps.
+const NAP: std::time::Duration = std::time::Duration::from_micros(50);
+
+impl Waiter {
+    pub fn took(&mut self, frames: u32) {
+        self.taken = self.taken.saturating_add(frames);
+    }
+
+    /// Called when a round found nothing. True: block in poll() now;
+    /// false: the reader napped and should look again.
+    pub fn idle(&mut self) -> bool {
+        let busy = self.taken >= BUSY;
+        self.taken = 0;
+        if busy {
+            std::thread::sleep(NAP);
+        }
+        !busy
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
