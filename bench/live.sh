@@ -98,7 +98,7 @@ for flows in $FLOWS; do
       drop-*)
         kill -INT "$pid"; wait "$pid" || true
         captured=$(awk '/received/ {print $3}' "$work/out")
-        drops=0 ;;
+        drops=$(awk '/received/ {print $6}' "$work/out") ;;
       *)
         kill -TERM "$pid"; wait "$pid" || true
         captured=$(awk '/^ringflow_packets_total/ {print $2}' "$work/out")

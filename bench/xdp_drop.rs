@@ -52,11 +52,12 @@ fn main() {
     let attachment = Attachment::attach(&iface, queues, mode).unwrap_or_else(|e| fail(&e));
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
     let mut threads = Vec::new();
     for q in 0..queues {
         let (mut sock, _) = open_socket(&iface, q, &cfg).unwrap_or_else(|e| fail(&e));
         attachment.register(q, &sock).unwrap_or_else(|e| fail(&e));
-        let (stop, total) = (stop.clone(), total.clone());
+        let (stop, total, dropped) = (stop.clone(), total.clone(), dropped.clone());
         threads.push(std::thread::spawn(move || {
             let mut polls = PollSet::default();
             let mut waiter = Waiter::default();
@@ -70,6 +71,15 @@ fn main() {
                 }
             }
             total.fetch_add(n, Ordering::Relaxed);
+            if let Ok(st) = sock.stats() {
+                dropped.fetch_add(
+                    st.rx_dropped
+                        + st.rx_invalid_descs
+                        + st.rx_ring_full
+                        + st.rx_fill_ring_empty_descs,
+                    Ordering::Relaxed,
+                );
+            }
         }));
     }
     eprintln!(

@@ -402,10 +402,19 @@ impl RxBatch<'_> {
         self.n == 0
     }
 
-    /// The frames' bytes, in arrival order.
+    /// The frames' bytes, in arrival order. The headers of frames a few
+    /// places ahead are prefetched: frames lie 2 or 4 KiB apart in the
+    /// UMEM, so the hardware prefetcher does not guess them.
     pub fn frames(&self) -> impl Iterator<Item = &[u8]> {
+        const AHEAD: u32 = 8;
         let umem = &self.sock.umem;
+        for k in 0..AHEAD.min(self.n) {
+            self.prefetch_frame(k);
+        }
         (0..self.n).filter_map(move |k| {
+            if k + AHEAD < self.n {
+                self.prefetch_frame(k + AHEAD);
+            }
             let d = self.sock.desc(self.start.wrapping_add(k));
             let (at, len) = (d.addr as usize, d.len as usize);
             if at.checked_add(len)? > umem.len() {
@@ -416,6 +425,20 @@ impl RxBatch<'_> {
             // until the batch is dropped; the slice borrows the batch.
             Some(unsafe { std::slice::from_raw_parts(umem.as_ptr().add(at), len) })
         })
+    }
+}
+
+impl RxBatch<'_> {
+    fn prefetch_frame(&self, k: u32) {
+        let d = self.sock.desc(self.start.wrapping_add(k));
+        if let Some(end) = (d.addr as usize).checked_add(64)
+            && end <= self.sock.umem.len()
+        {
+            // SAFETY: the first 64 bytes of the frame lie inside the UMEM
+            // (checked); this reference is only used to prefetch the line.
+            let head = unsafe { &*self.sock.umem.as_ptr().add(d.addr as usize).cast::<[u8; 64]>() };
+            super::prefetch(head);
+        }
     }
 }
 
