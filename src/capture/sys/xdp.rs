@@ -436,7 +436,14 @@ impl RxBatch<'_> {
         {
             // SAFETY: the first 64 bytes of the frame lie inside the UMEM
             // (checked); this reference is only used to prefetch the line.
-            let head = unsafe { &*self.sock.umem.as_ptr().add(d.addr as usize).cast::<[u8; 64]>() };
+            let head = unsafe {
+                &*self
+                    .sock
+                    .umem
+                    .as_ptr()
+                    .add(d.addr as usize)
+                    .cast::<[u8; 64]>()
+            };
             super::prefetch(head);
         }
     }
