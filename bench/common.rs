@@ -58,3 +58,20 @@ pub fn ring_64(flows: usize, packets: usize) -> Ring {
         packets,
     }
 }
+
+/// The IPv4/IPv6/VLAN IMIX mix: 4096 frames of 1024 conversations, few
+/// enough to stay in cache, so the benches measure work, not DRAM.
+pub fn imix_frames() -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    synth::Mix {
+        flows: 1024,
+        packets: 1 << 12,
+        ipv6_percent: 40,
+        vlan_percent: 30,
+        udp_percent: 25,
+        frame_size: 0,
+        seed: 5,
+    }
+    .for_each_frame(|_, _, f| frames.push(f.to_vec()));
+    frames
+}

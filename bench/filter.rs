@@ -8,18 +8,11 @@ use ringflow::capture::cbpf::Filter;
 use ringflow::capture::sys::filter::compile;
 use std::hint::black_box;
 
+#[path = "common.rs"]
+mod common;
+
 fn bench_filter(c: &mut Criterion) {
-    let mut frames = Vec::new();
-    ringflow::synth::Mix {
-        flows: 1024,
-        packets: 1 << 12,
-        ipv6_percent: 40,
-        vlan_percent: 30,
-        udp_percent: 25,
-        frame_size: 0,
-        seed: 5,
-    }
-    .for_each_frame(|_, _, f| frames.push(f.to_vec()));
+    let frames = common::imix_frames();
     let mut g = c.benchmark_group("filter");
     g.throughput(Throughput::Elements(frames.len() as u64));
     for (name, expr) in [

@@ -23,18 +23,7 @@ fn bench_parse(c: &mut Criterion) {
         })
     });
 
-    let mut mixed = Vec::new();
-    ringflow::synth::Mix {
-        flows: 1024,
-        // few enough frames to stay in cache: this measures parsing, not DRAM
-        packets: 1 << 12,
-        ipv6_percent: 40,
-        vlan_percent: 30,
-        udp_percent: 25,
-        frame_size: 0,
-        seed: 5,
-    }
-    .for_each_frame(|_, _, f| mixed.push(f.to_vec()));
+    let mixed = common::imix_frames();
     g.throughput(Throughput::Elements(mixed.len() as u64));
     g.bench_function("mix_v4_v6_vlan_imix", |b| {
         b.iter(|| {
