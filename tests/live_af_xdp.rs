@@ -81,7 +81,20 @@ fn skb_mode_counts_exactly() {
         return;
     };
     let dir = TempDir::new("xdp-skb");
-    let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "skb"]);
+    // with busy polling, which the kernel takes on any AF_XDP socket
+    let text = exact_capture(
+        &v,
+        &dir,
+        1,
+        &[
+            "--xdp-mode",
+            "skb",
+            "--busy-poll",
+            "20",
+            "--busy-poll-budget",
+            "32",
+        ],
+    );
     let m = parse_exposition(&text);
     assert!(
         family(&m, "ringflow_capture_info")

@@ -50,14 +50,6 @@ impl Attr {
         self.0[off..off + n].copy_from_slice(&b[..n]);
         self
     }
-    fn get_u32(&self, off: usize) -> u32 {
-        u32::from_ne_bytes([
-            self.0[off],
-            self.0[off + 1],
-            self.0[off + 2],
-            self.0[off + 3],
-        ])
-    }
 }
 
 fn bpf(cmd: u64, attr: &mut Attr, call: &'static str) -> Result<i64, SysError> {
@@ -300,7 +292,6 @@ pub fn program_name(id: u32) -> Option<String> {
         "bpf(BPF_OBJ_GET_INFO_BY_FD)",
     )
     .ok()?;
-    let _ = attr.get_u32(4);
     let bytes: Vec<u8> = info.iter().flat_map(|w| w.to_ne_bytes()).collect();
     let name = &bytes[64..80];
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());

@@ -322,22 +322,6 @@ impl XskSocket {
         )
     }
 
-    /// Whether the socket was bound in zero-copy mode.
-    pub fn zero_copy(&self) -> bool {
-        #[derive(Default)]
-        #[repr(C)]
-        struct Options {
-            flags: u32,
-        }
-        getsockopt::<Options>(
-            self.fd(),
-            libc::SOL_XDP,
-            libc::XDP_OPTIONS,
-            "getsockopt(XDP_OPTIONS)",
-        )
-        .is_ok_and(|o| o.flags & libc::XDP_OPTIONS_ZEROCOPY != 0)
-    }
-
     /// Takes up to `max` received frames from the RX ring. They go back to
     /// the fill ring when the batch is dropped.
     pub fn receive(&mut self, max: u32) -> RxBatch<'_> {
