@@ -227,6 +227,20 @@ fn refuses_an_addressed_interface_unless_told_and_auto_falls_back() {
 }
 
 #[test]
+fn refuses_a_bridge_member() {
+    let _g = serial();
+    let Some(v) = VethPair::new("xdpbr") else {
+        return;
+    };
+    let br = format!("{}br", v.rx_if);
+    v.rx_ip(&["link", "add", &br, "type", "bridge"]);
+    v.rx_ip(&["link", "set", &v.rx_if, "master", &br]);
+    let err = run_expecting_failure(&v, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
+    assert!(err.contains(&format!("member of {br}")), "{err}");
+    assert!(!v.rx_has_xdp());
+}
+
+#[test]
 fn a_second_program_is_named_and_refused() {
     let _g = serial();
     let Some(v) = VethPair::new("xdpbusy") else {
