@@ -110,8 +110,8 @@ pub enum LiveBackend {
 }
 
 pub const DEFAULT_XDP_FRAME_SIZE: u32 = 2048;
-pub const DEFAULT_XDP_FRAMES: u32 = 8192;
-pub const DEFAULT_XDP_RING_SIZE: u32 = 4096;
+pub const DEFAULT_XDP_FRAMES: u32 = 16384;
+pub const DEFAULT_XDP_RING_SIZE: u32 = 8192;
 pub const DEFAULT_BUSY_POLL_BUDGET: u32 = 64;
 
 /// UMEM and ring geometry of an AF_XDP socket with the defaults.

@@ -235,8 +235,10 @@ pub struct Waiter {
 
 /// Frames since the last wait that mean traffic is heavy.
 const BUSY: u32 = 64;
-/// The nap: 1/40 of what a default RX ring holds at 1.6 Mpps.
-const NAP: std::time::Duration = std::time::Duration::from_micros(50);
+/// The nap: long enough that a wake-up finds a batch worth the two
+/// context switches (about 1000 frames at 2 Mpps), short enough that a
+/// default RX ring (8192 entries) is a sixth full by then.
+const NAP: std::time::Duration = std::time::Duration::from_micros(500);
 
 impl Waiter {
     pub fn took(&mut self, frames: u32) {
