@@ -126,13 +126,7 @@ impl<V: Copy + Default> FlowMap<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::PortKind;
-
-    fn key(i: u32) -> FlowKey {
-        let mut a = [0u8; 16];
-        a[..4].copy_from_slice(&i.to_be_bytes());
-        FlowKey::new(4, a, [1; 16], 6, PortKind::Ports, 1, 2, 0)
-    }
+    use crate::flow::numbered as key;
 
     #[test]
     fn insert_get_grow_retain() {

@@ -303,6 +303,21 @@ pub fn random_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(0x5eed_u64)
 }
 
+/// Distinct keys for table tests: flow `i` is from address `i` (as IPv4).
+#[cfg(test)]
+pub(crate) fn numbered(i: u32) -> FlowKey {
+    FlowKey::new(
+        4,
+        v4_addr(i.to_be_bytes()),
+        [9; 16],
+        17,
+        PortKind::Ports,
+        1000,
+        53,
+        0,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

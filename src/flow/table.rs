@@ -278,13 +278,7 @@ impl FlowTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::PortKind;
-
-    fn key(i: u32) -> FlowKey {
-        let mut src = [0u8; 16];
-        src[..4].copy_from_slice(&i.to_be_bytes());
-        FlowKey::new(4, src, [9; 16], 17, PortKind::Ports, 1000, 53, 0)
-    }
+    use crate::flow::numbered as key;
 
     #[test]
     fn at_most_96_bytes_per_entry() {
@@ -345,14 +339,11 @@ mod tests {
         // many keys per tag (7 bits) and long probe runs: a small table
         // filled to its limit, drained and filled again
         let mut t = FlowTable::with_capacity(3000);
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::synth::Rng::new(7);
         for round in 0..3 {
             let mut want = std::collections::HashMap::new();
             for n in 0..20_000u64 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let k = key((state % 2_900) as u32 + round * 7);
+                let k = key(rng.below(2_900) as u32 + round * 7);
                 if t.account(&k, n % 1500, 0, 0, 0) {
                     let e = want.entry(k).or_insert((0u64, 0u64));
                     e.0 += 1;
