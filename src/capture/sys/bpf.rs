@@ -240,6 +240,23 @@ impl Program {
         })
     }
 
+    /// Runs the program once on a copy of `frame` without side effects;
+    /// returns its return code and the frame as it left it.
+    pub fn test_run(&self, frame: &[u8]) -> Result<(u32, Vec<u8>), SysError> {
+        let mut out = vec![0u8; frame.len() + 256];
+        let mut attr = Attr::new()
+            .u32(0, self.fd() as u32)
+            .u32(8, frame.len() as u32)
+            .u32(12, out.len() as u32)
+            .u64(16, frame.as_ptr() as u64)
+            .u64(24, out.as_mut_ptr() as u64)
+            .u32(32, 1);
+        bpf(BPF_PROG_TEST_RUN, &mut attr, "bpf(BPF_PROG_TEST_RUN)")?;
+        let word = |at: usize| u32::from_ne_bytes(attr.0[at..at + 4].try_into().unwrap_or([0; 4]));
+        out.truncate(word(12) as usize);
+        Ok((word(4), out))
+    }
+
     /// Runs the program `repeat` times on `frame` with live frames: what it
     /// returns (XDP_TX) is really transmitted on the interface the frame is
     /// given on (`ifindex` through the xdp_md context).
