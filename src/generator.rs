@@ -351,11 +351,12 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
                 continue;
             }
             // A call costs the kernel's setup and teardown of its page
-            // pool, some 20 ms here, whatever it sends: pace by bursts of
-            // 25 ms worth, at most 2048 frames (half an AF_XDP RX ring).
+            // pool, milliseconds whatever it sends: pace by bursts of
+            // 25 ms worth, at most 2048 frames (a quarter of the default
+            // AF_XDP RX ring).
             (args.rate / 40).clamp(1, 2048)
         } else {
-            // about 100 ms of sending per call, so the duration is kept
+            // tens of milliseconds of sending per call, so the duration is kept
             1 << 18
         };
         let take = chunk.min(args.packets - n) as u32;
