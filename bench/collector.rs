@@ -48,6 +48,17 @@ fn bench_merge(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    g.bench_function("merge_128k_entries_new", |b| {
+        b.iter_batched_ref(
+            || {
+                let mut s = Shard::new(200_000);
+                fill(&mut s, convs);
+                (State::new(1, 600), s)
+            },
+            |(st, s)| st.merge(0, s),
+            BatchSize::PerIteration,
+        )
+    });
     g.throughput(Throughput::Elements(1));
     g.bench_function("snapshot_128k_series", |b| {
         b.iter(|| state.snapshot(0, false).flows.len())
