@@ -158,6 +158,8 @@ struct Staged {
     ts_ns: u64,
     seq: u32,
     tcp_flags: u8,
+    /// Source and destination MAC (zero without an Ethernet header).
+    macs: [u8; 12],
 }
 
 pub struct Worker {
@@ -227,6 +229,10 @@ impl Worker {
                     ts_ns: f.ts_ns,
                     seq: self.seq,
                     tcp_flags: p.tcp_flags,
+                    macs: match (f.link, f.data.first_chunk::<12>()) {
+                        (LinkType::Ethernet, Some(m)) => *m,
+                        _ => [0; 12],
+                    },
                 };
                 true
             }
@@ -250,7 +256,15 @@ impl Worker {
             table.touch(p.hash);
         }
         for p in &self.stage[..n] {
-            table.account_hashed(&p.key, p.hash, p.bytes, p.ts_ns, p.seq, p.tcp_flags);
+            table.account_hashed(
+                &p.key,
+                p.hash,
+                p.bytes,
+                p.ts_ns,
+                p.seq,
+                p.tcp_flags,
+                &p.macs,
+            );
         }
     }
 

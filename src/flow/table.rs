@@ -26,6 +26,9 @@ pub struct FlowStats {
     pub first_seq: u32,
     /// TCP flags of the first packet (0 for other protocols).
     pub first_tcp_flags: u8,
+    /// Source and destination MAC of the first packet (zero when the link
+    /// has no Ethernet header).
+    pub macs: [u8; 12],
 }
 
 /// One slot: a key and its counters packed into one 64-byte cache line.
@@ -65,6 +68,10 @@ const LOAD_DEN: usize = 8;
 
 pub struct FlowTable {
     slots: HugeBuf<Slot>,
+    /// The MAC addresses of each slot's first packet: written when a flow
+    /// is inserted, read when the table is drained, so the counters keep
+    /// their one cache line.
+    macs: HugeBuf<[u8; 12]>,
     /// One per slot: [`FREE`] or [`tag`] of the hash of its key.
     tags: HugeBuf<u8>,
     /// Indices of the occupied slots, so that a drain visits only those
@@ -89,6 +96,7 @@ impl FlowTable {
         let limit = slots / LOAD_DEN * LOAD_NUM;
         FlowTable {
             slots: HugeBuf::new(slots, Slot::default()),
+            macs: HugeBuf::new(slots, [0; 12]),
             tags: HugeBuf::new(slots, FREE),
             used: Vec::with_capacity(limit),
             len: 0,
@@ -115,7 +123,7 @@ impl FlowTable {
 
     /// Bytes of memory the table holds.
     pub fn memory_bytes(&self) -> usize {
-        self.slots.len() * (SLOT_BYTES + 1) + self.used.capacity() * std::mem::size_of::<u32>()
+        self.slots.len() * (SLOT_BYTES + 1 + 12) + self.used.capacity() * std::mem::size_of::<u32>()
     }
 
     /// Packets and bytes that found the table full since the last drain.
@@ -162,11 +170,14 @@ impl FlowTable {
         tcp_flags: u8,
     ) -> bool {
         let hash = self.hash(key);
-        self.account_hashed(key, hash, bytes, ts_ns, seq, tcp_flags)
+        self.account_hashed(key, hash, bytes, ts_ns, seq, tcp_flags, &[0; 12])
     }
 
-    /// [`account`](Self::account) with the hash already computed by [`hash`](Self::hash).
+    /// [`account`](Self::account) with the hash already computed by
+    /// [`hash`](Self::hash), and the packet's MAC addresses (kept from a
+    /// flow's first packet).
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub fn account_hashed(
         &mut self,
         key: &FlowKey,
@@ -175,6 +186,7 @@ impl FlowTable {
         ts_ns: u64,
         seq: u32,
         tcp_flags: u8,
+        macs: &[u8; 12],
     ) -> bool {
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
@@ -203,6 +215,7 @@ impl FlowTable {
                     first: t32,
                     last: t32,
                 };
+                self.macs[i] = *macs;
                 self.len += 1;
                 return true;
             }
@@ -226,8 +239,9 @@ impl FlowTable {
         }
     }
 
-    fn stats(&self, slot: &Slot) -> FlowStats {
+    fn stats(&self, i: usize, slot: &Slot) -> FlowStats {
         FlowStats {
+            macs: self.macs.get(i).copied().unwrap_or_default(),
             packets: u64::from(slot.packets),
             bytes: slot.bytes,
             first_ns: self.base_ns + (u64::from(slot.first) << TIME_SHIFT),
@@ -242,8 +256,9 @@ impl FlowTable {
         self.slots
             .iter()
             .zip(self.tags.iter())
-            .find(|(s, t)| **t != FREE && s.key == *key)
-            .map(|(s, _)| self.stats(s))
+            .enumerate()
+            .find(|(_, (s, t))| **t != FREE && s.key == *key)
+            .map(|(i, (s, _))| self.stats(i, s))
     }
 
     /// Hands every flow to `f` and leaves the table empty, overflow counters
@@ -258,7 +273,7 @@ impl FlowTable {
                 self.touch_slot(next as usize);
             }
             if let Some(slot) = self.slots.get(i as usize) {
-                f(&slot.key, &self.stats(slot));
+                f(&slot.key, &self.stats(i as usize, slot));
             }
         }
         for &i in &self.used {
@@ -283,7 +298,7 @@ mod tests {
     #[test]
     fn at_most_96_bytes_per_entry() {
         assert_eq!(SLOT_BYTES, 64);
-        // per usable entry at full load: (64 + 1) * 8 / 7 + 4 = 78.3
+        // per usable entry at full load: (64 + 1 + 12) * 8 / 7 + 4 = 92
         for n in [1000, 65_536, 1 << 20] {
             let t = FlowTable::with_capacity(n);
             assert!(t.capacity() >= n);
@@ -293,6 +308,22 @@ mod tests {
                 t.memory_bytes()
             );
         }
+    }
+
+    #[test]
+    fn keeps_the_first_packets_macs() {
+        let mut t = FlowTable::with_capacity(16);
+        let (k, h) = (key(7), t.hash(&key(7)));
+        let first: [u8; 12] = std::array::from_fn(|i| i as u8 + 1);
+        assert!(t.account_hashed(&k, h, 60, 0, 0, 0, &first));
+        assert!(t.account_hashed(&k, h, 60, 0, 1, 0, &[0xee; 12]));
+        assert_eq!(t.get(&k).unwrap().macs, first);
+        let mut seen = Vec::new();
+        t.drain(|_, s| seen.push(s.macs));
+        assert_eq!(seen, vec![first]);
+        // a new flow in the same slot after the drain gets its own
+        assert!(t.account_hashed(&k, h, 60, 0, 2, 0, &[9; 12]));
+        assert_eq!(t.get(&k).unwrap().macs, [9; 12]);
     }
 
     #[test]
