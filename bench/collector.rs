@@ -2,10 +2,11 @@
 //! directions (128k flow entries), once all are known, per entry.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ringflow::collector::State;
+use ringflow::collector::{Accounting, State};
 use ringflow::flow::FlowKey;
 use ringflow::parse::PortKind;
 use ringflow::worker::Shard;
+use std::time::Duration;
 
 fn fill(shard: &mut Shard, convs: u32) {
     for i in 0..convs {
@@ -30,7 +31,7 @@ fn fill(shard: &mut Shard, convs: u32) {
 
 fn bench_merge(c: &mut Criterion) {
     let convs = 65_536;
-    let mut state = State::new(1, 600);
+    let mut state = State::new(1, Duration::from_secs(1), Accounting::default());
     let mut shard = Shard::new(200_000);
     fill(&mut shard, convs);
     state.merge(0, &mut shard); // every conversation is known from now on
@@ -53,7 +54,10 @@ fn bench_merge(c: &mut Criterion) {
             || {
                 let mut s = Shard::new(200_000);
                 fill(&mut s, convs);
-                (State::new(1, 600), s)
+                (
+                    State::new(1, Duration::from_secs(1), Accounting::default()),
+                    s,
+                )
             },
             |(st, s)| st.merge(0, s),
             BatchSize::PerIteration,
@@ -63,8 +67,8 @@ fn bench_merge(c: &mut Criterion) {
     g.bench_function("snapshot_128k_series", |b| {
         b.iter(|| state.snapshot(0, false).flows.len())
     });
-    g.bench_function("expire_scan_64k_conversations", |b| {
-        b.iter(|| state.expire())
+    g.bench_function("tick_expiry_scan_64k_conversations", |b| {
+        b.iter(|| state.tick())
     });
     g.finish();
 }

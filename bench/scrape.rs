@@ -3,9 +3,9 @@
 //! thread.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ringflow::collector::{FlowLabels, FlowRow, PipelineConfig, Snapshot, pipeline};
+use ringflow::collector::{FlowRow, PipelineConfig, SeriesKey, Snapshot, pipeline};
 use ringflow::export::render;
-use ringflow::parse::ERROR_KINDS;
+use ringflow::netset::Class;
 use ringflow::source::SourceStats;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,32 +15,34 @@ use std::time::Duration;
 mod common;
 
 fn snapshot(series: usize) -> Arc<Snapshot> {
-    let flows = (0..series as u32)
-        .map(|i| FlowRow {
-            labels: Arc::new(FlowLabels {
-                src: format!("10.{}.{}.{}", i >> 16 & 255, i >> 8 & 255, i & 255),
-                dst: format!("2001:db8::{:x}", i),
-                proto: "tcp".into(),
-                port: "443".into(),
-                direction: if i % 2 == 0 { "request" } else { "reply" },
-            }),
-            packets: u64::from(i) * 7,
-            bytes: u64::from(i) * 7 * 1400,
+    let mut s = Snapshot::empty(0);
+    s.flows = (0..series as u32)
+        .map(|i| {
+            let mut src = [0u8; 16];
+            src[..4].copy_from_slice(&[10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            let mut dst = [0u8; 16];
+            dst[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            dst[12..].copy_from_slice(&i.to_be_bytes());
+            FlowRow {
+                key: SeriesKey {
+                    version: 6,
+                    src: dst,
+                    dst: src,
+                    proto: 6,
+                    port: Some(443),
+                    reply: i % 2 == 1,
+                },
+                class: Class::Outgoing,
+                packets: u64::from(i) * 7,
+                bytes: u64::from(i) * 7 * 1400,
+                first_ns: 0,
+                macs: [0; 12],
+            }
         })
         .collect();
-    Arc::new(Snapshot {
-        packets: 1,
-        bytes: 1,
-        parse_errors: ERROR_KINDS.iter().map(|e| (*e, 0)).collect(),
-        non_ip: vec![],
-        overflow_packets: 0,
-        overflow_bytes: 0,
-        flows,
-        batches: vec![],
-        conversations: series,
-        shard_memory_bytes: 0,
-        complete: true,
-    })
+    s.conversations = series;
+    s.complete = true;
+    Arc::new(s)
 }
 
 fn bench_scrape(c: &mut Criterion) {

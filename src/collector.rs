@@ -1,10 +1,16 @@
 //! The collector thread: every refresh it raises the epoch, merges the
-//! shards the workers hand over, decides who opened each conversation, and
-//! publishes an immutable [`Snapshot`] that scrapes read without touching a
-//! worker.
+//! shards the workers hand over, decides who opened each conversation,
+//! classifies what it has not seen before, keeps the top series by recent
+//! bytes and folds the rest, and publishes an immutable [`Snapshot`] that
+//! scrapes read without touching a worker.
+//!
+//! Classification happens once per collector entry (a host pair, service
+//! and direction), never per packet: an entry remembers its class and the
+//! per-IP counters its two sides count into.
 
 use crate::flow::map::FlowMap;
-use crate::flow::{FastState, FlowKey, FlowStats, to_ip};
+use crate::flow::{FastState, FlowKey, FlowStats};
+use crate::netset::{Class, Networks};
 use crate::parse::{self, ERROR_KINDS, ParseError, PortKind, icmp, tcp};
 use crate::worker::{Handoff, Shard, Worker, new_batch_histogram};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -14,6 +20,47 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Exposition families of the tools ringflow replaces, exported beside
+/// its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compat {
+    pub promflow: bool,
+    pub trafficmonitor: bool,
+}
+
+/// What the collector classifies, how much it keeps and for how long.
+/// Everything here can change while running (SIGHUP).
+#[derive(Debug, Clone)]
+pub struct Accounting {
+    pub networks: Networks,
+    /// Flow series exported; the rest are folded into one per class.
+    pub max_flow_series: usize,
+    /// Per-IP series exported; the rest are folded into `ip="other"`.
+    pub max_hosts: usize,
+    /// Entries the collector keeps at most, of each kind: flow entries,
+    /// conversations, hosts. This is what bounds its memory.
+    pub max_entries: usize,
+    /// Series are ranked by their bytes over this window.
+    pub flow_window: Duration,
+    /// Entries, conversations and hosts unseen this long are forgotten.
+    pub flow_idle: Duration,
+    pub compat: Compat,
+}
+
+impl Default for Accounting {
+    fn default() -> Self {
+        Accounting {
+            networks: Networks::default(),
+            max_flow_series: 10_000,
+            max_hosts: 10_000,
+            max_entries: 250_000,
+            flow_window: Duration::from_secs(300),
+            flow_idle: Duration::from_secs(600),
+            compat: Compat::default(),
+        }
+    }
+}
+
 /// Sizes of the pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -21,9 +68,7 @@ pub struct PipelineConfig {
     /// Flows each worker table holds per refresh interval.
     pub table_capacity: usize,
     pub refresh: Duration,
-    /// A conversation unseen for this long is forgotten: its next packet
-    /// is treated as a new conversation (whose opener is decided again).
-    pub conversation_idle: Duration,
+    pub accounting: Accounting,
 }
 
 impl Default for PipelineConfig {
@@ -32,7 +77,7 @@ impl Default for PipelineConfig {
             workers: 1,
             table_capacity: 200_000,
             refresh: Duration::from_secs(1),
-            conversation_idle: Duration::from_secs(600),
+            accounting: Accounting::default(),
         }
     }
 }
@@ -61,20 +106,19 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, Collector) {
         returns.push(ret_tx);
     }
     let refresh = cfg.refresh.max(Duration::from_millis(10));
-    let idle_ticks = cfg
-        .conversation_idle
-        .as_nanos()
-        .div_ceil(refresh.as_nanos()) as u64;
     // each worker has one shard in use and one spare
     let memory_bytes = workers.iter().map(Worker::memory_bytes).sum::<usize>() * 2;
+    let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
     let collector = Collector {
         rx,
         returns,
         epoch,
         refresh,
-        state: State::new(n, idle_ticks.max(1)),
+        state: State::new(n, refresh, cfg.accounting.clone()),
         published: Arc::new(Published::new(Snapshot::empty(n))),
         memory_bytes,
+        reload_rx,
+        reload_tx,
     };
     (workers, collector)
 }
@@ -107,21 +151,76 @@ impl Published {
     }
 }
 
-/// Labels of one flow series, formatted once when the series is created.
-#[derive(Debug, PartialEq, Eq)]
-pub struct FlowLabels {
-    pub src: String,
-    pub dst: String,
-    pub proto: String,
-    pub port: String,
-    pub direction: &'static str,
+/// Key of one collector entry and flow series: a host pair, protocol,
+/// service port and direction. The derived order is the exposition order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesKey {
+    pub version: u8,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub proto: u8,
+    /// The conversation's service port, for protocols with ports.
+    pub port: Option<u16>,
+    /// From the answering side of the conversation.
+    pub reply: bool,
 }
 
-#[derive(Debug, Clone)]
+/// One exported flow series.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowRow {
-    pub labels: Arc<FlowLabels>,
+    pub key: SeriesKey,
+    pub class: Class,
+    /// Counted since the series was last (re)exported.
     pub packets: u64,
     pub bytes: u64,
+    /// Capture time of the entry's first packet, ns since the Unix epoch.
+    pub first_ns: u64,
+    /// Source and destination MAC of that packet (zero when unknown).
+    pub macs: [u8; 12],
+}
+
+/// Counts of one side of traffic: packets and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Count {
+    fn add(&mut self, packets: u64, bytes: u64) {
+        self.packets += packets;
+        self.bytes += bytes;
+    }
+}
+
+/// Per-IP counters: what a monitored host sent and received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    pub tx: Count,
+    pub rx: Count,
+}
+
+impl HostCounts {
+    fn minus(self, o: HostCounts) -> HostCounts {
+        HostCounts {
+            tx: Count {
+                packets: self.tx.packets - o.tx.packets,
+                bytes: self.tx.bytes - o.tx.bytes,
+            },
+            rx: Count {
+                packets: self.rx.packets - o.rx.packets,
+                bytes: self.rx.bytes - o.rx.bytes,
+            },
+        }
+    }
+}
+
+/// One exported per-IP series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    pub version: u8,
+    pub addr: [u8; 16],
+    pub counts: HostCounts,
 }
 
 /// Batch timing of one worker, as histogram buckets in seconds.
@@ -152,8 +251,27 @@ pub struct Snapshot {
     pub non_ip: Vec<(String, u64)>,
     pub overflow_packets: u64,
     pub overflow_bytes: u64,
-    /// Sorted by source, destination, protocol, port, direction.
+    /// The exported flow series, sorted by key.
     pub flows: Vec<FlowRow>,
+    /// Per class (in [`Class::ALL`] order): what is in no exported flow
+    /// series, so that the exported series and these add up to `traffic`.
+    pub flows_other: [Count; 4],
+    /// Per class and IP version (4, 6): every flow counted.
+    pub traffic: [[Count; 2]; 4],
+    /// The exported per-IP series, sorted by version and address.
+    pub hosts: Vec<HostRow>,
+    /// Monitored hosts' traffic in no exported per-IP series.
+    pub hosts_other: HostCounts,
+    /// Collector entries kept but folded into `flows_other`.
+    pub flows_folded: usize,
+    /// Flow entries the collector keeps.
+    pub entries: usize,
+    /// Hosts the collector keeps.
+    pub host_entries: usize,
+    /// Flows the collector had no room for: counted in `traffic` and the
+    /// "other" series only.
+    pub untracked: Count,
+    pub compat: Compat,
     pub batches: Vec<BatchRow>,
     /// Conversations the collector remembers the opener of.
     pub conversations: usize,
@@ -164,7 +282,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    fn empty(workers: usize) -> Snapshot {
+    pub fn empty(workers: usize) -> Snapshot {
         Snapshot {
             packets: 0,
             bytes: 0,
@@ -173,6 +291,15 @@ impl Snapshot {
             overflow_packets: 0,
             overflow_bytes: 0,
             flows: Vec::new(),
+            flows_other: [Count::default(); 4],
+            traffic: [[Count::default(); 2]; 4],
+            hosts: Vec::new(),
+            hosts_other: HostCounts::default(),
+            flows_folded: 0,
+            entries: 0,
+            host_entries: 0,
+            untracked: Count::default(),
+            compat: Compat::default(),
             batches: (0..workers)
                 .map(|w| batch_row(w, &new_batch_histogram(), 0))
                 .collect(),
@@ -224,25 +351,6 @@ pub fn proto_label(proto: u8) -> String {
         parse::proto::ICMPV6 => "icmpv6".into(),
         n => n.to_string(),
     }
-}
-
-/// Key of one exported flow series. The derived order is the exposition
-/// order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct SeriesKey {
-    version: u8,
-    src: [u8; 16],
-    dst: [u8; 16],
-    proto: u8,
-    port: Option<u16>,
-    reply: bool,
-}
-
-struct SeriesValue {
-    key: SeriesKey,
-    labels: Arc<FlowLabels>,
-    packets: u64,
-    bytes: u64,
 }
 
 /// No series index cached yet.
@@ -333,9 +441,532 @@ struct Opener {
     flags: u8,
 }
 
-/// The collector's state: the totals and what it knows of every
-/// conversation and series. Public for benchmarks; the collector thread
-/// owns one.
+/// Buckets of a ranking window.
+const BUCKETS: usize = 5;
+
+/// Bytes over the last `BUCKETS` buckets of the ranking window, cleared
+/// lazily: a bucket is zeroed when the entry is next written after its
+/// time has passed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    bytes: [u64; BUCKETS],
+    /// Number of the bucket last written.
+    last: u64,
+}
+
+impl Window {
+    fn at(now: u64) -> Window {
+        Window {
+            bytes: [0; BUCKETS],
+            last: now,
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, now: u64, bytes: u64) {
+        if now != self.last {
+            if now < self.last || now - self.last >= BUCKETS as u64 {
+                self.bytes = [0; BUCKETS];
+            } else {
+                for b in self.last + 1..=now {
+                    self.bytes[b as usize % BUCKETS] = 0;
+                }
+            }
+            self.last = now;
+        }
+        self.bytes[now as usize % BUCKETS] += bytes;
+    }
+
+    /// Bytes in the buckets still inside the window at bucket `now`.
+    fn sum(&self, now: u64) -> u64 {
+        let age = now.saturating_sub(self.last) as usize;
+        (0..BUCKETS.saturating_sub(age))
+            .map(|j| self.bytes[(self.last as usize + BUCKETS - j) % BUCKETS])
+            .sum()
+    }
+}
+
+/// Not a monitored side: no per-IP counter.
+const HOST_NONE: u32 = u32::MAX;
+/// A monitored side whose host is not (or no longer) linked: look it up.
+const HOST_LOOKUP: u32 = u32::MAX - 1;
+
+/// One host pair, service and direction.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: SeriesKey,
+    class: Class,
+    alive: bool,
+    exported: bool,
+    /// Chosen in the ranking under way.
+    selected: bool,
+    /// Per-IP counters of the source and destination: an index into the
+    /// hosts, [`HOST_NONE`] or [`HOST_LOOKUP`].
+    hosts: [u32; 2],
+    total: Count,
+    /// `total` when the series was last exported from scratch: what it
+    /// shows is `total - base`. A folded entry's base follows its total at
+    /// every publication, as its counts are in "other".
+    base: Count,
+    window: Window,
+    last_tick: u64,
+    first_ns: u64,
+    macs: [u8; 12],
+}
+
+/// One monitored IP.
+#[derive(Debug, Clone, Copy)]
+struct Host {
+    version: u8,
+    addr: [u8; 16],
+    alive: bool,
+    exported: bool,
+    selected: bool,
+    total: HostCounts,
+    base: HostCounts,
+    window: Window,
+    last_tick: u64,
+}
+
+/// Exported entries and hosts are re-ranked each publication; the rest
+/// are folded. Entries and hosts are kept in arenas with free lists, so a
+/// cached index stays cheap to check: the slot still holds the same key.
+struct Book {
+    acc: Accounting,
+    idle_ticks: u64,
+    bucket_ticks: u64,
+    entries: Vec<Entry>,
+    entry_index: HashMap<SeriesKey, u32, FastState>,
+    free_entries: Vec<u32>,
+    hosts: Vec<Host>,
+    host_index: HashMap<(u8, [u8; 16]), u32, FastState>,
+    free_hosts: Vec<u32>,
+    /// Per class and IP version.
+    traffic: [[Count; 2]; 4],
+    /// All monitored hosts together.
+    host_total: HostCounts,
+    untracked: Count,
+    /// Ranking scratch: (window bytes, index).
+    rank: Vec<(u64, u32)>,
+}
+
+/// Ticks (refresh intervals) in `d`, at least one.
+fn ticks(d: Duration, refresh: Duration) -> u64 {
+    (d.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
+}
+
+impl Book {
+    fn new(refresh: Duration, acc: Accounting) -> Book {
+        let mut b = Book {
+            acc: acc.clone(),
+            idle_ticks: 1,
+            bucket_ticks: 1,
+            entries: Vec::new(),
+            entry_index: HashMap::default(),
+            free_entries: Vec::new(),
+            hosts: Vec::new(),
+            host_index: HashMap::default(),
+            free_hosts: Vec::new(),
+            traffic: [[Count::default(); 2]; 4],
+            host_total: HostCounts::default(),
+            untracked: Count::default(),
+            rank: Vec::new(),
+        };
+        b.set_times(refresh);
+        b
+    }
+
+    fn set_times(&mut self, refresh: Duration) {
+        self.idle_ticks = ticks(self.acc.flow_idle, refresh);
+        self.bucket_ticks = ticks(self.acc.flow_window, refresh)
+            .div_ceil(BUCKETS as u64)
+            .max(1);
+    }
+
+    fn bucket(&self, tick: u64) -> u64 {
+        tick / self.bucket_ticks
+    }
+
+    fn live_entries(&self) -> usize {
+        self.entries.len() - self.free_entries.len()
+    }
+
+    fn live_hosts(&self) -> usize {
+        self.hosts.len() - self.free_hosts.len()
+    }
+
+    #[inline]
+    fn holds(&self, idx: u32, key: &SeriesKey) -> bool {
+        self.entries
+            .get(idx as usize)
+            .is_some_and(|e| e.alive && e.key == *key)
+    }
+
+    /// The entry of `key`, made if there is room; `NO_SERIES` if not.
+    fn entry_for(&mut self, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
+        if let Some(&i) = self.entry_index.get(key) {
+            return i;
+        }
+        if self.live_entries() >= self.acc.max_entries {
+            return NO_SERIES;
+        }
+        let n = &self.acc.networks;
+        let hosts = [
+            if n.is_monitored(key.version, &key.src) {
+                HOST_LOOKUP
+            } else {
+                HOST_NONE
+            },
+            if n.is_monitored(key.version, &key.dst) {
+                HOST_LOOKUP
+            } else {
+                HOST_NONE
+            },
+        ];
+        let e = Entry {
+            key: *key,
+            class: n.class(key.version, &key.src, &key.dst),
+            alive: true,
+            exported: false,
+            selected: false,
+            hosts,
+            total: Count::default(),
+            base: Count::default(),
+            window: Window::at(self.bucket(tick)),
+            last_tick: tick,
+            first_ns: s.first_ns,
+            macs: s.macs,
+        };
+        let i = match self.free_entries.pop() {
+            Some(i) => {
+                self.entries[i as usize] = e;
+                i
+            }
+            None => {
+                self.entries.push(e);
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.entry_index.insert(*key, i);
+        i
+    }
+
+    /// The host of `addr`, made if there is room; [`HOST_LOOKUP`] if not.
+    fn host_for(&mut self, version: u8, addr: [u8; 16], tick: u64) -> u32 {
+        if let Some(&i) = self.host_index.get(&(version, addr)) {
+            return i;
+        }
+        if self.live_hosts() >= self.acc.max_entries {
+            return HOST_LOOKUP;
+        }
+        let h = Host {
+            version,
+            addr,
+            alive: true,
+            exported: false,
+            selected: false,
+            total: HostCounts::default(),
+            base: HostCounts::default(),
+            window: Window::at(self.bucket(tick)),
+            last_tick: tick,
+        };
+        let i = match self.free_hosts.pop() {
+            Some(i) => {
+                self.hosts[i as usize] = h;
+                i
+            }
+            None => {
+                self.hosts.push(h);
+                (self.hosts.len() - 1) as u32
+            }
+        };
+        self.host_index.insert((version, addr), i);
+        i
+    }
+
+    /// Counts `s` for the host of `addr` (its `side`: 0 sent, 1 received).
+    fn count_host(
+        &mut self,
+        link: u32,
+        version: u8,
+        addr: [u8; 16],
+        side: usize,
+        s: &FlowStats,
+        tick: u64,
+    ) -> u32 {
+        let valid = self
+            .hosts
+            .get(link as usize)
+            .is_some_and(|h| h.alive && h.addr == addr && h.version == version);
+        let link = if valid {
+            link
+        } else {
+            self.host_for(version, addr, tick)
+        };
+        let (packets, bytes) = (s.packets, s.bytes);
+        let bucket = self.bucket(tick);
+        let total = &mut self.host_total;
+        if side == 0 {
+            total.tx.add(packets, bytes);
+        } else {
+            total.rx.add(packets, bytes);
+        }
+        if let Some(h) = self.hosts.get_mut(link as usize) {
+            if side == 0 {
+                h.total.tx.add(packets, bytes);
+            } else {
+                h.total.rx.add(packets, bytes);
+            }
+            h.window.add(bucket, bytes);
+            h.last_tick = tick;
+        }
+        link
+    }
+
+    /// Counts flow `s` under `key`, whose entry is probably `idx` (a cached
+    /// index, or `NO_SERIES`). Returns the entry's index now.
+    #[inline]
+    fn count(&mut self, idx: u32, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
+        let idx = if self.holds(idx, key) {
+            idx
+        } else {
+            self.entry_for(key, s, tick)
+        };
+        let v6 = usize::from(key.version == 6);
+        let bucket = self.bucket(tick);
+        let Some(e) = self.entries.get_mut(idx as usize) else {
+            // no room: the flow counts in its class and hosts, not in an entry
+            self.untracked.add(s.packets, s.bytes);
+            let n = &self.acc.networks;
+            let class = n.class(key.version, &key.src, &key.dst);
+            let sides = [
+                n.is_monitored(key.version, &key.src),
+                n.is_monitored(key.version, &key.dst),
+            ];
+            self.traffic[class.index()][v6].add(s.packets, s.bytes);
+            for (side, (monitored, addr)) in sides.into_iter().zip([key.src, key.dst]).enumerate() {
+                if monitored {
+                    self.count_host(HOST_LOOKUP, key.version, addr, side, s, tick);
+                }
+            }
+            return NO_SERIES;
+        };
+        e.total.add(s.packets, s.bytes);
+        e.window.add(bucket, s.bytes);
+        e.last_tick = tick;
+        let (class, hosts) = (e.class, e.hosts);
+        self.traffic[class.index()][v6].add(s.packets, s.bytes);
+        for (side, (link, addr)) in hosts.into_iter().zip([key.src, key.dst]).enumerate() {
+            if link != HOST_NONE {
+                let now = self.count_host(link, key.version, addr, side, s, tick);
+                if now != link {
+                    self.entries[idx as usize].hosts[side] = now;
+                }
+            }
+        }
+        idx
+    }
+
+    /// Forgets entries and hosts unseen for longer than the idle limit.
+    /// Returns whether it forgot any.
+    fn expire(&mut self, tick: u64) -> bool {
+        let idle = self.idle_ticks;
+        let mut any = false;
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            if e.alive && tick.saturating_sub(e.last_tick) > idle {
+                e.alive = false;
+                e.exported = false;
+                self.entry_index.remove(&e.key);
+                self.free_entries.push(i as u32);
+                any = true;
+            }
+        }
+        for (i, h) in self.hosts.iter_mut().enumerate() {
+            if h.alive && tick.saturating_sub(h.last_tick) > idle {
+                h.alive = false;
+                h.exported = false;
+                self.host_index.remove(&(h.version, h.addr));
+                self.free_hosts.push(i as u32);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// Chooses the exported entries and hosts: the top ones by bytes over
+    /// the window, ties broken by key. A newly exported series starts from
+    /// what it counted since the last publication (before that, its counts
+    /// were in "other", which never goes down); a folded one hands all it
+    /// showed to "other".
+    fn rank(&mut self, tick: u64) {
+        let now = self.bucket(tick);
+        let mut rank = std::mem::take(&mut self.rank);
+
+        rank.clear();
+        rank.extend(
+            self.entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.alive)
+                .map(|(i, e)| (e.window.sum(now), i as u32)),
+        );
+        let entries = &self.entries;
+        top(&mut rank, self.acc.max_flow_series, |a, b| {
+            entries[a as usize].key.cmp(&entries[b as usize].key)
+        });
+        for &(_, i) in &rank {
+            self.entries[i as usize].selected = true;
+        }
+        for e in self.entries.iter_mut().filter(|e| e.alive) {
+            e.exported = e.selected;
+            e.selected = false;
+            if !e.exported {
+                e.base = e.total;
+            }
+        }
+
+        rank.clear();
+        rank.extend(
+            self.hosts
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.alive)
+                .map(|(i, h)| (h.window.sum(now), i as u32)),
+        );
+        let hosts = &self.hosts;
+        top(&mut rank, self.acc.max_hosts, |a, b| {
+            let (x, y) = (&hosts[a as usize], &hosts[b as usize]);
+            (x.version, x.addr).cmp(&(y.version, y.addr))
+        });
+        for &(_, i) in &rank {
+            self.hosts[i as usize].selected = true;
+        }
+        for h in self.hosts.iter_mut().filter(|h| h.alive) {
+            h.exported = h.selected;
+            h.selected = false;
+            if !h.exported {
+                h.base = h.total;
+            }
+        }
+        self.rank = rank;
+    }
+
+    /// Applies new settings: classes and monitored sides are decided again
+    /// for every entry. An exported series whose class changed starts
+    /// again from zero under its new class (its old counts go to "other"
+    /// of the old class); a host no longer monitored is dropped the same
+    /// way. Totals are never touched, so no counter goes down or loses a
+    /// packet.
+    fn reconfigure(&mut self, acc: Accounting, refresh: Duration, tick: u64) {
+        let old_bucket = self.bucket_ticks;
+        self.acc = acc;
+        self.set_times(refresh);
+        let now = self.bucket(tick);
+        let fresh_windows = old_bucket != self.bucket_ticks;
+        let n = &self.acc.networks;
+        for e in self.entries.iter_mut().filter(|e| e.alive) {
+            let k = e.key;
+            let class = n.class(k.version, &k.src, &k.dst);
+            if class != e.class {
+                e.class = class;
+                e.base = e.total;
+            }
+            for (side, addr) in [k.src, k.dst].iter().enumerate() {
+                let m = n.is_monitored(k.version, addr);
+                if !m {
+                    e.hosts[side] = HOST_NONE;
+                } else if e.hosts[side] == HOST_NONE {
+                    e.hosts[side] = HOST_LOOKUP;
+                }
+            }
+            if fresh_windows {
+                e.window = Window::at(now);
+            }
+        }
+        for (i, h) in self.hosts.iter_mut().enumerate() {
+            if h.alive && !n.is_monitored(h.version, &h.addr) {
+                h.alive = false;
+                h.exported = false;
+                self.host_index.remove(&(h.version, h.addr));
+                self.free_hosts.push(i as u32);
+            } else if fresh_windows {
+                h.window = Window::at(now);
+            }
+        }
+    }
+
+    /// The exported rows and what the folded rest adds up to.
+    fn publish(&self, s: &mut Snapshot) {
+        let mut flows: Vec<FlowRow> = self
+            .entries
+            .iter()
+            .filter(|e| e.alive && e.exported)
+            .map(|e| FlowRow {
+                key: e.key,
+                class: e.class,
+                packets: e.total.packets - e.base.packets,
+                bytes: e.total.bytes - e.base.bytes,
+                first_ns: e.first_ns,
+                macs: e.macs,
+            })
+            .collect();
+        flows.sort_unstable_by_key(|r| r.key);
+        let mut other = [Count::default(); 4];
+        for (c, o) in other.iter_mut().enumerate() {
+            for v in &self.traffic[c] {
+                o.add(v.packets, v.bytes);
+            }
+        }
+        for r in &flows {
+            let o = &mut other[r.class.index()];
+            o.packets -= r.packets;
+            o.bytes -= r.bytes;
+        }
+        let mut hosts: Vec<HostRow> = self
+            .hosts
+            .iter()
+            .filter(|h| h.alive && h.exported)
+            .map(|h| HostRow {
+                version: h.version,
+                addr: h.addr,
+                counts: h.total.minus(h.base),
+            })
+            .collect();
+        hosts.sort_unstable_by_key(|h| (h.version, h.addr));
+        let mut hosts_other = self.host_total;
+        for h in &hosts {
+            hosts_other = hosts_other.minus(h.counts);
+        }
+        s.flows_folded = self.live_entries() - flows.len();
+        s.flows = flows;
+        s.flows_other = other;
+        s.traffic = self.traffic;
+        s.hosts = hosts;
+        s.hosts_other = hosts_other;
+        s.entries = self.live_entries();
+        s.host_entries = self.live_hosts();
+        s.untracked = self.untracked;
+        s.compat = self.acc.compat;
+    }
+}
+
+/// Keeps in `rank` the `n` largest by window bytes, ties broken by `key`
+/// (smallest first).
+fn top(rank: &mut Vec<(u64, u32)>, n: usize, key: impl Fn(u32, u32) -> std::cmp::Ordering) {
+    if rank.len() <= n {
+        return;
+    }
+    if n == 0 {
+        rank.clear();
+        return;
+    }
+    rank.select_nth_unstable_by(n - 1, |a, b| b.0.cmp(&a.0).then_with(|| key(a.1, b.1)));
+    rank.truncate(n);
+}
+
+/// The collector's state: the totals, what it knows of every conversation,
+/// and the book of entries and hosts. Public for benchmarks; the collector
+/// thread owns one.
 #[doc(hidden)]
 pub struct State {
     packets: u64,
@@ -346,15 +977,10 @@ pub struct State {
     overflow_packets: u64,
     overflow_bytes: u64,
     conversations: FlowMap<Conversation>,
-    /// The series, in order of creation; `series_index` finds them by key.
-    series: Vec<SeriesValue>,
-    series_index: HashMap<SeriesKey, u32, FastState>,
-    /// Indices of `series` in exposition order; rebuilt when a series is added.
-    order: Vec<u32>,
-    order_stale: bool,
+    book: Book,
+    refresh: Duration,
     batches: Vec<(Histogram<u64>, u64)>,
     tick: u64,
-    idle_ticks: u64,
     dirty: bool,
     /// Flows of new conversations, waiting for their opener to be decided.
     pending: Vec<(FlowKey, FlowStats)>,
@@ -364,7 +990,7 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(workers: usize, idle_ticks: u64) -> State {
+    pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> State {
         State {
             packets: 0,
             bytes: 0,
@@ -374,13 +1000,10 @@ impl State {
             overflow_packets: 0,
             overflow_bytes: 0,
             conversations: FlowMap::default(),
-            series: Vec::new(),
-            series_index: HashMap::default(),
-            order: Vec::new(),
-            order_stale: false,
+            book: Book::new(refresh, acc),
+            refresh,
             batches: (0..workers).map(|_| (new_batch_histogram(), 0)).collect(),
             tick: 0,
-            idle_ticks,
             dirty: true,
             pending: Vec::new(),
             scratch: Vec::new(),
@@ -409,7 +1032,7 @@ impl State {
         // Flows of known conversations count at once; the others wait
         // until the earliest flow of each new conversation is known. Work
         // goes in stages: hash and touch a stage's conversations, look them
-        // up, touch their series, then add, so the cache misses overlap.
+        // up, touch their entries, then count, so the cache misses overlap.
         let tick = self.tick;
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
@@ -429,21 +1052,17 @@ impl State {
                 self.conversations.touch(h);
                 *slot = (ck, h);
             }
-            let mut idxs = [NO_SERIES; STAGE];
-            for (((k, s), (ck, h)), idx) in stage.iter().zip(keys).zip(idxs.iter_mut()) {
+            let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
+            for (((k, s), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
                 match self.conversations.get_mut(&ck, h) {
                     Some(c) => {
                         c.last_tick = tick;
-                        *idx = series_of(
-                            &mut self.series,
-                            &mut self.series_index,
-                            &mut self.order_stale,
-                            c,
-                            k,
-                        );
-                        if let Some(v) = self.series.get(*idx as usize) {
-                            crate::capture::sys::prefetch(v);
+                        let (key, reply) = series_key(c, k);
+                        let idx = c.series[usize::from(reply)];
+                        if let Some(e) = self.book.entries.get(idx as usize) {
+                            crate::capture::sys::prefetch(e);
                         }
+                        *f = (key, idx, Some((ck, h, reply)));
                     }
                     None => {
                         let cand = Opener {
@@ -464,55 +1083,70 @@ impl State {
                     }
                 }
             }
-            for ((_, s), idx) in stage.iter().zip(idxs) {
-                if idx != NO_SERIES {
-                    let v = &mut self.series[idx as usize];
-                    v.packets += s.packets;
-                    v.bytes += s.bytes;
+            for ((_, s), (key, idx, conv)) in stage.iter().zip(found) {
+                let Some((ck, h, reply)) = conv else { continue };
+                let now = self.book.count(idx, &key, s, tick);
+                if now != idx
+                    && let Some(c) = self.conversations.get_mut(&ck, h)
+                {
+                    c.series[usize::from(reply)] = now;
                 }
             }
         }
         self.scratch = flows;
 
+        // New conversations are remembered while there is room; beyond it
+        // each is decided again from what each shard shows of it.
+        let room = self.book.acc.max_entries;
+        let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
         for (ck, o) in self.openers.drain() {
-            let h = self.conversations.hash(&ck);
-            self.conversations
-                .insert(ck, h, Conversation::decide(&o.key, o.flags, tick));
+            let c = Conversation::decide(&o.key, o.flags, tick);
+            if self.conversations.len() < room {
+                let h = self.conversations.hash(&ck);
+                self.conversations.insert(ck, h, c);
+            } else {
+                unremembered.insert(ck, c);
+            }
         }
         for (k, s) in &pending {
             let ck = k.conversation();
             let h = self.conversations.hash(&ck);
-            let Some(c) = self.conversations.get_mut(&ck, h) else {
-                continue; // decided just above; cannot be missing
+            let c = match self.conversations.get_mut(&ck, h) {
+                Some(c) => c,
+                None => match unremembered.get_mut(&ck) {
+                    Some(c) => c,
+                    None => continue, // decided just above; cannot be missing
+                },
             };
-            let idx = series_of(
-                &mut self.series,
-                &mut self.series_index,
-                &mut self.order_stale,
-                c,
-                k,
-            );
-            let v = &mut self.series[idx as usize];
-            v.packets += s.packets;
-            v.bytes += s.bytes;
+            let (key, reply) = series_key(c, k);
+            let idx = c.series[usize::from(reply)];
+            c.series[usize::from(reply)] = self.book.count(idx, &key, s, tick);
         }
         self.pending = pending;
     }
 
-    /// Forgets conversations idle for longer than the idle limit.
-    pub fn expire(&mut self) {
-        let (tick, idle) = (self.tick, self.idle_ticks);
+    /// Moves on one refresh interval: forgets conversations, entries and
+    /// hosts idle for longer than the idle limit.
+    pub fn tick(&mut self) {
+        self.tick += 1;
+        let (tick, idle) = (self.tick, self.book.idle_ticks);
+        let before = self.conversations.len();
         self.conversations
             .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
+        if self.book.expire(tick) || self.conversations.len() != before {
+            self.dirty = true;
+        }
     }
 
+    /// Applies reloaded settings (see [`Book::reconfigure`]).
+    pub fn reconfigure(&mut self, acc: Accounting) {
+        self.book.reconfigure(acc, self.refresh, self.tick);
+        self.dirty = true;
+    }
+
+    /// Ranks the series and publishes everything as a snapshot.
     pub fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
-        if self.order_stale {
-            let series = &self.series;
-            self.order = (0..series.len() as u32).collect();
-            self.order.sort_unstable_by_key(|&i| series[i as usize].key);
-            self.order_stale = false;
-        }
+        self.book.rank(self.tick);
         let mut non_ip: Vec<(String, u64)> = self
             .non_ip
             .iter()
@@ -521,55 +1155,35 @@ impl State {
         if self.non_ip_other > 0 {
             non_ip.push((ethertype_label(None), self.non_ip_other));
         }
-        Snapshot {
-            packets: self.packets,
-            bytes: self.bytes,
-            parse_errors: ERROR_KINDS
-                .iter()
-                .map(|e| (*e, self.parse_errors[e.index()]))
-                .collect(),
-            non_ip,
-            overflow_packets: self.overflow_packets,
-            overflow_bytes: self.overflow_bytes,
-            flows: self
-                .order
-                .iter()
-                .map(|&i| {
-                    let v = &self.series[i as usize];
-                    FlowRow {
-                        labels: v.labels.clone(),
-                        packets: v.packets,
-                        bytes: v.bytes,
-                    }
-                })
-                .collect(),
-            batches: self
-                .batches
-                .iter()
-                .enumerate()
-                .map(|(w, (h, sum))| batch_row(w, h, *sum))
-                .collect(),
-            conversations: self.conversations.len(),
-            shard_memory_bytes,
-            complete,
-        }
+        let mut s = Snapshot::empty(0);
+        s.packets = self.packets;
+        s.bytes = self.bytes;
+        s.parse_errors = ERROR_KINDS
+            .iter()
+            .map(|e| (*e, self.parse_errors[e.index()]))
+            .collect();
+        s.non_ip = non_ip;
+        s.overflow_packets = self.overflow_packets;
+        s.overflow_bytes = self.overflow_bytes;
+        self.book.publish(&mut s);
+        s.batches = self
+            .batches
+            .iter()
+            .enumerate()
+            .map(|(w, (h, sum))| batch_row(w, h, *sum))
+            .collect();
+        s.conversations = self.conversations.len();
+        s.shard_memory_bytes = shard_memory_bytes;
+        s.complete = complete;
+        s
     }
 }
 
-/// The series flow `k` of conversation `c` counts into, created on first
-/// use; the index is cached on the conversation.
-fn series_of(
-    series: &mut Vec<SeriesValue>,
-    index: &mut HashMap<SeriesKey, u32, FastState>,
-    order_stale: &mut bool,
-    c: &mut Conversation,
-    k: &FlowKey,
-) -> u32 {
+/// The series key flow `k` of conversation `c` counts under, and whether
+/// it is the reply direction.
+#[inline]
+fn series_key(c: &Conversation, k: &FlowKey) -> (SeriesKey, bool) {
     let reply = !c.is_request(k);
-    let cached = c.series[usize::from(reply)];
-    if cached != NO_SERIES {
-        return cached;
-    }
     let key = SeriesKey {
         version: k.version(),
         src: k.src(),
@@ -582,24 +1196,7 @@ fn series_of(
         },
         reply,
     };
-    let idx = *index.entry(key).or_insert_with(|| {
-        *order_stale = true;
-        series.push(SeriesValue {
-            key,
-            labels: Arc::new(FlowLabels {
-                src: to_ip(key.version, key.src).to_string(),
-                dst: to_ip(key.version, key.dst).to_string(),
-                proto: proto_label(key.proto),
-                port: key.port.map(|p| p.to_string()).unwrap_or_default(),
-                direction: if reply { "reply" } else { "request" },
-            }),
-            packets: 0,
-            bytes: 0,
-        });
-        (series.len() - 1) as u32
-    });
-    c.series[usize::from(reply)] = idx;
-    idx
+    (key, reply)
 }
 
 pub struct Collector {
@@ -610,12 +1207,19 @@ pub struct Collector {
     state: State,
     published: Arc<Published>,
     memory_bytes: usize,
+    reload_rx: Receiver<Accounting>,
+    reload_tx: Sender<Accounting>,
 }
 
 impl Collector {
     /// Where the latest snapshot is published.
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
+    }
+
+    /// Where to send new settings; they apply at the next refresh.
+    pub fn reloader(&self) -> Sender<Accounting> {
+        self.reload_tx.clone()
     }
 
     /// Memory all worker shards (two per worker) hold, in bytes.
@@ -649,8 +1253,10 @@ impl Collector {
                     // Release pairs with nothing in particular: workers read
                     // the epoch relaxed; the shard travels through the channel.
                     self.epoch.fetch_add(1, Ordering::Release);
-                    self.state.tick += 1;
-                    self.state.expire();
+                    while let Ok(acc) = self.reload_rx.try_recv() {
+                        self.state.reconfigure(acc);
+                    }
+                    self.state.tick();
                     if self.state.dirty {
                         self.publish(false);
                     }

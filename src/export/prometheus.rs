@@ -2,7 +2,9 @@
 //! `prometheus-client`. Rendering reads only the snapshot: a scrape never
 //! waits on or touches a worker.
 
-use crate::collector::{FlowRow, Snapshot};
+use crate::collector::{Count, FlowRow, HostCounts, Snapshot, proto_label};
+use crate::flow::to_ip;
+use crate::netset::Class;
 use crate::source::{SocketKind, SourceStats, XDP_DROP_REASONS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text};
@@ -56,20 +58,119 @@ impl Collector for SnapshotMetrics {
             s.bytes,
         )?;
 
+        let labels: Vec<FlowLabels> = s.flows.iter().map(FlowLabels::of).collect();
         flow_family(
             &mut enc,
             "ringflow_flow_packets",
-            "Packets per host pair and service, each way.",
+            "Packets per host pair and service, each way: the top --max-flow-series by \
+             recent bytes, the rest summed per class under src=\"other\".",
             s,
-            |r| r.packets,
+            &labels,
+            |c| c.packets,
         )?;
         flow_family(
             &mut enc,
             "ringflow_flow_bytes",
-            "Frame bytes per host pair and service, each way.",
+            "Frame bytes per host pair and service, each way: the top --max-flow-series by \
+             recent bytes, the rest summed per class under src=\"other\".",
             s,
-            |r| r.bytes,
+            &labels,
+            |c| c.bytes,
         )?;
+        traffic_family(
+            &mut enc,
+            "ringflow_traffic_packets",
+            "Packets of every flow by direction class (outgoing, incoming, internal, \
+             transit) and IP version; internet traffic is incoming plus outgoing.",
+            s,
+            |c| c.packets,
+        )?;
+        traffic_family(
+            &mut enc,
+            "ringflow_traffic_bytes",
+            "Frame bytes of every flow by direction class and IP version.",
+            s,
+            |c| c.bytes,
+        )?;
+        let host_families: [(&str, &str, PickHost); 4] = [
+            (
+                "ringflow_host_transmit_bytes",
+                "Frame bytes a monitored IP sent.",
+                |h| h.tx.bytes,
+            ),
+            (
+                "ringflow_host_receive_bytes",
+                "Frame bytes a monitored IP received.",
+                |h| h.rx.bytes,
+            ),
+            (
+                "ringflow_host_transmit_packets",
+                "Packets a monitored IP sent.",
+                |h| h.tx.packets,
+            ),
+            (
+                "ringflow_host_receive_packets",
+                "Packets a monitored IP received.",
+                |h| h.rx.packets,
+            ),
+        ];
+        for (name, help, pick) in host_families {
+            host_family(&mut enc, name, help, s, pick)?;
+        }
+        let mut m = enc.encode_descriptor(
+            "ringflow_flow_series",
+            "Collector entries exported as flow series, and folded into the \"other\" series.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (state, n) in [("exported", s.flows.len()), ("folded", s.flows_folded)] {
+            m.encode_family(&[("state", state)])?
+                .encode_gauge(&(n as i64))?;
+        }
+        gauge(
+            &mut enc,
+            "ringflow_collector_entries",
+            "Flow entries (host pair, service, direction) the collector keeps.",
+            s.entries as i64,
+        )?;
+        gauge(
+            &mut enc,
+            "ringflow_collector_hosts",
+            "Monitored IPs the collector keeps.",
+            s.host_entries as i64,
+        )?;
+        counter(
+            &mut enc,
+            "ringflow_collector_untracked_packets",
+            "Packets of flows the collector had no room to keep an entry for (--max-entries): \
+             counted in the traffic totals and the \"other\" series only.",
+            s.untracked.packets,
+        )?;
+        counter(
+            &mut enc,
+            "ringflow_collector_untracked_bytes",
+            "Frame bytes of the packets in ringflow_collector_untracked_packets_total.",
+            s.untracked.bytes,
+        )?;
+        if s.compat.promflow {
+            host_family(
+                &mut enc,
+                "promflow_transmit_bytes",
+                "Promflow profile: ringflow_host_transmit_bytes_total under Promflow's name.",
+                s,
+                |h| h.tx.bytes,
+            )?;
+            host_family(
+                &mut enc,
+                "promflow_receive_bytes",
+                "Promflow profile: ringflow_host_receive_bytes_total under Promflow's name.",
+                s,
+                |h| h.rx.bytes,
+            )?;
+        }
+        if s.compat.trafficmonitor {
+            trafficmonitor(&mut enc, s, &labels)?;
+        }
 
         let mut m = enc.encode_descriptor(
             "ringflow_parse_errors",
@@ -149,20 +250,207 @@ impl Collector for SnapshotMetrics {
     }
 }
 
-/// One flow counter family: a series per row of the snapshot.
+/// Label values of one flow row, formatted once per scrape.
+struct FlowLabels {
+    src: String,
+    dst: String,
+    proto: String,
+    port: String,
+    direction: &'static str,
+    service: &'static str,
+    class: &'static str,
+}
+
+impl FlowLabels {
+    fn of(r: &FlowRow) -> FlowLabels {
+        let k = &r.key;
+        FlowLabels {
+            src: to_ip(k.version, k.src).to_string(),
+            dst: to_ip(k.version, k.dst).to_string(),
+            proto: proto_label(k.proto),
+            port: k.port.map(|p| p.to_string()).unwrap_or_default(),
+            direction: if k.reply { "reply" } else { "request" },
+            service: k
+                .port
+                .map(|p| crate::services::name(k.proto, p))
+                .unwrap_or(""),
+            class: r.class.as_str(),
+        }
+    }
+
+    fn pairs(&self) -> [(&'static str, &str); 7] {
+        [
+            ("src", self.src.as_str()),
+            ("dst", self.dst.as_str()),
+            ("proto", self.proto.as_str()),
+            ("port", self.port.as_str()),
+            ("direction", self.direction),
+            ("service", self.service),
+            ("class", self.class),
+        ]
+    }
+}
+
+/// One flow counter family: a series per exported row, then one "other"
+/// series per class that has folded traffic.
 fn flow_family(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     s: &Snapshot,
-    value: impl Fn(&FlowRow) -> u64,
+    labels: &[FlowLabels],
+    value: impl Fn(&Count) -> u64,
 ) -> fmt::Result {
     let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for row in &s.flows {
-        m.encode_family(&flow_labels(&row.labels))?
-            .encode_counter::<NoLabelSet, _, u64>(&value(row), None)?;
+    for (row, l) in s.flows.iter().zip(labels) {
+        let c = Count {
+            packets: row.packets,
+            bytes: row.bytes,
+        };
+        m.encode_family(&l.pairs())?
+            .encode_counter::<NoLabelSet, _, u64>(&value(&c), None)?;
+    }
+    for (class, other) in Class::ALL.iter().zip(&s.flows_other) {
+        if other.packets > 0 || other.bytes > 0 {
+            let l = [
+                ("src", "other"),
+                ("dst", "other"),
+                ("proto", ""),
+                ("port", ""),
+                ("direction", ""),
+                ("service", ""),
+                ("class", class.as_str()),
+            ];
+            m.encode_family(&l)?
+                .encode_counter::<NoLabelSet, _, u64>(&value(other), None)?;
+        }
     }
     Ok(())
+}
+
+fn traffic_family(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    s: &Snapshot,
+    value: impl Fn(&Count) -> u64,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (class, per_version) in Class::ALL.iter().zip(&s.traffic) {
+        for (version, c) in ["4", "6"].iter().zip(per_version) {
+            m.encode_family(&[("class", class.as_str()), ("ip_version", version)])?
+                .encode_counter::<NoLabelSet, _, u64>(&value(c), None)?;
+        }
+    }
+    Ok(())
+}
+
+/// Picks one per-IP counter.
+type PickHost = fn(&HostCounts) -> u64;
+
+/// One per-IP family: a series per exported host, then `ip="other"` for
+/// the folded rest if it has counted anything.
+fn host_family(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    s: &Snapshot,
+    value: PickHost,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for h in &s.hosts {
+        let ip = to_ip(h.version, h.addr).to_string();
+        m.encode_family(&[("ip", ip.as_str())])?
+            .encode_counter::<NoLabelSet, _, u64>(&value(&h.counts), None)?;
+    }
+    if s.hosts_other != HostCounts::default() {
+        m.encode_family(&[("ip", "other")])?
+            .encode_counter::<NoLabelSet, _, u64>(&value(&s.hosts_other), None)?;
+    }
+    Ok(())
+}
+
+/// The trafficmonitor profile: its totals of internet traffic and its
+/// per-flow gauge, with ringflow's counts (gauges, as trafficmonitor
+/// exported them, so their names stay exactly the same).
+fn trafficmonitor(enc: &mut DescriptorEncoder, s: &Snapshot, labels: &[FlowLabels]) -> fmt::Result {
+    let total = |c: Class| s.traffic[c.index()].iter().map(|v| v.bytes).sum::<u64>();
+    gauge(
+        enc,
+        "trafficmonitor_total_incoming_bytes",
+        "trafficmonitor profile: frame bytes from the internet into the local networks.",
+        total(Class::Incoming) as i64,
+    )?;
+    gauge(
+        enc,
+        "trafficmonitor_total_outgoing_bytes",
+        "trafficmonitor profile: frame bytes from the local networks to the internet.",
+        total(Class::Outgoing) as i64,
+    )?;
+    let mut m = enc.encode_descriptor(
+        "trafficmonitor_hosts_src_dst",
+        "trafficmonitor profile: frame bytes per exported flow series.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (row, l) in s.flows.iter().zip(labels) {
+        let port = match row.key.port {
+            Some(p) if l.service.is_empty() => format!("{}/{p}", l.proto),
+            Some(p) => format!("{}/{p}({})", l.proto, l.service),
+            None => l.proto.clone(),
+        };
+        let port = if row.key.reply {
+            format!("reply_{port}")
+        } else {
+            port
+        };
+        let first = utc_seconds(row.first_ns / 1_000_000_000);
+        let (src_mac, dst_mac) = (mac(&row.macs[6..12]), mac(&row.macs[..6]));
+        m.encode_family(&[
+            ("a_srcAddr", l.src.as_str()),
+            ("b_dstAddr", l.dst.as_str()),
+            ("c_dstPort", port.as_str()),
+            ("d_firstSeen", first.as_str()),
+            ("e_srcMac", src_mac.as_str()),
+            ("f_dstMac", dst_mac.as_str()),
+        ])?
+        .encode_gauge(&(row.bytes as i64))?;
+    }
+    Ok(())
+}
+
+/// `aa:bb:cc:dd:ee:ff`, or "" for an unknown (all-zero) address.
+fn mac(b: &[u8]) -> String {
+    if b.iter().all(|&x| x == 0) {
+        return String::new();
+    }
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// `2021 03 17 13:31:58` (UTC) for seconds since the Unix epoch, the way
+/// trafficmonitor writes its firstSeen label.
+pub fn utc_seconds(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04} {m:02} {d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// Picks one of a socket's (packets, drops, freezes).
@@ -289,14 +577,4 @@ impl SnapshotMetrics {
         }
         Ok(())
     }
-}
-
-fn flow_labels(l: &crate::collector::FlowLabels) -> [(&'static str, &str); 5] {
-    [
-        ("src", l.src.as_str()),
-        ("dst", l.dst.as_str()),
-        ("proto", l.proto.as_str()),
-        ("port", l.port.as_str()),
-        ("direction", l.direction),
-    ]
 }

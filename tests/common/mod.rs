@@ -173,6 +173,25 @@ pub fn family(m: &BTreeMap<Sample, f64>, name: &str) -> BTreeMap<Vec<String>, u6
         .collect()
 }
 
+/// The samples of one family keyed by the values of the labels `keys`
+/// only (in that order); samples that agree on them are summed.
+pub fn family_by(
+    m: &BTreeMap<Sample, f64>,
+    name: &str,
+    keys: &[&str],
+) -> BTreeMap<Vec<String>, u64> {
+    let mut out = BTreeMap::new();
+    for (s, v) in m.iter().filter(|(s, _)| s.name == name) {
+        let k: Vec<String> = keys.iter().map(|k| s.label(k).to_string()).collect();
+        *out.entry(k).or_default() += *v as u64;
+    }
+    out
+}
+
+/// The labels that identify a flow series apart from the ones derived
+/// from them (service name, class).
+pub const FLOW_KEY: [&str; 5] = ["src", "dst", "proto", "port", "direction"];
+
 /// (src, dst) -> (packets, bytes)
 pub type PerPair = BTreeMap<(String, String), (u64, u64)>;
 
