@@ -1284,6 +1284,7 @@ impl Collector {
 mod tests {
     use super::*;
     use crate::flow::v4_addr;
+    use crate::netset::Networks;
 
     fn tcp_key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
         FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 0)
@@ -1361,6 +1362,386 @@ mod tests {
             0,
         );
         assert!(c.is_request(&echo));
+    }
+
+    fn v4(s: &str) -> [u8; 16] {
+        v4_addr(s.parse::<std::net::Ipv4Addr>().unwrap().octets())
+    }
+
+    fn v6(s: &str) -> [u8; 16] {
+        s.parse::<std::net::Ipv6Addr>().unwrap().octets()
+    }
+
+    /// A UDP flow from `src` to `dst` (addresses as text) with `packets`
+    /// packets of `size` bytes, first seen at `t`.
+    fn udp(src: &str, dst: &str, dport: u16) -> FlowKey {
+        let (version, s, d) = if src.contains(':') {
+            (6, v6(src), v6(dst))
+        } else {
+            (4, v4(src), v4(dst))
+        };
+        FlowKey::new(version, s, d, 17, PortKind::Ports, 40000, dport, 0)
+    }
+
+    /// Merges one interval holding `flows` as (key, packets, bytes each),
+    /// then ticks and publishes.
+    fn interval(st: &mut State, flows: &[(FlowKey, u64, u64)]) -> Snapshot {
+        let mut shard = Shard::new(flows.len().max(16));
+        let mut seq = 0;
+        for (k, packets, size) in flows {
+            for _ in 0..*packets {
+                seq += 1;
+                assert!(
+                    shard
+                        .table
+                        .account(k, *size, 1_700_000_000_000_000_000, seq, 0)
+                );
+            }
+        }
+        st.merge(0, &mut shard);
+        st.tick();
+        st.snapshot(0, false)
+    }
+
+    fn state(acc: Accounting) -> State {
+        State::new(1, Duration::from_secs(1), acc)
+    }
+
+    fn host(s: &Snapshot, ip: &str) -> HostCounts {
+        let (version, addr) = if ip.contains(':') {
+            (6, v6(ip))
+        } else {
+            (4, v4(ip))
+        };
+        s.hosts
+            .iter()
+            .find(|h| h.version == version && h.addr == addr)
+            .map(|h| h.counts)
+            .unwrap_or_default()
+    }
+
+    /// Every class: exported rows plus "other" add up to the class total.
+    fn assert_sums(s: &Snapshot) {
+        for c in Class::ALL {
+            let mut sum = s.flows_other[c.index()];
+            for r in s.flows.iter().filter(|r| r.class == c) {
+                sum.add(r.packets, r.bytes);
+            }
+            let mut total = Count::default();
+            for v in &s.traffic[c.index()] {
+                total.add(v.packets, v.bytes);
+            }
+            assert_eq!(sum, total, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn classes_and_hosts_are_exact() {
+        let mut st = state(Accounting::default());
+        let s = interval(
+            &mut st,
+            &[
+                (udp("10.0.0.1", "93.184.216.34", 53), 3, 100),
+                (udp("93.184.216.34", "10.0.0.1", 53), 2, 200),
+                // two different local networks: internal, not internet
+                (udp("10.0.0.1", "192.168.1.1", 123), 5, 90),
+                (udp("8.8.8.8", "1.1.1.1", 443), 7, 80),
+                (udp("fd00::1", "2001:db8::1", 443), 11, 120),
+                (udp("2001:db8::1", "fd00::1", 443), 13, 130),
+            ],
+        );
+        let t = |c: Class, v: usize| s.traffic[c.index()][v];
+        assert_eq!(
+            t(Class::Outgoing, 0),
+            Count {
+                packets: 3,
+                bytes: 300
+            }
+        );
+        assert_eq!(
+            t(Class::Incoming, 0),
+            Count {
+                packets: 2,
+                bytes: 400
+            }
+        );
+        assert_eq!(
+            t(Class::Internal, 0),
+            Count {
+                packets: 5,
+                bytes: 450
+            }
+        );
+        assert_eq!(
+            t(Class::Transit, 0),
+            Count {
+                packets: 7,
+                bytes: 560
+            }
+        );
+        assert_eq!(
+            t(Class::Outgoing, 1),
+            Count {
+                packets: 11,
+                bytes: 1320
+            }
+        );
+        assert_eq!(
+            t(Class::Incoming, 1),
+            Count {
+                packets: 13,
+                bytes: 1690
+            }
+        );
+        assert_eq!(t(Class::Internal, 1), Count::default());
+        // Monitored (the local networks by default): a monitored host
+        // talking to another is tx for one and rx for the other.
+        let h = host(&s, "10.0.0.1");
+        assert_eq!(
+            h.tx,
+            Count {
+                packets: 8,
+                bytes: 750
+            }
+        );
+        assert_eq!(
+            h.rx,
+            Count {
+                packets: 2,
+                bytes: 400
+            }
+        );
+        let h = host(&s, "192.168.1.1");
+        assert_eq!(
+            (h.tx, h.rx),
+            (
+                Count::default(),
+                Count {
+                    packets: 5,
+                    bytes: 450
+                }
+            )
+        );
+        let h = host(&s, "fd00::1");
+        assert_eq!(
+            h.tx,
+            Count {
+                packets: 11,
+                bytes: 1320
+            }
+        );
+        assert_eq!(
+            h.rx,
+            Count {
+                packets: 13,
+                bytes: 1690
+            }
+        );
+        assert_eq!(s.hosts.len(), 3, "public addresses are not monitored");
+        assert_eq!(s.hosts_other, HostCounts::default());
+        assert_eq!(s.flows.len(), 6);
+        assert_eq!(s.flows_other, [Count::default(); 4]);
+        let row = s.flows.iter().find(|r| r.key.src == v4("8.8.8.8")).unwrap();
+        assert_eq!((row.class, row.key.port), (Class::Transit, Some(443)));
+        assert_sums(&s);
+    }
+
+    #[test]
+    fn monitor_and_exclude_subnets_choose_the_hosts() {
+        let nets = |l: &[&str]| crate::netset::parse_list(l).unwrap();
+        let acc = Accounting {
+            networks: Networks::new(
+                &nets(&crate::netset::DEFAULT_LOCAL),
+                &nets(&["192.168.1.0/24", "198.51.100.0/24"]),
+                &nets(&["192.168.1.128/25"]),
+            ),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let s = interval(
+            &mut st,
+            &[
+                (udp("192.168.1.5", "198.51.100.7", 80), 1, 100),
+                (udp("192.168.1.200", "192.168.1.5", 80), 1, 60),
+                (udp("10.0.0.1", "192.168.1.5", 80), 1, 70),
+            ],
+        );
+        assert_eq!(host(&s, "192.168.1.5").tx.bytes, 100);
+        assert_eq!(host(&s, "192.168.1.5").rx.bytes, 130);
+        assert_eq!(
+            host(&s, "198.51.100.7").rx.bytes,
+            100,
+            "a public monitored subnet"
+        );
+        assert_eq!(
+            s.hosts.len(),
+            2,
+            "excluded and unmonitored hosts have no series"
+        );
+    }
+
+    #[test]
+    fn folding_keeps_sums_exact_and_counters_monotonic() {
+        let acc = Accounting {
+            max_flow_series: 3,
+            max_hosts: 2,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let dst = |i: u32| format!("203.0.113.{i}");
+        // ten flows, flow i sending i packets of 100 bytes
+        let flows: Vec<_> = (1..=10)
+            .map(|i| (udp(&format!("10.0.0.{i}"), &dst(i), 53), u64::from(i), 100))
+            .collect();
+        let s1 = interval(&mut st, &flows);
+        assert_eq!(s1.flows.len(), 3);
+        let top: Vec<u8> = s1.flows.iter().map(|r| r.key.src[3]).collect();
+        assert_eq!(top, vec![8, 9, 10]);
+        assert_eq!(s1.flows_folded, 7);
+        assert_eq!(s1.flows_other[Class::Outgoing.index()].packets, 28);
+        assert_eq!(s1.hosts.len(), 2);
+        assert_eq!(s1.hosts_other.tx.packets, 55 - 19);
+        assert_sums(&s1);
+
+        // flow 1 now sends the most and takes flow 8's place: it starts
+        // from what it sent since the last publication, flow 8's counts
+        // go to "other", and "other" never goes down
+        let s2 = interval(&mut st, &[(flows[0].0, 50, 100)]);
+        let top: Vec<u8> = s2.flows.iter().map(|r| r.key.src[3]).collect();
+        assert_eq!(top, vec![1, 9, 10]);
+        let one = s2.flows.iter().find(|r| r.key.src[3] == 1).unwrap();
+        assert_eq!(one.packets, 50);
+        let (o1, o2) = (
+            s1.flows_other[Class::Outgoing.index()],
+            s2.flows_other[Class::Outgoing.index()],
+        );
+        assert!(o2.packets >= o1.packets && o2.bytes >= o1.bytes);
+        // flows 2 to 7, flow 8 (folded now) and the packet flow 1 sent
+        // while it was folded
+        assert_eq!(o2.packets, 27 + 8 + 1);
+        assert_sums(&s2);
+        // exported series never go down while exported
+        for r in &s2.flows {
+            if let Some(p) = s1.flows.iter().find(|p| p.key == r.key) {
+                assert!(r.packets >= p.packets);
+            }
+        }
+        assert_eq!(host(&s2, "10.0.0.1").tx.packets, 50, "host 1 re-ranked too");
+    }
+
+    #[test]
+    fn idle_entries_leave_the_exposition() {
+        let acc = Accounting {
+            flow_idle: Duration::from_secs(3),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let a = udp("10.0.0.1", "203.0.113.1", 53);
+        let b = udp("10.0.0.2", "203.0.113.2", 53);
+        let s = interval(&mut st, &[(a, 4, 100), (b, 1, 100)]);
+        assert_eq!((s.flows.len(), s.entries, s.host_entries), (2, 2, 2));
+        let mut last = s;
+        for _ in 0..4 {
+            last = interval(&mut st, &[(a, 1, 100)]);
+        }
+        assert_eq!(last.flows.len(), 1, "b idle for 4 s > 3 s");
+        assert_eq!(last.flows[0].key.src, v4("10.0.0.1"));
+        assert_eq!((last.entries, last.host_entries), (1, 1));
+        assert_eq!(last.flows_other[Class::Outgoing.index()].packets, 1);
+        assert_eq!(last.hosts_other.tx.packets, 1);
+        assert_eq!(last.conversations, 1);
+        assert_sums(&last);
+        // b comes back: a new entry, counted from its return
+        let s = interval(&mut st, &[(b, 2, 100)]);
+        let row = s
+            .flows
+            .iter()
+            .find(|r| r.key.src == v4("10.0.0.2"))
+            .unwrap();
+        assert_eq!(row.packets, 2);
+        assert_sums(&s);
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_sources() {
+        let acc = Accounting {
+            max_entries: 1000,
+            max_flow_series: 100,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let mut rng = crate::synth::Rng::new(3);
+        let mut sent = Count::default();
+        for _ in 0..5 {
+            let flows: Vec<_> = (0..20_000)
+                .map(|_| {
+                    let src = v4_addr((rng.next_u64() as u32 | 0x0100_0000).to_be_bytes());
+                    let k = FlowKey::new(4, src, v4("10.0.0.1"), 6, PortKind::Ports, 1234, 80, 0);
+                    (k, 1, 60)
+                })
+                .collect();
+            sent.add(20_000, 20_000 * 60);
+            let s = interval(&mut st, &flows);
+            assert!(s.entries <= 1000 && s.conversations <= 1000 && s.host_entries <= 1000);
+            assert_eq!(s.flows.len(), 100);
+            assert_sums(&s);
+        }
+        let s = st.snapshot(0, true);
+        let mut all = Count::default();
+        for c in &s.traffic {
+            for v in c {
+                all.add(v.packets, v.bytes);
+            }
+        }
+        assert_eq!(all, sent, "every flow counted, kept or not");
+        assert!(s.untracked.packets >= 100_000 - 1000);
+        assert_eq!(
+            host(&s, "10.0.0.1").rx,
+            sent,
+            "the target's host counter is exact"
+        );
+        assert!(st.book.entries.len() <= 1000 && st.book.hosts.len() <= 1000);
+    }
+
+    #[test]
+    fn reload_moves_classes_without_losing_a_count() {
+        let mut st = state(Accounting::default());
+        let k = udp("10.0.0.1", "198.51.100.9", 443);
+        let s1 = interval(&mut st, &[(k, 10, 100)]);
+        assert_eq!(s1.flows[0].class, Class::Outgoing);
+        // 198.51.100.0/24 becomes local: the flow is internal from now on
+        let nets = crate::netset::parse_list(&["10.0.0.0/8", "198.51.100.0/24"]).unwrap();
+        st.reconfigure(Accounting {
+            networks: Networks::new(&nets, &[], &[]),
+            ..Accounting::default()
+        });
+        let s2 = interval(&mut st, &[(k, 5, 100)]);
+        let t = |s: &Snapshot, c: Class| s.traffic[c.index()][0];
+        assert_eq!(
+            t(&s2, Class::Outgoing),
+            Count {
+                packets: 10,
+                bytes: 1000
+            }
+        );
+        assert_eq!(
+            t(&s2, Class::Internal),
+            Count {
+                packets: 5,
+                bytes: 500
+            }
+        );
+        assert_eq!(s2.flows[0].class, Class::Internal);
+        assert_eq!(
+            s2.flows[0].packets, 5,
+            "the series starts again under its new class"
+        );
+        assert_eq!(s2.flows_other[Class::Outgoing.index()].packets, 10);
+        assert_eq!(host(&s2, "198.51.100.9").rx.packets, 5, "newly monitored");
+        assert_eq!(host(&s2, "10.0.0.1").tx.packets, 15);
+        assert_sums(&s2);
+        let all: u64 = s2.traffic.iter().flatten().map(|c| c.packets).sum();
+        assert_eq!(all, 15);
     }
 
     #[test]
