@@ -61,6 +61,36 @@ impl Default for Accounting {
     }
 }
 
+impl Accounting {
+    /// The settings as TOML lines.
+    pub fn describe(&self) -> String {
+        let nets = |v: &[crate::netset::Cidr]| {
+            let q: Vec<String> = v.iter().map(|c| format!("\"{c}\"")).collect();
+            format!("[{}]", q.join(", "))
+        };
+        let n = &self.networks;
+        let mut compat = Vec::new();
+        if self.compat.promflow {
+            compat.push("\"promflow\"");
+        }
+        if self.compat.trafficmonitor {
+            compat.push("\"trafficmonitor\"");
+        }
+        [
+            format!("local-networks = {}", nets(n.local.networks())),
+            format!("monitor-subnets = {}", nets(n.monitor.networks())),
+            format!("exclude-subnets = {}", nets(n.exclude.networks())),
+            format!("max-flow-series = {}", self.max_flow_series),
+            format!("max-hosts = {}", self.max_hosts),
+            format!("max-entries = {}", self.max_entries),
+            format!("flow-window = \"{}s\"", self.flow_window.as_secs_f64()),
+            format!("flow-idle = \"{}s\"", self.flow_idle.as_secs_f64()),
+            format!("compat = [{}]", compat.join(", ")),
+        ]
+        .join("\n")
+    }
+}
+
 /// Sizes of the pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {

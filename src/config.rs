@@ -2,11 +2,13 @@
 
 use crate::capture::af_packet::{Direction, Fanout};
 use crate::capture::af_xdp::{XdpBind, XdpMode};
+use crate::collector::{Accounting, Compat};
 use crate::export::http::DEFAULT_LISTEN;
+use crate::netset::{Cidr, DEFAULT_LOCAL, Networks, parse_list};
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -34,6 +36,16 @@ pub enum Command {
     Synth(SynthArgs),
     /// Send a synthetic traffic mix out of an interface, for tests and benchmarks.
     Gen(GenArgs),
+    /// Check a config file as `ringflow --config FILE` would take it, on
+    /// this machine's interfaces, and print the effective settings.
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The TOML file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// Capture backends.
@@ -153,6 +165,172 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub xdp_steal: bool,
+    /// Classification, limits and windows (their own TOML keys, reloadable
+    /// with SIGHUP).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub accounting: AccountingArgs,
+}
+
+/// Profiles that add the metric families of a replaced tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompatProfile {
+    /// promflow_transmit_bytes_total{ip} and promflow_receive_bytes_total{ip}.
+    Promflow,
+    /// trafficmonitor_total_incoming_bytes, trafficmonitor_total_outgoing_bytes
+    /// and trafficmonitor_hosts_src_dst.
+    Trafficmonitor,
+}
+
+/// What the collector classifies and exports, and how much it keeps. The
+/// same flags for live capture and replay; in the TOML file the same keys.
+/// A running capture reloads them from the file on SIGHUP.
+#[derive(Debug, Default, Clone, PartialEq, Args, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AccountingArgs {
+    /// Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide
+    /// the direction classes [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub local_networks: Option<Vec<String>>,
+    /// IPs with per-IP counters: inside these networks [default: the local networks].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub monitor_subnets: Option<Vec<String>>,
+    /// ... and outside these [default: none].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub exclude_subnets: Option<Vec<String>>,
+    /// Flow series exported: the top N by bytes over --flow-window; the
+    /// rest are summed per class under src="other" [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_flow_series: Option<u64>,
+    /// Per-IP series exported, chosen the same way; the rest under ip="other" [default: 10000].
+    #[arg(long, value_name = "N")]
+    pub max_hosts: Option<u64>,
+    /// Flow entries, conversations and hosts the collector keeps at most
+    /// (each); this bounds its memory (about 550 bytes per entry in all) [default: 250000].
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Window the series are ranked over [default: 5m].
+    #[arg(long, value_name = "DURATION")]
+    pub flow_window: Option<String>,
+    /// Entries unseen this long leave the exposition [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    pub flow_idle: Option<String>,
+    /// Also export the families of a replaced tool (repeatable or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub compat: Option<Vec<CompatProfile>>,
+}
+
+/// TOML keys of [`AccountingArgs`].
+pub const ACCOUNTING_KEYS: [&str; 9] = [
+    "local-networks",
+    "monitor-subnets",
+    "exclude-subnets",
+    "max-flow-series",
+    "max-hosts",
+    "max-entries",
+    "flow-window",
+    "flow-idle",
+    "compat",
+];
+
+impl AccountingArgs {
+    /// This over `file`: what is given here wins.
+    pub fn over(self, file: AccountingArgs) -> AccountingArgs {
+        AccountingArgs {
+            local_networks: self.local_networks.or(file.local_networks),
+            monitor_subnets: self.monitor_subnets.or(file.monitor_subnets),
+            exclude_subnets: self.exclude_subnets.or(file.exclude_subnets),
+            max_flow_series: self.max_flow_series.or(file.max_flow_series),
+            max_hosts: self.max_hosts.or(file.max_hosts),
+            max_entries: self.max_entries.or(file.max_entries),
+            flow_window: self.flow_window.or(file.flow_window),
+            flow_idle: self.flow_idle.or(file.flow_idle),
+            compat: self.compat.or(file.compat),
+        }
+    }
+
+    /// The settings, with defaults applied and everything checked.
+    pub fn resolve(&self) -> Result<Accounting, String> {
+        let nets = |v: &Option<Vec<String>>, flag: &str| -> Result<Option<Vec<Cidr>>, String> {
+            v.as_ref()
+                .map(|l| parse_list(l).map_err(|e| format!("--{flag}: {e}")))
+                .transpose()
+        };
+        let d = Accounting::default();
+        let local = match nets(&self.local_networks, "local-networks")? {
+            Some(l) => l,
+            None => parse_list(&DEFAULT_LOCAL)?,
+        };
+        let monitor = nets(&self.monitor_subnets, "monitor-subnets")?.unwrap_or_default();
+        let exclude = nets(&self.exclude_subnets, "exclude-subnets")?.unwrap_or_default();
+        let limit =
+            |v: Option<u64>, flag: &str, min: u64, default: usize| -> Result<usize, String> {
+                match v {
+                    None => Ok(default),
+                    Some(n) if (min..=1 << 32).contains(&n) => Ok(n as usize),
+                    Some(n) => Err(format!("--{flag} {n} must be between {min} and 4294967296")),
+                }
+            };
+        let duration = |v: &Option<String>, flag: &str, default: Duration| match v {
+            Some(s) => parse_duration(s).map_err(|e| format!("--{flag}: {e}")),
+            None => Ok(default),
+        };
+        let compat = self.compat.clone().unwrap_or_default();
+        Ok(Accounting {
+            networks: Networks::new(&local, &monitor, &exclude),
+            max_flow_series: limit(
+                self.max_flow_series,
+                "max-flow-series",
+                0,
+                d.max_flow_series,
+            )?,
+            max_hosts: limit(self.max_hosts, "max-hosts", 0, d.max_hosts)?,
+            max_entries: limit(self.max_entries, "max-entries", 1, d.max_entries)?,
+            flow_window: duration(&self.flow_window, "flow-window", d.flow_window)?,
+            flow_idle: duration(&self.flow_idle, "flow-idle", d.flow_idle)?,
+            compat: Compat {
+                promflow: compat.contains(&CompatProfile::Promflow),
+                trafficmonitor: compat.contains(&CompatProfile::Trafficmonitor),
+            },
+        })
+    }
+}
+
+fn bad_file(path: &Path, e: toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    format!("config file {}: {msg}", path.display())
+}
+
+/// The keys and values of a TOML config file, unchecked.
+pub fn config_table(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| bad_file(path, e))
+}
+
+/// Reads a TOML config file: the capture keys and the accounting keys.
+pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
+    let bad = |e| bad_file(path, e);
+    let mut table = config_table(path)?;
+    let mut acc = toml::Table::new();
+    for k in ACCOUNTING_KEYS {
+        if let Some(v) = table.remove(k) {
+            acc.insert(k.to_string(), v);
+        }
+    }
+    let mut run: RunArgs = table.try_into().map_err(|e| {
+        // the accounting keys are read apart: name them too
+        let m = bad(e);
+        if m.contains("unknown field") {
+            let more: Vec<String> = ACCOUNTING_KEYS.iter().map(|k| format!("`{k}`")).collect();
+            format!("{m}, {}", more.join(", "))
+        } else {
+            m
+        }
+    })?;
+    run.accounting = acc.try_into().map_err(bad)?;
+    Ok(run)
 }
 
 impl RunArgs {
@@ -196,6 +374,7 @@ impl RunArgs {
             busy_poll: self.busy_poll.or(file.busy_poll),
             busy_poll_budget: self.busy_poll_budget.or(file.busy_poll_budget),
             xdp_steal: self.xdp_steal || file.xdp_steal,
+            accounting: self.accounting.over(file.accounting),
         }
     }
 
@@ -204,12 +383,7 @@ impl RunArgs {
         let Some(path) = self.config.clone() else {
             return Ok(self);
         };
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let file: RunArgs = toml::from_str(&text).map_err(|e| {
-            let msg = e.message().replace('\n', " ");
-            format!("config file {}: {msg}", path.display())
-        })?;
+        let file = read_config_file(&path)?;
         Ok(self.over(file))
     }
 }
@@ -316,6 +490,8 @@ pub struct ReplayArgs {
     /// until interrupted.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_LISTEN)]
     pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub accounting: AccountingArgs,
     /// Packets per batch handed to a worker.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,
@@ -403,6 +579,90 @@ mod tests {
         assert_eq!(r.fanout, Some(Fanout::Cpu));
         assert_eq!(r.refresh.as_deref(), Some("2s"));
         assert!(toml::from_str::<RunArgs>("iface = [\"a\"]\nbogus = 1\n").is_err());
+    }
+
+    #[test]
+    fn accounting_keys_are_read_from_the_file_and_flags_win() {
+        let dir = std::env::temp_dir().join(format!("ringflow-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.toml");
+        std::fs::write(
+            &path,
+            "iface = [\"eth1\"]\nlocal-networks = [\"10.0.0.0/8\"]\nmonitor-subnets = [\"10.1.0.0/16\"]\n\
+             exclude-subnets = [\"10.1.2.0/24\"]\nmax-flow-series = 5\nmax-hosts = 6\nmax-entries = 7\n\
+             flow-window = \"1m\"\nflow-idle = \"2m\"\ncompat = [\"promflow\"]\n",
+        )
+        .unwrap();
+        let file = read_config_file(&path).unwrap();
+        let a = &file.accounting;
+        // every accounting key is a field, and each was read
+        assert_eq!(ACCOUNTING_KEYS.len(), 9);
+        assert!(a.local_networks.is_some() && a.monitor_subnets.is_some());
+        assert!(a.exclude_subnets.is_some() && a.max_flow_series == Some(5));
+        assert!(a.max_hosts == Some(6) && a.max_entries == Some(7));
+        assert!(a.flow_window.is_some() && a.flow_idle.is_some() && a.compat.is_some());
+        assert_eq!(file.iface, vec!["eth1"]);
+        let cli = RunArgs {
+            accounting: AccountingArgs {
+                max_hosts: Some(60),
+                ..AccountingArgs::default()
+            },
+            ..RunArgs::default()
+        };
+        let acc = cli.over(file).accounting.resolve().unwrap();
+        assert_eq!(
+            (acc.max_flow_series, acc.max_hosts, acc.max_entries),
+            (5, 60, 7)
+        );
+        assert_eq!(acc.flow_window, Duration::from_secs(60));
+        assert_eq!(acc.flow_idle, Duration::from_secs(120));
+        assert_eq!(
+            acc.compat,
+            Compat {
+                promflow: true,
+                trafficmonitor: false
+            }
+        );
+        let (v, x) = (4, crate::flow::v4_addr([10, 1, 2, 3]));
+        assert!(acc.networks.is_local(v, &x) && !acc.networks.is_monitored(v, &x));
+        assert!(
+            acc.networks
+                .is_monitored(v, &crate::flow::v4_addr([10, 1, 3, 3]))
+        );
+
+        std::fs::write(&path, "max-hosts = 1\nbogus = 2\n").unwrap();
+        let e = read_config_file(&path).unwrap_err();
+        assert!(e.contains("bogus") && e.contains("max-entries"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_accounting_settings_are_one_line_errors() {
+        let bad = |a: AccountingArgs| a.resolve().unwrap_err();
+        let e = bad(AccountingArgs {
+            local_networks: Some(vec!["10.0.0.0/33".into()]),
+            ..AccountingArgs::default()
+        });
+        assert!(
+            e.starts_with("--local-networks:") && !e.contains('\n'),
+            "{e}"
+        );
+        let e = bad(AccountingArgs {
+            max_entries: Some(0),
+            ..AccountingArgs::default()
+        });
+        assert!(e.contains("--max-entries 0"), "{e}");
+        let e = bad(AccountingArgs {
+            flow_idle: Some("soon".into()),
+            ..AccountingArgs::default()
+        });
+        assert!(e.starts_with("--flow-idle:"), "{e}");
+        let d = AccountingArgs::default().resolve().unwrap();
+        assert_eq!(
+            (d.max_flow_series, d.max_hosts, d.max_entries),
+            (10_000, 10_000, 250_000)
+        );
+        assert_eq!(d.networks.local.networks().len(), 5);
     }
 
     #[test]

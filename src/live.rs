@@ -7,7 +7,7 @@ use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
 use crate::capture::cbpf::Filter;
 use crate::capture::sys::xdp::{XdpStats, XskParams, XskSocket};
 use crate::capture::sys::{self, af_packet::RingParams, af_packet::RxRing};
-use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
+use crate::collector::{Accounting, PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
 use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
 use crate::parse::LinkType;
@@ -50,6 +50,10 @@ pub struct LiveSettings {
     pub pipeline: PipelineConfig,
     pub listen: SocketAddr,
     pub print: bool,
+    /// The command line as given, for reloads: it still wins over the file.
+    pub cli: RunArgs,
+    /// The config file's keys at start, to tell which changed on reload.
+    pub start_file: toml::Table,
 }
 
 fn available_ifaces() -> Vec<String> {
@@ -238,6 +242,11 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
 /// Resolves the command line and config file into settings; every problem
 /// is one line.
 pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
+    let cli = args.clone();
+    let start_file = match &args.config {
+        Some(p) => crate::config::config_table(p).map_err(LiveError::Config)?,
+        None => toml::Table::new(),
+    };
     let args = args.with_config_file().map_err(LiveError::Config)?;
     let cfg = |m: String| LiveError::Config(m);
 
@@ -366,13 +375,95 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             workers,
             table_capacity: flow_table_size as usize,
             refresh,
-            ..PipelineConfig::default()
+            accounting: args.accounting.resolve().map_err(cfg)?,
         },
         listen: args
             .listen
             .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("constant address")),
         print: args.print,
+        cli,
+        start_file,
     })
+}
+
+impl LiveSettings {
+    /// The effective settings as TOML lines, defaults applied.
+    pub fn describe(&self) -> String {
+        let list = |v: Vec<String>| {
+            let q: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
+            format!("[{}]", q.join(", "))
+        };
+        let mut out = Vec::new();
+        out.push(
+            "# capture: these take effect at start (a reload names them but keeps them)"
+                .to_string(),
+        );
+        out.push(format!(
+            "iface = {}",
+            list(self.ifaces.iter().map(|i| i.name.clone()).collect())
+        ));
+        match &self.backend {
+            LiveBackend::AfPacket => {
+                let r = &self.socket.ring;
+                out.push("backend = \"af-packet\"".into());
+                out.push(format!("block-size = {}", r.block_size));
+                out.push(format!("block-count = {}", r.block_count));
+                out.push(format!("frame-size = {}", r.frame_size));
+                out.push(format!("block-timeout = \"{}ms\"", r.block_timeout_ms));
+                if let Some(f) = self.socket.fanout {
+                    out.push(format!("fanout = \"{f:?}\"").to_lowercase());
+                }
+                out.push(format!("direction = \"{:?}\"", self.socket.direction).to_lowercase());
+            }
+            LiveBackend::AfXdp { cfg, queues } => {
+                out.push("backend = \"af-xdp\"".into());
+                out.push(format!(
+                    "queues = \"{}\"",
+                    queues
+                        .iter()
+                        .flatten()
+                        .map(|q| q.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ));
+                out.push(format!("xdp-mode = \"{:?}\"", cfg.mode).to_lowercase());
+                out.push(format!("xdp-bind = \"{:?}\"", cfg.bind).to_lowercase());
+                out.push(format!("xdp-frame-size = {}", cfg.params.frame_size));
+                out.push(format!("xdp-frames = {}", cfg.params.frame_count));
+                out.push(format!("xdp-ring-size = {}", cfg.params.rx_size));
+                if let Some((us, budget)) = cfg.busy_poll {
+                    out.push(format!("busy-poll = {us}"));
+                    out.push(format!("busy-poll-budget = {budget}"));
+                }
+            }
+        }
+        out.push(format!("workers = {}", self.pipeline.workers));
+        out.push(format!(
+            "cpus = \"{}\"",
+            self.cpus
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+        out.push(format!("snaplen = {}", self.snaplen));
+        if let Some(f) = &self.filter {
+            out.push(format!("filter = {f:?}"));
+        }
+        out.push(format!("promisc = {}", self.socket.promisc));
+        out.push(format!("listen = \"{}\"", self.listen));
+        out.push(format!(
+            "refresh = \"{}ms\"",
+            self.pipeline.refresh.as_millis()
+        ));
+        out.push(format!(
+            "flow-table-size = {}",
+            self.pipeline.table_capacity
+        ));
+        out.push("# accounting: a SIGHUP reloads these from the file".to_string());
+        out.push(self.pipeline.accounting.describe());
+        out.join("\n")
+    }
 }
 
 /// One worker's ring on one interface.
@@ -400,6 +491,8 @@ pub struct Live {
     pub published: Arc<Published>,
     pub source: Arc<SourceStats>,
     stop: Arc<AtomicBool>,
+    /// Where reloaded accounting settings go.
+    reload: crossbeam_channel::Sender<Accounting>,
     /// Kept until the capture ends (dropped after the workers).
     _held: Held,
 }
@@ -697,6 +790,7 @@ impl Live {
             collector.shard_memory_bytes() >> 20,
         );
         let published = collector.published();
+        let reload = collector.reloader();
         let stop = Arc::new(AtomicBool::new(false));
         let collector = std::thread::Builder::new()
             .name("ringflow-collector".into())
@@ -725,6 +819,7 @@ impl Live {
             published,
             source,
             stop,
+            reload,
             _held: held,
         })
     }
@@ -755,9 +850,14 @@ pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveEr
     let server = http::spawn_on(listener, live.published.clone(), live.source.clone())?;
     crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
     let stop = live.stop_flag();
+    let reload = Reload {
+        cli: s.cli.clone(),
+        start_file: s.start_file.clone(),
+        tx: live.reload.clone(),
+    };
     std::thread::Builder::new()
         .name("ringflow-signals".into())
-        .spawn(move || wait_for_signals(signals, &stop))
+        .spawn(move || wait_for_signals(signals, &stop, &reload))
         .map_err(LiveError::Thread)?;
     let source = live.source.clone();
     let snap = live.wait();
@@ -770,15 +870,77 @@ fn block_stop_signals() -> nix::sys::signal::SigSet {
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
+    set.add(Signal::SIGHUP);
     // Threads started after this inherit the mask, so only the signal
     // thread receives these.
     let _ = set.thread_block();
     set
 }
 
-fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool) {
+/// What SIGHUP needs to reload the accounting settings.
+struct Reload {
+    cli: RunArgs,
+    start_file: toml::Table,
+    tx: crossbeam_channel::Sender<Accounting>,
+}
+
+impl Reload {
+    /// Reads the config file again and hands the collector its new
+    /// networks, limits and windows (applied at its next refresh; no
+    /// counter is reset). Capture keys that changed are named: they need
+    /// a restart. A file that does not check out changes nothing.
+    fn run(&self) {
+        let Some(path) = &self.cli.config else {
+            crate::log!("ringflow: SIGHUP: no --config file to reload");
+            return;
+        };
+        let file = match crate::config::read_config_file(path) {
+            Ok(f) => f,
+            Err(e) => {
+                crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");
+                return;
+            }
+        };
+        let acc = match self.cli.accounting.clone().over(file.accounting).resolve() {
+            Ok(a) => a,
+            Err(e) => {
+                crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");
+                return;
+            }
+        };
+        let now = crate::config::config_table(path).unwrap_or_default();
+        let mut keys: Vec<&String> = now.keys().chain(self.start_file.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let restart: Vec<&str> = keys
+            .into_iter()
+            .filter(|k| !crate::config::ACCOUNTING_KEYS.contains(&k.as_str()))
+            .filter(|k| now.get(*k) != self.start_file.get(*k))
+            .map(|k| k.as_str())
+            .collect();
+        if !restart.is_empty() {
+            crate::log!(
+                "ringflow: SIGHUP: {} changed in {}: capture settings take effect after a restart",
+                restart.join(", "),
+                path.display()
+            );
+        }
+        if self.tx.send(acc).is_ok() {
+            crate::log!(
+                "ringflow: SIGHUP: reloaded networks, limits and windows from {}",
+                path.display()
+            );
+        }
+    }
+}
+
+fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool, reload: &Reload) {
     let mut first = true;
     while let Ok(sig) = set.wait() {
+        if sig == nix::sys::signal::Signal::SIGHUP {
+            reload.run();
+            continue;
+        }
         if first {
             stop.store(true, Ordering::Relaxed);
             crate::log!("ringflow: {sig}: draining the rings and stopping");

@@ -3,7 +3,10 @@
 use anyhow::Context;
 use clap::Parser;
 use ringflow::collector::PipelineConfig;
-use ringflow::config::{Cli, Command, GenArgs, PipelineArgs, ReplayArgs, RunArgs, SynthArgs};
+use ringflow::config::{
+    AccountingArgs, CheckConfigArgs, Cli, Command, GenArgs, PipelineArgs, ReplayArgs, RunArgs,
+    SynthArgs,
+};
 use ringflow::{export, generator, live, replay, synth};
 use std::io::Write;
 use std::process::ExitCode;
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
         Some(Command::Replay(args)) => run_replay(args).map_err(|e| (e, 1)),
         Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
         Some(Command::Gen(args)) => run_gen(args),
+        Some(Command::CheckConfig(args)) => check_config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,6 +68,19 @@ fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
     Ok(())
 }
 
+/// Resolves the file as a live capture would (interfaces included) and
+/// prints the outcome; nothing is opened.
+fn check_config(args: CheckConfigArgs) -> Result<(), (anyhow::Error, u8)> {
+    let run = RunArgs {
+        config: Some(args.file.clone()),
+        ..RunArgs::default()
+    };
+    let settings = live::resolve(run).map_err(|e| (e.into(), 2))?;
+    println!("# {}: ok; effective settings", args.file.display());
+    println!("{}", settings.describe());
+    Ok(())
+}
+
 fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     let r = generator::run(&args).map_err(|e| (e.into(), 2))?;
     let secs = r.elapsed.as_secs_f64().max(1e-9);
@@ -77,22 +94,22 @@ fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     Ok(())
 }
 
-fn pipeline_config(p: &PipelineArgs) -> PipelineConfig {
-    PipelineConfig {
+fn pipeline_config(p: &PipelineArgs, a: &AccountingArgs) -> anyhow::Result<PipelineConfig> {
+    Ok(PipelineConfig {
         workers: usize::from(p.workers),
         table_capacity: p.flow_table_size as usize,
         refresh: p.refresh,
-        ..PipelineConfig::default()
-    }
+        accounting: a.resolve().map_err(anyhow::Error::msg)?,
+    })
 }
 
 fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let cfg = pipeline_config(&args.pipeline, &args.accounting)?;
     let inputs = args
         .files
         .iter()
         .map(|f| replay::open(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let cfg = pipeline_config(&args.pipeline);
     let job = replay::Replay::new(inputs, &cfg, args.batch as usize);
     ringflow::log!(
         "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB",
