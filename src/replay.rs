@@ -211,6 +211,9 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, pool: Sender<Batch>) {
                 w.process_batch(b.frames());
                 b.clear();
                 let _ = pool.send(b);
+                // Offline, nothing is lost by waiting: a filling table is
+                // handed over early instead of overflowing.
+                w.hand_over_if_half_full();
             }
             Err(RecvTimeoutError::Timeout) => w.poll_epoch(),
             Err(RecvTimeoutError::Disconnected) => return,

@@ -318,6 +318,27 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Hands the shard over at once, waiting for the spare, if its table
+    /// is half full: for offline input, where waiting costs nothing, so a
+    /// table of more than twice the batch never overflows. Live capture
+    /// never waits.
+    pub fn hand_over_if_half_full(&mut self) {
+        let t = &self.shard.table;
+        if t.len() < t.capacity() / 2 {
+            return;
+        }
+        if let Ok(spare) = self.spare.recv() {
+            let full = std::mem::replace(&mut self.shard, spare);
+            self.seen_epoch = self.epoch.load(Ordering::Relaxed);
+            let _ = self.to_collector.send(Handoff::Shard {
+                worker: self.id,
+                shard: full,
+            });
+        }
+    }
+}
+
 impl Drop for Worker {
     /// A worker that stops, for whatever reason, hands over what it has and
     /// says it is done, so the collector's final totals are complete.

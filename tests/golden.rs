@@ -717,3 +717,32 @@ fn flow_table_overflow_keeps_totals() {
     assert_eq!(flow_bytes + overflow_bytes, bytes);
     assert_eq!(family(&m, "ringflow_bytes_total")[&vec![]], bytes);
 }
+
+#[test]
+fn replay_hands_a_filling_table_over_instead_of_overflowing() {
+    let dir = TempDir::new("handover");
+    let mix = synth::Mix {
+        flows: 3000,
+        packets: 6000,
+        ..synth::Mix::default()
+    };
+    let path = dir.path("mix.pcap");
+    std::fs::write(&path, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
+    // 6000 flow entries through tables of 600, with a refresh far too
+    // slow to drain them: only early hand-overs keep every flow
+    let text = replay(
+        &[&path],
+        &[
+            "--flow-table-size",
+            "600",
+            "--batch",
+            "64",
+            "--refresh",
+            "60s",
+        ],
+    );
+    let m = parse_exposition(&text);
+    assert_eq!(family(&m, "ringflow_flow_table_overflow_total")[&vec![]], 0);
+    let flows: u64 = family(&m, "ringflow_flow_packets_total").values().sum();
+    assert_eq!(flows, 6000);
+}
