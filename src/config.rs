@@ -207,7 +207,7 @@ pub struct AccountingArgs {
     #[arg(long, value_name = "N")]
     pub max_hosts: Option<u64>,
     /// Flow entries, conversations and hosts the collector keeps at most
-    /// (each); this bounds its memory (about 550 bytes per entry in all) [default: 250000].
+    /// (each); this bounds its memory (at most 700 bytes per entry in all) [default: 250000].
     #[arg(long, value_name = "N")]
     pub max_entries: Option<u64>,
     /// Window the series are ranked over [default: 5m].
