@@ -73,5 +73,47 @@ fn bench_merge(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_merge);
+/// A million collector entries (distinct host pairs, half of them with
+/// monitored hosts), then what one publication costs: ranking them all by
+/// window bytes, folding all but the top 10000, and building the rows;
+/// and classifying all of them again, as a SIGHUP reload does.
+fn bench_classify_fold(c: &mut Criterion) {
+    let entries: u32 = 1_000_000;
+    let acc = Accounting {
+        max_entries: 1_200_000,
+        ..Accounting::default()
+    };
+    let mut state = State::new(1, Duration::from_secs(1), acc.clone());
+    let per_shard = 200_000;
+    for chunk in 0..entries / per_shard {
+        let mut shard = Shard::new(per_shard as usize);
+        for j in 0..per_shard {
+            let i = chunk * per_shard + j;
+            let mut a = [0u8; 16];
+            // even: a local client (monitored); odd: a public one
+            let first = if i % 2 == 0 { 10 } else { 11 };
+            a[..4].copy_from_slice(&[first, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            let mut b = [0u8; 16];
+            b[..4].copy_from_slice(&[198, 51, (i >> 8) as u8, (i % 251) as u8]);
+            let k = FlowKey::new(4, a, b, 17, PortKind::Ports, 40000, 443, 0);
+            shard
+                .table
+                .account(&k, 64 + u64::from(i % 1400), 1_000, i, 0);
+        }
+        state.merge(0, &mut shard);
+    }
+    let s = state.snapshot(0, false);
+    assert_eq!((s.entries, s.flows.len()), (1_000_000, 10_000));
+    let mut g = c.benchmark_group("collector_1m_entries");
+    g.sample_size(10);
+    g.bench_function("rank_fold_publish", |b| {
+        b.iter(|| state.snapshot(0, false).flows.len())
+    });
+    g.bench_function("reclassify_all", |b| {
+        b.iter(|| state.reconfigure(acc.clone()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_merge, bench_classify_fold);
 criterion_main!(benches);
