@@ -12,7 +12,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=${PORT:-19299}
 "$bin" synth "$work/flows.pcap" --flows 60000 --packets 300000 2>/dev/null
-"$bin" replay "$work/flows.pcap" --listen "127.0.0.1:$port" 2>"$work/log" &
+"$bin" replay "$work/flows.pcap" --max-flow-series 300000 --listen "127.0.0.1:$port" 2>"$work/log" &
 pid=$!
 for _ in $(seq 100); do
   grep -q "input complete" "$work/log" && break
