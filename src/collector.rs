@@ -528,8 +528,6 @@ struct Entry {
     class: Class,
     alive: bool,
     exported: bool,
-    /// Chosen in the ranking under way.
-    selected: bool,
     /// Per-IP counters of the source and destination: an index into the
     /// hosts, [`HOST_NONE`] or [`HOST_LOOKUP`].
     hosts: [u32; 2],
@@ -551,7 +549,6 @@ struct Host {
     addr: [u8; 16],
     alive: bool,
     exported: bool,
-    selected: bool,
     total: HostCounts,
     base: HostCounts,
     window: Window,
@@ -658,7 +655,6 @@ impl Book {
             class: n.class(key.version, &key.src, &key.dst),
             alive: true,
             exported: false,
-            selected: false,
             hosts,
             total: Count::default(),
             base: Count::default(),
@@ -694,7 +690,6 @@ impl Book {
             addr,
             alive: true,
             exported: false,
-            selected: false,
             total: HostCounts::default(),
             base: HostCounts::default(),
             window: Window::at(self.bucket(tick)),
@@ -830,55 +825,13 @@ impl Book {
     /// showed to "other".
     fn rank(&mut self, tick: u64) {
         let now = self.bucket(tick);
-        let mut rank = std::mem::take(&mut self.rank);
-
-        rank.clear();
-        rank.extend(
-            self.entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.alive)
-                .map(|(i, e)| (e.window.sum(now), i as u32)),
+        rank_into(
+            &mut self.entries,
+            &mut self.rank,
+            now,
+            self.acc.max_flow_series,
         );
-        let entries = &self.entries;
-        top(&mut rank, self.acc.max_flow_series, |a, b| {
-            entries[a as usize].key.cmp(&entries[b as usize].key)
-        });
-        for &(_, i) in &rank {
-            self.entries[i as usize].selected = true;
-        }
-        for e in self.entries.iter_mut().filter(|e| e.alive) {
-            e.exported = e.selected;
-            e.selected = false;
-            if !e.exported {
-                e.base = e.total;
-            }
-        }
-
-        rank.clear();
-        rank.extend(
-            self.hosts
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.alive)
-                .map(|(i, h)| (h.window.sum(now), i as u32)),
-        );
-        let hosts = &self.hosts;
-        top(&mut rank, self.acc.max_hosts, |a, b| {
-            let (x, y) = (&hosts[a as usize], &hosts[b as usize]);
-            (x.version, x.addr).cmp(&(y.version, y.addr))
-        });
-        for &(_, i) in &rank {
-            self.hosts[i as usize].selected = true;
-        }
-        for h in self.hosts.iter_mut().filter(|h| h.alive) {
-            h.exported = h.selected;
-            h.selected = false;
-            if !h.exported {
-                h.base = h.total;
-            }
-        }
-        self.rank = rank;
+        rank_into(&mut self.hosts, &mut self.rank, now, self.acc.max_hosts);
     }
 
     /// Applies new settings: classes and monitored sides are decided again
@@ -980,18 +933,83 @@ impl Book {
     }
 }
 
-/// Keeps in `rank` the `n` largest by window bytes, ties broken by `key`
-/// (smallest first).
-fn top(rank: &mut Vec<(u64, u32)>, n: usize, key: impl Fn(u32, u32) -> std::cmp::Ordering) {
-    if rank.len() <= n {
-        return;
+/// What ranking needs of an entry or a host.
+trait Ranked {
+    type Key: Ord;
+    fn alive(&self) -> bool;
+    fn window(&self) -> &Window;
+    fn key(&self) -> Self::Key;
+    /// Exports it or folds it; a folded one's base follows its total.
+    fn set_exported(&mut self, exported: bool);
+}
+
+impl Ranked for Entry {
+    type Key = SeriesKey;
+    fn alive(&self) -> bool {
+        self.alive
     }
-    if n == 0 {
-        rank.clear();
-        return;
+    fn window(&self) -> &Window {
+        &self.window
     }
-    rank.select_nth_unstable_by(n - 1, |a, b| b.0.cmp(&a.0).then_with(|| key(a.1, b.1)));
-    rank.truncate(n);
+    fn key(&self) -> SeriesKey {
+        self.key
+    }
+    fn set_exported(&mut self, exported: bool) {
+        self.exported = exported;
+        if !exported {
+            self.base = self.total;
+        }
+    }
+}
+
+impl Ranked for Host {
+    type Key = (u8, [u8; 16]);
+    fn alive(&self) -> bool {
+        self.alive
+    }
+    fn window(&self) -> &Window {
+        &self.window
+    }
+    fn key(&self) -> (u8, [u8; 16]) {
+        (self.version, self.addr)
+    }
+    fn set_exported(&mut self, exported: bool) {
+        self.exported = exported;
+        if !exported {
+            self.base = self.total;
+        }
+    }
+}
+
+/// Exports the `n` live items with the most window bytes at bucket `now`
+/// (ties: smallest key first) and folds the others. `rank` is scratch.
+fn rank_into<T: Ranked>(items: &mut [T], rank: &mut Vec<(u64, u32)>, now: u64, n: usize) {
+    rank.clear();
+    rank.extend(
+        items
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.alive())
+            .map(|(i, x)| (x.window().sum(now), i as u32)),
+    );
+    if rank.len() > n {
+        if n > 0 {
+            rank.select_nth_unstable_by(n - 1, |a, b| {
+                b.0.cmp(&a.0)
+                    .then_with(|| items[a.1 as usize].key().cmp(&items[b.1 as usize].key()))
+            });
+        }
+        rank.truncate(n);
+    }
+    // walk the items and the chosen indices in step
+    rank.sort_unstable_by_key(|r| r.1);
+    let mut chosen = rank.iter().map(|r| r.1 as usize).peekable();
+    for (i, x) in items.iter_mut().enumerate() {
+        let sel = chosen.next_if_eq(&i).is_some();
+        if x.alive() {
+            x.set_exported(sel);
+        }
+    }
 }
 
 /// The collector's state: the totals, what it knows of every conversation,
