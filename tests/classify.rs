@@ -336,20 +336,9 @@ fn folding_keeps_the_sums_exact() {
         assert_eq!(flows.get(*k), Some(b), "{k:?}");
     }
     // per class, exported plus other equals the class total
-    let classes = family(&m, "ringflow_traffic_bytes_total");
-    for class in ["outgoing", "incoming", "internal", "transit"] {
-        let total: u64 = classes
-            .iter()
-            .filter(|(k, _)| k[0] == class)
-            .map(|(_, v)| v)
-            .sum();
-        let series: u64 = flows
-            .iter()
-            .filter(|(k, _)| k[6] == class)
-            .map(|(_, v)| v)
-            .sum();
-        assert_eq!(series, total, "{class}");
-    }
+    let classes = family_by(&m, "ringflow_traffic_bytes_total", &["class"]);
+    let series = family_by(&m, "ringflow_flow_bytes_total", &["class"]);
+    assert_eq!(series, classes);
     let other: Vec<&Vec<String>> = flows.keys().filter(|k| k[0] == "other").collect();
     assert!(other.iter().all(|k| k[1] == "other"));
     assert!(!other.is_empty());
@@ -383,14 +372,8 @@ fn compat_families_carry_the_native_counts() {
     );
     assert!(!family(&m, "promflow_receive_bytes_total").is_empty());
 
-    let classes = family(&m, "ringflow_traffic_bytes_total");
-    let class = |c: &str| -> u64 {
-        classes
-            .iter()
-            .filter(|(k, _)| k[0] == c)
-            .map(|(_, v)| v)
-            .sum()
-    };
+    let per_class = family_by(&m, "ringflow_traffic_bytes_total", &["class"]);
+    let class = |c: &str| per_class[&vec![c.to_string()]];
     assert_eq!(
         family(&m, "trafficmonitor_total_incoming_bytes")[&vec![]],
         class("incoming")
