@@ -311,8 +311,13 @@ pub fn config_table(path: &Path) -> Result<toml::Table, String> {
 
 /// Reads a TOML config file: the capture keys and the accounting keys.
 pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
+    run_args_from_table(path, config_table(path)?)
+}
+
+/// Checks the keys of the config file at `path` (read with
+/// [`config_table`]) and takes their values.
+pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArgs, String> {
     let bad = |e| bad_file(path, e);
-    let mut table = config_table(path)?;
     let mut acc = toml::Table::new();
     for k in ACCOUNTING_KEYS {
         if let Some(v) = table.remove(k) {
@@ -376,15 +381,6 @@ impl RunArgs {
             xdp_steal: self.xdp_steal || file.xdp_steal,
             accounting: self.accounting.over(file.accounting),
         }
-    }
-
-    /// Reads `--config` (if any) under the command line.
-    pub fn with_config_file(self) -> Result<RunArgs, String> {
-        let Some(path) = self.config.clone() else {
-            return Ok(self);
-        };
-        let file = read_config_file(&path)?;
-        Ok(self.over(file))
     }
 }
 

@@ -242,12 +242,18 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
 /// Resolves the command line and config file into settings; every problem
 /// is one line.
 pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
+    // The file is read once: its keys are kept to tell, on a reload,
+    // which capture settings changed.
     let cli = args.clone();
-    let start_file = match &args.config {
-        Some(p) => crate::config::config_table(p).map_err(LiveError::Config)?,
-        None => toml::Table::new(),
+    let (args, start_file) = match &args.config {
+        Some(p) => {
+            let table = crate::config::config_table(p).map_err(LiveError::Config)?;
+            let file =
+                crate::config::run_args_from_table(p, table.clone()).map_err(LiveError::Config)?;
+            (args.over(file), table)
+        }
+        None => (args, toml::Table::new()),
     };
-    let args = args.with_config_file().map_err(LiveError::Config)?;
     let cfg = |m: String| LiveError::Config(m);
 
     let names: Vec<String> = if args.iface.is_empty() {
@@ -894,8 +900,11 @@ impl Reload {
             crate::log!("ringflow: SIGHUP: no --config file to reload");
             return;
         };
-        let file = match crate::config::read_config_file(path) {
-            Ok(f) => f,
+        let read = crate::config::config_table(path).and_then(|now| {
+            crate::config::run_args_from_table(path, now.clone()).map(|file| (now, file))
+        });
+        let (now, file) = match read {
+            Ok(r) => r,
             Err(e) => {
                 crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");
                 return;
@@ -908,7 +917,6 @@ impl Reload {
                 return;
             }
         };
-        let now = crate::config::config_table(path).unwrap_or_default();
         let mut keys: Vec<&String> = now.keys().chain(self.start_file.keys()).collect();
         keys.sort();
         keys.dedup();
