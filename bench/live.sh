@@ -55,6 +55,11 @@ for pid in $(pgrep -f "napi/$RXIF" || true); do taskset -pc "$CAP_CPU" "$pid" >/
 # tick-based utime/stime are not)
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+# "thread-name ns" per thread, summed by name
+threads_ns() {
+  for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f1 "$t/schedstat")"; done |
+    awk '{s[$1] += $2} END {for (n in s) print n, s[n]}' | sort
+}
 
 printf '%-12s %-6s %12s %12s %10s %12s %12s %10s\n' tool flows offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
 for flows in $FLOWS; do
@@ -82,11 +87,13 @@ for flows in $FLOWS; do
     pid=$(pgrep -f -n "$RXIF" | head -1)
     for _ in $(seq 100); do grep -q "$ready" "$log" && break; sleep 0.05; done
     c0=$(cpu_ns "$pid")
+    threads_ns "$pid" >"$work/t0"
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
     [ "$GEN" = xdp ] && gen_args+=(--xdp)
     gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
     sleep 0.3
     c1=$(cpu_ns "$pid")
+    threads_ns "$pid" >"$work/t1"
     hwm=$(hwm_kib "$pid")
     sent=$(echo "$gen" | sed -E 's/.*sent ([0-9]+) packets.*/\1/')
     secs=$(echo "$gen" | sed -E 's/.* in ([0-9.]+) s.*/\1/')
@@ -108,5 +115,17 @@ for flows in $FLOWS; do
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
       printf "%-12s %-6s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, s / secs, c / secs, d, c,
         (c > 0 ? cpu / c : 0), hwm / 1024 }'
+    # where a ringflow process spent its CPU, per thread, for the end
+    case $tool in
+      ringflow|xdp-*)
+        join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v c="$captured" '
+          $3 > $2 && c > 0 {printf "%s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
+          >>"$work/threads" ;;
+    esac
   done
 done
+if [ -s "$work/threads" ]; then
+  echo
+  echo "CPU per thread of the ringflow runs:"
+  cat "$work/threads"
+fi
