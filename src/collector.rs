@@ -585,7 +585,7 @@ fn ticks(d: Duration, refresh: Duration) -> u64 {
 impl Book {
     fn new(refresh: Duration, acc: Accounting) -> Book {
         let mut b = Book {
-            acc: acc.clone(),
+            acc,
             idle_ticks: 1,
             bucket_ticks: 1,
             entries: Vec::new(),
@@ -1451,6 +1451,10 @@ mod tests {
         st.snapshot(0, false)
     }
 
+    fn count(packets: u64, bytes: u64) -> Count {
+        Count { packets, bytes }
+    }
+
     fn state(acc: Accounting) -> State {
         State::new(1, Duration::from_secs(1), acc)
     }
@@ -1499,92 +1503,23 @@ mod tests {
             ],
         );
         let t = |c: Class, v: usize| s.traffic[c.index()][v];
-        assert_eq!(
-            t(Class::Outgoing, 0),
-            Count {
-                packets: 3,
-                bytes: 300
-            }
-        );
-        assert_eq!(
-            t(Class::Incoming, 0),
-            Count {
-                packets: 2,
-                bytes: 400
-            }
-        );
-        assert_eq!(
-            t(Class::Internal, 0),
-            Count {
-                packets: 5,
-                bytes: 450
-            }
-        );
-        assert_eq!(
-            t(Class::Transit, 0),
-            Count {
-                packets: 7,
-                bytes: 560
-            }
-        );
-        assert_eq!(
-            t(Class::Outgoing, 1),
-            Count {
-                packets: 11,
-                bytes: 1320
-            }
-        );
-        assert_eq!(
-            t(Class::Incoming, 1),
-            Count {
-                packets: 13,
-                bytes: 1690
-            }
-        );
+        assert_eq!(t(Class::Outgoing, 0), count(3, 300));
+        assert_eq!(t(Class::Incoming, 0), count(2, 400));
+        assert_eq!(t(Class::Internal, 0), count(5, 450));
+        assert_eq!(t(Class::Transit, 0), count(7, 560));
+        assert_eq!(t(Class::Outgoing, 1), count(11, 1320));
+        assert_eq!(t(Class::Incoming, 1), count(13, 1690));
         assert_eq!(t(Class::Internal, 1), Count::default());
         // Monitored (the local networks by default): a monitored host
         // talking to another is tx for one and rx for the other.
         let h = host(&s, "10.0.0.1");
-        assert_eq!(
-            h.tx,
-            Count {
-                packets: 8,
-                bytes: 750
-            }
-        );
-        assert_eq!(
-            h.rx,
-            Count {
-                packets: 2,
-                bytes: 400
-            }
-        );
+        assert_eq!(h.tx, count(8, 750));
+        assert_eq!(h.rx, count(2, 400));
         let h = host(&s, "192.168.1.1");
-        assert_eq!(
-            (h.tx, h.rx),
-            (
-                Count::default(),
-                Count {
-                    packets: 5,
-                    bytes: 450
-                }
-            )
-        );
+        assert_eq!((h.tx, h.rx), (Count::default(), count(5, 450)));
         let h = host(&s, "fd00::1");
-        assert_eq!(
-            h.tx,
-            Count {
-                packets: 11,
-                bytes: 1320
-            }
-        );
-        assert_eq!(
-            h.rx,
-            Count {
-                packets: 13,
-                bytes: 1690
-            }
-        );
+        assert_eq!(h.tx, count(11, 1320));
+        assert_eq!(h.rx, count(13, 1690));
         assert_eq!(s.hosts.len(), 3, "public addresses are not monitored");
         assert_eq!(s.hosts_other, HostCounts::default());
         assert_eq!(s.flows.len(), 6);
@@ -1765,20 +1700,8 @@ mod tests {
         });
         let s2 = interval(&mut st, &[(k, 5, 100)]);
         let t = |s: &Snapshot, c: Class| s.traffic[c.index()][0];
-        assert_eq!(
-            t(&s2, Class::Outgoing),
-            Count {
-                packets: 10,
-                bytes: 1000
-            }
-        );
-        assert_eq!(
-            t(&s2, Class::Internal),
-            Count {
-                packets: 5,
-                bytes: 500
-            }
-        );
+        assert_eq!(t(&s2, Class::Outgoing), count(10, 1000));
+        assert_eq!(t(&s2, Class::Internal), count(5, 500));
         assert_eq!(s2.flows[0].class, Class::Internal);
         assert_eq!(
             s2.flows[0].packets, 5,

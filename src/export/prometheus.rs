@@ -13,6 +13,10 @@ use prometheus_client::registry::Registry;
 use std::fmt;
 use std::sync::Arc;
 
+/// How the flow families are chosen, for their help text.
+const FOLDED: &str =
+    ": the top --max-flow-series by recent bytes, the rest summed per class under src=\"other\".";
+
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Renders the snapshot and the capture source's own counters.
@@ -62,8 +66,7 @@ impl Collector for SnapshotMetrics {
         flow_family(
             &mut enc,
             "ringflow_flow_packets",
-            "Packets per host pair and service, each way: the top --max-flow-series by \
-             recent bytes, the rest summed per class under src=\"other\".",
+            &format!("Packets per host pair and service, each way{FOLDED}"),
             s,
             &labels,
             |c| c.packets,
@@ -71,8 +74,7 @@ impl Collector for SnapshotMetrics {
         flow_family(
             &mut enc,
             "ringflow_flow_bytes",
-            "Frame bytes per host pair and service, each way: the top --max-flow-series by \
-             recent bytes, the rest summed per class under src=\"other\".",
+            &format!("Frame bytes per host pair and service, each way{FOLDED}"),
             s,
             &labels,
             |c| c.bytes,
