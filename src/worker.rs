@@ -222,6 +222,9 @@ impl Worker {
                 }
                 let key = FlowKey::from_packet(&p);
                 let hash = s.table.hash(&key);
+                // start loading the slot now: parsing the rest of the stage
+                // hides the miss
+                s.table.touch(hash);
                 self.stage[at] = Staged {
                     key,
                     hash,
@@ -247,14 +250,12 @@ impl Worker {
         }
     }
 
-    /// Touches the table slots of all staged packets first, in a tight loop
-    /// so that their cache misses are in flight together, then updates.
+    /// Updates the table for the staged packets, whose slots each started
+    /// loading when it was staged: the misses of a whole stage are in
+    /// flight together, behind the parsing of the packets that follow.
     #[inline]
     fn flush_stage(&mut self, n: usize) {
         let table = &mut self.shard.table;
-        for p in &self.stage[..n] {
-            table.touch(p.hash);
-        }
         for p in &self.stage[..n] {
             table.account_hashed(
                 &p.key,
