@@ -195,6 +195,45 @@ pub struct SeriesKey {
     pub reply: bool,
 }
 
+impl SeriesKey {
+    /// The key packed as a flow key, for the entry index: the service port
+    /// in the destination port, the direction in the source port.
+    fn index_key(&self) -> FlowKey {
+        let (kind, port) = match self.port {
+            Some(p) => (PortKind::Ports, p),
+            None => (PortKind::None, 0),
+        };
+        let reply = u16::from(self.reply);
+        FlowKey::new(
+            self.version,
+            self.src,
+            self.dst,
+            self.proto,
+            kind,
+            reply,
+            port,
+            0,
+        )
+    }
+}
+
+/// A host's address packed as a flow key, for the host index.
+fn host_key(version: u8, addr: [u8; 16]) -> FlowKey {
+    FlowKey::new(version, addr, [0; 16], 0, PortKind::None, 0, 0, 0)
+}
+
+/// Grows `v`'s capacity to `n` items and writes all of it once, so its
+/// pages are the process's from now on (`fill` is overwritten before it
+/// is ever read).
+fn reserve_written<T: Copy>(v: &mut Vec<T>, n: usize, fill: T) {
+    if n > v.capacity() {
+        let len = v.len();
+        v.reserve_exact(n - len);
+        v.resize(n, fill);
+        v.truncate(len);
+    }
+}
+
 /// One exported flow series.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowRow {
@@ -307,6 +346,8 @@ pub struct Snapshot {
     pub conversations: usize,
     /// Memory the worker shards hold, in bytes.
     pub shard_memory_bytes: usize,
+    /// Memory of the collector's conversations, entries and hosts.
+    pub collector_memory_bytes: usize,
     /// True once every worker has stopped and the last shard is merged.
     pub complete: bool,
 }
@@ -335,6 +376,7 @@ impl Snapshot {
                 .collect(),
             conversations: 0,
             shard_memory_bytes: 0,
+            collector_memory_bytes: 0,
             complete: false,
         }
     }
@@ -542,6 +584,41 @@ struct Entry {
     macs: [u8; 12],
 }
 
+const NO_COUNT: Count = Count {
+    packets: 0,
+    bytes: 0,
+};
+const NO_HOST_COUNTS: HostCounts = HostCounts {
+    tx: NO_COUNT,
+    rx: NO_COUNT,
+};
+const NO_WINDOW: Window = Window {
+    bytes: [0; BUCKETS],
+    last: 0,
+};
+
+/// What fills an entry slot that was reserved but not yet used.
+const VACANT_ENTRY: Entry = Entry {
+    key: SeriesKey {
+        version: 0,
+        src: [0; 16],
+        dst: [0; 16],
+        proto: 0,
+        port: None,
+        reply: false,
+    },
+    class: Class::Transit,
+    alive: false,
+    exported: false,
+    hosts: [HOST_NONE; 2],
+    total: NO_COUNT,
+    base: NO_COUNT,
+    window: NO_WINDOW,
+    last_tick: 0,
+    first_ns: 0,
+    macs: [0; 12],
+};
+
 /// One monitored IP.
 #[derive(Debug, Clone, Copy)]
 struct Host {
@@ -555,6 +632,18 @@ struct Host {
     last_tick: u64,
 }
 
+/// What fills a host slot that was reserved but not yet used.
+const VACANT_HOST: Host = Host {
+    version: 0,
+    addr: [0; 16],
+    alive: false,
+    exported: false,
+    total: NO_HOST_COUNTS,
+    base: NO_HOST_COUNTS,
+    window: NO_WINDOW,
+    last_tick: 0,
+};
+
 /// Exported entries and hosts are re-ranked each publication; the rest
 /// are folded. Entries and hosts are kept in arenas with free lists, so a
 /// cached index stays cheap to check: the slot still holds the same key.
@@ -563,10 +652,12 @@ struct Book {
     idle_ticks: u64,
     bucket_ticks: u64,
     entries: Vec<Entry>,
-    entry_index: HashMap<SeriesKey, u32, FastState>,
+    /// Entry of each [`SeriesKey::index_key`].
+    entry_index: FlowMap<u32>,
     free_entries: Vec<u32>,
     hosts: Vec<Host>,
-    host_index: HashMap<(u8, [u8; 16]), u32, FastState>,
+    /// Host of each [`host_key`].
+    host_index: FlowMap<u32>,
     free_hosts: Vec<u32>,
     /// Per class and IP version.
     traffic: [[Count; 2]; 4],
@@ -589,10 +680,10 @@ impl Book {
             idle_ticks: 1,
             bucket_ticks: 1,
             entries: Vec::new(),
-            entry_index: HashMap::default(),
+            entry_index: FlowMap::default(),
             free_entries: Vec::new(),
             hosts: Vec::new(),
-            host_index: HashMap::default(),
+            host_index: FlowMap::default(),
             free_hosts: Vec::new(),
             traffic: [[Count::default(); 2]; 4],
             host_total: HostCounts::default(),
@@ -600,7 +691,28 @@ impl Book {
             rank: Vec::new(),
         };
         b.set_times(refresh);
+        b.reserve();
         b
+    }
+
+    /// Makes room for `max_entries` entries and hosts, in memory written
+    /// once now: counting a new flow then never allocates, copies a table
+    /// or waits for the kernel to find a page, and the memory the collector
+    /// will use is taken (and known) at start.
+    fn reserve(&mut self) {
+        let n = self.acc.max_entries;
+        self.entry_index.reserve(n);
+        self.host_index.reserve(n);
+        reserve_written(&mut self.entries, n, VACANT_ENTRY);
+        reserve_written(&mut self.hosts, n, VACANT_HOST);
+    }
+
+    /// Bytes its entries, hosts and their indices hold.
+    fn memory_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.hosts.capacity() * std::mem::size_of::<Host>()
+            + self.entry_index.memory_bytes()
+            + self.host_index.memory_bytes()
     }
 
     fn set_times(&mut self, refresh: Duration) {
@@ -631,7 +743,9 @@ impl Book {
 
     /// The entry of `key`, made if there is room; `NO_SERIES` if not.
     fn entry_for(&mut self, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
-        if let Some(&i) = self.entry_index.get(key) {
+        let ik = key.index_key();
+        let ih = self.entry_index.hash(&ik);
+        if let Some(&mut i) = self.entry_index.get_mut(&ik, ih) {
             return i;
         }
         if self.live_entries() >= self.acc.max_entries {
@@ -673,13 +787,15 @@ impl Book {
                 (self.entries.len() - 1) as u32
             }
         };
-        self.entry_index.insert(*key, i);
+        self.entry_index.insert(ik, ih, i);
         i
     }
 
     /// The host of `addr`, made if there is room; [`HOST_LOOKUP`] if not.
     fn host_for(&mut self, version: u8, addr: [u8; 16], tick: u64) -> u32 {
-        if let Some(&i) = self.host_index.get(&(version, addr)) {
+        let hk = host_key(version, addr);
+        let hh = self.host_index.hash(&hk);
+        if let Some(&mut i) = self.host_index.get_mut(&hk, hh) {
             return i;
         }
         if self.live_hosts() >= self.acc.max_entries {
@@ -705,7 +821,7 @@ impl Book {
                 (self.hosts.len() - 1) as u32
             }
         };
-        self.host_index.insert((version, addr), i);
+        self.host_index.insert(hk, hh, i);
         i
     }
 
@@ -801,7 +917,8 @@ impl Book {
             if e.alive && tick.saturating_sub(e.last_tick) > idle {
                 e.alive = false;
                 e.exported = false;
-                self.entry_index.remove(&e.key);
+                let ik = e.key.index_key();
+                self.entry_index.remove(&ik, self.entry_index.hash(&ik));
                 self.free_entries.push(i as u32);
                 any = true;
             }
@@ -810,7 +927,8 @@ impl Book {
             if h.alive && tick.saturating_sub(h.last_tick) > idle {
                 h.alive = false;
                 h.exported = false;
-                self.host_index.remove(&(h.version, h.addr));
+                let hk = host_key(h.version, h.addr);
+                self.host_index.remove(&hk, self.host_index.hash(&hk));
                 self.free_hosts.push(i as u32);
                 any = true;
             }
@@ -844,6 +962,7 @@ impl Book {
         let old_bucket = self.bucket_ticks;
         self.acc = acc;
         self.set_times(refresh);
+        self.reserve();
         let now = self.bucket(tick);
         let fresh_windows = old_bucket != self.bucket_ticks;
         let n = &self.acc.networks;
@@ -870,7 +989,8 @@ impl Book {
             if h.alive && !n.is_monitored(h.version, &h.addr) {
                 h.alive = false;
                 h.exported = false;
-                self.host_index.remove(&(h.version, h.addr));
+                let hk = host_key(h.version, h.addr);
+                self.host_index.remove(&hk, self.host_index.hash(&hk));
                 self.free_hosts.push(i as u32);
             } else if fresh_windows {
                 h.window = Window::at(now);
@@ -1047,7 +1167,7 @@ impl State {
             non_ip_other: 0,
             overflow_packets: 0,
             overflow_bytes: 0,
-            conversations: FlowMap::default(),
+            conversations: FlowMap::with_capacity(acc.max_entries),
             book: Book::new(refresh, acc),
             refresh,
             batches: (0..workers).map(|_| (new_batch_histogram(), 0)).collect(),
@@ -1188,8 +1308,15 @@ impl State {
 
     /// Applies reloaded settings (see [`Book::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
+        self.conversations.reserve(acc.max_entries);
         self.book.reconfigure(acc, self.refresh, self.tick);
         self.dirty = true;
+    }
+
+    /// Bytes its conversations, entries and hosts hold: reserved at start
+    /// for `--max-entries` of each.
+    pub fn memory_bytes(&self) -> usize {
+        self.conversations.memory_bytes() + self.book.memory_bytes()
     }
 
     /// Ranks the series and publishes everything as a snapshot.
@@ -1222,6 +1349,7 @@ impl State {
             .collect();
         s.conversations = self.conversations.len();
         s.shard_memory_bytes = shard_memory_bytes;
+        s.collector_memory_bytes = self.memory_bytes();
         s.complete = complete;
         s
     }
@@ -1273,6 +1401,11 @@ impl Collector {
     /// Memory all worker shards (two per worker) hold, in bytes.
     pub fn shard_memory_bytes(&self) -> usize {
         self.memory_bytes
+    }
+
+    /// Bytes the collector's own tables hold (see [`State::memory_bytes`]).
+    pub fn table_memory_bytes(&self) -> usize {
+        self.state.memory_bytes()
     }
 
     /// Runs until every worker has stopped, then publishes and returns the

@@ -786,7 +786,7 @@ impl Live {
         };
         let (workers, collector) = pipeline(&s.pipeline);
         crate::log!(
-            "ringflow: {what} with {n} worker(s) on CPU {}; memory: {memory} {} MiB + flow tables {} MiB",
+            "ringflow: {what} with {n} worker(s) on CPU {}; memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
             s.cpus
                 .iter()
                 .map(|c| c.to_string())
@@ -794,6 +794,7 @@ impl Live {
                 .join(","),
             capture_bytes >> 20,
             collector.shard_memory_bytes() >> 20,
+            collector.table_memory_bytes() >> 20,
         );
         let published = collector.published();
         let reload = collector.reloader();

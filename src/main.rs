@@ -112,10 +112,11 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let job = replay::Replay::new(inputs, &cfg, args.batch as usize);
     ringflow::log!(
-        "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB",
+        "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
         args.files.len(),
         cfg.workers,
-        job.shard_memory_bytes() as f64 / (1 << 20) as f64
+        job.shard_memory_bytes() as f64 / (1 << 20) as f64,
+        job.collector_memory_bytes() as f64 / (1 << 20) as f64
     );
     let published = job.published();
     let source = job.source_stats();

@@ -151,6 +151,10 @@ impl Replay {
         self.collector.shard_memory_bytes()
     }
 
+    pub fn collector_memory_bytes(&self) -> usize {
+        self.collector.table_memory_bytes()
+    }
+
     /// Reads every input to the end and returns the final snapshot. A file
     /// that ends inside a record is counted as damaged, reported in one
     /// line, and replay goes on with the next file; any other error stops

@@ -237,6 +237,12 @@ impl Collector for SnapshotMetrics {
         )?;
         gauge(
             &mut enc,
+            "ringflow_collector_memory_bytes",
+            "Memory of the collector's conversations, entries and hosts, taken at start for --max-entries of each.",
+            s.collector_memory_bytes as i64,
+        )?;
+        gauge(
+            &mut enc,
             "ringflow_input_complete",
             "Whether a finite input (pcap replay) has been read to the end and fully merged (1) or not yet (0).",
             i64::from(s.complete),

@@ -25,6 +25,18 @@ impl<V: Copy + Default> Default for FlowMap<V> {
     }
 }
 
+/// Never more than 7/8 of the slots in use.
+const LOAD_NUM: usize = 7;
+const LOAD_DEN: usize = 8;
+
+/// Slots for `n` entries at most 7/8 full: a power of two, at least 8.
+fn slots_for(n: usize) -> usize {
+    n.saturating_mul(LOAD_DEN)
+        .div_ceil(LOAD_NUM)
+        .next_power_of_two()
+        .max(8)
+}
+
 impl<V: Copy + Default> FlowMap<V> {
     fn with_slots(n: usize) -> FlowMap<V> {
         FlowMap {
@@ -32,6 +44,30 @@ impl<V: Copy + Default> FlowMap<V> {
             len: 0,
             seed: random_seed(),
         }
+    }
+
+    /// A map that holds `n` entries without growing. Its memory is written
+    /// once here, so inserting later never waits for the kernel to find a
+    /// page.
+    pub fn with_capacity(n: usize) -> FlowMap<V> {
+        FlowMap::with_slots(slots_for(n))
+    }
+
+    /// Entries it holds without growing.
+    pub fn capacity(&self) -> usize {
+        self.slots.len() / LOAD_DEN * LOAD_NUM
+    }
+
+    /// Grows, if needed, to hold `n` entries.
+    pub fn reserve(&mut self, n: usize) {
+        if n > self.capacity() {
+            self.grow(slots_for(n));
+        }
+    }
+
+    /// Bytes of memory it holds.
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot<V>>()
     }
 
     pub fn len(&self) -> usize {
@@ -72,10 +108,11 @@ impl<V: Copy + Default> FlowMap<V> {
         }
     }
 
-    /// Inserts or replaces.
+    /// Inserts or replaces. Grows (a new mapping, and a copy) only beyond
+    /// the capacity.
     pub fn insert(&mut self, key: FlowKey, hash: u64, value: V) {
-        if (self.len + 1) * 8 > self.slots.len() * 7 {
-            self.rebuild(self.slots.len() * 2, |_, _| true);
+        if self.len + 1 > self.capacity() {
+            self.grow(self.slots.len() * 2);
         }
         let mask = self.slots.len() - 1;
         let mut i = hash as usize & mask;
@@ -98,27 +135,77 @@ impl<V: Copy + Default> FlowMap<V> {
         }
     }
 
-    /// Keeps the entries `keep` accepts. Rebuilds only if any goes.
-    pub fn retain(&mut self, mut keep: impl FnMut(&FlowKey, &V) -> bool) {
-        let gone = self
-            .slots
-            .iter()
-            .filter(|s| s.used && !keep(&s.key, &s.value))
-            .count();
-        if gone > 0 {
-            let n = self.slots.len();
-            self.rebuild(n, keep);
+    /// Removes `key`, returning its value. The entries after it in its
+    /// probe run move back into the hole where that keeps them reachable
+    /// (backward-shift deletion), so lookups never meet a tombstone.
+    pub fn remove(&mut self, key: &FlowKey, hash: u64) -> Option<V> {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if !s.used {
+                return None;
+            }
+            if s.key.same(key) {
+                let value = s.value;
+                self.remove_at(i);
+                return Some(value);
+            }
+            i = (i + 1) & mask;
         }
     }
 
-    fn rebuild(&mut self, slots: usize, mut keep: impl FnMut(&FlowKey, &V) -> bool) {
+    /// Empties slot `hole` and closes the gap behind it.
+    fn remove_at(&mut self, mut hole: usize) {
+        let mask = self.slots.len() - 1;
+        self.slots[hole].used = false;
+        self.len -= 1;
+        let mut j = hole;
+        loop {
+            j = (j + 1) & mask;
+            let s = self.slots[j];
+            if !s.used {
+                return;
+            }
+            // s may move back to the hole unless its home lies cyclically
+            // in (hole, j]: then the hole is before its home
+            let home = self.hash(&s.key) as usize & mask;
+            let stays = if hole <= j {
+                hole < home && home <= j
+            } else {
+                hole < home || home <= j
+            };
+            if !stays {
+                self.slots[hole] = s;
+                self.slots[j].used = false;
+                hole = j;
+            }
+        }
+    }
+
+    /// Keeps the entries `keep` accepts, in place. `keep` must answer the
+    /// same for the same entry: one that a removal moves back across the
+    /// end of the array is asked again.
+    pub fn retain(&mut self, mut keep: impl FnMut(&FlowKey, &V) -> bool) {
+        let mut i = 0;
+        while i < self.slots.len() {
+            let s = &self.slots[i];
+            if s.used && !keep(&s.key, &s.value) {
+                // an entry from further on may have moved into slot i
+                self.remove_at(i);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Moves everything into a new mapping of `slots` slots.
+    fn grow(&mut self, slots: usize) {
         let old = std::mem::replace(&mut self.slots, HugeBuf::new(slots, Slot::default()));
         self.len = 0;
-        for s in old.iter().copied().filter(|s| s.used) {
-            if keep(&s.key, &s.value) {
-                let h = self.hash(&s.key);
-                self.insert(s.key, h, s.value);
-            }
+        for s in old.iter().filter(|s| s.used) {
+            let h = self.hash(&s.key);
+            self.insert(s.key, h, s.value);
         }
     }
 }
@@ -154,5 +241,52 @@ mod tests {
         assert_eq!(m.get_mut(&k, h).copied(), Some(9));
         m.insert(k, h, 1);
         assert_eq!((m.get_mut(&k, h).copied(), m.len()), (Some(1), 5_000));
+    }
+
+    /// Removal and in-place retain against a plain HashMap, on a small map
+    /// kept nearly full, so probe runs are long and wrap around the end.
+    #[test]
+    fn remove_and_retain_keep_every_entry_reachable() {
+        use std::collections::HashMap;
+        let mut m: FlowMap<u32> = FlowMap::with_capacity(56);
+        assert_eq!((m.capacity(), m.memory_bytes() > 0), (56, true));
+        let mut model: HashMap<u32, u32> = HashMap::new();
+        let mut x = 0x9e37_79b9_u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..20_000u32 {
+            let r = next();
+            let id = r % 90;
+            let k = key(id);
+            let h = m.hash(&k);
+            match r >> 29 {
+                0..=3 if model.len() < 56 || model.contains_key(&id) => {
+                    m.insert(k, h, round);
+                    model.insert(id, round);
+                }
+                0..=5 => assert_eq!(m.remove(&k, h), model.remove(&id)),
+                _ => {
+                    let cut = next() % 90;
+                    m.retain(|k, _| numbered_id(k) >= cut);
+                    model.retain(|&id, _| id >= cut);
+                }
+            }
+            assert_eq!(m.len(), model.len());
+            for id in 0..90 {
+                let k = key(id);
+                let h = m.hash(&k);
+                assert_eq!(m.get_mut(&k, h).copied(), model.get(&id).copied(), "{id}");
+            }
+        }
+        // never grew: the capacity was enough
+        assert_eq!(m.capacity(), 56);
+    }
+
+    fn numbered_id(k: &FlowKey) -> u32 {
+        (0..90).find(|&i| key(i) == *k).expect("a numbered key")
     }
 }
