@@ -1293,11 +1293,16 @@ impl State {
         self.pending = pending;
     }
 
-    /// Moves on one refresh interval: forgets conversations, entries and
-    /// hosts idle for longer than the idle limit.
+    /// Moves on one refresh interval, and every eighth of the idle limit
+    /// sweeps out the conversations, entries and hosts idle for longer than
+    /// it: one is forgotten at most 1/8 of the limit late, and the tables
+    /// are not walked every second.
     pub fn tick(&mut self) {
         self.tick += 1;
         let (tick, idle) = (self.tick, self.book.idle_ticks);
+        if tick % (idle / 8).max(1) != 0 {
+            return;
+        }
         let before = self.conversations.len();
         self.conversations
             .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
@@ -1776,6 +1781,30 @@ mod tests {
             .unwrap();
         assert_eq!(row.packets, 2);
         assert_sums(&s);
+    }
+
+    /// With a long idle limit the sweep runs every eighth of it: an idle
+    /// entry stays until the first sweep after the limit, never longer.
+    #[test]
+    fn idle_sweep_is_at_most_an_eighth_of_the_limit_late() {
+        let acc = Accounting {
+            flow_idle: Duration::from_secs(16),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let a = udp("10.0.0.1", "203.0.113.1", 53);
+        let b = udp("10.0.0.2", "203.0.113.2", 53);
+        // both seen in tick 0; b is idle from then on
+        interval(&mut st, &[(a, 1, 100), (b, 1, 100)]);
+        let mut entries = Vec::new();
+        for _ in 2..=20 {
+            entries.push(interval(&mut st, &[(a, 1, 100)]).entries);
+        }
+        // snapshots after ticks 2..=20: b is over the limit from tick 17,
+        // and the first sweep after that (every 2 ticks) is at tick 18
+        assert_eq!(entries[..16], [2; 16]);
+        assert_eq!(entries[16..], [1; 3]);
+        assert_eq!(st.conversations.len(), 1);
     }
 
     #[test]

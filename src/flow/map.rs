@@ -25,22 +25,22 @@ impl<V: Copy + Default> Default for FlowMap<V> {
     }
 }
 
-/// Never more than 7/8 of the slots in use.
-const LOAD_NUM: usize = 7;
-const LOAD_DEN: usize = 8;
+/// Never more than 3/4 of the slots in use, so a miss probes a few slots,
+/// not dozens.
+const LOAD_NUM: usize = 3;
+const LOAD_DEN: usize = 4;
 
-/// Slots for `n` entries at most 7/8 full: a power of two, at least 8.
+/// Slots for `n` entries at most 3/4 full (any count: the home slot comes
+/// from a multiply, not a mask, so a reserved map is not rounded up to
+/// twice its size).
 fn slots_for(n: usize) -> usize {
-    n.saturating_mul(LOAD_DEN)
-        .div_ceil(LOAD_NUM)
-        .next_power_of_two()
-        .max(8)
+    n.saturating_mul(LOAD_DEN).div_ceil(LOAD_NUM).max(8)
 }
 
 impl<V: Copy + Default> FlowMap<V> {
     fn with_slots(n: usize) -> FlowMap<V> {
         FlowMap {
-            slots: HugeBuf::new(n.next_power_of_two().max(8), Slot::default()),
+            slots: HugeBuf::new(n.max(8), Slot::default()),
             len: 0,
             seed: random_seed(),
         }
@@ -55,7 +55,7 @@ impl<V: Copy + Default> FlowMap<V> {
 
     /// Entries it holds without growing.
     pub fn capacity(&self) -> usize {
-        self.slots.len() / LOAD_DEN * LOAD_NUM
+        self.slots.len() * LOAD_NUM / LOAD_DEN
     }
 
     /// Grows, if needed, to hold `n` entries.
@@ -86,16 +86,27 @@ impl<V: Copy + Default> FlowMap<V> {
     /// Loads the home slot of `hash` (see the module docs).
     #[inline]
     pub fn touch(&self, hash: u64) {
-        let i = hash as usize & (self.slots.len() - 1);
-        if let Some(s) = self.slots.get(i) {
+        if let Some(s) = self.slots.get(self.home(hash)) {
             crate::capture::sys::prefetch(s);
         }
     }
 
+    /// The slot `hash` starts probing at: its high bits scaled to the slot
+    /// count.
+    #[inline]
+    fn home(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    /// The slot after `i`, wrapping at the end.
+    #[inline]
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+    }
+
     #[inline]
     pub fn get_mut(&mut self, key: &FlowKey, hash: u64) -> Option<&mut V> {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = self.home(hash);
         loop {
             let s = &self.slots[i];
             if !s.used {
@@ -104,7 +115,7 @@ impl<V: Copy + Default> FlowMap<V> {
             if s.key.same(key) {
                 return Some(&mut self.slots[i].value);
             }
-            i = (i + 1) & mask;
+            i = self.next(i);
         }
     }
 
@@ -114,8 +125,7 @@ impl<V: Copy + Default> FlowMap<V> {
         if self.len + 1 > self.capacity() {
             self.grow(self.slots.len() * 2);
         }
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = self.home(hash);
         loop {
             let s = &mut self.slots[i];
             if !s.used {
@@ -131,7 +141,7 @@ impl<V: Copy + Default> FlowMap<V> {
                 s.value = value;
                 return;
             }
-            i = (i + 1) & mask;
+            i = self.next(i);
         }
     }
 
@@ -139,8 +149,7 @@ impl<V: Copy + Default> FlowMap<V> {
     /// probe run move back into the hole where that keeps them reachable
     /// (backward-shift deletion), so lookups never meet a tombstone.
     pub fn remove(&mut self, key: &FlowKey, hash: u64) -> Option<V> {
-        let mask = self.slots.len() - 1;
-        let mut i = hash as usize & mask;
+        let mut i = self.home(hash);
         loop {
             let s = &self.slots[i];
             if !s.used {
@@ -151,25 +160,24 @@ impl<V: Copy + Default> FlowMap<V> {
                 self.remove_at(i);
                 return Some(value);
             }
-            i = (i + 1) & mask;
+            i = self.next(i);
         }
     }
 
     /// Empties slot `hole` and closes the gap behind it.
     fn remove_at(&mut self, mut hole: usize) {
-        let mask = self.slots.len() - 1;
         self.slots[hole].used = false;
         self.len -= 1;
         let mut j = hole;
         loop {
-            j = (j + 1) & mask;
+            j = self.next(j);
             let s = self.slots[j];
             if !s.used {
                 return;
             }
             // s may move back to the hole unless its home lies cyclically
             // in (hole, j]: then the hole is before its home
-            let home = self.hash(&s.key) as usize & mask;
+            let home = self.home(self.hash(&s.key));
             let stays = if hole <= j {
                 hole < home && home <= j
             } else {
