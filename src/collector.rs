@@ -734,6 +734,23 @@ impl Book {
         self.hosts.len() - self.free_hosts.len()
     }
 
+    /// Starts loading what counting `key` at `idx` will read first: the
+    /// entry if `idx` is one, else the index slot and the host index slots
+    /// a new entry looks up.
+    #[inline]
+    fn touch(&self, idx: u32, key: &SeriesKey) {
+        if let Some(e) = self.entries.get(idx as usize) {
+            crate::capture::sys::prefetch(e);
+            return;
+        }
+        let ik = key.index_key();
+        self.entry_index.touch(self.entry_index.hash(&ik));
+        for addr in [key.src, key.dst] {
+            let hk = host_key(key.version, addr);
+            self.host_index.touch(self.host_index.hash(&hk));
+        }
+    }
+
     #[inline]
     fn holds(&self, idx: u32, key: &SeriesKey) -> bool {
         self.entries
@@ -1227,9 +1244,7 @@ impl State {
                         c.last_tick = tick;
                         let (key, reply) = series_key(c, k);
                         let idx = c.series[usize::from(reply)];
-                        if let Some(e) = self.book.entries.get(idx as usize) {
-                            crate::capture::sys::prefetch(e);
-                        }
+                        self.book.touch(idx, &key);
                         *f = (key, idx, Some((ck, h, reply)));
                     }
                     None => {
@@ -1267,28 +1282,61 @@ impl State {
         // each is decided again from what each shard shows of it.
         let room = self.book.acc.max_entries;
         let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
-        for (ck, o) in self.openers.drain() {
-            let c = Conversation::decide(&o.key, o.flags, tick);
-            if self.conversations.len() < room {
+        let mut openers = self.openers.drain();
+        loop {
+            // staged too: touch a stage's slots, then insert
+            let mut stage = [(FlowKey::default(), 0u64, Conversation::default()); STAGE];
+            let mut n = 0;
+            // the stage first: zip must not take an opener it has no room for
+            for (slot, (ck, o)) in stage.iter_mut().zip(openers.by_ref()) {
                 let h = self.conversations.hash(&ck);
-                self.conversations.insert(ck, h, c);
-            } else {
-                unremembered.insert(ck, c);
+                self.conversations.touch(h);
+                *slot = (ck, h, Conversation::decide(&o.key, o.flags, tick));
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            for &(ck, h, c) in &stage[..n] {
+                if self.conversations.len() < room {
+                    self.conversations.insert(ck, h, c);
+                } else {
+                    unremembered.insert(ck, c);
+                }
             }
         }
-        for (k, s) in &pending {
-            let ck = k.conversation();
-            let h = self.conversations.hash(&ck);
-            let c = match self.conversations.get_mut(&ck, h) {
-                Some(c) => c,
-                None => match unremembered.get_mut(&ck) {
-                    Some(c) => c,
-                    None => continue, // decided just above; cannot be missing
-                },
-            };
-            let (key, reply) = series_key(c, k);
-            let idx = c.series[usize::from(reply)];
-            c.series[usize::from(reply)] = self.book.count(idx, &key, s, tick);
+        drop(openers);
+        // The same stages for the flows of the new conversations.
+        for stage in pending.chunks(STAGE) {
+            let mut keys = [(FlowKey::default(), 0u64); STAGE];
+            for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
+                let ck = k.conversation();
+                let h = self.conversations.hash(&ck);
+                self.conversations.touch(h);
+                *slot = (ck, h);
+            }
+            let mut found = [(SeriesKey::default(), NO_SERIES, false); STAGE];
+            for ((k, _), ((ck, h), f)) in stage.iter().zip(keys.iter().zip(found.iter_mut())) {
+                let c = match self.conversations.get_mut(ck, *h) {
+                    Some(c) => *c,
+                    // decided just above, so one of the two has it
+                    None => unremembered.get(ck).copied().unwrap_or_default(),
+                };
+                let (key, reply) = series_key(&c, k);
+                let idx = c.series[usize::from(reply)];
+                self.book.touch(idx, &key);
+                *f = (key, idx, reply);
+            }
+            for ((_, s), ((ck, h), (key, idx, reply))) in stage.iter().zip(keys.iter().zip(found)) {
+                let now = self.book.count(idx, &key, s, tick);
+                let c = match self.conversations.get_mut(ck, *h) {
+                    Some(c) => Some(c),
+                    None => unremembered.get_mut(ck),
+                };
+                if let Some(c) = c {
+                    c.series[usize::from(reply)] = now;
+                }
+            }
         }
         self.pending = pending;
     }
@@ -1780,6 +1828,35 @@ mod tests {
             .find(|r| r.key.src == v4("10.0.0.2"))
             .unwrap();
         assert_eq!(row.packets, 2);
+        assert_sums(&s);
+    }
+
+    /// Far more new conversations in one merge than a stage holds: every
+    /// one is decided (the high-port side is the client of a TCP service
+    /// first seen mid-stream) and both its directions are counted.
+    #[test]
+    fn every_new_conversation_of_a_merge_is_decided_and_counted() {
+        let mut st = state(Accounting::default());
+        let n = 1000u16;
+        let mut flows = Vec::new();
+        for i in 0..n {
+            let c = v4(&format!("10.0.{}.{}", i / 250, i % 250));
+            let srv = v4(&format!("203.0.113.{}", i % 250));
+            let req = FlowKey::new(4, c, srv, 6, PortKind::Ports, 40000 + i, 443, 0);
+            flows.push((req, 2, 100));
+            flows.push((req.reversed(), 3, 1000));
+        }
+        // replies first for half of them: the order must not matter
+        flows[..1000].reverse();
+        let s = interval(&mut st, &flows);
+        assert_eq!((s.flows.len(), s.conversations), (2000, 1000));
+        for r in &s.flows {
+            assert_eq!(r.key.port, Some(443));
+            let from_client = r.key.src[0] == 10;
+            assert_eq!(r.key.reply, !from_client);
+            let want = if from_client { (2, 200) } else { (3, 3000) };
+            assert_eq!((r.packets, r.bytes), want);
+        }
         assert_sums(&s);
     }
 
