@@ -144,10 +144,10 @@ pub struct RunArgs {
     /// AF_XDP: bytes per UMEM frame, 2048 or 4096 [default: 2048].
     #[arg(long)]
     pub xdp_frame_size: Option<u32>,
-    /// AF_XDP: UMEM frames per queue [default: 8192].
+    /// AF_XDP: UMEM frames per queue [default: 16384, at least twice the ring size].
     #[arg(long)]
     pub xdp_frames: Option<u32>,
-    /// AF_XDP: entries of the fill and RX rings, a power of two [default: 4096].
+    /// AF_XDP: entries of the fill and RX rings, a power of two [default: 8192].
     #[arg(long)]
     pub xdp_ring_size: Option<u32>,
     /// AF_XDP: take the UMEM from the huge page pool (vm.nr_hugepages).
