@@ -86,8 +86,28 @@ fn bench_merge(c: &mut Criterion) {
     g.bench_function("snapshot_128k_series", |b| {
         b.iter(|| state.snapshot(0, false).flows.len())
     });
-    g.bench_function("tick_expiry_scan_64k_conversations", |b| {
-        b.iter(|| state.tick())
+    // A tick that sweeps (one in every eighth of --flow-idle does; with an
+    // idle limit of 8 refreshes, every tick), over 64k live conversations
+    // and 128k entries that all stay: the shard is merged again before
+    // each sweep, outside the timing.
+    let swept = Accounting {
+        flow_idle: Duration::from_secs(8),
+        ..Accounting::default()
+    };
+    let mut sweeping = State::new(1, Duration::from_secs(1), swept);
+    g.bench_function("sweep_64k_conversations", |b| {
+        b.iter_custom(|iters| {
+            let mut took = Duration::ZERO;
+            for _ in 0..iters {
+                let mut s = Shard::new(200_000);
+                fill(&mut s, convs);
+                sweeping.merge(0, &mut s);
+                let t = std::time::Instant::now();
+                sweeping.tick();
+                took += t.elapsed();
+            }
+            took
+        })
     });
     g.finish();
 }
