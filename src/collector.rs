@@ -1860,6 +1860,36 @@ mod tests {
         assert_sums(&s);
     }
 
+    /// The tables are taken at start for `max_entries` and never grow:
+    /// filling them to the limit, and past it, leaves the memory as it was.
+    #[test]
+    fn tables_are_reserved_at_start_and_never_grow() {
+        let acc = Accounting {
+            max_entries: 1000,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let at_start = st.memory_bytes();
+        assert!(
+            at_start >= 1000 * (2 * std::mem::size_of::<Entry>()),
+            "{at_start}"
+        );
+        let flows: Vec<_> = (0..1500u16)
+            .map(|i| {
+                let c = v4(&format!("10.1.{}.{}", i / 250, i % 250));
+                (
+                    FlowKey::new(4, c, v4("203.0.113.9"), 17, PortKind::Ports, 40000, 53, 0),
+                    1,
+                    100,
+                )
+            })
+            .collect();
+        let s = interval(&mut st, &flows);
+        assert_eq!((s.entries, s.host_entries), (1000, 1000));
+        assert_eq!(s.collector_memory_bytes, at_start);
+        assert_eq!(st.memory_bytes(), at_start);
+    }
+
     /// With a long idle limit the sweep runs every eighth of it: an idle
     /// entry stays until the first sweep after the limit, never longer.
     #[test]
