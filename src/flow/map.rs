@@ -107,64 +107,63 @@ impl<V: Copy + Default> FlowMap<V> {
         if i + 1 == self.slots.len() { 0 } else { i + 1 }
     }
 
+    /// Where `key` is (`Ok`), or the free slot that ends its probe run
+    /// (`Err`).
     #[inline]
-    pub fn get_mut(&mut self, key: &FlowKey, hash: u64) -> Option<&mut V> {
+    fn find(&self, key: &FlowKey, hash: u64) -> Result<usize, usize> {
         let mut i = self.home(hash);
         loop {
             let s = &self.slots[i];
             if !s.used {
-                return None;
+                return Err(i);
             }
             if s.key.same(key) {
-                return Some(&mut self.slots[i].value);
+                return Ok(i);
             }
             i = self.next(i);
         }
     }
 
+    #[inline]
+    pub fn get_mut(&mut self, key: &FlowKey, hash: u64) -> Option<&mut V> {
+        let i = self.find(key, hash).ok()?;
+        Some(&mut self.slots[i].value)
+    }
+
     /// Inserts or replaces. Grows (a new mapping, and a copy) only beyond
     /// the capacity.
     pub fn insert(&mut self, key: FlowKey, hash: u64, value: V) {
-        if self.len + 1 > self.capacity() {
+        let free = match self.find(&key, hash) {
+            Ok(i) => {
+                self.slots[i].value = value;
+                return;
+            }
+            Err(i) => i,
+        };
+        let free = if self.len < self.capacity() {
+            free
+        } else {
             self.grow(self.slots.len() * 2);
-        }
-        let mut i = self.home(hash);
-        loop {
-            let s = &mut self.slots[i];
-            if !s.used {
-                *s = Slot {
-                    key,
-                    used: true,
-                    value,
-                };
-                self.len += 1;
-                return;
+            match self.find(&key, hash) {
+                Ok(i) | Err(i) => i,
             }
-            if s.key.same(&key) {
-                s.value = value;
-                return;
-            }
-            i = self.next(i);
-        }
+        };
+        self.slots[free] = Slot {
+            key,
+            used: true,
+            value,
+        };
+        self.len += 1;
     }
 
     /// Removes `key`, returning its value. The entries after it in its
     /// probe run move back into the hole where that keeps them reachable
     /// (backward-shift deletion), so lookups never meet a tombstone.
     pub fn remove(&mut self, key: &FlowKey, hash: u64) -> Option<V> {
-        let mut i = self.home(hash);
-        loop {
-            let s = &self.slots[i];
-            if !s.used {
-                return None;
-            }
-            if s.key.same(key) {
-                let value = s.value;
-                self.remove_at(i);
-                return Some(value);
-            }
-            i = self.next(i);
-        }
+        let i = self.find(key, hash).ok()?;
+        let value = self.slots[i].value;
+        self.remove_at(i);
+        Some(value)
     }
 
     /// Empties slot `hole` and closes the gap behind it.
