@@ -150,7 +150,7 @@ pub struct RunArgs {
     /// AF_XDP: entries of the fill and RX rings, a power of two [default: 8192].
     #[arg(long)]
     pub xdp_ring_size: Option<u32>,
-    /// AF_XDP: take the UMEM from the huge page pool (vm.nr_hugepages).
+    /// AF_XDP: take the UMEM from the huge page pool (vm.nr_hugepages); without it the UMEM is advised for transparent huge pages.
     #[arg(long)]
     #[serde(default)]
     pub xdp_huge_pages: bool,
