@@ -548,6 +548,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
+    /// `--help` states the defaults the code applies (it once gave the
+    /// AF_XDP sizes of an older version).
+    #[test]
+    fn help_states_the_defaults_the_code_uses() {
+        use crate::collector::Accounting;
+        use crate::live::*;
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let help = |id: &str| {
+            cmd.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_help())
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
+        let acc = Accounting::default();
+        let numbers = [
+            ("snaplen", u64::from(DEFAULT_SNAPLEN)),
+            ("block_size", u64::from(DEFAULT_BLOCK_SIZE)),
+            ("block_count", u64::from(DEFAULT_BLOCK_COUNT)),
+            ("frame_size", u64::from(DEFAULT_FRAME_SIZE)),
+            ("xdp_frame_size", u64::from(DEFAULT_XDP_FRAME_SIZE)),
+            ("xdp_frames", u64::from(DEFAULT_XDP_FRAMES)),
+            ("xdp_ring_size", u64::from(DEFAULT_XDP_RING_SIZE)),
+            ("busy_poll_budget", u64::from(DEFAULT_BUSY_POLL_BUDGET)),
+            ("max_flow_series", acc.max_flow_series as u64),
+            ("max_hosts", acc.max_hosts as u64),
+            ("max_entries", acc.max_entries as u64),
+        ];
+        for (id, value) in numbers {
+            let h = help(id);
+            assert!(h.contains(&format!("[default: {value}")), "--{id}: {h}");
+        }
+        let block_timeout = format!("[default: {}ms]", DEFAULT_BLOCK_TIMEOUT.as_millis());
+        assert!(help("block_timeout").contains(&block_timeout));
+        assert!(help("listen").contains(&format!("[default: {DEFAULT_LISTEN}]")));
+    }
+
     #[test]
     fn cpu_lists() {
         assert_eq!(parse_cpu_list("0-3,6"), Ok(vec![0, 1, 2, 3, 6]));
