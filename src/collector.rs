@@ -644,21 +644,95 @@ const VACANT_HOST: Host = Host {
     last_tick: 0,
 };
 
+/// Entries or hosts, in a `Vec` with a free list, so a cached index stays
+/// cheap to check (the slot still holds the same key) and a forgotten
+/// item's slot is used again, and found by key through an index.
+struct Arena<T> {
+    items: Vec<T>,
+    /// Item of each [`Ranked::index_key`].
+    index: FlowMap<u32>,
+    free: Vec<u32>,
+}
+
+impl<T: Ranked + Copy> Arena<T> {
+    fn new() -> Arena<T> {
+        Arena {
+            items: Vec::new(),
+            index: FlowMap::default(),
+            free: Vec::new(),
+        }
+    }
+
+    fn live(&self) -> usize {
+        self.items.len() - self.free.len()
+    }
+
+    /// Room for `n` items, written once now (see [`reserve_written`]).
+    fn reserve(&mut self, n: usize, vacant: T) {
+        self.index.reserve(n);
+        reserve_written(&mut self.items, n, vacant);
+    }
+
+    /// Bytes the items and the index hold.
+    fn memory_bytes(&self) -> usize {
+        self.items.capacity() * std::mem::size_of::<T>() + self.index.memory_bytes()
+    }
+
+    /// Starts loading the index slot of `key`.
+    #[inline]
+    fn touch_key(&self, key: &FlowKey) {
+        self.index.touch(self.index.hash(key));
+    }
+
+    /// The index of the item of `key`; if there is none and fewer than
+    /// `limit` are live, of a new one `make` builds; else `None`.
+    fn get_or_add(&mut self, key: FlowKey, limit: usize, make: impl FnOnce() -> T) -> Option<u32> {
+        let h = self.index.hash(&key);
+        if let Some(&mut i) = self.index.get_mut(&key, h) {
+            return Some(i);
+        }
+        if self.live() >= limit {
+            return None;
+        }
+        let item = make();
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.items[i as usize] = item;
+                i
+            }
+            None => {
+                self.items.push(item);
+                (self.items.len() - 1) as u32
+            }
+        };
+        self.index.insert(key, h, i);
+        Some(i)
+    }
+
+    /// Forgets every live item `gone` picks. Returns whether any went.
+    fn forget_where(&mut self, mut gone: impl FnMut(&T) -> bool) -> bool {
+        let mut any = false;
+        for (i, x) in self.items.iter_mut().enumerate() {
+            if x.alive() && gone(x) {
+                x.forget();
+                let k = x.index_key();
+                self.index.remove(&k, self.index.hash(&k));
+                self.free.push(i as u32);
+                any = true;
+            }
+        }
+        any
+    }
+}
+
 /// Exported entries and hosts are re-ranked each publication; the rest
-/// are folded. Entries and hosts are kept in arenas with free lists, so a
-/// cached index stays cheap to check: the slot still holds the same key.
+/// are folded.
 struct Book {
     acc: Accounting,
     idle_ticks: u64,
     bucket_ticks: u64,
-    entries: Vec<Entry>,
-    /// Entry of each [`SeriesKey::index_key`].
-    entry_index: FlowMap<u32>,
-    free_entries: Vec<u32>,
-    hosts: Vec<Host>,
-    /// Host of each [`host_key`].
-    host_index: FlowMap<u32>,
-    free_hosts: Vec<u32>,
+    entries: Arena<Entry>,
+    hosts: Arena<Host>,
     /// Per class and IP version.
     traffic: [[Count; 2]; 4],
     /// All monitored hosts together.
@@ -679,12 +753,8 @@ impl Book {
             acc,
             idle_ticks: 1,
             bucket_ticks: 1,
-            entries: Vec::new(),
-            entry_index: FlowMap::default(),
-            free_entries: Vec::new(),
-            hosts: Vec::new(),
-            host_index: FlowMap::default(),
-            free_hosts: Vec::new(),
+            entries: Arena::new(),
+            hosts: Arena::new(),
             traffic: [[Count::default(); 2]; 4],
             host_total: HostCounts::default(),
             untracked: Count::default(),
@@ -701,18 +771,13 @@ impl Book {
     /// will use is taken (and known) at start.
     fn reserve(&mut self) {
         let n = self.acc.max_entries;
-        self.entry_index.reserve(n);
-        self.host_index.reserve(n);
-        reserve_written(&mut self.entries, n, VACANT_ENTRY);
-        reserve_written(&mut self.hosts, n, VACANT_HOST);
+        self.entries.reserve(n, VACANT_ENTRY);
+        self.hosts.reserve(n, VACANT_HOST);
     }
 
     /// Bytes its entries, hosts and their indices hold.
     fn memory_bytes(&self) -> usize {
-        self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.hosts.capacity() * std::mem::size_of::<Host>()
-            + self.entry_index.memory_bytes()
-            + self.host_index.memory_bytes()
+        self.entries.memory_bytes() + self.hosts.memory_bytes()
     }
 
     fn set_times(&mut self, refresh: Duration) {
@@ -726,120 +791,74 @@ impl Book {
         tick / self.bucket_ticks
     }
 
-    fn live_entries(&self) -> usize {
-        self.entries.len() - self.free_entries.len()
-    }
-
-    fn live_hosts(&self) -> usize {
-        self.hosts.len() - self.free_hosts.len()
-    }
-
     /// Starts loading what counting `key` at `idx` will read first: the
     /// entry if `idx` is one, else the index slot and the host index slots
     /// a new entry looks up.
     #[inline]
     fn touch(&self, idx: u32, key: &SeriesKey) {
-        if let Some(e) = self.entries.get(idx as usize) {
+        if let Some(e) = self.entries.items.get(idx as usize) {
             crate::capture::sys::prefetch(e);
             return;
         }
-        let ik = key.index_key();
-        self.entry_index.touch(self.entry_index.hash(&ik));
+        self.entries.touch_key(&key.index_key());
         for addr in [key.src, key.dst] {
-            let hk = host_key(key.version, addr);
-            self.host_index.touch(self.host_index.hash(&hk));
+            self.hosts.touch_key(&host_key(key.version, addr));
         }
     }
 
     #[inline]
     fn holds(&self, idx: u32, key: &SeriesKey) -> bool {
         self.entries
+            .items
             .get(idx as usize)
             .is_some_and(|e| e.alive && e.key == *key)
     }
 
     /// The entry of `key`, made if there is room; `NO_SERIES` if not.
     fn entry_for(&mut self, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
-        let ik = key.index_key();
-        let ih = self.entry_index.hash(&ik);
-        if let Some(&mut i) = self.entry_index.get_mut(&ik, ih) {
-            return i;
-        }
-        if self.live_entries() >= self.acc.max_entries {
-            return NO_SERIES;
-        }
         let n = &self.acc.networks;
-        let hosts = [
-            if n.is_monitored(key.version, &key.src) {
+        let window = Window::at(self.bucket(tick));
+        let side = |addr| {
+            if n.is_monitored(key.version, addr) {
                 HOST_LOOKUP
             } else {
                 HOST_NONE
-            },
-            if n.is_monitored(key.version, &key.dst) {
-                HOST_LOOKUP
-            } else {
-                HOST_NONE
-            },
-        ];
-        let e = Entry {
+            }
+        };
+        let make = || Entry {
             key: *key,
             class: n.class(key.version, &key.src, &key.dst),
             alive: true,
             exported: false,
-            hosts,
+            hosts: [side(&key.src), side(&key.dst)],
             total: Count::default(),
             base: Count::default(),
-            window: Window::at(self.bucket(tick)),
+            window,
             last_tick: tick,
             first_ns: s.first_ns,
             macs: s.macs,
         };
-        let i = match self.free_entries.pop() {
-            Some(i) => {
-                self.entries[i as usize] = e;
-                i
-            }
-            None => {
-                self.entries.push(e);
-                (self.entries.len() - 1) as u32
-            }
-        };
-        self.entry_index.insert(ik, ih, i);
-        i
+        self.entries
+            .get_or_add(key.index_key(), self.acc.max_entries, make)
+            .unwrap_or(NO_SERIES)
     }
 
     /// The host of `addr`, made if there is room; [`HOST_LOOKUP`] if not.
     fn host_for(&mut self, version: u8, addr: [u8; 16], tick: u64) -> u32 {
-        let hk = host_key(version, addr);
-        let hh = self.host_index.hash(&hk);
-        if let Some(&mut i) = self.host_index.get_mut(&hk, hh) {
-            return i;
-        }
-        if self.live_hosts() >= self.acc.max_entries {
-            return HOST_LOOKUP;
-        }
-        let h = Host {
+        let window = Window::at(self.bucket(tick));
+        let make = || Host {
             version,
             addr,
             alive: true,
             exported: false,
             total: HostCounts::default(),
             base: HostCounts::default(),
-            window: Window::at(self.bucket(tick)),
+            window,
             last_tick: tick,
         };
-        let i = match self.free_hosts.pop() {
-            Some(i) => {
-                self.hosts[i as usize] = h;
-                i
-            }
-            None => {
-                self.hosts.push(h);
-                (self.hosts.len() - 1) as u32
-            }
-        };
-        self.host_index.insert(hk, hh, i);
-        i
+        self.hosts
+            .get_or_add(host_key(version, addr), self.acc.max_entries, make)
+            .unwrap_or(HOST_LOOKUP)
     }
 
     /// Counts `s` for the host of `addr` (its `side`: 0 sent, 1 received).
@@ -854,6 +873,7 @@ impl Book {
     ) -> u32 {
         let valid = self
             .hosts
+            .items
             .get(link as usize)
             .is_some_and(|h| h.alive && h.addr == addr && h.version == version);
         let link = if valid {
@@ -869,7 +889,7 @@ impl Book {
         } else {
             total.rx.add(packets, bytes);
         }
-        if let Some(h) = self.hosts.get_mut(link as usize) {
+        if let Some(h) = self.hosts.items.get_mut(link as usize) {
             if side == 0 {
                 h.total.tx.add(packets, bytes);
             } else {
@@ -892,7 +912,7 @@ impl Book {
         };
         let v6 = usize::from(key.version == 6);
         let bucket = self.bucket(tick);
-        let Some(e) = self.entries.get_mut(idx as usize) else {
+        let Some(e) = self.entries.items.get_mut(idx as usize) else {
             // no room: the flow counts in its class and hosts, not in an entry
             self.untracked.add(s.packets, s.bytes);
             let n = &self.acc.networks;
@@ -918,7 +938,7 @@ impl Book {
             if link != HOST_NONE {
                 let now = self.count_host(link, key.version, addr, side, s, tick);
                 if now != link {
-                    self.entries[idx as usize].hosts[side] = now;
+                    self.entries.items[idx as usize].hosts[side] = now;
                 }
             }
         }
@@ -929,28 +949,13 @@ impl Book {
     /// Returns whether it forgot any.
     fn expire(&mut self, tick: u64) -> bool {
         let idle = self.idle_ticks;
-        let mut any = false;
-        for (i, e) in self.entries.iter_mut().enumerate() {
-            if e.alive && tick.saturating_sub(e.last_tick) > idle {
-                e.alive = false;
-                e.exported = false;
-                let ik = e.key.index_key();
-                self.entry_index.remove(&ik, self.entry_index.hash(&ik));
-                self.free_entries.push(i as u32);
-                any = true;
-            }
-        }
-        for (i, h) in self.hosts.iter_mut().enumerate() {
-            if h.alive && tick.saturating_sub(h.last_tick) > idle {
-                h.alive = false;
-                h.exported = false;
-                let hk = host_key(h.version, h.addr);
-                self.host_index.remove(&hk, self.host_index.hash(&hk));
-                self.free_hosts.push(i as u32);
-                any = true;
-            }
-        }
-        any
+        let entries = self
+            .entries
+            .forget_where(|e| tick.saturating_sub(e.last_tick) > idle);
+        let hosts = self
+            .hosts
+            .forget_where(|h| tick.saturating_sub(h.last_tick) > idle);
+        entries || hosts
     }
 
     /// Chooses the exported entries and hosts: the top ones by bytes over
@@ -961,12 +966,17 @@ impl Book {
     fn rank(&mut self, tick: u64) {
         let now = self.bucket(tick);
         rank_into(
-            &mut self.entries,
+            &mut self.entries.items,
             &mut self.rank,
             now,
             self.acc.max_flow_series,
         );
-        rank_into(&mut self.hosts, &mut self.rank, now, self.acc.max_hosts);
+        rank_into(
+            &mut self.hosts.items,
+            &mut self.rank,
+            now,
+            self.acc.max_hosts,
+        );
     }
 
     /// Applies new settings: classes and monitored sides are decided again
@@ -983,7 +993,7 @@ impl Book {
         let now = self.bucket(tick);
         let fresh_windows = old_bucket != self.bucket_ticks;
         let n = &self.acc.networks;
-        for e in self.entries.iter_mut().filter(|e| e.alive) {
+        for e in self.entries.items.iter_mut().filter(|e| e.alive) {
             let k = e.key;
             let class = n.class(k.version, &k.src, &k.dst);
             if class != e.class {
@@ -1002,14 +1012,10 @@ impl Book {
                 e.window = Window::at(now);
             }
         }
-        for (i, h) in self.hosts.iter_mut().enumerate() {
-            if h.alive && !n.is_monitored(h.version, &h.addr) {
-                h.alive = false;
-                h.exported = false;
-                let hk = host_key(h.version, h.addr);
-                self.host_index.remove(&hk, self.host_index.hash(&hk));
-                self.free_hosts.push(i as u32);
-            } else if fresh_windows {
+        self.hosts
+            .forget_where(|h| !n.is_monitored(h.version, &h.addr));
+        if fresh_windows {
+            for h in self.hosts.items.iter_mut().filter(|h| h.alive) {
                 h.window = Window::at(now);
             }
         }
@@ -1019,6 +1025,7 @@ impl Book {
     fn publish(&self, s: &mut Snapshot) {
         let mut flows: Vec<FlowRow> = self
             .entries
+            .items
             .iter()
             .filter(|e| e.alive && e.exported)
             .map(|e| FlowRow {
@@ -1044,6 +1051,7 @@ impl Book {
         }
         let mut hosts: Vec<HostRow> = self
             .hosts
+            .items
             .iter()
             .filter(|h| h.alive && h.exported)
             .map(|h| HostRow {
@@ -1057,23 +1065,27 @@ impl Book {
         for h in &hosts {
             hosts_other = hosts_other.minus(h.counts);
         }
-        s.flows_folded = self.live_entries() - flows.len();
+        s.flows_folded = self.entries.live() - flows.len();
         s.flows = flows;
         s.flows_other = other;
         s.traffic = self.traffic;
         s.hosts = hosts;
         s.hosts_other = hosts_other;
-        s.entries = self.live_entries();
-        s.host_entries = self.live_hosts();
+        s.entries = self.entries.live();
+        s.host_entries = self.hosts.live();
         s.untracked = self.untracked;
         s.compat = self.acc.compat;
     }
 }
 
-/// What ranking needs of an entry or a host.
+/// What ranking and the arenas need of an entry or a host.
 trait Ranked {
     type Key: Ord;
     fn alive(&self) -> bool;
+    /// Marks it dead and not exported.
+    fn forget(&mut self);
+    /// Its key packed as a flow key, for the arena's index.
+    fn index_key(&self) -> FlowKey;
     fn window(&self) -> &Window;
     fn key(&self) -> Self::Key;
     /// Exports it or folds it; a folded one's base follows its total.
@@ -1084,6 +1096,13 @@ impl Ranked for Entry {
     type Key = SeriesKey;
     fn alive(&self) -> bool {
         self.alive
+    }
+    fn forget(&mut self) {
+        self.alive = false;
+        self.exported = false;
+    }
+    fn index_key(&self) -> FlowKey {
+        self.key.index_key()
     }
     fn window(&self) -> &Window {
         &self.window
@@ -1103,6 +1122,13 @@ impl Ranked for Host {
     type Key = (u8, [u8; 16]);
     fn alive(&self) -> bool {
         self.alive
+    }
+    fn forget(&mut self) {
+        self.alive = false;
+        self.exported = false;
+    }
+    fn index_key(&self) -> FlowKey {
+        host_key(self.version, self.addr)
     }
     fn window(&self) -> &Window {
         &self.window
@@ -1952,7 +1978,7 @@ mod tests {
             sent,
             "the target's host counter is exact"
         );
-        assert!(st.book.entries.len() <= 1000 && st.book.hosts.len() <= 1000);
+        assert!(st.book.entries.items.len() <= 1000 && st.book.hosts.items.len() <= 1000);
     }
 
     #[test]
