@@ -797,7 +797,8 @@ impl Book {
     #[inline]
     fn touch(&self, idx: u32, key: &SeriesKey) {
         if let Some(e) = self.entries.items.get(idx as usize) {
-            crate::capture::sys::prefetch(e);
+            // an entry spans three or four lines, and counting writes most
+            crate::capture::sys::prefetch_all(e);
             return;
         }
         self.entries.touch_key(&key.index_key());

@@ -86,11 +86,13 @@ impl<V: Copy + Default> FlowMap<V> {
         key.hash(self.seed)
     }
 
-    /// Loads the home slot of `hash` (see the module docs).
+    /// Loads the home slot of `hash` (see the module docs), all the lines
+    /// it spans: a slot is not a whole line, and its key and `used` flag
+    /// may sit on different ones.
     #[inline]
     pub fn touch(&self, hash: u64) {
         if let Some(s) = self.slots.get(self.home(hash)) {
-            crate::capture::sys::prefetch(s);
+            crate::capture::sys::prefetch_all(s);
         }
     }
 

@@ -271,6 +271,9 @@ impl FlowTable {
         for (n, &i) in self.used.iter().enumerate() {
             if let Some(&next) = self.used.get(n + AHEAD) {
                 self.touch_slot(next as usize);
+                if let Some(m) = self.macs.get(next as usize) {
+                    crate::capture::sys::prefetch_all(m);
+                }
             }
             if let Some(slot) = self.slots.get(i as usize) {
                 f(&slot.key, &self.stats(i as usize, slot));

@@ -259,6 +259,29 @@ pub fn prefetch<T>(r: &T) {
     let _ = r;
 }
 
+/// [`prefetch`] for every cache line `r` spans: a table slot or an entry
+/// that is not 64-byte aligned often straddles two lines, and the field a
+/// lookup checks first may sit on the second one.
+#[inline(always)]
+pub fn prefetch_all<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let start = std::ptr::from_ref(r).cast::<i8>();
+        // from the start of r's first line to its last byte
+        let lead = start as usize & 63;
+        let line = start.wrapping_sub(lead);
+        for off in (0..lead + std::mem::size_of::<T>().max(1)).step_by(64) {
+            // SAFETY: a prefetch is only a hint; it never faults or changes
+            // memory, so the start of a line `r` only partly covers is a
+            // fine address. SSE is part of the x86_64 baseline.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(line.wrapping_add(off)) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
 /// A fixed-size array in its own anonymous mapping advised to use
 /// transparent huge pages, so a large flow table costs a few TLB entries
 /// instead of thousands; on the heap if the mapping fails.
