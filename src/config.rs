@@ -165,6 +165,12 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub xdp_steal: bool,
+    /// Scheduling of the worker threads: `normal`, a SCHED_FIFO priority
+    /// from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP
+    /// workers, whose capture port feeds nothing else; normal for AF_PACKET,
+    /// which must never take its core before the kernel's own traffic].
+    #[arg(long, value_name = "auto|normal|1-99")]
+    pub worker_priority: Option<String>,
     /// Classification, limits and windows (their own TOML keys, reloadable
     /// with SIGHUP).
     #[command(flatten)]
@@ -379,6 +385,7 @@ impl RunArgs {
             busy_poll: self.busy_poll.or(file.busy_poll),
             busy_poll_budget: self.busy_poll_budget.or(file.busy_poll_budget),
             xdp_steal: self.xdp_steal || file.xdp_steal,
+            worker_priority: self.worker_priority.or(file.worker_priority),
             accounting: self.accounting.over(file.accounting),
         }
     }
@@ -584,6 +591,10 @@ mod tests {
         let block_timeout = format!("[default: {}ms]", DEFAULT_BLOCK_TIMEOUT.as_millis());
         assert!(help("block_timeout").contains(&block_timeout));
         assert!(help("listen").contains(&format!("[default: {DEFAULT_LISTEN}]")));
+        // the policy `WorkerPriority::resolve` applies when none is given
+        let auto = WorkerPriority::resolve(None, true).unwrap();
+        assert_eq!(auto.fifo, Some(1));
+        assert!(help("worker_priority").contains("[default: auto: SCHED_FIFO 1 for AF_XDP"));
     }
 
     #[test]

@@ -54,6 +54,69 @@ pub struct LiveSettings {
     pub cli: RunArgs,
     /// The config file's keys at start, to tell which changed on reload.
     pub start_file: toml::Table,
+    pub worker_priority: WorkerPriority,
+}
+
+/// How the worker threads are scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerPriority {
+    /// The SCHED_FIFO priority; `None`: the normal policy.
+    pub fifo: Option<u8>,
+    /// Chosen by `auto`, so failing to get it is a log line, not an error.
+    pub auto: bool,
+}
+
+impl WorkerPriority {
+    /// `--worker-priority`: `auto` (the default) gives AF_XDP workers
+    /// SCHED_FIFO 1. An AF_XDP queue feeds only ringflow, and a worker the
+    /// scheduler keeps waiting behind the kernel's busy receive thread
+    /// lets the fill ring run dry: the kernel then drops frames it has
+    /// already paid for. AF_PACKET runs beside the host's own traffic (a
+    /// router), which a monitor must never delay, so it keeps the normal
+    /// policy.
+    pub fn resolve(arg: Option<&str>, af_xdp: bool) -> Result<WorkerPriority, String> {
+        match arg.map(str::trim) {
+            None | Some("auto") => Ok(WorkerPriority {
+                fifo: af_xdp.then_some(1),
+                auto: true,
+            }),
+            Some("normal") => Ok(WorkerPriority {
+                fifo: None,
+                auto: false,
+            }),
+            Some(n) => match n.parse::<u8>() {
+                Ok(p) if (1..=99).contains(&p) => Ok(WorkerPriority {
+                    fifo: Some(p),
+                    auto: false,
+                }),
+                _ => Err(format!(
+                    "--worker-priority {n}: expected auto, normal or a SCHED_FIFO priority from 1 to 99"
+                )),
+            },
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.fifo {
+            Some(p) => format!("SCHED_FIFO {p}"),
+            None => "normal priority".into(),
+        }
+    }
+
+    /// Applies it to the calling thread; the error says why it could not.
+    fn apply(&self) -> Result<(), String> {
+        match self.fifo {
+            Some(p) => sys::set_thread_priority(Some(p)).map_err(|e| {
+                let hint = if e.is_permission() {
+                    " (it needs CAP_SYS_NICE, and real-time time in the cgroup)"
+                } else {
+                    ""
+                };
+                format!("SCHED_FIFO priority {p}: {}{hint}", e.source)
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 fn available_ifaces() -> Vec<String> {
@@ -365,7 +428,13 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             "--flow-table-size {flow_table_size} must be between 1 and 268435456"
         )));
     }
+    let worker_priority = WorkerPriority::resolve(
+        args.worker_priority.as_deref(),
+        matches!(backend, LiveBackend::AfXdp { .. }),
+    )
+    .map_err(cfg)?;
     Ok(LiveSettings {
+        worker_priority,
         ifaces,
         backend,
         cpus,
@@ -444,6 +513,10 @@ impl LiveSettings {
             }
         }
         out.push(format!("workers = {}", self.pipeline.workers));
+        out.push(match self.worker_priority.fifo {
+            Some(p) => format!("worker-priority = \"{p}\""),
+            None => "worker-priority = \"normal\"".into(),
+        });
         out.push(format!(
             "cpus = \"{}\"",
             self.cpus
@@ -685,8 +758,7 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, cpu: usize, stop: &AtomicBool) {
-    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, stop: &AtomicBool) {
     let mut pollset = sys::PollSet::default();
     let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
     let mut next_check = Instant::now() + Duration::from_secs(1);
@@ -785,13 +857,17 @@ impl Live {
             LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &source, &mut held)?,
         };
         let (workers, collector) = pipeline(&s.pipeline);
-        crate::log!(
-            "ringflow: {what} with {n} worker(s) on CPU {}; memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
+        // the start line, logged once the workers say how they are scheduled
+        let started = format!(
+            "ringflow: {what} with {n} worker(s) on CPU {}",
             s.cpus
                 .iter()
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
-                .join(","),
+                .join(",")
+        );
+        let memory = format!(
+            "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
             capture_bytes >> 20,
             collector.shard_memory_bytes() >> 20,
             collector.table_memory_bytes() >> 20,
@@ -804,6 +880,8 @@ impl Live {
             .spawn(move || collector.run())
             .map_err(LiveError::Thread)?;
         let mut threads = Vec::with_capacity(n);
+        // each worker says whether it got its scheduling priority
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
         for ((w, srcs), cpu) in workers
             .into_iter()
             .zip(per_worker)
@@ -811,15 +889,47 @@ impl Live {
         {
             let stop = stop.clone();
             let socket = s.socket.clone();
+            let (priority, ready) = (s.worker_priority, ready_tx.clone());
             let t = std::thread::Builder::new()
                 .name(format!("ringflow-worker-{}", w.id()))
-                .spawn(move || match srcs {
-                    Sources::Packet(srcs) => worker_loop(w, srcs, cpu, &socket, &stop),
-                    Sources::Xdp(srcs) => xdp_worker_loop(w, srcs, cpu, &stop),
+                .spawn(move || {
+                    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+                    let got = priority.apply();
+                    let failed = got.is_err() && !priority.auto;
+                    let _ = ready.send(got);
+                    drop(ready);
+                    if failed {
+                        // dropping the worker hands its (empty) shard over
+                        return;
+                    }
+                    match srcs {
+                        Sources::Packet(srcs) => worker_loop(w, srcs, &socket, &stop),
+                        Sources::Xdp(srcs) => xdp_worker_loop(w, srcs, &stop),
+                    }
                 })
                 .map_err(LiveError::Thread)?;
             threads.push(t);
         }
+        drop(ready_tx);
+        // one answer from each worker (a worker that died sends none)
+        let answers: Vec<Result<(), String>> = ready_rx.iter().take(n).collect();
+        let scheduling = match answers.into_iter().find_map(Result::err) {
+            None => s.worker_priority.describe(),
+            Some(why) if s.worker_priority.auto => {
+                format!("normal priority (the default asked for {why})")
+            }
+            Some(why) => {
+                stop.store(true, Ordering::Relaxed);
+                for t in threads {
+                    let _ = t.join();
+                }
+                let _ = collector.join();
+                return Err(LiveError::Config(format!(
+                    "cannot run the workers at {why}; --worker-priority normal runs them at normal priority"
+                )));
+            }
+        };
+        crate::log!("{started} at {scheduling}; {memory}");
         Ok(Live {
             workers: threads,
             collector,
@@ -961,14 +1071,7 @@ fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool, reload: &R
     }
 }
 
-fn worker_loop(
-    mut w: Worker,
-    mut srcs: Vec<Source>,
-    cpu: usize,
-    socket: &SocketConfig,
-    stop: &AtomicBool,
-) {
-    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+fn worker_loop(mut w: Worker, mut srcs: Vec<Source>, socket: &SocketConfig, stop: &AtomicBool) {
     let block_timeout = Duration::from_millis(u64::from(socket.ring.block_timeout_ms));
     let mut pollset = sys::PollSet::default();
     let mut fds = Vec::new();
@@ -1080,6 +1183,32 @@ fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_priority_auto_is_real_time_for_af_xdp_only() {
+        let p = |arg, xdp| WorkerPriority::resolve(arg, xdp);
+        let fifo = |f, auto| Ok(WorkerPriority { fifo: f, auto });
+        assert_eq!(p(None, true), fifo(Some(1), true));
+        assert_eq!(p(Some("auto"), true), fifo(Some(1), true));
+        assert_eq!(p(None, false), fifo(None, true));
+        assert_eq!(p(Some("normal"), true), fifo(None, false));
+        assert_eq!(p(Some("50"), false), fifo(Some(50), false));
+        assert_eq!(p(Some("99"), true), fifo(Some(99), false));
+        for bad in ["0", "100", "high", "-1"] {
+            let e = p(Some(bad), true).unwrap_err();
+            assert!(e.contains("from 1 to 99"), "{bad}: {e}");
+        }
+        // and the default reaches the settings and their description
+        let s = settings(1, None);
+        assert_eq!(
+            s.worker_priority,
+            WorkerPriority {
+                fifo: None,
+                auto: true
+            }
+        );
+        assert!(s.describe().contains("worker-priority = \"normal\""));
+    }
 
     fn settings(workers: u16, fanout: Option<Fanout>) -> LiveSettings {
         resolve(RunArgs {

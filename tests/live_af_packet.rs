@@ -22,6 +22,9 @@ fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {
         &v.rx,
         &["--iface", &v.rx_if, "--workers", "1", "--refresh", "60s"],
     );
+    // AF_PACKET workers keep the normal policy (a router's own traffic
+    // comes first)
+    assert_eq!(cap.worker_scheduling(), [(0, 0)]);
     let truth = v.send(&dir, &[&MIX[..], &["--frame-size", "0"]].concat());
     let text = cap.stop();
     let m = parse_exposition(&text);
@@ -186,6 +189,10 @@ fn setup_errors_are_one_line_and_exit_2() {
             "is not online",
         ),
         (vec!["--iface", &v.rx_if, "--cpus", "x"], "bad CPU list"),
+        (
+            vec!["--iface", &v.rx_if, "--worker-priority", "100"],
+            "expected auto, normal or a SCHED_FIFO priority from 1 to 99",
+        ),
         (
             vec![
                 "--iface",

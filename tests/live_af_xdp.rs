@@ -24,6 +24,17 @@ fn exact_capture(v: &VethPair, dir: &TempDir, senders: usize, args: &[&str]) -> 
         &[&["--iface", v.rx_if.as_str(), "--backend", "af-xdp"], args].concat(),
     );
     assert!(v.rx_has_xdp(), "program attached while capturing");
+    let want = if args.contains(&"--worker-priority") {
+        (0, 0)
+    } else {
+        // by default AF_XDP workers run at SCHED_FIFO 1
+        (1, 1)
+    };
+    let sched = cap.worker_scheduling();
+    assert!(
+        !sched.is_empty() && sched.iter().all(|&s| s == want),
+        "{args:?}: {sched:?}"
+    );
     let mix = [&MIX[..], &["--frame-size", "0"]].concat();
     let truth: Vec<_> = if senders > 1 {
         (0..senders)
@@ -53,6 +64,7 @@ fn native_mode_counts_exactly_and_detaches_on_exit() {
     };
     let dir = TempDir::new("xdp-native");
     let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "native", "--refresh", "60s"]);
+    // (exact_capture also saw the worker at SCHED_FIFO 1, the default)
     let m = parse_exposition(&text);
     let info = family(&m, "ringflow_capture_info");
     let labels: Vec<&Vec<String>> = info.keys().collect();
@@ -93,6 +105,8 @@ fn skb_mode_counts_exactly() {
             "20",
             "--busy-poll-budget",
             "32",
+            "--worker-priority",
+            "normal",
         ],
     );
     let m = parse_exposition(&text);
@@ -193,6 +207,63 @@ fn run_expecting_failure(v: &VethPair, args: &[&str]) -> String {
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     err
+}
+
+/// Without CAP_SYS_NICE: the default (auto) says so in one line and
+/// captures at normal priority; an explicit priority is a one-line error,
+/// exit 2, and nothing is left attached.
+#[test]
+fn worker_priority_without_cap_sys_nice() {
+    let _g = serial();
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: no setpriv");
+        return;
+    }
+    let Some(v) = VethPair::new("xdpprio") else {
+        return;
+    };
+    let no_nice = [
+        "setpriv",
+        "--bounding-set=-sys_nice",
+        "--inh-caps=-sys_nice",
+    ];
+    let out = Command::new("ip")
+        .args(["netns", "exec", &v.rx])
+        .args(no_nice)
+        .arg(bin())
+        .args(["--iface", &v.rx_if, "--backend", "af-xdp"])
+        .args(["--worker-priority", "5", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("cannot run the workers at SCHED_FIFO priority 5")
+            && err.contains("CAP_SYS_NICE")
+            && err.contains("--worker-priority normal"),
+        "{err}"
+    );
+    assert!(!v.rx_has_xdp(), "program detached after the refusal");
+
+    let cap = Capture::start_under(
+        &v.rx,
+        &no_nice,
+        &["--iface", &v.rx_if, "--backend", "af-xdp"],
+    );
+    assert!(
+        cap.log()
+            .iter()
+            .any(|l| l.contains("at normal priority (the default asked for SCHED_FIFO priority 1")),
+        "{:?}",
+        cap.log()
+    );
+    assert_eq!(cap.worker_scheduling(), [(0, 0)]);
+    let dir = TempDir::new("xdp-prio");
+    let truth = v.send(&dir, &MIX);
+    let m = parse_exposition(&cap.stop());
+    let sent: u64 = truth.iter().map(|r| r.packets).sum();
+    assert_eq!(total(&m, "ringflow_packets_total"), sent);
 }
 
 #[test]

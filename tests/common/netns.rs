@@ -302,8 +302,16 @@ impl Capture {
     /// Starts `ringflow ARGS --listen 127.0.0.1:0 --print` in `ns` and waits
     /// until it serves (its rings are bound by then).
     pub fn start(ns: &str, args: &[&str]) -> Capture {
+        Capture::start_under(ns, &[], args)
+    }
+
+    /// [`start`](Self::start) under `wrapper`, a program that execs the
+    /// rest of its command line in place (setpriv, say).
+    pub fn start_under(ns: &str, wrapper: &[&str], args: &[&str]) -> Capture {
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, super::bin()])
+            .args(["netns", "exec", ns])
+            .args(wrapper)
+            .arg(super::bin())
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--print"])
             .stdout(Stdio::piped())
@@ -339,6 +347,31 @@ impl Capture {
 
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// (policy, real-time priority) of each worker thread, from
+    /// /proc/PID/task/*/stat: policy 0 is SCHED_OTHER, 1 SCHED_FIFO.
+    /// (`ip netns exec` execs ringflow in place, so the child is ringflow.)
+    pub fn worker_scheduling(&self) -> Vec<(u32, u32)> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        for t in tasks.map_while(Result::ok) {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if !comm.starts_with("ringflow-worker") {
+                continue;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // fields after the ")" that closes the name start at field 3;
+            // rt_priority is field 40 and policy field 41
+            let rest: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            out.push((rest[41 - 3].parse().unwrap(), rest[40 - 3].parse().unwrap()));
+        }
+        out
     }
 
     /// Waits until a log line contains `what`.

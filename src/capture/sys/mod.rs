@@ -243,6 +243,22 @@ pub(crate) fn raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
 }
 
+/// Puts the calling thread under `SCHED_FIFO` at `priority` (1 to 99), or
+/// under the normal time-sharing policy with `None`. Needs CAP_SYS_NICE
+/// (or an RLIMIT_RTPRIO) for a real-time priority.
+pub fn set_thread_priority(priority: Option<u8>) -> Result<(), SysError> {
+    let (policy, prio) = match priority {
+        Some(p) => (libc::SCHED_FIFO, libc::c_int::from(p)),
+        None => (libc::SCHED_OTHER, 0),
+    };
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: pid 0 is the calling thread; `param` lives across the call.
+    let ret = unsafe { libc::sched_setscheduler(0, policy, &param) };
+    check_ret("sched_setscheduler", ret).map(drop)
+}
+
 /// Asks the CPU to start loading the cache line of `r`, without waiting
 /// for it: tables touch a whole stage of entries this way so that their
 /// cache misses overlap instead of coming one after another.
