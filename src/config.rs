@@ -170,12 +170,28 @@ pub struct RunArgs {
     /// workers, whose capture port feeds nothing else; normal for AF_PACKET,
     /// which must never take its core before the kernel's own traffic].
     #[arg(long, value_name = "auto|normal|1-99")]
+    #[serde(default, deserialize_with = "word_or_number")]
     pub worker_priority: Option<String>,
     /// Classification, limits and windows (their own TOML keys, reloadable
     /// with SIGHUP).
     #[command(flatten)]
     #[serde(skip)]
     pub accounting: AccountingArgs,
+}
+
+/// A TOML value that is a word or a number (`worker-priority = 5` as well
+/// as `"normal"`), as the text a flag would carry.
+fn word_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Value {
+        Word(String),
+        Number(i64),
+    }
+    Ok(Option::<Value>::deserialize(d)?.map(|v| match v {
+        Value::Word(w) => w,
+        Value::Number(n) => n.to_string(),
+    }))
 }
 
 /// Profiles that add the metric families of a replaced tool.
@@ -604,6 +620,18 @@ mod tests {
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("a").is_err());
         assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn worker_priority_is_a_word_or_a_number_in_the_file() {
+        let key = |text: &str| toml::from_str::<RunArgs>(text).map(|r| r.worker_priority);
+        assert_eq!(key("worker-priority = 5").unwrap().as_deref(), Some("5"));
+        assert_eq!(
+            key("worker-priority = \"normal\"").unwrap().as_deref(),
+            Some("normal")
+        );
+        assert_eq!(key("").unwrap(), None);
+        assert!(key("worker-priority = [1]").is_err());
     }
 
     #[test]

@@ -514,7 +514,7 @@ impl LiveSettings {
         }
         out.push(format!("workers = {}", self.pipeline.workers));
         out.push(match self.worker_priority.fifo {
-            Some(p) => format!("worker-priority = \"{p}\""),
+            Some(p) => format!("worker-priority = {p}"),
             None => "worker-priority = \"normal\"".into(),
         });
         out.push(format!(
