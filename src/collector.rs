@@ -1176,6 +1176,9 @@ fn rank_into<T: Ranked>(items: &mut [T], rank: &mut Vec<(u64, u32)>, now: u64, n
     }
 }
 
+/// Flows a merge looks up together, so that their cache misses overlap.
+const STAGE: usize = 16;
+
 /// The collector's state: the totals, what it knows of every conversation,
 /// and the book of entries and hosts. Public for benchmarks; the collector
 /// thread owns one.
@@ -1255,15 +1258,8 @@ impl State {
 
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
-        const STAGE: usize = 16;
         for stage in flows.chunks(STAGE) {
-            let mut keys = [(FlowKey::default(), 0u64); STAGE];
-            for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
-                let ck = k.conversation();
-                let h = self.conversations.hash(&ck);
-                self.conversations.touch(h);
-                *slot = (ck, h);
-            }
+            let keys = self.touch_conversations(stage);
             let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
             for (((k, s), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
                 match self.conversations.get_mut(&ck, h) {
@@ -1335,13 +1331,7 @@ impl State {
         drop(openers);
         // The same stages for the flows of the new conversations.
         for stage in pending.chunks(STAGE) {
-            let mut keys = [(FlowKey::default(), 0u64); STAGE];
-            for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
-                let ck = k.conversation();
-                let h = self.conversations.hash(&ck);
-                self.conversations.touch(h);
-                *slot = (ck, h);
-            }
+            let keys = self.touch_conversations(stage);
             let mut found = [(SeriesKey::default(), NO_SERIES, false); STAGE];
             for ((k, _), ((ck, h), f)) in stage.iter().zip(keys.iter().zip(found.iter_mut())) {
                 let c = match self.conversations.get_mut(ck, *h) {
@@ -1366,6 +1356,20 @@ impl State {
             }
         }
         self.pending = pending;
+    }
+
+    /// The conversation key of each flow of a stage (at most [`STAGE`]) and
+    /// its hash, with its home slot starting to load.
+    #[inline]
+    fn touch_conversations(&self, stage: &[(FlowKey, FlowStats)]) -> [(FlowKey, u64); STAGE] {
+        let mut keys = [(FlowKey::default(), 0u64); STAGE];
+        for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
+            let ck = k.conversation();
+            let h = self.conversations.hash(&ck);
+            self.conversations.touch(h);
+            *slot = (ck, h);
+        }
+        keys
     }
 
     /// Moves on one refresh interval, and every eighth of the idle limit
