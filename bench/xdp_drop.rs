@@ -76,12 +76,7 @@ fn main() {
             }
             total.fetch_add(n, Ordering::Relaxed);
             if let Ok(st) = sock.stats() {
-                // in copy mode rx_dropped already counts the frames that
-                // found the fill ring empty
-                dropped.fetch_add(
-                    st.rx_dropped + st.rx_invalid_descs + st.rx_ring_full,
-                    Ordering::Relaxed,
-                );
+                dropped.fetch_add(st.rx_lost(), Ordering::Relaxed);
             }
         }));
     }

@@ -462,6 +462,12 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
 }
 
 impl LiveSettings {
+    /// The workers' CPUs, as `--cpus` takes them: `0,1`.
+    fn cpu_list(&self) -> String {
+        let cpus: Vec<String> = self.cpus.iter().map(|c| c.to_string()).collect();
+        cpus.join(",")
+    }
+
     /// The effective settings as TOML lines, defaults applied.
     pub fn describe(&self) -> String {
         let list = |v: Vec<String>| {
@@ -517,14 +523,7 @@ impl LiveSettings {
             Some(p) => format!("worker-priority = {p}"),
             None => "worker-priority = \"normal\"".into(),
         });
-        out.push(format!(
-            "cpus = \"{}\"",
-            self.cpus
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        ));
+        out.push(format!("cpus = \"{}\"", self.cpu_list()));
         out.push(format!("snaplen = {}", self.snaplen));
         if let Some(f) = &self.filter {
             out.push(format!("filter = {f:?}"));
@@ -860,11 +859,7 @@ impl Live {
         // the start line, logged once the workers say how they are scheduled
         let started = format!(
             "ringflow: {what} with {n} worker(s) on CPU {}",
-            s.cpus
-                .iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
+            s.cpu_list()
         );
         let memory = format!(
             "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
