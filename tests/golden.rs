@@ -693,8 +693,7 @@ fn flow_table_overflow_keeps_totals() {
         packets: 6000,
         ..synth::Mix::default()
     };
-    let path = dir.path("mix.pcap");
-    std::fs::write(&path, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
+    let path = mix_file(&dir, "mix.pcap", &mix);
     let mut bytes = 0u64;
     mix.for_each_frame(|_, _, f| bytes += f.len() as u64);
     let out = run(&[
@@ -726,8 +725,7 @@ fn replay_hands_a_filling_table_over_instead_of_overflowing() {
         packets: 6000,
         ..synth::Mix::default()
     };
-    let path = dir.path("mix.pcap");
-    std::fs::write(&path, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
+    let path = mix_file(&dir, "mix.pcap", &mix);
     // 6000 flow entries through tables of 600, with a refresh far too
     // slow to drain them: only early hand-overs keep every flow
     let text = replay(

@@ -9,12 +9,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-fn mix_file(dir: &TempDir, name: &str, mix: &synth::Mix) -> std::path::PathBuf {
-    let p = dir.path(name);
-    std::fs::write(&p, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
-    p
-}
-
 #[test]
 fn one_two_and_four_workers_give_identical_exposition() {
     let dir = TempDir::new("workers");

@@ -91,6 +91,14 @@ pub fn write_pcapng(path: &Path, linktype: u16, recs: &[Rec]) {
     std::fs::write(path, out).unwrap();
 }
 
+/// Writes `mix` as the pcap file `name` in `dir` (first frame at a fixed
+/// time) and returns its path.
+pub fn mix_file(dir: &TempDir, name: &str, mix: &synth::Mix) -> PathBuf {
+    let p = dir.path(name);
+    std::fs::write(&p, mix.to_pcap(1_700_000_000_000_000_000)).unwrap();
+    p
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ringflow")
 }
