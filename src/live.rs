@@ -98,24 +98,23 @@ impl WorkerPriority {
 
     fn describe(&self) -> String {
         match self.fifo {
-            Some(p) => format!("SCHED_FIFO {p}"),
+            Some(p) => format!("SCHED_FIFO priority {p}"),
             None => "normal priority".into(),
         }
     }
 
-    /// Applies it to the calling thread; the error says why it could not.
+    /// Applies it to the calling thread (normal priority too, so a
+    /// ringflow started under `chrt` does not pass that on to its workers);
+    /// the error says why it could not.
     fn apply(&self) -> Result<(), String> {
-        match self.fifo {
-            Some(p) => sys::set_thread_priority(Some(p)).map_err(|e| {
-                let hint = if e.is_permission() {
-                    " (it needs CAP_SYS_NICE, and real-time time in the cgroup)"
-                } else {
-                    ""
-                };
-                format!("SCHED_FIFO priority {p}: {}{hint}", e.source)
-            }),
-            None => Ok(()),
-        }
+        sys::set_thread_priority(self.fifo).map_err(|e| {
+            let hint = if e.is_permission() {
+                " (it needs CAP_SYS_NICE, and real-time time in the cgroup)"
+            } else {
+                ""
+            };
+            format!("{}: {}{hint}", self.describe(), e.source)
+        })
     }
 }
 

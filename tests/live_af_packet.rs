@@ -522,3 +522,38 @@ fn sighup_reloads_networks_under_traffic_without_losing_a_count() {
     let rx = family(&m, "ringflow_host_receive_bytes_total");
     assert!(rx.keys().any(|k| k[0].starts_with("198.51.")));
 }
+
+/// Workers take the policy asked for, not the one ringflow was started
+/// with: normal by default for AF_PACKET even under `chrt`, and a number
+/// gives that SCHED_FIFO priority.
+#[test]
+fn workers_take_the_policy_asked_for_not_the_inherited_one() {
+    let _g = serial();
+    let Some(v) = VethPair::new("prio") else {
+        return;
+    };
+    let chrt = ["chrt", "-f", "1"];
+    let cap = Capture::start_under(&v.rx, &chrt, &["--iface", &v.rx_if, "--workers", "1"]);
+    assert_eq!(cap.worker_scheduling(), [(0, 0)]);
+    cap.stop();
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "1",
+            "--worker-priority",
+            "3",
+        ],
+    );
+    assert_eq!(cap.worker_scheduling(), [(1, 3)]);
+    assert!(
+        cap.log()
+            .iter()
+            .any(|l| l.contains("at SCHED_FIFO priority 3;")),
+        "{:?}",
+        cap.log()
+    );
+    cap.stop();
+}
