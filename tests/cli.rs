@@ -1,0 +1,66 @@
+//! The command line as scripts see it: asking for help or the version
+//! succeeds and prints to stdout; a usage error is one line on stderr and
+//! exit status 2.
+
+mod common;
+
+use common::run;
+
+#[test]
+fn version_prints_to_stdout_and_exits_0() {
+    for flag in ["--version", "-V"] {
+        let out = run(&[flag]);
+        assert_eq!(out.status.code(), Some(0), "ringflow {flag}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            stdout.trim(),
+            format!("ringflow {}", env!("CARGO_PKG_VERSION")),
+            "ringflow {flag}"
+        );
+        assert!(out.stderr.is_empty(), "ringflow {flag}");
+    }
+}
+
+#[test]
+fn help_prints_to_stdout_and_exits_0() {
+    let cases: [&[&str]; 10] = [
+        &["--help"],
+        &["-h"],
+        &["help"],
+        &["run", "--help"],
+        &["replay", "--help"],
+        &["help", "replay"],
+        &["synth", "--help"],
+        &["gen", "--help"],
+        &["check-config", "--help"],
+        &["replay", "-h"],
+    ];
+    for args in cases {
+        let out = run(args);
+        let what = format!("ringflow {}", args.join(" "));
+        assert_eq!(out.status.code(), Some(0), "{what}");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("Usage: ringflow"), "{what}: {stdout}");
+        assert!(out.stderr.is_empty(), "{what}");
+    }
+}
+
+#[test]
+fn usage_errors_are_one_line_on_stderr_and_exit_2() {
+    let cases: [&[&str]; 5] = [
+        &["--no-such-flag"],
+        &["replay"],
+        &["replay", "x.pcap", "--workers", "0"],
+        &["no-such-command", "x"],
+        &["gen"],
+    ];
+    for args in cases {
+        let out = run(args);
+        let what = format!("ringflow {}", args.join(" "));
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        assert!(out.stdout.is_empty(), "{what}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{what}: {stderr}");
+        assert!(stderr.starts_with("ringflow: "), "{what}: {stderr}");
+    }
+}
