@@ -60,7 +60,7 @@ fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
     let settings = live::resolve(args).map_err(|e| (e.into(), 2))?;
     let (snapshot, source) = live::run(&settings).map_err(|e| (e.into(), 2))?;
     if settings.print {
-        let text = export::render(snapshot, source);
+        let text = export::render(snapshot, source, export::Format::Text);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
@@ -141,7 +141,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("the HTTP server thread stopped"))?;
         }
         None => {
-            let text = export::render(snapshot, source);
+            let text = export::render(snapshot, source, export::Format::Text);
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|_| out.flush())

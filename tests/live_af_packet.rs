@@ -557,3 +557,50 @@ fn workers_take_the_policy_asked_for_not_the_inherited_one() {
     );
     cap.stop();
 }
+
+#[test]
+fn live_exposition_passes_promtool() {
+    let _g = serial();
+    let Some(v) = VethPair::new("promtool") else {
+        return;
+    };
+    let dir = TempDir::new("live-promtool");
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "2",
+            "--promisc",
+            "--compat",
+            "promflow",
+            "--refresh",
+            "100ms",
+        ],
+    );
+    v.send(&dir, &MIX);
+    std::thread::sleep(Duration::from_millis(300));
+    // curl asks for */*: the text format
+    let text = cap.scrape();
+    let m = parse_exposition(&text);
+    assert_eq!(total(&m, "ringflow_packets_total"), 8000);
+    for f in [
+        "ringflow_capture_packets_total",
+        "ringflow_capture_drops_total",
+        "ringflow_capture_freeze_total",
+        "ringflow_capture_info",
+        "ringflow_nic_up",
+        "ringflow_nic_promiscuous",
+        "ringflow_nic_rx_packets_total",
+        "promflow_receive_bytes_total",
+    ] {
+        assert!(!family(&m, f).is_empty(), "{f} has samples");
+    }
+    cap.stop();
+    let Some(promtool_bin) = tool("promtool", "prometheus", "live_exposition_passes_promtool")
+    else {
+        return;
+    };
+    assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
+}

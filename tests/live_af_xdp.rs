@@ -65,6 +65,12 @@ fn native_mode_counts_exactly_and_detaches_on_exit() {
     let dir = TempDir::new("xdp-native");
     let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "native", "--refresh", "60s"]);
     // (exact_capture also saw the worker at SCHED_FIFO 1, the default)
+    // The final exposition, rendered as /metrics renders it by default,
+    // with the AF_XDP drop reasons and the NIC families: promtool finds
+    // nothing.
+    if let Some(promtool_bin) = tool("promtool", "prometheus", "xdp promtool") {
+        assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
+    }
     let m = parse_exposition(&text);
     let info = family(&m, "ringflow_capture_info");
     let labels: Vec<&Vec<String>> = info.keys().collect();

@@ -332,7 +332,8 @@ fn listen_serves_the_final_exposition_after_the_input_ends() {
         let (head, b) = http_get(&addr, "/metrics");
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
         assert!(
-            head.to_lowercase().contains("application/openmetrics-text"),
+            head.to_lowercase()
+                .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
             "{head}"
         );
         body = b;

@@ -1,8 +1,10 @@
-//! Prometheus exposition of the collector's snapshot, and the HTTP server
-//! that serves it.
+//! Prometheus exposition of the collector's snapshot in either format, and
+//! the HTTP server that serves it.
 
+pub mod format;
 pub mod http;
 pub mod nic;
 pub mod prometheus;
 
-pub use prometheus::{CONTENT_TYPE, render};
+pub use format::Format;
+pub use prometheus::render;

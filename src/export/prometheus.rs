@@ -1,13 +1,14 @@
-//! Renders a [`Snapshot`] in the OpenMetrics text format with
-//! `prometheus-client`. Rendering reads only the snapshot: a scrape never
-//! waits on or touches a worker.
+//! Renders a [`Snapshot`] with `prometheus-client`, in the Prometheus text
+//! format 0.0.4 or in OpenMetrics 1.0 (see [`super::format`]). Rendering
+//! reads only the snapshot: a scrape never waits on or touches a worker.
 
+use super::format::{self, Format};
 use crate::collector::{Count, FlowRow, HostCounts, Snapshot, proto_label};
 use crate::flow::to_ip;
 use crate::netset::Class;
 use crate::source::{SocketKind, SourceStats, XDP_DROP_REASONS};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet, text};
+use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, text};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::fmt;
@@ -17,17 +18,40 @@ use std::sync::Arc;
 const FOLDED: &str =
     ": the top --max-flow-series by recent bytes, the rest summed per class under src=\"other\".";
 
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
 /// Renders the snapshot and the capture source's own counters.
-pub fn render(snapshot: Arc<Snapshot>, source: Arc<SourceStats>) -> String {
+pub fn render(snapshot: Arc<Snapshot>, source: Arc<SourceStats>, format: Format) -> String {
     let mut registry = Registry::default();
     let rows = snapshot.flows.len();
     registry.register_collector(Box::new(SnapshotMetrics { snapshot, source }));
     let mut out = String::with_capacity(4096 + rows * 2 * 128);
     // Writing into a String cannot fail.
     let _ = text::encode(&mut out, &registry);
-    out
+    match format {
+        Format::OpenMetrics => out,
+        Format::Text => format::to_text(&out),
+    }
+}
+
+/// `encode_descriptor` with the HELP text escaped as OpenMetrics wants it
+/// (`prometheus-client` writes it as given) and no unit.
+trait Describe {
+    fn describe<'s>(
+        &'s mut self,
+        name: &'s str,
+        help: &str,
+        kind: MetricType,
+    ) -> Result<MetricEncoder<'s>, fmt::Error>;
+}
+
+impl Describe for DescriptorEncoder<'_> {
+    fn describe<'s>(
+        &'s mut self,
+        name: &'s str,
+        help: &str,
+        kind: MetricType,
+    ) -> Result<MetricEncoder<'s>, fmt::Error> {
+        self.encode_descriptor(name, &format::openmetrics_help(help), None, kind)
+    }
 }
 
 #[derive(Debug)]
@@ -37,12 +61,12 @@ struct SnapshotMetrics {
 }
 
 fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
-    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+    enc.describe(name, help, MetricType::Counter)?
         .encode_counter::<NoLabelSet, _, u64>(&v, None)
 }
 
 fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Result {
-    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+    enc.describe(name, help, MetricType::Gauge)?
         .encode_gauge(&v)
 }
 
@@ -119,10 +143,9 @@ impl Collector for SnapshotMetrics {
         for (name, help, pick) in host_families {
             host_family(&mut enc, name, help, s, pick)?;
         }
-        let mut m = enc.encode_descriptor(
+        let mut m = enc.describe(
             "ringflow_flow_series",
             "Collector entries exported as flow series, and folded into the \"other\" series.",
-            None,
             MetricType::Gauge,
         )?;
         for (state, n) in [("exported", s.flows.len()), ("folded", s.flows_folded)] {
@@ -174,12 +197,11 @@ impl Collector for SnapshotMetrics {
             trafficmonitor(&mut enc, s, &labels)?;
         }
 
-        let mut m = enc.encode_descriptor(
+        let mut m = enc.describe(
             "ringflow_parse_errors",
             "Packets the parser stopped on, by layer and reason. Layers link to ipv6 count \
              packets in no flow; ipv6_ext and the transport layers count packets still \
              counted under their host pair, without ports.",
-            None,
             MetricType::Counter,
         )?;
         for (e, n) in &s.parse_errors {
@@ -187,10 +209,9 @@ impl Collector for SnapshotMetrics {
                 .encode_counter::<NoLabelSet, _, u64>(n, None)?;
         }
 
-        let mut m = enc.encode_descriptor(
+        let mut m = enc.describe(
             "ringflow_non_ip_packets",
             "Packets that are not IP, by ethertype (802.3 for LLC frames).",
-            None,
             MetricType::Counter,
         )?;
         for (et, n) in &s.non_ip {
@@ -211,10 +232,9 @@ impl Collector for SnapshotMetrics {
             s.overflow_bytes,
         )?;
 
-        let mut m = enc.encode_descriptor(
+        let mut m = enc.describe(
             "ringflow_worker_batch_seconds",
             "Time a worker took to parse and account one batch.",
-            None,
             MetricType::Histogram,
         )?;
         for b in &s.batches {
@@ -309,7 +329,7 @@ fn flow_family(
     labels: &[FlowLabels],
     value: impl Fn(&Count) -> u64,
 ) -> fmt::Result {
-    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut m = enc.describe(name, help, MetricType::Counter)?;
     for (row, l) in s.flows.iter().zip(labels) {
         let c = Count {
             packets: row.packets,
@@ -343,7 +363,7 @@ fn traffic_family(
     s: &Snapshot,
     value: impl Fn(&Count) -> u64,
 ) -> fmt::Result {
-    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut m = enc.describe(name, help, MetricType::Counter)?;
     for (class, per_version) in Class::ALL.iter().zip(&s.traffic) {
         for (version, c) in ["4", "6"].iter().zip(per_version) {
             m.encode_family(&[("class", class.as_str()), ("ip_version", version)])?
@@ -365,7 +385,7 @@ fn host_family(
     s: &Snapshot,
     value: PickHost,
 ) -> fmt::Result {
-    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    let mut m = enc.describe(name, help, MetricType::Counter)?;
     for h in &s.hosts {
         let ip = to_ip(h.version, h.addr).to_string();
         m.encode_family(&[("ip", ip.as_str())])?
@@ -395,10 +415,9 @@ fn trafficmonitor(enc: &mut DescriptorEncoder, s: &Snapshot, labels: &[FlowLabel
         "trafficmonitor profile: frame bytes from the local networks to the internet.",
         total(Class::Outgoing) as i64,
     )?;
-    let mut m = enc.encode_descriptor(
+    let mut m = enc.describe(
         "trafficmonitor_hosts_src_dst",
         "trafficmonitor profile: frame bytes per exported flow series.",
-        None,
         MetricType::Gauge,
     )?;
     for (row, l) in s.flows.iter().zip(labels) {
@@ -489,7 +508,7 @@ impl SnapshotMetrics {
         ];
         for (name, help, pick) in families {
             let is_drops = name == "ringflow_capture_drops";
-            let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+            let mut m = enc.describe(name, help, MetricType::Counter)?;
             for s in &sockets {
                 let queue = s.queue.to_string();
                 let labels = [("iface", s.iface.as_str()), ("queue", queue.as_str())];
@@ -514,10 +533,9 @@ impl SnapshotMetrics {
             }
         }
         {
-            let mut m = enc.encode_descriptor(
+            let mut m = enc.describe(
                 "ringflow_capture_info",
                 "One per capture socket: its backend, and how AF_XDP attached and bound.",
-                None,
                 MetricType::Gauge,
             )?;
             for s in &sockets {
@@ -558,13 +576,13 @@ impl SnapshotMetrics {
                 |n| n.exists.then_some(i64::from(n.promiscuous)),
             ),
             (
-                "ringflow_nic_speed_bits_per_second",
-                "Link speed the driver reports.",
-                |n| n.speed_mbps.map(|s| (s * 1_000_000) as i64),
+                "ringflow_nic_speed_bytes_per_second",
+                "Link speed the driver reports, in bytes per second (base unit, as node_exporter's node_network_speed_bytes).",
+                |n| n.speed_mbps.map(|s| (s * 125_000) as i64),
             ),
         ];
         for (name, help, pick) in gauges {
-            let mut m = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            let mut m = enc.describe(name, help, MetricType::Gauge)?;
             for (iface, n) in &nics {
                 if let Some(v) = pick(n) {
                     m.encode_family(&[("iface", iface.as_str())])?
@@ -575,7 +593,7 @@ impl SnapshotMetrics {
         for c in super::nic::COUNTERS {
             let name = format!("ringflow_nic_{c}");
             let help = format!("The kernel's {c} counter of the interface (sysfs).");
-            let mut m = enc.encode_descriptor(&name, &help, None, MetricType::Counter)?;
+            let mut m = enc.describe(&name, &help, MetricType::Counter)?;
             for (iface, n) in &nics {
                 if let Some((_, v)) = n.counters.iter().find(|(k, _)| *k == c) {
                     m.encode_family(&[("iface", iface.as_str())])?

@@ -248,3 +248,158 @@ pub fn assert_same_exposition(a: &str, b: &str, what: &str) {
         panic!("{what}: expositions differ: {diff:?}; only in the second: {extra:?}");
     }
 }
+
+/// A program the test needs from a Debian package: its path, or `None`
+/// after printing a skip line. Where `RINGFLOW_REQUIRE_TOOLS` is set (as
+/// `.ci/run` sets it), a missing program fails the test instead.
+pub fn tool(program: &str, package: &str, test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("RINGFLOW_REQUIRE_TOOLS").is_none(),
+            "{test}: {program} not found; install it with apt-get install {package}"
+        );
+        eprintln!("skipping {test}: {program} not found (apt-get install {package})");
+    }
+    found
+}
+
+/// An HTTP/1.1 response read off the socket: status line and headers
+/// (lower-cased names), body bytes.
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+/// `GET path` with the extra request headers given, on a new connection.
+pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8(resp[..split].to_vec()).unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: resp[split + 4..].to_vec(),
+    }
+}
+
+/// `ringflow replay FILE --listen 127.0.0.1:0 EXTRA...`, serving until
+/// dropped (then killed).
+pub struct ServedReplay {
+    child: std::process::Child,
+    pub addr: String,
+}
+
+impl ServedReplay {
+    /// Starts the replay and waits until it serves the complete input.
+    pub fn start(file: &Path, extra: &[&str]) -> ServedReplay {
+        use std::io::BufRead;
+        let mut child = Command::new(bin())
+            .arg("replay")
+            .arg(file)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("http://").nth(1) {
+                addr = Some(rest.trim_end_matches("/metrics").to_string());
+            }
+            if line.contains("input complete") {
+                break;
+            }
+        }
+        // keep reading stderr so ringflow never blocks on a full pipe
+        std::thread::spawn(move || lines.for_each(drop));
+        let mut served = ServedReplay {
+            child,
+            addr: addr.unwrap_or_default(),
+        };
+        assert!(
+            !served.addr.is_empty() && served.child.try_wait().unwrap().is_none(),
+            "ringflow did not serve the replay"
+        );
+        served
+    }
+
+    pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+        http_get_with(&self.addr, path, headers)
+    }
+}
+
+impl Drop for ServedReplay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `promtool check metrics` on `text`: (exit status, findings).
+pub fn promtool(promtool: &Path, text: &str) -> (i32, Vec<String>) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = text.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let findings = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .chain(String::from_utf8_lossy(&out.stderr).lines())
+        .filter(|l| !l.trim().is_empty())
+        .map(String::from)
+        .collect();
+    (out.status.code().unwrap_or(-1), findings)
+}

@@ -1,0 +1,390 @@
+//! `/metrics` as scrapers and linters read it: the Prometheus text format
+//! by default (checked by `promtool check metrics`), OpenMetrics when the
+//! client prefers it, gzip when accepted, and a real Prometheus server
+//! scraping a replay and agreeing with what was replayed.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Accept header Prometheus 2.x sends.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A capture with IPv4, IPv6, VLANs, fragments, non-IP frames and frames
+/// the parser stops on, so that every optional family of a replay has
+/// samples; returns its path, packets and bytes.
+fn capture(dir: &TempDir, flows: u32) -> (PathBuf, u64, u64) {
+    let mix = synth::Mix {
+        flows,
+        packets: u64::from(flows) * 10,
+        ipv6_percent: 30,
+        vlan_percent: 20,
+        udp_percent: 30,
+        frame_size: 0,
+        seed: 5,
+    };
+    let mut recs = Vec::new();
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut push = |frame: Vec<u8>| {
+        ts += 1000;
+        recs.push(Rec {
+            ts_ns: ts,
+            frame,
+            caplen: None,
+        });
+    };
+    mix.for_each_frame(|_, _, f| push(f.to_vec()));
+    for i in 0..10u8 {
+        // ARP: not IP
+        push(synth::ethernet(&[], 0x0806, &[i; 28]));
+        // an IPv4 header that says version 5: a parse error
+        let mut bad = synth::ipv4([10, 213, 9, i], [198, 51, 100, 9], 17, (false, 0), &[0; 8]);
+        bad[0] = 0x55;
+        push(synth::ethernet(&[], 0x0800, &bad));
+        // a later IPv4 fragment: counted under its host pair without ports
+        let frag = synth::ipv4([10, 213, 9, i], [198, 51, 100, 9], 17, (false, 3), &[0; 40]);
+        push(synth::ethernet(&[], 0x0800, &frag));
+    }
+    let packets = recs.len() as u64;
+    let bytes = recs.iter().map(|r| r.frame.len() as u64).sum();
+    let path = dir.path("mix.pcap");
+    write_pcap(&path, 1, false, &recs);
+    (path, packets, bytes)
+}
+
+/// Family name (as the text format names it) -> (HELP, TYPE), read from
+/// either format: in OpenMetrics a counter family is named without its
+/// `_total`, an info family without `_info`, and HELP escapes `"`.
+fn descriptors(text: &str, openmetrics: bool) -> BTreeMap<String, (String, String)> {
+    let mut help = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("# HELP ") {
+            let (name, text) = h.split_once(' ').unwrap();
+            let text = if openmetrics {
+                text.replace("\\\"", "\"")
+            } else {
+                text.to_string()
+            };
+            help.insert(name.to_string(), text);
+        } else if let Some(t) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = t.split_once(' ').unwrap();
+            let (key, kind) = match (openmetrics, kind) {
+                (true, "counter") => (format!("{name}_total"), kind),
+                (true, "info") => (format!("{name}_info"), "gauge"),
+                _ => (name.to_string(), kind),
+            };
+            let h = help.remove(name).expect("HELP before TYPE");
+            assert!(out.insert(key, (h, kind.to_string())).is_none());
+        }
+    }
+    out
+}
+
+#[test]
+fn default_is_the_text_format_and_promtool_accepts_it() {
+    let dir = TempDir::new("promtool");
+    let (file, packets, _) = capture(&dir, 300);
+    let served = ServedReplay::start(&file, &["--compat", "promflow,trafficmonitor"]);
+    let r = served.get("/metrics", &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some(TEXT));
+    assert_eq!(r.header("content-encoding"), None);
+    assert_eq!(r.header("vary"), Some("Accept, Accept-Encoding"));
+    let text = r.text();
+    assert!(!text.contains("# EOF"), "no OpenMetrics trailer");
+    let m = parse_exposition(&text);
+    assert_eq!(family(&m, "ringflow_packets_total")[&vec![]], packets);
+    // counters carry _total, and every family but those of live capture
+    // sockets and NICs has samples in a replay
+    let d = descriptors(&text, false);
+    for (name, (help, kind)) in &d {
+        assert!(!help.is_empty(), "{name} has help");
+        assert_eq!(kind == "counter", name.ends_with("_total"), "{name} {kind}");
+        let prefix = name.trim_end_matches("_total");
+        assert!(
+            m.keys().any(|s| s.name.starts_with(prefix))
+                || name.starts_with("ringflow_capture_")
+                || name.starts_with("ringflow_nic_"),
+            "{name} has no sample"
+        );
+    }
+    for f in [
+        "promflow_transmit_bytes_total",
+        "trafficmonitor_hosts_src_dst",
+        "ringflow_parse_errors_total",
+        "ringflow_non_ip_packets_total",
+        "ringflow_worker_batch_seconds",
+    ] {
+        assert!(d.contains_key(f), "{f} missing");
+    }
+    // what --print writes is what is served
+    assert_same_exposition(
+        &text,
+        &replay(&[&file], &["--compat", "promflow,trafficmonitor"]),
+        "served and printed",
+    );
+
+    let Some(promtool_bin) = tool("promtool", "prometheus", "promtool") else {
+        return;
+    };
+    // trafficmonitor's own label names (a_srcAddr, ...) are camelCase:
+    // the profile keeps them so its users' queries keep working, and that
+    // is the one finding promtool may have.
+    let (status, findings) = promtool(&promtool_bin, &text);
+    let other: Vec<&String> = findings
+        .iter()
+        .filter(|l| {
+            *l != "trafficmonitor_hosts_src_dst label names should be written in 'snake_case' not 'camelCase'"
+        })
+        .collect();
+    assert!(other.is_empty(), "promtool: {other:?}");
+    assert!(!findings.is_empty() && status != 0, "the camelCase labels");
+    // without that profile: no finding at all
+    let plain = ServedReplay::start(&file, &["--compat", "promflow"]);
+    let text = plain.get("/metrics", &[]).text();
+    assert!(text.contains("promflow_receive_bytes_total{"));
+    assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
+}
+
+#[test]
+fn openmetrics_only_when_the_client_prefers_it_with_the_same_samples() {
+    let dir = TempDir::new("negotiate");
+    let (file, _, _) = capture(&dir, 200);
+    let served = ServedReplay::start(&file, &["--compat", "promflow,trafficmonitor"]);
+    let text = served.get("/metrics", &[]).text();
+    let om = served.get("/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
+    assert_eq!(om.header("content-type"), Some(OPENMETRICS));
+    let om = om.text();
+    assert!(om.ends_with("# EOF\n"));
+    assert_eq!(parse_exposition(&om), parse_exposition(&text));
+    let (dt, dom) = (descriptors(&text, false), descriptors(&om, true));
+    assert!(dt.len() > 20);
+    assert_eq!(dt, dom, "same HELP and TYPE in both formats");
+    // a raw quote is not allowed in an OpenMetrics HELP, and `\"` is not
+    // an escape of the text format
+    assert!(om.contains("under src=\\\"other\\\"."));
+    assert!(text.contains("under src=\"other\"."));
+
+    let openmetrics = [
+        "application/openmetrics-text",
+        "application/openmetrics-text; version=1.0.0",
+        "text/plain;q=0.5, application/openmetrics-text;q=0.6",
+        "APPLICATION/OPENMETRICS-TEXT;VERSION=0.0.1",
+    ];
+    for accept in openmetrics {
+        let r = served.get("/metrics", &[("Accept", accept)]);
+        assert_eq!(r.header("content-type"), Some(OPENMETRICS), "{accept}");
+    }
+    let text_format = [
+        "*/*",
+        "text/plain",
+        "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "application/json",
+        "application/openmetrics-text;q=abc",
+        "application/openmetrics-text;q=1.5",
+        "application/openmetrics-text;q=-1",
+        "application/openmetrics-text;q=0",
+        "application/openmetrics-text;version=9.9.9",
+        "text/plain;q=0.2, application/openmetrics-text;q=0.1",
+        ";;;==,,q=",
+        "garbage/;; q=\"x",
+    ];
+    for accept in text_format {
+        let r = served.get("/metrics", &[("Accept", accept)]);
+        assert_eq!(r.status, 200, "{accept}");
+        assert_eq!(r.header("content-type"), Some(TEXT), "{accept}");
+        assert_eq!(r.text(), text, "{accept}");
+    }
+    assert_eq!(served.get("/", &[]).status, 200);
+    for path in ["/nope", "/metrics/x", "/api"] {
+        assert_eq!(served.get(path, &[]).status, 404, "{path}");
+    }
+}
+
+#[test]
+fn gzip_when_the_client_accepts_it() {
+    let dir = TempDir::new("gzip");
+    let (file, _, _) = capture(&dir, 3000);
+    let served = ServedReplay::start(&file, &[]);
+    let plain = served.get("/metrics", &[]);
+    assert_eq!(plain.header("content-encoding"), None);
+    for (accept_encoding, accept) in [
+        ("gzip", None),
+        ("gzip, deflate, br", Some(PROMETHEUS_ACCEPT)),
+        ("*", None),
+    ] {
+        let mut headers = vec![("Accept-Encoding", accept_encoding)];
+        headers.extend(accept.map(|a| ("Accept", a)));
+        let r = served.get("/metrics", &headers);
+        assert_eq!(r.header("content-encoding"), Some("gzip"), "{headers:?}");
+        let mut body = String::new();
+        flate2::read::GzDecoder::new(&r.body[..])
+            .read_to_string(&mut body)
+            .unwrap();
+        let expect = if accept.is_some() {
+            served
+                .get("/metrics", &[("Accept", PROMETHEUS_ACCEPT)])
+                .text()
+        } else {
+            plain.text()
+        };
+        assert_eq!(body, expect, "{headers:?}");
+        assert!(
+            r.body.len() * 5 < plain.body.len(),
+            "{} bytes compressed to {}",
+            plain.body.len(),
+            r.body.len()
+        );
+    }
+    for refused in ["gzip;q=0", "identity", "deflate", "*, gzip;q=0", "gzip;q=x"] {
+        let r = served.get("/metrics", &[("Accept-Encoding", refused)]);
+        assert_eq!(r.header("content-encoding"), None, "{refused}");
+        assert_eq!(r.body, plain.body, "{refused}");
+    }
+}
+
+/// A Prometheus server on loopback with its own data directory, killed
+/// when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(bin: &Path, dir: &TempDir, target: &str) -> Prometheus {
+        let config = dir.path("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: ringflow\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        // A free port: taken from the kernel, then handed to Prometheus.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let log = std::fs::File::create(dir.path("prometheus.log")).unwrap();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Prometheus { child, addr }
+    }
+
+    /// `GET /api/v1/...` as text; None while Prometheus is not answering.
+    fn api(&self, path_and_query: &str) -> Option<String> {
+        std::net::TcpStream::connect(&self.addr).ok()?;
+        let r = http_get_with(&self.addr, path_and_query, &[]);
+        (r.status == 200).then(|| r.text())
+    }
+
+    /// The value of a PromQL expression that has a single result.
+    fn query(&self, expr: &str) -> Option<String> {
+        let q: String = expr
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let body = self.api(&format!("/api/v1/query?query={q}"))?;
+        // ..."value":[1700000000.123,"42"]}]}}
+        let v = body.rsplit_once("\"value\":[")?.1;
+        let v = v.split_once(",\"")?.1.split_once('"')?.0;
+        Some(v.to_string())
+    }
+}
+
+#[test]
+fn prometheus_scrapes_the_replay_and_agrees_with_the_truth() {
+    let Some(bin) = tool("prometheus", "prometheus", "prometheus") else {
+        return;
+    };
+    let dir = TempDir::new("prometheus");
+    let (file, packets, bytes) = capture(&dir, 500);
+    let served = ServedReplay::start(&file, &[]);
+    let prom = Prometheus::start(&bin, &dir, &served.addr);
+
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut values = (None, None, None);
+    while Instant::now() < end {
+        values = (
+            prom.query("up{job=\"ringflow\"}"),
+            prom.query("ringflow_packets_total"),
+            prom.query("sum(ringflow_flow_bytes_total)"),
+        );
+        if values.0.as_deref() == Some("1") && values.2.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let log = std::fs::read_to_string(dir.path("prometheus.log")).unwrap_or_default();
+    assert_eq!(values.0.as_deref(), Some("1"), "target up; {log}");
+    assert_eq!(
+        values.1,
+        Some(packets.to_string()),
+        "ringflow_packets_total"
+    );
+    // every frame of the capture is in a flow but the 10 ARP frames and
+    // the 10 the parser stopped on, 42 bytes each
+    let arp_and_bad = 20 * 42;
+    assert_eq!(
+        values.2,
+        Some((bytes - arp_and_bad).to_string()),
+        "sum(ringflow_flow_bytes_total)"
+    );
+
+    // Prometheus keeps the family's metadata under the name the format it
+    // negotiated gives it: ringflow_flow_bytes in OpenMetrics (which it
+    // prefers), ringflow_flow_bytes_total in the text format.
+    let help = descriptors(&served.get("/metrics", &[]).text(), false)["ringflow_flow_bytes_total"]
+        .0
+        .clone();
+    let mut meta = String::new();
+    while Instant::now() < end {
+        meta = prom
+            .api("/api/v1/metadata?metric=ringflow_flow_bytes")
+            .unwrap_or_default()
+            + &prom
+                .api("/api/v1/metadata?metric=ringflow_flow_bytes_total")
+                .unwrap_or_default();
+        if meta.contains("\"type\"") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let json_help = help.replace('"', "\\\"");
+    assert!(
+        meta.contains(&format!(
+            "[{{\"type\":\"counter\",\"help\":\"{json_help}\",\"unit\":\"\"}}]"
+        )),
+        "metadata of ringflow_flow_bytes_total: {meta}"
+    );
+}
