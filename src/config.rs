@@ -461,6 +461,10 @@ pub struct GenArgs {
     /// Percent of conversations over UDP (the others are TCP).
     #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub udp_percent: u8,
+    /// Percent of UDP conversations whose every datagram is sent as IP
+    /// fragments (at least two, of at most 512 bytes of IP payload each).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub fragment_percent: u8,
     /// Seed of the mix.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

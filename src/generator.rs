@@ -8,7 +8,7 @@ use crate::capture::sys::SysError;
 use crate::capture::sys::af_packet::{PacketSocket, SendBuf};
 use crate::capture::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
 use crate::config::GenArgs;
-use crate::synth::{FlowDesc, Mix, tcp_flags};
+use crate::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -53,10 +53,10 @@ pub struct GenReport {
 }
 
 /// The frames of one flow: the client's opening packet, then client data
-/// and server data.
+/// and server data; each is one frame, or the fragments of one datagram.
 struct FlowFrames {
     desc: FlowDesc,
-    frames: [Vec<u8>; 3],
+    frames: [Vec<Vec<u8>>; 3],
 }
 
 fn plan(args: &GenArgs) -> Vec<FlowFrames> {
@@ -69,6 +69,9 @@ fn plan(args: &GenArgs) -> Vec<FlowFrames> {
         frame_size: args.frame_size,
         seed: args.seed,
     };
+    // A generator of its own, so that the same seed sends the same
+    // conversations whatever --fragment-percent is.
+    let mut fragmenting = Rng::new(args.seed ^ 0xf4a9_0000);
     mix.flow_descs()
         .into_iter()
         .enumerate()
@@ -78,20 +81,34 @@ fn plan(args: &GenArgs) -> Vec<FlowFrames> {
             } else {
                 args.frame_size
             };
+            let fragmented = fragmenting.below(100) < u64::from(args.fragment_percent) && desc.udp;
+            let frames = [
+                (true, tcp_flags::SYN),
+                (true, tcp_flags::PSH_ACK),
+                (false, tcp_flags::PSH_ACK),
+            ]
+            .into_iter()
+            .enumerate()
+            .map(|(kind, (from_client, flags))| {
+                if fragmented {
+                    desc.fragments(from_client, size, (i * 3 + kind) as u32)
+                } else {
+                    vec![desc.frame(from_client, flags, size)]
+                }
+            });
+            let [a, b, c]: [Vec<Vec<u8>>; 3] =
+                frames.collect::<Vec<_>>().try_into().expect("three kinds");
             FlowFrames {
                 desc,
-                frames: [
-                    desc.frame(true, tcp_flags::SYN, size),
-                    desc.frame(true, tcp_flags::PSH_ACK, size),
-                    desc.frame(false, tcp_flags::PSH_ACK, size),
-                ],
+                frames: [a, b, c],
             }
         })
         .collect()
 }
 
-/// Which frame of its flow packet `n` is: the first round opens every
-/// flow; after that two client packets for one server packet.
+/// Which flow datagram `n` belongs to and which of its frames it is: the
+/// first round opens every flow; after that two client packets for one
+/// server packet.
 fn pick(n: u64, flows: usize) -> (usize, usize) {
     let flow = (n % flows as u64) as usize;
     let round = n / flows as u64;
@@ -103,29 +120,18 @@ fn pick(n: u64, flows: usize) -> (usize, usize) {
     (flow, kind)
 }
 
-fn truth_key(d: &FlowDesc, from_client: bool) -> TruthKey {
+/// The truth row a frame of `d` counts in: a later fragment has no ports.
+fn truth_key(d: &FlowDesc, from_client: bool, ports: bool) -> TruthKey {
     let ip = |a: [u8; 16]| crate::flow::to_ip(if d.v6 { 6 } else { 4 }, a).to_string();
     let proto = if d.udp { 17 } else { 6 };
     let vlan = d.vlan.unwrap_or(0);
-    if from_client {
-        (
-            ip(d.client),
-            ip(d.server),
-            proto,
-            d.client_port,
-            d.server_port,
-            vlan,
-        )
+    let (src, dst, sp, dp) = if from_client {
+        (d.client, d.server, d.client_port, d.server_port)
     } else {
-        (
-            ip(d.server),
-            ip(d.client),
-            proto,
-            d.server_port,
-            d.client_port,
-            vlan,
-        )
-    }
+        (d.server, d.client, d.server_port, d.client_port)
+    };
+    let (sp, dp) = if ports { (sp, dp) } else { (0, 0) };
+    (ip(src), ip(dst), proto, sp, dp, vlan)
 }
 
 pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
@@ -163,11 +169,20 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
     }
 
     let flows = plan(args);
-    let mut counts: Vec<[Sent; 2]> = vec![[Sent::default(); 2]; flows.len()];
+    // Per flow and direction: frames with ports, and later fragments.
+    let mut counts: Vec<[[Sent; 2]; 2]> = vec![Default::default(); flows.len()];
+    // The fragments of one datagram go out in one batch.
+    let most_frames = flows
+        .iter()
+        .flat_map(|f| f.frames.iter().map(Vec::len))
+        .max()
+        .unwrap_or(1) as u64;
     let start = Instant::now();
     let end = start + args.duration;
+    // frames sent, and datagrams (a datagram is one frame or its fragments)
     let mut n: u64 = 0;
-    let mut batch: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
+    let mut datagrams: u64 = 0;
+    let mut batch: Vec<(usize, usize, usize)> = Vec::with_capacity(BATCH);
     let mut refs: Vec<&[u8]> = Vec::with_capacity(BATCH);
     let mut sendbuf = SendBuf::default();
     while n < args.packets && Instant::now() < end {
@@ -185,13 +200,25 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
         } else {
             BATCH as u64
         };
-        let take = room.min(args.packets - n) as usize;
+        let budget = room.max(most_frames).min(args.packets - n) as usize;
         batch.clear();
         refs.clear();
-        for k in 0..take as u64 {
-            let (f, kind) = pick(n + k, flows.len());
-            batch.push((f, kind));
-            refs.push(&flows[f].frames[kind]);
+        let mut picked = 0;
+        loop {
+            let (f, kind) = pick(datagrams + picked, flows.len());
+            let frames = &flows[f].frames[kind];
+            if refs.len() + frames.len() > budget {
+                break;
+            }
+            for (i, frame) in frames.iter().enumerate() {
+                batch.push((f, kind, i));
+                refs.push(frame);
+            }
+            picked += 1;
+        }
+        if refs.is_empty() {
+            // the next datagram has more fragments than --packets leaves
+            break;
         }
         let mut done = 0;
         while done < refs.len() {
@@ -207,12 +234,13 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
                 break;
             }
         }
-        for &(f, kind) in &batch[..done] {
-            let c = &mut counts[f][usize::from(kind == 2)];
+        for &(f, kind, i) in &batch[..done] {
+            let c = &mut counts[f][usize::from(kind == 2)][usize::from(i > 0)];
             c.packets += 1;
-            c.bytes += flows[f].frames[kind].len() as u64;
+            c.bytes += flows[f].frames[kind][i].len() as u64;
         }
         n += done as u64;
+        datagrams += picked;
     }
     let elapsed = start.elapsed();
 
@@ -221,11 +249,15 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
         ..GenReport::default()
     };
     for (ff, c) in flows.iter().zip(&counts) {
-        for (dir, sent) in c.iter().enumerate() {
-            if sent.packets > 0 {
-                report.packets += sent.packets;
-                report.bytes += sent.bytes;
-                report.truth.insert(truth_key(&ff.desc, dir == 0), *sent);
+        for (dir, per_dir) in c.iter().enumerate() {
+            for (later, sent) in per_dir.iter().enumerate() {
+                if sent.packets > 0 {
+                    report.packets += sent.packets;
+                    report.bytes += sent.bytes;
+                    report
+                        .truth
+                        .insert(truth_key(&ff.desc, dir == 0, later == 0), *sent);
+                }
             }
         }
     }
@@ -319,6 +351,11 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
     };
     if args.flows > 65_536 {
         return Err(GenError::Xdp("--xdp sends at most 65536 flows".into()));
+    }
+    if args.fragment_percent > 0 {
+        return Err(GenError::Xdp(
+            "--xdp sends whole IPv4/UDP frames only: leave out --fragment-percent".into(),
+        ));
     }
     let size = if args.frame_size == 0 {
         64

@@ -45,11 +45,23 @@ pub fn ethernet(tags: &[(u16, u16)], ethertype: u16, payload: &[u8]) -> Vec<u8> 
 
 /// An IPv4 packet. `frag` is (more fragments, offset in 8-byte units).
 pub fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, frag: (bool, u16), payload: &[u8]) -> Vec<u8> {
+    ipv4_with_id(src, dst, proto, 0x1234, frag, payload)
+}
+
+/// [`ipv4`] with the given identification field.
+pub fn ipv4_with_id(
+    src: [u8; 4],
+    dst: [u8; 4],
+    proto: u8,
+    id: u16,
+    frag: (bool, u16),
+    payload: &[u8],
+) -> Vec<u8> {
     let total = (20 + payload.len()) as u16;
     let flags_frag = (u16::from(frag.0) << 13) | (frag.1 & 0x1fff);
     let mut p = vec![0x45, 0];
     p.extend_from_slice(&total.to_be_bytes());
-    p.extend_from_slice(&[0x12, 0x34]);
+    p.extend_from_slice(&id.to_be_bytes());
     p.extend_from_slice(&flags_frag.to_be_bytes());
     p.extend_from_slice(&[64, proto, 0, 0]);
     p.extend_from_slice(&src);
@@ -281,6 +293,52 @@ impl FlowDesc {
     }
 }
 
+/// Largest IP payload of one fragment [`FlowDesc::fragments`] builds.
+pub const FRAGMENT_PAYLOAD: usize = 512;
+
+impl FlowDesc {
+    /// One UDP datagram of this conversation, as large as a `len`-byte
+    /// frame would carry (with at least 8 bytes of data), sent as IP
+    /// fragments: IPv4 with the more-fragments flag and offsets, IPv6 with
+    /// a Fragment header. The UDP header and data are cut into at least
+    /// two pieces of at most [`FRAGMENT_PAYLOAD`] bytes (multiples of 8
+    /// but the last); only the first carries the UDP header, so only the
+    /// first has ports. `id` is the datagram's identification.
+    pub fn fragments(&self, from_client: bool, len: usize, id: u32) -> Vec<Vec<u8>> {
+        let (s, d, sp, dp) = if from_client {
+            (self.client, self.server, self.client_port, self.server_port)
+        } else {
+            (self.server, self.client, self.server_port, self.client_port)
+        };
+        let l2 = 14 + if self.vlan.is_some() { 4 } else { 0 };
+        let l3 = if self.v6 { 40 + 8 } else { 20 };
+        let data = len.saturating_sub(l2 + l3 + 8).max(8);
+        let datagram = udp(sp, dp, data);
+        let pieces = datagram.len().div_ceil(FRAGMENT_PAYLOAD).max(2);
+        let chunk = datagram.len().div_ceil(pieces).next_multiple_of(8);
+        let tags: Vec<(u16, u16)> = self.vlan.map(|v| (0x8100, v)).into_iter().collect();
+        let last = datagram.len().div_ceil(chunk) - 1;
+        datagram
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, piece)| {
+                let offset = (i * chunk / 8) as u16;
+                let more = i < last;
+                if self.v6 {
+                    let mut ext = vec![17, 0];
+                    ext.extend_from_slice(&((offset << 3) | u16::from(more)).to_be_bytes());
+                    ext.extend_from_slice(&id.to_be_bytes());
+                    ethernet(&tags, 0x86dd, &ipv6(s, d, 44, &ext, piece))
+                } else {
+                    let v4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
+                    let ip = ipv4_with_id(v4(s), v4(d), 17, id as u16, (more, offset), piece);
+                    ethernet(&tags, 0x0800, &ip)
+                }
+            })
+            .collect()
+    }
+}
+
 impl Mix {
     /// The conversations of this mix.
     pub fn flow_descs(&self) -> Vec<FlowDesc> {
@@ -387,6 +445,53 @@ mod tests {
             vec![64, 576, 1500],
             "IMIX sizes"
         );
+    }
+
+    #[test]
+    fn fragments_carry_one_datagram() {
+        let mut d = Mix {
+            flows: 1,
+            ..Mix::default()
+        }
+        .flow_descs()[0];
+        d.udp = true;
+        for (v6, vlan, len, pieces) in [
+            (false, None, 64, 2),
+            (true, None, 64, 2),
+            (false, Some(7), 1500, 3),
+            (true, None, 1500, 3),
+        ] {
+            d.v6 = v6;
+            d.vlan = vlan;
+            let frags = d.fragments(true, len, 0x0102_0304);
+            assert_eq!(frags.len(), pieces, "{v6} {len}");
+            let l2 = if vlan.is_some() { 18 } else { 14 };
+            let mut next = 0;
+            let mut total = 0;
+            for (i, f) in frags.iter().enumerate() {
+                let ip = &f[l2..];
+                let (offset, more, payload) = if v6 {
+                    assert_eq!(ip[6], 44, "next header: fragment");
+                    assert_eq!(ip[40], 17, "then UDP");
+                    assert_eq!(ip[44..48], [1, 2, 3, 4], "identification");
+                    let w = u16::from_be_bytes([ip[42], ip[43]]);
+                    (usize::from(w >> 3) * 8, w & 1 == 1, &ip[48..])
+                } else {
+                    assert_eq!(checksum(&ip[..20]), 0);
+                    assert_eq!(ip[4..6], [3, 4], "identification");
+                    let w = u16::from_be_bytes([ip[6], ip[7]]);
+                    (usize::from(w & 0x1fff) * 8, w & 0x2000 != 0, &ip[20..])
+                };
+                assert_eq!(offset, next, "fragment {i}");
+                assert_eq!(more, i + 1 < frags.len(), "fragment {i}");
+                assert!(payload.len() <= FRAGMENT_PAYLOAD);
+                next += payload.len();
+                total += payload.len();
+            }
+            // the UDP length field covers exactly what the fragments carry
+            let first = &frags[0][l2 + if v6 { 48 } else { 20 }..];
+            assert_eq!(usize::from(u16::from_be_bytes([first[4], first[5]])), total);
+        }
     }
 
     #[test]

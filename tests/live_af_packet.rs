@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::netns::{Capture, MIX, VethPair, serial, total, truth_per_pair};
+use common::netns::{
+    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, serial, total, truth_per_pair,
+};
 use common::*;
 use std::time::Duration;
 
@@ -603,4 +605,41 @@ fn live_exposition_passes_promtool() {
         return;
     };
     assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
+}
+
+/// IPv4 and IPv6 datagrams sent as fragments among ordinary traffic count
+/// frame by frame, as on the wire (and as tshark counts them), whatever
+/// the worker count and the fanout mode: the kernel must not reassemble
+/// them on the way to the rings.
+#[test]
+fn fragments_count_as_on_the_wire_whatever_workers_and_fanout() {
+    let _g = serial();
+    let Some(v) = VethPair::with_queues("frag", 2) else {
+        return;
+    };
+    let dir = TempDir::new("live-frag");
+    for workers in ["1", "2", "3"] {
+        for fanout in ["hash", "cpu", "qm", "lb"] {
+            let cap = Capture::start(
+                &v.rx,
+                &[
+                    "--iface",
+                    &v.rx_if,
+                    "--workers",
+                    workers,
+                    "--fanout",
+                    fanout,
+                    "--refresh",
+                    "100ms",
+                ],
+            );
+            let truth = v.send(&dir, &FRAGMENT_MIX);
+            let text = cap.stop();
+            let what = format!("{workers} worker(s), fanout {fanout}");
+            assert_fragments_exact(&text, &truth, &what);
+            let m = parse_exposition(&text);
+            let queues = family(&m, "ringflow_capture_packets_total");
+            assert_eq!(queues.len(), workers.parse::<usize>().unwrap(), "{what}");
+        }
+    }
 }

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::netns::{Capture, MIX, VethPair, serial, total, truth_per_pair};
+use common::netns::{
+    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, serial, total, truth_per_pair,
+};
 use common::*;
 use std::process::Command;
 use std::time::Duration;
@@ -148,6 +150,36 @@ fn two_queues_one_worker_each() {
     }
     let batches = family(&m, "ringflow_worker_batch_seconds_count");
     assert_eq!(batches.len(), 2, "one worker per queue: {batches:?}");
+}
+
+/// AF_XDP takes frames as they are on the wire: IPv4 and IPv6 fragments
+/// among ordinary traffic, over two queues with a worker each, count
+/// frame by frame, in native and in SKB mode.
+#[test]
+fn fragments_count_as_on_the_wire() {
+    let _g = serial();
+    let Some(v) = VethPair::with_queues("xdpfrag", 2) else {
+        return;
+    };
+    let dir = TempDir::new("xdp-frag");
+    for mode in ["native", "skb"] {
+        let cap = Capture::start(
+            &v.rx,
+            &[
+                "--iface",
+                &v.rx_if,
+                "--backend",
+                "af-xdp",
+                "--xdp-mode",
+                mode,
+            ],
+        );
+        let truth: Vec<_> = (0..online_cpus().min(2))
+            .flat_map(|cpu| v.send_from(&dir, Some(cpu), &FRAGMENT_MIX))
+            .collect();
+        let text = cap.stop();
+        assert_fragments_exact(&text, &truth, &format!("AF_XDP {mode}"));
+    }
 }
 
 #[test]

@@ -42,15 +42,16 @@ pub enum Direction {
     Out,
 }
 
-pub const PACKET_FANOUT_FLAG_DEFRAG: u16 = 0x8000;
-
 /// Socket settings shared by every ring.
 #[derive(Debug, Clone)]
 pub struct SocketConfig {
     pub ring: RingParams,
     /// The fanout group's mode; `None` when each interface has a single
-    /// socket, where a group would only add a hash and a defragmentation
-    /// check to every packet in the kernel.
+    /// socket, where a group would only add a hash to every packet in the
+    /// kernel. The group never asks for `PACKET_FANOUT_FLAG_DEFRAG`: every
+    /// fragment reaches a ring as it was on the wire, so the counts do not
+    /// depend on the worker count, and the kernel keeps no fragments on
+    /// the monitor's behalf.
     pub fanout: Option<Fanout>,
     pub promisc: bool,
     pub direction: Direction,
@@ -224,7 +225,7 @@ pub fn open_ring(
     let sock = ring.socket();
     sock.bind(iface.ifindex, true).map_err(sock_err)?;
     if let Some(fanout) = cfg.fanout {
-        sock.join_fanout(iface.fanout_id, fanout.mode() | PACKET_FANOUT_FLAG_DEFRAG)
+        sock.join_fanout(iface.fanout_id, fanout.mode())
             .map_err(sock_err)?;
     }
     if cfg.promisc {

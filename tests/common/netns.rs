@@ -32,6 +32,87 @@ pub const MIX: [&str; 10] = [
     "30",
 ];
 
+/// A mix with fragments among ordinary traffic: 200 conversations, 40 %
+/// IPv6, 20 % VLAN-tagged, 60 % UDP, half of the UDP ones sending every
+/// datagram as IPv4 or IPv6 fragments, IMIX frame sizes.
+pub const FRAGMENT_MIX: [&str; 18] = [
+    "--flows",
+    "200",
+    "--packets",
+    "4000",
+    "--rate",
+    "40000",
+    "--ipv6-percent",
+    "40",
+    "--vlan-percent",
+    "20",
+    "--udp-percent",
+    "60",
+    "--fragment-percent",
+    "50",
+    "--frame-size",
+    "0",
+    "--seed",
+    "3",
+];
+
+/// Checks a capture of [`FRAGMENT_MIX`] against what was sent: every
+/// frame counted as it was on the wire per host pair, and the later
+/// fragments, which have no ports, as UDP series without a port.
+pub fn assert_fragments_exact(text: &str, truth: &[TruthRow], what: &str) {
+    let later = |r: &TruthRow| r.proto == 17 && r.src_port == 0 && r.dst_port == 0;
+    let later_v4 = truth.iter().filter(|r| later(r) && !r.src.contains(':'));
+    let later_v6 = truth.iter().filter(|r| later(r) && r.src.contains(':'));
+    assert!(
+        later_v4.count() > 10 && later_v6.count() > 10,
+        "{what}: the mix sent IPv4 and IPv6 fragments"
+    );
+    assert_same_pairs(
+        &super::flows_per_pair(text),
+        &truth_per_pair(truth, |_| true),
+        &format!("{what}: packets and bytes per host pair"),
+    );
+    let m = super::parse_exposition(text);
+    let mut portless = super::PerPair::new();
+    let packets = super::family(&m, "ringflow_flow_packets_total");
+    for (labels, bytes) in super::family(&m, "ringflow_flow_bytes_total") {
+        // src, dst, proto, port, ...
+        if labels[2] == "udp" && labels[3].is_empty() {
+            let e = portless
+                .entry((labels[0].clone(), labels[1].clone()))
+                .or_default();
+            e.0 += packets[&labels];
+            e.1 += bytes;
+        }
+    }
+    assert_same_pairs(
+        &portless,
+        &truth_per_pair(truth, later),
+        &format!("{what}: later fragments per host pair"),
+    );
+    let sent: u64 = truth.iter().map(|r| r.packets).sum();
+    assert_eq!(total(&m, "ringflow_packets_total"), sent, "{what}");
+    assert_eq!(total(&m, "ringflow_capture_packets_total"), sent, "{what}");
+    assert_eq!(total(&m, "ringflow_capture_drops_total"), 0, "{what}");
+}
+
+/// Asserts two per-pair counts are equal, showing the first pairs that
+/// differ rather than both maps.
+pub fn assert_same_pairs(got: &super::PerPair, want: &super::PerPair, what: &str) {
+    if got != want {
+        let diff: Vec<_> = want
+            .keys()
+            .chain(got.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| got.get(*k) != want.get(*k))
+            .take(6)
+            .map(|k| (k, got.get(k), want.get(k)))
+            .collect();
+        panic!("{what}: (pair, counted, sent) {diff:?}");
+    }
+}
+
 /// What the truth rows `keep` add up to per (src, dst).
 pub fn truth_per_pair(rows: &[TruthRow], keep: impl Fn(&TruthRow) -> bool) -> super::PerPair {
     let mut m = super::PerPair::new();
@@ -265,6 +346,8 @@ impl VethPair {
                     src: f[0].into(),
                     dst: f[1].into(),
                     proto: f[2].parse().unwrap(),
+                    src_port: f[3].parse().unwrap(),
+                    dst_port: f[4].parse().unwrap(),
                     packets: f[6].parse().unwrap(),
                     bytes: f[7].parse().unwrap(),
                 }
@@ -286,6 +369,9 @@ pub struct TruthRow {
     pub src: String,
     pub dst: String,
     pub proto: u8,
+    /// Both 0 for a later fragment, which carries no transport header.
+    pub src_port: u16,
+    pub dst_port: u16,
     pub packets: u64,
     pub bytes: u64,
 }
