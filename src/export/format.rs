@@ -77,7 +77,9 @@ fn media_range(range: &str) -> Option<(u16, Format)> {
         "application/openmetrics-text" if matches!(version, None | Some("1.0.0" | "0.0.1")) => {
             Format::OpenMetrics
         }
-        "text/plain" if matches!(version, None | Some("0.0.4")) => Format::Text,
+        // Prometheus 3 asks for text/plain 1.0.0: 0.0.4 with UTF-8 names
+        // allowed, which ringflow's names do not need.
+        "text/plain" if matches!(version, None | Some("0.0.4" | "1.0.0")) => Format::Text,
         "text/*" | "*/*" => Format::Text,
         _ => return None,
     };
@@ -261,6 +263,12 @@ mod tests {
             Format::negotiate(Some("application/openmetrics-text")),
             Format::OpenMetrics
         );
+        // what Prometheus 3 sends by default, and with the text format
+        // put first in scrape_protocols
+        let h3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert_eq!(Format::negotiate(Some(h3)), Format::OpenMetrics);
+        let text_first = "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=1.0.0;q=0.5";
+        assert_eq!(Format::negotiate(Some(text_first)), Format::Text);
     }
 
     #[test]
