@@ -1,7 +1,7 @@
 //! Live AF_PACKET capture on veth pairs in network namespaces that each
 //! test creates and deletes. Frames come from `ringflow gen` on the other
 //! end, which writes exactly what it sent; counters must match it exactly.
-//! Needs root; prints a skip line otherwise.
+//! Needs root: `#[ignore]`d, run with `cargo test -- --include-ignored`.
 
 mod common;
 
@@ -12,11 +12,10 @@ use common::*;
 use std::time::Duration;
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {
     let _g = serial();
-    let Some(v) = VethPair::new("exact") else {
-        return;
-    };
+    let v = VethPair::new("exact");
     let dir = TempDir::new("live-exact");
     // A long refresh: only the final merge at SIGTERM can make the counts
     // complete.
@@ -41,11 +40,10 @@ fn exact_counts_per_host_pair_and_final_exposition_on_sigterm() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn two_workers_with_fanout_give_the_same_totals_as_one() {
     let _g = serial();
-    let Some(v) = VethPair::new("fanout") else {
-        return;
-    };
+    let v = VethPair::new("fanout");
     let dir = TempDir::new("live-fanout");
     let mut results = Vec::new();
     for workers in ["1", "2"] {
@@ -80,11 +78,10 @@ fn two_workers_with_fanout_give_the_same_totals_as_one() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn filter_keeps_only_what_matches() {
     let _g = serial();
-    let Some(v) = VethPair::new("filter") else {
-        return;
-    };
+    let v = VethPair::new("filter");
     let dir = TempDir::new("live-filter");
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--filter", "udp"]);
     let truth = v.send(&dir, &MIX);
@@ -106,11 +103,10 @@ fn promisc_flag(v: &VethPair) -> bool {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn promiscuous_mode_is_shown_while_running_and_gone_after() {
     let _g = serial();
-    let Some(v) = VethPair::new("promisc") else {
-        return;
-    };
+    let v = VethPair::new("promisc");
     assert!(!promisc_flag(&v));
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--promisc"]);
     assert!(promisc_flag(&v));
@@ -133,11 +129,10 @@ fn promiscuous_mode_is_shown_while_running_and_gone_after() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn interface_down_up_gone_and_back_is_captured_without_restart() {
     let _g = serial();
-    let Some(v) = VethPair::new("updown") else {
-        return;
-    };
+    let v = VethPair::new("updown");
     let dir = TempDir::new("live-updown");
     let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--refresh", "200ms"]);
@@ -172,11 +167,10 @@ fn interface_down_up_gone_and_back_is_captured_without_restart() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn setup_errors_are_one_line_and_exit_2() {
     let _g = serial();
-    let Some(v) = VethPair::new("errors") else {
-        return;
-    };
+    let v = VethPair::new("errors");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["--iface", "rf-nope0"],
@@ -251,11 +245,10 @@ fn setup_errors_are_one_line_and_exit_2() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn config_file_settings_apply_and_flags_win() {
     let _g = serial();
-    let Some(v) = VethPair::new("config") else {
-        return;
-    };
+    let v = VethPair::new("config");
     let dir = TempDir::new("live-config");
     let conf = dir.path("ringflow.toml");
     std::fs::write(
@@ -294,12 +287,11 @@ fn config_file_settings_apply_and_flags_win() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn stops_cleanly_when_its_stderr_is_gone() {
     use std::io::{BufRead, BufReader};
     let _g = serial();
-    let Some(v) = VethPair::new("epipe") else {
-        return;
-    };
+    let v = VethPair::new("epipe");
     let mut child = std::process::Command::new("ip")
         .args([
             "netns",
@@ -342,11 +334,10 @@ fn stops_cleanly_when_its_stderr_is_gone() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn direction_and_any_select_what_is_captured() {
     let _g = serial();
-    let Some(v) = VethPair::new("dir") else {
-        return;
-    };
+    let v = VethPair::new("dir");
     let dir = TempDir::new("live-dir");
     let mix = [
         "--flows",
@@ -424,11 +415,10 @@ fn direction_and_any_select_what_is_captured() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn sighup_reloads_networks_under_traffic_without_losing_a_count() {
     let _g = serial();
-    let Some(v) = VethPair::new("reload") else {
-        return;
-    };
+    let v = VethPair::new("reload");
     let dir = TempDir::new("live-reload");
     let cfg = dir.path("ringflow.toml");
     std::fs::write(&cfg, "local-networks = [\"10.0.0.0/8\"]\n").unwrap();
@@ -529,11 +519,10 @@ fn sighup_reloads_networks_under_traffic_without_losing_a_count() {
 /// with: normal by default for AF_PACKET even under `chrt`, and a number
 /// gives that SCHED_FIFO priority.
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn workers_take_the_policy_asked_for_not_the_inherited_one() {
     let _g = serial();
-    let Some(v) = VethPair::new("prio") else {
-        return;
-    };
+    let v = VethPair::new("prio");
     let chrt = ["chrt", "-f", "1"];
     let cap = Capture::start_under(&v.rx, &chrt, &["--iface", &v.rx_if, "--workers", "1"]);
     assert_eq!(cap.worker_scheduling(), [(0, 0)]);
@@ -561,11 +550,10 @@ fn workers_take_the_policy_asked_for_not_the_inherited_one() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn live_exposition_passes_promtool() {
     let _g = serial();
-    let Some(v) = VethPair::new("promtool") else {
-        return;
-    };
+    let v = VethPair::new("promtool");
     let dir = TempDir::new("live-promtool");
     let cap = Capture::start(
         &v.rx,
@@ -600,11 +588,10 @@ fn live_exposition_passes_promtool() {
         assert!(!family(&m, f).is_empty(), "{f} has samples");
     }
     cap.stop();
-    let Some(promtool_bin) = tool("promtool", "prometheus", "live_exposition_passes_promtool")
-    else {
-        return;
-    };
-    assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
+    assert_eq!(
+        promtool(&tool("promtool", "prometheus"), &text),
+        (0, vec![])
+    );
 }
 
 /// IPv4 and IPv6 datagrams sent as fragments among ordinary traffic count
@@ -612,11 +599,10 @@ fn live_exposition_passes_promtool() {
 /// the worker count and the fanout mode: the kernel must not reassemble
 /// them on the way to the rings.
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn fragments_count_as_on_the_wire_whatever_workers_and_fanout() {
     let _g = serial();
-    let Some(v) = VethPair::with_queues("frag", 2) else {
-        return;
-    };
+    let v = VethPair::with_queues("frag", 2);
     let dir = TempDir::new("live-frag");
     for workers in ["1", "2", "3"] {
         for fanout in ["hash", "cpu", "qm", "lb"] {

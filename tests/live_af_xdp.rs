@@ -1,7 +1,7 @@
 //! Live AF_XDP capture on veth pairs in network namespaces that each test
 //! creates and deletes, in native and SKB mode. Frames come from
 //! `ringflow gen` on the other end, which writes exactly what it sent.
-//! Needs root; prints a skip line otherwise.
+//! Needs root: `#[ignore]`d, run with `cargo test -- --include-ignored`.
 
 mod common;
 
@@ -59,20 +59,20 @@ fn exact_capture(v: &VethPair, dir: &TempDir, senders: usize, args: &[&str]) -> 
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn native_mode_counts_exactly_and_detaches_on_exit() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpnat") else {
-        return;
-    };
+    let v = VethPair::new("xdpnat");
     let dir = TempDir::new("xdp-native");
     let text = exact_capture(&v, &dir, 1, &["--xdp-mode", "native", "--refresh", "60s"]);
     // (exact_capture also saw the worker at SCHED_FIFO 1, the default)
     // The final exposition, rendered as /metrics renders it by default,
     // with the AF_XDP drop reasons and the NIC families: promtool finds
     // nothing.
-    if let Some(promtool_bin) = tool("promtool", "prometheus", "xdp promtool") {
-        assert_eq!(promtool(&promtool_bin, &text), (0, vec![]));
-    }
+    assert_eq!(
+        promtool(&tool("promtool", "prometheus"), &text),
+        (0, vec![])
+    );
     let m = parse_exposition(&text);
     let info = family(&m, "ringflow_capture_info");
     let labels: Vec<&Vec<String>> = info.keys().collect();
@@ -95,11 +95,10 @@ fn native_mode_counts_exactly_and_detaches_on_exit() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn skb_mode_counts_exactly() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpskb") else {
-        return;
-    };
+    let v = VethPair::new("xdpskb");
     let dir = TempDir::new("xdp-skb");
     // with busy polling, which the kernel takes on any AF_XDP socket
     let text = exact_capture(
@@ -129,11 +128,10 @@ fn skb_mode_counts_exactly() {
 /// arrive on both queues. (Native mode: in SKB mode veth hands every frame
 /// to XDP as queue 0.)
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn two_queues_one_worker_each() {
     let _g = serial();
-    let Some(v) = VethPair::with_queues("xdpq", 2) else {
-        return;
-    };
+    let v = VethPair::with_queues("xdpq", 2);
     let dir = TempDir::new("xdp-queues");
     let senders = online_cpus().min(2);
     let text = exact_capture(&v, &dir, senders, &["--xdp-mode", "native"]);
@@ -156,11 +154,10 @@ fn two_queues_one_worker_each() {
 /// among ordinary traffic, over two queues with a worker each, count
 /// frame by frame, in native and in SKB mode.
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn fragments_count_as_on_the_wire() {
     let _g = serial();
-    let Some(v) = VethPair::with_queues("xdpfrag", 2) else {
-        return;
-    };
+    let v = VethPair::with_queues("xdpfrag", 2);
     let dir = TempDir::new("xdp-frag");
     for mode in ["native", "skb"] {
         let cap = Capture::start(
@@ -183,11 +180,10 @@ fn fragments_count_as_on_the_wire() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn program_is_gone_after_sigkill() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpkill") else {
-        return;
-    };
+    let v = VethPair::new("xdpkill");
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
     assert!(v.rx_has_xdp());
     cap.kill();
@@ -203,11 +199,10 @@ fn program_is_gone_after_sigkill() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn filter_keeps_only_what_matches() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpfilt") else {
-        return;
-    };
+    let v = VethPair::new("xdpfilt");
     let dir = TempDir::new("xdp-filter");
     let cap = Capture::start(
         &v.rx,
@@ -251,15 +246,14 @@ fn run_expecting_failure(v: &VethPair, args: &[&str]) -> String {
 /// captures at normal priority; an explicit priority is a one-line error,
 /// exit 2, and nothing is left attached.
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn worker_priority_without_cap_sys_nice() {
     let _g = serial();
-    if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: no setpriv");
-        return;
-    }
-    let Some(v) = VethPair::new("xdpprio") else {
-        return;
-    };
+    assert!(
+        Command::new("setpriv").arg("--version").output().is_ok(),
+        "setpriv (util-linux) is needed"
+    );
+    let v = VethPair::new("xdpprio");
     let no_nice = [
         "setpriv",
         "--bounding-set=-sys_nice",
@@ -305,11 +299,10 @@ fn worker_priority_without_cap_sys_nice() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn refuses_an_addressed_interface_unless_told_and_auto_falls_back() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdprefuse") else {
-        return;
-    };
+    let v = VethPair::new("xdprefuse");
     v.rx_ip(&["addr", "add", "10.213.7.1/30", "dev", &v.rx_if]);
     let err = run_expecting_failure(&v, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
     assert!(err.contains("10.213.7.1"), "{err}");
@@ -336,11 +329,10 @@ fn refuses_an_addressed_interface_unless_told_and_auto_falls_back() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn refuses_a_bridge_member() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpbr") else {
-        return;
-    };
+    let v = VethPair::new("xdpbr");
     let br = format!("{}br", v.rx_if);
     v.rx_ip(&["link", "add", &br, "type", "bridge"]);
     v.rx_ip(&["link", "set", &v.rx_if, "master", &br]);
@@ -350,11 +342,10 @@ fn refuses_a_bridge_member() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn a_second_program_is_named_and_refused() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpbusy") else {
-        return;
-    };
+    let v = VethPair::new("xdpbusy");
     let first = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
     let err = run_expecting_failure(&v, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
     assert!(err.contains("ringflow_redir"), "{err}");
@@ -377,11 +368,10 @@ fn a_second_program_is_named_and_refused() {
 }
 
 #[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn xdp_generator_sends_exactly_what_it_reports() {
     let _g = serial();
-    let Some(v) = VethPair::new("xdpgen") else {
-        return;
-    };
+    let v = VethPair::new("xdpgen");
     let dir = TempDir::new("xdp-gen");
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--backend", "af-xdp"]);
     let truth = v.send(

@@ -249,23 +249,17 @@ pub fn assert_same_exposition(a: &str, b: &str, what: &str) {
     }
 }
 
-/// A program the test needs from a Debian package: its path, or `None`
-/// after printing a skip line. Where `RINGFLOW_REQUIRE_TOOLS` is set (as
-/// `.ci/run` sets it), a missing program fails the test instead.
-pub fn tool(program: &str, package: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("RINGFLOW_REQUIRE_TOOLS").is_none(),
-            "{test}: {program} not found; install it with apt-get install {package}"
-        );
-        eprintln!("skipping {test}: {program} not found (apt-get install {package})");
-    }
-    found
+/// A program the test needs from a Debian package. Tests that call this
+/// are `#[ignore]`d, so `cargo test` lists them as ignored; run with
+/// `--include-ignored` they fail if the program is missing.
+pub fn tool(program: &str, package: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} not found: apt-get install {package}"))
 }
 
 /// An HTTP/1.1 response read off the socket: status line and headers

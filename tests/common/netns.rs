@@ -164,17 +164,19 @@ pub struct VethPair {
 }
 
 impl VethPair {
-    /// None (after printing a skip line) when not root.
-    pub fn new(test: &str) -> Option<VethPair> {
+    /// A pair for the test named `test`. The live tests are `#[ignore]`d
+    /// (`cargo test` lists them as ignored); run with `--include-ignored`
+    /// they need root, and fail without it.
+    pub fn new(test: &str) -> VethPair {
         VethPair::with_queues(test, 1)
     }
 
     /// A pair whose ends have `queues` RX and TX queues each.
-    pub fn with_queues(test: &str, queues: u32) -> Option<VethPair> {
-        if !is_root() {
-            eprintln!("skipping {test}: creating network namespaces needs root");
-            return None;
-        }
+    pub fn with_queues(test: &str, queues: u32) -> VethPair {
+        assert!(
+            is_root(),
+            "{test}: creating network namespaces needs root (run the live tests as root)"
+        );
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}{}", std::process::id() % 100_000, n);
         let p = VethPair {
@@ -190,7 +192,7 @@ impl VethPair {
         for ns in [&p.tx, &p.rx] {
             ip(&["-n", ns, "link", "set", "lo", "up"]);
         }
-        Some(p)
+        p
     }
 
     /// (Re)creates the veth pair and brings both ends up.
