@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringflow::capture::cbpf::Filter;
-use ringflow::capture::sys::filter::compile;
+use ringflow::sys::filter::compile;
 use std::hint::black_box;
 
 #[path = "common.rs"]

@@ -9,8 +9,8 @@
 
 use ringflow::capture::af_packet::Iface;
 use ringflow::capture::af_xdp::{Attachment, Waiter, XdpBind, XdpConfig, XdpMode, open_socket};
-use ringflow::capture::sys::PollSet;
 use ringflow::live::default_xdp_params;
+use ringflow::sys::PollSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -60,7 +60,7 @@ fn main() {
         attachment.register(q, &sock).unwrap_or_else(|e| fail(&e));
         let (stop, total, dropped) = (stop.clone(), total.clone(), dropped.clone());
         threads.push(std::thread::spawn(move || {
-            if let Err(e) = ringflow::capture::sys::set_thread_priority(Some(1)) {
+            if let Err(e) = ringflow::sys::set_thread_priority(Some(1)) {
                 eprintln!("xdp_drop: normal priority: {e}");
             }
             let mut polls = PollSet::default();

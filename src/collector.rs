@@ -798,7 +798,7 @@ impl Book {
     fn touch(&self, idx: u32, key: &SeriesKey) {
         if let Some(e) = self.entries.items.get(idx as usize) {
             // an entry spans three or four lines, and counting writes most
-            crate::capture::sys::prefetch_all(e);
+            crate::sys::prefetch_all(e);
             return;
         }
         self.entries.touch_key(&key.index_key());
@@ -1548,8 +1548,8 @@ impl Collector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::v4_addr;
     use crate::netset::Networks;
+    use crate::parse::v4_addr;
 
     fn tcp_key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
         FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 0)

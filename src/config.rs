@@ -700,11 +700,11 @@ mod tests {
                 trafficmonitor: false
             }
         );
-        let (v, x) = (4, crate::flow::v4_addr([10, 1, 2, 3]));
+        let (v, x) = (4, crate::parse::v4_addr([10, 1, 2, 3]));
         assert!(acc.networks.is_local(v, &x) && !acc.networks.is_monitored(v, &x));
         assert!(
             acc.networks
-                .is_monitored(v, &crate::flow::v4_addr([10, 1, 3, 3]))
+                .is_monitored(v, &crate::parse::v4_addr([10, 1, 3, 3]))
         );
 
         std::fs::write(&path, "max-hosts = 1\nbogus = 2\n").unwrap();

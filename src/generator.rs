@@ -4,11 +4,11 @@
 //! writes exactly what it sent per flow and direction.
 
 use crate::capture::af_packet::{CaptureError, Iface};
-use crate::capture::sys::SysError;
-use crate::capture::sys::af_packet::{PacketSocket, SendBuf};
-use crate::capture::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
 use crate::config::GenArgs;
 use crate::synth::{FlowDesc, Mix, Rng, tcp_flags};
+use crate::sys::SysError;
+use crate::sys::af_packet::{PacketSocket, SendBuf};
+use crate::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -122,7 +122,7 @@ fn pick(n: u64, flows: usize) -> (usize, usize) {
 
 /// The truth row a frame of `d` counts in: a later fragment has no ports.
 fn truth_key(d: &FlowDesc, from_client: bool, ports: bool) -> TruthKey {
-    let ip = |a: [u8; 16]| crate::flow::to_ip(if d.v6 { 6 } else { 4 }, a).to_string();
+    let ip = |a: [u8; 16]| crate::parse::to_ip(if d.v6 { 6 } else { 4 }, a).to_string();
     let proto = if d.udp { 17 } else { 6 };
     let vlan = d.vlan.unwrap_or(0);
     let (src, dst, sp, dp) = if from_client {

@@ -20,6 +20,7 @@ pub mod replay;
 pub mod services;
 pub mod source;
 pub mod synth;
+pub mod sys;
 pub mod worker;
 
 /// Writes one line to stderr, ignoring failure: a daemon whose stderr

@@ -5,13 +5,13 @@
 use crate::capture::af_packet::{self, CaptureError, Direction, Fanout, Iface, SocketConfig};
 use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
 use crate::capture::cbpf::Filter;
-use crate::capture::sys::xdp::{XdpStats, XskParams, XskSocket};
-use crate::capture::sys::{self, af_packet::RingParams, af_packet::RxRing};
 use crate::collector::{Accounting, PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
 use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
 use crate::parse::LinkType;
 use crate::source::{SocketCounters, SourceStats};
+use crate::sys::xdp::{XdpStats, XskParams, XskSocket};
+use crate::sys::{self, af_packet::RingParams, af_packet::RxRing};
 use crate::worker::Frame;
 use crate::worker::Worker;
 use std::net::SocketAddr;

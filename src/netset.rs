@@ -32,7 +32,7 @@ impl Cidr {
             .parse()
             .map_err(|_| format!("bad network '{s}' (example: 10.0.0.0/8 or fd00::/8)"))?;
         let (version, addr, max) = match ip {
-            IpAddr::V4(a) => (4, crate::flow::v4_addr(a.octets()), 32),
+            IpAddr::V4(a) => (4, crate::parse::v4_addr(a.octets()), 32),
             IpAddr::V6(a) => (6, a.octets(), 128),
         };
         let len = match len {
@@ -71,7 +71,7 @@ impl fmt::Display for Cidr {
         write!(
             f,
             "{}/{}",
-            crate::flow::to_ip(self.version, self.addr),
+            crate::parse::to_ip(self.version, self.addr),
             self.len
         )
     }
@@ -304,7 +304,7 @@ mod tests {
 
     fn a(s: &str) -> (u8, [u8; 16]) {
         match s.parse::<IpAddr>().unwrap() {
-            IpAddr::V4(a) => (4, crate::flow::v4_addr(a.octets())),
+            IpAddr::V4(a) => (4, crate::parse::v4_addr(a.octets())),
             IpAddr::V6(a) => (6, a.octets()),
         }
     }

@@ -1,9 +1,9 @@
 //! AF_PACKET capture: one TPACKET_V3 ring per worker and interface, joined
 //! to one fanout group per interface, with the filter attached before bind.
 
-use super::sys::af_packet::{PacketSocket, RingPacket, RingParams, RxRing};
-use super::sys::{self, SysError, filter};
 use crate::parse::LinkType;
+use crate::sys::af_packet::{PacketSocket, RingPacket, RingParams, RxRing};
+use crate::sys::{self, SysError, filter};
 use crate::worker::Frame;
 
 /// How the kernel spreads packets over the sockets of a fanout group.

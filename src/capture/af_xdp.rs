@@ -4,9 +4,9 @@
 //! outlives ringflow, even after SIGKILL.
 
 use super::af_packet::{CaptureError, Iface};
-use super::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
-use super::sys::xdp::{BindMode, XskParams, XskSocket};
-use super::sys::{SysError, netlink};
+use crate::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
+use crate::sys::xdp::{BindMode, XskParams, XskSocket};
+use crate::sys::{SysError, netlink};
 use std::net::IpAddr;
 
 /// How the XDP program is attached.

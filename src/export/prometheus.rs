@@ -4,8 +4,8 @@
 
 use super::format::{self, Format};
 use crate::collector::{Count, FlowRow, HostCounts, Snapshot, proto_label};
-use crate::flow::to_ip;
 use crate::netset::Class;
+use crate::parse::to_ip;
 use crate::source::{SocketKind, SourceStats, XDP_DROP_REASONS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, text};

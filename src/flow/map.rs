@@ -7,7 +7,7 @@
 //! start stays as fast however many entries come and go.
 
 use super::{FlowKey, random_seed};
-use crate::capture::sys::HugeBuf;
+use crate::sys::HugeBuf;
 
 #[derive(Clone, Copy, Default)]
 struct Slot<V> {
@@ -92,7 +92,7 @@ impl<V: Copy + Default> FlowMap<V> {
     #[inline]
     pub fn touch(&self, hash: u64) {
         if let Some(s) = self.slots.get(self.home(hash)) {
-            crate::capture::sys::prefetch_all(s);
+            crate::sys::prefetch_all(s);
         }
     }
 

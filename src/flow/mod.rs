@@ -5,8 +5,8 @@ pub mod table;
 
 pub use table::{FlowStats, FlowTable};
 
-use crate::parse::{Packet, PortKind};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use crate::parse::{Packet, PortKind, to_ip};
+use std::net::IpAddr;
 
 /// A directional flow: IP version, source, destination, protocol, ports
 /// (or ICMP type and code) and VLAN id, packed into five words so that
@@ -279,24 +279,6 @@ impl std::hash::Hasher for FastHasher {
     }
 }
 
-/// An IPv4 address in the 16-byte form flow keys use: the first 4 bytes,
-/// the rest zero.
-#[inline]
-pub fn v4_addr(a: [u8; 4]) -> [u8; 16] {
-    let mut x = [0u8; 16];
-    x[..4].copy_from_slice(&a);
-    x
-}
-
-/// Turns a 16-byte address of the given IP version into an [`IpAddr`].
-pub fn to_ip(version: u8, a: [u8; 16]) -> IpAddr {
-    if version == 4 {
-        IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
-    } else {
-        IpAddr::V6(Ipv6Addr::from(a))
-    }
-}
-
 /// A random seed, so that nobody outside can aim traffic at one bucket.
 pub fn random_seed() -> u64 {
     use std::hash::BuildHasher;
@@ -308,7 +290,7 @@ pub fn random_seed() -> u64 {
 pub(crate) fn numbered(i: u32) -> FlowKey {
     FlowKey::new(
         4,
-        v4_addr(i.to_be_bytes()),
+        crate::parse::v4_addr(i.to_be_bytes()),
         [9; 16],
         17,
         PortKind::Ports,
@@ -321,6 +303,7 @@ pub(crate) fn numbered(i: u32) -> FlowKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::v4_addr;
 
     fn key(src: [u8; 4], sp: u16, dst: [u8; 4], dp: u16) -> FlowKey {
         FlowKey::new(4, v4_addr(src), v4_addr(dst), 6, PortKind::Ports, sp, dp, 7)

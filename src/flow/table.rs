@@ -9,7 +9,7 @@
 //! one cache miss per packet however many slots it probes.
 
 use super::{FlowKey, random_seed};
-use crate::capture::sys::HugeBuf;
+use crate::sys::HugeBuf;
 
 /// What one direction of a flow accumulated since the table was last
 /// drained, as the table hands it out.
@@ -146,7 +146,7 @@ impl FlowTable {
     pub fn touch(&self, hash: u64) {
         let i = hash as usize & (self.slots.len() - 1);
         if let Some(t) = self.tags.get(i) {
-            crate::capture::sys::prefetch(t);
+            crate::sys::prefetch(t);
         }
         self.touch_slot(i);
     }
@@ -154,7 +154,7 @@ impl FlowTable {
     #[inline]
     fn touch_slot(&self, i: usize) {
         if let Some(s) = self.slots.get(i) {
-            crate::capture::sys::prefetch(s);
+            crate::sys::prefetch(s);
         }
     }
 
@@ -272,7 +272,7 @@ impl FlowTable {
             if let Some(&next) = self.used.get(n + AHEAD) {
                 self.touch_slot(next as usize);
                 if let Some(m) = self.macs.get(next as usize) {
-                    crate::capture::sys::prefetch_all(m);
+                    crate::sys::prefetch_all(m);
                 }
             }
             if let Some(slot) = self.slots.get(i as usize) {

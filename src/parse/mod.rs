@@ -17,8 +17,8 @@ pub mod tcp;
 pub mod udp;
 pub mod vlan;
 
-use crate::flow::v4_addr;
 use ethernet::{EthernetFrame, ethertype};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Most VLAN tags walked (802.1Q, QinQ and one more).
 pub const MAX_VLAN_TAGS: usize = 3;
@@ -501,6 +501,24 @@ fn keep_ports(pkt: &mut Packet, l4: &[u8]) {
         pkt.port_kind = PortKind::Ports;
         pkt.src_port = u16::from_be_bytes([a, b]);
         pkt.dst_port = u16::from_be_bytes([c, d]);
+    }
+}
+
+/// An IPv4 address in the 16-byte form packets and flow keys use: the first 4 bytes,
+/// the rest zero.
+#[inline]
+pub fn v4_addr(a: [u8; 4]) -> [u8; 16] {
+    let mut x = [0u8; 16];
+    x[..4].copy_from_slice(&a);
+    x
+}
+
+/// Turns a 16-byte address of the given IP version into an [`IpAddr`].
+pub fn to_ip(version: u8, a: [u8; 16]) -> IpAddr {
+    if version == 4 {
+        IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))
+    } else {
+        IpAddr::V6(Ipv6Addr::from(a))
     }
 }
 
