@@ -2,9 +2,9 @@
 
 #![allow(dead_code)]
 
+use ringflow::capture::Frame;
 use ringflow::parse::LinkType;
 use ringflow::synth::{self, FlowDesc, Rng};
-use ringflow::worker::Frame;
 
 /// Packets laid out back to back in one buffer, in arrival order, the way
 /// a capture ring holds them.

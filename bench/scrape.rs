@@ -3,10 +3,10 @@
 //! thread.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringflow::capture::stats::CaptureStats;
 use ringflow::collector::{FlowRow, PipelineConfig, SeriesKey, Snapshot, pipeline};
 use ringflow::export::{Format, render};
 use ringflow::netset::Class;
-use ringflow::source::SourceStats;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -47,7 +47,7 @@ fn snapshot(series: usize) -> Arc<Snapshot> {
 
 fn bench_scrape(c: &mut Criterion) {
     let snap = snapshot(100_000);
-    let source = Arc::new(SourceStats::default());
+    let stats = Arc::new(CaptureStats::default());
     let mut g = c.benchmark_group("scrape");
     g.sample_size(10);
     // The text format is the OpenMetrics rendering with its family
@@ -57,7 +57,7 @@ fn bench_scrape(c: &mut Criterion) {
         ("render_100k_flow_series_openmetrics", Format::OpenMetrics),
     ] {
         g.bench_function(name, |b| {
-            b.iter(|| render(snap.clone(), source.clone(), format).len())
+            b.iter(|| render(snap.clone(), stats.clone(), format).len())
         });
     }
     g.finish();
@@ -78,11 +78,11 @@ fn bench_scrape(c: &mut Criterion) {
         let stop = Arc::new(AtomicBool::new(false));
         let renders = Arc::new(AtomicU64::new(0));
         let scraper = scraping.then(|| {
-            let (snap, source, stop, renders) =
-                (snap.clone(), source.clone(), stop.clone(), renders.clone());
+            let (snap, stats, stop, renders) =
+                (snap.clone(), stats.clone(), stop.clone(), renders.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    std::hint::black_box(render(snap.clone(), source.clone(), Format::Text));
+                    std::hint::black_box(render(snap.clone(), stats.clone(), Format::Text));
                     renders.fetch_add(1, Ordering::Relaxed);
                 }
             })

@@ -7,7 +7,7 @@
 //!
 //!   xdp_drop IFACE [QUEUES] [native|skb] [SECONDS]
 
-use ringflow::capture::af_packet::Iface;
+use ringflow::capture::Iface;
 use ringflow::capture::af_xdp::{Attachment, Waiter, XdpBind, XdpConfig, XdpMode, open_socket};
 use ringflow::live::default_xdp_params;
 use ringflow::sys::PollSet;

@@ -3,7 +3,7 @@
 //! target rate or as fast as it can, bounded in packets and time, and
 //! writes exactly what it sent per flow and direction.
 
-use crate::capture::af_packet::{CaptureError, Iface};
+use crate::capture::{CaptureError, Iface};
 use crate::config::GenArgs;
 use crate::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use crate::sys::SysError;

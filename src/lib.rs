@@ -18,7 +18,6 @@ pub mod netset;
 pub mod parse;
 pub mod replay;
 pub mod services;
-pub mod source;
 pub mod synth;
 pub mod sys;
 pub mod worker;

@@ -2,17 +2,18 @@
 //! interface, runs pinned workers and the collector, serves /metrics, and
 //! shuts down cleanly on SIGINT or SIGTERM.
 
-use crate::capture::af_packet::{self, CaptureError, Direction, Fanout, Iface, SocketConfig};
+use crate::capture::Frame;
+use crate::capture::af_packet::{self, Direction, Fanout, SocketConfig};
 use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
 use crate::capture::cbpf::Filter;
+use crate::capture::stats::{CaptureStats, SocketCounters};
+use crate::capture::{CaptureError, Iface};
 use crate::collector::{Accounting, PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
 use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
 use crate::parse::LinkType;
-use crate::source::{SocketCounters, SourceStats};
 use crate::sys::xdp::{XdpStats, XskParams, XskSocket};
 use crate::sys::{self, af_packet::RingParams, af_packet::RxRing};
-use crate::worker::Frame;
 use crate::worker::Worker;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -566,7 +567,7 @@ pub struct Live {
     workers: Vec<std::thread::JoinHandle<()>>,
     collector: std::thread::JoinHandle<Arc<Snapshot>>,
     pub published: Arc<Published>,
-    pub source: Arc<SourceStats>,
+    pub stats: Arc<CaptureStats>,
     stop: Arc<AtomicBool>,
     /// Where reloaded accounting settings go.
     reload: crossbeam_channel::Sender<Accounting>,
@@ -601,10 +602,10 @@ fn iface_names(s: &LiveSettings) -> String {
         .join(", ")
 }
 
-fn open_af_packet(s: &LiveSettings, source: &SourceStats) -> Result<Opened, LiveError> {
+fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, LiveError> {
     let mut progs = Vec::new();
     for i in &s.ifaces {
-        progs.push(Arc::new(af_packet::program(
+        progs.push(Arc::new(crate::capture::filter_program(
             i,
             s.filter.as_deref(),
             s.snaplen,
@@ -621,7 +622,7 @@ fn open_af_packet(s: &LiveSettings, source: &SourceStats) -> Result<Opened, Live
                 iface: i.clone(),
                 prog: prog.clone(),
                 ring: Some(ring),
-                counters: source.socket(&i.name, w),
+                counters: stats.socket(&i.name, w),
             });
         }
         per_worker.push(Sources::Packet(srcs));
@@ -639,7 +640,7 @@ fn open_af_xdp(
     s: &LiveSettings,
     cfg: &XdpConfig,
     queues: &[Vec<u32>],
-    source: &SourceStats,
+    stats: &CaptureStats,
     held: &mut Held,
 ) -> Result<Opened, LiveError> {
     let n = s.pipeline.workers;
@@ -649,7 +650,7 @@ fn open_af_xdp(
     for (i, qs) in s.ifaces.iter().zip(queues) {
         let filter = match &s.filter {
             Some(expr) => Some(
-                Filter::new(&af_packet::program(
+                Filter::new(&crate::capture::filter_program(
                     i,
                     Some(expr),
                     s.snaplen,
@@ -679,7 +680,7 @@ fn open_af_xdp(
                 iface: i.name.clone(),
                 sock,
                 filter: filter.clone(),
-                counters: source.xdp_socket(&i.name, q as usize, mode, bind),
+                counters: stats.xdp_socket(&i.name, q as usize, mode, bind),
                 packets: 0,
                 last: Default::default(),
             });
@@ -844,15 +845,15 @@ impl Live {
     /// Opens every ring (so that every setup error comes before anything
     /// runs) and starts the workers and the collector.
     pub fn start(s: &LiveSettings) -> Result<Live, LiveError> {
-        let source = Arc::new(SourceStats::default());
+        let stats = Arc::new(CaptureStats::default());
         for i in &s.ifaces {
-            source.add_iface(&i.name);
+            stats.add_iface(&i.name);
         }
         let n = s.pipeline.workers;
         let mut held = Held::default();
         let (per_worker, what, memory, capture_bytes) = match &s.backend {
-            LiveBackend::AfPacket => open_af_packet(s, &source)?,
-            LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &source, &mut held)?,
+            LiveBackend::AfPacket => open_af_packet(s, &stats)?,
+            LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &stats, &mut held)?,
         };
         let (workers, collector) = pipeline(&s.pipeline);
         // the start line, logged once the workers say how they are scheduled
@@ -928,7 +929,7 @@ impl Live {
             workers: threads,
             collector,
             published,
-            source,
+            stats,
             stop,
             reload,
             _held: held,
@@ -953,12 +954,12 @@ impl Live {
 
 /// Serves until SIGINT or SIGTERM, then shuts down cleanly. Returns the
 /// final snapshot.
-pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveError> {
+pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<CaptureStats>), LiveError> {
     let signals = block_stop_signals();
     // A taken port is an error before any capture starts.
     let listener = http::bind(s.listen)?;
     let live = Live::start(s)?;
-    let server = http::spawn_on(listener, live.published.clone(), live.source.clone())?;
+    let server = http::spawn_on(listener, live.published.clone(), live.stats.clone())?;
     crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
     let stop = live.stop_flag();
     let reload = Reload {
@@ -970,10 +971,10 @@ pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<SourceStats>), LiveEr
         .name("ringflow-signals".into())
         .spawn(move || wait_for_signals(signals, &stop, &reload))
         .map_err(LiveError::Thread)?;
-    let source = live.source.clone();
+    let stats = live.stats.clone();
     let snap = live.wait();
     crate::log!("ringflow: stopped; {} packets counted", snap.packets);
-    Ok((snap, source))
+    Ok((snap, stats))
 }
 
 fn block_stop_signals() -> nix::sys::signal::SigSet {

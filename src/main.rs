@@ -58,9 +58,9 @@ fn main() -> ExitCode {
 /// with 2.
 fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
     let settings = live::resolve(args).map_err(|e| (e.into(), 2))?;
-    let (snapshot, source) = live::run(&settings).map_err(|e| (e.into(), 2))?;
+    let (snapshot, stats) = live::run(&settings).map_err(|e| (e.into(), 2))?;
     if settings.print {
-        let text = export::render(snapshot, source, export::Format::Text);
+        let text = export::render(snapshot, stats, export::Format::Text);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
@@ -120,10 +120,10 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
         job.collector_memory_bytes() as f64 / (1 << 20) as f64
     );
     let published = job.published();
-    let source = job.source_stats();
+    let stats = job.capture_stats();
     let server = match args.listen {
         Some(addr) => {
-            let s = export::http::spawn(addr, published, source.clone())?;
+            let s = export::http::spawn(addr, published, stats.clone())?;
             ringflow::log!("ringflow: serving http://{}/metrics", s.local_addr);
             Some(s)
         }
@@ -141,7 +141,7 @@ fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
                 .map_err(|_| anyhow::anyhow!("the HTTP server thread stopped"))?;
         }
         None => {
-            let text = export::render(snapshot, source, export::Format::Text);
+            let text = export::render(snapshot, stats, export::Format::Text);
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|_| out.flush())

@@ -2,12 +2,13 @@
 //! a symmetric flow hash (as RSS would spread them over queues), through
 //! the very same workers and collector as live capture.
 
+use crate::capture::Frame;
 use crate::capture::pcap_file::{PcapError, PcapReader};
+use crate::capture::stats::CaptureStats;
 use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
 use crate::flow::FlowKey;
 use crate::parse::{self, LinkType, Outcome};
-use crate::source::SourceStats;
-use crate::worker::{Frame, Worker};
+use crate::worker::Worker;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::io::Read;
 use std::sync::Arc;
@@ -124,7 +125,7 @@ pub struct Replay {
     workers: Vec<Worker>,
     collector: crate::collector::Collector,
     batch: usize,
-    source: Arc<SourceStats>,
+    stats: Arc<CaptureStats>,
 }
 
 impl Replay {
@@ -135,7 +136,7 @@ impl Replay {
             workers,
             collector,
             batch: batch.max(1),
-            source: Arc::new(SourceStats::default()),
+            stats: Arc::new(CaptureStats::default()),
         }
     }
 
@@ -143,8 +144,8 @@ impl Replay {
         self.collector.published()
     }
 
-    pub fn source_stats(&self) -> Arc<SourceStats> {
-        self.source.clone()
+    pub fn capture_stats(&self) -> Arc<CaptureStats> {
+        self.stats.clone()
     }
 
     pub fn shard_memory_bytes(&self) -> usize {
@@ -165,7 +166,7 @@ impl Replay {
             workers,
             collector,
             batch,
-            source,
+            stats,
         } = self;
         let n = workers.len();
         let collector = std::thread::Builder::new()
@@ -191,7 +192,7 @@ impl Replay {
             threads.push(t);
         }
 
-        let result = read_inputs(inputs, batch, &to_worker, &pools, &source);
+        let result = read_inputs(inputs, batch, &to_worker, &pools, &stats);
         // Closing the channels stops the workers, which hand over their
         // last shards; then the collector merges them and stops.
         drop(to_worker);
@@ -230,7 +231,7 @@ fn read_inputs(
     batch: usize,
     to_worker: &[Sender<Batch>],
     pools: &[Receiver<Batch>],
-    source: &SourceStats,
+    stats: &CaptureStats,
 ) -> Result<(), ReplayError> {
     let n = to_worker.len();
     let mut current: Vec<Batch> = (0..n).map(|_| Batch::with_capacity(batch)).collect();
@@ -240,7 +241,7 @@ fn read_inputs(
                 Ok(Some(r)) => r,
                 Ok(None) => break,
                 Err(e @ PcapError::Truncated { .. }) => {
-                    source.add_damaged_record();
+                    stats.add_damaged_record();
                     crate::log!("ringflow: warning: {e}; the packets before it are counted");
                     break;
                 }

@@ -1,5 +1,5 @@
-//! The per-queue loop: a batch of frames in, parse, account into the
-//! worker's own flow table.
+//! The worker: a batch of frames in (from a capture loop or the replay
+//! reader), parse, account into the worker's own flow table.
 //!
 //! A worker owns its [`Shard`] outright. Between two hand-overs nothing else
 //! touches it, so the packet path has no locks, no atomics, no allocation
@@ -8,6 +8,7 @@
 //! full one over a channel: each packet lands in exactly one shard, and each
 //! shard is merged exactly once.
 
+use crate::capture::{Frame, FrameSink};
 use crate::flow::{FlowKey, FlowTable};
 use crate::parse::{self, LinkType, Outcome, ParseError};
 use crossbeam_channel::{Receiver, Sender};
@@ -15,21 +16,6 @@ use hdrhistogram::Histogram;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
-
-/// One captured frame, borrowed from a ring or a batch buffer.
-#[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
-    pub link: LinkType,
-    /// The captured bytes (possibly cut at the snap length).
-    pub data: &'a [u8],
-    /// The frame's length on the wire, which is what bytes count.
-    pub orig_len: u32,
-    /// Capture time, ns since the Unix epoch.
-    pub ts_ns: u64,
-    /// VLAN id of a tag the capture took off the frame (0: none); used when
-    /// the frame itself carries no tag.
-    pub vlan: u16,
-}
 
 /// How many distinct non-IP ethertypes a shard keeps apart; more than that
 /// in one interval are counted together as "other".
@@ -337,6 +323,24 @@ impl Worker {
                 shard: full,
             });
         }
+    }
+}
+
+impl FrameSink for Worker {
+    fn id(&self) -> usize {
+        self.id
+    }
+
+    #[inline]
+    fn process_batch<'a, I>(&mut self, frames: I)
+    where
+        I: IntoIterator<Item = Frame<'a>>,
+    {
+        Worker::process_batch(self, frames);
+    }
+
+    fn idle(&mut self) {
+        self.poll_epoch();
     }
 }
 

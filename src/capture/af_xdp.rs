@@ -3,7 +3,7 @@
 //! captured queue. The link closes with the process, so the program never
 //! outlives ringflow, even after SIGKILL.
 
-use super::af_packet::{CaptureError, Iface};
+use super::{CaptureError, Iface};
 use crate::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
 use crate::sys::xdp::{BindMode, XskParams, XskSocket};
 use crate::sys::{SysError, netlink};

@@ -3,8 +3,8 @@
 //! single-threaded tokio runtime, away from the workers.
 
 use super::format::{self, Format};
+use crate::capture::stats::CaptureStats;
 use crate::collector::Published;
-use crate::source::SourceStats;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -47,9 +47,9 @@ pub struct Server {
 pub fn spawn(
     addr: SocketAddr,
     published: Arc<Published>,
-    source: Arc<SourceStats>,
+    stats: Arc<CaptureStats>,
 ) -> Result<Server, HttpError> {
-    spawn_on(bind(addr)?, published, source)
+    spawn_on(bind(addr)?, published, stats)
 }
 
 /// Binds the listening socket, before anything else starts.
@@ -64,7 +64,7 @@ pub fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, HttpError> {
 pub fn spawn_on(
     listener: std::net::TcpListener,
     published: Arc<Published>,
-    source: Arc<SourceStats>,
+    stats: Arc<CaptureStats>,
 ) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,7 +73,7 @@ pub fn spawn_on(
         .map_err(HttpError::Setup)?;
     let thread = std::thread::Builder::new()
         .name("ringflow-http".into())
-        .spawn(move || runtime.block_on(serve(listener, published, source)))
+        .spawn(move || runtime.block_on(serve(listener, published, stats)))
         .map_err(HttpError::Setup)?;
     Ok(Server { local_addr, thread })
 }
@@ -81,7 +81,7 @@ pub fn spawn_on(
 async fn serve(
     listener: std::net::TcpListener,
     published: Arc<Published>,
-    source: Arc<SourceStats>,
+    stats: Arc<CaptureStats>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
@@ -98,10 +98,10 @@ async fn serve(
             Err(_) => continue,
         };
         let published = published.clone();
-        let source = source.clone();
+        let stats = stats.clone();
         tokio::task::spawn(async move {
             let svc = service_fn(move |req| {
-                let resp = handle(&req, &published, &source);
+                let resp = handle(&req, &published, &stats);
                 async move { Ok::<_, Infallible>(resp) }
             });
             // A client that goes away mid-response is not our problem.
@@ -115,7 +115,7 @@ async fn serve(
 fn handle(
     req: &Request<Incoming>,
     published: &Published,
-    source: &Arc<SourceStats>,
+    stats: &Arc<CaptureStats>,
 ) -> Response<Full<Bytes>> {
     let reply = |status, ctype: &str, body: String| {
         Response::builder()
@@ -132,7 +132,7 @@ fn handle(
         );
     }
     match req.uri().path() {
-        "/metrics" => metrics(req, published, source),
+        "/metrics" => metrics(req, published, stats),
         "/" => reply(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -150,7 +150,7 @@ fn handle(
 fn metrics(
     req: &Request<Incoming>,
     published: &Published,
-    source: &Arc<SourceStats>,
+    stats: &Arc<CaptureStats>,
 ) -> Response<Full<Bytes>> {
     let header = |name| {
         req.headers()
@@ -159,7 +159,7 @@ fn metrics(
     };
     let format = Format::negotiate(header(header::ACCEPT));
     let gzip = format::accepts_gzip(header(header::ACCEPT_ENCODING));
-    let text = super::render(published.get(), source.clone(), format);
+    let text = super::render(published.get(), stats.clone(), format);
     let resp = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())

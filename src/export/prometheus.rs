@@ -3,10 +3,10 @@
 //! reads only the snapshot: a scrape never waits on or touches a worker.
 
 use super::format::{self, Format};
+use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
 use crate::collector::{Count, FlowRow, HostCounts, Snapshot, proto_label};
 use crate::netset::Class;
 use crate::parse::to_ip;
-use crate::source::{SocketKind, SourceStats, XDP_DROP_REASONS};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, text};
 use prometheus_client::metrics::MetricType;
@@ -18,11 +18,11 @@ use std::sync::Arc;
 const FOLDED: &str =
     ": the top --max-flow-series by recent bytes, the rest summed per class under src=\"other\".";
 
-/// Renders the snapshot and the capture source's own counters.
-pub fn render(snapshot: Arc<Snapshot>, source: Arc<SourceStats>, format: Format) -> String {
+/// Renders the snapshot and the capture's own counters.
+pub fn render(snapshot: Arc<Snapshot>, capture: Arc<CaptureStats>, format: Format) -> String {
     let mut registry = Registry::default();
     let rows = snapshot.flows.len();
-    registry.register_collector(Box::new(SnapshotMetrics { snapshot, source }));
+    registry.register_collector(Box::new(SnapshotMetrics { snapshot, capture }));
     let mut out = String::with_capacity(4096 + rows * 2 * 128);
     // Writing into a String cannot fail.
     let _ = text::encode(&mut out, &registry);
@@ -57,7 +57,7 @@ impl Describe for DescriptorEncoder<'_> {
 #[derive(Debug)]
 struct SnapshotMetrics {
     snapshot: Arc<Snapshot>,
-    source: Arc<SourceStats>,
+    capture: Arc<CaptureStats>,
 }
 
 fn counter(enc: &mut DescriptorEncoder, name: &str, help: &str, v: u64) -> fmt::Result {
@@ -272,7 +272,7 @@ impl Collector for SnapshotMetrics {
             &mut enc,
             "ringflow_capture_damaged_records",
             "Capture-file records that were cut off or damaged and could not be read.",
-            self.source.damaged_records(),
+            self.capture.damaged_records(),
         )?;
         Ok(())
     }
@@ -488,7 +488,7 @@ type PickNic = fn(&super::nic::NicStats) -> Option<i64>;
 impl SnapshotMetrics {
     /// Per-socket kernel counters and per-interface NIC state.
     fn encode_capture(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
-        let sockets = self.source.sockets();
+        let sockets = self.capture.sockets();
         let families: [(&str, &str, PickSocket); 3] = [
             (
                 "ringflow_capture_packets",
@@ -556,7 +556,7 @@ impl SnapshotMetrics {
         }
 
         let nics: Vec<(String, super::nic::NicStats)> = self
-            .source
+            .capture
             .ifaces()
             .into_iter()
             .map(|i| {

@@ -1,7 +1,7 @@
-//! Counters packet sources keep about themselves, read at scrape time:
-//! damaged capture-file records, and per socket (interface and queue) the
-//! kernel's packet, drop and freeze counts (AF_PACKET) or packets and drop
-//! reasons (AF_XDP).
+//! Counters a capture keeps about itself, read at scrape time: damaged
+//! capture-file records, and per socket (interface and queue) the kernel's
+//! packet, drop and freeze counts (AF_PACKET) or packets and drop reasons
+//! (AF_XDP).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -87,13 +87,13 @@ impl SocketCounters {
 }
 
 #[derive(Debug, Default)]
-pub struct SourceStats {
+pub struct CaptureStats {
     damaged_records: AtomicU64,
     sockets: Mutex<Vec<Arc<SocketCounters>>>,
     ifaces: Mutex<Vec<String>>,
 }
 
-impl SourceStats {
+impl CaptureStats {
     pub fn add_damaged_record(&self) {
         self.damaged_records.fetch_add(1, Ordering::Relaxed);
     }
