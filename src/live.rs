@@ -2,23 +2,20 @@
 //! interface, runs pinned workers and the collector, serves /metrics, and
 //! shuts down cleanly on SIGINT or SIGTERM.
 
-use crate::capture::Frame;
 use crate::capture::af_packet::{self, Direction, Fanout, SocketConfig};
 use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
 use crate::capture::cbpf::Filter;
-use crate::capture::stats::{CaptureStats, SocketCounters};
+use crate::capture::stats::CaptureStats;
 use crate::capture::{CaptureError, Iface};
 use crate::collector::{Accounting, PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
 use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
-use crate::parse::LinkType;
-use crate::sys::xdp::{XdpStats, XskParams, XskSocket};
-use crate::sys::{self, af_packet::RingParams, af_packet::RxRing};
-use crate::worker::Worker;
+use crate::sys::xdp::XskParams;
+use crate::sys::{self, af_packet::RingParams};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const DEFAULT_SNAPLEN: u32 = 256;
 pub const DEFAULT_BLOCK_SIZE: u32 = 1 << 20;
@@ -544,24 +541,6 @@ impl LiveSettings {
     }
 }
 
-/// One worker's ring on one interface.
-struct Source {
-    iface: Iface,
-    prog: Arc<Vec<libc::sock_filter>>,
-    ring: Option<RxRing>,
-    counters: Arc<SocketCounters>,
-}
-
-impl Source {
-    fn take_stats(&mut self) {
-        if let Some(r) = &self.ring
-            && let Ok((p, d, f)) = r.socket().take_stats()
-        {
-            self.counters.add(p, d, f);
-        }
-    }
-}
-
 /// A running live capture.
 pub struct Live {
     workers: Vec<std::thread::JoinHandle<()>>,
@@ -586,8 +565,8 @@ struct Held {
 
 /// One worker's sources.
 enum Sources {
-    Packet(Vec<Source>),
-    Xdp(Vec<XdpSource>),
+    Packet(Vec<af_packet::QueueRing>),
+    Xdp(Vec<af_xdp::QueueSocket>),
 }
 
 /// Each worker's sources, what was opened (for the start line), and what
@@ -618,7 +597,7 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
         let mut srcs = Vec::new();
         for (i, prog) in s.ifaces.iter().zip(&progs) {
             let ring = af_packet::open_ring(i, prog, &s.socket)?;
-            srcs.push(Source {
+            srcs.push(af_packet::QueueRing {
                 iface: i.clone(),
                 prog: prog.clone(),
                 ring: Some(ring),
@@ -644,7 +623,7 @@ fn open_af_xdp(
     held: &mut Held,
 ) -> Result<Opened, LiveError> {
     let n = s.pipeline.workers;
-    let mut per_worker: Vec<Vec<XdpSource>> = (0..n).map(|_| Vec::new()).collect();
+    let mut per_worker: Vec<Vec<af_xdp::QueueSocket>> = (0..n).map(|_| Vec::new()).collect();
     let mut described = Vec::new();
     let mut sockets = 0;
     for (i, qs) in s.ifaces.iter().zip(queues) {
@@ -676,7 +655,7 @@ fn open_af_xdp(
                 })?;
             let (mode, bind) = (attachment.mode.label(), af_xdp::bind_label(bind));
             binds.push(bind);
-            per_worker[w].push(XdpSource {
+            per_worker[w].push(af_xdp::QueueSocket {
                 iface: i.name.clone(),
                 sock,
                 filter: filter.clone(),
@@ -715,130 +694,6 @@ fn open_af_xdp(
         "UMEM",
         sockets * cfg.params.umem_bytes(),
     ))
-}
-
-/// One AF_XDP socket of a worker.
-struct XdpSource {
-    iface: String,
-    sock: XskSocket,
-    filter: Option<Filter>,
-    counters: Arc<SocketCounters>,
-    /// Frames accepted since the counters were last updated.
-    packets: u64,
-    /// The kernel's counters when last read.
-    last: XdpStats,
-}
-
-impl XdpSource {
-    fn take_stats(&mut self) {
-        self.counters.add(std::mem::take(&mut self.packets), 0, 0);
-        if let Ok(now) = self.sock.stats() {
-            let d = |a: u64, b: u64| a.saturating_sub(b);
-            self.counters.add_xdp_drops([
-                d(now.rx_dropped, self.last.rx_dropped),
-                d(now.rx_invalid_descs, self.last.rx_invalid_descs),
-                d(now.rx_ring_full, self.last.rx_ring_full),
-                d(
-                    now.rx_fill_ring_empty_descs,
-                    self.last.rx_fill_ring_empty_descs,
-                ),
-            ]);
-            self.last = now;
-        }
-    }
-}
-
-/// Frames taken from one RX ring at a time.
-const XDP_BATCH: u32 = 256;
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
-fn xdp_worker_loop(mut w: Worker, mut srcs: Vec<XdpSource>, stop: &AtomicBool) {
-    let mut pollset = sys::PollSet::default();
-    let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
-    let mut next_check = Instant::now() + Duration::from_secs(1);
-    let mut gone_logged = vec![false; srcs.len()];
-    let mut waiter = af_xdp::Waiter::default();
-    loop {
-        let mut got = 0;
-        // one clock read per round: frames carry no timestamp in copy mode
-        let ts_ns = now_ns();
-        for s in srcs.iter_mut() {
-            let batch = s.sock.receive(XDP_BATCH);
-            if batch.is_empty() {
-                continue;
-            }
-            got += batch.len();
-            waiter.took(batch.len());
-            let mut accepted = 0u64;
-            let filter = s.filter.as_ref();
-            w.process_batch(
-                batch
-                    .frames()
-                    .filter(|f| filter.is_none_or(|flt| flt.accepts(f, f.len() as u32)))
-                    .map(|f| {
-                        accepted += 1;
-                        Frame {
-                            link: LinkType::Ethernet,
-                            data: f,
-                            orig_len: f.len() as u32,
-                            ts_ns,
-                            vlan: 0,
-                        }
-                    }),
-            );
-            drop(batch);
-            s.packets += accepted;
-            if s.sock.needs_wakeup() {
-                s.sock.wakeup();
-            }
-        }
-        if got == 0 {
-            if stop.load(Ordering::Relaxed) {
-                // the rings are empty: everything received is counted
-                break;
-            }
-            for s in srcs.iter() {
-                if s.sock.needs_wakeup() {
-                    s.sock.wakeup();
-                }
-            }
-            if !waiter.idle() {
-                w.poll_epoch();
-                continue;
-            }
-            if pollset.wait(&fds, 50).is_ok() {
-                for (k, s) in srcs.iter().enumerate() {
-                    if pollset.failed(k) && !gone_logged[k] && Iface::lookup(&s.iface).is_none() {
-                        gone_logged[k] = true;
-                        crate::log!(
-                            "ringflow: interface {} disappeared; AF_XDP does not pick it up again without a restart",
-                            s.iface
-                        );
-                    }
-                }
-                if gone_logged.iter().all(|&g| g) {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
-            w.poll_epoch();
-        }
-        let now = Instant::now();
-        if now >= next_check {
-            next_check = now + Duration::from_secs(1);
-            for s in srcs.iter_mut() {
-                s.take_stats();
-            }
-        }
-    }
-    for s in srcs.iter_mut() {
-        s.take_stats();
-    }
-    drop(w);
 }
 
 impl Live {
@@ -898,8 +753,8 @@ impl Live {
                         return;
                     }
                     match srcs {
-                        Sources::Packet(srcs) => worker_loop(w, srcs, &socket, &stop),
-                        Sources::Xdp(srcs) => xdp_worker_loop(w, srcs, &stop),
+                        Sources::Packet(srcs) => af_packet::capture_loop(w, srcs, &socket, &stop),
+                        Sources::Xdp(srcs) => af_xdp::capture_loop(w, srcs, &stop),
                     }
                 })
                 .map_err(LiveError::Thread)?;
@@ -1062,115 +917,6 @@ fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool, reload: &R
         } else {
             crate::log!("ringflow: {sig} again: exiting now");
             std::process::exit(130);
-        }
-    }
-}
-
-fn worker_loop(mut w: Worker, mut srcs: Vec<Source>, socket: &SocketConfig, stop: &AtomicBool) {
-    let block_timeout = Duration::from_millis(u64::from(socket.ring.block_timeout_ms));
-    let mut pollset = sys::PollSet::default();
-    let mut fds = Vec::new();
-    let mut next_check = Instant::now() + Duration::from_secs(1);
-    let mut deadline: Option<Instant> = None;
-    loop {
-        let mut blocks = 0;
-        for s in srcs.iter_mut() {
-            let link = s.iface.link;
-            if let Some(ring) = s.ring.as_mut() {
-                while let Some(b) = ring.next_block() {
-                    w.process_batch(b.packets().map(|p| af_packet::frame(link, &p)));
-                    blocks += 1;
-                }
-            }
-        }
-        let now = Instant::now();
-        if stop.load(Ordering::Relaxed) {
-            // Partly filled blocks are handed over after the block timeout:
-            // wait that long (and a little) for them, then stop.
-            let d = *deadline.get_or_insert(now + block_timeout * 2 + Duration::from_millis(20));
-            if now >= d && blocks == 0 {
-                break;
-            }
-        }
-        if blocks == 0 {
-            fds.clear();
-            fds.extend(
-                srcs.iter()
-                    .filter_map(|s| s.ring.as_ref().map(|r| r.socket().fd())),
-            );
-            if fds.is_empty() {
-                std::thread::sleep(Duration::from_millis(100));
-            } else if pollset.wait(&fds, 50).is_ok() {
-                let mut k = 0;
-                for s in srcs.iter_mut() {
-                    if s.ring.is_some() {
-                        if pollset.failed(k) {
-                            check_gone(s, w.id());
-                        }
-                        k += 1;
-                    }
-                }
-            }
-            w.poll_epoch();
-        }
-        if now >= next_check {
-            next_check = now + Duration::from_secs(1);
-            for s in srcs.iter_mut() {
-                s.take_stats();
-                if s.ring.is_none() {
-                    reopen(s, socket, w.id());
-                }
-            }
-        }
-    }
-    for s in srcs.iter_mut() {
-        s.take_stats();
-    }
-    // Dropping the worker hands its last shard to the collector.
-    drop(w);
-}
-
-/// After a socket error: if the interface is gone (or is a new one under
-/// the same name), closes the ring until it comes back.
-fn check_gone(s: &mut Source, worker: usize) {
-    if let Some(r) = &s.ring {
-        let _ = r.socket().take_error();
-    }
-    let now = Iface::lookup(&s.iface.name);
-    if now.as_ref().map(|i| i.ifindex) != Some(s.iface.ifindex) {
-        s.take_stats();
-        s.ring = None;
-        if worker == 0 {
-            crate::log!(
-                "ringflow: interface {} disappeared; capturing again when it comes back",
-                s.iface.name
-            );
-        }
-    }
-}
-
-fn reopen(s: &mut Source, socket: &SocketConfig, worker: usize) {
-    let Some(iface) = Iface::lookup(&s.iface.name) else {
-        return;
-    };
-    match af_packet::open_ring(&iface, &s.prog, socket) {
-        Ok(ring) => {
-            if worker == 0 {
-                crate::log!(
-                    "ringflow: interface {} is back; capturing again",
-                    iface.name
-                );
-            }
-            s.iface = iface;
-            s.ring = Some(ring);
-        }
-        Err(e) => {
-            if worker == 0 {
-                crate::log!(
-                    "ringflow: interface {} is back but cannot be captured yet: {e}",
-                    iface.name
-                );
-            }
         }
     }
 }

@@ -1,10 +1,15 @@
 //! AF_PACKET capture: one TPACKET_V3 ring per worker and interface, joined
-//! to one fanout group per interface, with the filter attached before bind.
+//! to one fanout group per interface, with the filter attached before bind,
+//! and the loop a worker runs over its rings.
 
-use super::{CaptureError, Frame, Iface};
+use super::stats::SocketCounters;
+use super::{CaptureError, Frame, FrameSink, Iface};
 use crate::parse::LinkType;
-use crate::sys::SysError;
 use crate::sys::af_packet::{PacketSocket, RingPacket, RingParams, RxRing};
+use crate::sys::{self, SysError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// How the kernel spreads packets over the sockets of a fanout group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -126,5 +131,145 @@ pub fn frame<'a>(link: LinkType, p: &RingPacket<'a>) -> Frame<'a> {
         orig_len: p.len + extra,
         ts_ns: p.ts_ns,
         vlan,
+    }
+}
+
+/// One worker's ring on one interface, and what it takes to open it
+/// again when the interface comes back.
+pub struct QueueRing {
+    pub iface: Iface,
+    pub prog: Arc<Vec<libc::sock_filter>>,
+    /// None while the interface is gone.
+    pub ring: Option<RxRing>,
+    pub counters: Arc<SocketCounters>,
+}
+
+impl QueueRing {
+    fn take_stats(&mut self) {
+        if let Some(r) = &self.ring
+            && let Ok((p, d, f)) = r.socket().take_stats()
+        {
+            self.counters.add(p, d, f);
+        }
+    }
+}
+
+/// A worker's capture loop: takes every filled block of its rings as one
+/// batch after a `poll()`, reopens rings of interfaces that come back,
+/// reads the kernel's counters once a second, and once `stop` is raised
+/// drains what the kernel still hands over (partly filled blocks come
+/// after the block timeout). Dropping the sink at the end hands its last
+/// counts over.
+pub fn capture_loop<S: FrameSink>(
+    mut w: S,
+    mut srcs: Vec<QueueRing>,
+    socket: &SocketConfig,
+    stop: &AtomicBool,
+) {
+    let block_timeout = Duration::from_millis(u64::from(socket.ring.block_timeout_ms));
+    let mut pollset = sys::PollSet::default();
+    let mut fds = Vec::new();
+    let mut next_check = Instant::now() + Duration::from_secs(1);
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let mut blocks = 0;
+        for s in srcs.iter_mut() {
+            let link = s.iface.link;
+            if let Some(ring) = s.ring.as_mut() {
+                while let Some(b) = ring.next_block() {
+                    w.process_batch(b.packets().map(|p| frame(link, &p)));
+                    blocks += 1;
+                }
+            }
+        }
+        let now = Instant::now();
+        if stop.load(Ordering::Relaxed) {
+            // Partly filled blocks are handed over after the block timeout:
+            // wait that long (and a little) for them, then stop.
+            let d = *deadline.get_or_insert(now + block_timeout * 2 + Duration::from_millis(20));
+            if now >= d && blocks == 0 {
+                break;
+            }
+        }
+        if blocks == 0 {
+            fds.clear();
+            fds.extend(
+                srcs.iter()
+                    .filter_map(|s| s.ring.as_ref().map(|r| r.socket().fd())),
+            );
+            if fds.is_empty() {
+                std::thread::sleep(Duration::from_millis(100));
+            } else if pollset.wait(&fds, 50).is_ok() {
+                let mut k = 0;
+                for s in srcs.iter_mut() {
+                    if s.ring.is_some() {
+                        if pollset.failed(k) {
+                            check_gone(s, w.id());
+                        }
+                        k += 1;
+                    }
+                }
+            }
+            w.idle();
+        }
+        if now >= next_check {
+            next_check = now + Duration::from_secs(1);
+            for s in srcs.iter_mut() {
+                s.take_stats();
+                if s.ring.is_none() {
+                    reopen(s, socket, w.id());
+                }
+            }
+        }
+    }
+    for s in srcs.iter_mut() {
+        s.take_stats();
+    }
+    // Dropping the worker hands its last shard to the collector.
+    drop(w);
+}
+
+/// After a socket error: if the interface is gone (or is a new one under
+/// the same name), closes the ring until it comes back.
+fn check_gone(s: &mut QueueRing, worker: usize) {
+    if let Some(r) = &s.ring {
+        let _ = r.socket().take_error();
+    }
+    let now = Iface::lookup(&s.iface.name);
+    if now.as_ref().map(|i| i.ifindex) != Some(s.iface.ifindex) {
+        s.take_stats();
+        s.ring = None;
+        if worker == 0 {
+            crate::log!(
+                "ringflow: interface {} disappeared; capturing again when it comes back",
+                s.iface.name
+            );
+        }
+    }
+}
+
+fn reopen(s: &mut QueueRing, socket: &SocketConfig, worker: usize) {
+    let Some(iface) = Iface::lookup(&s.iface.name) else {
+        return;
+    };
+    match open_ring(&iface, &s.prog, socket) {
+        Ok(ring) => {
+            if worker == 0 {
+                crate::log!(
+                    "ringflow: interface {} is back; capturing again",
+                    iface.name
+                );
+            }
+            s.iface = iface;
+            s.ring = Some(ring);
+        }
+        Err(e) => {
+            if worker == 0 {
+                crate::log!(
+                    "ringflow: interface {} is back but cannot be captured yet: {e}",
+                    iface.name
+                );
+            }
+        }
     }
 }

@@ -1,13 +1,20 @@
 //! AF_XDP capture: an XSKMAP and a redirect-by-RX-queue XDP program,
 //! assembled here and attached with a BPF link, and one AF_XDP socket per
 //! captured queue. The link closes with the process, so the program never
-//! outlives ringflow, even after SIGKILL.
+//! outlives ringflow, even after SIGKILL. And the loop a worker runs over
+//! its sockets.
 
-use super::{CaptureError, Iface};
+use super::cbpf::Filter;
+use super::stats::SocketCounters;
+use super::{CaptureError, Frame, FrameSink, Iface};
+use crate::parse::LinkType;
 use crate::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
-use crate::sys::xdp::{BindMode, XskParams, XskSocket};
-use crate::sys::{SysError, netlink};
+use crate::sys::xdp::{BindMode, XdpStats, XskParams, XskSocket};
+use crate::sys::{self, SysError, netlink};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// How the XDP program is attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
@@ -255,6 +262,135 @@ impl Waiter {
         }
         !busy
     }
+}
+
+/// One AF_XDP socket of a worker.
+pub struct QueueSocket {
+    pub iface: String,
+    pub sock: XskSocket,
+    pub filter: Option<Filter>,
+    pub counters: Arc<SocketCounters>,
+    /// Frames accepted since the counters were last updated.
+    pub packets: u64,
+    /// The kernel's counters when last read.
+    pub last: XdpStats,
+}
+
+impl QueueSocket {
+    fn take_stats(&mut self) {
+        self.counters.add(std::mem::take(&mut self.packets), 0, 0);
+        if let Ok(now) = self.sock.stats() {
+            let d = |a: u64, b: u64| a.saturating_sub(b);
+            self.counters.add_xdp_drops([
+                d(now.rx_dropped, self.last.rx_dropped),
+                d(now.rx_invalid_descs, self.last.rx_invalid_descs),
+                d(now.rx_ring_full, self.last.rx_ring_full),
+                d(
+                    now.rx_fill_ring_empty_descs,
+                    self.last.rx_fill_ring_empty_descs,
+                ),
+            ]);
+            self.last = now;
+        }
+    }
+}
+
+/// Frames taken from one RX ring at a time.
+pub const BATCH: u32 = 256;
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A worker's capture loop over its AF_XDP sockets: takes up to
+/// [`BATCH`] frames from each RX ring, runs the filter in user space,
+/// returns the frames to the fill ring at once, naps or polls when the
+/// rings are empty (see [`Waiter`]), reads the socket's counters once a
+/// second, and stops once `stop` is raised and the rings are empty.
+pub fn capture_loop<S: FrameSink>(mut w: S, mut srcs: Vec<QueueSocket>, stop: &AtomicBool) {
+    let mut pollset = sys::PollSet::default();
+    let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
+    let mut next_check = Instant::now() + Duration::from_secs(1);
+    let mut gone_logged = vec![false; srcs.len()];
+    let mut waiter = Waiter::default();
+    loop {
+        let mut got = 0;
+        // one clock read per round: frames carry no timestamp in copy mode
+        let ts_ns = now_ns();
+        for s in srcs.iter_mut() {
+            let batch = s.sock.receive(BATCH);
+            if batch.is_empty() {
+                continue;
+            }
+            got += batch.len();
+            waiter.took(batch.len());
+            let mut accepted = 0u64;
+            let filter = s.filter.as_ref();
+            w.process_batch(
+                batch
+                    .frames()
+                    .filter(|f| filter.is_none_or(|flt| flt.accepts(f, f.len() as u32)))
+                    .map(|f| {
+                        accepted += 1;
+                        Frame {
+                            link: LinkType::Ethernet,
+                            data: f,
+                            orig_len: f.len() as u32,
+                            ts_ns,
+                            vlan: 0,
+                        }
+                    }),
+            );
+            drop(batch);
+            s.packets += accepted;
+            if s.sock.needs_wakeup() {
+                s.sock.wakeup();
+            }
+        }
+        if got == 0 {
+            if stop.load(Ordering::Relaxed) {
+                // the rings are empty: everything received is counted
+                break;
+            }
+            for s in srcs.iter() {
+                if s.sock.needs_wakeup() {
+                    s.sock.wakeup();
+                }
+            }
+            if !waiter.idle() {
+                w.idle();
+                continue;
+            }
+            if pollset.wait(&fds, 50).is_ok() {
+                for (k, s) in srcs.iter().enumerate() {
+                    if pollset.failed(k) && !gone_logged[k] && Iface::lookup(&s.iface).is_none() {
+                        gone_logged[k] = true;
+                        crate::log!(
+                            "ringflow: interface {} disappeared; AF_XDP does not pick it up again without a restart",
+                            s.iface
+                        );
+                    }
+                }
+                if gone_logged.iter().all(|&g| g) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+            w.idle();
+        }
+        let now = Instant::now();
+        if now >= next_check {
+            next_check = now + Duration::from_secs(1);
+            for s in srcs.iter_mut() {
+                s.take_stats();
+            }
+        }
+    }
+    for s in srcs.iter_mut() {
+        s.take_stats();
+    }
+    drop(w);
 }
 
 #[cfg(test)]
