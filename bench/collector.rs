@@ -3,7 +3,8 @@
 //! new, per entry.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use ringflow::collector::{Accounting, State};
+use ringflow::collector::Accounts;
+use ringflow::config::Accounting;
 use ringflow::flow::FlowKey;
 use ringflow::parse::PortKind;
 use ringflow::worker::Shard;
@@ -39,7 +40,7 @@ fn fill_from(shard: &mut Shard, convs: u32, round: u32) {
 
 fn bench_merge(c: &mut Criterion) {
     let convs = 65_536;
-    let mut state = State::new(1, Duration::from_secs(1), Accounting::default());
+    let mut state = Accounts::new(1, Duration::from_secs(1), Accounting::default());
     let mut shard = Shard::new(200_000);
     fill(&mut shard, convs);
     state.merge(0, &mut shard); // every conversation is known from now on
@@ -64,7 +65,7 @@ fn bench_merge(c: &mut Criterion) {
         flow_idle: Duration::from_secs(1),
         ..Accounting::default()
     };
-    let mut fresh = State::new(1, Duration::from_secs(1), idle);
+    let mut fresh = Accounts::new(1, Duration::from_secs(1), idle);
     let mut round = 0;
     g.bench_function("merge_128k_entries_new", |b| {
         b.iter_custom(|iters| {
@@ -94,7 +95,7 @@ fn bench_merge(c: &mut Criterion) {
         flow_idle: Duration::from_secs(8),
         ..Accounting::default()
     };
-    let mut sweeping = State::new(1, Duration::from_secs(1), swept);
+    let mut sweeping = Accounts::new(1, Duration::from_secs(1), swept);
     g.bench_function("sweep_64k_conversations", |b| {
         b.iter_custom(|iters| {
             let mut took = Duration::ZERO;
@@ -122,7 +123,7 @@ fn bench_classify_fold(c: &mut Criterion) {
         max_entries: 1_200_000,
         ..Accounting::default()
     };
-    let mut state = State::new(1, Duration::from_secs(1), acc.clone());
+    let mut state = Accounts::new(1, Duration::from_secs(1), acc.clone());
     let per_shard = 200_000;
     for chunk in 0..entries / per_shard {
         let mut shard = Shard::new(per_shard as usize);

@@ -123,7 +123,7 @@ pub fn open(path: &str) -> Result<Input, PcapError> {
 pub struct Replay {
     inputs: Vec<Input>,
     workers: Vec<Worker>,
-    collector: crate::collector::Collector,
+    collector: crate::collector::CollectorLoop,
     batch: usize,
     stats: Arc<CaptureStats>,
 }

@@ -3,6 +3,7 @@
 
 pub mod format;
 pub mod http;
+pub mod labels;
 pub mod nic;
 pub mod prometheus;
 

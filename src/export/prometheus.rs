@@ -3,8 +3,9 @@
 //! reads only the snapshot: a scrape never waits on or touches a worker.
 
 use super::format::{self, Format};
+use super::labels::{ethertype_label, proto_label};
 use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
-use crate::collector::{Count, FlowRow, HostCounts, Snapshot, proto_label};
+use crate::collector::{Count, FlowRow, HostCounts, Snapshot};
 use crate::netset::Class;
 use crate::parse::to_ip;
 use prometheus_client::collector::Collector;
@@ -215,6 +216,7 @@ impl Collector for SnapshotMetrics {
             MetricType::Counter,
         )?;
         for (et, n) in &s.non_ip {
+            let et = ethertype_label(*et);
             m.encode_family(&[("ethertype", et.as_str())])?
                 .encode_counter::<NoLabelSet, _, u64>(n, None)?;
         }

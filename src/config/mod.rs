@@ -1,8 +1,10 @@
 //! Command-line configuration. Every default is documented on its flag.
 
+mod accounting;
+pub use accounting::{Accounting, Compat};
+
 use crate::capture::af_packet::{Direction, Fanout};
 use crate::capture::af_xdp::{XdpBind, XdpMode};
-use crate::collector::{Accounting, Compat};
 use crate::export::http::DEFAULT_LISTEN;
 use crate::netset::{Cidr, DEFAULT_LOCAL, Networks, parse_list};
 use clap::{Args, Parser, Subcommand};
@@ -579,7 +581,7 @@ mod tests {
     /// AF_XDP sizes of an older version).
     #[test]
     fn help_states_the_defaults_the_code_uses() {
-        use crate::collector::Accounting;
+        use crate::config::Accounting;
         use crate::live::*;
         use clap::CommandFactory;
         let cmd = Cli::command();

@@ -1,0 +1,688 @@
+//! Everything counted so far, and the merge that adds a worker's shard to
+//! it: totals, the conversations, and the ledger of entries and hosts.
+
+use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
+use super::ledger::Ledger;
+use super::snapshot::{SeriesKey, Snapshot, batch_row};
+use crate::config::Accounting;
+use crate::flow::map::FlowMap;
+use crate::flow::{FastState, FlowKey, FlowStats};
+use crate::parse::{ERROR_KINDS, ParseError};
+use crate::worker::{Shard, new_batch_histogram};
+use hdrhistogram::Histogram;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// Flows a merge looks up together, so that their cache misses overlap.
+const STAGE: usize = 16;
+
+/// The collector's accounts: the totals, what it knows of every
+/// conversation, and the ledger of entries and hosts. Public for
+/// benchmarks; the collector thread owns one.
+#[doc(hidden)]
+pub struct Accounts {
+    packets: u64,
+    bytes: u64,
+    parse_errors: [u64; ParseError::INDEX_COUNT],
+    non_ip: BTreeMap<u16, u64>,
+    non_ip_other: u64,
+    overflow_packets: u64,
+    overflow_bytes: u64,
+    conversations: FlowMap<Conversation>,
+    ledger: Ledger,
+    refresh: Duration,
+    batches: Vec<(Histogram<u64>, u64)>,
+    tick: u64,
+    pub(super) dirty: bool,
+    /// Flows of new conversations, waiting for their opener to be decided.
+    pending: Vec<(FlowKey, FlowStats)>,
+    /// A drained shard's flows.
+    scratch: Vec<(FlowKey, FlowStats)>,
+    openers: HashMap<FlowKey, Opener, FastState>,
+}
+
+impl Accounts {
+    pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> Accounts {
+        Accounts {
+            packets: 0,
+            bytes: 0,
+            parse_errors: [0; ParseError::INDEX_COUNT],
+            non_ip: BTreeMap::new(),
+            non_ip_other: 0,
+            overflow_packets: 0,
+            overflow_bytes: 0,
+            conversations: FlowMap::with_capacity(acc.max_entries),
+            ledger: Ledger::new(refresh, acc),
+            refresh,
+            batches: (0..workers).map(|_| (new_batch_histogram(), 0)).collect(),
+            tick: 0,
+            dirty: true,
+            pending: Vec::new(),
+            scratch: Vec::new(),
+            openers: HashMap::default(),
+        }
+    }
+
+    /// Adds one shard to the totals and leaves it empty.
+    pub fn merge(&mut self, worker: usize, shard: &mut Shard) {
+        self.dirty = true;
+        self.packets += shard.packets;
+        self.bytes += shard.bytes;
+        for (total, n) in self.parse_errors.iter_mut().zip(shard.parse_errors.iter()) {
+            *total += n;
+        }
+        for (et, n) in shard.non_ip.iter() {
+            *self.non_ip.entry(et).or_default() += n;
+        }
+        self.non_ip_other += shard.non_ip.other;
+        if let Some((h, sum)) = self.batches.get_mut(worker) {
+            // Same bounds on both sides, so adding cannot fail.
+            let _ = h.add(&shard.batch_ns);
+            *sum += shard.batch_ns_sum;
+        }
+
+        // Flows of known conversations count at once; the others wait
+        // until the earliest flow of each new conversation is known. Work
+        // goes in stages: hash and touch a stage's conversations, look them
+        // up, touch their entries, then count, so the cache misses overlap.
+        let tick = self.tick;
+        let mut flows = std::mem::take(&mut self.scratch);
+        flows.clear();
+        let (op, ob) = shard.table.drain(|k, s| flows.push((*k, *s)));
+        self.overflow_packets += op;
+        self.overflow_bytes += ob;
+        shard.clear();
+
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.clear();
+        for stage in flows.chunks(STAGE) {
+            let keys = self.touch_conversations(stage);
+            let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
+            for (((k, s), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
+                match self.conversations.get_mut(&ck, h) {
+                    Some(c) => {
+                        c.last_tick = tick;
+                        let (key, reply) = series_key(c, k);
+                        let idx = c.series[usize::from(reply)];
+                        self.ledger.touch(idx, &key);
+                        *f = (key, idx, Some((ck, h, reply)));
+                    }
+                    None => {
+                        let cand = Opener {
+                            key: *k,
+                            first_ns: s.first_ns,
+                            first_seq: s.first_seq,
+                            flags: s.first_tcp_flags,
+                        };
+                        self.openers
+                            .entry(ck)
+                            .and_modify(|o| {
+                                if (cand.first_ns, cand.first_seq) < (o.first_ns, o.first_seq) {
+                                    *o = cand;
+                                }
+                            })
+                            .or_insert(cand);
+                        pending.push((*k, *s));
+                    }
+                }
+            }
+            for ((_, s), (key, idx, conv)) in stage.iter().zip(found) {
+                let Some((ck, h, reply)) = conv else { continue };
+                let now = self.ledger.count(idx, &key, s, tick);
+                if now != idx
+                    && let Some(c) = self.conversations.get_mut(&ck, h)
+                {
+                    c.series[usize::from(reply)] = now;
+                }
+            }
+        }
+        self.scratch = flows;
+
+        // New conversations are remembered while there is room; beyond it
+        // each is decided again from what each shard shows of it.
+        let room = self.ledger.acc.max_entries;
+        let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
+        let mut openers = self.openers.drain();
+        loop {
+            // staged too: touch a stage's slots, then insert
+            let mut stage = [(FlowKey::default(), 0u64, Conversation::default()); STAGE];
+            let mut n = 0;
+            // the stage first: zip must not take an opener it has no room for
+            for (slot, (ck, o)) in stage.iter_mut().zip(openers.by_ref()) {
+                let h = self.conversations.hash(&ck);
+                self.conversations.touch(h);
+                *slot = (ck, h, Conversation::decide(&o.key, o.flags, tick));
+                n += 1;
+            }
+            if n == 0 {
+                break;
+            }
+            for &(ck, h, c) in &stage[..n] {
+                if self.conversations.len() < room {
+                    self.conversations.insert(ck, h, c);
+                } else {
+                    unremembered.insert(ck, c);
+                }
+            }
+        }
+        drop(openers);
+        // The same stages for the flows of the new conversations.
+        for stage in pending.chunks(STAGE) {
+            let keys = self.touch_conversations(stage);
+            let mut found = [(SeriesKey::default(), NO_SERIES, false); STAGE];
+            for ((k, _), ((ck, h), f)) in stage.iter().zip(keys.iter().zip(found.iter_mut())) {
+                let c = match self.conversations.get_mut(ck, *h) {
+                    Some(c) => *c,
+                    // decided just above, so one of the two has it
+                    None => unremembered.get(ck).copied().unwrap_or_default(),
+                };
+                let (key, reply) = series_key(&c, k);
+                let idx = c.series[usize::from(reply)];
+                self.ledger.touch(idx, &key);
+                *f = (key, idx, reply);
+            }
+            for ((_, s), ((ck, h), (key, idx, reply))) in stage.iter().zip(keys.iter().zip(found)) {
+                let now = self.ledger.count(idx, &key, s, tick);
+                let c = match self.conversations.get_mut(ck, *h) {
+                    Some(c) => Some(c),
+                    None => unremembered.get_mut(ck),
+                };
+                if let Some(c) = c {
+                    c.series[usize::from(reply)] = now;
+                }
+            }
+        }
+        self.pending = pending;
+    }
+
+    /// The conversation key of each flow of a stage (at most [`STAGE`]) and
+    /// its hash, with its home slot starting to load.
+    #[inline]
+    fn touch_conversations(&self, stage: &[(FlowKey, FlowStats)]) -> [(FlowKey, u64); STAGE] {
+        let mut keys = [(FlowKey::default(), 0u64); STAGE];
+        for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
+            let ck = k.conversation();
+            let h = self.conversations.hash(&ck);
+            self.conversations.touch(h);
+            *slot = (ck, h);
+        }
+        keys
+    }
+
+    /// Moves on one refresh interval, and every eighth of the idle limit
+    /// sweeps out the conversations, entries and hosts idle for longer than
+    /// it: one is forgotten at most 1/8 of the limit late, and the tables
+    /// are not walked every second.
+    pub fn tick(&mut self) {
+        self.tick += 1;
+        let (tick, idle) = (self.tick, self.ledger.idle_ticks);
+        if tick % (idle / 8).max(1) != 0 {
+            return;
+        }
+        let before = self.conversations.len();
+        self.conversations
+            .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
+        if self.ledger.expire(tick) || self.conversations.len() != before {
+            self.dirty = true;
+        }
+    }
+
+    /// Applies reloaded settings (see [`Ledger::reconfigure`]).
+    pub fn reconfigure(&mut self, acc: Accounting) {
+        self.conversations.reserve(acc.max_entries);
+        self.ledger.reconfigure(acc, self.refresh, self.tick);
+        self.dirty = true;
+    }
+
+    /// Bytes its conversations, entries and hosts hold: reserved at start
+    /// for `--max-entries` of each.
+    pub fn memory_bytes(&self) -> usize {
+        self.conversations.memory_bytes() + self.ledger.memory_bytes()
+    }
+
+    /// Ranks the series and publishes everything as a snapshot.
+    pub fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
+        self.ledger.rank(self.tick);
+        let mut non_ip: Vec<(Option<u16>, u64)> =
+            self.non_ip.iter().map(|(et, n)| (Some(*et), *n)).collect();
+        if self.non_ip_other > 0 {
+            non_ip.push((None, self.non_ip_other));
+        }
+        let mut s = Snapshot::empty(0);
+        s.packets = self.packets;
+        s.bytes = self.bytes;
+        s.parse_errors = ERROR_KINDS
+            .iter()
+            .map(|e| (*e, self.parse_errors[e.index()]))
+            .collect();
+        s.non_ip = non_ip;
+        s.overflow_packets = self.overflow_packets;
+        s.overflow_bytes = self.overflow_bytes;
+        self.ledger.publish(&mut s);
+        s.batches = self
+            .batches
+            .iter()
+            .enumerate()
+            .map(|(w, (h, sum))| batch_row(w, h, *sum))
+            .collect();
+        s.conversations = self.conversations.len();
+        s.shard_memory_bytes = shard_memory_bytes;
+        s.collector_memory_bytes = self.memory_bytes();
+        s.complete = complete;
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::snapshot::{Count, HostCounts};
+    use crate::netset::{Class, Networks};
+    use crate::parse::{PortKind, v4_addr};
+
+    fn v4(s: &str) -> [u8; 16] {
+        v4_addr(s.parse::<std::net::Ipv4Addr>().unwrap().octets())
+    }
+
+    fn v6(s: &str) -> [u8; 16] {
+        s.parse::<std::net::Ipv6Addr>().unwrap().octets()
+    }
+
+    /// A UDP flow from `src` to `dst` (addresses as text) with `packets`
+    /// packets of `size` bytes, first seen at `t`.
+    fn udp(src: &str, dst: &str, dport: u16) -> FlowKey {
+        let (version, s, d) = if src.contains(':') {
+            (6, v6(src), v6(dst))
+        } else {
+            (4, v4(src), v4(dst))
+        };
+        FlowKey::new(version, s, d, 17, PortKind::Ports, 40000, dport, 0)
+    }
+
+    /// Merges one interval holding `flows` as (key, packets, bytes each),
+    /// then ticks and publishes.
+    fn interval(st: &mut Accounts, flows: &[(FlowKey, u64, u64)]) -> Snapshot {
+        let mut shard = Shard::new(flows.len().max(16));
+        let mut seq = 0;
+        for (k, packets, size) in flows {
+            for _ in 0..*packets {
+                seq += 1;
+                assert!(
+                    shard
+                        .table
+                        .account(k, *size, 1_700_000_000_000_000_000, seq, 0)
+                );
+            }
+        }
+        st.merge(0, &mut shard);
+        st.tick();
+        st.snapshot(0, false)
+    }
+
+    fn count(packets: u64, bytes: u64) -> Count {
+        Count { packets, bytes }
+    }
+
+    fn state(acc: Accounting) -> Accounts {
+        Accounts::new(1, Duration::from_secs(1), acc)
+    }
+
+    fn host(s: &Snapshot, ip: &str) -> HostCounts {
+        let (version, addr) = if ip.contains(':') {
+            (6, v6(ip))
+        } else {
+            (4, v4(ip))
+        };
+        s.hosts
+            .iter()
+            .find(|h| h.version == version && h.addr == addr)
+            .map(|h| h.counts)
+            .unwrap_or_default()
+    }
+
+    /// Every class: exported rows plus "other" add up to the class total.
+    fn assert_sums(s: &Snapshot) {
+        for c in Class::ALL {
+            let mut sum = s.flows_other[c.index()];
+            for r in s.flows.iter().filter(|r| r.class == c) {
+                sum.add(r.packets, r.bytes);
+            }
+            let mut total = Count::default();
+            for v in &s.traffic[c.index()] {
+                total.add(v.packets, v.bytes);
+            }
+            assert_eq!(sum, total, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn classes_and_hosts_are_exact() {
+        let mut st = state(Accounting::default());
+        let s = interval(
+            &mut st,
+            &[
+                (udp("10.0.0.1", "93.184.216.34", 53), 3, 100),
+                (udp("93.184.216.34", "10.0.0.1", 53), 2, 200),
+                // two different local networks: internal, not internet
+                (udp("10.0.0.1", "192.168.1.1", 123), 5, 90),
+                (udp("8.8.8.8", "1.1.1.1", 443), 7, 80),
+                (udp("fd00::1", "2001:db8::1", 443), 11, 120),
+                (udp("2001:db8::1", "fd00::1", 443), 13, 130),
+            ],
+        );
+        let t = |c: Class, v: usize| s.traffic[c.index()][v];
+        assert_eq!(t(Class::Outgoing, 0), count(3, 300));
+        assert_eq!(t(Class::Incoming, 0), count(2, 400));
+        assert_eq!(t(Class::Internal, 0), count(5, 450));
+        assert_eq!(t(Class::Transit, 0), count(7, 560));
+        assert_eq!(t(Class::Outgoing, 1), count(11, 1320));
+        assert_eq!(t(Class::Incoming, 1), count(13, 1690));
+        assert_eq!(t(Class::Internal, 1), Count::default());
+        // Monitored (the local networks by default): a monitored host
+        // talking to another is tx for one and rx for the other.
+        let h = host(&s, "10.0.0.1");
+        assert_eq!(h.tx, count(8, 750));
+        assert_eq!(h.rx, count(2, 400));
+        let h = host(&s, "192.168.1.1");
+        assert_eq!((h.tx, h.rx), (Count::default(), count(5, 450)));
+        let h = host(&s, "fd00::1");
+        assert_eq!(h.tx, count(11, 1320));
+        assert_eq!(h.rx, count(13, 1690));
+        assert_eq!(s.hosts.len(), 3, "public addresses are not monitored");
+        assert_eq!(s.hosts_other, HostCounts::default());
+        assert_eq!(s.flows.len(), 6);
+        assert_eq!(s.flows_other, [Count::default(); 4]);
+        let row = s.flows.iter().find(|r| r.key.src == v4("8.8.8.8")).unwrap();
+        assert_eq!((row.class, row.key.port), (Class::Transit, Some(443)));
+        assert_sums(&s);
+    }
+
+    #[test]
+    fn monitor_and_exclude_subnets_choose_the_hosts() {
+        let nets = |l: &[&str]| crate::netset::parse_list(l).unwrap();
+        let acc = Accounting {
+            networks: Networks::new(
+                &nets(&crate::netset::DEFAULT_LOCAL),
+                &nets(&["192.168.1.0/24", "198.51.100.0/24"]),
+                &nets(&["192.168.1.128/25"]),
+            ),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let s = interval(
+            &mut st,
+            &[
+                (udp("192.168.1.5", "198.51.100.7", 80), 1, 100),
+                (udp("192.168.1.200", "192.168.1.5", 80), 1, 60),
+                (udp("10.0.0.1", "192.168.1.5", 80), 1, 70),
+            ],
+        );
+        assert_eq!(host(&s, "192.168.1.5").tx.bytes, 100);
+        assert_eq!(host(&s, "192.168.1.5").rx.bytes, 130);
+        assert_eq!(
+            host(&s, "198.51.100.7").rx.bytes,
+            100,
+            "a public monitored subnet"
+        );
+        assert_eq!(
+            s.hosts.len(),
+            2,
+            "excluded and unmonitored hosts have no series"
+        );
+    }
+
+    #[test]
+    fn folding_keeps_sums_exact_and_counters_monotonic() {
+        let acc = Accounting {
+            max_flow_series: 3,
+            max_hosts: 2,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let dst = |i: u32| format!("203.0.113.{i}");
+        // ten flows, flow i sending i packets of 100 bytes
+        let flows: Vec<_> = (1..=10)
+            .map(|i| (udp(&format!("10.0.0.{i}"), &dst(i), 53), u64::from(i), 100))
+            .collect();
+        let s1 = interval(&mut st, &flows);
+        assert_eq!(s1.flows.len(), 3);
+        let top: Vec<u8> = s1.flows.iter().map(|r| r.key.src[3]).collect();
+        assert_eq!(top, vec![8, 9, 10]);
+        assert_eq!(s1.flows_folded, 7);
+        assert_eq!(s1.flows_other[Class::Outgoing.index()].packets, 28);
+        assert_eq!(s1.hosts.len(), 2);
+        assert_eq!(s1.hosts_other.tx.packets, 55 - 19);
+        assert_sums(&s1);
+
+        // flow 1 now sends the most and takes flow 8's place: it starts
+        // from what it sent since the last publication, flow 8's counts
+        // go to "other", and "other" never goes down
+        let s2 = interval(&mut st, &[(flows[0].0, 50, 100)]);
+        let top: Vec<u8> = s2.flows.iter().map(|r| r.key.src[3]).collect();
+        assert_eq!(top, vec![1, 9, 10]);
+        let one = s2.flows.iter().find(|r| r.key.src[3] == 1).unwrap();
+        assert_eq!(one.packets, 50);
+        let (o1, o2) = (
+            s1.flows_other[Class::Outgoing.index()],
+            s2.flows_other[Class::Outgoing.index()],
+        );
+        assert!(o2.packets >= o1.packets && o2.bytes >= o1.bytes);
+        // flows 2 to 7, flow 8 (folded now) and the packet flow 1 sent
+        // while it was folded
+        assert_eq!(o2.packets, 27 + 8 + 1);
+        assert_sums(&s2);
+        // exported series never go down while exported
+        for r in &s2.flows {
+            if let Some(p) = s1.flows.iter().find(|p| p.key == r.key) {
+                assert!(r.packets >= p.packets);
+            }
+        }
+        assert_eq!(host(&s2, "10.0.0.1").tx.packets, 50, "host 1 re-ranked too");
+    }
+
+    #[test]
+    fn idle_entries_leave_the_exposition() {
+        let acc = Accounting {
+            flow_idle: Duration::from_secs(3),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let a = udp("10.0.0.1", "203.0.113.1", 53);
+        let b = udp("10.0.0.2", "203.0.113.2", 53);
+        let s = interval(&mut st, &[(a, 4, 100), (b, 1, 100)]);
+        assert_eq!((s.flows.len(), s.entries, s.host_entries), (2, 2, 2));
+        let mut last = s;
+        for _ in 0..4 {
+            last = interval(&mut st, &[(a, 1, 100)]);
+        }
+        assert_eq!(last.flows.len(), 1, "b idle for 4 s > 3 s");
+        assert_eq!(last.flows[0].key.src, v4("10.0.0.1"));
+        assert_eq!((last.entries, last.host_entries), (1, 1));
+        assert_eq!(last.flows_other[Class::Outgoing.index()].packets, 1);
+        assert_eq!(last.hosts_other.tx.packets, 1);
+        assert_eq!(last.conversations, 1);
+        assert_sums(&last);
+        // b comes back: a new entry, counted from its return
+        let s = interval(&mut st, &[(b, 2, 100)]);
+        let row = s
+            .flows
+            .iter()
+            .find(|r| r.key.src == v4("10.0.0.2"))
+            .unwrap();
+        assert_eq!(row.packets, 2);
+        assert_sums(&s);
+    }
+
+    /// Far more new conversations in one merge than a stage holds: every
+    /// one is decided (the high-port side is the client of a TCP service
+    /// first seen mid-stream) and both its directions are counted.
+    #[test]
+    fn every_new_conversation_of_a_merge_is_decided_and_counted() {
+        let mut st = state(Accounting::default());
+        let n = 1000u16;
+        let mut flows = Vec::new();
+        for i in 0..n {
+            let c = v4(&format!("10.0.{}.{}", i / 250, i % 250));
+            let srv = v4(&format!("203.0.113.{}", i % 250));
+            let req = FlowKey::new(4, c, srv, 6, PortKind::Ports, 40000 + i, 443, 0);
+            flows.push((req, 2, 100));
+            flows.push((req.reversed(), 3, 1000));
+        }
+        // replies first for half of them: the order must not matter
+        flows[..1000].reverse();
+        let s = interval(&mut st, &flows);
+        assert_eq!((s.flows.len(), s.conversations), (2000, 1000));
+        for r in &s.flows {
+            assert_eq!(r.key.port, Some(443));
+            let from_client = r.key.src[0] == 10;
+            assert_eq!(r.key.reply, !from_client);
+            let want = if from_client { (2, 200) } else { (3, 3000) };
+            assert_eq!((r.packets, r.bytes), want);
+        }
+        assert_sums(&s);
+    }
+
+    /// The tables are taken at start for `max_entries` and never grow:
+    /// filling them to the limit, and past it, leaves the memory as it was.
+    #[test]
+    fn tables_are_reserved_at_start_and_never_grow() {
+        let acc = Accounting {
+            max_entries: 1000,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let at_start = st.memory_bytes();
+        assert!(
+            at_start >= 1000 * (2 * std::mem::size_of::<crate::collector::ledger::Entry>()),
+            "{at_start}"
+        );
+        let flows: Vec<_> = (0..1500u16)
+            .map(|i| {
+                let c = v4(&format!("10.1.{}.{}", i / 250, i % 250));
+                (
+                    FlowKey::new(4, c, v4("203.0.113.9"), 17, PortKind::Ports, 40000, 53, 0),
+                    1,
+                    100,
+                )
+            })
+            .collect();
+        let s = interval(&mut st, &flows);
+        assert_eq!((s.entries, s.host_entries), (1000, 1000));
+        assert_eq!(s.collector_memory_bytes, at_start);
+        assert_eq!(st.memory_bytes(), at_start);
+    }
+
+    /// With a long idle limit the sweep runs every eighth of it: an idle
+    /// entry stays until the first sweep after the limit, never longer.
+    #[test]
+    fn idle_sweep_is_at_most_an_eighth_of_the_limit_late() {
+        let acc = Accounting {
+            flow_idle: Duration::from_secs(16),
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let a = udp("10.0.0.1", "203.0.113.1", 53);
+        let b = udp("10.0.0.2", "203.0.113.2", 53);
+        // both seen in tick 0; b is idle from then on
+        interval(&mut st, &[(a, 1, 100), (b, 1, 100)]);
+        let mut entries = Vec::new();
+        for _ in 2..=20 {
+            entries.push(interval(&mut st, &[(a, 1, 100)]).entries);
+        }
+        // snapshots after ticks 2..=20: b is over the limit from tick 17,
+        // and the first sweep after that (every 2 ticks) is at tick 18
+        assert_eq!(entries[..16], [2; 16]);
+        assert_eq!(entries[16..], [1; 3]);
+        assert_eq!(st.conversations.len(), 1);
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_flood_of_sources() {
+        let acc = Accounting {
+            max_entries: 1000,
+            max_flow_series: 100,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let mut rng = crate::synth::Rng::new(3);
+        let mut sent = Count::default();
+        for _ in 0..5 {
+            let flows: Vec<_> = (0..20_000)
+                .map(|_| {
+                    let src = v4_addr((rng.next_u64() as u32 | 0x0100_0000).to_be_bytes());
+                    let k = FlowKey::new(4, src, v4("10.0.0.1"), 6, PortKind::Ports, 1234, 80, 0);
+                    (k, 1, 60)
+                })
+                .collect();
+            sent.add(20_000, 20_000 * 60);
+            let s = interval(&mut st, &flows);
+            assert!(s.entries <= 1000 && s.conversations <= 1000 && s.host_entries <= 1000);
+            assert_eq!(s.flows.len(), 100);
+            assert_sums(&s);
+        }
+        let s = st.snapshot(0, true);
+        let mut all = Count::default();
+        for c in &s.traffic {
+            for v in c {
+                all.add(v.packets, v.bytes);
+            }
+        }
+        assert_eq!(all, sent, "every flow counted, kept or not");
+        assert!(s.untracked.packets >= 100_000 - 1000);
+        assert_eq!(
+            host(&s, "10.0.0.1").rx,
+            sent,
+            "the target's host counter is exact"
+        );
+        assert!(st.ledger.entries.items.len() <= 1000 && st.ledger.hosts.items.len() <= 1000);
+    }
+
+    #[test]
+    fn reload_moves_classes_without_losing_a_count() {
+        let mut st = state(Accounting::default());
+        let k = udp("10.0.0.1", "198.51.100.9", 443);
+        let s1 = interval(&mut st, &[(k, 10, 100)]);
+        assert_eq!(s1.flows[0].class, Class::Outgoing);
+        // 198.51.100.0/24 becomes local: the flow is internal from now on
+        let nets = crate::netset::parse_list(&["10.0.0.0/8", "198.51.100.0/24"]).unwrap();
+        st.reconfigure(Accounting {
+            networks: Networks::new(&nets, &[], &[]),
+            ..Accounting::default()
+        });
+        let s2 = interval(&mut st, &[(k, 5, 100)]);
+        let t = |s: &Snapshot, c: Class| s.traffic[c.index()][0];
+        assert_eq!(t(&s2, Class::Outgoing), count(10, 1000));
+        assert_eq!(t(&s2, Class::Internal), count(5, 500));
+        assert_eq!(s2.flows[0].class, Class::Internal);
+        assert_eq!(
+            s2.flows[0].packets, 5,
+            "the series starts again under its new class"
+        );
+        assert_eq!(s2.flows_other[Class::Outgoing.index()].packets, 10);
+        assert_eq!(host(&s2, "198.51.100.9").rx.packets, 5, "newly monitored");
+        assert_eq!(host(&s2, "10.0.0.1").tx.packets, 15);
+        assert_sums(&s2);
+        let all: u64 = s2.traffic.iter().flatten().map(|c| c.packets).sum();
+        assert_eq!(all, 15);
+    }
+
+    #[test]
+    fn batch_row_buckets() {
+        let mut h = new_batch_histogram();
+        h.record(500).unwrap(); // 0.5 us
+        h.record(30_000).unwrap(); // 30 us
+        h.record(2_000_000).unwrap(); // 2 ms
+        h.record(3_000_000_000).unwrap(); // 3 s
+        let r = batch_row(0, &h, 3_002_030_500);
+        assert_eq!(r.count, 4);
+        let at = |le: f64| r.buckets.iter().find(|b| b.0 == le).unwrap().1;
+        assert_eq!(at(1e-6), 1);
+        assert_eq!(at(2.5e-5), 0);
+        assert_eq!(at(5e-5), 1);
+        assert_eq!(at(2.5e-3), 1);
+        assert_eq!(at(1.0), 0);
+        assert_eq!(at(f64::INFINITY), 1);
+        assert_eq!(r.buckets.iter().map(|b| b.1).sum::<u64>(), 4);
+        assert!((r.sum_seconds - 3.0020305).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,512 @@
+//! The ledger: one entry per host pair, service and direction, and one
+//! host per monitored IP, each with its totals, its ranking window and
+//! what it last exported. Classification happens here, once per entry,
+//! never per packet: an entry remembers its class and the hosts its two
+//! sides count into.
+
+use super::conversations::NO_SERIES;
+use super::ranking::{BUCKETS, Ranked, Window, rank_into};
+use super::slots::SlotTable;
+use super::snapshot::{Count, FlowRow, HostCounts, HostRow, SeriesKey, Snapshot};
+use crate::config::Accounting;
+use crate::flow::{FlowKey, FlowStats};
+use crate::netset::Class;
+use crate::parse::PortKind;
+use std::time::Duration;
+
+/// A host's address packed as a flow key, for the host index.
+fn host_key(version: u8, addr: [u8; 16]) -> FlowKey {
+    FlowKey::new(version, addr, [0; 16], 0, PortKind::None, 0, 0, 0)
+}
+
+/// Not a monitored side: no per-IP counter.
+const HOST_NONE: u32 = u32::MAX;
+/// A monitored side whose host is not (or no longer) linked: look it up.
+const HOST_LOOKUP: u32 = u32::MAX - 1;
+
+/// One host pair, service and direction.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry {
+    key: SeriesKey,
+    class: Class,
+    alive: bool,
+    exported: bool,
+    /// Per-IP counters of the source and destination: an index into the
+    /// hosts, [`HOST_NONE`] or [`HOST_LOOKUP`].
+    hosts: [u32; 2],
+    total: Count,
+    /// `total` when the series was last exported from scratch: what it
+    /// shows is `total - base`. A folded entry's base follows its total at
+    /// every publication, as its counts are in "other".
+    base: Count,
+    window: Window,
+    last_tick: u64,
+    first_ns: u64,
+    macs: [u8; 12],
+}
+
+const NO_COUNT: Count = Count {
+    packets: 0,
+    bytes: 0,
+};
+const NO_HOST_COUNTS: HostCounts = HostCounts {
+    tx: NO_COUNT,
+    rx: NO_COUNT,
+};
+const NO_WINDOW: Window = Window {
+    bytes: [0; BUCKETS],
+    last: 0,
+};
+
+/// What fills an entry slot that was reserved but not yet used.
+const VACANT_ENTRY: Entry = Entry {
+    key: SeriesKey {
+        version: 0,
+        src: [0; 16],
+        dst: [0; 16],
+        proto: 0,
+        port: None,
+        reply: false,
+    },
+    class: Class::Transit,
+    alive: false,
+    exported: false,
+    hosts: [HOST_NONE; 2],
+    total: NO_COUNT,
+    base: NO_COUNT,
+    window: NO_WINDOW,
+    last_tick: 0,
+    first_ns: 0,
+    macs: [0; 12],
+};
+
+/// One monitored IP.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Host {
+    version: u8,
+    addr: [u8; 16],
+    alive: bool,
+    exported: bool,
+    total: HostCounts,
+    base: HostCounts,
+    window: Window,
+    last_tick: u64,
+}
+
+/// What fills a host slot that was reserved but not yet used.
+const VACANT_HOST: Host = Host {
+    version: 0,
+    addr: [0; 16],
+    alive: false,
+    exported: false,
+    total: NO_HOST_COUNTS,
+    base: NO_HOST_COUNTS,
+    window: NO_WINDOW,
+    last_tick: 0,
+};
+
+/// The entries and hosts, and the totals they add up to. Exported entries
+/// and hosts are re-ranked each publication; the rest are folded.
+pub(super) struct Ledger {
+    pub(super) acc: Accounting,
+    pub(super) idle_ticks: u64,
+    bucket_ticks: u64,
+    pub(super) entries: SlotTable<Entry>,
+    pub(super) hosts: SlotTable<Host>,
+    /// Per class and IP version.
+    traffic: [[Count; 2]; 4],
+    /// All monitored hosts together.
+    host_total: HostCounts,
+    untracked: Count,
+    /// Ranking scratch: (window bytes, index).
+    rank: Vec<(u64, u32)>,
+}
+
+/// Ticks (refresh intervals) in `d`, at least one.
+fn ticks(d: Duration, refresh: Duration) -> u64 {
+    (d.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
+}
+
+impl Ledger {
+    pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
+        let mut b = Ledger {
+            acc,
+            idle_ticks: 1,
+            bucket_ticks: 1,
+            entries: SlotTable::new(),
+            hosts: SlotTable::new(),
+            traffic: [[Count::default(); 2]; 4],
+            host_total: HostCounts::default(),
+            untracked: Count::default(),
+            rank: Vec::new(),
+        };
+        b.set_times(refresh);
+        b.reserve();
+        b
+    }
+
+    /// Makes room for `max_entries` entries and hosts, in memory written
+    /// once now: counting a new flow then never allocates, copies a table
+    /// or waits for the kernel to find a page, and the memory the collector
+    /// will use is taken (and known) at start.
+    fn reserve(&mut self) {
+        let n = self.acc.max_entries;
+        self.entries.reserve(n, VACANT_ENTRY);
+        self.hosts.reserve(n, VACANT_HOST);
+    }
+
+    /// Bytes its entries, hosts and their indices hold.
+    pub(super) fn memory_bytes(&self) -> usize {
+        self.entries.memory_bytes() + self.hosts.memory_bytes()
+    }
+
+    fn set_times(&mut self, refresh: Duration) {
+        self.idle_ticks = ticks(self.acc.flow_idle, refresh);
+        self.bucket_ticks = ticks(self.acc.flow_window, refresh)
+            .div_ceil(BUCKETS as u64)
+            .max(1);
+    }
+
+    fn bucket(&self, tick: u64) -> u64 {
+        tick / self.bucket_ticks
+    }
+
+    /// Starts loading what counting `key` at `idx` will read first: the
+    /// entry if `idx` is one, else the index slot and the host index slots
+    /// a new entry looks up.
+    #[inline]
+    pub(super) fn touch(&self, idx: u32, key: &SeriesKey) {
+        if let Some(e) = self.entries.items.get(idx as usize) {
+            // an entry spans three or four lines, and counting writes most
+            crate::sys::prefetch_all(e);
+            return;
+        }
+        self.entries.touch_key(&key.index_key());
+        for addr in [key.src, key.dst] {
+            self.hosts.touch_key(&host_key(key.version, addr));
+        }
+    }
+
+    #[inline]
+    fn holds(&self, idx: u32, key: &SeriesKey) -> bool {
+        self.entries
+            .items
+            .get(idx as usize)
+            .is_some_and(|e| e.alive && e.key == *key)
+    }
+
+    /// The entry of `key`, made if there is room; `NO_SERIES` if not.
+    fn entry_for(&mut self, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
+        let n = &self.acc.networks;
+        let window = Window::at(self.bucket(tick));
+        let side = |addr| {
+            if n.is_monitored(key.version, addr) {
+                HOST_LOOKUP
+            } else {
+                HOST_NONE
+            }
+        };
+        let make = || Entry {
+            key: *key,
+            class: n.class(key.version, &key.src, &key.dst),
+            alive: true,
+            exported: false,
+            hosts: [side(&key.src), side(&key.dst)],
+            total: Count::default(),
+            base: Count::default(),
+            window,
+            last_tick: tick,
+            first_ns: s.first_ns,
+            macs: s.macs,
+        };
+        self.entries
+            .get_or_add(key.index_key(), self.acc.max_entries, make)
+            .unwrap_or(NO_SERIES)
+    }
+
+    /// The host of `addr`, made if there is room; [`HOST_LOOKUP`] if not.
+    fn host_for(&mut self, version: u8, addr: [u8; 16], tick: u64) -> u32 {
+        let window = Window::at(self.bucket(tick));
+        let make = || Host {
+            version,
+            addr,
+            alive: true,
+            exported: false,
+            total: HostCounts::default(),
+            base: HostCounts::default(),
+            window,
+            last_tick: tick,
+        };
+        self.hosts
+            .get_or_add(host_key(version, addr), self.acc.max_entries, make)
+            .unwrap_or(HOST_LOOKUP)
+    }
+
+    /// Counts `s` for the host of `addr` (its `side`: 0 sent, 1 received).
+    fn count_host(
+        &mut self,
+        link: u32,
+        version: u8,
+        addr: [u8; 16],
+        side: usize,
+        s: &FlowStats,
+        tick: u64,
+    ) -> u32 {
+        let valid = self
+            .hosts
+            .items
+            .get(link as usize)
+            .is_some_and(|h| h.alive && h.addr == addr && h.version == version);
+        let link = if valid {
+            link
+        } else {
+            self.host_for(version, addr, tick)
+        };
+        let (packets, bytes) = (s.packets, s.bytes);
+        let bucket = self.bucket(tick);
+        let total = &mut self.host_total;
+        if side == 0 {
+            total.tx.add(packets, bytes);
+        } else {
+            total.rx.add(packets, bytes);
+        }
+        if let Some(h) = self.hosts.items.get_mut(link as usize) {
+            if side == 0 {
+                h.total.tx.add(packets, bytes);
+            } else {
+                h.total.rx.add(packets, bytes);
+            }
+            h.window.add(bucket, bytes);
+            h.last_tick = tick;
+        }
+        link
+    }
+
+    /// Counts flow `s` under `key`, whose entry is probably `idx` (a cached
+    /// index, or `NO_SERIES`). Returns the entry's index now.
+    #[inline]
+    pub(super) fn count(&mut self, idx: u32, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
+        let idx = if self.holds(idx, key) {
+            idx
+        } else {
+            self.entry_for(key, s, tick)
+        };
+        let v6 = usize::from(key.version == 6);
+        let bucket = self.bucket(tick);
+        let Some(e) = self.entries.items.get_mut(idx as usize) else {
+            // no room: the flow counts in its class and hosts, not in an entry
+            self.untracked.add(s.packets, s.bytes);
+            let n = &self.acc.networks;
+            let class = n.class(key.version, &key.src, &key.dst);
+            let sides = [
+                n.is_monitored(key.version, &key.src),
+                n.is_monitored(key.version, &key.dst),
+            ];
+            self.traffic[class.index()][v6].add(s.packets, s.bytes);
+            for (side, (monitored, addr)) in sides.into_iter().zip([key.src, key.dst]).enumerate() {
+                if monitored {
+                    self.count_host(HOST_LOOKUP, key.version, addr, side, s, tick);
+                }
+            }
+            return NO_SERIES;
+        };
+        e.total.add(s.packets, s.bytes);
+        e.window.add(bucket, s.bytes);
+        e.last_tick = tick;
+        let (class, hosts) = (e.class, e.hosts);
+        self.traffic[class.index()][v6].add(s.packets, s.bytes);
+        for (side, (link, addr)) in hosts.into_iter().zip([key.src, key.dst]).enumerate() {
+            if link != HOST_NONE {
+                let now = self.count_host(link, key.version, addr, side, s, tick);
+                if now != link {
+                    self.entries.items[idx as usize].hosts[side] = now;
+                }
+            }
+        }
+        idx
+    }
+
+    /// Forgets entries and hosts unseen for longer than the idle limit.
+    /// Returns whether it forgot any.
+    pub(super) fn expire(&mut self, tick: u64) -> bool {
+        let idle = self.idle_ticks;
+        let entries = self
+            .entries
+            .forget_where(|e| tick.saturating_sub(e.last_tick) > idle);
+        let hosts = self
+            .hosts
+            .forget_where(|h| tick.saturating_sub(h.last_tick) > idle);
+        entries || hosts
+    }
+
+    /// Chooses the exported entries and hosts: the top ones by bytes over
+    /// the window, ties broken by key. A newly exported series starts from
+    /// what it counted since the last publication (before that, its counts
+    /// were in "other", which never goes down); a folded one hands all it
+    /// showed to "other".
+    pub(super) fn rank(&mut self, tick: u64) {
+        let now = self.bucket(tick);
+        rank_into(
+            &mut self.entries.items,
+            &mut self.rank,
+            now,
+            self.acc.max_flow_series,
+        );
+        rank_into(
+            &mut self.hosts.items,
+            &mut self.rank,
+            now,
+            self.acc.max_hosts,
+        );
+    }
+
+    /// Applies new settings: classes and monitored sides are decided again
+    /// for every entry. An exported series whose class changed starts
+    /// again from zero under its new class (its old counts go to "other"
+    /// of the old class); a host no longer monitored is dropped the same
+    /// way. Totals are never touched, so no counter goes down or loses a
+    /// packet.
+    pub(super) fn reconfigure(&mut self, acc: Accounting, refresh: Duration, tick: u64) {
+        let old_bucket = self.bucket_ticks;
+        self.acc = acc;
+        self.set_times(refresh);
+        self.reserve();
+        let now = self.bucket(tick);
+        let fresh_windows = old_bucket != self.bucket_ticks;
+        let n = &self.acc.networks;
+        for e in self.entries.items.iter_mut().filter(|e| e.alive) {
+            let k = e.key;
+            let class = n.class(k.version, &k.src, &k.dst);
+            if class != e.class {
+                e.class = class;
+                e.base = e.total;
+            }
+            for (side, addr) in [k.src, k.dst].iter().enumerate() {
+                let m = n.is_monitored(k.version, addr);
+                if !m {
+                    e.hosts[side] = HOST_NONE;
+                } else if e.hosts[side] == HOST_NONE {
+                    e.hosts[side] = HOST_LOOKUP;
+                }
+            }
+            if fresh_windows {
+                e.window = Window::at(now);
+            }
+        }
+        self.hosts
+            .forget_where(|h| !n.is_monitored(h.version, &h.addr));
+        if fresh_windows {
+            for h in self.hosts.items.iter_mut().filter(|h| h.alive) {
+                h.window = Window::at(now);
+            }
+        }
+    }
+
+    /// The exported rows and what the folded rest adds up to.
+    pub(super) fn publish(&self, s: &mut Snapshot) {
+        let mut flows: Vec<FlowRow> = self
+            .entries
+            .items
+            .iter()
+            .filter(|e| e.alive && e.exported)
+            .map(|e| FlowRow {
+                key: e.key,
+                class: e.class,
+                packets: e.total.packets - e.base.packets,
+                bytes: e.total.bytes - e.base.bytes,
+                first_ns: e.first_ns,
+                macs: e.macs,
+            })
+            .collect();
+        flows.sort_unstable_by_key(|r| r.key);
+        let mut other = [Count::default(); 4];
+        for (c, o) in other.iter_mut().enumerate() {
+            for v in &self.traffic[c] {
+                o.add(v.packets, v.bytes);
+            }
+        }
+        for r in &flows {
+            let o = &mut other[r.class.index()];
+            o.packets -= r.packets;
+            o.bytes -= r.bytes;
+        }
+        let mut hosts: Vec<HostRow> = self
+            .hosts
+            .items
+            .iter()
+            .filter(|h| h.alive && h.exported)
+            .map(|h| HostRow {
+                version: h.version,
+                addr: h.addr,
+                counts: h.total.minus(h.base),
+            })
+            .collect();
+        hosts.sort_unstable_by_key(|h| (h.version, h.addr));
+        let mut hosts_other = self.host_total;
+        for h in &hosts {
+            hosts_other = hosts_other.minus(h.counts);
+        }
+        s.flows_folded = self.entries.live() - flows.len();
+        s.flows = flows;
+        s.flows_other = other;
+        s.traffic = self.traffic;
+        s.hosts = hosts;
+        s.hosts_other = hosts_other;
+        s.entries = self.entries.live();
+        s.host_entries = self.hosts.live();
+        s.untracked = self.untracked;
+        s.compat = self.acc.compat;
+    }
+}
+
+impl Ranked for Entry {
+    type Key = SeriesKey;
+    fn alive(&self) -> bool {
+        self.alive
+    }
+    fn forget(&mut self) {
+        self.alive = false;
+        self.exported = false;
+    }
+    fn index_key(&self) -> FlowKey {
+        self.key.index_key()
+    }
+    fn window(&self) -> &Window {
+        &self.window
+    }
+    fn key(&self) -> SeriesKey {
+        self.key
+    }
+    fn set_exported(&mut self, exported: bool) {
+        self.exported = exported;
+        if !exported {
+            self.base = self.total;
+        }
+    }
+}
+
+impl Ranked for Host {
+    type Key = (u8, [u8; 16]);
+    fn alive(&self) -> bool {
+        self.alive
+    }
+    fn forget(&mut self) {
+        self.alive = false;
+        self.exported = false;
+    }
+    fn index_key(&self) -> FlowKey {
+        host_key(self.version, self.addr)
+    }
+    fn window(&self) -> &Window {
+        &self.window
+    }
+    fn key(&self) -> (u8, [u8; 16]) {
+        (self.version, self.addr)
+    }
+    fn set_exported(&mut self, exported: bool) {
+        self.exported = exported;
+        if !exported {
+            self.base = self.total;
+        }
+    }
+}

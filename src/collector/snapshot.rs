@@ -1,0 +1,217 @@
+//! What the collector publishes: an immutable [`Snapshot`] of everything
+//! counted so far, in the rows the exposition renders, and the keys and
+//! counts those rows are made of.
+
+use crate::config::Compat;
+use crate::flow::FlowKey;
+use crate::netset::Class;
+use crate::parse::{ERROR_KINDS, ParseError, PortKind};
+use crate::worker::new_batch_histogram;
+use hdrhistogram::Histogram;
+
+/// Key of one collector entry and flow series: a host pair, protocol,
+/// service port and direction. The derived order is the exposition order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SeriesKey {
+    pub version: u8,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub proto: u8,
+    /// The conversation's service port, for protocols with ports.
+    pub port: Option<u16>,
+    /// From the answering side of the conversation.
+    pub reply: bool,
+}
+
+impl SeriesKey {
+    /// The key packed as a flow key, for the entry index: the service port
+    /// in the destination port, the direction in the source port.
+    pub(super) fn index_key(&self) -> FlowKey {
+        let (kind, port) = match self.port {
+            Some(p) => (PortKind::Ports, p),
+            None => (PortKind::None, 0),
+        };
+        let reply = u16::from(self.reply);
+        FlowKey::new(
+            self.version,
+            self.src,
+            self.dst,
+            self.proto,
+            kind,
+            reply,
+            port,
+            0,
+        )
+    }
+}
+
+/// One exported flow series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRow {
+    pub key: SeriesKey,
+    pub class: Class,
+    /// Counted since the series was last (re)exported.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Capture time of the entry's first packet, ns since the Unix epoch.
+    pub first_ns: u64,
+    /// Source and destination MAC of that packet (zero when unknown).
+    pub macs: [u8; 12],
+}
+
+/// Counts of one side of traffic: packets and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Count {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+impl Count {
+    pub(super) fn add(&mut self, packets: u64, bytes: u64) {
+        self.packets += packets;
+        self.bytes += bytes;
+    }
+}
+
+/// Per-IP counters: what a monitored host sent and received.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    pub tx: Count,
+    pub rx: Count,
+}
+
+impl HostCounts {
+    pub(super) fn minus(self, o: HostCounts) -> HostCounts {
+        HostCounts {
+            tx: Count {
+                packets: self.tx.packets - o.tx.packets,
+                bytes: self.tx.bytes - o.tx.bytes,
+            },
+            rx: Count {
+                packets: self.rx.packets - o.rx.packets,
+                bytes: self.rx.bytes - o.rx.bytes,
+            },
+        }
+    }
+}
+
+/// One exported per-IP series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    pub version: u8,
+    pub addr: [u8; 16],
+    pub counts: HostCounts,
+}
+
+/// Batch timing of one worker, as histogram buckets in seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchRow {
+    pub worker: usize,
+    /// (upper bound in seconds, count in this bucket alone); the last
+    /// bound is infinity.
+    pub buckets: Vec<(f64, u64)>,
+    pub sum_seconds: f64,
+    pub count: u64,
+}
+
+/// Upper bounds of the batch-time histogram, in seconds.
+pub const BATCH_BUCKETS: [f64; 16] = [
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+    0.1, 1.0,
+];
+
+/// An immutable view of everything counted so far.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Every (layer, reason) in [`ERROR_KINDS`] order.
+    pub parse_errors: Vec<(ParseError, u64)>,
+    /// (ethertype, packets) by ethertype, then what did not fit a
+    /// shard's ethertype table (`None`).
+    pub non_ip: Vec<(Option<u16>, u64)>,
+    pub overflow_packets: u64,
+    pub overflow_bytes: u64,
+    /// The exported flow series, sorted by key.
+    pub flows: Vec<FlowRow>,
+    /// Per class (in [`Class::ALL`] order): what is in no exported flow
+    /// series, so that the exported series and these add up to `traffic`.
+    pub flows_other: [Count; 4],
+    /// Per class and IP version (4, 6): every flow counted.
+    pub traffic: [[Count; 2]; 4],
+    /// The exported per-IP series, sorted by version and address.
+    pub hosts: Vec<HostRow>,
+    /// Monitored hosts' traffic in no exported per-IP series.
+    pub hosts_other: HostCounts,
+    /// Collector entries kept but folded into `flows_other`.
+    pub flows_folded: usize,
+    /// Flow entries the collector keeps.
+    pub entries: usize,
+    /// Hosts the collector keeps.
+    pub host_entries: usize,
+    /// Flows the collector had no room for: counted in `traffic` and the
+    /// "other" series only.
+    pub untracked: Count,
+    pub compat: Compat,
+    pub batches: Vec<BatchRow>,
+    /// Conversations the collector remembers the opener of.
+    pub conversations: usize,
+    /// Memory the worker shards hold, in bytes.
+    pub shard_memory_bytes: usize,
+    /// Memory of the collector's conversations, entries and hosts.
+    pub collector_memory_bytes: usize,
+    /// True once every worker has stopped and the last shard is merged.
+    pub complete: bool,
+}
+
+impl Snapshot {
+    pub fn empty(workers: usize) -> Snapshot {
+        Snapshot {
+            packets: 0,
+            bytes: 0,
+            parse_errors: ERROR_KINDS.iter().map(|e| (*e, 0)).collect(),
+            non_ip: Vec::new(),
+            overflow_packets: 0,
+            overflow_bytes: 0,
+            flows: Vec::new(),
+            flows_other: [Count::default(); 4],
+            traffic: [[Count::default(); 2]; 4],
+            hosts: Vec::new(),
+            hosts_other: HostCounts::default(),
+            flows_folded: 0,
+            entries: 0,
+            host_entries: 0,
+            untracked: Count::default(),
+            compat: Compat::default(),
+            batches: (0..workers)
+                .map(|w| batch_row(w, &new_batch_histogram(), 0))
+                .collect(),
+            conversations: 0,
+            shard_memory_bytes: 0,
+            collector_memory_bytes: 0,
+            complete: false,
+        }
+    }
+}
+
+pub(super) fn batch_row(worker: usize, h: &Histogram<u64>, sum_ns: u64) -> BatchRow {
+    // Per-bucket (not cumulative) counts, as the encoder wants them; values
+    // are stored at 2 significant digits and go to the first bound at or
+    // above their bucket.
+    let mut buckets: Vec<(f64, u64)> = BATCH_BUCKETS.iter().map(|&le| (le, 0)).collect();
+    buckets.push((f64::INFINITY, 0));
+    for v in h.iter_recorded() {
+        let secs = v.value_iterated_to() as f64 / 1e9;
+        let i = BATCH_BUCKETS
+            .iter()
+            .position(|&le| secs <= le)
+            .unwrap_or(BATCH_BUCKETS.len());
+        buckets[i].1 += v.count_at_value();
+    }
+    BatchRow {
+        worker,
+        buckets,
+        sum_seconds: sum_ns as f64 / 1e9,
+        count: h.len(),
+    }
+}
