@@ -13,6 +13,12 @@ use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+/// A flow of a merge stage, ready to count: its series key, the entry
+/// index cached for it, and where its conversation is (key, hash, and
+/// whether the flow is the reply direction); `None` if it waits for its
+/// conversation to be decided.
+type Staged = (SeriesKey, u32, Option<(FlowKey, u64, bool)>);
+
 /// Flows a merge looks up together, so that their cache misses overlap.
 const STAGE: usize = 16;
 
@@ -95,6 +101,7 @@ impl Accounts {
 
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
+        let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
         for stage in flows.chunks(STAGE) {
             let keys = self.touch_conversations(stage);
             let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
@@ -102,10 +109,8 @@ impl Accounts {
                 match self.conversations.get_mut(&ck, h) {
                     Some(c) => {
                         c.last_tick = tick;
-                        let (key, reply) = series_key(c, k);
-                        let idx = c.series[usize::from(reply)];
-                        self.ledger.touch(idx, &key);
-                        *f = (key, idx, Some((ck, h, reply)));
+                        let c = *c;
+                        *f = self.stage_flow(&c, k, ck, h);
                     }
                     None => {
                         let cand = Opener {
@@ -126,22 +131,13 @@ impl Accounts {
                     }
                 }
             }
-            for ((_, s), (key, idx, conv)) in stage.iter().zip(found) {
-                let Some((ck, h, reply)) = conv else { continue };
-                let now = self.ledger.count(idx, &key, s, tick);
-                if now != idx
-                    && let Some(c) = self.conversations.get_mut(&ck, h)
-                {
-                    c.series[usize::from(reply)] = now;
-                }
-            }
+            self.count_stage(stage, found, &mut unremembered, tick);
         }
         self.scratch = flows;
 
         // New conversations are remembered while there is room; beyond it
         // each is decided again from what each shard shows of it.
         let room = self.ledger.acc.max_entries;
-        let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
         let mut openers = self.openers.drain();
         loop {
             // staged too: touch a stage's slots, then insert
@@ -169,30 +165,56 @@ impl Accounts {
         // The same stages for the flows of the new conversations.
         for stage in pending.chunks(STAGE) {
             let keys = self.touch_conversations(stage);
-            let mut found = [(SeriesKey::default(), NO_SERIES, false); STAGE];
-            for ((k, _), ((ck, h), f)) in stage.iter().zip(keys.iter().zip(found.iter_mut())) {
-                let c = match self.conversations.get_mut(ck, *h) {
+            let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
+            for (((k, _), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
+                let c = match self.conversations.get_mut(&ck, h) {
                     Some(c) => *c,
                     // decided just above, so one of the two has it
-                    None => unremembered.get(ck).copied().unwrap_or_default(),
+                    None => unremembered.get(&ck).copied().unwrap_or_default(),
                 };
-                let (key, reply) = series_key(&c, k);
-                let idx = c.series[usize::from(reply)];
-                self.ledger.touch(idx, &key);
-                *f = (key, idx, reply);
+                *f = self.stage_flow(&c, k, ck, h);
             }
-            for ((_, s), ((ck, h), (key, idx, reply))) in stage.iter().zip(keys.iter().zip(found)) {
-                let now = self.ledger.count(idx, &key, s, tick);
-                let c = match self.conversations.get_mut(ck, *h) {
-                    Some(c) => Some(c),
-                    None => unremembered.get_mut(ck),
-                };
-                if let Some(c) = c {
-                    c.series[usize::from(reply)] = now;
-                }
-            }
+            self.count_stage(stage, found, &mut unremembered, tick);
         }
         self.pending = pending;
+    }
+
+    /// Stages flow `k` of conversation `c` (key `ck`, hash `h`): its series
+    /// key, the entry index the conversation caches for its direction, and
+    /// where to cache a new one, with the entry starting to load.
+    #[inline]
+    fn stage_flow(&self, c: &Conversation, k: &FlowKey, ck: FlowKey, h: u64) -> Staged {
+        let (key, reply) = series_key(c, k);
+        let idx = c.series[usize::from(reply)];
+        self.ledger.touch(idx, &key);
+        (key, idx, Some((ck, h, reply)))
+    }
+
+    /// Counts the staged flows of a stage in the ledger (flows staged with
+    /// no conversation wait for a later stage), and caches the entry index
+    /// the ledger gives back in the conversation, remembered or not.
+    #[inline]
+    fn count_stage(
+        &mut self,
+        stage: &[(FlowKey, FlowStats)],
+        found: [Staged; STAGE],
+        unremembered: &mut HashMap<FlowKey, Conversation, FastState>,
+        tick: u64,
+    ) {
+        for ((_, s), (key, idx, at)) in stage.iter().zip(found) {
+            let Some((ck, h, reply)) = at else { continue };
+            let now = self.ledger.count(idx, &key, s, tick);
+            if now == idx {
+                continue;
+            }
+            let c = match self.conversations.get_mut(&ck, h) {
+                Some(c) => Some(c),
+                None => unremembered.get_mut(&ck),
+            };
+            if let Some(c) = c {
+                c.series[usize::from(reply)] = now;
+            }
+        }
     }
 
     /// The conversation key of each flow of a stage (at most [`STAGE`]) and
