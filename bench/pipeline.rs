@@ -4,7 +4,8 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringflow::capture::pcap_file::PcapReader;
 use ringflow::collector::PipelineConfig;
-use ringflow::replay::{DEFAULT_BATCH, Input, Replay};
+use ringflow::config::defaults;
+use ringflow::replay::{Input, Replay};
 use std::io::{Cursor, Read};
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,7 +37,9 @@ fn bench_pipeline(c: &mut Criterion) {
                         table_capacity: 65_536,
                         ..PipelineConfig::default()
                     };
-                    let s = Replay::new(vec![input], &cfg, DEFAULT_BATCH).run().unwrap();
+                    let s = Replay::new(vec![input], &cfg, defaults::REPLAY_BATCH as usize)
+                        .run()
+                        .unwrap();
                     assert_eq!(s.packets, mix.packets);
                 })
             },

@@ -8,7 +8,8 @@
 //!   xdp_drop IFACE [QUEUES] [native|skb] [SECONDS]
 
 use ringflow::capture::Iface;
-use ringflow::capture::af_xdp::{Attachment, Waiter, XdpBind, XdpConfig, XdpMode, open_socket};
+use ringflow::capture::af_xdp::{Attachment, Waiter, XdpConfig, open_socket};
+use ringflow::config::{XdpBind, XdpMode};
 use ringflow::live::default_xdp_params;
 use ringflow::sys::PollSet;
 use std::sync::Arc;

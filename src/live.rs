@@ -2,27 +2,21 @@
 //! interface, runs pinned workers and the collector, serves /metrics, and
 //! shuts down cleanly on SIGINT or SIGTERM.
 
-use crate::capture::af_packet::{self, Direction, Fanout, SocketConfig};
-use crate::capture::af_xdp::{self, XdpBind, XdpConfig, XdpMode};
+use crate::capture::af_packet::{self, SocketConfig};
+use crate::capture::af_xdp::{self, XdpConfig};
 use crate::capture::cbpf::Filter;
 use crate::capture::stats::CaptureStats;
 use crate::capture::{CaptureError, Iface};
 use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::Accounting;
-use crate::config::{Backend, RunArgs, parse_cpu_list, parse_duration};
-use crate::export::http::{self, DEFAULT_LISTEN, HttpError};
+use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
+use crate::export::http::{self, HttpError};
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-pub const DEFAULT_SNAPLEN: u32 = 256;
-pub const DEFAULT_BLOCK_SIZE: u32 = 1 << 20;
-pub const DEFAULT_BLOCK_COUNT: u32 = 64;
-pub const DEFAULT_FRAME_SIZE: u32 = 2048;
-pub const DEFAULT_BLOCK_TIMEOUT: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -174,18 +168,13 @@ pub enum LiveBackend {
     },
 }
 
-pub const DEFAULT_XDP_FRAME_SIZE: u32 = 2048;
-pub const DEFAULT_XDP_FRAMES: u32 = 16384;
-pub const DEFAULT_XDP_RING_SIZE: u32 = 8192;
-pub const DEFAULT_BUSY_POLL_BUDGET: u32 = 64;
-
 /// UMEM and ring geometry of an AF_XDP socket with the defaults.
 pub fn default_xdp_params() -> XskParams {
     XskParams {
-        frame_size: DEFAULT_XDP_FRAME_SIZE,
-        frame_count: DEFAULT_XDP_FRAMES,
-        fill_size: DEFAULT_XDP_RING_SIZE,
-        rx_size: DEFAULT_XDP_RING_SIZE,
+        frame_size: defaults::XDP_FRAME_SIZE,
+        frame_count: defaults::XDP_FRAMES,
+        fill_size: defaults::XDP_RING_SIZE,
+        rx_size: defaults::XDP_RING_SIZE,
         huge_pages: false,
     }
 }
@@ -193,7 +182,7 @@ pub fn default_xdp_params() -> XskParams {
 fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, LiveError> {
     let cfg = |m: String| LiveError::Config(m);
     let default_route = default_route_iface();
-    let chosen = match args.backend.unwrap_or(Backend::AfPacket) {
+    let chosen = match args.backend.unwrap_or(defaults::BACKEND) {
         Backend::AfPacket => Backend::AfPacket,
         Backend::AfXdp => Backend::AfXdp,
         Backend::Auto => {
@@ -242,7 +231,8 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
         }
         let have = rx_queues(&i.name) as u32;
         let list: Vec<u32> = match args.queues.as_deref() {
-            None | Some("all") => (0..have).collect(),
+            None => (0..have).collect(),
+            Some(q) if q == defaults::QUEUES => (0..have).collect(),
             Some(l) => {
                 let mut v: Vec<u32> = parse_cpu_list(l)
                     .map_err(|_| cfg(format!("bad queue list '{l}' (example: all, 0-3,6)")))?
@@ -263,19 +253,21 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
         };
         queues.push(list);
     }
-    let frame_size = args.xdp_frame_size.unwrap_or(DEFAULT_XDP_FRAME_SIZE);
+    let frame_size = args.xdp_frame_size.unwrap_or(defaults::XDP_FRAME_SIZE);
     if frame_size != 2048 && frame_size != 4096 {
         return Err(cfg(format!(
             "--xdp-frame-size {frame_size} must be 2048 or 4096"
         )));
     }
-    let ring = args.xdp_ring_size.unwrap_or(DEFAULT_XDP_RING_SIZE);
+    let ring = args.xdp_ring_size.unwrap_or(defaults::XDP_RING_SIZE);
     if !ring.is_power_of_two() || !(64..=1 << 20).contains(&ring) {
         return Err(cfg(format!(
             "--xdp-ring-size {ring} must be a power of two from 64 to 1048576"
         )));
     }
-    let frames = args.xdp_frames.unwrap_or(DEFAULT_XDP_FRAMES.max(2 * ring));
+    let frames = args
+        .xdp_frames
+        .unwrap_or(defaults::XDP_FRAMES.max(2 * ring));
     if frames < ring || u64::from(frames) * u64::from(frame_size) > 1 << 34 {
         return Err(cfg(format!(
             "--xdp-frames {frames} must be at least the ring size ({ring}) and the UMEM at most 16 GiB"
@@ -290,11 +282,14 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
                 rx_size: ring,
                 huge_pages: args.xdp_huge_pages,
             },
-            mode: args.xdp_mode.unwrap_or(XdpMode::Auto),
-            bind: args.xdp_bind.unwrap_or(XdpBind::Auto),
-            busy_poll: args
-                .busy_poll
-                .map(|u| (u, args.busy_poll_budget.unwrap_or(DEFAULT_BUSY_POLL_BUDGET))),
+            mode: args.xdp_mode.unwrap_or(defaults::XDP_MODE),
+            bind: args.xdp_bind.unwrap_or(defaults::XDP_BIND),
+            busy_poll: args.busy_poll.map(|u| {
+                (
+                    u,
+                    args.busy_poll_budget.unwrap_or(defaults::BUSY_POLL_BUDGET),
+                )
+            }),
         },
         queues,
     })
@@ -309,9 +304,9 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     let (args, start_file) = match &args.config {
         Some(p) => {
             let table = crate::config::config_table(p).map_err(LiveError::Config)?;
-            let file =
-                crate::config::run_args_from_table(p, table.clone()).map_err(LiveError::Config)?;
-            (args.over(file), table)
+            let merged =
+                crate::config::merge(&args, p, table.clone()).map_err(LiveError::Config)?;
+            (merged, table)
         }
         None => (args, toml::Table::new()),
     };
@@ -400,18 +395,26 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
                 None => Ok(default),
             }
         };
-    let block_timeout = duration(&args.block_timeout, "block-timeout", DEFAULT_BLOCK_TIMEOUT)?;
-    let refresh = duration(&args.refresh, "refresh", Duration::from_secs(1))?;
-    let snaplen = args.snaplen.unwrap_or(DEFAULT_SNAPLEN);
+    let block_timeout = duration(
+        &args.block_timeout,
+        "block-timeout",
+        defaults::duration(defaults::BLOCK_TIMEOUT),
+    )?;
+    let refresh = duration(
+        &args.refresh,
+        "refresh",
+        defaults::duration(defaults::REFRESH),
+    )?;
+    let snaplen = args.snaplen.unwrap_or(defaults::SNAPLEN);
     if !(14..=262_144).contains(&snaplen) {
         return Err(cfg(format!(
             "--snaplen {snaplen} must be between 14 and 262144"
         )));
     }
     let ring = RingParams {
-        block_size: args.block_size.unwrap_or(DEFAULT_BLOCK_SIZE),
-        block_count: args.block_count.unwrap_or(DEFAULT_BLOCK_COUNT),
-        frame_size: args.frame_size.unwrap_or(DEFAULT_FRAME_SIZE),
+        block_size: args.block_size.unwrap_or(defaults::BLOCK_SIZE),
+        block_count: args.block_count.unwrap_or(defaults::BLOCK_COUNT),
+        frame_size: args.frame_size.unwrap_or(defaults::FRAME_SIZE),
         block_timeout_ms: block_timeout.as_millis().clamp(1, u128::from(u32::MAX)) as u32,
     };
     if ring.block_count == 0 || ring.frame_size == 0 || ring.block_size < ring.frame_size {
@@ -420,7 +423,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             ring.block_count, ring.block_size, ring.frame_size
         )));
     }
-    let flow_table_size = args.flow_table_size.unwrap_or(200_000);
+    let flow_table_size = args.flow_table_size.unwrap_or(defaults::FLOW_TABLE_SIZE);
     if !(1..=1 << 28).contains(&flow_table_size) {
         return Err(cfg(format!(
             "--flow-table-size {flow_table_size} must be between 1 and 268435456"
@@ -440,9 +443,9 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         filter: args.filter.clone(),
         socket: SocketConfig {
             ring,
-            fanout: (workers > 1).then(|| args.fanout.unwrap_or(Fanout::Hash)),
+            fanout: (workers > 1).then(|| args.fanout.unwrap_or(defaults::FANOUT)),
             promisc: args.promisc,
-            direction: args.direction.unwrap_or(Direction::Both),
+            direction: args.direction.unwrap_or(defaults::DIRECTION),
         },
         pipeline: PipelineConfig {
             workers,
@@ -452,7 +455,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         },
         listen: args
             .listen
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("constant address")),
+            .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
         print: args.print,
         cli,
         start_file,
@@ -863,16 +866,16 @@ impl Reload {
             return;
         };
         let read = crate::config::config_table(path).and_then(|now| {
-            crate::config::run_args_from_table(path, now.clone()).map(|file| (now, file))
+            crate::config::merge(&self.cli, path, now.clone()).map(|merged| (now, merged))
         });
-        let (now, file) = match read {
+        let (now, merged) = match read {
             Ok(r) => r,
             Err(e) => {
                 crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");
                 return;
             }
         };
-        let acc = match self.cli.accounting.clone().over(file.accounting).resolve() {
+        let acc = match merged.accounting.resolve() {
             Ok(a) => a,
             Err(e) => {
                 crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");
@@ -925,6 +928,49 @@ fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool, reload: &R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Fanout;
+
+    /// What `--help` says (from `config::defaults`) is what is applied.
+    #[test]
+    fn nothing_given_resolves_to_the_defaults() {
+        let s = settings(1, None);
+        assert_eq!(s.snaplen, defaults::SNAPLEN);
+        let r = &s.socket.ring;
+        assert_eq!(
+            (
+                r.block_size,
+                r.block_count,
+                r.frame_size,
+                r.block_timeout_ms
+            ),
+            (
+                defaults::BLOCK_SIZE,
+                defaults::BLOCK_COUNT,
+                defaults::FRAME_SIZE,
+                defaults::duration(defaults::BLOCK_TIMEOUT).as_millis() as u32
+            )
+        );
+        assert_eq!(s.socket.direction, defaults::DIRECTION);
+        assert_eq!(s.listen.to_string(), defaults::LISTEN);
+        assert_eq!(s.pipeline.refresh, defaults::duration(defaults::REFRESH));
+        assert_eq!(s.pipeline.table_capacity as u64, defaults::FLOW_TABLE_SIZE);
+        let acc = &s.pipeline.accounting;
+        assert_eq!(acc.max_flow_series as u64, defaults::MAX_FLOW_SERIES);
+        assert_eq!(acc.max_hosts as u64, defaults::MAX_HOSTS);
+        assert_eq!(acc.max_entries as u64, defaults::MAX_ENTRIES);
+        assert_eq!(acc.flow_window, defaults::duration(defaults::FLOW_WINDOW));
+        assert_eq!(acc.flow_idle, defaults::duration(defaults::FLOW_IDLE));
+        let xdp = default_xdp_params();
+        assert_eq!(
+            (xdp.frame_size, xdp.frame_count, xdp.fill_size, xdp.rx_size),
+            (
+                defaults::XDP_FRAME_SIZE,
+                defaults::XDP_FRAMES,
+                defaults::XDP_RING_SIZE,
+                defaults::XDP_RING_SIZE
+            )
+        );
+    }
 
     #[test]
     fn worker_priority_auto_is_real_time_for_af_xdp_only() {

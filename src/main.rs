@@ -1,7 +1,6 @@
 //! ringflow: parse the command line, start the threads; no logic here.
 
 use anyhow::Context;
-use clap::Parser;
 use ringflow::collector::PipelineConfig;
 use ringflow::config::{
     AccountingArgs, CheckConfigArgs, Cli, Command, GenArgs, PipelineArgs, ReplayArgs, RunArgs,
@@ -12,7 +11,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;

@@ -243,16 +243,6 @@ impl Class {
     }
 }
 
-/// The default local networks: private IPv4 ranges, IPv6 unique-local and
-/// link-local.
-pub const DEFAULT_LOCAL: [&str; 5] = [
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "fc00::/7",
-    "fe80::/10",
-];
-
 /// Local, monitored and excluded networks, as the collector applies them.
 #[derive(Debug, Clone)]
 pub struct Networks {
@@ -260,13 +250,6 @@ pub struct Networks {
     /// Hosts counted per IP: inside `monitor`, outside `exclude`.
     pub monitor: NetSet,
     pub exclude: NetSet,
-}
-
-impl Default for Networks {
-    fn default() -> Self {
-        let local = parse_list(&DEFAULT_LOCAL).expect("the defaults parse");
-        Networks::new(&local, &[], &[])
-    }
 }
 
 impl Networks {
@@ -412,9 +395,21 @@ mod tests {
         }
     }
 
+    /// The private and link-local ranges of both versions as local.
+    fn private_local() -> Networks {
+        let local = [
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+            "fc00::/7",
+            "fe80::/10",
+        ];
+        Networks::new(&parse_list(&local).unwrap(), &[], &[])
+    }
+
     #[test]
     fn classes() {
-        let n = Networks::default();
+        let n = private_local();
         let c = |s: &str, d: &str| n.class(a(s).0, &a(s).1, &a(d).1);
         assert_eq!(c("10.0.0.1", "93.184.216.34"), Class::Outgoing);
         assert_eq!(c("93.184.216.34", "192.168.1.1"), Class::Incoming);
@@ -428,11 +423,18 @@ mod tests {
 
     #[test]
     fn monitored_is_monitor_minus_exclude_and_defaults_to_local() {
-        let n = Networks::default();
+        let n = private_local();
         assert!(n.is_monitored(4, &a("10.2.3.4").1));
         assert!(!n.is_monitored(4, &a("8.8.8.8").1));
         let m = Networks::new(
-            &parse_list(&DEFAULT_LOCAL).unwrap(),
+            &parse_list(&[
+                "10.0.0.0/8",
+                "172.16.0.0/12",
+                "192.168.0.0/16",
+                "fc00::/7",
+                "fe80::/10",
+            ])
+            .unwrap(),
             &parse_list(&["192.168.1.0/24", "2001:db8::/32"]).unwrap(),
             &parse_list(&["192.168.1.128/25"]).unwrap(),
         );

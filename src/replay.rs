@@ -16,7 +16,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// Packets per batch handed to a worker.
-pub const DEFAULT_BATCH: usize = 256;
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 4;
 

@@ -4,6 +4,7 @@
 
 use super::stats::SocketCounters;
 use super::{CaptureError, Frame, FrameSink, Iface};
+use crate::config::{Direction, Fanout};
 use crate::parse::LinkType;
 use crate::sys::af_packet::{PacketSocket, RingPacket, RingParams, RxRing};
 use crate::sys::{self, SysError};
@@ -11,40 +12,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-/// How the kernel spreads packets over the sockets of a fanout group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fanout {
-    /// By flow hash (symmetric): a flow stays on one worker.
-    Hash,
-    /// By the CPU that received the packet.
-    Cpu,
-    /// By the NIC queue the packet came in on.
-    Qm,
-    /// Round robin.
-    Lb,
-}
-
-impl Fanout {
-    fn mode(self) -> u16 {
-        match self {
-            Fanout::Hash => 0,
-            Fanout::Lb => 1,
-            Fanout::Cpu => 2,
-            Fanout::Qm => 5,
-        }
+/// The kernel's `PACKET_FANOUT_*` mode for a fanout setting.
+fn fanout_mode(f: Fanout) -> u16 {
+    match f {
+        Fanout::Hash => 0,
+        Fanout::Lb => 1,
+        Fanout::Cpu => 2,
+        Fanout::Qm => 5,
     }
-}
-
-/// Which packets to capture relative to this host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Direction {
-    Both,
-    /// Received packets only.
-    In,
-    /// Packets this host sends only.
-    Out,
 }
 
 /// Socket settings shared by every ring.
@@ -99,7 +74,7 @@ pub fn open_ring(
     let sock = ring.socket();
     sock.bind(iface.ifindex, true).map_err(sock_err)?;
     if let Some(fanout) = cfg.fanout {
-        sock.join_fanout(iface.fanout_id, fanout.mode())
+        sock.join_fanout(iface.fanout_id, fanout_mode(fanout))
             .map_err(sock_err)?;
     }
     if cfg.promisc {

@@ -7,6 +7,7 @@
 use super::cbpf::Filter;
 use super::stats::SocketCounters;
 use super::{CaptureError, Frame, FrameSink, Iface};
+use crate::config::{XdpBind, XdpMode};
 use crate::parse::LinkType;
 use crate::sys::bpf::{self, Insn, Link, Map, Program, insn, op};
 use crate::sys::xdp::{BindMode, XdpStats, XskParams, XskSocket};
@@ -15,28 +16,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-/// How the XDP program is attached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum XdpMode {
-    /// Native (driver) mode where the driver has it, else SKB mode.
-    Auto,
-    /// In the driver, before any socket buffer exists.
-    Native,
-    /// Generic mode, after the kernel built a socket buffer; works everywhere.
-    Skb,
-}
-
-/// How the sockets are bound to their queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum XdpBind {
-    /// Zero-copy, falling back to copy when the driver refuses.
-    Auto,
-    ZeroCopy,
-    Copy,
-}
 
 /// Settings of every AF_XDP socket.
 #[derive(Debug, Clone)]

@@ -10,9 +10,9 @@ pub mod cbpf;
 pub mod pcap_file;
 pub mod stats;
 
+use crate::config::Direction;
 use crate::parse::LinkType;
 use crate::sys::{self, SysError, filter};
-use af_packet::Direction;
 
 /// One captured frame, borrowed from a ring or a batch buffer.
 #[derive(Clone, Copy, Debug)]

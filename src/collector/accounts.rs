@@ -424,7 +424,7 @@ mod tests {
         let nets = |l: &[&str]| crate::netset::parse_list(l).unwrap();
         let acc = Accounting {
             networks: Networks::new(
-                &nets(&crate::netset::DEFAULT_LOCAL),
+                &nets(&crate::config::defaults::LOCAL_NETWORKS),
                 &nets(&["192.168.1.0/24", "198.51.100.0/24"]),
                 &nets(&["192.168.1.128/25"]),
             ),

@@ -16,7 +16,7 @@ pub mod snapshot;
 pub use accounts::Accounts;
 pub use snapshot::{BatchRow, Count, FlowRow, HostCounts, HostRow, SeriesKey, Snapshot};
 
-use crate::config::Accounting;
+use crate::config::{Accounting, defaults};
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,8 +37,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             workers: 1,
-            table_capacity: 200_000,
-            refresh: Duration::from_secs(1),
+            table_capacity: defaults::FLOW_TABLE_SIZE as usize,
+            refresh: defaults::duration(defaults::REFRESH),
             accounting: Accounting::default(),
         }
     }

@@ -1,7 +1,10 @@
 //! The collector's settings: what it classifies, how much it keeps and
 //! for how long.
 
-use crate::netset::Networks;
+use super::{defaults, parse_duration};
+use crate::netset::{Cidr, Networks, parse_list};
+use clap::Args;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Exposition families of the tools ringflow replaces, exported beside
@@ -31,15 +34,22 @@ pub struct Accounting {
     pub compat: Compat,
 }
 
+/// The default local networks, with no monitor or exclude list (the
+/// local networks are monitored).
+fn default_networks() -> Networks {
+    let local = parse_list(&defaults::LOCAL_NETWORKS).unwrap_or_default();
+    Networks::new(&local, &[], &[])
+}
+
 impl Default for Accounting {
     fn default() -> Self {
         Accounting {
-            networks: Networks::default(),
-            max_flow_series: 10_000,
-            max_hosts: 10_000,
-            max_entries: 250_000,
-            flow_window: Duration::from_secs(300),
-            flow_idle: Duration::from_secs(600),
+            networks: default_networks(),
+            max_flow_series: defaults::MAX_FLOW_SERIES as usize,
+            max_hosts: defaults::MAX_HOSTS as usize,
+            max_entries: defaults::MAX_ENTRIES as usize,
+            flow_window: defaults::duration(defaults::FLOW_WINDOW),
+            flow_idle: defaults::duration(defaults::FLOW_IDLE),
             compat: Compat::default(),
         }
     }
@@ -48,7 +58,7 @@ impl Default for Accounting {
 impl Accounting {
     /// The settings as TOML lines.
     pub fn describe(&self) -> String {
-        let nets = |v: &[crate::netset::Cidr]| {
+        let nets = |v: &[Cidr]| {
             let q: Vec<String> = v.iter().map(|c| format!("\"{c}\"")).collect();
             format!("[{}]", q.join(", "))
         };
@@ -72,5 +82,115 @@ impl Accounting {
             format!("compat = [{}]", compat.join(", ")),
         ]
         .join("\n")
+    }
+}
+
+/// Profiles that add the metric families of a replaced tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompatProfile {
+    /// promflow_transmit_bytes_total{ip} and promflow_receive_bytes_total{ip}.
+    Promflow,
+    /// trafficmonitor_total_incoming_bytes, trafficmonitor_total_outgoing_bytes
+    /// and trafficmonitor_hosts_src_dst.
+    Trafficmonitor,
+}
+
+/// What the collector classifies and exports, and how much it keeps. The
+/// same flags for live capture and replay; in the TOML file the same keys.
+/// A running capture reloads them from the file on SIGHUP.
+#[derive(Debug, Default, Clone, PartialEq, Args, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AccountingArgs {
+    /// Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide
+    /// the direction classes.
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub local_networks: Option<Vec<String>>,
+    /// IPs with per-IP counters: inside these networks [default: the local networks].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub monitor_subnets: Option<Vec<String>>,
+    /// ... and outside these [default: none].
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub exclude_subnets: Option<Vec<String>>,
+    /// Flow series exported: the top N by bytes over --flow-window; the
+    /// rest are summed per class under src="other".
+    #[arg(long, value_name = "N")]
+    pub max_flow_series: Option<u64>,
+    /// Per-IP series exported, chosen the same way; the rest under ip="other".
+    #[arg(long, value_name = "N")]
+    pub max_hosts: Option<u64>,
+    /// Flow entries, conversations and hosts the collector keeps at most
+    /// (each); this bounds its memory (at most 700 bytes per entry in all).
+    #[arg(long, value_name = "N")]
+    pub max_entries: Option<u64>,
+    /// Window the series are ranked over.
+    #[arg(long, value_name = "DURATION")]
+    pub flow_window: Option<String>,
+    /// Entries unseen this long leave the exposition.
+    #[arg(long, value_name = "DURATION")]
+    pub flow_idle: Option<String>,
+    /// Also export the families of a replaced tool (repeatable or comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub compat: Option<Vec<CompatProfile>>,
+}
+
+/// TOML keys of [`AccountingArgs`].
+pub const ACCOUNTING_KEYS: [&str; 9] = [
+    "local-networks",
+    "monitor-subnets",
+    "exclude-subnets",
+    "max-flow-series",
+    "max-hosts",
+    "max-entries",
+    "flow-window",
+    "flow-idle",
+    "compat",
+];
+
+impl AccountingArgs {
+    /// The settings, with defaults applied and everything checked.
+    pub fn resolve(&self) -> Result<Accounting, String> {
+        let nets = |v: &Option<Vec<String>>, flag: &str| -> Result<Option<Vec<Cidr>>, String> {
+            v.as_ref()
+                .map(|l| parse_list(l).map_err(|e| format!("--{flag}: {e}")))
+                .transpose()
+        };
+        let d = Accounting::default();
+        let local = match nets(&self.local_networks, "local-networks")? {
+            Some(l) => l,
+            None => parse_list(&defaults::LOCAL_NETWORKS)?,
+        };
+        let monitor = nets(&self.monitor_subnets, "monitor-subnets")?.unwrap_or_default();
+        let exclude = nets(&self.exclude_subnets, "exclude-subnets")?.unwrap_or_default();
+        let limit =
+            |v: Option<u64>, flag: &str, min: u64, default: usize| -> Result<usize, String> {
+                match v {
+                    None => Ok(default),
+                    Some(n) if (min..=1 << 32).contains(&n) => Ok(n as usize),
+                    Some(n) => Err(format!("--{flag} {n} must be between {min} and 4294967296")),
+                }
+            };
+        let duration = |v: &Option<String>, flag: &str, default: Duration| match v {
+            Some(s) => parse_duration(s).map_err(|e| format!("--{flag}: {e}")),
+            None => Ok(default),
+        };
+        let compat = self.compat.clone().unwrap_or_default();
+        Ok(Accounting {
+            networks: Networks::new(&local, &monitor, &exclude),
+            max_flow_series: limit(
+                self.max_flow_series,
+                "max-flow-series",
+                0,
+                d.max_flow_series,
+            )?,
+            max_hosts: limit(self.max_hosts, "max-hosts", 0, d.max_hosts)?,
+            max_entries: limit(self.max_entries, "max-entries", 1, d.max_entries)?,
+            flow_window: duration(&self.flow_window, "flow-window", d.flow_window)?,
+            flow_idle: duration(&self.flow_idle, "flow-idle", d.flow_idle)?,
+            compat: Compat {
+                promflow: compat.contains(&CompatProfile::Promflow),
+                trafficmonitor: compat.contains(&CompatProfile::Trafficmonitor),
+            },
+        })
     }
 }

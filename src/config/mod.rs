@@ -1,16 +1,22 @@
-//! Command-line configuration. Every default is documented on its flag.
+//! Configuration: the command line (clap), the TOML config file and how
+//! they merge ([`file`]), every default ([`defaults`]), and the settings
+//! types the rest of ringflow is configured with ([`Accounting`] and the
+//! capture words in [`capture`]). It imports nothing from the layers it
+//! configures.
 
 mod accounting;
-pub use accounting::{Accounting, Compat};
+mod capture;
+pub mod defaults;
+mod file;
 
-use crate::capture::af_packet::{Direction, Fanout};
-use crate::capture::af_xdp::{XdpBind, XdpMode};
-use crate::export::http::DEFAULT_LISTEN;
-use crate::netset::{Cidr, DEFAULT_LOCAL, Networks, parse_list};
+pub use accounting::{ACCOUNTING_KEYS, Accounting, AccountingArgs, Compat, CompatProfile};
+pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
+pub use file::{config_table, merge, read_config_file, run_args_from_table};
+
 use clap::{Args, Parser, Subcommand};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
@@ -26,6 +32,23 @@ pub struct Cli {
     /// Live capture (the same as `ringflow run`).
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+impl Cli {
+    /// The command line definition, with every default of [`defaults`]
+    /// in the help.
+    pub fn command_with_defaults() -> clap::Command {
+        use clap::CommandFactory;
+        defaults::with_defaults_shown(Cli::command())
+    }
+
+    /// Parses the process's arguments (see [`Cli::command_with_defaults`]).
+    pub fn try_parse_args() -> Result<Cli, clap::Error> {
+        use clap::FromArgMatches;
+        let mut cmd = Cli::command_with_defaults();
+        let m = cmd.try_get_matches_from_mut(std::env::args_os())?;
+        Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,23 +73,10 @@ pub struct CheckConfigArgs {
     pub file: PathBuf,
 }
 
-/// Capture backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Backend {
-    /// AF_PACKET with TPACKET_V3 rings and fanout: works on every interface.
-    AfPacket,
-    /// AF_XDP, one socket per RX queue: takes the frames away from the
-    /// kernel stack, for dedicated capture ports.
-    AfXdp,
-    /// AF_XDP on an interface without addresses (a SPAN port), else AF_PACKET.
-    Auto,
-}
-
 /// Live capture settings. Every flag has the same key in the TOML file
 /// given with --config; a flag given on the command line wins over the
 /// file. Defaults are applied after both.
-#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[derive(Debug, Default, Clone, Args, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RunArgs {
     /// TOML file with any of these settings (keys as the flags, without --).
@@ -82,7 +92,7 @@ pub struct RunArgs {
     #[arg(long = "exclude-iface", value_name = "IF")]
     #[serde(default)]
     pub exclude_iface: Vec<String>,
-    /// Capture backend [default: af-packet].
+    /// Capture backend.
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
     /// Worker threads [default: the interface's RX queue count, at most the online CPUs].
@@ -91,7 +101,7 @@ pub struct RunArgs {
     /// CPUs to pin workers to, e.g. `0-3,6` [default: worker i on CPU i].
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
-    /// Bytes of each packet copied to the ring [default: 256]; counting
+    /// Bytes of each packet copied to the ring; counting
     /// always uses the length on the wire.
     #[arg(long)]
     pub snaplen: Option<u32>,
@@ -102,54 +112,54 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub promisc: bool,
-    /// Packets to capture: both directions, received (in) or sent (out) [default: both].
+    /// Packets to capture: both directions, received (in) or sent (out).
     #[arg(long, value_enum)]
     pub direction: Option<Direction>,
-    /// How the kernel spreads packets over the workers [default: hash].
+    /// How the kernel spreads packets over the workers.
     #[arg(long, value_enum)]
     pub fanout: Option<Fanout>,
-    /// Ring block size in bytes [default: 1048576].
+    /// Ring block size in bytes.
     #[arg(long)]
     pub block_size: Option<u32>,
-    /// Ring blocks per worker and interface [default: 64, so 64 MiB].
+    /// Ring blocks per worker and interface.
     #[arg(long)]
     pub block_count: Option<u32>,
-    /// Ring frame size hint in bytes [default: 2048].
+    /// Ring frame size hint in bytes.
     #[arg(long)]
     pub frame_size: Option<u32>,
     /// How long the kernel waits before handing over a block that is not
-    /// full [default: 10ms].
+    /// full.
     #[arg(long, value_name = "DURATION")]
     pub block_timeout: Option<String>,
-    /// Where to serve /metrics [default: 0.0.0.0:19213].
+    /// Where to serve /metrics.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
-    /// How often the collector merges and publishes [default: 1s].
+    /// How often the collector merges and publishes.
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
-    /// Flows each worker table holds per refresh interval [default: 200000].
+    /// Flows each worker table holds per refresh interval.
     #[arg(long)]
     pub flow_table_size: Option<u64>,
     /// Print the final exposition to stdout on exit.
     #[arg(long)]
     #[serde(default)]
     pub print: bool,
-    /// AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all].
+    /// AF_XDP: RX queues to capture, `all` or a list such as `0-3`.
     #[arg(long, value_name = "all|LIST")]
     pub queues: Option<String>,
-    /// AF_XDP: how the XDP program is attached [default: auto].
+    /// AF_XDP: how the XDP program is attached.
     #[arg(long, value_enum)]
     pub xdp_mode: Option<XdpMode>,
-    /// AF_XDP: how sockets bind to their queues [default: auto].
+    /// AF_XDP: how sockets bind to their queues.
     #[arg(long, value_enum)]
     pub xdp_bind: Option<XdpBind>,
-    /// AF_XDP: bytes per UMEM frame, 2048 or 4096 [default: 2048].
+    /// AF_XDP: bytes per UMEM frame, 2048 or 4096.
     #[arg(long)]
     pub xdp_frame_size: Option<u32>,
-    /// AF_XDP: UMEM frames per queue [default: 16384, at least twice the ring size].
+    /// AF_XDP: UMEM frames per queue.
     #[arg(long)]
     pub xdp_frames: Option<u32>,
-    /// AF_XDP: entries of the fill and RX rings, a power of two [default: 8192].
+    /// AF_XDP: entries of the fill and RX rings, a power of two.
     #[arg(long)]
     pub xdp_ring_size: Option<u32>,
     /// AF_XDP: take the UMEM from the huge page pool (vm.nr_hugepages); without it the UMEM is advised for transparent huge pages.
@@ -159,7 +169,7 @@ pub struct RunArgs {
     /// AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off].
     #[arg(long, value_name = "USECS")]
     pub busy_poll: Option<u32>,
-    /// AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET) [default: 64].
+    /// AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET).
     #[arg(long)]
     pub busy_poll_budget: Option<u32>,
     /// AF_XDP even on an interface with addresses, a default route or a
@@ -194,219 +204,6 @@ fn word_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
         Value::Word(w) => w,
         Value::Number(n) => n.to_string(),
     }))
-}
-
-/// Profiles that add the metric families of a replaced tool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum CompatProfile {
-    /// promflow_transmit_bytes_total{ip} and promflow_receive_bytes_total{ip}.
-    Promflow,
-    /// trafficmonitor_total_incoming_bytes, trafficmonitor_total_outgoing_bytes
-    /// and trafficmonitor_hosts_src_dst.
-    Trafficmonitor,
-}
-
-/// What the collector classifies and exports, and how much it keeps. The
-/// same flags for live capture and replay; in the TOML file the same keys.
-/// A running capture reloads them from the file on SIGHUP.
-#[derive(Debug, Default, Clone, PartialEq, Args, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct AccountingArgs {
-    /// Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide
-    /// the direction classes [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10].
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
-    pub local_networks: Option<Vec<String>>,
-    /// IPs with per-IP counters: inside these networks [default: the local networks].
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
-    pub monitor_subnets: Option<Vec<String>>,
-    /// ... and outside these [default: none].
-    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
-    pub exclude_subnets: Option<Vec<String>>,
-    /// Flow series exported: the top N by bytes over --flow-window; the
-    /// rest are summed per class under src="other" [default: 10000].
-    #[arg(long, value_name = "N")]
-    pub max_flow_series: Option<u64>,
-    /// Per-IP series exported, chosen the same way; the rest under ip="other" [default: 10000].
-    #[arg(long, value_name = "N")]
-    pub max_hosts: Option<u64>,
-    /// Flow entries, conversations and hosts the collector keeps at most
-    /// (each); this bounds its memory (at most 700 bytes per entry in all) [default: 250000].
-    #[arg(long, value_name = "N")]
-    pub max_entries: Option<u64>,
-    /// Window the series are ranked over [default: 5m].
-    #[arg(long, value_name = "DURATION")]
-    pub flow_window: Option<String>,
-    /// Entries unseen this long leave the exposition [default: 10m].
-    #[arg(long, value_name = "DURATION")]
-    pub flow_idle: Option<String>,
-    /// Also export the families of a replaced tool (repeatable or comma-separated).
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub compat: Option<Vec<CompatProfile>>,
-}
-
-/// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 9] = [
-    "local-networks",
-    "monitor-subnets",
-    "exclude-subnets",
-    "max-flow-series",
-    "max-hosts",
-    "max-entries",
-    "flow-window",
-    "flow-idle",
-    "compat",
-];
-
-impl AccountingArgs {
-    /// This over `file`: what is given here wins.
-    pub fn over(self, file: AccountingArgs) -> AccountingArgs {
-        AccountingArgs {
-            local_networks: self.local_networks.or(file.local_networks),
-            monitor_subnets: self.monitor_subnets.or(file.monitor_subnets),
-            exclude_subnets: self.exclude_subnets.or(file.exclude_subnets),
-            max_flow_series: self.max_flow_series.or(file.max_flow_series),
-            max_hosts: self.max_hosts.or(file.max_hosts),
-            max_entries: self.max_entries.or(file.max_entries),
-            flow_window: self.flow_window.or(file.flow_window),
-            flow_idle: self.flow_idle.or(file.flow_idle),
-            compat: self.compat.or(file.compat),
-        }
-    }
-
-    /// The settings, with defaults applied and everything checked.
-    pub fn resolve(&self) -> Result<Accounting, String> {
-        let nets = |v: &Option<Vec<String>>, flag: &str| -> Result<Option<Vec<Cidr>>, String> {
-            v.as_ref()
-                .map(|l| parse_list(l).map_err(|e| format!("--{flag}: {e}")))
-                .transpose()
-        };
-        let d = Accounting::default();
-        let local = match nets(&self.local_networks, "local-networks")? {
-            Some(l) => l,
-            None => parse_list(&DEFAULT_LOCAL)?,
-        };
-        let monitor = nets(&self.monitor_subnets, "monitor-subnets")?.unwrap_or_default();
-        let exclude = nets(&self.exclude_subnets, "exclude-subnets")?.unwrap_or_default();
-        let limit =
-            |v: Option<u64>, flag: &str, min: u64, default: usize| -> Result<usize, String> {
-                match v {
-                    None => Ok(default),
-                    Some(n) if (min..=1 << 32).contains(&n) => Ok(n as usize),
-                    Some(n) => Err(format!("--{flag} {n} must be between {min} and 4294967296")),
-                }
-            };
-        let duration = |v: &Option<String>, flag: &str, default: Duration| match v {
-            Some(s) => parse_duration(s).map_err(|e| format!("--{flag}: {e}")),
-            None => Ok(default),
-        };
-        let compat = self.compat.clone().unwrap_or_default();
-        Ok(Accounting {
-            networks: Networks::new(&local, &monitor, &exclude),
-            max_flow_series: limit(
-                self.max_flow_series,
-                "max-flow-series",
-                0,
-                d.max_flow_series,
-            )?,
-            max_hosts: limit(self.max_hosts, "max-hosts", 0, d.max_hosts)?,
-            max_entries: limit(self.max_entries, "max-entries", 1, d.max_entries)?,
-            flow_window: duration(&self.flow_window, "flow-window", d.flow_window)?,
-            flow_idle: duration(&self.flow_idle, "flow-idle", d.flow_idle)?,
-            compat: Compat {
-                promflow: compat.contains(&CompatProfile::Promflow),
-                trafficmonitor: compat.contains(&CompatProfile::Trafficmonitor),
-            },
-        })
-    }
-}
-
-fn bad_file(path: &Path, e: toml::de::Error) -> String {
-    let msg = e.message().replace('\n', " ");
-    format!("config file {}: {msg}", path.display())
-}
-
-/// The keys and values of a TOML config file, unchecked.
-pub fn config_table(path: &Path) -> Result<toml::Table, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| bad_file(path, e))
-}
-
-/// Reads a TOML config file: the capture keys and the accounting keys.
-pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
-    run_args_from_table(path, config_table(path)?)
-}
-
-/// Checks the keys of the config file at `path` (read with
-/// [`config_table`]) and takes their values.
-pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArgs, String> {
-    let bad = |e| bad_file(path, e);
-    let mut acc = toml::Table::new();
-    for k in ACCOUNTING_KEYS {
-        if let Some(v) = table.remove(k) {
-            acc.insert(k.to_string(), v);
-        }
-    }
-    let mut run: RunArgs = table.try_into().map_err(|e| {
-        // the accounting keys are read apart: name them too
-        let m = bad(e);
-        if m.contains("unknown field") {
-            let more: Vec<String> = ACCOUNTING_KEYS.iter().map(|k| format!("`{k}`")).collect();
-            format!("{m}, {}", more.join(", "))
-        } else {
-            m
-        }
-    })?;
-    run.accounting = acc.try_into().map_err(bad)?;
-    Ok(run)
-}
-
-impl RunArgs {
-    /// This command line over `file`: what the command line gives wins.
-    pub fn over(self, file: RunArgs) -> RunArgs {
-        RunArgs {
-            config: self.config,
-            iface: if self.iface.is_empty() {
-                file.iface
-            } else {
-                self.iface
-            },
-            exclude_iface: if self.exclude_iface.is_empty() {
-                file.exclude_iface
-            } else {
-                self.exclude_iface
-            },
-            backend: self.backend.or(file.backend),
-            workers: self.workers.or(file.workers),
-            cpus: self.cpus.or(file.cpus),
-            snaplen: self.snaplen.or(file.snaplen),
-            filter: self.filter.or(file.filter),
-            promisc: self.promisc || file.promisc,
-            direction: self.direction.or(file.direction),
-            fanout: self.fanout.or(file.fanout),
-            block_size: self.block_size.or(file.block_size),
-            block_count: self.block_count.or(file.block_count),
-            frame_size: self.frame_size.or(file.frame_size),
-            block_timeout: self.block_timeout.or(file.block_timeout),
-            listen: self.listen.or(file.listen),
-            refresh: self.refresh.or(file.refresh),
-            flow_table_size: self.flow_table_size.or(file.flow_table_size),
-            print: self.print || file.print,
-            queues: self.queues.or(file.queues),
-            xdp_mode: self.xdp_mode.or(file.xdp_mode),
-            xdp_bind: self.xdp_bind.or(file.xdp_bind),
-            xdp_frame_size: self.xdp_frame_size.or(file.xdp_frame_size),
-            xdp_frames: self.xdp_frames.or(file.xdp_frames),
-            xdp_ring_size: self.xdp_ring_size.or(file.xdp_ring_size),
-            xdp_huge_pages: self.xdp_huge_pages || file.xdp_huge_pages,
-            busy_poll: self.busy_poll.or(file.busy_poll),
-            busy_poll_budget: self.busy_poll_budget.or(file.busy_poll_budget),
-            xdp_steal: self.xdp_steal || file.xdp_steal,
-            worker_priority: self.worker_priority.or(file.worker_priority),
-            accounting: self.accounting.over(file.accounting),
-        }
-    }
 }
 
 /// Parses a CPU list such as `0-3,6`.
@@ -487,16 +284,16 @@ pub struct GenArgs {
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
     /// Worker threads; packets are spread over them by a symmetric flow hash.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = defaults::REPLAY_WORKERS, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: u16,
     /// How often the collector merges the workers' tables and publishes a
     /// snapshot, e.g. 1s, 500ms.
-    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, default_value = defaults::REFRESH, value_parser = parse_duration)]
     pub refresh: Duration,
     /// Flows each worker's table holds per refresh interval (80 bytes a
     /// slot, at most 7/8 full; two tables per worker). Flows beyond it are
     /// counted in ringflow_flow_table_overflow_total.
-    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
+    #[arg(long, default_value_t = defaults::FLOW_TABLE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
     pub flow_table_size: u64,
 }
 
@@ -513,12 +310,12 @@ pub struct ReplayArgs {
     pub print: bool,
     /// Serve /metrics on this address while replaying and after the end,
     /// until interrupted.
-    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = DEFAULT_LISTEN)]
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = defaults::LISTEN)]
     pub listen: Option<SocketAddr>,
     #[command(flatten)]
     pub accounting: AccountingArgs,
     /// Packets per batch handed to a worker.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    #[arg(long, default_value_t = defaults::REPLAY_BATCH, value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub batch: u32,
 }
 
@@ -577,46 +374,58 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    /// `--help` states the defaults the code applies (it once gave the
-    /// AF_XDP sizes of an older version).
+    /// `--help` states every default of [`defaults`] (it once gave the
+    /// AF_XDP sizes of an older version); `live` checks the code applies
+    /// them.
     #[test]
-    fn help_states_the_defaults_the_code_uses() {
-        use crate::config::Accounting;
-        use crate::live::*;
-        use clap::CommandFactory;
-        let cmd = Cli::command();
-        let help = |id: &str| {
+    fn help_states_the_defaults() {
+        let cmd = Cli::command_with_defaults();
+        let help = |cmd: &clap::Command, id: &str| {
             cmd.get_arguments()
                 .find(|a| a.get_id() == id)
                 .and_then(|a| a.get_help())
                 .map(|h| h.to_string())
                 .unwrap_or_default()
         };
-        let acc = Accounting::default();
-        let numbers = [
-            ("snaplen", u64::from(DEFAULT_SNAPLEN)),
-            ("block_size", u64::from(DEFAULT_BLOCK_SIZE)),
-            ("block_count", u64::from(DEFAULT_BLOCK_COUNT)),
-            ("frame_size", u64::from(DEFAULT_FRAME_SIZE)),
-            ("xdp_frame_size", u64::from(DEFAULT_XDP_FRAME_SIZE)),
-            ("xdp_frames", u64::from(DEFAULT_XDP_FRAMES)),
-            ("xdp_ring_size", u64::from(DEFAULT_XDP_RING_SIZE)),
-            ("busy_poll_budget", u64::from(DEFAULT_BUSY_POLL_BUDGET)),
-            ("max_flow_series", acc.max_flow_series as u64),
-            ("max_hosts", acc.max_hosts as u64),
-            ("max_entries", acc.max_entries as u64),
-        ];
-        for (id, value) in numbers {
-            let h = help(id);
-            assert!(h.contains(&format!("[default: {value}")), "--{id}: {h}");
+        let run = cmd.find_subcommand("run").unwrap().clone();
+        for c in [&cmd, &run] {
+            for (id, value) in [
+                ("snaplen", defaults::SNAPLEN.to_string()),
+                ("block_size", defaults::BLOCK_SIZE.to_string()),
+                ("block_count", defaults::BLOCK_COUNT.to_string()),
+                ("frame_size", defaults::FRAME_SIZE.to_string()),
+                ("block_timeout", defaults::BLOCK_TIMEOUT.to_string()),
+                ("xdp_frame_size", defaults::XDP_FRAME_SIZE.to_string()),
+                ("xdp_frames", defaults::XDP_FRAMES.to_string()),
+                ("xdp_ring_size", defaults::XDP_RING_SIZE.to_string()),
+                ("busy_poll_budget", defaults::BUSY_POLL_BUDGET.to_string()),
+                ("max_flow_series", defaults::MAX_FLOW_SERIES.to_string()),
+                ("max_hosts", defaults::MAX_HOSTS.to_string()),
+                ("max_entries", defaults::MAX_ENTRIES.to_string()),
+                ("flow_window", defaults::FLOW_WINDOW.to_string()),
+                ("listen", defaults::LISTEN.to_string()),
+                ("backend", "af-packet".to_string()),
+                ("fanout", "hash".to_string()),
+            ] {
+                let h = help(c, id);
+                assert!(h.contains(&format!("[default: {value}")), "--{id}: {h}");
+                assert_eq!(h.matches("[default:").count(), 1, "--{id}: {h}");
+            }
+            assert!(help(c, "worker_priority").contains("[default: auto: SCHED_FIFO 1 for AF_XDP"));
         }
-        let block_timeout = format!("[default: {}ms]", DEFAULT_BLOCK_TIMEOUT.as_millis());
-        assert!(help("block_timeout").contains(&block_timeout));
-        assert!(help("listen").contains(&format!("[default: {DEFAULT_LISTEN}]")));
-        // the policy `WorkerPriority::resolve` applies when none is given
-        let auto = WorkerPriority::resolve(None, true).unwrap();
-        assert_eq!(auto.fifo, Some(1));
-        assert!(help("worker_priority").contains("[default: auto: SCHED_FIFO 1 for AF_XDP"));
+        // replay: the accounting defaults, and its own through clap; its
+        // --listen is off unless given
+        let replay = cmd.find_subcommand("replay").unwrap();
+        assert!(help(replay, "max_entries").contains("[default: 250000]"));
+        assert!(!help(replay, "listen").contains("[default"));
+        let table_size = replay
+            .get_arguments()
+            .find(|a| a.get_id() == "flow_table_size")
+            .unwrap();
+        assert_eq!(
+            table_size.get_default_values(),
+            [defaults::FLOW_TABLE_SIZE.to_string().as_str()]
+        );
     }
 
     #[test]
@@ -638,26 +447,6 @@ mod tests {
         );
         assert_eq!(key("").unwrap(), None);
         assert!(key("worker-priority = [1]").is_err());
-    }
-
-    #[test]
-    fn flags_win_over_the_file() {
-        let file: RunArgs = toml::from_str(
-            "iface = [\"eth1\"]\nworkers = 3\nsnaplen = 128\npromisc = true\nfanout = \"cpu\"\nrefresh = \"2s\"\n",
-        )
-        .unwrap();
-        let cli = RunArgs {
-            workers: Some(2),
-            ..RunArgs::default()
-        };
-        let r = cli.over(file);
-        assert_eq!(r.workers, Some(2));
-        assert_eq!(r.iface, vec!["eth1"]);
-        assert_eq!(r.snaplen, Some(128));
-        assert!(r.promisc);
-        assert_eq!(r.fanout, Some(Fanout::Cpu));
-        assert_eq!(r.refresh.as_deref(), Some("2s"));
-        assert!(toml::from_str::<RunArgs>("iface = [\"a\"]\nbogus = 1\n").is_err());
     }
 
     #[test]
@@ -688,7 +477,12 @@ mod tests {
             },
             ..RunArgs::default()
         };
-        let acc = cli.over(file).accounting.resolve().unwrap();
+        let table = config_table(&path).unwrap();
+        let acc = merge(&cli, &path, table)
+            .unwrap()
+            .accounting
+            .resolve()
+            .unwrap();
         assert_eq!(
             (acc.max_flow_series, acc.max_hosts, acc.max_entries),
             (5, 60, 7)

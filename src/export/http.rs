@@ -19,10 +19,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// The default listen address. 19213 is outside 9100-9999, the range of
-/// Prometheus' default port allocations, which is fully taken.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:19213";
-
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
     #[error(

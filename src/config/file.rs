@@ -1,0 +1,144 @@
+//! The config file, and how it meets the command line: every flag has a
+//! key of the same name, and a flag given on the command line wins over
+//! the file. One mechanism does that for every flag ([`merge`]): the flags
+//! given are written as TOML over the file's table, and the result is read
+//! back as the arguments, checked as the file alone would be. A new flag
+//! needs nothing here.
+
+use super::{ACCOUNTING_KEYS, RunArgs};
+use serde::Serialize;
+use std::path::Path;
+
+fn bad_file(path: &Path, e: toml::de::Error) -> String {
+    let msg = e.message().replace('\n', " ");
+    format!("config file {}: {msg}", path.display())
+}
+
+/// The keys and values of a TOML config file, unchecked.
+pub fn config_table(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| bad_file(path, e))
+}
+
+/// Reads a TOML config file: the capture keys and the accounting keys.
+pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
+    run_args_from_table(path, config_table(path)?)
+}
+
+/// Checks the keys of the config file at `path` (read with
+/// [`config_table`]) and takes their values.
+pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArgs, String> {
+    let bad = |e| bad_file(path, e);
+    let mut acc = toml::Table::new();
+    for k in ACCOUNTING_KEYS {
+        if let Some(v) = table.remove(k) {
+            acc.insert(k.to_string(), v);
+        }
+    }
+    let mut run: RunArgs = table.try_into().map_err(|e| {
+        // the accounting keys are read apart: name them too
+        let m = bad(e);
+        if m.contains("unknown field") {
+            let more: Vec<String> = ACCOUNTING_KEYS.iter().map(|k| format!("`{k}`")).collect();
+            format!("{m}, {}", more.join(", "))
+        } else {
+            m
+        }
+    })?;
+    run.accounting = acc.try_into().map_err(bad)?;
+    Ok(run)
+}
+
+/// The values a command line gives, as TOML keys: an absent option, a
+/// flag left off (`false`) and a repeatable flag not given (`[]`) give
+/// nothing.
+fn given<T: Serialize>(args: &T) -> toml::Table {
+    toml::Table::try_from(args)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(_, v)| match v {
+            toml::Value::Boolean(b) => *b,
+            toml::Value::Array(a) => !a.is_empty(),
+            _ => true,
+        })
+        .collect()
+}
+
+/// The command line `cli` over the config file at `path` (its table as
+/// [`config_table`] read it): what the command line gives wins.
+pub fn merge(cli: &RunArgs, path: &Path, mut file: toml::Table) -> Result<RunArgs, String> {
+    file.extend(given(cli));
+    file.extend(given(&cli.accounting));
+    let mut merged = run_args_from_table(path, file)?;
+    merged.config = cli.config.clone();
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{AccountingArgs, CompatProfile, Fanout};
+
+    fn table(text: &str) -> toml::Table {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_command_line_wins_and_the_file_fills_in() {
+        let file = table(
+            "iface = [\"eth1\", \"eth2\"]\nworkers = 2\npromisc = true\nfanout = \"cpu\"\n\
+             snaplen = 128\nmax-hosts = 5\nflow-idle = \"2m\"\nworker-priority = 5\n",
+        );
+        let cli = RunArgs {
+            iface: vec!["eth9".into()],
+            snaplen: Some(96),
+            accounting: AccountingArgs {
+                max_hosts: Some(7),
+                compat: Some(vec![CompatProfile::Promflow]),
+                ..AccountingArgs::default()
+            },
+            ..RunArgs::default()
+        };
+        let m = merge(&cli, Path::new("x.toml"), file).unwrap();
+        assert_eq!(m.iface, ["eth9"]);
+        assert_eq!(m.snaplen, Some(96));
+        assert_eq!(m.workers, Some(2));
+        assert_eq!(m.fanout, Some(Fanout::Cpu));
+        // a flag left off does not turn the file's setting off
+        assert!(m.promisc);
+        assert_eq!(m.worker_priority.as_deref(), Some("5"));
+        assert_eq!(m.accounting.max_hosts, Some(7));
+        assert_eq!(m.accounting.flow_idle.as_deref(), Some("2m"));
+        assert_eq!(m.accounting.compat, Some(vec![CompatProfile::Promflow]));
+    }
+
+    #[test]
+    fn every_flag_of_the_command_line_reaches_the_merge() {
+        // Every field set: a flag the mechanism could not carry would fail
+        // to read back, or come back different.
+        let cli: RunArgs = toml::from_str(
+            "iface = [\"a\"]\nexclude-iface = [\"b\"]\nbackend = \"af-xdp\"\nworkers = 3\n\
+             cpus = \"0-1\"\nsnaplen = 100\nfilter = \"udp\"\npromisc = true\ndirection = \"in\"\n\
+             fanout = \"lb\"\nblock-size = 4096\nblock-count = 8\nframe-size = 1024\n\
+             block-timeout = \"5ms\"\nlisten = \"127.0.0.1:9\"\nrefresh = \"2s\"\n\
+             flow-table-size = 1000\nprint = true\nqueues = \"0\"\nxdp-mode = \"skb\"\n\
+             xdp-bind = \"copy\"\nxdp-frame-size = 4096\nxdp-frames = 4096\nxdp-ring-size = 1024\n\
+             xdp-huge-pages = true\nbusy-poll = 20\nbusy-poll-budget = 8\nxdp-steal = true\n\
+             worker-priority = \"normal\"\n",
+        )
+        .unwrap();
+        let m = merge(&cli, Path::new("x.toml"), toml::Table::new()).unwrap();
+        assert_eq!(format!("{m:?}"), format!("{cli:?}"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_keys() {
+        let e = merge(&RunArgs::default(), Path::new("x.toml"), table("bogus = 1")).unwrap_err();
+        assert!(
+            e.starts_with("config file x.toml: unknown field `bogus`"),
+            "{e}"
+        );
+        assert!(e.contains("`max-hosts`"), "{e}");
+    }
+}
