@@ -4,7 +4,7 @@
 
 use ringflow::capture::Frame;
 use ringflow::parse::LinkType;
-use ringflow::synth::{self, FlowDesc, Rng};
+use ringflow::tools::synth::{self, FlowDesc, Rng};
 
 /// Packets laid out back to back in one buffer, in arrival order, the way
 /// a capture ring holds them.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn bench_pipeline(c: &mut Criterion) {
-    let mix = ringflow::synth::Mix {
+    let mix = ringflow::tools::synth::Mix {
         flows: 10_000,
         packets: 1_000_000,
         ipv6_percent: 25,

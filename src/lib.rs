@@ -12,14 +12,12 @@ pub mod collector;
 pub mod config;
 pub mod export;
 pub mod flow;
-pub mod generator;
 pub mod live;
 pub mod netset;
 pub mod parse;
 pub mod replay;
-pub mod services;
-pub mod synth;
 pub mod sys;
+pub mod tools;
 pub mod worker;
 
 /// Writes one line to stderr, ignoring failure: a daemon whose stderr

@@ -10,6 +10,7 @@ use crate::capture::{CaptureError, Iface};
 use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::Accounting;
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
+use crate::export::Counted;
 use crate::export::http::{self, HttpError};
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
@@ -813,7 +814,7 @@ impl Live {
 
 /// Serves until SIGINT or SIGTERM, then shuts down cleanly. Returns the
 /// final snapshot.
-pub fn run(s: &LiveSettings) -> Result<(Arc<Snapshot>, Arc<CaptureStats>), LiveError> {
+pub fn run(s: &LiveSettings) -> Result<Counted, LiveError> {
     let signals = block_stop_signals();
     // A taken port is an error before any capture starts.
     let listener = http::bind(s.listen)?;

@@ -1,12 +1,9 @@
 //! ringflow: parse the command line, start the threads; no logic here.
 
 use anyhow::Context;
-use ringflow::collector::PipelineConfig;
-use ringflow::config::{
-    AccountingArgs, CheckConfigArgs, Cli, Command, GenArgs, PipelineArgs, ReplayArgs, RunArgs,
-    SynthArgs,
-};
-use ringflow::{export, generator, live, replay, synth};
+use ringflow::config::{CheckConfigArgs, Cli, Command, GenArgs, ReplayArgs, RunArgs, SynthArgs};
+use ringflow::tools::{generator, synth};
+use ringflow::{export, live, replay};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -57,13 +54,9 @@ fn main() -> ExitCode {
 /// with 2.
 fn run_live(args: RunArgs) -> Result<(), (anyhow::Error, u8)> {
     let settings = live::resolve(args).map_err(|e| (e.into(), 2))?;
-    let (snapshot, stats) = live::run(&settings).map_err(|e| (e.into(), 2))?;
+    let counted = live::run(&settings).map_err(|e| (e.into(), 2))?;
     if settings.print {
-        let text = export::render(snapshot, stats, export::Format::Text);
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())
-            .and_then(|_| out.flush())
-            .map_err(|e| (anyhow::Error::new(e).context("cannot write to stdout"), 1))?;
+        print_exposition(counted).map_err(|e| (e, 1))?;
     }
     Ok(())
 }
@@ -94,90 +87,25 @@ fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     Ok(())
 }
 
-fn pipeline_config(p: &PipelineArgs, a: &AccountingArgs) -> anyhow::Result<PipelineConfig> {
-    Ok(PipelineConfig {
-        workers: usize::from(p.workers),
-        table_capacity: p.flow_table_size as usize,
-        refresh: p.refresh,
-        accounting: a.resolve().map_err(anyhow::Error::msg)?,
-    })
-}
-
+/// Bad input (files, settings) exits with 1.
 fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
-    let cfg = pipeline_config(&args.pipeline, &args.accounting)?;
-    let inputs = args
-        .files
-        .iter()
-        .map(|f| replay::open(f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let job = replay::Replay::new(inputs, &cfg, args.batch as usize);
-    ringflow::log!(
-        "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
-        args.files.len(),
-        cfg.workers,
-        job.shard_memory_bytes() as f64 / (1 << 20) as f64,
-        job.collector_memory_bytes() as f64 / (1 << 20) as f64
-    );
-    let published = job.published();
-    let stats = job.capture_stats();
-    let server = match args.listen {
-        Some(addr) => {
-            let s = export::http::spawn(addr, published, stats.clone())?;
-            ringflow::log!("ringflow: serving http://{}/metrics", s.local_addr);
-            Some(s)
-        }
-        None => None,
-    };
-    let snapshot = job.run()?;
-    match server {
-        Some(s) => {
-            ringflow::log!(
-                "ringflow: input complete ({} packets); still serving until interrupted",
-                snapshot.packets
-            );
-            s.thread
-                .join()
-                .map_err(|_| anyhow::anyhow!("the HTTP server thread stopped"))?;
-        }
-        None => {
-            let text = export::render(snapshot, stats, export::Format::Text);
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .context("cannot write to stdout")?;
-        }
+    if let Some(counted) = replay::run(&args)? {
+        print_exposition(counted)?;
     }
     Ok(())
 }
 
 fn run_synth(args: SynthArgs) -> anyhow::Result<()> {
-    let mix = synth::Mix {
-        flows: args.flows,
-        packets: args.packets,
-        ipv6_percent: args.ipv6_percent,
-        vlan_percent: args.vlan_percent,
-        udp_percent: args.udp_percent,
-        frame_size: args.frame_size,
-        seed: args.seed,
-    };
-    let file =
-        std::fs::File::create(&args.out).with_context(|| format!("cannot create {}", args.out))?;
-    let mut w = synth::PcapWriter::new(std::io::BufWriter::new(file), 1, false)
-        .with_context(|| format!("cannot write {}", args.out))?;
-    let mut ts = 1_700_000_000_000_000_000u64;
-    let mut err = None;
-    mix.for_each_frame(|_, _, frame| {
-        if err.is_none() {
-            err = w.write(ts, frame, usize::MAX).err();
-        }
-        ts += 1000;
-    });
-    if let Some(e) = err {
-        return Err(e).with_context(|| format!("cannot write {}", args.out));
-    }
-    w.into_inner()
-        .flush()
-        .with_context(|| format!("cannot write {}", args.out))?;
+    synth::write_capture(&args).map_err(anyhow::Error::msg)?;
     ringflow::log!("ringflow: wrote {} packets to {}", args.packets, args.out);
     Ok(())
+}
+
+/// The final exposition on stdout (`--print`), in the text format.
+fn print_exposition((snapshot, stats): export::Counted) -> anyhow::Result<()> {
+    let text = export::render(snapshot, stats, export::Format::Text);
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .context("cannot write to stdout")
 }

@@ -364,7 +364,7 @@ mod tests {
 
     #[test]
     fn agrees_with_a_linear_scan() {
-        let mut rng = crate::synth::Rng::new(5);
+        let mut rng = crate::tools::synth::Rng::new(5);
         let mut nets = Vec::new();
         for _ in 0..200 {
             let len = rng.below(33) as u8;

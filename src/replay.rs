@@ -6,6 +6,9 @@ use crate::capture::Frame;
 use crate::capture::pcap_file::{PcapError, PcapReader};
 use crate::capture::stats::CaptureStats;
 use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
+use crate::config::ReplayArgs;
+use crate::export::Counted;
+use crate::export::http::{self, HttpError};
 use crate::flow::FlowKey;
 use crate::parse::{self, LinkType, Outcome};
 use crate::worker::Worker;
@@ -103,6 +106,59 @@ pub enum ReplayError {
     Thread(std::io::Error),
     #[error("a worker thread stopped unexpectedly")]
     WorkerPanicked,
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("the HTTP server thread stopped")]
+    ServerStopped,
+}
+
+/// `ringflow replay`: opens every file (so a bad one is an error before
+/// anything runs), replays them through the workers and the collector,
+/// and either returns the final snapshot for `--print`, or with `--listen`
+/// serves it during the replay and after the end until interrupted.
+pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
+    let cfg = PipelineConfig {
+        workers: usize::from(args.pipeline.workers),
+        table_capacity: args.pipeline.flow_table_size as usize,
+        refresh: args.pipeline.refresh,
+        accounting: args.accounting.resolve().map_err(ReplayError::Config)?,
+    };
+    let inputs = args
+        .files
+        .iter()
+        .map(|f| open(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let job = Replay::new(inputs, &cfg, args.batch as usize);
+    crate::log!(
+        "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
+        args.files.len(),
+        cfg.workers,
+        job.shard_memory_bytes() as f64 / (1 << 20) as f64,
+        job.collector_memory_bytes() as f64 / (1 << 20) as f64
+    );
+    let stats = job.capture_stats();
+    let server = match args.listen {
+        Some(addr) => {
+            let s = http::spawn(addr, job.published(), stats.clone())?;
+            crate::log!("ringflow: serving http://{}/metrics", s.local_addr);
+            Some(s)
+        }
+        None => None,
+    };
+    let snapshot = job.run()?;
+    match server {
+        Some(s) => {
+            crate::log!(
+                "ringflow: input complete ({} packets); still serving until interrupted",
+                snapshot.packets
+            );
+            s.thread.join().map_err(|_| ReplayError::ServerStopped)?;
+            Ok(None)
+        }
+        None => Ok(Some((snapshot, stats))),
+    }
 }
 
 pub type Input = PcapReader<Box<dyn Read + Send>>;

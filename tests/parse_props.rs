@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use ringflow::parse::{self, ERROR_KINDS, LinkType, Outcome, PortKind};
-use ringflow::synth;
+use ringflow::tools::synth;
 
 const LINKS: [LinkType; 6] = [
     LinkType::Ethernet,

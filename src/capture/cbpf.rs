@@ -217,8 +217,8 @@ impl Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth;
     use crate::sys::filter::compile;
+    use crate::tools::synth;
 
     fn filter(expr: &str) -> Filter {
         Filter::new(&compile(expr, 1, 256).unwrap()).unwrap()

@@ -626,7 +626,7 @@ mod tests {
             ..Accounting::default()
         };
         let mut st = state(acc);
-        let mut rng = crate::synth::Rng::new(3);
+        let mut rng = crate::tools::synth::Rng::new(3);
         let mut sent = Count::default();
         for _ in 0..5 {
             let flows: Vec<_> = (0..20_000)

@@ -6,6 +6,14 @@ pub mod http;
 pub mod labels;
 pub mod nic;
 pub mod prometheus;
+pub mod services;
 
 pub use format::Format;
 pub use prometheus::render;
+
+/// What an exposition is rendered from: the collector's snapshot and the
+/// capture's own counters.
+pub type Counted = (
+    std::sync::Arc<crate::collector::Snapshot>,
+    std::sync::Arc<crate::capture::stats::CaptureStats>,
+);

@@ -302,7 +302,7 @@ impl FlowLabels {
             direction: if k.reply { "reply" } else { "request" },
             service: k
                 .port
-                .map(|p| crate::services::name(k.proto, p))
+                .map(|p| super::services::name(k.proto, p))
                 .unwrap_or(""),
             class: r.class.as_str(),
         }

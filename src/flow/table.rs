@@ -373,7 +373,7 @@ mod tests {
         // many keys per tag (7 bits) and long probe runs: a small table
         // filled to its limit, drained and filled again
         let mut t = FlowTable::with_capacity(3000);
-        let mut rng = crate::synth::Rng::new(7);
+        let mut rng = crate::tools::synth::Rng::new(7);
         for round in 0..3 {
             let mut want = std::collections::HashMap::new();
             for n in 0..20_000u64 {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub use ringflow::synth;
+pub use ringflow::tools::synth;
 
 pub mod netns;
 

@@ -195,6 +195,36 @@ impl<W: Write> PcapWriter<W> {
     }
 }
 
+/// `ringflow synth`: writes the mix `args` describes as a classic pcap
+/// file, one packet per microsecond; errors name the file.
+pub fn write_capture(args: &crate::config::SynthArgs) -> Result<(), String> {
+    let mix = Mix {
+        flows: args.flows,
+        packets: args.packets,
+        ipv6_percent: args.ipv6_percent,
+        vlan_percent: args.vlan_percent,
+        udp_percent: args.udp_percent,
+        frame_size: args.frame_size,
+        seed: args.seed,
+    };
+    let fail = |e: io::Error| format!("cannot write {}: {e}", args.out);
+    let file =
+        std::fs::File::create(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out))?;
+    let mut w = PcapWriter::new(io::BufWriter::new(file), 1, false).map_err(fail)?;
+    let mut ts = 1_700_000_000_000_000_000u64;
+    let mut err = None;
+    mix.for_each_frame(|_, _, frame| {
+        if err.is_none() {
+            err = w.write(ts, frame, usize::MAX).err();
+        }
+        ts += 1000;
+    });
+    if let Some(e) = err {
+        return Err(fail(e));
+    }
+    w.into_inner().flush().map_err(fail)
+}
+
 /// A small xorshift generator: reproducible traffic from a seed.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);

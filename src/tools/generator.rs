@@ -5,10 +5,10 @@
 
 use crate::capture::{CaptureError, Iface};
 use crate::config::GenArgs;
-use crate::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use crate::sys::SysError;
 use crate::sys::af_packet::{PacketSocket, SendBuf};
 use crate::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
+use crate::tools::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -269,9 +269,9 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
 /// index into the last two bytes of the source address.
 pub fn xdp_template(size: usize) -> Vec<u8> {
     let size = size.max(60);
-    let udp = crate::synth::udp(XDP_SPORT, XDP_DPORT, size - 42);
-    let ip = crate::synth::ipv4([10, 213, 0, 0], [198, 51, 100, 1], 17, (false, 0), &udp);
-    crate::synth::ethernet(&[], 0x0800, &ip)
+    let udp = crate::tools::synth::udp(XDP_SPORT, XDP_DPORT, size - 42);
+    let ip = crate::tools::synth::ipv4([10, 213, 0, 0], [198, 51, 100, 1], 17, (false, 0), &udp);
+    crate::tools::synth::ethernet(&[], 0x0800, &ip)
 }
 
 const XDP_SPORT: u16 = 40000;
@@ -490,7 +490,7 @@ mod tests {
             assert_eq!(ret, op::XDP_TX as u32);
             assert_eq!(f.len(), t.len());
             assert_eq!(f[28..30], (i as u16).to_be_bytes(), "index {i}");
-            assert_eq!(crate::synth::checksum(&f[14..34]), 0, "index {i}");
+            assert_eq!(crate::tools::synth::checksum(&f[14..34]), 0, "index {i}");
             assert_eq!(f[..24], t[..24]);
             assert_eq!(f[30..], t[30..]);
         }

@@ -1,0 +1,6 @@
+//! Tools around the monitor, not part of it: the traffic generator
+//! (`ringflow gen`) and synthetic captures (`ringflow synth`, and the
+//! frames tests and benchmarks are built from).
+
+pub mod generator;
+pub mod synth;
