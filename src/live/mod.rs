@@ -1,0 +1,326 @@
+//! Live capture: resolves the settings, opens one ring per worker and
+//! interface, runs pinned workers and the collector, serves /metrics, and
+//! shuts down cleanly on SIGINT or SIGTERM.
+
+mod settings;
+mod signals;
+
+pub use settings::{
+    LiveBackend, LiveSettings, WorkerPriority, default_route_iface, default_xdp_params, resolve,
+};
+
+use crate::capture::CaptureError;
+use crate::capture::af_packet;
+use crate::capture::af_xdp::{self, XdpConfig};
+use crate::capture::cbpf::Filter;
+use crate::capture::stats::CaptureStats;
+use crate::collector::{Published, Snapshot, pipeline};
+use crate::config::{Accounting, Direction};
+use crate::export::Counted;
+use crate::export::http::{self, HttpError};
+use crate::sys;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// A running live capture.
+pub struct Live {
+    workers: Vec<std::thread::JoinHandle<()>>,
+    collector: std::thread::JoinHandle<Arc<Snapshot>>,
+    pub published: Arc<Published>,
+    pub stats: Arc<CaptureStats>,
+    stop: Arc<AtomicBool>,
+    /// Where reloaded accounting settings go.
+    reload: crossbeam_channel::Sender<Accounting>,
+    /// Kept until the capture ends (dropped after the workers).
+    _held: Held,
+}
+
+/// What a capture keeps open besides the workers' sockets: AF_XDP
+/// attachments (the program is detached when they close) and the sockets
+/// that hold promiscuous mode for AF_XDP interfaces.
+#[derive(Default)]
+struct Held {
+    _xdp: Vec<af_xdp::Attachment>,
+    _promisc: Vec<sys::af_packet::PacketSocket>,
+}
+
+/// One worker's sources.
+enum Sources {
+    Packet(Vec<af_packet::QueueRing>),
+    Xdp(Vec<af_xdp::QueueSocket>),
+}
+
+/// Each worker's sources, what was opened (for the start line), and what
+/// its memory is called and takes.
+type Opened = (Vec<Sources>, String, &'static str, usize);
+
+fn iface_names(s: &LiveSettings) -> String {
+    s.ifaces
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, LiveError> {
+    let mut progs = Vec::new();
+    for i in &s.ifaces {
+        progs.push(Arc::new(crate::capture::filter_program(
+            i,
+            s.filter.as_deref(),
+            s.snaplen,
+            s.socket.direction,
+        )?));
+    }
+    let n = s.pipeline.workers;
+    let mut per_worker = Vec::with_capacity(n);
+    for w in 0..n {
+        let mut srcs = Vec::new();
+        for (i, prog) in s.ifaces.iter().zip(&progs) {
+            let ring = af_packet::open_ring(i, prog, &s.socket)?;
+            srcs.push(af_packet::QueueRing {
+                iface: i.clone(),
+                prog: prog.clone(),
+                ring: Some(ring),
+                counters: stats.socket(&i.name, w),
+            });
+        }
+        per_worker.push(Sources::Packet(srcs));
+    }
+    let bytes = n * s.ifaces.len() * s.socket.ring.bytes();
+    Ok((
+        per_worker,
+        format!("af-packet on {}", iface_names(s)),
+        "rings",
+        bytes,
+    ))
+}
+
+fn open_af_xdp(
+    s: &LiveSettings,
+    cfg: &XdpConfig,
+    queues: &[Vec<u32>],
+    stats: &CaptureStats,
+    held: &mut Held,
+) -> Result<Opened, LiveError> {
+    let n = s.pipeline.workers;
+    let mut per_worker: Vec<Vec<af_xdp::QueueSocket>> = (0..n).map(|_| Vec::new()).collect();
+    let mut described = Vec::new();
+    let mut sockets = 0;
+    for (i, qs) in s.ifaces.iter().zip(queues) {
+        let filter = match &s.filter {
+            Some(expr) => Some(
+                Filter::new(&crate::capture::filter_program(
+                    i,
+                    Some(expr),
+                    s.snaplen,
+                    Direction::Both,
+                )?)
+                .map_err(|msg| CaptureError::Filter {
+                    expr: expr.clone(),
+                    msg,
+                })?,
+            ),
+            None => None,
+        };
+        let entries = qs.iter().max().map_or(1, |&q| q + 1);
+        let attachment = af_xdp::Attachment::attach(i, entries, cfg.mode)?;
+        let mut binds = Vec::new();
+        for (w, &q) in qs.iter().enumerate() {
+            let (sock, bind) = af_xdp::open_socket(i, q, cfg)?;
+            attachment
+                .register(q, &sock)
+                .map_err(|source| CaptureError::Socket {
+                    iface: i.name.clone(),
+                    source,
+                })?;
+            let (mode, bind) = (attachment.mode.label(), af_xdp::bind_label(bind));
+            binds.push(bind);
+            per_worker[w].push(af_xdp::QueueSocket {
+                iface: i.name.clone(),
+                sock,
+                filter: filter.clone(),
+                counters: stats.xdp_socket(&i.name, q as usize, mode, bind),
+                packets: 0,
+                last: Default::default(),
+            });
+            sockets += 1;
+        }
+        binds.dedup();
+        described.push(format!(
+            "{} queue(s) {} ({} mode, {} bind)",
+            i.name,
+            qs.iter()
+                .map(|q| q.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            attachment.mode.label(),
+            binds.join("/"),
+        ));
+        held._xdp.push(attachment);
+        if s.socket.promisc {
+            let p =
+                sys::af_packet::PacketSocket::new(false).map_err(CaptureError::NoRawCapability)?;
+            p.add_promisc(i.ifindex)
+                .map_err(|source| CaptureError::NoAdminCapability {
+                    iface: i.name.clone(),
+                    source,
+                })?;
+            held._promisc.push(p);
+        }
+    }
+    Ok((
+        per_worker.into_iter().map(Sources::Xdp).collect(),
+        format!("af-xdp on {}", described.join(", ")),
+        "UMEM",
+        sockets * cfg.params.umem_bytes(),
+    ))
+}
+
+impl Live {
+    /// Opens every ring (so that every setup error comes before anything
+    /// runs) and starts the workers and the collector.
+    pub fn start(s: &LiveSettings) -> Result<Live, LiveError> {
+        let stats = Arc::new(CaptureStats::default());
+        for i in &s.ifaces {
+            stats.add_iface(&i.name);
+        }
+        let n = s.pipeline.workers;
+        let mut held = Held::default();
+        let (per_worker, what, memory, capture_bytes) = match &s.backend {
+            LiveBackend::AfPacket => open_af_packet(s, &stats)?,
+            LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &stats, &mut held)?,
+        };
+        let (workers, collector) = pipeline(&s.pipeline);
+        // the start line, logged once the workers say how they are scheduled
+        let started = format!(
+            "ringflow: {what} with {n} worker(s) on CPU {}",
+            s.cpu_list()
+        );
+        let memory = format!(
+            "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
+            capture_bytes >> 20,
+            collector.shard_memory_bytes() >> 20,
+            collector.table_memory_bytes() >> 20,
+        );
+        let published = collector.published();
+        let reload = collector.reloader();
+        let stop = Arc::new(AtomicBool::new(false));
+        let collector = std::thread::Builder::new()
+            .name("ringflow-collector".into())
+            .spawn(move || collector.run())
+            .map_err(LiveError::Thread)?;
+        let mut threads = Vec::with_capacity(n);
+        // each worker says whether it got its scheduling priority
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
+        for ((w, srcs), cpu) in workers
+            .into_iter()
+            .zip(per_worker)
+            .zip(s.cpus.iter().copied())
+        {
+            let stop = stop.clone();
+            let socket = s.socket.clone();
+            let (priority, ready) = (s.worker_priority, ready_tx.clone());
+            let t = std::thread::Builder::new()
+                .name(format!("ringflow-worker-{}", w.id()))
+                .spawn(move || {
+                    let _ = core_affinity::set_for_current(core_affinity::CoreId { id: cpu });
+                    let got = priority.apply();
+                    let failed = got.is_err() && !priority.auto;
+                    let _ = ready.send(got);
+                    drop(ready);
+                    if failed {
+                        // dropping the worker hands its (empty) shard over
+                        return;
+                    }
+                    match srcs {
+                        Sources::Packet(srcs) => af_packet::capture_loop(w, srcs, &socket, &stop),
+                        Sources::Xdp(srcs) => af_xdp::capture_loop(w, srcs, &stop),
+                    }
+                })
+                .map_err(LiveError::Thread)?;
+            threads.push(t);
+        }
+        drop(ready_tx);
+        // one answer from each worker (a worker that died sends none)
+        let answers: Vec<Result<(), String>> = ready_rx.iter().take(n).collect();
+        let scheduling = match answers.into_iter().find_map(Result::err) {
+            None => s.worker_priority.describe(),
+            Some(why) if s.worker_priority.auto => {
+                format!("normal priority (the default asked for {why})")
+            }
+            Some(why) => {
+                stop.store(true, Ordering::Relaxed);
+                for t in threads {
+                    let _ = t.join();
+                }
+                let _ = collector.join();
+                return Err(LiveError::Config(format!(
+                    "cannot run the workers at {why}; --worker-priority normal runs them at normal priority"
+                )));
+            }
+        };
+        crate::log!("{started} at {scheduling}; {memory}");
+        Ok(Live {
+            workers: threads,
+            collector,
+            published,
+            stats,
+            stop,
+            reload,
+            _held: held,
+        })
+    }
+
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Waits for the workers (they stop when the stop flag is raised),
+    /// then for the collector's final merge.
+    pub fn wait(self) -> Arc<Snapshot> {
+        for t in self.workers {
+            let _ = t.join();
+        }
+        self.collector
+            .join()
+            .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()))
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then shuts down cleanly. Returns the
+/// final snapshot.
+pub fn run(s: &LiveSettings) -> Result<Counted, LiveError> {
+    let signals = signals::block_stop_signals();
+    // A taken port is an error before any capture starts.
+    let listener = http::bind(s.listen)?;
+    let live = Live::start(s)?;
+    let server = http::spawn_on(listener, live.published.clone(), live.stats.clone())?;
+    crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
+    let stop = live.stop_flag();
+    let reload = signals::Reload {
+        cli: s.cli.clone(),
+        start_file: s.start_file.clone(),
+        tx: live.reload.clone(),
+    };
+    std::thread::Builder::new()
+        .name("ringflow-signals".into())
+        .spawn(move || signals::wait_for_signals(signals, &stop, &reload))
+        .map_err(LiveError::Thread)?;
+    let stats = live.stats.clone();
+    let snap = live.wait();
+    crate::log!("ringflow: stopped; {} packets counted", snap.packets);
+    Ok((snap, stats))
+}
