@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Packets per batch handed to a worker.
 /// Batches in flight per worker.
 const BATCHES_PER_WORKER: usize = 4;
 
@@ -322,4 +321,73 @@ fn read_inputs(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::synth::{self, Mix, tcp_flags};
+
+    #[test]
+    fn both_directions_of_a_conversation_go_to_the_same_worker() {
+        let flows = Mix {
+            flows: 2000,
+            ipv6_percent: 30,
+            vlan_percent: 20,
+            udp_percent: 40,
+            ..Mix::default()
+        }
+        .flow_descs();
+        for workers in [2, 3, 4, 7] {
+            let mut load = vec![0usize; workers];
+            for d in &flows {
+                let there = d.frame(true, tcp_flags::SYN, 100);
+                let back = d.frame(false, tcp_flags::ACK, 1400);
+                let w = dispatch(LinkType::Ethernet, &there, workers);
+                assert_eq!(w, dispatch(LinkType::Ethernet, &back, workers), "{d:?}");
+                assert!(w < workers);
+                load[w] += 1;
+            }
+            // a hash, not a rule: every worker gets a fair share
+            let fair = flows.len() / workers;
+            assert!(
+                load.iter().all(|&n| n > fair * 3 / 4 && n < fair * 5 / 4),
+                "{workers} workers: {load:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn one_worker_and_what_is_not_ip_go_to_the_first() {
+        let d = Mix::default().flow_descs()[0];
+        let f = d.frame(true, tcp_flags::SYN, 64);
+        assert_eq!(dispatch(LinkType::Ethernet, &f, 1), 0);
+        let arp = synth::ethernet(&[], 0x0806, &[0; 28]);
+        assert_eq!(dispatch(LinkType::Ethernet, &arp, 4), 0);
+        assert_eq!(dispatch(LinkType::Ethernet, &[0xff; 5], 4), 0);
+    }
+
+    #[test]
+    fn a_batch_hands_back_the_frames_it_was_given() {
+        let mut b = Batch::with_capacity(4);
+        assert!(b.is_empty());
+        b.push(LinkType::Ethernet, &[1, 2, 3], 60, 7);
+        b.push(LinkType::RawIp, &[], 0, 8);
+        b.push(LinkType::Ethernet, &[9; 300], 1514, 9);
+        assert_eq!(b.len(), 3);
+        let got: Vec<(LinkType, Vec<u8>, u32, u64)> = b
+            .frames()
+            .map(|f| (f.link, f.data.to_vec(), f.orig_len, f.ts_ns))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (LinkType::Ethernet, vec![1, 2, 3], 60, 7),
+                (LinkType::RawIp, vec![], 0, 8),
+                (LinkType::Ethernet, vec![9; 300], 1514, 9),
+            ]
+        );
+        b.clear();
+        assert!(b.is_empty() && b.frames().next().is_none());
+    }
 }

@@ -606,3 +606,123 @@ impl SnapshotMetrics {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::{HostRow, SeriesKey};
+    use crate::config::Compat;
+    use crate::parse::v4_addr;
+
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        v4_addr(a)
+    }
+
+    /// A snapshot with one conversation each way, an "other" series, a
+    /// host, non-IP ethertypes and both compat profiles.
+    fn snapshot() -> Arc<Snapshot> {
+        let mut s = Snapshot::empty(1);
+        s.packets = 12;
+        s.bytes = 1200;
+        let key = SeriesKey {
+            version: 4,
+            src: v4([10, 0, 0, 1]),
+            dst: v4([93, 184, 216, 34]),
+            proto: 6,
+            port: Some(443),
+            reply: false,
+        };
+        s.flows = vec![
+            FlowRow {
+                key,
+                class: Class::Outgoing,
+                packets: 3,
+                bytes: 300,
+                first_ns: 1_615_988_000_000_000_000,
+                macs: [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1],
+            },
+            FlowRow {
+                key: SeriesKey {
+                    src: key.dst,
+                    dst: key.src,
+                    reply: true,
+                    ..key
+                },
+                class: Class::Incoming,
+                packets: 2,
+                bytes: 500,
+                first_ns: 1_615_988_001_000_000_000,
+                macs: [0; 12],
+            },
+        ];
+        s.flows_other[Class::Transit.index()] = Count {
+            packets: 4,
+            bytes: 400,
+        };
+        s.hosts = vec![HostRow {
+            version: 4,
+            addr: v4([10, 0, 0, 1]),
+            counts: HostCounts {
+                tx: Count {
+                    packets: 3,
+                    bytes: 300,
+                },
+                rx: Count {
+                    packets: 2,
+                    bytes: 500,
+                },
+            },
+        }];
+        s.non_ip = vec![(Some(0x0806), 2), (Some(0), 1), (None, 1)];
+        s.compat = Compat {
+            promflow: true,
+            trafficmonitor: true,
+        };
+        Arc::new(s)
+    }
+
+    #[test]
+    fn flow_host_and_compat_series_carry_their_labels() {
+        let text = render(snapshot(), Arc::new(CaptureStats::default()), Format::Text);
+        let lines: Vec<&str> = text.lines().collect();
+        for want in [
+            "ringflow_packets_total 12",
+            "ringflow_flow_bytes_total{src=\"10.0.0.1\",dst=\"93.184.216.34\",proto=\"tcp\",port=\"443\",direction=\"request\",service=\"https\",class=\"outgoing\"} 300",
+            "ringflow_flow_packets_total{src=\"93.184.216.34\",dst=\"10.0.0.1\",proto=\"tcp\",port=\"443\",direction=\"reply\",service=\"https\",class=\"incoming\"} 2",
+            "ringflow_flow_bytes_total{src=\"other\",dst=\"other\",proto=\"\",port=\"\",direction=\"\",service=\"\",class=\"transit\"} 400",
+            "ringflow_host_transmit_bytes_total{ip=\"10.0.0.1\"} 300",
+            "ringflow_host_receive_packets_total{ip=\"10.0.0.1\"} 2",
+            "promflow_receive_bytes_total{ip=\"10.0.0.1\"} 500",
+            "ringflow_non_ip_packets_total{ethertype=\"0x0806\"} 2",
+            "ringflow_non_ip_packets_total{ethertype=\"802.3\"} 1",
+            "ringflow_non_ip_packets_total{ethertype=\"other\"} 1",
+            "ringflow_flow_series{state=\"exported\"} 2",
+            "trafficmonitor_hosts_src_dst{a_srcAddr=\"10.0.0.1\",b_dstAddr=\"93.184.216.34\",c_dstPort=\"tcp/443(https)\",d_firstSeen=\"2021 03 17 13:33:20\",e_srcMac=\"02:00:00:00:00:01\",f_dstMac=\"02:00:00:00:00:02\"} 300",
+            "trafficmonitor_hosts_src_dst{a_srcAddr=\"93.184.216.34\",b_dstAddr=\"10.0.0.1\",c_dstPort=\"reply_tcp/443(https)\",d_firstSeen=\"2021 03 17 13:33:21\",e_srcMac=\"\",f_dstMac=\"\"} 500",
+            "# TYPE ringflow_flow_bytes_total counter",
+            "# TYPE ringflow_worker_batch_seconds histogram",
+        ] {
+            assert!(lines.contains(&want), "missing: {want}\n{text}");
+        }
+    }
+
+    #[test]
+    fn both_formats_have_the_same_samples() {
+        let stats = Arc::new(CaptureStats::default());
+        let text = render(snapshot(), stats.clone(), Format::Text);
+        let om = render(snapshot(), stats, Format::OpenMetrics);
+        let samples = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(samples(&text), samples(&om));
+        assert!(om.ends_with("# EOF\n") && !text.contains("# EOF"));
+        assert!(om.contains("# TYPE ringflow_flow_bytes counter\n"));
+        assert!(
+            om.contains("src=\\\"other\\\""),
+            "OpenMetrics escapes quotes in HELP"
+        );
+    }
+}

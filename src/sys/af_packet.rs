@@ -373,42 +373,156 @@ impl Block<'_> {
         u32_at(self.bytes, block::NUM_PKTS)
     }
 
-    /// The packets of the block. Offsets come from the kernel and are
-    /// checked against the block anyway: a bad one ends the iteration.
+    /// The packets of the block (see [`block_packets`]).
     pub fn packets(&self) -> impl Iterator<Item = RingPacket<'_>> {
-        let b = self.bytes;
-        let n = self.num_packets();
-        let mut off = u32_at(b, block::FIRST_PKT) as usize;
-        (0..n).map_while(move |_| {
-            let h = b.get(off..off + pkt::HEADER_LEN)?;
-            let snap = u32_at(h, pkt::SNAPLEN) as usize;
-            let mac = usize::from(u16_at(h, pkt::MAC));
-            let data = b.get(off + mac..off + mac + snap)?;
-            let status = u32_at(h, pkt::STATUS);
-            let stripped_tag = (status & TP_STATUS_VLAN_VALID != 0).then(|| {
-                let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 {
-                    u16_at(h, pkt::VLAN_TPID)
-                } else {
-                    0x8100
-                };
-                (tpid, u32_at(h, pkt::VLAN_TCI) as u16)
-            });
-            let p = RingPacket {
-                data,
-                len: u32_at(h, pkt::LEN),
-                ts_ns: u64::from(u32_at(h, pkt::SEC)) * 1_000_000_000
-                    + u64::from(u32_at(h, pkt::NSEC)),
-                stripped_tag,
-            };
-            let next = u32_at(h, pkt::NEXT_OFFSET) as usize;
-            off += next;
-            Some(p)
-        })
+        block_packets(self.bytes)
     }
+}
+
+/// Walks the packets of a TPACKET_V3 block (`struct tpacket_block_desc`,
+/// then `num_pkts` packets, each a `struct tpacket3_hdr` whose
+/// `tp_next_offset` leads to the next). Offsets come from the kernel and
+/// are checked against the block anyway: a bad one, or a zero offset
+/// before the count is reached, ends the walk.
+pub fn block_packets(b: &[u8]) -> impl Iterator<Item = RingPacket<'_>> {
+    let n = u32_at(b, block::NUM_PKTS);
+    let mut at = Some(u32_at(b, block::FIRST_PKT) as usize);
+    (0..n).map_while(move |_| {
+        let off = at?;
+        let h = b.get(off..off + pkt::HEADER_LEN)?;
+        let snap = u32_at(h, pkt::SNAPLEN) as usize;
+        let mac = usize::from(u16_at(h, pkt::MAC));
+        let data = b.get(off + mac..off + mac + snap)?;
+        let status = u32_at(h, pkt::STATUS);
+        let stripped_tag = (status & TP_STATUS_VLAN_VALID != 0).then(|| {
+            let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                u16_at(h, pkt::VLAN_TPID)
+            } else {
+                0x8100
+            };
+            (tpid, u32_at(h, pkt::VLAN_TCI) as u16)
+        });
+        let p = RingPacket {
+            data,
+            len: u32_at(h, pkt::LEN),
+            ts_ns: u64::from(u32_at(h, pkt::SEC)) * 1_000_000_000 + u64::from(u32_at(h, pkt::NSEC)),
+            stripped_tag,
+        };
+        // the last packet has no next one; a count that says otherwise
+        // ends here rather than reading this packet again
+        let next = u32_at(h, pkt::NEXT_OFFSET) as usize;
+        at = (next != 0).then(|| off + next);
+        Some(p)
+    })
 }
 
 impl Drop for Block<'_> {
     fn drop(&mut self) {
         self.ring.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block laid out as the kernel lays out a TPACKET_V3 block in the
+    /// ring: the descriptor, then each packet's header and its bytes at
+    /// `tp_mac`, 16-byte aligned, chained by `tp_next_offset`.
+    struct BlockBuilder {
+        bytes: Vec<u8>,
+        last: Option<usize>,
+        count: u32,
+    }
+
+    impl BlockBuilder {
+        fn new(size: usize) -> BlockBuilder {
+            let mut bytes = vec![0u8; size];
+            bytes[block::FIRST_PKT..block::FIRST_PKT + 4].copy_from_slice(&48u32.to_ne_bytes());
+            BlockBuilder {
+                bytes,
+                last: None,
+                count: 0,
+            }
+        }
+
+        fn put(&mut self, off: usize, v: u32) {
+            self.bytes[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+
+        /// Adds a packet: `data` captured of `len` on the wire, at
+        /// `ts` (seconds, nanoseconds), with `status` and the VLAN words
+        /// (TCI, TPID).
+        fn packet(&mut self, data: &[u8], len: u32, ts: (u32, u32), status: u32, vlan: (u32, u16)) {
+            let ((sec, nsec), (tci, tpid)) = (ts, vlan);
+            let off = match self.last {
+                None => 48,
+                Some(prev) => {
+                    let prev_len = u32_at(&self.bytes, prev + pkt::SNAPLEN) as usize;
+                    let next = (prev + 80 + prev_len).next_multiple_of(16);
+                    self.put(prev + pkt::NEXT_OFFSET, (next - prev) as u32);
+                    next
+                }
+            };
+            self.put(off + pkt::SEC, sec);
+            self.put(off + pkt::NSEC, nsec);
+            self.put(off + pkt::SNAPLEN, data.len() as u32);
+            self.put(off + pkt::LEN, len);
+            self.put(off + pkt::STATUS, status);
+            self.bytes[off + pkt::MAC..off + pkt::MAC + 2].copy_from_slice(&80u16.to_ne_bytes());
+            self.put(off + pkt::VLAN_TCI, tci);
+            self.bytes[off + pkt::VLAN_TPID..off + pkt::VLAN_TPID + 2]
+                .copy_from_slice(&tpid.to_ne_bytes());
+            self.bytes[off + 80..off + 80 + data.len()].copy_from_slice(data);
+            self.last = Some(off);
+            self.count += 1;
+            self.put(block::NUM_PKTS, self.count);
+        }
+    }
+
+    #[test]
+    fn walks_every_packet_of_a_block() {
+        let mut b = BlockBuilder::new(4096);
+        b.packet(&[1; 60], 60, (10, 5), TP_STATUS_USER, (0, 0));
+        // cut at the snap length: the wire length is kept
+        b.packet(&[2; 100], 1500, (11, 999_999_999), TP_STATUS_USER, (0, 0));
+        // a stripped 802.1ad tag, and a stripped tag without a TPID
+        let tpid_valid = TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID;
+        b.packet(&[3; 64], 64, (12, 0), tpid_valid, (0x2007, 0x88a8));
+        b.packet(&[4; 64], 64, (12, 1), TP_STATUS_VLAN_VALID, (42, 0));
+        let got: Vec<RingPacket<'_>> = block_packets(&b.bytes).collect();
+        assert_eq!(got.len(), 4);
+        assert_eq!(
+            (got[0].data, got[0].len, got[0].ts_ns),
+            (&[1u8; 60][..], 60, 10_000_000_005)
+        );
+        assert_eq!((got[1].data.len(), got[1].len), (100, 1500));
+        assert_eq!(got[1].ts_ns, 11_999_999_999);
+        assert_eq!(got[0].stripped_tag, None);
+        assert_eq!(got[2].stripped_tag, Some((0x88a8, 0x2007)));
+        assert_eq!(got[3].stripped_tag, Some((0x8100, 42)));
+        assert!(got[3].data.iter().all(|&x| x == 4));
+    }
+
+    #[test]
+    fn a_bad_offset_or_length_ends_the_walk() {
+        let mut b = BlockBuilder::new(1024);
+        b.packet(&[1; 60], 60, (0, 0), TP_STATUS_USER, (0, 0));
+        b.packet(&[2; 60], 60, (0, 0), TP_STATUS_USER, (0, 0));
+        // the second packet claims more bytes than the block has
+        let second = b.last.unwrap();
+        b.put(second + pkt::SNAPLEN, 5000);
+        assert_eq!(block_packets(&b.bytes).count(), 1);
+        // the first points outside the block
+        b.put(48 + pkt::NEXT_OFFSET, 1 << 20);
+        assert_eq!(block_packets(&b.bytes).count(), 1);
+        // a count larger than what is there stops at what is there
+        let mut c = BlockBuilder::new(512);
+        c.packet(&[1; 60], 60, (0, 0), TP_STATUS_USER, (0, 0));
+        c.put(block::NUM_PKTS, 9);
+        assert_eq!(block_packets(&c.bytes).count(), 1);
+        // an empty block, and one too short for its descriptor
+        assert_eq!(block_packets(&BlockBuilder::new(64).bytes).count(), 0);
+        assert_eq!(block_packets(&[0u8; 8]).count(), 0);
     }
 }

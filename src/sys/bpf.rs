@@ -314,3 +314,57 @@ pub fn program_name(id: u32) -> Option<String> {
     let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
     Some(String::from_utf8_lossy(&name[..end]).into_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The instruction as the kernel reads it: 8 bytes, little endian.
+    fn bytes(i: Insn) -> [u8; 8] {
+        let mut b = [0u8; 8];
+        b[0] = i.code;
+        b[1] = i.regs;
+        b[2..4].copy_from_slice(&i.off.to_le_bytes());
+        b[4..8].copy_from_slice(&i.imm.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn instructions_encode_as_the_kernel_reads_them() {
+        assert_eq!(std::mem::size_of::<Insn>(), 8);
+        // what `llvm-objdump -d` shows for the same instructions
+        assert_eq!(
+            bytes(insn(op::MOV_IMM, 0, 0, 0, 2)),
+            [0xb7, 0, 0, 0, 2, 0, 0, 0]
+        );
+        assert_eq!(
+            bytes(insn(op::EXIT, 0, 0, 0, 0)),
+            [0x95, 0, 0, 0, 0, 0, 0, 0]
+        );
+        // r2 = r10: dst in the low nibble, src in the high one
+        assert_eq!(
+            bytes(insn(op::MOV_REG, 2, 10, 0, 0)),
+            [0xbf, 0xa2, 0, 0, 0, 0, 0, 0]
+        );
+        // r2 += -4
+        assert_eq!(
+            bytes(insn(op::ADD_IMM, 2, 0, 0, -4)),
+            [0x07, 0x02, 0, 0, 0xfc, 0xff, 0xff, 0xff]
+        );
+        // r2 = *(u32 *)(r6 + 16)
+        assert_eq!(
+            bytes(insn(op::LDX_W, 2, 6, 16, 0)),
+            [0x61, 0x62, 16, 0, 0, 0, 0, 0]
+        );
+        // if r0 == 0 goto +28
+        assert_eq!(
+            bytes(insn(op::JEQ_IMM, 0, 0, 28, 0)),
+            [0x15, 0, 28, 0, 0, 0, 0, 0]
+        );
+        // r1 = map fd 7: src 1 marks the immediate as a map's fd
+        assert_eq!(
+            bytes(insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, 7)),
+            [0x18, 0x11, 0, 0, 7, 0, 0, 0]
+        );
+    }
+}
