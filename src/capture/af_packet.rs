@@ -137,7 +137,7 @@ impl QueueRing {
 /// counts over.
 pub fn capture_loop<S: FrameSink>(
     mut w: S,
-    mut srcs: Vec<QueueRing>,
+    mut queues: Vec<QueueRing>,
     socket: &SocketConfig,
     stop: &AtomicBool,
 ) {
@@ -148,7 +148,7 @@ pub fn capture_loop<S: FrameSink>(
     let mut deadline: Option<Instant> = None;
     loop {
         let mut blocks = 0;
-        for s in srcs.iter_mut() {
+        for s in queues.iter_mut() {
             let link = s.iface.link;
             if let Some(ring) = s.ring.as_mut() {
                 while let Some(b) = ring.next_block() {
@@ -169,14 +169,15 @@ pub fn capture_loop<S: FrameSink>(
         if blocks == 0 {
             fds.clear();
             fds.extend(
-                srcs.iter()
+                queues
+                    .iter()
                     .filter_map(|s| s.ring.as_ref().map(|r| r.socket().fd())),
             );
             if fds.is_empty() {
                 std::thread::sleep(Duration::from_millis(100));
             } else if pollset.wait(&fds, 50).is_ok() {
                 let mut k = 0;
-                for s in srcs.iter_mut() {
+                for s in queues.iter_mut() {
                     if s.ring.is_some() {
                         if pollset.failed(k) {
                             check_gone(s, w.id());
@@ -189,7 +190,7 @@ pub fn capture_loop<S: FrameSink>(
         }
         if now >= next_check {
             next_check = now + Duration::from_secs(1);
-            for s in srcs.iter_mut() {
+            for s in queues.iter_mut() {
                 s.take_stats();
                 if s.ring.is_none() {
                     reopen(s, socket, w.id());
@@ -197,7 +198,7 @@ pub fn capture_loop<S: FrameSink>(
             }
         }
     }
-    for s in srcs.iter_mut() {
+    for s in queues.iter_mut() {
         s.take_stats();
     }
     // Dropping the worker hands its last shard to the collector.

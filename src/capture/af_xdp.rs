@@ -288,17 +288,17 @@ fn now_ns() -> u64 {
 /// returns the frames to the fill ring at once, naps or polls when the
 /// rings are empty (see [`Waiter`]), reads the socket's counters once a
 /// second, and stops once `stop` is raised and the rings are empty.
-pub fn capture_loop<S: FrameSink>(mut w: S, mut srcs: Vec<QueueSocket>, stop: &AtomicBool) {
+pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: &AtomicBool) {
     let mut pollset = sys::PollSet::default();
-    let fds: Vec<_> = srcs.iter().map(|s| s.sock.fd()).collect();
+    let fds: Vec<_> = queues.iter().map(|s| s.sock.fd()).collect();
     let mut next_check = Instant::now() + Duration::from_secs(1);
-    let mut gone_logged = vec![false; srcs.len()];
+    let mut gone_logged = vec![false; queues.len()];
     let mut waiter = Waiter::default();
     loop {
         let mut got = 0;
         // one clock read per round: frames carry no timestamp in copy mode
         let ts_ns = now_ns();
-        for s in srcs.iter_mut() {
+        for s in queues.iter_mut() {
             let batch = s.sock.receive(BATCH);
             if batch.is_empty() {
                 continue;
@@ -333,7 +333,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut srcs: Vec<QueueSocket>, stop: &A
                 // the rings are empty: everything received is counted
                 break;
             }
-            for s in srcs.iter() {
+            for s in queues.iter() {
                 if s.sock.needs_wakeup() {
                     s.sock.wakeup();
                 }
@@ -343,7 +343,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut srcs: Vec<QueueSocket>, stop: &A
                 continue;
             }
             if pollset.wait(&fds, 50).is_ok() {
-                for (k, s) in srcs.iter().enumerate() {
+                for (k, s) in queues.iter().enumerate() {
                     if pollset.failed(k) && !gone_logged[k] && Iface::lookup(&s.iface).is_none() {
                         gone_logged[k] = true;
                         crate::log!(
@@ -361,12 +361,12 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut srcs: Vec<QueueSocket>, stop: &A
         let now = Instant::now();
         if now >= next_check {
             next_check = now + Duration::from_secs(1);
-            for s in srcs.iter_mut() {
+            for s in queues.iter_mut() {
                 s.take_stats();
             }
         }
     }
-    for s in srcs.iter_mut() {
+    for s in queues.iter_mut() {
         s.take_stats();
     }
     drop(w);

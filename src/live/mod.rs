@@ -56,15 +56,15 @@ struct Held {
     _promisc: Vec<sys::af_packet::PacketSocket>,
 }
 
-/// One worker's sources.
-enum Sources {
+/// What one worker captures from: its rings, or its AF_XDP sockets.
+enum WorkerQueues {
     Packet(Vec<af_packet::QueueRing>),
     Xdp(Vec<af_xdp::QueueSocket>),
 }
 
-/// Each worker's sources, what was opened (for the start line), and what
+/// Each worker's queues, what was opened (for the start line), and what
 /// its memory is called and takes.
-type Opened = (Vec<Sources>, String, &'static str, usize);
+type Opened = (Vec<WorkerQueues>, String, &'static str, usize);
 
 fn iface_names(s: &LiveSettings) -> String {
     s.ifaces
@@ -87,17 +87,17 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
     let n = s.pipeline.workers;
     let mut per_worker = Vec::with_capacity(n);
     for w in 0..n {
-        let mut srcs = Vec::new();
+        let mut queues = Vec::new();
         for (i, prog) in s.ifaces.iter().zip(&progs) {
             let ring = af_packet::open_ring(i, prog, &s.socket)?;
-            srcs.push(af_packet::QueueRing {
+            queues.push(af_packet::QueueRing {
                 iface: i.clone(),
                 prog: prog.clone(),
                 ring: Some(ring),
                 counters: stats.socket(&i.name, w),
             });
         }
-        per_worker.push(Sources::Packet(srcs));
+        per_worker.push(WorkerQueues::Packet(queues));
     }
     let bytes = n * s.ifaces.len() * s.socket.ring.bytes();
     Ok((
@@ -182,7 +182,7 @@ fn open_af_xdp(
         }
     }
     Ok((
-        per_worker.into_iter().map(Sources::Xdp).collect(),
+        per_worker.into_iter().map(WorkerQueues::Xdp).collect(),
         format!("af-xdp on {}", described.join(", ")),
         "UMEM",
         sockets * cfg.params.umem_bytes(),
@@ -225,7 +225,7 @@ impl Live {
         let mut threads = Vec::with_capacity(n);
         // each worker says whether it got its scheduling priority
         let (ready_tx, ready_rx) = crossbeam_channel::bounded(n);
-        for ((w, srcs), cpu) in workers
+        for ((w, queues), cpu) in workers
             .into_iter()
             .zip(per_worker)
             .zip(s.cpus.iter().copied())
@@ -245,9 +245,11 @@ impl Live {
                         // dropping the worker hands its (empty) shard over
                         return;
                     }
-                    match srcs {
-                        Sources::Packet(srcs) => af_packet::capture_loop(w, srcs, &socket, &stop),
-                        Sources::Xdp(srcs) => af_xdp::capture_loop(w, srcs, &stop),
+                    match queues {
+                        WorkerQueues::Packet(queues) => {
+                            af_packet::capture_loop(w, queues, &socket, &stop)
+                        }
+                        WorkerQueues::Xdp(queues) => af_xdp::capture_loop(w, queues, &stop),
                     }
                 })
                 .map_err(LiveError::Thread)?;
