@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run_live(cli.run),
         Some(Command::Run(args)) => run_live(*args),
-        Some(Command::Replay(args)) => run_replay(args).map_err(|e| (e, 1)),
+        Some(Command::Replay(args)) => run_replay(*args).map_err(|e| (e, 1)),
         Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
         Some(Command::Gen(args)) => run_gen(args),
         Some(Command::CheckConfig(args)) => check_config(args),

@@ -26,6 +26,9 @@ const BATCHES_PER_WORKER: usize = 4;
 pub struct Batch {
     data: Vec<u8>,
     descs: Vec<Desc>,
+    /// After its frames, hand the shard over up to this capture time (an
+    /// interval boundary of the alert limits).
+    boundary: Option<u64>,
 }
 
 #[derive(Clone, Copy)]
@@ -42,6 +45,7 @@ impl Batch {
         Batch {
             data: Vec::with_capacity(packets * 2048),
             descs: Vec::with_capacity(packets),
+            boundary: None,
         }
     }
 
@@ -68,6 +72,7 @@ impl Batch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.descs.clear();
+        self.boundary = None;
     }
 
     pub fn frames(&self) -> impl Iterator<Item = Frame<'_>> {
@@ -123,13 +128,14 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         table_capacity: args.pipeline.flow_table_size as usize,
         refresh: args.pipeline.refresh,
         accounting: args.accounting.resolve().map_err(ReplayError::Config)?,
+        capture_clock: true,
     };
     let inputs = args
         .files
         .iter()
         .map(|f| open(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let job = Replay::new(inputs, &cfg, args.batch as usize);
+    let mut job = Replay::new(inputs, &cfg, args.batch as usize);
     crate::log!(
         "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
         args.files.len(),
@@ -138,6 +144,13 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         job.collector_memory_bytes() as f64 / (1 << 20) as f64
     );
     let stats = job.capture_stats();
+    let alert_log = match &args.alert_log {
+        Some(path) => Some(
+            crate::detect::log::spawn(path, job.alert_events())
+                .map_err(|e| ReplayError::Config(e.to_string()))?,
+        ),
+        None => None,
+    };
     let server = match args.listen {
         Some(addr) => {
             let s = http::spawn(addr, job.published(), stats.clone())?;
@@ -147,6 +160,10 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         None => None,
     };
     let snapshot = job.run()?;
+    // the collector has stopped: the log has every event
+    if let Some(t) = alert_log {
+        let _ = t.join();
+    }
     match server {
         Some(s) => {
             crate::log!(
@@ -180,18 +197,31 @@ pub struct Replay {
     collector: crate::collector::CollectorLoop,
     batch: usize,
     stats: Arc<CaptureStats>,
+    /// The alert limits' interval in ns, when any limit is set.
+    interval: Option<u64>,
 }
 
 impl Replay {
     pub fn new(inputs: Vec<Input>, cfg: &PipelineConfig, batch: usize) -> Replay {
-        let (workers, collector) = pipeline(cfg);
+        let cfg = PipelineConfig {
+            capture_clock: true,
+            ..cfg.clone()
+        };
+        let (workers, collector) = pipeline(&cfg);
+        let d = &cfg.accounting.detection;
         Replay {
             inputs,
             workers,
             collector,
             batch: batch.max(1),
             stats: Arc::new(CaptureStats::default()),
+            interval: d.limits.any().then(|| d.interval.as_nanos().max(1) as u64),
         }
+    }
+
+    /// Where alert events go.
+    pub fn alert_events(&mut self) -> Receiver<crate::detect::AlertEvent> {
+        self.collector.alert_events()
     }
 
     pub fn published(&self) -> Arc<Published> {
@@ -221,6 +251,7 @@ impl Replay {
             collector,
             batch,
             stats,
+            interval,
         } = self;
         let n = workers.len();
         let collector = std::thread::Builder::new()
@@ -246,7 +277,7 @@ impl Replay {
             threads.push(t);
         }
 
-        let result = read_inputs(inputs, batch, &to_worker, &pools, &stats);
+        let result = read_inputs(inputs, batch, interval, &to_worker, &pools, &stats);
         // Closing the channels stops the workers, which hand over their
         // last shards; then the collector merges them and stops.
         drop(to_worker);
@@ -268,11 +299,15 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, pool: Sender<Batch>) {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(mut b) => {
                 w.process_batch(b.frames());
+                let boundary = b.boundary;
                 b.clear();
                 let _ = pool.send(b);
-                // Offline, nothing is lost by waiting: a filling table is
-                // handed over early instead of overflowing.
-                w.hand_over_if_half_full();
+                match boundary {
+                    Some(at_ns) => w.hand_over_at(at_ns),
+                    // Offline, nothing is lost by waiting: a filling table
+                    // is handed over early instead of overflowing.
+                    None => w.hand_over_if_half_full(),
+                }
             }
             Err(RecvTimeoutError::Timeout) => w.poll_epoch(),
             Err(RecvTimeoutError::Disconnected) => return,
@@ -280,15 +315,55 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, pool: Sender<Batch>) {
     }
 }
 
+/// Hands worker `w` the batch it is filling and starts a fresh one.
+fn send_batch(
+    w: usize,
+    current: &mut [Batch],
+    to_worker: &[Sender<Batch>],
+    pools: &[Receiver<Batch>],
+) -> Result<(), ReplayError> {
+    let Ok(fresh) = pools[w].recv() else {
+        return Err(ReplayError::WorkerPanicked);
+    };
+    let full = std::mem::replace(&mut current[w], fresh);
+    to_worker[w]
+        .send(full)
+        .map_err(|_| ReplayError::WorkerPanicked)
+}
+
+/// Every worker hands over what it has, up to capture time `at_ns`.
+fn send_boundary(
+    at_ns: u64,
+    current: &mut [Batch],
+    to_worker: &[Sender<Batch>],
+    pools: &[Receiver<Batch>],
+) -> Result<(), ReplayError> {
+    for w in 0..to_worker.len() {
+        if !current[w].is_empty() {
+            send_batch(w, current, to_worker, pools)?;
+        }
+        current[w].boundary = Some(at_ns);
+        send_batch(w, current, to_worker, pools)?;
+    }
+    Ok(())
+}
+
+/// Reads the inputs and spreads their packets over the workers. With
+/// `interval` (ns, the alert limits' interval), every worker hands over at
+/// each interval boundary of capture time, so alerts follow the capture's
+/// timestamps whatever the replay's speed.
 fn read_inputs(
     inputs: Vec<Input>,
     batch: usize,
+    interval: Option<u64>,
     to_worker: &[Sender<Batch>],
     pools: &[Receiver<Batch>],
     stats: &CaptureStats,
 ) -> Result<(), ReplayError> {
     let n = to_worker.len();
     let mut current: Vec<Batch> = (0..n).map(|_| Batch::with_capacity(batch)).collect();
+    // the end of the current interval of capture time
+    let mut next_boundary: Option<u64> = None;
     for mut input in inputs {
         loop {
             let rec = match input.next_record() {
@@ -301,23 +376,35 @@ fn read_inputs(
                 }
                 Err(e) => return Err(e.into()),
             };
+            if let Some(iv) = interval {
+                let start = rec.ts_ns / iv * iv;
+                match next_boundary {
+                    None => next_boundary = Some(start + iv),
+                    // packets out of order stay in the current interval
+                    Some(b) if rec.ts_ns >= b => {
+                        send_boundary(start, &mut current, to_worker, pools)?;
+                        next_boundary = Some(start + iv);
+                    }
+                    Some(_) => {}
+                }
+            }
             let data = input.data();
             let w = dispatch(rec.link, data, n);
             current[w].push(rec.link, data, rec.orig_len, rec.ts_ns);
             if current[w].len() == batch {
-                let Ok(fresh) = pools[w].recv() else {
-                    return Err(ReplayError::WorkerPanicked);
-                };
-                let full = std::mem::replace(&mut current[w], fresh);
-                if to_worker[w].send(full).is_err() {
-                    return Err(ReplayError::WorkerPanicked);
-                }
+                send_batch(w, &mut current, to_worker, pools)?;
             }
         }
     }
-    for (w, b) in current.into_iter().enumerate() {
-        if !b.is_empty() && to_worker[w].send(b).is_err() {
-            return Err(ReplayError::WorkerPanicked);
+    match next_boundary {
+        // the last interval ends where it would have
+        Some(b) => send_boundary(b, &mut current, to_worker, pools)?,
+        None => {
+            for w in 0..n {
+                if !current[w].is_empty() {
+                    send_batch(w, &mut current, to_worker, pools)?;
+                }
+            }
         }
     }
     Ok(())

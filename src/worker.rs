@@ -127,6 +127,9 @@ pub fn new_batch_histogram() -> Histogram<u64> {
 pub enum Handoff {
     /// A full shard, to merge and send back empty.
     Shard { worker: usize, shard: Box<Shard> },
+    /// Replay: every packet before `at_ns` (capture time) that this worker
+    /// was given is in the shards it handed over.
+    Boundary { worker: usize, at_ns: u64 },
     /// The worker has stopped; its last shard came just before.
     Done { worker: usize },
 }
@@ -323,6 +326,25 @@ impl Worker {
                 shard: full,
             });
         }
+    }
+}
+
+impl Worker {
+    /// Replay: hands the shard over now (waiting for the spare), then says
+    /// that everything before `at_ns` is in.
+    pub fn hand_over_at(&mut self, at_ns: u64) {
+        if let Ok(spare) = self.spare.recv() {
+            let full = std::mem::replace(&mut self.shard, spare);
+            self.seen_epoch = self.epoch.load(Ordering::Relaxed);
+            let _ = self.to_collector.send(Handoff::Shard {
+                worker: self.id,
+                shard: full,
+            });
+        }
+        let _ = self.to_collector.send(Handoff::Boundary {
+            worker: self.id,
+            at_ns,
+        });
     }
 }
 

@@ -5,6 +5,7 @@ use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
 use super::ledger::Ledger;
 use super::snapshot::{SeriesKey, Snapshot, batch_row};
 use crate::config::Accounting;
+use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
 use crate::flow::{FastState, FlowKey, FlowStats};
 use crate::parse::{ERROR_KINDS, ParseError};
@@ -45,10 +46,19 @@ pub struct Accounts {
     /// A drained shard's flows.
     scratch: Vec<(FlowKey, FlowStats)>,
     openers: HashMap<FlowKey, Opener, FastState>,
+    detector: Detector,
+    /// Capture time of the first packet merged (ns), which places the
+    /// first alert interval.
+    first_ns: u64,
+    /// Alert events not yet handed to the log.
+    events: Vec<AlertEvent>,
+    /// Alert events the log had no room for.
+    pub(super) log_dropped: u64,
 }
 
 impl Accounts {
     pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> Accounts {
+        let acc_detection = acc.detection.clone();
         Accounts {
             packets: 0,
             bytes: 0,
@@ -66,6 +76,10 @@ impl Accounts {
             pending: Vec::new(),
             scratch: Vec::new(),
             openers: HashMap::default(),
+            detector: Detector::new(acc_detection),
+            first_ns: u64::MAX,
+            events: Vec::new(),
+            log_dropped: 0,
         }
     }
 
@@ -94,7 +108,12 @@ impl Accounts {
         let tick = self.tick;
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
-        let (op, ob) = shard.table.drain(|k, s| flows.push((*k, *s)));
+        let mut first_ns = self.first_ns;
+        let (op, ob) = shard.table.drain(|k, s| {
+            first_ns = first_ns.min(s.first_ns);
+            flows.push((*k, *s))
+        });
+        self.first_ns = first_ns;
         self.overflow_packets += op;
         self.overflow_bytes += ob;
         shard.clear();
@@ -252,8 +271,38 @@ impl Accounts {
     /// Applies reloaded settings (see [`Ledger::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
         self.conversations.reserve(acc.max_entries);
+        self.detector.reconfigure(acc.detection.clone());
         self.ledger.reconfigure(acc, self.refresh, self.tick);
         self.dirty = true;
+    }
+
+    /// Evaluates the alert limits at `now_ns` (see [`Detector::check`]);
+    /// new events wait in [`Accounts::take_events`].
+    pub fn detect(&mut self, now_ns: u64) {
+        if !self.detector.enabled() {
+            return;
+        }
+        let hosts = self.ledger.host_intervals();
+        let ledger = &self.ledger;
+        let mut peers = |v, a, d| ledger.peers(v, a, d);
+        let first = if self.first_ns == u64::MAX {
+            now_ns
+        } else {
+            self.first_ns
+        };
+        if self.detector.check(now_ns, first, &hosts, &mut peers) {
+            self.ledger.clear_intervals();
+        }
+        let events = self.detector.take_events();
+        if !events.is_empty() {
+            self.dirty = true;
+            self.events.extend(events);
+        }
+    }
+
+    /// The alert events since the last call.
+    pub fn take_events(&mut self) -> Vec<AlertEvent> {
+        std::mem::take(&mut self.events)
     }
 
     /// Bytes its conversations, entries and hosts hold: reserved at start
@@ -281,6 +330,7 @@ impl Accounts {
         s.overflow_packets = self.overflow_packets;
         s.overflow_bytes = self.overflow_bytes;
         self.ledger.publish(&mut s);
+        s.detection = self.detector.view(self.log_dropped);
         s.batches = self
             .batches
             .iter()

@@ -9,6 +9,7 @@ use super::ranking::{BUCKETS, Ranked, Window, rank_into};
 use super::slots::SlotTable;
 use super::snapshot::{Count, FlowRow, HostCounts, HostRow, SeriesKey, Snapshot};
 use crate::config::Accounting;
+use crate::detect::{Counts, Direction, HostInterval, Peer};
 use crate::flow::{FlowKey, FlowStats};
 use crate::netset::Class;
 use crate::parse::PortKind;
@@ -91,6 +92,8 @@ pub(super) struct Host {
     base: HostCounts,
     window: Window,
     last_tick: u64,
+    /// What it sent and received in the current alert interval.
+    interval: [Counts; 2],
 }
 
 /// What fills a host slot that was reserved but not yet used.
@@ -103,6 +106,10 @@ const VACANT_HOST: Host = Host {
     base: NO_HOST_COUNTS,
     window: NO_WINDOW,
     last_tick: 0,
+    interval: [Counts {
+        packets: 0,
+        bytes: 0,
+    }; 2],
 };
 
 /// The entries and hosts, and the totals they add up to. Exported entries
@@ -236,6 +243,7 @@ impl Ledger {
             base: HostCounts::default(),
             window,
             last_tick: tick,
+            interval: [Counts::default(); 2],
         };
         self.hosts
             .get_or_add(host_key(version, addr), self.acc.max_entries, make)
@@ -278,8 +286,65 @@ impl Ledger {
             }
             h.window.add(bucket, bytes);
             h.last_tick = tick;
+            let i = &mut h.interval[side];
+            i.packets += packets;
+            i.bytes += bytes;
         }
         link
+    }
+
+    /// The monitored hosts that counted anything in the current alert
+    /// interval, with what they sent and received in it.
+    pub(super) fn host_intervals(&self) -> Vec<HostInterval> {
+        self.hosts
+            .items
+            .iter()
+            .filter(|h| h.alive && h.interval != [Counts::default(); 2])
+            .map(|h| (h.version, h.addr, h.interval))
+            .collect()
+    }
+
+    /// Starts a new alert interval.
+    pub(super) fn clear_intervals(&mut self) {
+        for h in self.hosts.items.iter_mut() {
+            h.interval = [Counts::default(); 2];
+        }
+    }
+
+    /// The evidence of an alert: the ten heaviest peers (by bytes over the
+    /// ranking window) of `addr` in direction `dir`, with what each pair
+    /// counted since its entry was made.
+    pub(super) fn peers(&self, version: u8, addr: [u8; 16], dir: Direction) -> Vec<Peer> {
+        let now = self
+            .entries
+            .items
+            .iter()
+            .map(|e| e.window.last)
+            .max()
+            .unwrap_or(0);
+        let mut found: Vec<(u64, Peer)> = self
+            .entries
+            .items
+            .iter()
+            .filter(|e| e.alive && e.key.version == version)
+            .filter_map(|e| {
+                let other = match dir {
+                    Direction::Out if e.key.src == addr => e.key.dst,
+                    Direction::In if e.key.dst == addr => e.key.src,
+                    _ => return None,
+                };
+                let peer = Peer {
+                    ip: crate::parse::to_ip(version, other),
+                    proto: crate::parse::proto_label(e.key.proto),
+                    port: e.key.port,
+                    packets: e.total.packets,
+                    bytes: e.total.bytes,
+                };
+                Some((e.window.sum(now), peer))
+            })
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.bytes.cmp(&a.1.bytes)));
+        found.into_iter().take(10).map(|(_, p)| p).collect()
     }
 
     /// Counts flow `s` under `key`, whose entry is probably `idx` (a cached

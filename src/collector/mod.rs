@@ -17,8 +17,10 @@ pub use accounts::Accounts;
 pub use snapshot::{BatchRow, Count, FlowRow, HostCounts, HostRow, SeriesKey, Snapshot};
 
 use crate::config::{Accounting, defaults};
+use crate::detect::AlertEvent;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +33,10 @@ pub struct PipelineConfig {
     pub table_capacity: usize,
     pub refresh: Duration,
     pub accounting: Accounting,
+    /// Time is the capture's (replay): alert limits are evaluated when all
+    /// workers hand over at an interval boundary of capture time. Else
+    /// (live) they are evaluated at every refresh on the clock.
+    pub capture_clock: bool,
 }
 
 impl Default for PipelineConfig {
@@ -40,6 +46,7 @@ impl Default for PipelineConfig {
             table_capacity: defaults::FLOW_TABLE_SIZE as usize,
             refresh: defaults::duration(defaults::REFRESH),
             accounting: Accounting::default(),
+            capture_clock: false,
         }
     }
 }
@@ -49,9 +56,9 @@ impl Default for PipelineConfig {
 pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let n = cfg.workers.max(1);
     let epoch = Arc::new(AtomicU64::new(0));
-    // At most two messages per worker are ever in flight (a shard and
-    // Done), so sends never block.
-    let (tx, rx) = crossbeam_channel::bounded(2 * n + 2);
+    // At most three messages per worker are ever in flight (a shard, a
+    // boundary and Done), so sends never block.
+    let (tx, rx) = crossbeam_channel::bounded(3 * n + 2);
     let mut workers = Vec::with_capacity(n);
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
@@ -71,6 +78,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     // each worker has one shard in use and one spare
     let memory_bytes = workers.iter().map(Worker::memory_bytes).sum::<usize>() * 2;
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
+    let (alerts_tx, alerts_rx) = crate::detect::log::queue();
     let collector = CollectorLoop {
         rx,
         returns,
@@ -81,6 +89,11 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         memory_bytes,
         reload_rx,
         reload_tx,
+        capture_clock: cfg.capture_clock,
+        boundaries: HashMap::new(),
+        alerts_tx,
+        alerts_rx,
+        log_attached: false,
     };
     (workers, collector)
 }
@@ -125,12 +138,27 @@ pub struct CollectorLoop {
     memory_bytes: usize,
     reload_rx: Receiver<Accounting>,
     reload_tx: Sender<Accounting>,
+    capture_clock: bool,
+    /// Interval boundaries of capture time (ns) and how many workers have
+    /// reached each.
+    boundaries: HashMap<u64, usize>,
+    alerts_tx: Sender<AlertEvent>,
+    alerts_rx: Receiver<AlertEvent>,
+    /// Whether anyone reads the alert events.
+    log_attached: bool,
 }
 
 impl CollectorLoop {
     /// Where the latest snapshot is published.
     pub fn published(&self) -> Arc<Published> {
         self.published.clone()
+    }
+
+    /// Where alert events go (to the alert log); a full queue drops them,
+    /// counted.
+    pub fn alert_events(&mut self) -> Receiver<AlertEvent> {
+        self.log_attached = true;
+        self.alerts_rx.clone()
     }
 
     /// Where to send new settings; they apply at the next refresh.
@@ -164,6 +192,15 @@ impl CollectorLoop {
                         let _ = ret.try_send(shard);
                     }
                 }
+                Ok(Handoff::Boundary { at_ns, .. }) => {
+                    let reached = self.boundaries.entry(at_ns).or_default();
+                    *reached += 1;
+                    if *reached == workers {
+                        self.boundaries.remove(&at_ns);
+                        self.accounts.detect(at_ns);
+                        self.send_alerts();
+                    }
+                }
                 Ok(Handoff::Done { .. }) => {
                     done += 1;
                     if done == workers {
@@ -178,6 +215,10 @@ impl CollectorLoop {
                         self.accounts.reconfigure(acc);
                     }
                     self.accounts.tick();
+                    if !self.capture_clock {
+                        self.accounts.detect(wall_clock_ns());
+                        self.send_alerts();
+                    }
                     if self.accounts.dirty {
                         self.publish(false);
                     }
@@ -193,10 +234,29 @@ impl CollectorLoop {
         self.publish(true)
     }
 
+    /// Hands the new alert events to the log's queue, never waiting.
+    fn send_alerts(&mut self) {
+        let events = self.accounts.take_events();
+        if !self.log_attached {
+            return;
+        }
+        for e in events {
+            if let Err(crossbeam_channel::TrySendError::Full(_)) = self.alerts_tx.try_send(e) {
+                self.accounts.log_dropped += 1;
+            }
+        }
+    }
+
     fn publish(&mut self, complete: bool) -> Arc<Snapshot> {
         let s = Arc::new(self.accounts.snapshot(self.memory_bytes, complete));
         self.published.set(s.clone());
         self.accounts.dirty = false;
         s
     }
+}
+
+fn wall_clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

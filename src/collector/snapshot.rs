@@ -3,6 +3,7 @@
 //! counts those rows are made of.
 
 use crate::config::Compat;
+use crate::detect::DetectionView;
 use crate::flow::FlowKey;
 use crate::netset::Class;
 use crate::parse::{ERROR_KINDS, ParseError, PortKind};
@@ -162,6 +163,8 @@ pub struct Snapshot {
     pub collector_memory_bytes: usize,
     /// True once every worker has stopped and the last shard is merged.
     pub complete: bool,
+    /// Alerts started, active and suppressed.
+    pub detection: DetectionView,
 }
 
 impl Snapshot {
@@ -190,6 +193,7 @@ impl Snapshot {
             shard_memory_bytes: 0,
             collector_memory_bytes: 0,
             complete: false,
+            detection: DetectionView::default(),
         }
     }
 }

@@ -15,6 +15,66 @@ pub struct Compat {
     pub trafficmonitor: bool,
 }
 
+/// Volume limits of a monitored IP over an interval, each way; `None`
+/// is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertLimits {
+    pub bytes: Option<u64>,
+    pub packets: Option<u64>,
+    /// Bits per second, averaged over the interval.
+    pub bps: Option<u64>,
+    /// Packets per second, averaged over the interval.
+    pub pps: Option<u64>,
+}
+
+impl AlertLimits {
+    pub fn any(&self) -> bool {
+        self.bytes
+            .or(self.packets)
+            .or(self.bps)
+            .or(self.pps)
+            .is_some()
+    }
+}
+
+/// What detection looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Limits are counted over tumbling intervals this long.
+    pub interval: Duration,
+    pub limits: AlertLimits,
+    /// Active alerts at most.
+    pub max_alerts: usize,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            interval: defaults::duration(defaults::ALERT_INTERVAL),
+            limits: AlertLimits::default(),
+            max_alerts: defaults::MAX_ALERTS as usize,
+        }
+    }
+}
+
+/// A size or rate such as `500M` or `1.5G`: K, M and G are powers of 1000.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        Some((i, 'g' | 'G')) => (&t[..i], 1e9),
+        Some((i, 't' | 'T')) => (&t[..i], 1e12),
+        _ => (t, 1.0),
+    };
+    let bad = || format!("bad size '{s}' (examples: 1500, 500M, 1G)");
+    let n: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !n.is_finite() || n < 0.0 || n * mult > u64::MAX as f64 / 2.0 {
+        return Err(bad());
+    }
+    Ok((n * mult).round() as u64)
+}
+
 /// What the collector classifies, how much it keeps and for how long.
 /// Everything here can change while running (SIGHUP).
 #[derive(Debug, Clone)]
@@ -32,6 +92,7 @@ pub struct Accounting {
     /// Entries, conversations and hosts unseen this long are forgotten.
     pub flow_idle: Duration,
     pub compat: Compat,
+    pub detection: Detection,
 }
 
 /// The default local networks, with no monitor or exclude list (the
@@ -51,6 +112,7 @@ impl Default for Accounting {
             flow_window: defaults::duration(defaults::FLOW_WINDOW),
             flow_idle: defaults::duration(defaults::FLOW_IDLE),
             compat: Compat::default(),
+            detection: Detection::default(),
         }
     }
 }
@@ -61,6 +123,10 @@ impl Accounting {
         let nets = |v: &[Cidr]| {
             let q: Vec<String> = v.iter().map(|c| format!("\"{c}\"")).collect();
             format!("[{}]", q.join(", "))
+        };
+        let limit = |key: &str, v: Option<u64>| match v {
+            Some(n) => format!("{key} = {n}"),
+            None => format!("# {key}: off"),
         };
         let n = &self.networks;
         let mut compat = Vec::new();
@@ -80,6 +146,15 @@ impl Accounting {
             format!("flow-window = \"{}s\"", self.flow_window.as_secs_f64()),
             format!("flow-idle = \"{}s\"", self.flow_idle.as_secs_f64()),
             format!("compat = [{}]", compat.join(", ")),
+            format!(
+                "alert-interval = \"{}s\"",
+                self.detection.interval.as_secs_f64()
+            ),
+            limit("alert-bytes", self.detection.limits.bytes),
+            limit("alert-packets", self.detection.limits.packets),
+            limit("alert-bps", self.detection.limits.bps),
+            limit("alert-pps", self.detection.limits.pps),
+            format!("max-alerts = {}", self.detection.max_alerts),
         ]
         .join("\n")
     }
@@ -132,10 +207,31 @@ pub struct AccountingArgs {
     /// Also export the families of a replaced tool (repeatable or comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub compat: Option<Vec<CompatProfile>>,
+    /// Alerts: the interval volume limits are counted over (tumbling).
+    #[arg(long, value_name = "DURATION")]
+    pub alert_interval: Option<String>,
+    /// Alert when a monitored IP sends, or receives, more than this many
+    /// bytes within an interval (`500M`, `1G`: K, M, G are powers of 1000) [default: off].
+    #[arg(long, value_name = "SIZE")]
+    #[serde(default, deserialize_with = "super::word_or_number")]
+    pub alert_bytes: Option<String>,
+    /// ... more than this many packets [default: off].
+    #[arg(long, value_name = "N")]
+    pub alert_packets: Option<u64>,
+    /// ... more than this many bits per second, averaged over the interval (`100M`) [default: off].
+    #[arg(long, value_name = "RATE")]
+    #[serde(default, deserialize_with = "super::word_or_number")]
+    pub alert_bps: Option<String>,
+    /// ... more than this many packets per second, averaged over the interval [default: off].
+    #[arg(long, value_name = "N")]
+    pub alert_pps: Option<u64>,
+    /// Active alerts at most; more are counted in ringflow_alerts_suppressed_total.
+    #[arg(long, value_name = "N")]
+    pub max_alerts: Option<u64>,
 }
 
 /// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 9] = [
+pub const ACCOUNTING_KEYS: [&str; 15] = [
     "local-networks",
     "monitor-subnets",
     "exclude-subnets",
@@ -145,6 +241,12 @@ pub const ACCOUNTING_KEYS: [&str; 9] = [
     "flow-window",
     "flow-idle",
     "compat",
+    "alert-interval",
+    "alert-bytes",
+    "alert-packets",
+    "alert-bps",
+    "alert-pps",
+    "max-alerts",
 ];
 
 impl AccountingArgs {
@@ -191,6 +293,38 @@ impl AccountingArgs {
                 promflow: compat.contains(&CompatProfile::Promflow),
                 trafficmonitor: compat.contains(&CompatProfile::Trafficmonitor),
             },
+            detection: self.detection()?,
+        })
+    }
+
+    fn detection(&self) -> Result<Detection, String> {
+        let d = Detection::default();
+        let size = |v: &Option<String>, flag: &str| -> Result<Option<u64>, String> {
+            v.as_deref()
+                .map(|s| parse_size(s).map_err(|e| format!("--{flag}: {e}")))
+                .transpose()
+        };
+        let interval = match &self.alert_interval {
+            Some(s) => parse_duration(s).map_err(|e| format!("--alert-interval: {e}"))?,
+            None => d.interval,
+        };
+        if interval < Duration::from_millis(100) {
+            return Err("--alert-interval must be at least 100ms".into());
+        }
+        let max_alerts = match self.max_alerts {
+            None => d.max_alerts,
+            Some(n) if (1..=1_000_000).contains(&n) => n as usize,
+            Some(n) => return Err(format!("--max-alerts {n} must be between 1 and 1000000")),
+        };
+        Ok(Detection {
+            interval,
+            limits: AlertLimits {
+                bytes: size(&self.alert_bytes, "alert-bytes")?,
+                packets: self.alert_packets,
+                bps: size(&self.alert_bps, "alert-bps")?,
+                pps: self.alert_pps,
+            },
+            max_alerts,
         })
     }
 }

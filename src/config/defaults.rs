@@ -64,6 +64,11 @@ pub const FLOW_WINDOW: &str = "5m";
 /// Entries unseen this long are forgotten.
 pub const FLOW_IDLE: &str = "10m";
 
+/// Alerts: the interval volume limits are counted over.
+pub const ALERT_INTERVAL: &str = "10s";
+/// Alerts active at most.
+pub const MAX_ALERTS: u64 = 1000;
+
 /// Replay: worker threads.
 pub const REPLAY_WORKERS: u16 = 1;
 /// Replay: packets per batch handed to a worker.
@@ -117,17 +122,21 @@ fn shown() -> Vec<(&'static str, String)> {
         ("max_entries", MAX_ENTRIES.to_string()),
         ("flow_window", FLOW_WINDOW.to_string()),
         ("flow_idle", FLOW_IDLE.to_string()),
+        ("alert_interval", ALERT_INTERVAL.to_string()),
+        ("max_alerts", MAX_ALERTS.to_string()),
     ]
 }
 
 /// Accounting flags, which live capture and replay share.
-const ACCOUNTING: [&str; 6] = [
+const ACCOUNTING: [&str; 8] = [
     "local_networks",
     "max_flow_series",
     "max_hosts",
     "max_entries",
     "flow_window",
     "flow_idle",
+    "alert_interval",
+    "max_alerts",
 ];
 
 /// `cmd` (ringflow's) with `[default: ...]` added to the help of the
@@ -164,7 +173,13 @@ mod tests {
 
     #[test]
     fn defaults_parse() {
-        for d in [REFRESH, BLOCK_TIMEOUT, FLOW_WINDOW, FLOW_IDLE] {
+        for d in [
+            REFRESH,
+            BLOCK_TIMEOUT,
+            FLOW_WINDOW,
+            FLOW_IDLE,
+            ALERT_INTERVAL,
+        ] {
             assert!(super::super::parse_duration(d).is_ok(), "{d}");
         }
         assert!(LISTEN.parse::<std::net::SocketAddr>().is_ok());

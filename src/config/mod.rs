@@ -9,7 +9,10 @@ mod capture;
 pub mod defaults;
 mod file;
 
-pub use accounting::{ACCOUNTING_KEYS, Accounting, AccountingArgs, Compat, CompatProfile};
+pub use accounting::{
+    ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertLimits, Compat, CompatProfile, Detection,
+    parse_size,
+};
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
 pub use file::{config_table, merge, read_config_file, run_args_from_table};
 
@@ -56,7 +59,7 @@ pub enum Command {
     /// Capture live (the default when no subcommand is given).
     Run(Box<RunArgs>),
     /// Replay pcap/pcapng files through the workers and collector.
-    Replay(ReplayArgs),
+    Replay(Box<ReplayArgs>),
     /// Write a synthetic capture (a reproducible traffic mix) to a pcap file.
     Synth(SynthArgs),
     /// Send a synthetic traffic mix out of an interface, for tests and benchmarks.
@@ -144,6 +147,10 @@ pub struct RunArgs {
     #[arg(long)]
     #[serde(default)]
     pub print: bool,
+    /// Write alert events to this file, one JSON object per line (`-` for
+    /// stdout) [default: none].
+    #[arg(long, value_name = "FILE")]
+    pub alert_log: Option<PathBuf>,
     /// AF_XDP: RX queues to capture, `all` or a list such as `0-3`.
     #[arg(long, value_name = "all|LIST")]
     pub queues: Option<String>,
@@ -312,6 +319,10 @@ pub struct ReplayArgs {
     /// until interrupted.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = defaults::LISTEN)]
     pub listen: Option<SocketAddr>,
+    /// Write alert events to this file, one JSON object per line (`-` for
+    /// stdout).
+    #[arg(long, value_name = "FILE")]
+    pub alert_log: Option<PathBuf>,
     #[command(flatten)]
     pub accounting: AccountingArgs,
     /// Packets per batch handed to a worker.
@@ -458,13 +469,18 @@ mod tests {
             &path,
             "iface = [\"eth1\"]\nlocal-networks = [\"10.0.0.0/8\"]\nmonitor-subnets = [\"10.1.0.0/16\"]\n\
              exclude-subnets = [\"10.1.2.0/24\"]\nmax-flow-series = 5\nmax-hosts = 6\nmax-entries = 7\n\
-             flow-window = \"1m\"\nflow-idle = \"2m\"\ncompat = [\"promflow\"]\n",
+             flow-window = \"1m\"\nflow-idle = \"2m\"\ncompat = [\"promflow\"]\n\
+             alert-interval = \"5s\"\nalert-bytes = \"1G\"\nalert-packets = 9\nalert-bps = 100000\n\
+             alert-pps = 8\nmax-alerts = 3\n",
         )
         .unwrap();
         let file = read_config_file(&path).unwrap();
         let a = &file.accounting;
         // every accounting key is a field, and each was read
-        assert_eq!(ACCOUNTING_KEYS.len(), 9);
+        assert_eq!(ACCOUNTING_KEYS.len(), 15);
+        assert!(a.alert_interval.is_some() && a.alert_bytes.as_deref() == Some("1G"));
+        assert!(a.alert_packets == Some(9) && a.alert_bps.as_deref() == Some("100000"));
+        assert!(a.alert_pps == Some(8) && a.max_alerts == Some(3));
         assert!(a.local_networks.is_some() && a.monitor_subnets.is_some());
         assert!(a.exclude_subnets.is_some() && a.max_flow_series == Some(5));
         assert!(a.max_hosts == Some(6) && a.max_entries == Some(7));

@@ -1,7 +1,5 @@
 //! Label values that are not plain numbers or addresses.
 
-use crate::parse;
-
 /// Ethertype label: `0x0806`; `802.3` for LLC frames; `other` for what did
 /// not fit a shard's ethertype table.
 pub fn ethertype_label(et: Option<u16>) -> String {
@@ -13,12 +11,4 @@ pub fn ethertype_label(et: Option<u16>) -> String {
 }
 
 /// Protocol label: the name for the four the parser reads, else the number.
-pub fn proto_label(proto: u8) -> String {
-    match proto {
-        parse::proto::TCP => "tcp".into(),
-        parse::proto::UDP => "udp".into(),
-        parse::proto::ICMP => "icmp".into(),
-        parse::proto::ICMPV6 => "icmpv6".into(),
-        n => n.to_string(),
-    }
-}
+pub use crate::parse::proto_label;

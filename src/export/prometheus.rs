@@ -6,6 +6,7 @@ use super::format::{self, Format};
 use super::labels::{ethertype_label, proto_label};
 use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
 use crate::collector::{Count, FlowRow, HostCounts, Snapshot};
+use crate::detect::{DetectionView, Direction as AlertDirection, Kind};
 use crate::netset::Class;
 use crate::parse::to_ip;
 use prometheus_client::collector::Collector;
@@ -269,6 +270,7 @@ impl Collector for SnapshotMetrics {
             "Whether a finite input (pcap replay) has been read to the end and fully merged (1) or not yet (0).",
             i64::from(s.complete),
         )?;
+        encode_detection(&mut enc, &s.detection)?;
         self.encode_capture(&mut enc)?;
         counter(
             &mut enc,
@@ -278,6 +280,52 @@ impl Collector for SnapshotMetrics {
         )?;
         Ok(())
     }
+}
+
+/// Alerts: started, active, suppressed, and events the log lost.
+fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Result {
+    let mut m = enc.describe(
+        "ringflow_alerts",
+        "Alerts started, by kind and direction.",
+        MetricType::Counter,
+    )?;
+    for kind in Kind::ALL {
+        for dir in [AlertDirection::In, AlertDirection::Out] {
+            let n = d
+                .started
+                .iter()
+                .find(|(k, _)| *k == (kind, dir))
+                .map_or(0, |(_, n)| *n);
+            m.encode_family(&[("kind", kind.as_str()), ("direction", dir.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+    }
+    let mut m = enc.describe(
+        "ringflow_alert_active",
+        "1 for each active alert (at most --max-alerts).",
+        MetricType::Gauge,
+    )?;
+    for a in &d.active {
+        let ip = a.ip.to_string();
+        m.encode_family(&[
+            ("kind", a.kind.as_str()),
+            ("ip", ip.as_str()),
+            ("direction", a.direction.as_str()),
+        ])?
+        .encode_gauge(&1i64)?;
+    }
+    counter(
+        enc,
+        "ringflow_alerts_suppressed",
+        "Alerts not raised because --max-alerts alerts were active.",
+        d.suppressed,
+    )?;
+    counter(
+        enc,
+        "ringflow_alert_log_dropped",
+        "Alert events the alert log's queue had no room for.",
+        d.log_dropped,
+    )
 }
 
 /// Label values of one flow row, formatted once per scrape.

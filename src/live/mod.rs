@@ -45,6 +45,8 @@ pub struct Live {
     reload: crossbeam_channel::Sender<Accounting>,
     /// Kept until the capture ends (dropped after the workers).
     _held: Held,
+    /// The alert log's writer, which ends after the collector.
+    alert_log: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What a capture keeps open besides the workers' sockets: AF_XDP
@@ -203,7 +205,7 @@ impl Live {
             LiveBackend::AfPacket => open_af_packet(s, &stats)?,
             LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &stats, &mut held)?,
         };
-        let (workers, collector) = pipeline(&s.pipeline);
+        let (workers, mut collector) = pipeline(&s.pipeline);
         // the start line, logged once the workers say how they are scheduled
         let started = format!(
             "ringflow: {what} with {n} worker(s) on CPU {}",
@@ -217,6 +219,13 @@ impl Live {
         );
         let published = collector.published();
         let reload = collector.reloader();
+        let alert_log = match &s.alert_log {
+            Some(path) => Some(
+                crate::detect::log::spawn(path, collector.alert_events())
+                    .map_err(|e| LiveError::Config(e.to_string()))?,
+            ),
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let collector = std::thread::Builder::new()
             .name("ringflow-collector".into())
@@ -283,6 +292,7 @@ impl Live {
             stop,
             reload,
             _held: held,
+            alert_log,
         })
     }
 
@@ -296,9 +306,14 @@ impl Live {
         for t in self.workers {
             let _ = t.join();
         }
-        self.collector
+        let snap = self
+            .collector
             .join()
-            .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()))
+            .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()));
+        if let Some(t) = self.alert_log {
+            let _ = t.join();
+        }
+        snap
     }
 }
 

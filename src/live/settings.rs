@@ -26,6 +26,8 @@ pub struct LiveSettings {
     pub pipeline: PipelineConfig,
     pub listen: SocketAddr,
     pub print: bool,
+    /// Where alert events are written (`-`: stdout).
+    pub alert_log: Option<std::path::PathBuf>,
     /// The command line as given, for reloads: it still wins over the file.
     pub cli: RunArgs,
     /// The config file's keys at start, to tell which changed on reload.
@@ -435,11 +437,13 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             table_capacity: flow_table_size as usize,
             refresh,
             accounting: args.accounting.resolve().map_err(cfg)?,
+            capture_clock: false,
         },
         listen: args
             .listen
             .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
         print: args.print,
+        alert_log: args.alert_log.clone(),
         cli,
         start_file,
     })

@@ -504,6 +504,18 @@ fn keep_ports(pkt: &mut Packet, l4: &[u8]) {
     }
 }
 
+/// The name of an IP protocol for the four the parser reads, else its
+/// number.
+pub fn proto_label(p: u8) -> String {
+    match p {
+        proto::TCP => "tcp".into(),
+        proto::UDP => "udp".into(),
+        proto::ICMP => "icmp".into(),
+        proto::ICMPV6 => "icmpv6".into(),
+        n => n.to_string(),
+    }
+}
+
 /// An IPv4 address in the 16-byte form packets and flow keys use: the first 4 bytes,
 /// the rest zero.
 #[inline]

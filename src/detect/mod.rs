@@ -1,0 +1,506 @@
+//! Detection: per-host volume thresholds over tumbling intervals, and the
+//! alerts they raise. It works from what the collector already merges
+//! (each monitored host's packets and bytes each way, counted per interval
+//! in its ledger slot): nothing is added to the workers' packet path.
+//!
+//! An alert starts when a value of the current interval goes over its
+//! limit (strictly greater), is updated at most once per interval while
+//! the value rises, and ends when a whole interval passed at or below the
+//! limit. Live capture evaluates at every refresh on the clock; replay at
+//! the end of each interval of capture time, so a replay gives the same
+//! alerts at any speed.
+
+pub mod log;
+
+use crate::config::{AlertLimits, Detection};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// What an alert measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Bytes,
+    Packets,
+    Bps,
+    Pps,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [Kind::Bytes, Kind::Packets, Kind::Bps, Kind::Pps];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bytes => "bytes",
+            Kind::Packets => "packets",
+            Kind::Bps => "bps",
+            Kind::Pps => "pps",
+        }
+    }
+
+    fn limit(self, l: &AlertLimits) -> Option<u64> {
+        match self {
+            Kind::Bytes => l.bytes,
+            Kind::Packets => l.packets,
+            Kind::Bps => l.bps,
+            Kind::Pps => l.pps,
+        }
+    }
+
+    /// The value of `c` over an interval of `secs`: a count, or a rate
+    /// averaged over the interval.
+    fn value(self, c: Counts, secs: f64) -> f64 {
+        match self {
+            Kind::Bytes => c.bytes as f64,
+            Kind::Packets => c.packets as f64,
+            Kind::Bps => c.bytes as f64 * 8.0 / secs,
+            Kind::Pps => c.packets as f64 / secs,
+        }
+    }
+}
+
+/// Which way the traffic of an alert went, seen from its IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// What the IP received.
+    In,
+    /// What the IP sent.
+    Out,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::In => "in",
+            Direction::Out => "out",
+        }
+    }
+}
+
+/// Packets and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// One host's traffic in the current interval: [sent, received].
+pub type HostInterval = (u8, [u8; 16], [Counts; 2]);
+
+/// A peer behind an alert: the other side, protocol, service port, and
+/// what the pair counted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    pub ip: IpAddr,
+    pub proto: String,
+    pub port: Option<u16>,
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    Start,
+    Update,
+    End,
+}
+
+/// One alert event, as the alert log writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertEvent {
+    pub event: Event,
+    /// When it happened, RFC 3339 UTC.
+    pub time: String,
+    pub id: u64,
+    pub kind: Kind,
+    pub ip: IpAddr,
+    pub direction: Direction,
+    pub value: f64,
+    pub threshold: u64,
+    pub interval_seconds: f64,
+    pub start: String,
+    pub end: Option<String>,
+    /// The top peers by bytes behind it when it started.
+    pub peers: Vec<Peer>,
+}
+
+/// An active alert, as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveAlert {
+    pub id: u64,
+    pub kind: Kind,
+    pub ip: IpAddr,
+    pub direction: Direction,
+    pub value: f64,
+    pub threshold: u64,
+    pub start_ns: u64,
+}
+
+/// What the snapshot carries of detection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DetectionView {
+    /// Alerts started, per (kind, direction).
+    pub started: Vec<((Kind, Direction), u64)>,
+    /// Active alerts, by id.
+    pub active: Vec<ActiveAlert>,
+    /// Alerts not raised because `--max-alerts` were active.
+    pub suppressed: u64,
+    /// Alert events the log had no room for.
+    pub log_dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    id: u64,
+    start_ns: u64,
+    value: f64,
+    threshold: u64,
+    /// Interval of the last start or update event.
+    reported: u64,
+    peers: Vec<Peer>,
+}
+
+type AlertKey = (u8, [u8; 16], Kind, Direction);
+
+/// The detector: settings, the current interval and the active alerts.
+#[derive(Debug)]
+pub struct Detector {
+    settings: Detection,
+    /// Number of the current interval (time / interval); `u64::MAX` before
+    /// the first check.
+    interval: u64,
+    active: HashMap<AlertKey, Active>,
+    next_id: u64,
+    started: HashMap<(Kind, Direction), u64>,
+    suppressed: u64,
+    events: Vec<AlertEvent>,
+}
+
+impl Detector {
+    pub fn new(settings: Detection) -> Detector {
+        Detector {
+            settings,
+            interval: u64::MAX,
+            active: HashMap::new(),
+            next_id: 1,
+            started: HashMap::new(),
+            suppressed: 0,
+            events: Vec::new(),
+        }
+    }
+
+    /// Whether there is anything to evaluate: a limit set, or an alert
+    /// still active (which a reload that removed its limit ends).
+    pub fn enabled(&self) -> bool {
+        self.settings.limits.any() || !self.active.is_empty()
+    }
+
+    pub fn interval_ns(&self) -> u64 {
+        self.settings.interval.as_nanos().max(1) as u64
+    }
+
+    /// New settings; active alerts are evaluated against them at the next
+    /// check (an alert whose limit is gone ends then).
+    pub fn reconfigure(&mut self, settings: Detection) {
+        self.settings = settings;
+    }
+
+    /// Evaluates the hosts' counts of the current interval (`hosts`) at
+    /// `now_ns`: alerts start or are updated. If `now_ns` is at or past the
+    /// end of the interval, they are evaluated at its end, the interval is
+    /// closed (alerts at or below their limit over it end; an interval
+    /// that passed without traffic ends every alert left) and `true` is
+    /// returned: the caller then clears the counts. `first_ns` is when the
+    /// first packet was seen, which places the first interval. `peers`
+    /// gives the evidence of a new alert.
+    pub fn check(
+        &mut self,
+        now_ns: u64,
+        first_ns: u64,
+        hosts: &[HostInterval],
+        peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
+    ) -> bool {
+        let iv = self.interval_ns();
+        if self.interval == u64::MAX {
+            self.interval = first_ns.min(now_ns) / iv;
+        }
+        let end = (self.interval + 1) * iv;
+        self.evaluate(now_ns.min(end), hosts, peers);
+        if now_ns < end {
+            return false;
+        }
+        self.close_interval(hosts, end);
+        let now_interval = now_ns / iv;
+        if now_interval > self.interval + 1 {
+            self.close_interval(&[], end + iv);
+        }
+        self.interval = now_interval;
+        true
+    }
+
+    fn evaluate(
+        &mut self,
+        now_ns: u64,
+        hosts: &[HostInterval],
+        peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
+    ) {
+        let secs = self.settings.interval.as_secs_f64().max(1e-9);
+        let limits = self.settings.limits;
+        for &(version, addr, counts) in hosts {
+            for (side, dir) in [(0, Direction::Out), (1, Direction::In)] {
+                for kind in Kind::ALL {
+                    let Some(limit) = kind.limit(&limits) else {
+                        continue;
+                    };
+                    let value = kind.value(counts[side], secs);
+                    if value <= limit as f64 {
+                        continue;
+                    }
+                    let key = (version, addr, kind, dir);
+                    let interval = self.interval;
+                    if let Some(a) = self.active.get_mut(&key) {
+                        a.threshold = limit;
+                        if value > a.value && a.reported < interval {
+                            a.value = value;
+                            a.reported = interval;
+                            let a = a.clone();
+                            self.emit(Event::Update, now_ns, &key, &a, None);
+                        }
+                        continue;
+                    }
+                    if self.active.len() >= self.settings.max_alerts {
+                        self.suppressed += 1;
+                        continue;
+                    }
+                    let a = Active {
+                        id: self.next_id,
+                        start_ns: now_ns,
+                        value,
+                        threshold: limit,
+                        reported: interval,
+                        peers: peers(version, addr, dir),
+                    };
+                    self.next_id += 1;
+                    *self.started.entry((kind, dir)).or_default() += 1;
+                    self.emit(Event::Start, now_ns, &key, &a, None);
+                    self.active.insert(key, a);
+                }
+            }
+        }
+    }
+
+    /// Ends the alerts whose value over the interval that ended at
+    /// `end_ns` (counts in `hosts`; a host absent counted nothing) is at or
+    /// below their limit, or whose limit is no longer set. An alert that
+    /// started in the interval was over in it, so it carries on.
+    fn close_interval(&mut self, hosts: &[HostInterval], end_ns: u64) {
+        let secs = self.settings.interval.as_secs_f64().max(1e-9);
+        let limits = self.settings.limits;
+        let counts: HashMap<(u8, [u8; 16]), [Counts; 2]> =
+            hosts.iter().map(|&(v, a, c)| ((v, a), c)).collect();
+        let mut ended: Vec<AlertKey> = self
+            .active
+            .keys()
+            .filter(|&&(version, addr, kind, dir)| {
+                let side = usize::from(dir == Direction::In);
+                let c = counts
+                    .get(&(version, addr))
+                    .map_or(Counts::default(), |c| c[side]);
+                kind.limit(&limits)
+                    .is_none_or(|l| kind.value(c, secs) <= l as f64)
+            })
+            .copied()
+            .collect();
+        ended.sort();
+        for key in ended {
+            if let Some(a) = self.active.remove(&key) {
+                self.emit(Event::End, end_ns, &key, &a, Some(end_ns));
+            }
+        }
+    }
+
+    fn emit(&mut self, event: Event, at_ns: u64, key: &AlertKey, a: &Active, end: Option<u64>) {
+        let (version, addr, kind, direction) = *key;
+        self.events.push(AlertEvent {
+            event,
+            time: rfc3339(at_ns),
+            id: a.id,
+            kind,
+            ip: crate::parse::to_ip(version, addr),
+            direction,
+            value: a.value,
+            threshold: a.threshold,
+            interval_seconds: self.settings.interval.as_secs_f64(),
+            start: rfc3339(a.start_ns),
+            end: end.map(rfc3339),
+            peers: a.peers.clone(),
+        });
+    }
+
+    /// The events since the last call, in order.
+    pub fn take_events(&mut self) -> Vec<AlertEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn view(&self, log_dropped: u64) -> DetectionView {
+        let mut started: Vec<((Kind, Direction), u64)> =
+            self.started.iter().map(|(k, n)| (*k, *n)).collect();
+        started.sort();
+        let mut active: Vec<ActiveAlert> = self
+            .active
+            .iter()
+            .map(|(&(version, addr, kind, direction), a)| ActiveAlert {
+                id: a.id,
+                kind,
+                ip: crate::parse::to_ip(version, addr),
+                direction,
+                value: a.value,
+                threshold: a.threshold,
+                start_ns: a.start_ns,
+            })
+            .collect();
+        active.sort_by_key(|a| a.id);
+        DetectionView {
+            started,
+            active,
+            suppressed: self.suppressed,
+            log_dropped,
+        }
+    }
+}
+
+/// `2026-11-26T02:14:05.123Z` for ns since the Unix epoch.
+pub fn rfc3339(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let ms = ns / 1_000_000 % 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // civil date from days since 1970-01-01 (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const S: u64 = 1_000_000_000;
+
+    fn detector(limits: AlertLimits, max_alerts: usize) -> Detector {
+        Detector::new(Detection {
+            interval: Duration::from_secs(10),
+            limits,
+            max_alerts,
+        })
+    }
+
+    fn host(last: u8, sent_bytes: u64) -> HostInterval {
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&[10, 0, 0, last]);
+        let c = Counts {
+            packets: sent_bytes / 1000,
+            bytes: sent_bytes,
+        };
+        (4, a, [c, Counts::default()])
+    }
+
+    fn no_peers(_: u8, _: [u8; 16], _: Direction) -> Vec<Peer> {
+        Vec::new()
+    }
+
+    fn kinds(events: &[AlertEvent]) -> Vec<(Event, Kind, String)> {
+        events
+            .iter()
+            .map(|e| (e.event, e.kind, e.ip.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn more_alerts_than_allowed_are_counted_not_raised() {
+        let limits = AlertLimits {
+            bytes: Some(100),
+            ..AlertLimits::default()
+        };
+        let mut d = detector(limits, 2);
+        let hosts: Vec<HostInterval> = (1..=5).map(|i| host(i, 1000)).collect();
+        assert!(!d.check(5 * S, 0, &hosts, &mut no_peers));
+        assert_eq!(d.take_events().len(), 2);
+        let v = d.view(0);
+        assert_eq!((v.active.len(), v.suppressed), (2, 3));
+    }
+
+    #[test]
+    fn a_limit_removed_by_a_reload_ends_its_alerts() {
+        let limits = AlertLimits {
+            bytes: Some(100),
+            ..AlertLimits::default()
+        };
+        let mut d = detector(limits, 10);
+        d.check(5 * S, 0, &[host(1, 1000)], &mut no_peers);
+        d.reconfigure(Detection {
+            interval: Duration::from_secs(10),
+            limits: AlertLimits::default(),
+            max_alerts: 10,
+        });
+        assert!(d.enabled(), "an active alert still needs its end");
+        assert!(d.check(10 * S, 0, &[host(1, 1000)], &mut no_peers));
+        let k = kinds(&d.take_events());
+        assert_eq!(
+            k.last(),
+            Some(&(Event::End, Kind::Bytes, "10.0.0.1".into()))
+        );
+        assert!(!d.enabled());
+    }
+
+    #[test]
+    fn live_checks_start_at_once_and_end_after_a_quiet_interval() {
+        let limits = AlertLimits {
+            bytes: Some(5000),
+            ..AlertLimits::default()
+        };
+        let mut d = detector(limits, 10);
+        // running counts, checked every second
+        assert!(!d.check(S, 0, &[host(1, 3000)], &mut no_peers));
+        assert!(d.take_events().is_empty());
+        assert!(!d.check(2 * S, 0, &[host(1, 6000)], &mut no_peers));
+        let e = d.take_events();
+        assert_eq!(kinds(&e), [(Event::Start, Kind::Bytes, "10.0.0.1".into())]);
+        assert_eq!(e[0].start, rfc3339(2 * S));
+        // the interval closes over the limit: carries on
+        assert!(d.check(10 * S, 0, &[host(1, 6000)], &mut no_peers));
+        assert!(d.take_events().is_empty());
+        // a quiet interval ends it
+        assert!(d.check(20 * S, 0, &[], &mut no_peers));
+        let e = d.take_events();
+        assert_eq!(kinds(&e), [(Event::End, Kind::Bytes, "10.0.0.1".into())]);
+        assert_eq!(e[0].end.as_deref(), Some(rfc3339(20 * S).as_str()));
+    }
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(1_700_000_010_123_456_789),
+            "2023-11-14T22:13:30.123Z"
+        );
+        assert_eq!(rfc3339(951_782_400 * S), "2000-02-29T00:00:00.000Z");
+    }
+}

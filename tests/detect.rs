@@ -1,0 +1,286 @@
+//! Volume alerts end to end: synthetic captures written here, replayed
+//! with limits, and the alert log and the alert families compared with
+//! what the test knows it wrote. Replay follows the capture's timestamps,
+//! so the alerts do not depend on the worker count or the speed.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Capture time of the first interval (a multiple of 10 s).
+const T0: u64 = 1_700_000_000;
+
+/// One 1000-byte UDP frame from `src` to `dst` at `t` seconds after T0
+/// (plus `ns`), IPv4 or IPv6 by the addresses' form, VLAN-tagged with `vlan`.
+fn frame(src: &str, dst: &str, t: u64, ns: u64, vlan: Option<u16>) -> Rec {
+    let tags: Vec<(u16, u16)> = vlan.map(|v| (0x8100, v)).into_iter().collect();
+    let l2 = 14 + 4 * tags.len();
+    let frame = if src.contains(':') {
+        let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let udp = synth::udp(40000, 5201, 1000 - l2 - 40 - 8);
+        synth::ethernet(&tags, 0x86dd, &synth::ipv6(a(src), a(dst), 17, &[], &udp))
+    } else {
+        let a = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let udp = synth::udp(40000, 5201, 1000 - l2 - 20 - 8);
+        synth::ethernet(
+            &tags,
+            0x0800,
+            &synth::ipv4(a(src), a(dst), 17, (false, 0), &udp),
+        )
+    };
+    assert_eq!(frame.len(), 1000);
+    Rec {
+        ts_ns: (T0 + t) * 1_000_000_000 + ns,
+        frame,
+        caplen: None,
+    }
+}
+
+/// `n` frames from `src` to `dst` spread over the 10 s interval starting
+/// at `t` seconds.
+fn burst(recs: &mut Vec<Rec>, src: &str, dst: &str, t: u64, n: u64, vlan: Option<u16>) {
+    for i in 0..n {
+        recs.push(frame(src, dst, t, i * (9_000_000_000 / n.max(1)), vlan));
+    }
+}
+
+/// Replays `recs` (sorted by time) with the limits `args` and returns the
+/// events of the alert log, parsed, and the exposition.
+fn replay_alerts(dir: &TempDir, recs: &mut [Rec], args: &[&str]) -> (Vec<Value>, String) {
+    recs.sort_by_key(|r| r.ts_ns);
+    let pcap = dir.path("alerts.pcap");
+    write_pcap(&pcap, 1, true, recs);
+    let log = dir.path(&format!("alerts-{}.jsonl", args.join("_").replace('/', "")));
+    let log_arg = log.to_str().unwrap().to_string();
+    let text = replay(&[&pcap], &[args, &["--alert-log", &log_arg]].concat());
+    let events = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (events, text)
+}
+
+/// (event, kind, ip, direction, time) of each event.
+fn summary(events: &[Value]) -> BTreeSet<(String, String, String, String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (s("event"), s("kind"), s("ip"), s("direction"), s("time"))
+        })
+        .collect()
+}
+
+fn at(t: u64) -> String {
+    ringflow::detect::rfc3339((T0 + t) * 1_000_000_000)
+}
+
+fn set(
+    items: &[(&str, &str, &str, &str, u64)],
+) -> BTreeSet<(String, String, String, String, String)> {
+    items
+        .iter()
+        .map(|(e, k, ip, d, t)| {
+            (
+                e.to_string(),
+                k.to_string(),
+                ip.to_string(),
+                d.to_string(),
+                at(*t),
+            )
+        })
+        .collect()
+}
+
+const LIMITS: [&str; 6] = [
+    "--alert-interval",
+    "10s",
+    "--alert-bytes",
+    "100K",
+    "--alert-packets",
+    "150",
+];
+
+#[test]
+fn offenders_alert_bystanders_do_not_and_the_boundary_is_strict() {
+    let dir = TempDir::new("detect");
+    let mut recs = Vec::new();
+    // interval 0: 10.1.0.1 sends twice the byte limit (and 200 packets);
+    // fd00::1 receives twice the byte limit, tagged; 10.1.0.2 sends half
+    // of it; 10.1.0.3 exactly the limit; 10.1.0.4 one packet more
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "2001:db8::1", "fd00::1", 0, 200, Some(7));
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 0, 50, None);
+    burst(&mut recs, "10.1.0.3", "198.51.100.3", 0, 100, None);
+    burst(&mut recs, "10.1.0.4", "198.51.100.4", 0, 101, None);
+    // interval 1: nothing from them; interval 2: a bystander's packet
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    let (events, text) = replay_alerts(&dir, &mut recs, &LIMITS);
+    let want = set(&[
+        ("start", "bytes", "10.1.0.1", "out", 10),
+        ("start", "packets", "10.1.0.1", "out", 10),
+        ("start", "bytes", "fd00::1", "in", 10),
+        ("start", "packets", "fd00::1", "in", 10),
+        ("start", "bytes", "10.1.0.4", "out", 10),
+        // a whole interval at or below the limit ends them
+        ("end", "bytes", "10.1.0.1", "out", 20),
+        ("end", "packets", "10.1.0.1", "out", 20),
+        ("end", "bytes", "fd00::1", "in", 20),
+        ("end", "packets", "fd00::1", "in", 20),
+        ("end", "bytes", "10.1.0.4", "out", 20),
+    ]);
+    assert_eq!(summary(&events), want, "{events:#?}");
+
+    // the evidence and the numbers of an alert
+    let a = events
+        .iter()
+        .find(|e| e["event"] == "start" && e["kind"] == "bytes" && e["ip"] == "10.1.0.1")
+        .unwrap();
+    assert_eq!(a["value"], 200_000.0);
+    assert_eq!(a["threshold"], 100_000);
+    assert_eq!(a["interval_seconds"], 10.0);
+    assert_eq!(a["start"], at(10));
+    let peer = &a["peers"][0];
+    assert_eq!(
+        (
+            peer["ip"].as_str(),
+            peer["proto"].as_str(),
+            peer["port"].as_u64()
+        ),
+        (Some("198.51.100.1"), Some("udp"), Some(5201))
+    );
+    assert_eq!(peer["bytes"], 200_000);
+    let end = events
+        .iter()
+        .find(|e| e["event"] == "end" && e["ip"] == "10.1.0.1" && e["kind"] == "bytes")
+        .unwrap();
+    assert_eq!(end["id"], a["id"]);
+    assert_eq!(end["end"], at(20));
+
+    let m = parse_exposition(&text);
+    let started = family(&m, "ringflow_alerts_total");
+    let n = |k: &str, d: &str| started[&vec![k.to_string(), d.to_string()]];
+    assert_eq!((n("bytes", "out"), n("bytes", "in")), (2, 1));
+    assert_eq!((n("packets", "out"), n("packets", "in")), (1, 1));
+    assert_eq!((n("bps", "out"), n("pps", "in")), (0, 0));
+    assert!(family(&m, "ringflow_alert_active").is_empty(), "all ended");
+    assert_eq!(family(&m, "ringflow_alerts_suppressed_total")[&vec![]], 0);
+}
+
+#[test]
+fn an_alert_lasts_while_its_intervals_are_over_and_updates_as_it_rises() {
+    let dir = TempDir::new("detect-update");
+    let mut recs = Vec::new();
+    // over in intervals 0 and 1 (rising), at the limit in 2, silent after
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 120, None);
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 10, 180, None);
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 20, 100, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 30, 1, None);
+    let (events, _) = replay_alerts(
+        &dir,
+        &mut recs,
+        &["--alert-interval", "10s", "--alert-bytes", "100000"],
+    );
+    let want = set(&[
+        ("start", "bytes", "10.1.0.1", "out", 10),
+        ("update", "bytes", "10.1.0.1", "out", 20),
+        ("end", "bytes", "10.1.0.1", "out", 30),
+    ]);
+    assert_eq!(summary(&events), want, "{events:#?}");
+    let update = events.iter().find(|e| e["event"] == "update").unwrap();
+    assert_eq!(update["value"], 180_000.0);
+}
+
+#[test]
+fn rates_are_averaged_over_the_interval() {
+    let dir = TempDir::new("detect-rates");
+    let mut recs = Vec::new();
+    // 100 packets of 1000 bytes in 10 s: 10 pps and 80 kbit/s
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 100, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 0, 101, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 15, 1, None);
+    let (events, _) = replay_alerts(
+        &dir,
+        &mut recs,
+        &[
+            "--alert-interval",
+            "10s",
+            "--alert-pps",
+            "10",
+            "--alert-bps",
+            "80k",
+        ],
+    );
+    let starts: BTreeSet<(String, String)> = events
+        .iter()
+        .filter(|e| e["event"] == "start")
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().into(),
+                e["ip"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String)> = [("bps", "10.1.0.2"), ("pps", "10.1.0.2")]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(starts, want, "{events:#?}");
+}
+
+#[test]
+fn the_same_alerts_whatever_the_workers_and_the_speed() {
+    let dir = TempDir::new("detect-workers");
+    let mut recs = Vec::new();
+    for i in 0..40u64 {
+        let host = format!("10.2.{}.{}", i / 200, i % 200 + 1);
+        // every fourth host over the limit in its interval
+        let n = if i % 4 == 0 { 150 } else { 60 };
+        burst(&mut recs, &host, "198.51.100.9", (i % 5) * 10, n, None);
+    }
+    burst(&mut recs, "10.9.0.1", "198.51.100.9", 70, 1, None);
+    let base = ["--alert-interval", "10s", "--alert-bytes", "100000"];
+    let (one, _) = replay_alerts(&dir, &mut recs, &base);
+    assert_eq!(one.iter().filter(|e| e["event"] == "start").count(), 10);
+    for args in [
+        ["--workers", "2", "--refresh", "20ms", "--batch", "32"],
+        ["--workers", "3", "--refresh", "10ms", "--batch", "7"],
+    ] {
+        let (other, _) = replay_alerts(&dir, &mut recs, &[&base[..], &args[..]].concat());
+        assert_eq!(summary(&other), summary(&one), "{args:?}");
+    }
+}
+
+#[test]
+fn bad_limits_are_one_line_errors() {
+    let dir = TempDir::new("detect-bad");
+    let pcap = mix_file(&dir, "m.pcap", &synth::Mix::default());
+    for (args, msg) in [
+        (
+            vec!["--alert-bytes", "lots"],
+            "--alert-bytes: bad size 'lots'",
+        ),
+        (vec!["--alert-bps=-1M"], "--alert-bps: bad size '-1M'"),
+        (
+            vec!["--alert-interval", "10ms"],
+            "--alert-interval must be at least 100ms",
+        ),
+        (
+            vec!["--max-alerts", "0"],
+            "--max-alerts 0 must be between 1 and 1000000",
+        ),
+    ] {
+        let out = run(&[&["replay", pcap.to_str().unwrap()], &args[..]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{err}"
+        );
+    }
+}
