@@ -61,28 +61,40 @@ fn bench_merge(c: &mut Criterion) {
     // A long-running collector meeting 64k new conversations: everything
     // of the last round is expired first (outside the timing), so each
     // round makes 128k entries in tables that are already reserved.
-    let idle = Accounting {
-        flow_idle: Duration::from_secs(1),
-        ..Accounting::default()
-    };
-    let mut fresh = Accounts::new(1, Duration::from_secs(1), idle);
-    let mut round = 0;
-    g.bench_function("merge_128k_entries_new", |b| {
-        b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                fresh.tick();
-                fresh.tick();
-                round += 1;
-                let mut s = Shard::new(200_000);
-                fill_from(&mut s, convs, round);
-                let t = std::time::Instant::now();
-                fresh.merge(0, &mut s);
-                took += t.elapsed();
-            }
-            took
-        })
-    });
+    // The same with scan detection off: the difference is detection's
+    // share (each new conversation opened counts towards its source's
+    // distinct IPs and the pair's distinct ports).
+    for (name, scans) in [
+        ("merge_128k_entries_new", true),
+        ("merge_128k_entries_new_without_detection", false),
+    ] {
+        let mut idle = Accounting {
+            flow_idle: Duration::from_secs(1),
+            ..Accounting::default()
+        };
+        if !scans {
+            idle.detection.scan.hosts = 0;
+            idle.detection.scan.ports = 0;
+        }
+        let mut fresh = Accounts::new(1, Duration::from_secs(1), idle);
+        let mut round = 0;
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut took = Duration::ZERO;
+                for _ in 0..iters {
+                    fresh.tick();
+                    fresh.tick();
+                    round += 1;
+                    let mut s = Shard::new(200_000);
+                    fill_from(&mut s, convs, round);
+                    let t = std::time::Instant::now();
+                    fresh.merge(0, &mut s);
+                    took += t.elapsed();
+                }
+                took
+            })
+        });
+    }
     g.throughput(Throughput::Elements(1));
     g.bench_function("snapshot_128k_series", |b| {
         b.iter(|| state.snapshot(0, false).flows.len())

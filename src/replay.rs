@@ -197,7 +197,8 @@ pub struct Replay {
     collector: crate::collector::CollectorLoop,
     batch: usize,
     stats: Arc<CaptureStats>,
-    /// The alert limits' interval in ns, when any limit is set.
+    /// The grid of capture time (ns) detection is evaluated on, when any
+    /// detection is on.
     interval: Option<u64>,
 }
 
@@ -215,7 +216,7 @@ impl Replay {
             collector,
             batch: batch.max(1),
             stats: Arc::new(CaptureStats::default()),
-            interval: d.limits.any().then(|| d.interval.as_nanos().max(1) as u64),
+            interval: crate::detect::Detector::grid_ns(d),
         }
     }
 
@@ -349,8 +350,9 @@ fn send_boundary(
 }
 
 /// Reads the inputs and spreads their packets over the workers. With
-/// `interval` (ns, the alert limits' interval), every worker hands over at
-/// each interval boundary of capture time, so alerts follow the capture's
+/// `interval` (ns, the grid detection is evaluated on), every worker hands
+/// over at each interval boundary of capture time, so alerts follow the
+/// capture's
 /// timestamps whatever the replay's speed.
 fn read_inputs(
     inputs: Vec<Input>,

@@ -1,7 +1,8 @@
 //! A flood of two million distinct spoofed sources, replayed: the
 //! collector's entries stay within --max-entries, every packet is still
-//! counted in its class and its monitored host, and the process's peak
-//! memory stays under the bound README states for the limits.
+//! counted in its class and its monitored host, the process's peak memory
+//! stays under the bound README states for the limits, and a real scanner
+//! hidden in the flood is still detected.
 
 mod common;
 
@@ -10,6 +11,10 @@ use common::*;
 use std::io::Write;
 
 const SOURCES: u32 = 2_000_000;
+/// The scanner: SYNs to twice the default --scan-hosts (100) distinct IPs,
+/// one every 10000 flood packets.
+const SCANNER: [u8; 4] = [203, 0, 113, 7];
+const SCANNED: u32 = 200;
 
 /// 2,000,000 TCP SYNs from distinct public sources (11.0.0.0/8, through
 /// an odd multiplier, a bijection on 24 bits) to 10.0.0.1:80.
@@ -32,12 +37,24 @@ fn flood(path: &std::path::Path) -> u64 {
             ),
         );
         bytes += frame.len() as u64;
-        w.write(
-            1_700_000_000_000_000_000 + u64::from(i) * 1000,
-            &frame,
-            usize::MAX,
-        )
-        .unwrap();
+        let ts = 1_700_000_000_000_000_000 + u64::from(i) * 1000;
+        w.write(ts, &frame, usize::MAX).unwrap();
+        if i % (SOURCES / SCANNED) == 0 {
+            let n = i / (SOURCES / SCANNED);
+            let probe = synth::ethernet(
+                &[],
+                0x0800,
+                &synth::ipv4(
+                    SCANNER,
+                    [10, 1, (n >> 8) as u8, n as u8],
+                    6,
+                    (false, 0),
+                    &synth::tcp(40000, 22, synth::tcp_flags::SYN, 0),
+                ),
+            );
+            bytes += probe.len() as u64;
+            w.write(ts + 1, &probe, usize::MAX).unwrap();
+        }
     }
     w.into_inner().flush().unwrap();
     bytes
@@ -59,15 +76,20 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     let m = parse_exposition(&text);
     let one = |name: &str| family(&m, name)[&vec![]];
 
-    // every packet counted: all incoming IPv4, all received by 10.0.0.1
+    // every packet counted: all incoming IPv4, the flood's received by
+    // 10.0.0.1
+    let packets = u64::from(SOURCES + SCANNED);
     let classes = family(&m, "ringflow_traffic_packets_total");
     assert_eq!(
         classes[&vec!["incoming".to_string(), "4".to_string()]],
-        u64::from(SOURCES)
+        packets
     );
-    assert_eq!(classes.values().sum::<u64>(), u64::from(SOURCES));
+    assert_eq!(classes.values().sum::<u64>(), packets);
     let rx = family(&m, "ringflow_host_receive_bytes_total");
-    assert_eq!(rx[&vec!["10.0.0.1".to_string()]], bytes);
+    assert_eq!(
+        rx[&vec!["10.0.0.1".to_string()]],
+        bytes - u64::from(SCANNED) * 54
+    );
     let flows: u64 = family(&m, "ringflow_flow_bytes_total").values().sum();
     assert_eq!(flows, bytes, "exported series plus other add up");
     assert_eq!(one("ringflow_flow_table_overflow_total"), 0);
@@ -78,15 +100,30 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     assert!(one("ringflow_collector_hosts") <= 250_000);
     assert_eq!(
         one("ringflow_collector_untracked_packets_total"),
-        u64::from(SOURCES) - 250_000
+        packets - 250_000
     );
     let series = family(&m, "ringflow_flow_series");
     assert_eq!(series[&vec!["exported".to_string()]], 10_000);
 
+    // the scanner, and only it, is flagged: the flood did not push it out
+    // of the scan table, and each spoofed source has one target
+    let alerts = family(&m, "ringflow_alerts_total");
+    let started = |kind: &str| alerts[&vec![kind.to_string(), String::new()]];
+    assert_eq!((started("network_scan"), started("port_scan")), (1, 0));
+    let active = family(&m, "ringflow_alert_active");
+    let scanner = vec![
+        "network_scan".to_string(),
+        "203.0.113.7".to_string(),
+        String::new(),
+    ];
+    assert_eq!(active.keys().collect::<Vec<_>>(), [&scanner]);
+    assert!(one("ringflow_scan_sources") <= 2 * 100_000);
+
     // README: at most 700 bytes per --max-entries, plus the worker tables
-    // (2 x 20.1 MiB for one worker), plus 64 MiB for the program, the
-    // replay buffers and the exposition
-    let bound = 250_000 * 700 + 2 * 21_000_000 + 64 * (1 << 20);
+    // (2 x 20.1 MiB for one worker), plus the scan tables' bound, plus 64
+    // MiB for the program, the replay buffers and the exposition
+    let detection = one("ringflow_detection_memory_bytes");
+    let bound = 250_000 * 700 + 2 * 21_000_000 + detection + 64 * (1 << 20);
     eprintln!(
         "flood: peak RSS {:.1} MiB (bound {:.1} MiB)",
         peak as f64 / f64::from(1 << 20),

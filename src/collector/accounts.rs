@@ -167,6 +167,7 @@ impl Accounts {
                 let h = self.conversations.hash(&ck);
                 self.conversations.touch(h);
                 *slot = (ck, h, Conversation::decide(&o.key, o.flags, tick));
+                self.detector.scan_open(&o.key, o.flags);
                 n += 1;
             }
             if n == 0 {

@@ -37,6 +37,33 @@ impl AlertLimits {
     }
 }
 
+/// What scan detection looks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanLimits {
+    /// Distinct IPs one source may open conversations to; 0 is off.
+    pub hosts: usize,
+    /// Distinct ports of one IP one source may open conversations to; 0
+    /// is off.
+    pub ports: usize,
+    pub interval: Duration,
+    /// Sources never flagged.
+    pub ignore: Vec<Cidr>,
+    /// Sources, and source-destination pairs, tracked at most.
+    pub max_sources: usize,
+}
+
+impl Default for ScanLimits {
+    fn default() -> Self {
+        ScanLimits {
+            hosts: defaults::SCAN_HOSTS as usize,
+            ports: defaults::SCAN_PORTS as usize,
+            interval: defaults::duration(defaults::SCAN_INTERVAL),
+            ignore: Vec::new(),
+            max_sources: defaults::SCAN_MAX_SOURCES as usize,
+        }
+    }
+}
+
 /// What detection looks for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detection {
@@ -45,6 +72,7 @@ pub struct Detection {
     pub limits: AlertLimits,
     /// Active alerts at most.
     pub max_alerts: usize,
+    pub scan: ScanLimits,
 }
 
 impl Default for Detection {
@@ -53,6 +81,7 @@ impl Default for Detection {
             interval: defaults::duration(defaults::ALERT_INTERVAL),
             limits: AlertLimits::default(),
             max_alerts: defaults::MAX_ALERTS as usize,
+            scan: ScanLimits::default(),
         }
     }
 }
@@ -155,6 +184,14 @@ impl Accounting {
             limit("alert-bps", self.detection.limits.bps),
             limit("alert-pps", self.detection.limits.pps),
             format!("max-alerts = {}", self.detection.max_alerts),
+            format!("scan-hosts = {}", self.detection.scan.hosts),
+            format!("scan-ports = {}", self.detection.scan.ports),
+            format!(
+                "scan-interval = \"{}s\"",
+                self.detection.scan.interval.as_secs_f64()
+            ),
+            format!("scan-ignore = {}", nets(&self.detection.scan.ignore)),
+            format!("scan-max-sources = {}", self.detection.scan.max_sources),
         ]
         .join("\n")
     }
@@ -228,10 +265,27 @@ pub struct AccountingArgs {
     /// Active alerts at most; more are counted in ringflow_alerts_suppressed_total.
     #[arg(long, value_name = "N")]
     pub max_alerts: Option<u64>,
+    /// Network scan: a source that opens conversations to more than N
+    /// distinct IPs within --scan-interval; 0 is off.
+    #[arg(long, value_name = "N")]
+    pub scan_hosts: Option<u64>,
+    /// Port scan: a source that opens conversations to more than N
+    /// distinct ports of one IP within --scan-interval; 0 is off.
+    #[arg(long, value_name = "N")]
+    pub scan_ports: Option<u64>,
+    /// The tumbling interval scans are counted over.
+    #[arg(long, value_name = "DURATION")]
+    pub scan_interval: Option<String>,
+    /// Sources never flagged as scanners (resolvers, monitoring hosts).
+    #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
+    pub scan_ignore: Option<Vec<String>>,
+    /// Sources (and source-destination pairs) tracked for scans at most.
+    #[arg(long, value_name = "N")]
+    pub scan_max_sources: Option<u64>,
 }
 
 /// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 15] = [
+pub const ACCOUNTING_KEYS: [&str; 20] = [
     "local-networks",
     "monitor-subnets",
     "exclude-subnets",
@@ -247,6 +301,11 @@ pub const ACCOUNTING_KEYS: [&str; 15] = [
     "alert-bps",
     "alert-pps",
     "max-alerts",
+    "scan-hosts",
+    "scan-ports",
+    "scan-interval",
+    "scan-ignore",
+    "scan-max-sources",
 ];
 
 impl AccountingArgs {
@@ -316,7 +375,40 @@ impl AccountingArgs {
             Some(n) if (1..=1_000_000).contains(&n) => n as usize,
             Some(n) => return Err(format!("--max-alerts {n} must be between 1 and 1000000")),
         };
+        let count = |v: Option<u64>, flag: &str, default: u64| -> Result<usize, String> {
+            match v.unwrap_or(default) {
+                n if n <= 1_000_000 => Ok(n as usize),
+                n => Err(format!("--{flag} {n} must be at most 1000000")),
+            }
+        };
+        let scan_interval = match &self.scan_interval {
+            Some(s) => parse_duration(s).map_err(|e| format!("--scan-interval: {e}"))?,
+            None => d.scan.interval,
+        };
+        if scan_interval < Duration::from_millis(100) {
+            return Err("--scan-interval must be at least 100ms".into());
+        }
+        let max_sources = match self.scan_max_sources {
+            None => d.scan.max_sources,
+            Some(n) if (1..=100_000_000).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(format!(
+                    "--scan-max-sources {n} must be between 1 and 100000000"
+                ));
+            }
+        };
+        let scan = ScanLimits {
+            hosts: count(self.scan_hosts, "scan-hosts", defaults::SCAN_HOSTS)?,
+            ports: count(self.scan_ports, "scan-ports", defaults::SCAN_PORTS)?,
+            interval: scan_interval,
+            ignore: match &self.scan_ignore {
+                Some(l) => parse_list(l).map_err(|e| format!("--scan-ignore: {e}"))?,
+                None => Vec::new(),
+            },
+            max_sources,
+        };
         Ok(Detection {
+            scan,
             interval,
             limits: AlertLimits {
                 bytes: size(&self.alert_bytes, "alert-bytes")?,

@@ -69,6 +69,17 @@ pub const ALERT_INTERVAL: &str = "10s";
 /// Alerts active at most.
 pub const MAX_ALERTS: u64 = 1000;
 
+/// Network scan: distinct IPs one source may open conversations to within
+/// the scan interval.
+pub const SCAN_HOSTS: u64 = 100;
+/// Port scan: distinct ports of one IP one source may open conversations
+/// to within the scan interval.
+pub const SCAN_PORTS: u64 = 100;
+/// The interval scans are counted over.
+pub const SCAN_INTERVAL: &str = "60s";
+/// Sources (and source-destination pairs) tracked for scans at most.
+pub const SCAN_MAX_SOURCES: u64 = 100_000;
+
 /// Replay: worker threads.
 pub const REPLAY_WORKERS: u16 = 1;
 /// Replay: packets per batch handed to a worker.
@@ -124,11 +135,15 @@ fn shown() -> Vec<(&'static str, String)> {
         ("flow_idle", FLOW_IDLE.to_string()),
         ("alert_interval", ALERT_INTERVAL.to_string()),
         ("max_alerts", MAX_ALERTS.to_string()),
+        ("scan_hosts", SCAN_HOSTS.to_string()),
+        ("scan_ports", SCAN_PORTS.to_string()),
+        ("scan_interval", SCAN_INTERVAL.to_string()),
+        ("scan_max_sources", SCAN_MAX_SOURCES.to_string()),
     ]
 }
 
 /// Accounting flags, which live capture and replay share.
-const ACCOUNTING: [&str; 8] = [
+const ACCOUNTING: [&str; 12] = [
     "local_networks",
     "max_flow_series",
     "max_hosts",
@@ -137,6 +152,10 @@ const ACCOUNTING: [&str; 8] = [
     "flow_idle",
     "alert_interval",
     "max_alerts",
+    "scan_hosts",
+    "scan_ports",
+    "scan_interval",
+    "scan_max_sources",
 ];
 
 /// `cmd` (ringflow's) with `[default: ...]` added to the help of the

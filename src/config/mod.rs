@@ -11,7 +11,7 @@ mod file;
 
 pub use accounting::{
     ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertLimits, Compat, CompatProfile, Detection,
-    parse_size,
+    ScanLimits, parse_size,
 };
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
 pub use file::{config_table, merge, read_config_file, run_args_from_table};
@@ -477,7 +477,7 @@ mod tests {
         let file = read_config_file(&path).unwrap();
         let a = &file.accounting;
         // every accounting key is a field, and each was read
-        assert_eq!(ACCOUNTING_KEYS.len(), 15);
+        assert_eq!(ACCOUNTING_KEYS.len(), 20);
         assert!(a.alert_interval.is_some() && a.alert_bytes.as_deref() == Some("1G"));
         assert!(a.alert_packets == Some(9) && a.alert_bps.as_deref() == Some("100000"));
         assert!(a.alert_pps == Some(8) && a.max_alerts == Some(3));

@@ -11,10 +11,15 @@
 //! alerts at any speed.
 
 pub mod log;
+pub mod scan;
 
 use crate::config::{AlertLimits, Detection};
+use crate::flow::FlowKey;
+use crate::netset::NetSet;
+use crate::parse::{self, PortKind};
+use scan::Distinct;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// What an alert measures.
@@ -25,10 +30,15 @@ pub enum Kind {
     Packets,
     Bps,
     Pps,
+    NetworkScan,
+    PortScan,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Bytes, Kind::Packets, Kind::Bps, Kind::Pps];
+    /// The volume kinds, counted per monitored IP and direction.
+    pub const VOLUME: [Kind; 4] = [Kind::Bytes, Kind::Packets, Kind::Bps, Kind::Pps];
+    /// The scan kinds, counted per source, without a direction.
+    pub const SCAN: [Kind; 2] = [Kind::NetworkScan, Kind::PortScan];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +46,8 @@ impl Kind {
             Kind::Packets => "packets",
             Kind::Bps => "bps",
             Kind::Pps => "pps",
+            Kind::NetworkScan => "network_scan",
+            Kind::PortScan => "port_scan",
         }
     }
 
@@ -45,6 +57,7 @@ impl Kind {
             Kind::Packets => l.packets,
             Kind::Bps => l.bps,
             Kind::Pps => l.pps,
+            Kind::NetworkScan | Kind::PortScan => None,
         }
     }
 
@@ -56,6 +69,7 @@ impl Kind {
             Kind::Packets => c.packets as f64,
             Kind::Bps => c.bytes as f64 * 8.0 / secs,
             Kind::Pps => c.packets as f64 / secs,
+            Kind::NetworkScan | Kind::PortScan => 0.0,
         }
     }
 }
@@ -68,6 +82,9 @@ pub enum Direction {
     In,
     /// What the IP sent.
     Out,
+    /// Scans have no direction.
+    #[serde(rename = "")]
+    None,
 }
 
 impl Direction {
@@ -75,6 +92,7 @@ impl Direction {
         match self {
             Direction::In => "in",
             Direction::Out => "out",
+            Direction::None => "",
         }
     }
 }
@@ -151,6 +169,12 @@ pub struct DetectionView {
     pub suppressed: u64,
     /// Alert events the log had no room for.
     pub log_dropped: u64,
+    /// Bytes the scan tables hold at most.
+    pub memory_bytes: usize,
+    /// Scan sources and pairs tracked, and those not tracked for want of
+    /// room.
+    pub scan_sources: usize,
+    pub scan_untracked: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -178,11 +202,26 @@ pub struct Detector {
     started: HashMap<(Kind, Direction), u64>,
     suppressed: u64,
     events: Vec<AlertEvent>,
+    /// Distinct IPs each source opened conversations to, this scan interval.
+    scan_hosts: Distinct<(u8, [u8; 16])>,
+    /// Distinct ports of each (source, destination).
+    scan_ports: Distinct<(u8, [u8; 16], [u8; 16])>,
+    /// Sources over the port limit towards some IP, this scan interval.
+    port_scanners: HashSet<(u8, [u8; 16])>,
+    scan_ignore: NetSet,
+    /// Number of the current scan interval; `u64::MAX` before the first check.
+    scan_interval: u64,
 }
 
 impl Detector {
     pub fn new(settings: Detection) -> Detector {
+        let sc = &settings.scan;
         Detector {
+            scan_hosts: Distinct::new(sc.hosts, sc.max_sources),
+            scan_ports: Distinct::new(sc.ports, sc.max_sources),
+            port_scanners: HashSet::new(),
+            scan_ignore: NetSet::new(&sc.ignore),
+            scan_interval: u64::MAX,
             settings,
             interval: u64::MAX,
             active: HashMap::new(),
@@ -196,7 +235,166 @@ impl Detector {
     /// Whether there is anything to evaluate: a limit set, or an alert
     /// still active (which a reload that removed its limit ends).
     pub fn enabled(&self) -> bool {
-        self.settings.limits.any() || !self.active.is_empty()
+        self.settings.limits.any() || self.scans_enabled() || !self.active.is_empty()
+    }
+
+    fn scans_enabled(&self) -> bool {
+        self.settings.scan.hosts > 0 || self.settings.scan.ports > 0
+    }
+
+    /// The grid a replay hands over on (ns): the alert interval, the scan
+    /// interval, or the largest that divides both.
+    pub fn grid_ns(settings: &Detection) -> Option<u64> {
+        let alert = settings
+            .limits
+            .any()
+            .then(|| settings.interval.as_nanos().max(1) as u64);
+        let scan = (settings.scan.hosts > 0 || settings.scan.ports > 0)
+            .then(|| settings.scan.interval.as_nanos().max(1) as u64);
+        let gcd = |mut a: u64, mut b: u64| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        match (alert, scan) {
+            (Some(a), Some(s)) => Some(gcd(a, s)),
+            (a, s) => a.or(s),
+        }
+    }
+
+    /// A conversation was decided from its first flow `k` (TCP flags
+    /// `flags`): if the source opened it (a TCP SYN without ACK, any UDP
+    /// conversation, an ICMP or ICMPv6 echo request), it counts towards the
+    /// source's distinct IPs and the pair's distinct ports.
+    pub fn scan_open(&mut self, k: &FlowKey, flags: u8) {
+        if !self.scans_enabled() {
+            return;
+        }
+        let (v6, proto) = (k.version() == 6, k.proto());
+        let opens = match k.port_kind() {
+            PortKind::Ports if proto == parse::proto::TCP => {
+                flags & (parse::tcp::flags::SYN | parse::tcp::flags::ACK) == parse::tcp::flags::SYN
+            }
+            PortKind::Ports => true,
+            PortKind::Icmp => k.src_port() as u8 == if v6 { 128 } else { 8 },
+            PortKind::None => false,
+        };
+        let (version, src, dst) = (k.version(), k.src(), k.dst());
+        if !opens || self.scan_ignore.contains(version, &src) {
+            return;
+        }
+        if self.settings.scan.hosts > 0 {
+            self.scan_hosts.add((version, src), scan::fingerprint(&dst));
+        }
+        if self.settings.scan.ports > 0 && k.port_kind() == PortKind::Ports {
+            let port = k.dst_port();
+            self.scan_ports.add(
+                (version, src, dst),
+                u32::from(port) | u32::from(proto) << 16,
+            );
+        }
+    }
+
+    /// Starts the scan alerts of the sources that went over since the
+    /// last check, at `now_ns`; at or past the end of the scan interval,
+    /// ends those not over in it and starts a new interval.
+    fn check_scans(
+        &mut self,
+        now_ns: u64,
+        first_ns: u64,
+        peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
+    ) {
+        if !self.scans_enabled() && !self.active.keys().any(|k| Kind::SCAN.contains(&k.2)) {
+            return;
+        }
+        let iv = self.settings.scan.interval.as_nanos().max(1) as u64;
+        if self.scan_interval == u64::MAX {
+            self.scan_interval = first_ns.min(now_ns) / iv;
+        }
+        let end = (self.scan_interval + 1) * iv;
+        let at = now_ns.min(end);
+        let mut over: Vec<((u8, [u8; 16]), Kind, usize, usize)> = Vec::new();
+        for ((v, src), n) in self.scan_hosts.take_over() {
+            over.push(((v, src), Kind::NetworkScan, n, self.settings.scan.hosts));
+        }
+        for ((v, src, _), n) in self.scan_ports.take_over() {
+            self.port_scanners.insert((v, src));
+            over.push(((v, src), Kind::PortScan, n, self.settings.scan.ports));
+        }
+        over.sort();
+        for ((version, addr), kind, n, limit) in over {
+            let key = (version, addr, kind, Direction::None);
+            if self.active.contains_key(&key) {
+                continue;
+            }
+            if self.active.len() >= self.settings.max_alerts {
+                self.suppressed += 1;
+                continue;
+            }
+            let a = Active {
+                id: self.next_id,
+                start_ns: at,
+                value: n as f64,
+                threshold: limit as u64,
+                reported: self.scan_interval,
+                peers: peers(version, addr, Direction::Out),
+            };
+            self.next_id += 1;
+            *self.started.entry((kind, Direction::None)).or_default() += 1;
+            self.emit(Event::Start, at, &key, &a, None);
+            self.active.insert(key, a);
+        }
+        if now_ns < end {
+            return;
+        }
+        let now_interval = now_ns / iv;
+        let mut ended: Vec<AlertKey> = self
+            .active
+            .keys()
+            .filter(|(_, _, kind, _)| Kind::SCAN.contains(kind))
+            .filter(|&&(v, a, kind, _)| {
+                now_interval > self.scan_interval + 1
+                    || match kind {
+                        Kind::NetworkScan => !self.scan_hosts.is_over(&(v, a)),
+                        _ => !self.port_scanners.contains(&(v, a)),
+                    }
+            })
+            .copied()
+            .collect();
+        ended.sort();
+        for key in ended {
+            if let Some(a) = self.active.remove(&key) {
+                let at = if now_interval > self.scan_interval + 1
+                    && match key.2 {
+                        Kind::NetworkScan => self.scan_hosts.is_over(&(key.0, key.1)),
+                        _ => self.port_scanners.contains(&(key.0, key.1)),
+                    } {
+                    // over in the interval that closed; the next passed empty
+                    end + iv
+                } else {
+                    end
+                };
+                self.emit(Event::End, at, &key, &a, Some(at));
+            }
+        }
+        self.scan_hosts.clear();
+        self.scan_ports.clear();
+        self.port_scanners.clear();
+        self.scan_interval = now_interval;
+    }
+
+    /// Bytes the scan tables hold at most.
+    pub fn memory_bound(&self) -> usize {
+        self.scan_hosts.memory_bound() + self.scan_ports.memory_bound()
+    }
+
+    /// Scan sources tracked, and those not tracked for want of room.
+    pub fn scan_sources(&self) -> (usize, u64) {
+        (
+            self.scan_hosts.len() + self.scan_ports.len(),
+            self.scan_hosts.untracked + self.scan_ports.untracked,
+        )
     }
 
     pub fn interval_ns(&self) -> u64 {
@@ -206,6 +404,14 @@ impl Detector {
     /// New settings; active alerts are evaluated against them at the next
     /// check (an alert whose limit is gone ends then).
     pub fn reconfigure(&mut self, settings: Detection) {
+        let sc = &settings.scan;
+        if *sc != self.settings.scan {
+            // new limits count from the next interval on
+            self.scan_hosts = Distinct::new(sc.hosts, sc.max_sources);
+            self.scan_ports = Distinct::new(sc.ports, sc.max_sources);
+            self.port_scanners.clear();
+            self.scan_ignore = NetSet::new(&sc.ignore);
+        }
         self.settings = settings;
     }
 
@@ -224,6 +430,10 @@ impl Detector {
         hosts: &[HostInterval],
         peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
     ) -> bool {
+        self.check_scans(now_ns, first_ns, peers);
+        if !self.settings.limits.any() && !self.active.keys().any(|k| Kind::VOLUME.contains(&k.2)) {
+            return false;
+        }
         let iv = self.interval_ns();
         if self.interval == u64::MAX {
             self.interval = first_ns.min(now_ns) / iv;
@@ -252,7 +462,7 @@ impl Detector {
         let limits = self.settings.limits;
         for &(version, addr, counts) in hosts {
             for (side, dir) in [(0, Direction::Out), (1, Direction::In)] {
-                for kind in Kind::ALL {
+                for kind in Kind::VOLUME {
                     let Some(limit) = kind.limit(&limits) else {
                         continue;
                     };
@@ -305,6 +515,7 @@ impl Detector {
         let mut ended: Vec<AlertKey> = self
             .active
             .keys()
+            .filter(|(_, _, kind, _)| Kind::VOLUME.contains(kind))
             .filter(|&&(version, addr, kind, dir)| {
                 let side = usize::from(dir == Direction::In);
                 let c = counts
@@ -334,7 +545,11 @@ impl Detector {
             direction,
             value: a.value,
             threshold: a.threshold,
-            interval_seconds: self.settings.interval.as_secs_f64(),
+            interval_seconds: if Kind::SCAN.contains(&kind) {
+                self.settings.scan.interval.as_secs_f64()
+            } else {
+                self.settings.interval.as_secs_f64()
+            },
             start: rfc3339(a.start_ns),
             end: end.map(rfc3339),
             peers: a.peers.clone(),
@@ -364,11 +579,15 @@ impl Detector {
             })
             .collect();
         active.sort_by_key(|a| a.id);
+        let (scan_sources, scan_untracked) = self.scan_sources();
         DetectionView {
             started,
             active,
             suppressed: self.suppressed,
             log_dropped,
+            memory_bytes: self.memory_bound(),
+            scan_sources,
+            scan_untracked,
         }
     }
 }
@@ -404,11 +623,20 @@ mod tests {
 
     const S: u64 = 1_000_000_000;
 
+    fn no_scans() -> crate::config::ScanLimits {
+        crate::config::ScanLimits {
+            hosts: 0,
+            ports: 0,
+            ..crate::config::ScanLimits::default()
+        }
+    }
+
     fn detector(limits: AlertLimits, max_alerts: usize) -> Detector {
         Detector::new(Detection {
             interval: Duration::from_secs(10),
             limits,
             max_alerts,
+            scan: no_scans(),
         })
     }
 
@@ -459,6 +687,7 @@ mod tests {
             interval: Duration::from_secs(10),
             limits: AlertLimits::default(),
             max_alerts: 10,
+            scan: no_scans(),
         });
         assert!(d.enabled(), "an active alert still needs its end");
         assert!(d.check(10 * S, 0, &[host(1, 1000)], &mut no_peers));

@@ -289,8 +289,12 @@ fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Resu
         "Alerts started, by kind and direction.",
         MetricType::Counter,
     )?;
-    for kind in Kind::ALL {
-        for dir in [AlertDirection::In, AlertDirection::Out] {
+    let pairs = Kind::VOLUME
+        .iter()
+        .flat_map(|&k| [(k, AlertDirection::In), (k, AlertDirection::Out)])
+        .chain(Kind::SCAN.iter().map(|&k| (k, AlertDirection::None)));
+    for (kind, dir) in pairs {
+        {
             let n = d
                 .started
                 .iter()
@@ -325,6 +329,24 @@ fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Resu
         "ringflow_alert_log_dropped",
         "Alert events the alert log's queue had no room for.",
         d.log_dropped,
+    )?;
+    gauge(
+        enc,
+        "ringflow_detection_memory_bytes",
+        "Memory the scan tables hold at most (--scan-max-sources sources and pairs, each up to the limit).",
+        d.memory_bytes as i64,
+    )?;
+    gauge(
+        enc,
+        "ringflow_scan_sources",
+        "Sources and source-destination pairs tracked for scans in the current interval.",
+        d.scan_sources as i64,
+    )?;
+    counter(
+        enc,
+        "ringflow_scan_untracked",
+        "Sources not tracked for scans because every tracked one had two or more targets.",
+        d.scan_untracked,
     )
 }
 
