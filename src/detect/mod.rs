@@ -189,6 +189,8 @@ struct Active {
 }
 
 type AlertKey = (u8, [u8; 16], Kind, Direction);
+/// An address: IP version and 16 bytes.
+type Source = (u8, [u8; 16]);
 
 /// The detector: settings, the current interval and the active alerts.
 #[derive(Debug)]
@@ -314,7 +316,8 @@ impl Detector {
         }
         let end = (self.scan_interval + 1) * iv;
         let at = now_ns.min(end);
-        let mut over: Vec<((u8, [u8; 16]), Kind, usize, usize)> = Vec::new();
+        // (source, kind, distinct targets, limit)
+        let mut over: Vec<(Source, Kind, usize, usize)> = Vec::new();
         for ((v, src), n) in self.scan_hosts.take_over() {
             over.push(((v, src), Kind::NetworkScan, n, self.settings.scan.hosts));
         }
