@@ -284,3 +284,155 @@ fn bad_limits_are_one_line_errors() {
         );
     }
 }
+
+/// A SYN (or, with `flags`, another TCP segment) from `src` to
+/// `dst`:`port` at `t` seconds after T0 (plus `ns`).
+fn tcp(src: [u8; 4], dst: [u8; 4], port: u16, flags: u8, t: u64, ns: u64) -> Rec {
+    let seg = synth::tcp(40000, port, flags, 0);
+    Rec {
+        ts_ns: (T0 + t) * 1_000_000_000 + ns,
+        frame: synth::ethernet(&[], 0x0800, &synth::ipv4(src, dst, 6, (false, 0), &seg)),
+        caplen: None,
+    }
+}
+
+const SCANS: [&str; 6] = [
+    "--scan-hosts",
+    "5",
+    "--scan-ports",
+    "5",
+    "--scan-interval",
+    "10s",
+];
+
+#[test]
+fn scans_alert_one_past_their_limit_and_end_after_a_quiet_interval() {
+    use synth::tcp_flags::{PSH_ACK, SYN, SYN_ACK};
+    let dir = TempDir::new("detect-scan");
+    let mut recs = Vec::new();
+    let (scanner, near, sweeper, quiet) = (
+        [198, 51, 100, 66],
+        [198, 51, 100, 67],
+        [10, 3, 0, 9],
+        [10, 3, 0, 10],
+    );
+    for i in 0..6u8 {
+        // 6 hosts on one port: a network scan (limit 5)
+        recs.push(tcp(scanner, [10, 4, 0, i], 22, SYN, 1, u64::from(i)));
+        // 6 ports of one host: a port scan
+        recs.push(tcp(
+            sweeper,
+            [10, 4, 1, 1],
+            1000 + u16::from(i),
+            SYN,
+            2,
+            u64::from(i),
+        ));
+    }
+    for i in 0..5u8 {
+        // exactly 5 hosts, and 5 ports of one of them: no alert
+        recs.push(tcp(near, [10, 4, 2, i], 80, SYN, 3, u64::from(i)));
+        if i < 4 {
+            recs.push(tcp(
+                near,
+                [10, 4, 2, 0],
+                2000 + u16::from(i),
+                SYN,
+                3,
+                100 + u64::from(i),
+            ));
+        }
+        // mid-stream segments and answers open nothing
+        recs.push(tcp(quiet, [10, 4, 4, i], 443, PSH_ACK, 4, u64::from(i)));
+        recs.push(tcp(
+            [10, 4, 5, i],
+            quiet,
+            3000 + u16::from(i),
+            SYN_ACK,
+            4,
+            9 + u64::from(i),
+        ));
+        recs.push(tcp(
+            quiet,
+            [10, 4, 6, 1],
+            4000 + u16::from(i),
+            PSH_ACK,
+            4,
+            99 + u64::from(i),
+        ));
+    }
+    recs.push(tcp(quiet, [10, 4, 7, 1], 80, PSH_ACK, 4, 999));
+    // the scanner goes on in the next interval, the sweeper stops; a
+    // packet in the interval after that closes both
+    for i in 0..6u8 {
+        recs.push(tcp(scanner, [10, 4, 8, i], 22, SYN, 11, u64::from(i)));
+    }
+    recs.push(tcp(quiet, [10, 4, 7, 1], 80, PSH_ACK, 25, 0));
+    let (events, text) = replay_alerts(&dir, &mut recs, &SCANS);
+    let want = set(&[
+        ("start", "network_scan", "198.51.100.66", "", 10),
+        ("start", "port_scan", "10.3.0.9", "", 10),
+        ("end", "port_scan", "10.3.0.9", "", 20),
+        ("end", "network_scan", "198.51.100.66", "", 30),
+    ]);
+    assert_eq!(summary(&events), want, "{events:#?}");
+    let start = events
+        .iter()
+        .find(|e| e["kind"] == "network_scan" && e["event"] == "start")
+        .unwrap();
+    assert_eq!(
+        (start["value"].as_f64(), start["threshold"].as_u64()),
+        (Some(6.0), Some(5))
+    );
+    assert_eq!(start["peers"].as_array().unwrap().len(), 6);
+    assert_eq!(start["peers"][0]["port"], 22);
+    let m = parse_exposition(&text);
+    let started = family(&m, "ringflow_alerts_total");
+    let n = |k: &str| started[&vec![k.to_string(), String::new()]];
+    assert_eq!((n("network_scan"), n("port_scan")), (1, 1));
+}
+
+#[test]
+fn ignored_sources_and_icmp_echo() {
+    let dir = TempDir::new("detect-scan-icmp");
+    let mut recs = Vec::new();
+    let pinger = [10, 5, 0, 1];
+    let resolver = [10, 5, 0, 53];
+    for i in 0..6u8 {
+        // echo requests to 6 hosts: a network scan
+        let ping = synth::ipv4(pinger, [10, 6, 0, i], 1, (false, 0), &synth::icmp(8, 0, 8));
+        recs.push(Rec {
+            ts_ns: (T0 + 1) * 1_000_000_000 + u64::from(i),
+            frame: synth::ethernet(&[], 0x0800, &ping),
+            caplen: None,
+        });
+        // echo replies open nothing
+        let pong = synth::ipv4(
+            [10, 6, 1, i],
+            [10, 5, 0, 2],
+            1,
+            (false, 0),
+            &synth::icmp(0, 0, 8),
+        );
+        recs.push(Rec {
+            ts_ns: (T0 + 2) * 1_000_000_000 + u64::from(i),
+            frame: synth::ethernet(&[], 0x0800, &pong),
+            caplen: None,
+        });
+        // a resolver asking 6 servers is ignored
+        let udp = synth::udp(5353, 53, 20);
+        let ask = synth::ipv4(resolver, [10, 7, 0, i], 17, (false, 0), &udp);
+        recs.push(Rec {
+            ts_ns: (T0 + 3) * 1_000_000_000 + u64::from(i),
+            frame: synth::ethernet(&[], 0x0800, &ask),
+            caplen: None,
+        });
+    }
+    let args = [&SCANS[..], &["--scan-ignore", "10.5.0.53/32"]].concat();
+    let (events, _) = replay_alerts(&dir, &mut recs, &args);
+    let want = set(&[("start", "network_scan", "10.5.0.1", "", 10)]);
+    assert_eq!(summary(&events), want, "{events:#?}");
+    // without the ignore list the resolver is flagged too
+    let (events, _) = replay_alerts(&dir, &mut recs, &SCANS);
+    assert_eq!(events.len(), 2, "{events:#?}");
+}
