@@ -629,3 +629,85 @@ fn fragments_count_as_on_the_wire_whatever_workers_and_fanout() {
         }
     }
 }
+
+/// A host that sends more than its byte limit is in the alert log within
+/// a refresh and a second of crossing it.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn a_byte_limit_crossed_live_is_alerted_within_a_refresh_and_a_second() {
+    let _g = serial();
+    let v = VethPair::new("alert");
+    let dir = TempDir::new("live-alert");
+    let log = dir.path("alerts.jsonl");
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--refresh",
+            "200ms",
+            "--alert-interval",
+            "10s",
+            "--alert-bytes",
+            "100K",
+            "--alert-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let now_ns = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    };
+    let sent_at = now_ns();
+    // one conversation: the client sends 2000 frames of 1000 bytes, 20
+    // times the limit, in a tenth of a second; the server answers half
+    let truth = v.send(
+        &dir,
+        &[
+            "--flows",
+            "1",
+            "--packets",
+            "3000",
+            "--frame-size",
+            "1000",
+            "--rate",
+            "30000",
+        ],
+    );
+    let client = truth
+        .iter()
+        .max_by_key(|r| r.bytes)
+        .map(|r| r.src.clone())
+        .unwrap();
+    let mut start = None;
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while start.is_none() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+        start = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|e| e["event"] == "start" && e["ip"] == client.as_str());
+    }
+    let text = cap.stop();
+    let e = start.expect("a start event for the client");
+    assert_eq!(
+        (e["kind"].as_str(), e["direction"].as_str()),
+        (Some("bytes"), Some("out"))
+    );
+    // crossed within the first 10 ms of sending; reported within a
+    // refresh (200 ms) and a second of that (RFC 3339 strings of one
+    // width compare as times)
+    let t = e["time"].as_str().unwrap().to_string();
+    let latest = ringflow::detect::rfc3339(sent_at + 1_300_000_000);
+    assert!(
+        t <= latest,
+        "alert at {t}, sent at {}",
+        ringflow::detect::rfc3339(sent_at)
+    );
+    let m = parse_exposition(&text);
+    let started = family(&m, "ringflow_alerts_total");
+    assert_eq!(started[&vec!["bytes".to_string(), "out".to_string()]], 1);
+}
