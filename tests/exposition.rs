@@ -395,3 +395,29 @@ fn prometheus_scrapes_the_replay_and_agrees_with_the_truth() {
         "metadata of ringflow_flow_bytes_total: {meta}"
     );
 }
+
+/// The alerting rules shipped for Prometheus check out and pass their
+/// unit tests.
+#[test]
+#[ignore = "needs promtool (apt-get install prometheus); run with --include-ignored"]
+fn shipped_alerting_rules_check_and_pass_their_tests() {
+    let promtool = tool("promtool", "prometheus");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/prometheus");
+    for args in [
+        ["check", "rules", "ringflow-alerts.yml"],
+        ["test", "rules", "ringflow-alerts.test.yml"],
+    ] {
+        let out = Command::new(&promtool)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {}: {}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
