@@ -144,12 +144,18 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         job.collector_memory_bytes() as f64 / (1 << 20) as f64
     );
     let stats = job.capture_stats();
-    let alert_log = match &args.alert_log {
-        Some(path) => Some(
-            crate::detect::log::spawn(path, job.alert_events())
-                .map_err(|e| ReplayError::Config(e.to_string()))?,
-        ),
-        None => None,
+    let outputs = crate::detect::deliver::Outputs {
+        log: args.alert_log.clone(),
+        webhook: args.alert_webhook.clone(),
+        alertmanager: args.alertmanager.clone(),
+        exec: args.alert_exec.clone(),
+    };
+    let deliveries = job.deliveries();
+    let outputs = if outputs.any() {
+        crate::detect::deliver::start(&outputs, job.alert_events(), deliveries.clone())
+            .map_err(ReplayError::Config)?
+    } else {
+        Vec::new()
     };
     let server = match args.listen {
         Some(addr) => {
@@ -160,10 +166,16 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         None => None,
     };
     let snapshot = job.run()?;
-    // the collector has stopped: the log has every event
-    if let Some(t) = alert_log {
+    // the collector has stopped: the outputs have every event, and once
+    // they are done their counts are final
+    for t in outputs {
         let _ = t.join();
     }
+    let snapshot = {
+        let mut s = (*snapshot).clone();
+        s.detection.deliveries = deliveries.get();
+        Arc::new(s)
+    };
     match server {
         Some(s) => {
             crate::log!(
@@ -218,6 +230,11 @@ impl Replay {
             stats: Arc::new(CaptureStats::default()),
             interval: crate::detect::Detector::grid_ns(d),
         }
+    }
+
+    /// The alert outputs' delivery counts.
+    pub fn deliveries(&self) -> Arc<crate::detect::deliver::Deliveries> {
+        self.collector.deliveries()
     }
 
     /// Where alert events go.

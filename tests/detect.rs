@@ -436,3 +436,146 @@ fn ignored_sources_and_icmp_echo() {
     let (events, _) = replay_alerts(&dir, &mut recs, &SCANS);
     assert_eq!(events.len(), 2, "{events:#?}");
 }
+
+/// A webhook receiver on loopback: answers 200 to every POST (or 500 to
+/// the first `fail` of them) and keeps the bodies.
+fn webhook_server(fail: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        let mut seen = 0;
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            seen += 1;
+            let status = if seen <= fail {
+                "500 Internal Server Error"
+            } else {
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                "200 OK"
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (format!("http://{addr}/hook"), bodies)
+}
+
+#[test]
+fn events_go_to_a_webhook_and_a_command_as_to_the_log() {
+    let dir = TempDir::new("detect-outputs");
+    let mut recs = Vec::new();
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    // the first POST fails: it is retried
+    let (url, bodies) = webhook_server(1);
+    let out = dir.path("exec-out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = dir.path("notify.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nf={}/$4-$3-$1\necho \"$1 $2 $3 $4\" > \"$f\"\ncat >> \"$f\"\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (events, text) = replay_alerts(
+        &dir,
+        &mut recs,
+        &[
+            "--alert-interval",
+            "10s",
+            "--alert-bytes",
+            "100000",
+            "--alert-webhook",
+            &url,
+            "--alert-exec",
+            script.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(events.len(), 2, "a start and an end: {events:#?}");
+    let posted: Vec<Value> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(posted, events, "the webhook got what the log got");
+    for (event, e) in ["start", "end"].iter().zip(&events) {
+        let f = std::fs::read_to_string(out.join(format!("{event}-bytes-10.1.0.1"))).unwrap();
+        let (args, json) = f.split_once('\n').unwrap();
+        assert_eq!(args, format!("10.1.0.1 out bytes {event}"));
+        assert_eq!(&serde_json::from_str::<Value>(json).unwrap(), e);
+    }
+    let m = parse_exposition(&text);
+    let d = family(&m, "ringflow_alert_deliveries_total");
+    let n = |t: &str, r: &str| d[&vec![t.to_string(), r.to_string()]];
+    assert_eq!(
+        (n("log", "ok"), n("webhook", "ok"), n("exec", "ok")),
+        (2, 2, 2)
+    );
+    assert_eq!((n("webhook", "failed"), n("webhook", "dropped")), (0, 0));
+}
+
+#[test]
+fn a_failing_webhook_is_counted_and_blocks_nothing() {
+    let dir = TempDir::new("detect-webhook-down");
+    let mut recs = Vec::new();
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    // a port nothing listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let (events, text) = replay_alerts(
+        &dir,
+        &mut recs,
+        &[
+            "--alert-interval",
+            "10s",
+            "--alert-bytes",
+            "100000",
+            "--alert-webhook",
+            &url,
+        ],
+    );
+    assert_eq!(events.len(), 2, "the log still gets every event");
+    let m = parse_exposition(&text);
+    let d = family(&m, "ringflow_alert_deliveries_total");
+    assert_eq!(d[&vec!["webhook".to_string(), "failed".to_string()]], 2);
+    // an https URL is refused at start
+    let out = run(&[
+        "replay",
+        dir.path("alerts.pcap").to_str().unwrap(),
+        "--alert-webhook",
+        "https://example.invalid/hook",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("only http:// URLs are supported"), "{err}");
+}

@@ -52,8 +52,8 @@ pub struct Accounts {
     first_ns: u64,
     /// Alert events not yet handed to the log.
     events: Vec<AlertEvent>,
-    /// Alert events the log had no room for.
-    pub(super) log_dropped: u64,
+    /// Alert events the outputs' queue had no room for.
+    pub(super) events_dropped: u64,
 }
 
 impl Accounts {
@@ -79,7 +79,7 @@ impl Accounts {
             detector: Detector::new(acc_detection),
             first_ns: u64::MAX,
             events: Vec::new(),
-            log_dropped: 0,
+            events_dropped: 0,
         }
     }
 
@@ -331,7 +331,7 @@ impl Accounts {
         s.overflow_packets = self.overflow_packets;
         s.overflow_bytes = self.overflow_bytes;
         self.ledger.publish(&mut s);
-        s.detection = self.detector.view(self.log_dropped);
+        s.detection = self.detector.view(self.events_dropped);
         s.batches = self
             .batches
             .iter()

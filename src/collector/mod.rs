@@ -18,6 +18,7 @@ pub use snapshot::{BatchRow, Count, FlowRow, HostCounts, HostRow, SeriesKey, Sna
 
 use crate::config::{Accounting, defaults};
 use crate::detect::AlertEvent;
+use crate::detect::deliver::Deliveries;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::HashMap;
@@ -78,7 +79,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     // each worker has one shard in use and one spare
     let memory_bytes = workers.iter().map(Worker::memory_bytes).sum::<usize>() * 2;
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
-    let (alerts_tx, alerts_rx) = crate::detect::log::queue();
+    let (alerts_tx, alerts_rx) = crate::detect::deliver::queue();
     let collector = CollectorLoop {
         rx,
         returns,
@@ -93,7 +94,8 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         boundaries: HashMap::new(),
         alerts_tx,
         alerts_rx,
-        log_attached: false,
+        outputs_attached: false,
+        deliveries: Arc::new(Deliveries::default()),
     };
     (workers, collector)
 }
@@ -145,7 +147,8 @@ pub struct CollectorLoop {
     alerts_tx: Sender<AlertEvent>,
     alerts_rx: Receiver<AlertEvent>,
     /// Whether anyone reads the alert events.
-    log_attached: bool,
+    outputs_attached: bool,
+    deliveries: Arc<Deliveries>,
 }
 
 impl CollectorLoop {
@@ -154,11 +157,16 @@ impl CollectorLoop {
         self.published.clone()
     }
 
-    /// Where alert events go (to the alert log); a full queue drops them,
+    /// Where alert events go (to the outputs); a full queue drops them,
     /// counted.
     pub fn alert_events(&mut self) -> Receiver<AlertEvent> {
-        self.log_attached = true;
+        self.outputs_attached = true;
         self.alerts_rx.clone()
+    }
+
+    /// The outputs' delivery counts, exported with the snapshot.
+    pub fn deliveries(&self) -> Arc<Deliveries> {
+        self.deliveries.clone()
     }
 
     /// Where to send new settings; they apply at the next refresh.
@@ -237,18 +245,20 @@ impl CollectorLoop {
     /// Hands the new alert events to the log's queue, never waiting.
     fn send_alerts(&mut self) {
         let events = self.accounts.take_events();
-        if !self.log_attached {
+        if !self.outputs_attached {
             return;
         }
         for e in events {
             if let Err(crossbeam_channel::TrySendError::Full(_)) = self.alerts_tx.try_send(e) {
-                self.accounts.log_dropped += 1;
+                self.accounts.events_dropped += 1;
             }
         }
     }
 
     fn publish(&mut self, complete: bool) -> Arc<Snapshot> {
-        let s = Arc::new(self.accounts.snapshot(self.memory_bytes, complete));
+        let mut s = self.accounts.snapshot(self.memory_bytes, complete);
+        s.detection.deliveries = self.deliveries.get();
+        let s = Arc::new(s);
         self.published.set(s.clone());
         self.accounts.dirty = false;
         s

@@ -151,6 +151,18 @@ pub struct RunArgs {
     /// stdout) [default: none].
     #[arg(long, value_name = "FILE")]
     pub alert_log: Option<PathBuf>,
+    /// POST each alert event's JSON to this URL (http://).
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+    /// Send alerts to this Alertmanager (http://host:9093): started and
+    /// resolved, and again every minute while active.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Option<String>,
+    /// Run this program on each alert event with the arguments IP
+    /// DIRECTION KIND start|update|end and the event's JSON on its input
+    /// (at most 4 at once, killed after 10 s).
+    #[arg(long, value_name = "PATH")]
+    pub alert_exec: Option<PathBuf>,
     /// AF_XDP: RX queues to capture, `all` or a list such as `0-3`.
     #[arg(long, value_name = "all|LIST")]
     pub queues: Option<String>,
@@ -323,6 +335,18 @@ pub struct ReplayArgs {
     /// stdout).
     #[arg(long, value_name = "FILE")]
     pub alert_log: Option<PathBuf>,
+    /// POST each alert event's JSON to this URL (http://).
+    #[arg(long, value_name = "URL")]
+    pub alert_webhook: Option<String>,
+    /// Send alerts to this Alertmanager (http://host:9093): started and
+    /// resolved, and again every minute while active.
+    #[arg(long, value_name = "URL")]
+    pub alertmanager: Option<String>,
+    /// Run this program on each alert event with the arguments IP
+    /// DIRECTION KIND start|update|end and the event's JSON on its input
+    /// (at most 4 at once, killed after 10 s).
+    #[arg(long, value_name = "PATH")]
+    pub alert_exec: Option<PathBuf>,
     #[command(flatten)]
     pub accounting: AccountingArgs,
     /// Packets per batch handed to a worker.

@@ -10,7 +10,7 @@
 //! the end of each interval of capture time, so a replay gives the same
 //! alerts at any speed.
 
-pub mod log;
+pub mod deliver;
 pub mod scan;
 
 use crate::config::{AlertLimits, Detection};
@@ -167,8 +167,10 @@ pub struct DetectionView {
     pub active: Vec<ActiveAlert>,
     /// Alerts not raised because `--max-alerts` were active.
     pub suppressed: u64,
-    /// Alert events the log had no room for.
-    pub log_dropped: u64,
+    /// Alert events the outputs' queue had no room for.
+    pub events_dropped: u64,
+    /// (target, result, count) of the outputs' deliveries.
+    pub deliveries: Vec<(&'static str, &'static str, u64)>,
     /// Bytes the scan tables hold at most.
     pub memory_bytes: usize,
     /// Scan sources and pairs tracked, and those not tracked for want of
@@ -564,7 +566,7 @@ impl Detector {
         std::mem::take(&mut self.events)
     }
 
-    pub fn view(&self, log_dropped: u64) -> DetectionView {
+    pub fn view(&self, events_dropped: u64) -> DetectionView {
         let mut started: Vec<((Kind, Direction), u64)> =
             self.started.iter().map(|(k, n)| (*k, *n)).collect();
         started.sort();
@@ -587,7 +589,8 @@ impl Detector {
             started,
             active,
             suppressed: self.suppressed,
-            log_dropped,
+            events_dropped,
+            deliveries: Vec::new(),
             memory_bytes: self.memory_bound(),
             scan_sources,
             scan_untracked,

@@ -326,10 +326,19 @@ fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Resu
     )?;
     counter(
         enc,
-        "ringflow_alert_log_dropped",
-        "Alert events the alert log's queue had no room for.",
-        d.log_dropped,
+        "ringflow_alert_events_dropped",
+        "Alert events the outputs' queue had no room for.",
+        d.events_dropped,
     )?;
+    let mut m = enc.describe(
+        "ringflow_alert_deliveries",
+        "Alert deliveries by output and result (ok, failed after retries, dropped by a full queue).",
+        MetricType::Counter,
+    )?;
+    for (target, result, n) in &d.deliveries {
+        m.encode_family(&[("target", *target), ("result", *result)])?
+            .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+    }
     gauge(
         enc,
         "ringflow_detection_memory_bytes",

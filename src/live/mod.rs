@@ -45,8 +45,8 @@ pub struct Live {
     reload: crossbeam_channel::Sender<Accounting>,
     /// Kept until the capture ends (dropped after the workers).
     _held: Held,
-    /// The alert log's writer, which ends after the collector.
-    alert_log: Option<std::thread::JoinHandle<()>>,
+    /// The alert outputs' threads, which end after the collector.
+    outputs: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// What a capture keeps open besides the workers' sockets: AF_XDP
@@ -219,12 +219,15 @@ impl Live {
         );
         let published = collector.published();
         let reload = collector.reloader();
-        let alert_log = match &s.alert_log {
-            Some(path) => Some(
-                crate::detect::log::spawn(path, collector.alert_events())
-                    .map_err(|e| LiveError::Config(e.to_string()))?,
-            ),
-            None => None,
+        let outputs = if s.outputs.any() {
+            crate::detect::deliver::start(
+                &s.outputs,
+                collector.alert_events(),
+                collector.deliveries(),
+            )
+            .map_err(LiveError::Config)?
+        } else {
+            Vec::new()
         };
         let stop = Arc::new(AtomicBool::new(false));
         let collector = std::thread::Builder::new()
@@ -292,7 +295,7 @@ impl Live {
             stop,
             reload,
             _held: held,
-            alert_log,
+            outputs,
         })
     }
 
@@ -310,7 +313,7 @@ impl Live {
             .collector
             .join()
             .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()));
-        if let Some(t) = self.alert_log {
+        for t in self.outputs {
             let _ = t.join();
         }
         snap

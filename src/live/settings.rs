@@ -8,6 +8,7 @@ use crate::capture::af_packet::SocketConfig;
 use crate::capture::af_xdp::{self, XdpConfig};
 use crate::collector::PipelineConfig;
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
+use crate::detect::deliver::Outputs;
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
 use std::net::SocketAddr;
@@ -26,8 +27,8 @@ pub struct LiveSettings {
     pub pipeline: PipelineConfig,
     pub listen: SocketAddr,
     pub print: bool,
-    /// Where alert events are written (`-`: stdout).
-    pub alert_log: Option<std::path::PathBuf>,
+    /// Where alert events go.
+    pub outputs: Outputs,
     /// The command line as given, for reloads: it still wins over the file.
     pub cli: RunArgs,
     /// The config file's keys at start, to tell which changed on reload.
@@ -443,7 +444,12 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             .listen
             .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
         print: args.print,
-        alert_log: args.alert_log.clone(),
+        outputs: Outputs {
+            log: args.alert_log.clone(),
+            webhook: args.alert_webhook.clone(),
+            alertmanager: args.alertmanager.clone(),
+            exec: args.alert_exec.clone(),
+        },
         cli,
         start_file,
     })
