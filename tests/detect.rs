@@ -579,3 +579,89 @@ fn a_failing_webhook_is_counted_and_blocks_nothing() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("only http:// URLs are supported"), "{err}");
 }
+
+/// Debian's Alertmanager on loopback, with its own data directory,
+/// killed when dropped.
+struct Alertmanager {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs prometheus-alertmanager (apt-get install prometheus-alertmanager); run with --include-ignored"]
+fn alerts_reach_a_real_alertmanager_and_resolve() {
+    let bin = tool("prometheus-alertmanager", "prometheus-alertmanager");
+    let dir = TempDir::new("detect-am");
+    let config = dir.path("am.yml");
+    std::fs::write(
+        &config,
+        "route:\n  receiver: none\nreceivers:\n  - name: none\n",
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let am = Alertmanager {
+        child: std::process::Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.path={}", dir.path("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path("am.log")).unwrap())
+            .spawn()
+            .unwrap(),
+        url: format!("127.0.0.1:{port}"),
+    };
+    let get = |path: &str| -> Option<Value> {
+        std::net::TcpStream::connect(&am.url).ok()?;
+        let r = http_get_with(&am.url, path, &[]);
+        (r.status == 200).then(|| serde_json::from_slice(&r.body).ok())?
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get("/api/v2/status").is_none() {
+        assert!(std::time::Instant::now() < deadline, "Alertmanager did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // 10.1.0.1 is over in the first interval and quiet after (resolved);
+    // 10.1.0.5 is over in the last one (still active)
+    let mut recs = Vec::new();
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "10.1.0.5", "198.51.100.5", 20, 200, None);
+    let url = format!("http://{}", am.url);
+    let (events, text) = replay_alerts(
+        &dir,
+        &mut recs,
+        &["--alert-interval", "10s", "--alert-bytes", "100000", "--alertmanager", &url],
+    );
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let m = parse_exposition(&text);
+    let d = family(&m, "ringflow_alert_deliveries_total");
+    assert_eq!(d[&vec!["alertmanager".to_string(), "ok".to_string()]], 3);
+    let mut alerts = Value::Null;
+    while std::time::Instant::now() < deadline {
+        alerts = get("/api/v2/alerts").unwrap_or(Value::Null);
+        if alerts.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let alerts = alerts.as_array().expect("alerts").clone();
+    assert_eq!(alerts.len(), 1, "only the active one: {alerts:#?}");
+    let labels = &alerts[0]["labels"];
+    assert_eq!(labels["alertname"], "ringflow_bytes");
+    assert_eq!(labels["ip"], "10.1.0.5");
+    assert_eq!((labels["kind"].as_str(), labels["direction"].as_str()), (Some("bytes"), Some("out")));
+    assert!(labels["instance"].as_str().is_some_and(|i| !i.is_empty()));
+    assert!(alerts[0]["annotations"]["summary"].as_str().unwrap().contains("10.1.0.5"));
+    assert_eq!(alerts[0]["status"]["state"], "active");
+}
