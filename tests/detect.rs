@@ -629,7 +629,10 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while get("/api/v2/status").is_none() {
-        assert!(std::time::Instant::now() < deadline, "Alertmanager did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Alertmanager did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // 10.1.0.1 is over in the first interval and quiet after (resolved);
@@ -641,7 +644,14 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
-        &["--alert-interval", "10s", "--alert-bytes", "100000", "--alertmanager", &url],
+        &[
+            "--alert-interval",
+            "10s",
+            "--alert-bytes",
+            "100000",
+            "--alertmanager",
+            &url,
+        ],
     );
     assert_eq!(events.len(), 3, "{events:#?}");
     let m = parse_exposition(&text);
@@ -660,8 +670,65 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
     let labels = &alerts[0]["labels"];
     assert_eq!(labels["alertname"], "ringflow_bytes");
     assert_eq!(labels["ip"], "10.1.0.5");
-    assert_eq!((labels["kind"].as_str(), labels["direction"].as_str()), (Some("bytes"), Some("out")));
+    assert_eq!(
+        (labels["kind"].as_str(), labels["direction"].as_str()),
+        (Some("bytes"), Some("out"))
+    );
     assert!(labels["instance"].as_str().is_some_and(|i| !i.is_empty()));
-    assert!(alerts[0]["annotations"]["summary"].as_str().unwrap().contains("10.1.0.5"));
+    assert!(
+        alerts[0]["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("10.1.0.5")
+    );
     assert_eq!(alerts[0]["status"]["state"], "active");
+}
+
+#[test]
+fn new_flows_count_conversations_opened_each_way() {
+    let dir = TempDir::new("detect-new-flows");
+    let mut recs = Vec::new();
+    for i in 1..=6u64 {
+        // 10.1.0.1 opens 6 conversations, 10.1.0.2 five; 10.1.0.9 is
+        // opened to by 6 outside clients
+        recs.push(frame("10.1.0.1", &format!("198.51.100.{i}"), 1, i, None));
+        if i <= 5 {
+            recs.push(frame("10.1.0.2", &format!("198.51.100.{i}"), 2, i, None));
+        }
+        recs.push(frame(&format!("203.0.113.{i}"), "10.1.0.9", 3, i, None));
+        // answers (5201 -> 40000) open nothing
+        let a = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let udp = synth::udp(5201, 40000, 100);
+        let ip = synth::ipv4(
+            a("10.1.0.9"),
+            a(&format!("203.0.113.{i}")),
+            17,
+            (false, 0),
+            &udp,
+        );
+        recs.push(Rec {
+            ts_ns: (T0 + 4) * 1_000_000_000 + i,
+            frame: synth::ethernet(&[], 0x0800, &ip),
+            caplen: None,
+        });
+    }
+    recs.push(frame("10.1.0.2", "198.51.100.1", 25, 0, None));
+    let (events, _) = replay_alerts(
+        &dir,
+        &mut recs,
+        &["--alert-interval", "10s", "--alert-new-flows", "5"],
+    );
+    let want = set(&[
+        ("start", "new_flows", "10.1.0.1", "out", 10),
+        ("start", "new_flows", "10.1.0.9", "in", 10),
+        ("end", "new_flows", "10.1.0.1", "out", 20),
+        ("end", "new_flows", "10.1.0.9", "in", 20),
+    ]);
+    assert_eq!(summary(&events), want, "{events:#?}");
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "start")
+            .all(|e| e["value"] == 6.0)
+    );
 }

@@ -157,6 +157,7 @@ impl Accounts {
         // New conversations are remembered while there is room; beyond it
         // each is decided again from what each shard shows of it.
         let room = self.ledger.acc.max_entries;
+        let count_new_flows = self.ledger.acc.detection.limits.new_flows.is_some();
         let mut openers = self.openers.drain();
         loop {
             // staged too: touch a stage's slots, then insert
@@ -166,8 +167,15 @@ impl Accounts {
             for (slot, (ck, o)) in stage.iter_mut().zip(openers.by_ref()) {
                 let h = self.conversations.hash(&ck);
                 self.conversations.touch(h);
-                *slot = (ck, h, Conversation::decide(&o.key, o.flags, tick));
+                let c = Conversation::decide(&o.key, o.flags, tick);
+                *slot = (ck, h, c);
                 self.detector.scan_open(&o.key, o.flags);
+                if count_new_flows {
+                    let (v, s, d) = (o.key.version(), o.key.src(), o.key.dst());
+                    let server = if c.is_client(&s) { d } else { s };
+                    self.ledger.count_new_flow(v, c.client_addr(), 0, tick);
+                    self.ledger.count_new_flow(v, server, 1, tick);
+                }
                 n += 1;
             }
             if n == 0 {

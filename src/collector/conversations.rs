@@ -76,6 +76,16 @@ impl Conversation {
         }
     }
 
+    /// The address of the side that opened it.
+    pub(super) fn client_addr(&self) -> [u8; 16] {
+        self.client
+    }
+
+    /// Is `addr` the side that opened it?
+    pub(super) fn is_client(&self, addr: &[u8; 16]) -> bool {
+        self.client == *addr
+    }
+
     /// Is `k` a packet from the opening side?
     pub(super) fn is_request(&self, k: &FlowKey) -> bool {
         match self.service {

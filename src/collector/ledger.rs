@@ -109,6 +109,7 @@ const VACANT_HOST: Host = Host {
     interval: [Counts {
         packets: 0,
         bytes: 0,
+        flows: 0,
     }; 2],
 };
 
@@ -302,6 +303,18 @@ impl Ledger {
             .filter(|h| h.alive && h.interval != [Counts::default(); 2])
             .map(|h| (h.version, h.addr, h.interval))
             .collect()
+    }
+
+    /// A conversation was opened by (`side` 0) or to (`side` 1) `addr`:
+    /// counted for its host's `new_flows` limit if it is monitored.
+    pub(super) fn count_new_flow(&mut self, version: u8, addr: [u8; 16], side: usize, tick: u64) {
+        if !self.acc.networks.is_monitored(version, &addr) {
+            return;
+        }
+        let link = self.host_for(version, addr, tick);
+        if let Some(h) = self.hosts.items.get_mut(link as usize) {
+            h.interval[side].flows += 1;
+        }
     }
 
     /// Starts a new alert interval.

@@ -25,6 +25,8 @@ pub struct AlertLimits {
     pub bps: Option<u64>,
     /// Packets per second, averaged over the interval.
     pub pps: Option<u64>,
+    /// Conversations opened by the IP (out) or to it (in).
+    pub new_flows: Option<u64>,
 }
 
 impl AlertLimits {
@@ -33,6 +35,7 @@ impl AlertLimits {
             .or(self.packets)
             .or(self.bps)
             .or(self.pps)
+            .or(self.new_flows)
             .is_some()
     }
 }
@@ -183,6 +186,7 @@ impl Accounting {
             limit("alert-packets", self.detection.limits.packets),
             limit("alert-bps", self.detection.limits.bps),
             limit("alert-pps", self.detection.limits.pps),
+            limit("alert-new-flows", self.detection.limits.new_flows),
             format!("max-alerts = {}", self.detection.max_alerts),
             format!("scan-hosts = {}", self.detection.scan.hosts),
             format!("scan-ports = {}", self.detection.scan.ports),
@@ -262,6 +266,9 @@ pub struct AccountingArgs {
     /// ... more than this many packets per second, averaged over the interval [default: off].
     #[arg(long, value_name = "N")]
     pub alert_pps: Option<u64>,
+    /// ... opens, or is opened, more than this many conversations within an interval [default: off].
+    #[arg(long, value_name = "N")]
+    pub alert_new_flows: Option<u64>,
     /// Active alerts at most; more are counted in ringflow_alerts_suppressed_total.
     #[arg(long, value_name = "N")]
     pub max_alerts: Option<u64>,
@@ -285,7 +292,7 @@ pub struct AccountingArgs {
 }
 
 /// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 20] = [
+pub const ACCOUNTING_KEYS: [&str; 21] = [
     "local-networks",
     "monitor-subnets",
     "exclude-subnets",
@@ -300,6 +307,7 @@ pub const ACCOUNTING_KEYS: [&str; 20] = [
     "alert-packets",
     "alert-bps",
     "alert-pps",
+    "alert-new-flows",
     "max-alerts",
     "scan-hosts",
     "scan-ports",
@@ -415,6 +423,7 @@ impl AccountingArgs {
                 packets: self.alert_packets,
                 bps: size(&self.alert_bps, "alert-bps")?,
                 pps: self.alert_pps,
+                new_flows: self.alert_new_flows,
             },
             max_alerts,
         })

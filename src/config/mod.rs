@@ -501,7 +501,7 @@ mod tests {
         let file = read_config_file(&path).unwrap();
         let a = &file.accounting;
         // every accounting key is a field, and each was read
-        assert_eq!(ACCOUNTING_KEYS.len(), 20);
+        assert_eq!(ACCOUNTING_KEYS.len(), 21);
         assert!(a.alert_interval.is_some() && a.alert_bytes.as_deref() == Some("1G"));
         assert!(a.alert_packets == Some(9) && a.alert_bps.as_deref() == Some("100000"));
         assert!(a.alert_pps == Some(8) && a.max_alerts == Some(3));

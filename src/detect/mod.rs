@@ -30,13 +30,20 @@ pub enum Kind {
     Packets,
     Bps,
     Pps,
+    NewFlows,
     NetworkScan,
     PortScan,
 }
 
 impl Kind {
     /// The volume kinds, counted per monitored IP and direction.
-    pub const VOLUME: [Kind; 4] = [Kind::Bytes, Kind::Packets, Kind::Bps, Kind::Pps];
+    pub const VOLUME: [Kind; 5] = [
+        Kind::Bytes,
+        Kind::Packets,
+        Kind::Bps,
+        Kind::Pps,
+        Kind::NewFlows,
+    ];
     /// The scan kinds, counted per source, without a direction.
     pub const SCAN: [Kind; 2] = [Kind::NetworkScan, Kind::PortScan];
 
@@ -46,6 +53,7 @@ impl Kind {
             Kind::Packets => "packets",
             Kind::Bps => "bps",
             Kind::Pps => "pps",
+            Kind::NewFlows => "new_flows",
             Kind::NetworkScan => "network_scan",
             Kind::PortScan => "port_scan",
         }
@@ -57,6 +65,7 @@ impl Kind {
             Kind::Packets => l.packets,
             Kind::Bps => l.bps,
             Kind::Pps => l.pps,
+            Kind::NewFlows => l.new_flows,
             Kind::NetworkScan | Kind::PortScan => None,
         }
     }
@@ -69,6 +78,7 @@ impl Kind {
             Kind::Packets => c.packets as f64,
             Kind::Bps => c.bytes as f64 * 8.0 / secs,
             Kind::Pps => c.packets as f64 / secs,
+            Kind::NewFlows => c.flows as f64,
             Kind::NetworkScan | Kind::PortScan => 0.0,
         }
     }
@@ -102,6 +112,8 @@ impl Direction {
 pub struct Counts {
     pub packets: u64,
     pub bytes: u64,
+    /// Conversations opened (sent) or opened to it (received).
+    pub flows: u64,
 }
 
 /// One host's traffic in the current interval: [sent, received].
@@ -652,6 +664,7 @@ mod tests {
         let c = Counts {
             packets: sent_bytes / 1000,
             bytes: sent_bytes,
+            flows: 0,
         };
         (4, a, [c, Counts::default()])
     }
