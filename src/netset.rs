@@ -19,6 +19,22 @@ pub struct Cidr {
 }
 
 impl Cidr {
+    /// Whether `addr` (of IP `version`) is inside this network.
+    pub fn contains(&self, version: u8, addr: &[u8; 16]) -> bool {
+        if version != self.version {
+            return false;
+        }
+        let full = usize::from(self.len / 8);
+        let rest = self.len % 8;
+        if addr[..full] != self.addr[..full] {
+            return false;
+        }
+        rest == 0 || {
+            let mask = 0xffu8 << (8 - rest);
+            addr[full] & mask == self.addr[full] & mask
+        }
+    }
+
     /// Parses `10.0.0.0/8`, `fd00::/8`, or a bare address (a /32 or /128).
     /// Host bits set under the prefix are an error: `10.0.0.1/8` is almost
     /// always a typo for `10.0.0.1/32` or `10.0.0.0/8`.

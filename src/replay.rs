@@ -127,7 +127,16 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         workers: usize::from(args.pipeline.workers),
         table_capacity: args.pipeline.flow_table_size as usize,
         refresh: args.pipeline.refresh,
-        accounting: args.accounting.resolve().map_err(ReplayError::Config)?,
+        accounting: match &args.config {
+            Some(path) => {
+                let file = crate::config::config_table(path).map_err(ReplayError::Config)?;
+                crate::config::merge_accounting(&args.accounting, path, file)
+                    .map_err(ReplayError::Config)?
+            }
+            None => args.accounting.clone(),
+        }
+        .resolve()
+        .map_err(ReplayError::Config)?,
         capture_clock: true,
     };
     let inputs = args

@@ -162,7 +162,7 @@ fn offenders_alert_bystanders_do_not_and_the_boundary_is_strict() {
 
     let m = parse_exposition(&text);
     let started = family(&m, "ringflow_alerts_total");
-    let n = |k: &str, d: &str| started[&vec![k.to_string(), d.to_string()]];
+    let n = |k: &str, d: &str| started[&vec![k.to_string(), d.to_string(), String::new()]];
     assert_eq!((n("bytes", "out"), n("bytes", "in")), (2, 1));
     assert_eq!((n("packets", "out"), n("packets", "in")), (1, 1));
     assert_eq!((n("bps", "out"), n("pps", "in")), (0, 0));
@@ -388,7 +388,7 @@ fn scans_alert_one_past_their_limit_and_end_after_a_quiet_interval() {
     assert_eq!(start["peers"][0]["port"], 22);
     let m = parse_exposition(&text);
     let started = family(&m, "ringflow_alerts_total");
-    let n = |k: &str| started[&vec![k.to_string(), String::new()]];
+    let n = |k: &str| started[&vec![k.to_string(), String::new(), String::new()]];
     assert_eq!((n("network_scan"), n("port_scan")), (1, 1));
 }
 
@@ -731,4 +731,109 @@ fn new_flows_count_conversations_opened_each_way() {
             .filter(|e| e["event"] == "start")
             .all(|e| e["value"] == 6.0)
     );
+}
+
+#[test]
+fn host_groups_take_the_longest_prefix_and_whitelist() {
+    let dir = TempDir::new("detect-groups");
+    let config = dir.path("groups.toml");
+    std::fs::write(
+        &config,
+        "alert-interval = \"10s\"\nalert-bytes = \"100K\"\n\n\
+         [[alert-group]]\nname = \"servers\"\nnetworks = [\"10.1.0.0/24\", \"fd00:1::/64\"]\n\
+         alert-bytes = \"1M\"\n\n\
+         [[alert-group]]\nname = \"lab\"\nnetworks = [\"10.1.0.0/16\"]\nalert = false\n",
+    )
+    .unwrap();
+    let mut recs = Vec::new();
+    // a server at twice the global limit but under its group's: quiet
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    // a server over its group's limit: an alert of the group
+    burst(&mut recs, "10.1.0.9", "198.51.100.9", 0, 1100, None);
+    // the lab never alerts
+    burst(&mut recs, "10.1.5.1", "198.51.100.5", 0, 2000, None);
+    // outside every group: the global limit
+    burst(&mut recs, "10.2.0.1", "198.51.100.2", 0, 200, None);
+    burst(&mut recs, "10.2.0.1", "198.51.100.2", 25, 1, None);
+    let cfg = config.to_str().unwrap().to_string();
+    let (events, text) = replay_alerts(&dir, &mut recs, &["--config", &cfg]);
+    let starts: BTreeSet<(String, String, u64)> = events
+        .iter()
+        .filter(|e| e["event"] == "start")
+        .map(|e| {
+            (
+                e["ip"].as_str().unwrap().to_string(),
+                e["group"].as_str().unwrap().to_string(),
+                e["threshold"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String, u64)> = [
+        ("10.1.0.9".to_string(), "servers".to_string(), 1_000_000),
+        ("10.2.0.1".to_string(), String::new(), 100_000),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(starts, want, "{events:#?}");
+    let m = parse_exposition(&text);
+    let started = family(&m, "ringflow_alerts_total");
+    let n = |g: &str| started[&vec!["bytes".to_string(), "out".to_string(), g.to_string()]];
+    assert_eq!((n(""), n("servers"), n("lab")), (1, 1, 0));
+    // a flag still wins over the file
+    let (events, _) = replay_alerts(&dir, &mut recs, &["--config", &cfg, "--alert-bytes", "10M"]);
+    let starts: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "start")
+        .map(|e| e["ip"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        starts,
+        ["10.1.0.9"],
+        "10.2.0.1 is under 10M now: {events:#?}"
+    );
+}
+
+#[test]
+fn bad_groups_are_one_line_errors() {
+    let dir = TempDir::new("detect-bad-groups");
+    let pcap = mix_file(&dir, "m.pcap", &synth::Mix::default());
+    for (text, msg) in [
+        (
+            "[[alert-group]]\nname = \"a\"\nnetworks = [\"10.0.0.0/8\"]\nalert-byte = 5\n",
+            "unknown field `alert-byte`",
+        ),
+        (
+            "[[alert-group]]\nname = \"a\"\nnetworks = []\n",
+            "alert-group 'a': networks is empty",
+        ),
+        (
+            "[[alert-group]]\nname = \"a\"\nnetworks = [\"10.0.0.1/8\"]\n",
+            "alert-group 'a': ",
+        ),
+        (
+            "[[alert-group]]\nname = \"a\"\nnetworks = [\"10.0.0.0/8\"]\nalert-bytes = \"x\"\n",
+            "alert-group 'a': bad size 'x'",
+        ),
+        (
+            "[[alert-group]]\nname = \"a\"\nnetworks = [\"10.0.0.0/8\"]\n[[alert-group]]\nname = \"a\"\nnetworks = [\"10.0.0.0/9\"]\n",
+            "alert-group 'a': a second group of that name",
+        ),
+    ] {
+        let config = dir.path("bad.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = run(&[
+            "replay",
+            pcap.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(msg), "{text}: {err}");
+        assert_eq!(
+            err.lines().filter(|l| l.contains("error")).count(),
+            1,
+            "{err}"
+        );
+    }
 }

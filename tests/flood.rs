@@ -108,12 +108,13 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     // the scanner, and only it, is flagged: the flood did not push it out
     // of the scan table, and each spoofed source has one target
     let alerts = family(&m, "ringflow_alerts_total");
-    let started = |kind: &str| alerts[&vec![kind.to_string(), String::new()]];
+    let started = |kind: &str| alerts[&vec![kind.to_string(), String::new(), String::new()]];
     assert_eq!((started("network_scan"), started("port_scan")), (1, 0));
     let active = family(&m, "ringflow_alert_active");
     let scanner = vec![
         "network_scan".to_string(),
         "203.0.113.7".to_string(),
+        String::new(),
         String::new(),
     ];
     assert_eq!(active.keys().collect::<Vec<_>>(), [&scanner]);

@@ -709,5 +709,8 @@ fn a_byte_limit_crossed_live_is_alerted_within_a_refresh_and_a_second() {
     );
     let m = parse_exposition(&text);
     let started = family(&m, "ringflow_alerts_total");
-    assert_eq!(started[&vec!["bytes".to_string(), "out".to_string()]], 1);
+    assert_eq!(
+        started[&vec!["bytes".to_string(), "out".to_string(), String::new()]],
+        1
+    );
 }

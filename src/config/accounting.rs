@@ -76,6 +76,8 @@ pub struct Detection {
     /// Active alerts at most.
     pub max_alerts: usize,
     pub scan: ScanLimits,
+    /// Host groups: the longest prefix that matches a host picks its group.
+    pub groups: Vec<AlertGroup>,
 }
 
 impl Default for Detection {
@@ -85,6 +87,7 @@ impl Default for Detection {
             limits: AlertLimits::default(),
             max_alerts: defaults::MAX_ALERTS as usize,
             scan: ScanLimits::default(),
+            groups: Vec::new(),
         }
     }
 }
@@ -198,6 +201,28 @@ impl Accounting {
             format!("scan-max-sources = {}", self.detection.scan.max_sources),
         ]
         .join("\n")
+            + &self
+                .detection
+                .groups
+                .iter()
+                .map(|g| {
+                    let mut t = vec![
+                        String::new(),
+                        "[[alert-group]]".to_string(),
+                        format!("name = {:?}", g.name),
+                        format!("networks = {}", nets(&g.networks)),
+                        format!("alert = {}", g.alert),
+                    ];
+                    if g.alert {
+                        t.push(limit("alert-bytes", g.limits.bytes));
+                        t.push(limit("alert-packets", g.limits.packets));
+                        t.push(limit("alert-bps", g.limits.bps));
+                        t.push(limit("alert-pps", g.limits.pps));
+                        t.push(limit("alert-new-flows", g.limits.new_flows));
+                    }
+                    t.join("\n")
+                })
+                .collect::<String>()
     }
 }
 
@@ -289,10 +314,41 @@ pub struct AccountingArgs {
     /// Sources (and source-destination pairs) tracked for scans at most.
     #[arg(long, value_name = "N")]
     pub scan_max_sources: Option<u64>,
+    /// Host groups with limits of their own (config file only:
+    /// `[[alert-group]]` tables).
+    #[arg(skip)]
+    pub alert_group: Option<Vec<AlertGroupArgs>>,
+}
+
+/// One `[[alert-group]]` table of the config file.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AlertGroupArgs {
+    pub name: String,
+    pub networks: Vec<String>,
+    /// `false` makes the group never alert (a whitelist).
+    pub alert: Option<bool>,
+    #[serde(default, deserialize_with = "super::word_or_number")]
+    pub alert_bytes: Option<String>,
+    pub alert_packets: Option<u64>,
+    #[serde(default, deserialize_with = "super::word_or_number")]
+    pub alert_bps: Option<String>,
+    pub alert_pps: Option<u64>,
+    pub alert_new_flows: Option<u64>,
+}
+
+/// A host group: its networks and its limits (unset ones from the global
+/// limits), or `alert` false to never alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertGroup {
+    pub name: String,
+    pub networks: Vec<Cidr>,
+    pub alert: bool,
+    pub limits: AlertLimits,
 }
 
 /// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 21] = [
+pub const ACCOUNTING_KEYS: [&str; 22] = [
     "local-networks",
     "monitor-subnets",
     "exclude-subnets",
@@ -314,6 +370,7 @@ pub const ACCOUNTING_KEYS: [&str; 21] = [
     "scan-interval",
     "scan-ignore",
     "scan-max-sources",
+    "alert-group",
 ];
 
 impl AccountingArgs {
@@ -415,17 +472,50 @@ impl AccountingArgs {
             },
             max_sources,
         };
+        let limits = AlertLimits {
+            bytes: size(&self.alert_bytes, "alert-bytes")?,
+            packets: self.alert_packets,
+            bps: size(&self.alert_bps, "alert-bps")?,
+            pps: self.alert_pps,
+            new_flows: self.alert_new_flows,
+        };
+        let mut groups: Vec<AlertGroup> = Vec::new();
+        for g in self.alert_group.iter().flatten() {
+            let bad = |m: String| format!("alert-group '{}': {m}", g.name);
+            if g.name.is_empty() {
+                return Err("alert-group: every group needs a name".into());
+            }
+            if groups.iter().any(|o| o.name == g.name) {
+                return Err(bad("a second group of that name".into()));
+            }
+            if g.networks.is_empty() {
+                return Err(bad("networks is empty".into()));
+            }
+            let networks = parse_list(&g.networks).map_err(bad)?;
+            let size = |v: &Option<String>| -> Result<Option<u64>, String> {
+                v.as_deref()
+                    .map(|s| parse_size(s).map_err(|e| bad(e.to_string())))
+                    .transpose()
+            };
+            groups.push(AlertGroup {
+                name: g.name.clone(),
+                networks,
+                alert: g.alert.unwrap_or(true),
+                limits: AlertLimits {
+                    bytes: size(&g.alert_bytes)?.or(limits.bytes),
+                    packets: g.alert_packets.or(limits.packets),
+                    bps: size(&g.alert_bps)?.or(limits.bps),
+                    pps: g.alert_pps.or(limits.pps),
+                    new_flows: g.alert_new_flows.or(limits.new_flows),
+                },
+            });
+        }
         Ok(Detection {
             scan,
             interval,
-            limits: AlertLimits {
-                bytes: size(&self.alert_bytes, "alert-bytes")?,
-                packets: self.alert_packets,
-                bps: size(&self.alert_bps, "alert-bps")?,
-                pps: self.alert_pps,
-                new_flows: self.alert_new_flows,
-            },
+            limits,
             max_alerts,
+            groups,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! back as the arguments, checked as the file alone would be. A new flag
 //! needs nothing here.
 
-use super::{ACCOUNTING_KEYS, RunArgs};
+use super::{ACCOUNTING_KEYS, AccountingArgs, RunArgs};
 use serde::Serialize;
 use std::path::Path;
 
@@ -73,6 +73,20 @@ pub fn merge(cli: &RunArgs, path: &Path, mut file: toml::Table) -> Result<RunArg
     let mut merged = run_args_from_table(path, file)?;
     merged.config = cli.config.clone();
     Ok(merged)
+}
+
+/// The accounting flags `cli` over the accounting keys of the config
+/// file at `path` (its table as [`config_table`] read it).
+pub fn merge_accounting(
+    cli: &AccountingArgs,
+    path: &Path,
+    file: toml::Table,
+) -> Result<AccountingArgs, String> {
+    let run = RunArgs {
+        accounting: cli.clone(),
+        ..RunArgs::default()
+    };
+    Ok(merge(&run, path, file)?.accounting)
 }
 
 #[cfg(test)]

@@ -10,11 +10,11 @@ pub mod defaults;
 mod file;
 
 pub use accounting::{
-    ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertLimits, Compat, CompatProfile, Detection,
-    ScanLimits, parse_size,
+    ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertGroup, AlertGroupArgs, AlertLimits, Compat,
+    CompatProfile, Detection, ScanLimits, parse_size,
 };
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
-pub use file::{config_table, merge, read_config_file, run_args_from_table};
+pub use file::{config_table, merge, merge_accounting, read_config_file, run_args_from_table};
 
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -321,6 +321,11 @@ pub struct ReplayArgs {
     /// Capture files (pcap with µs or ns timestamps, or pcapng), read in order.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
+    /// TOML file to take the accounting and alert keys from (host groups
+    /// among them); the flags given win over it, and its capture keys are
+    /// checked but not used.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
     /// Print the final exposition to stdout when the input ends and exit
@@ -501,7 +506,7 @@ mod tests {
         let file = read_config_file(&path).unwrap();
         let a = &file.accounting;
         // every accounting key is a field, and each was read
-        assert_eq!(ACCOUNTING_KEYS.len(), 21);
+        assert_eq!(ACCOUNTING_KEYS.len(), 22);
         assert!(a.alert_interval.is_some() && a.alert_bytes.as_deref() == Some("1G"));
         assert!(a.alert_packets == Some(9) && a.alert_bps.as_deref() == Some("100000"));
         assert!(a.alert_pps == Some(8) && a.max_alerts == Some(3));

@@ -264,6 +264,7 @@ fn am_alert(e: &AlertEvent, instance: &str) -> serde_json::Value {
             "kind": e.kind.as_str(),
             "ip": e.ip.to_string(),
             "direction": e.direction.as_str(),
+            "group": e.group,
             "instance": instance,
         },
         "annotations": {

@@ -156,6 +156,8 @@ pub struct AlertEvent {
     pub end: Option<String>,
     /// The top peers by bytes behind it when it started.
     pub peers: Vec<Peer>,
+    /// The host group whose limits it went over ("" for the global ones).
+    pub group: String,
 }
 
 /// An active alert, as the snapshot shows it.
@@ -168,13 +170,16 @@ pub struct ActiveAlert {
     pub value: f64,
     pub threshold: u64,
     pub start_ns: u64,
+    pub group: String,
 }
 
 /// What the snapshot carries of detection.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DetectionView {
-    /// Alerts started, per (kind, direction).
-    pub started: Vec<((Kind, Direction), u64)>,
+    /// Alerts started, per (kind, direction, group).
+    pub started: Vec<((Kind, Direction, String), u64)>,
+    /// The host groups' names.
+    pub groups: Vec<String>,
     /// Active alerts, by id.
     pub active: Vec<ActiveAlert>,
     /// Alerts not raised because `--max-alerts` were active.
@@ -200,11 +205,15 @@ struct Active {
     /// Interval of the last start or update event.
     reported: u64,
     peers: Vec<Peer>,
+    /// The host group it counted under ("" for none).
+    group: String,
 }
 
 type AlertKey = (u8, [u8; 16], Kind, Direction);
 /// An address: IP version and 16 bytes.
 type Source = (u8, [u8; 16]);
+/// The limits a host counts under, and its group's name.
+type HostLimits = (AlertLimits, String);
 
 /// The detector: settings, the current interval and the active alerts.
 #[derive(Debug)]
@@ -215,7 +224,10 @@ pub struct Detector {
     interval: u64,
     active: HashMap<AlertKey, Active>,
     next_id: u64,
-    started: HashMap<(Kind, Direction), u64>,
+    started: HashMap<(Kind, Direction, String), u64>,
+    /// The limits each host counts under: its group's, the global ones, or
+    /// none (a group that never alerts). Made again on a reload.
+    host_limits: HashMap<Source, Option<HostLimits>>,
     suppressed: u64,
     events: Vec<AlertEvent>,
     /// Distinct IPs each source opened conversations to, this scan interval.
@@ -243,6 +255,7 @@ impl Detector {
             active: HashMap::new(),
             next_id: 1,
             started: HashMap::new(),
+            host_limits: HashMap::new(),
             suppressed: 0,
             events: Vec::new(),
         }
@@ -251,7 +264,40 @@ impl Detector {
     /// Whether there is anything to evaluate: a limit set, or an alert
     /// still active (which a reload that removed its limit ends).
     pub fn enabled(&self) -> bool {
-        self.settings.limits.any() || self.scans_enabled() || !self.active.is_empty()
+        self.volume_enabled() || self.scans_enabled() || !self.active.is_empty()
+    }
+
+    fn volume_enabled(&self) -> bool {
+        self.settings.limits.any() || self.settings.groups.iter().any(|g| g.limits.any())
+    }
+
+    /// The limits `addr` counts under and the name of its group: the
+    /// group whose network is the longest prefix matching it, else the
+    /// global limits; `None` in a group that never alerts.
+    fn limits_for(&mut self, version: u8, addr: [u8; 16]) -> Option<HostLimits> {
+        if let Some(l) = self.host_limits.get(&(version, addr)) {
+            return l.clone();
+        }
+        let best = self
+            .settings
+            .groups
+            .iter()
+            .filter_map(|g| {
+                g.networks
+                    .iter()
+                    .filter(|n| n.contains(version, &addr))
+                    .map(|n| n.len)
+                    .max()
+                    .map(|len| (len, g))
+            })
+            .max_by_key(|(len, _)| *len);
+        let l = match best {
+            Some((_, g)) if !g.alert => None,
+            Some((_, g)) => Some((g.limits, g.name.clone())),
+            None => Some((self.settings.limits, String::new())),
+        };
+        self.host_limits.insert((version, addr), l.clone());
+        l
     }
 
     fn scans_enabled(&self) -> bool {
@@ -261,10 +307,8 @@ impl Detector {
     /// The grid a replay hands over on (ns): the alert interval, the scan
     /// interval, or the largest that divides both.
     pub fn grid_ns(settings: &Detection) -> Option<u64> {
-        let alert = settings
-            .limits
-            .any()
-            .then(|| settings.interval.as_nanos().max(1) as u64);
+        let volume = settings.limits.any() || settings.groups.iter().any(|g| g.limits.any());
+        let alert = volume.then(|| settings.interval.as_nanos().max(1) as u64);
         let scan = (settings.scan.hosts > 0 || settings.scan.ports > 0)
             .then(|| settings.scan.interval.as_nanos().max(1) as u64);
         let gcd = |mut a: u64, mut b: u64| {
@@ -356,9 +400,13 @@ impl Detector {
                 threshold: limit as u64,
                 reported: self.scan_interval,
                 peers: peers(version, addr, Direction::Out),
+                group: String::new(),
             };
             self.next_id += 1;
-            *self.started.entry((kind, Direction::None)).or_default() += 1;
+            *self
+                .started
+                .entry((kind, Direction::None, String::new()))
+                .or_default() += 1;
             self.emit(Event::Start, at, &key, &a, None);
             self.active.insert(key, a);
         }
@@ -430,6 +478,7 @@ impl Detector {
             self.scan_ignore = NetSet::new(&sc.ignore);
         }
         self.settings = settings;
+        self.host_limits.clear();
     }
 
     /// Evaluates the hosts' counts of the current interval (`hosts`) at
@@ -448,7 +497,7 @@ impl Detector {
         peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
     ) -> bool {
         self.check_scans(now_ns, first_ns, peers);
-        if !self.settings.limits.any() && !self.active.keys().any(|k| Kind::VOLUME.contains(&k.2)) {
+        if !self.volume_enabled() && !self.active.keys().any(|k| Kind::VOLUME.contains(&k.2)) {
             return false;
         }
         let iv = self.interval_ns();
@@ -476,8 +525,10 @@ impl Detector {
         peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
     ) {
         let secs = self.settings.interval.as_secs_f64().max(1e-9);
-        let limits = self.settings.limits;
         for &(version, addr, counts) in hosts {
+            let Some((limits, group)) = self.limits_for(version, addr) else {
+                continue;
+            };
             for (side, dir) in [(0, Direction::Out), (1, Direction::In)] {
                 for kind in Kind::VOLUME {
                     let Some(limit) = kind.limit(&limits) else {
@@ -510,9 +561,10 @@ impl Detector {
                         threshold: limit,
                         reported: interval,
                         peers: peers(version, addr, dir),
+                        group: group.clone(),
                     };
                     self.next_id += 1;
-                    *self.started.entry((kind, dir)).or_default() += 1;
+                    *self.started.entry((kind, dir, group.clone())).or_default() += 1;
                     self.emit(Event::Start, now_ns, &key, &a, None);
                     self.active.insert(key, a);
                 }
@@ -526,23 +578,28 @@ impl Detector {
     /// started in the interval was over in it, so it carries on.
     fn close_interval(&mut self, hosts: &[HostInterval], end_ns: u64) {
         let secs = self.settings.interval.as_secs_f64().max(1e-9);
-        let limits = self.settings.limits;
         let counts: HashMap<(u8, [u8; 16]), [Counts; 2]> =
             hosts.iter().map(|&(v, a, c)| ((v, a), c)).collect();
-        let mut ended: Vec<AlertKey> = self
+        let keys: Vec<AlertKey> = self
             .active
             .keys()
             .filter(|(_, _, kind, _)| Kind::VOLUME.contains(kind))
-            .filter(|&&(version, addr, kind, dir)| {
-                let side = usize::from(dir == Direction::In);
-                let c = counts
-                    .get(&(version, addr))
-                    .map_or(Counts::default(), |c| c[side]);
-                kind.limit(&limits)
-                    .is_none_or(|l| kind.value(c, secs) <= l as f64)
-            })
             .copied()
             .collect();
+        let mut ended: Vec<AlertKey> = Vec::new();
+        for key in keys {
+            let (version, addr, kind, dir) = key;
+            let side = usize::from(dir == Direction::In);
+            let c = counts
+                .get(&(version, addr))
+                .map_or(Counts::default(), |c| c[side]);
+            let limit = self
+                .limits_for(version, addr)
+                .and_then(|(l, _)| kind.limit(&l));
+            if limit.is_none_or(|l| kind.value(c, secs) <= l as f64) {
+                ended.push(key);
+            }
+        }
         ended.sort();
         for key in ended {
             if let Some(a) = self.active.remove(&key) {
@@ -570,6 +627,7 @@ impl Detector {
             start: rfc3339(a.start_ns),
             end: end.map(rfc3339),
             peers: a.peers.clone(),
+            group: a.group.clone(),
         });
     }
 
@@ -579,8 +637,8 @@ impl Detector {
     }
 
     pub fn view(&self, events_dropped: u64) -> DetectionView {
-        let mut started: Vec<((Kind, Direction), u64)> =
-            self.started.iter().map(|(k, n)| (*k, *n)).collect();
+        let mut started: Vec<((Kind, Direction, String), u64)> =
+            self.started.iter().map(|(k, n)| (k.clone(), *n)).collect();
         started.sort();
         let mut active: Vec<ActiveAlert> = self
             .active
@@ -593,6 +651,7 @@ impl Detector {
                 value: a.value,
                 threshold: a.threshold,
                 start_ns: a.start_ns,
+                group: a.group.clone(),
             })
             .collect();
         active.sort_by_key(|a| a.id);
@@ -601,6 +660,12 @@ impl Detector {
             started,
             active,
             suppressed: self.suppressed,
+            groups: self
+                .settings
+                .groups
+                .iter()
+                .map(|g| g.name.clone())
+                .collect(),
             events_dropped,
             deliveries: Vec::new(),
             memory_bytes: self.memory_bound(),
@@ -655,6 +720,7 @@ mod tests {
             limits,
             max_alerts,
             scan: no_scans(),
+            groups: Vec::new(),
         })
     }
 
@@ -707,6 +773,7 @@ mod tests {
             limits: AlertLimits::default(),
             max_alerts: 10,
             scan: no_scans(),
+            groups: Vec::new(),
         });
         assert!(d.enabled(), "an active alert still needs its end");
         assert!(d.check(10 * S, 0, &[host(1, 1000)], &mut no_peers));

@@ -286,23 +286,31 @@ impl Collector for SnapshotMetrics {
 fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Result {
     let mut m = enc.describe(
         "ringflow_alerts",
-        "Alerts started, by kind and direction.",
+        "Alerts started, by kind, direction and host group.",
         MetricType::Counter,
     )?;
-    let pairs = Kind::VOLUME
-        .iter()
-        .flat_map(|&k| [(k, AlertDirection::In), (k, AlertDirection::Out)])
-        .chain(Kind::SCAN.iter().map(|&k| (k, AlertDirection::None)));
-    for (kind, dir) in pairs {
-        {
-            let n = d
-                .started
-                .iter()
-                .find(|(k, _)| *k == (kind, dir))
-                .map_or(0, |(_, n)| *n);
-            m.encode_family(&[("kind", kind.as_str()), ("direction", dir.as_str())])?
-                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
-        }
+    // every (kind, direction) from the start at 0, for no group and for
+    // each host group (scans have neither direction nor group)
+    let mut groups: Vec<&str> = vec![""];
+    groups.extend(d.groups.iter().map(String::as_str));
+    let volume = Kind::VOLUME.iter().flat_map(|&k| {
+        groups
+            .iter()
+            .flat_map(move |&g| [(k, AlertDirection::In, g), (k, AlertDirection::Out, g)])
+    });
+    let scans = Kind::SCAN.iter().map(|&k| (k, AlertDirection::None, ""));
+    for (kind, dir, group) in volume.chain(scans) {
+        let n = d
+            .started
+            .iter()
+            .find(|((k, dr, g), _)| (*k, *dr, g.as_str()) == (kind, dir, group))
+            .map_or(0, |(_, n)| *n);
+        m.encode_family(&[
+            ("kind", kind.as_str()),
+            ("direction", dir.as_str()),
+            ("group", group),
+        ])?
+        .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
     }
     let mut m = enc.describe(
         "ringflow_alert_active",
@@ -315,6 +323,7 @@ fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Resu
             ("kind", a.kind.as_str()),
             ("ip", ip.as_str()),
             ("direction", a.direction.as_str()),
+            ("group", a.group.as_str()),
         ])?
         .encode_gauge(&1i64)?;
     }
