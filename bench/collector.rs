@@ -167,5 +167,49 @@ fn bench_classify_fold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_merge, bench_classify_fold);
+/// Detection at a refresh with 1M tracked hosts: every host's interval
+/// counts evaluated against the volume limits (one host in a thousand
+/// over them: its alert starts in the first round and carries on).
+fn bench_detect(c: &mut Criterion) {
+    use ringflow::config::{AlertLimits, Detection};
+    use ringflow::detect::{Counts, Detector, HostInterval};
+    let hosts: Vec<HostInterval> = (0..1_000_000u32)
+        .map(|i| {
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&[10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+            let bytes = if i % 1000 == 0 { 2_000_000 } else { 5_000 };
+            let c = Counts {
+                packets: bytes / 1000,
+                bytes,
+                flows: 3,
+            };
+            (4, a, [c, c])
+        })
+        .collect();
+    let mut d = Detector::new(Detection {
+        limits: AlertLimits {
+            bytes: Some(1_000_000),
+            packets: Some(10_000),
+            new_flows: Some(100),
+            ..AlertLimits::default()
+        },
+        max_alerts: 10_000,
+        ..Detection::default()
+    });
+    let mut no_peers = |_: u8, _: [u8; 16], _| Vec::new();
+    let mut t = 1_000_000_000u64;
+    let mut g = c.benchmark_group("detect");
+    g.sample_size(10);
+    g.bench_function("refresh_1m_hosts", |b| {
+        b.iter(|| {
+            // within the interval: a running check, as a live refresh does
+            t += 1;
+            d.check(t, 0, &hosts, &mut no_peers);
+            d.take_events().len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_merge, bench_classify_fold, bench_detect);
 criterion_main!(benches);

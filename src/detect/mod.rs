@@ -14,7 +14,7 @@ pub mod deliver;
 pub mod scan;
 
 use crate::config::{AlertLimits, Detection};
-use crate::flow::FlowKey;
+use crate::flow::{FastState, FlowKey};
 use crate::netset::NetSet;
 use crate::parse::{self, PortKind};
 use scan::Distinct;
@@ -212,8 +212,9 @@ struct Active {
 type AlertKey = (u8, [u8; 16], Kind, Direction);
 /// An address: IP version and 16 bytes.
 type Source = (u8, [u8; 16]);
-/// The limits a host counts under, and its group's name.
-type HostLimits = (AlertLimits, String);
+/// The limits a host counts under, and its group (an index in the
+/// settings' groups).
+type HostLimits = (AlertLimits, Option<usize>);
 
 /// The detector: settings, the current interval and the active alerts.
 #[derive(Debug)]
@@ -227,7 +228,7 @@ pub struct Detector {
     started: HashMap<(Kind, Direction, String), u64>,
     /// The limits each host counts under: its group's, the global ones, or
     /// none (a group that never alerts). Made again on a reload.
-    host_limits: HashMap<Source, Option<HostLimits>>,
+    host_limits: HashMap<Source, Option<HostLimits>, FastState>,
     suppressed: u64,
     events: Vec<AlertEvent>,
     /// Distinct IPs each source opened conversations to, this scan interval.
@@ -255,7 +256,7 @@ impl Detector {
             active: HashMap::new(),
             next_id: 1,
             started: HashMap::new(),
-            host_limits: HashMap::new(),
+            host_limits: HashMap::default(),
             suppressed: 0,
             events: Vec::new(),
         }
@@ -275,29 +276,41 @@ impl Detector {
     /// group whose network is the longest prefix matching it, else the
     /// global limits; `None` in a group that never alerts.
     fn limits_for(&mut self, version: u8, addr: [u8; 16]) -> Option<HostLimits> {
+        if self.settings.groups.is_empty() {
+            return Some((self.settings.limits, None));
+        }
         if let Some(l) = self.host_limits.get(&(version, addr)) {
-            return l.clone();
+            return *l;
         }
         let best = self
             .settings
             .groups
             .iter()
-            .filter_map(|g| {
+            .enumerate()
+            .filter_map(|(i, g)| {
                 g.networks
                     .iter()
                     .filter(|n| n.contains(version, &addr))
                     .map(|n| n.len)
                     .max()
-                    .map(|len| (len, g))
+                    .map(|len| (len, i))
             })
             .max_by_key(|(len, _)| *len);
+        let groups = &self.settings.groups;
         let l = match best {
-            Some((_, g)) if !g.alert => None,
-            Some((_, g)) => Some((g.limits, g.name.clone())),
-            None => Some((self.settings.limits, String::new())),
+            Some((_, i)) if !groups[i].alert => None,
+            Some((_, i)) => Some((groups[i].limits, Some(i))),
+            None => Some((self.settings.limits, None)),
         };
-        self.host_limits.insert((version, addr), l.clone());
+        self.host_limits.insert((version, addr), l);
         l
+    }
+
+    fn group_name(&self, group: Option<usize>) -> String {
+        group
+            .and_then(|i| self.settings.groups.get(i))
+            .map(|g| g.name.clone())
+            .unwrap_or_default()
     }
 
     fn scans_enabled(&self) -> bool {
@@ -561,10 +574,13 @@ impl Detector {
                         threshold: limit,
                         reported: interval,
                         peers: peers(version, addr, dir),
-                        group: group.clone(),
+                        group: self.group_name(group),
                     };
                     self.next_id += 1;
-                    *self.started.entry((kind, dir, group.clone())).or_default() += 1;
+                    *self
+                        .started
+                        .entry((kind, dir, a.group.clone()))
+                        .or_default() += 1;
                     self.emit(Event::Start, now_ns, &key, &a, None);
                     self.active.insert(key, a);
                 }
