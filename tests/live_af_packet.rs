@@ -714,3 +714,92 @@ fn a_byte_limit_crossed_live_is_alerted_within_a_refresh_and_a_second() {
         1
     );
 }
+
+/// SIGHUP applies changed alert limits: an active alert is evaluated
+/// against its new limit at the end of the interval, ends, and is never
+/// started twice.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn sighup_applies_new_alert_limits_without_duplicating_an_alert() {
+    let _g = serial();
+    let v = VethPair::new("alertreload");
+    let dir = TempDir::new("live-alert-reload");
+    let log = dir.path("alerts.jsonl");
+    let cfg = dir.path("ringflow.toml");
+    let write = |limit: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "alert-interval = \"2s\"\nalert-bytes = \"{limit}\"\nalert-log = \"{}\"\n",
+                log.display()
+            ),
+        )
+        .unwrap()
+    };
+    write("100K");
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--config",
+            cfg.to_str().unwrap(),
+            "--refresh",
+            "100ms",
+        ],
+    );
+    let burst = [
+        "--flows",
+        "1",
+        "--packets",
+        "3000",
+        "--frame-size",
+        "1000",
+        "--rate",
+        "30000",
+    ];
+    let events = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let truth = v.send(&dir, &burst);
+    let client = truth
+        .iter()
+        .max_by_key(|r| r.bytes)
+        .map(|r| r.src.clone())
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while !events().iter().any(|e| e["event"] == "start") {
+        assert!(std::time::Instant::now() < end, "no alert: {:?}", cap.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the limit goes up a hundredfold; the same traffic again is under it
+    write("10M");
+    cap.signal(nix::sys::signal::Signal::SIGHUP);
+    assert!(
+        cap.wait_log("reloaded", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    // the same traffic goes on for three intervals: over the old limit in
+    // every one of them, under the new one, so only the reload can end
+    // the alerts while it lasts
+    for _ in 0..4 {
+        v.send(&dir, &burst);
+        std::thread::sleep(Duration::from_millis(1500));
+    }
+    cap.stop();
+    // it sent 2000 frames and received the 1000 answers: an alert each
+    // way, each started once and ended once
+    for dir in ["out", "in"] {
+        let got: Vec<String> = events()
+            .iter()
+            .filter(|e| e["ip"] == client.as_str() && e["direction"] == dir)
+            .map(|e| e["event"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(got, ["start", "end"], "{dir}: {:#?}", events());
+    }
+}
