@@ -393,7 +393,7 @@ fn scans_alert_one_past_their_limit_and_end_after_a_quiet_interval() {
 }
 
 #[test]
-fn ignored_sources_and_icmp_echo() {
+fn ignored_sources_icmp_echo_and_ipv6() {
     let dir = TempDir::new("detect-scan-icmp");
     let mut recs = Vec::new();
     let pinger = [10, 5, 0, 1];
@@ -428,13 +428,27 @@ fn ignored_sources_and_icmp_echo() {
             caplen: None,
         });
     }
+    // an IPv6 source, VLAN-tagged, sweeping 6 ports of one host: a port scan
+    for i in 0..6u16 {
+        let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let seg = synth::tcp(40000, 3000 + i, synth::tcp_flags::SYN, 0);
+        let ip = synth::ipv6(a("2001:db8::66"), a("fd00::5"), 6, &[], &seg);
+        recs.push(Rec {
+            ts_ns: (T0 + 4) * 1_000_000_000 + u64::from(i),
+            frame: synth::ethernet(&[(0x8100, 42)], 0x86dd, &ip),
+            caplen: None,
+        });
+    }
     let args = [&SCANS[..], &["--scan-ignore", "10.5.0.53/32"]].concat();
     let (events, _) = replay_alerts(&dir, &mut recs, &args);
-    let want = set(&[("start", "network_scan", "10.5.0.1", "", 10)]);
+    let want = set(&[
+        ("start", "network_scan", "10.5.0.1", "", 10),
+        ("start", "port_scan", "2001:db8::66", "", 10),
+    ]);
     assert_eq!(summary(&events), want, "{events:#?}");
     // without the ignore list the resolver is flagged too
     let (events, _) = replay_alerts(&dir, &mut recs, &SCANS);
-    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events.len(), 3, "{events:#?}");
 }
 
 /// A webhook receiver on loopback: answers 200 to every POST (or 500 to
@@ -836,4 +850,52 @@ fn bad_groups_are_one_line_errors() {
             "{err}"
         );
     }
+}
+
+#[test]
+fn a_notify_command_that_hangs_is_killed_after_ten_seconds_and_counted() {
+    let dir = TempDir::new("detect-exec-hang");
+    let mut recs = Vec::new();
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    let out = dir.path("ran");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = dir.path("hang.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ntouch {0}/$4\nsleep 30\ntouch {0}/$4-done\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let started = std::time::Instant::now();
+    let (events, text) = replay_alerts(
+        &dir,
+        &mut recs,
+        &[
+            "--alert-interval",
+            "10s",
+            "--alert-bytes",
+            "100000",
+            "--alert-exec",
+            script.to_str().unwrap(),
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(events.len(), 2);
+    assert!(out.join("start").exists() && out.join("end").exists());
+    assert!(
+        !out.join("start-done").exists(),
+        "killed before it finished"
+    );
+    assert!(
+        took >= std::time::Duration::from_secs(10) && took < std::time::Duration::from_secs(25),
+        "{took:?}"
+    );
+    let m = parse_exposition(&text);
+    let d = family(&m, "ringflow_alert_deliveries_total");
+    assert_eq!(d[&vec!["exec".to_string(), "failed".to_string()]], 2);
 }

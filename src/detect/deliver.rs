@@ -10,6 +10,7 @@ use super::{AlertEvent, Event};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -330,6 +331,10 @@ fn exec(path: &PathBuf, rx: Receiver<AlertEvent>, counts: &Deliveries) {
             let done = match child.try_wait() {
                 Ok(Some(status)) => Some(status.success()),
                 Ok(None) if started.elapsed() >= EXEC_TIMEOUT => {
+                    // the command's own children too: it runs in a process
+                    // group of its own
+                    let group = nix::unistd::Pid::from_raw(child.id() as i32);
+                    let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
                     let _ = child.kill();
                     let _ = child.wait();
                     Some(false)
@@ -364,6 +369,7 @@ fn exec(path: &PathBuf, rx: Receiver<AlertEvent>, counts: &Deliveries) {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()?;
         if let Some(mut stdin) = child.stdin.take() {
             let _ = writeln!(stdin, "{}", serde_json::to_string(e).unwrap_or_default());
