@@ -291,7 +291,11 @@ impl Accounts {
         if !self.detector.enabled() {
             return;
         }
-        let hosts = self.ledger.host_intervals();
+        let hosts = if self.detector.wants_host_counts() {
+            self.ledger.host_intervals()
+        } else {
+            Vec::new()
+        };
         let ledger = &self.ledger;
         let mut peers = |v, a, d| ledger.peers(v, a, d);
         let first = if self.first_ns == u64::MAX {

@@ -117,6 +117,8 @@ const VACANT_HOST: Host = Host {
 /// and hosts are re-ranked each publication; the rest are folded.
 pub(super) struct Ledger {
     pub(super) acc: Accounting,
+    /// Volume limits are set: hosts count their alert-interval traffic.
+    watch: bool,
     pub(super) idle_ticks: u64,
     bucket_ticks: u64,
     pub(super) entries: SlotTable<Entry>,
@@ -130,6 +132,12 @@ pub(super) struct Ledger {
     rank: Vec<(u64, u32)>,
 }
 
+/// Whether any volume limit is set (globally or in a host group).
+fn watches(acc: &Accounting) -> bool {
+    let d = &acc.detection;
+    d.limits.any() || d.groups.iter().any(|g| g.limits.any())
+}
+
 /// Ticks (refresh intervals) in `d`, at least one.
 fn ticks(d: Duration, refresh: Duration) -> u64 {
     (d.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
@@ -138,6 +146,7 @@ fn ticks(d: Duration, refresh: Duration) -> u64 {
 impl Ledger {
     pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
         let mut b = Ledger {
+            watch: watches(&acc),
             acc,
             idle_ticks: 1,
             bucket_ticks: 1,
@@ -287,9 +296,11 @@ impl Ledger {
             }
             h.window.add(bucket, bytes);
             h.last_tick = tick;
-            let i = &mut h.interval[side];
-            i.packets += packets;
-            i.bytes += bytes;
+            if self.watch {
+                let i = &mut h.interval[side];
+                i.packets += packets;
+                i.bytes += bytes;
+            }
         }
         link
     }
@@ -446,6 +457,7 @@ impl Ledger {
     /// packet.
     pub(super) fn reconfigure(&mut self, acc: Accounting, refresh: Duration, tick: u64) {
         let old_bucket = self.bucket_ticks;
+        self.watch = watches(&acc);
         self.acc = acc;
         self.set_times(refresh);
         self.reserve();

@@ -268,6 +268,11 @@ impl Detector {
         self.volume_enabled() || self.scans_enabled() || !self.active.is_empty()
     }
 
+    /// Whether volume limits need the hosts' interval counts.
+    pub fn wants_host_counts(&self) -> bool {
+        self.volume_enabled() || self.active.keys().any(|k| Kind::VOLUME.contains(&k.2))
+    }
+
     fn volume_enabled(&self) -> bool {
         self.settings.limits.any() || self.settings.groups.iter().any(|g| g.limits.any())
     }
