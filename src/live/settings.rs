@@ -420,6 +420,13 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         matches!(backend, LiveBackend::AfXdp { .. }),
     )
     .map_err(cfg)?;
+    let outputs = Outputs {
+        log: args.alert_log.clone(),
+        webhook: args.alert_webhook.clone(),
+        alertmanager: args.alertmanager.clone(),
+        exec: args.alert_exec.clone(),
+    };
+    outputs.check().map_err(cfg)?;
     Ok(LiveSettings {
         worker_priority,
         ifaces,
@@ -444,12 +451,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             .listen
             .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
         print: args.print,
-        outputs: Outputs {
-            log: args.alert_log.clone(),
-            webhook: args.alert_webhook.clone(),
-            alertmanager: args.alertmanager.clone(),
-            exec: args.alert_exec.clone(),
-        },
+        outputs,
         cli,
         start_file,
     })
@@ -532,6 +534,21 @@ impl LiveSettings {
             "flow-table-size = {}",
             self.pipeline.table_capacity
         ));
+        let o = &self.outputs;
+        for (key, v) in [
+            ("alert-log", o.log.as_ref().map(|p| p.display().to_string())),
+            ("alert-webhook", o.webhook.clone()),
+            ("alertmanager", o.alertmanager.clone()),
+            (
+                "alert-exec",
+                o.exec.as_ref().map(|p| p.display().to_string()),
+            ),
+        ] {
+            match v {
+                Some(v) => out.push(format!("{key} = {v:?}")),
+                None => out.push(format!("# {key}: none")),
+            }
+        }
         out.push("# accounting: a SIGHUP reloads these from the file".to_string());
         out.push(self.pipeline.accounting.describe());
         out.join("\n")
