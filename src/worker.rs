@@ -318,6 +318,11 @@ impl Worker {
         if t.len() < t.capacity() / 2 {
             return;
         }
+        self.hand_over_now();
+    }
+
+    /// Hands the shard over now, waiting for the spare (offline only).
+    fn hand_over_now(&mut self) {
         if let Ok(spare) = self.spare.recv() {
             let full = std::mem::replace(&mut self.shard, spare);
             self.seen_epoch = self.epoch.load(Ordering::Relaxed);
@@ -327,20 +332,11 @@ impl Worker {
             });
         }
     }
-}
 
-impl Worker {
     /// Replay: hands the shard over now (waiting for the spare), then says
     /// that everything before `at_ns` is in.
     pub fn hand_over_at(&mut self, at_ns: u64) {
-        if let Ok(spare) = self.spare.recv() {
-            let full = std::mem::replace(&mut self.shard, spare);
-            self.seen_epoch = self.epoch.load(Ordering::Relaxed);
-            let _ = self.to_collector.send(Handoff::Shard {
-                worker: self.id,
-                shard: full,
-            });
-        }
+        self.hand_over_now();
         let _ = self.to_collector.send(Handoff::Boundary {
             worker: self.id,
             at_ns,
