@@ -19,6 +19,7 @@ pub mod parse;
 pub mod replay;
 pub mod sys;
 pub mod tools;
+pub mod utc;
 pub mod worker;
 
 /// Writes one line to stderr, ignoring failure: a daemon whose stderr
