@@ -132,12 +132,6 @@ pub(super) struct Ledger {
     rank: Vec<(u64, u32)>,
 }
 
-/// Whether any volume limit is set (globally or in a host group).
-fn watches(acc: &Accounting) -> bool {
-    let d = &acc.detection;
-    d.limits.any() || d.groups.iter().any(|g| g.limits.any())
-}
-
 /// Ticks (refresh intervals) in `d`, at least one.
 fn ticks(d: Duration, refresh: Duration) -> u64 {
     (d.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
@@ -146,7 +140,7 @@ fn ticks(d: Duration, refresh: Duration) -> u64 {
 impl Ledger {
     pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
         let mut b = Ledger {
-            watch: watches(&acc),
+            watch: acc.detection.volume_enabled(),
             acc,
             idle_ticks: 1,
             bucket_ticks: 1,
@@ -457,7 +451,7 @@ impl Ledger {
     /// packet.
     pub(super) fn reconfigure(&mut self, acc: Accounting, refresh: Duration, tick: u64) {
         let old_bucket = self.bucket_ticks;
-        self.watch = watches(&acc);
+        self.watch = acc.detection.volume_enabled();
         self.acc = acc;
         self.set_times(refresh);
         self.reserve();

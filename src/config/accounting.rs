@@ -80,6 +80,18 @@ pub struct Detection {
     pub groups: Vec<AlertGroup>,
 }
 
+impl Detection {
+    /// Whether any volume limit is set, globally or in a host group.
+    pub fn volume_enabled(&self) -> bool {
+        self.limits.any() || self.groups.iter().any(|g| g.limits.any())
+    }
+
+    /// Whether either scan limit is on.
+    pub fn scans_enabled(&self) -> bool {
+        self.scan.hosts > 0 || self.scan.ports > 0
+    }
+}
+
 impl Default for Detection {
     fn default() -> Self {
         Detection {

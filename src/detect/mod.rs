@@ -265,16 +265,55 @@ impl Detector {
     /// Whether there is anything to evaluate: a limit set, or an alert
     /// still active (which a reload that removed its limit ends).
     pub fn enabled(&self) -> bool {
-        self.volume_enabled() || self.scans_enabled() || !self.active.is_empty()
+        self.settings.volume_enabled() || self.settings.scans_enabled() || !self.active.is_empty()
     }
 
     /// Whether volume limits need the hosts' interval counts.
     pub fn wants_host_counts(&self) -> bool {
-        self.volume_enabled() || self.active.keys().any(|k| Kind::VOLUME.contains(&k.2))
+        self.settings.volume_enabled() || self.has_active(&Kind::VOLUME)
     }
 
-    fn volume_enabled(&self) -> bool {
-        self.settings.limits.any() || self.settings.groups.iter().any(|g| g.limits.any())
+    /// Whether an alert of one of `kinds` is active.
+    fn has_active(&self, kinds: &[Kind]) -> bool {
+        self.active.keys().any(|k| kinds.contains(&k.2))
+    }
+
+    /// The active alerts of `kinds`.
+    fn active_of(&self, kinds: &[Kind]) -> Vec<AlertKey> {
+        self.active
+            .keys()
+            .filter(|k| kinds.contains(&k.2))
+            .copied()
+            .collect()
+    }
+
+    /// Starts `a` (its id is given here) for `key`, with the evidence
+    /// `peers` gives, unless `--max-alerts` are active: then it is counted
+    /// as suppressed.
+    fn start(&mut self, key: AlertKey, mut a: Active, peers: impl FnOnce() -> Vec<Peer>) {
+        if self.active.len() >= self.settings.max_alerts {
+            self.suppressed += 1;
+            return;
+        }
+        a.id = self.next_id;
+        a.peers = peers();
+        self.next_id += 1;
+        *self
+            .started
+            .entry((key.2, key.3, a.group.clone()))
+            .or_default() += 1;
+        self.emit(Event::Start, a.start_ns, &key, &a, None);
+        self.active.insert(key, a);
+    }
+
+    /// Ends the alerts of `keys` at `at_ns`, in key order.
+    fn end(&mut self, mut keys: Vec<AlertKey>, at_ns: u64) {
+        keys.sort();
+        for key in keys {
+            if let Some(a) = self.active.remove(&key) {
+                self.emit(Event::End, at_ns, &key, &a, Some(at_ns));
+            }
+        }
     }
 
     /// The limits `addr` counts under and the name of its group: the
@@ -318,17 +357,13 @@ impl Detector {
             .unwrap_or_default()
     }
 
-    fn scans_enabled(&self) -> bool {
-        self.settings.scan.hosts > 0 || self.settings.scan.ports > 0
-    }
-
     /// The grid a replay hands over on (ns): the alert interval, the scan
     /// interval, or the largest that divides both.
     pub fn grid_ns(settings: &Detection) -> Option<u64> {
-        let volume = settings.limits.any() || settings.groups.iter().any(|g| g.limits.any());
-        let alert = volume.then(|| settings.interval.as_nanos().max(1) as u64);
-        let scan = (settings.scan.hosts > 0 || settings.scan.ports > 0)
-            .then(|| settings.scan.interval.as_nanos().max(1) as u64);
+        let alert = settings.volume_enabled().then(|| nanos(settings.interval));
+        let scan = settings
+            .scans_enabled()
+            .then(|| nanos(settings.scan.interval));
         let gcd = |mut a: u64, mut b: u64| {
             while b != 0 {
                 (a, b) = (b, a % b);
@@ -346,7 +381,7 @@ impl Detector {
     /// conversation, an ICMP or ICMPv6 echo request), it counts towards the
     /// source's distinct IPs and the pair's distinct ports.
     pub fn scan_open(&mut self, k: &FlowKey, flags: u8) {
-        if !self.scans_enabled() {
+        if !self.settings.scans_enabled() {
             return;
         }
         let (v6, proto) = (k.version() == 6, k.proto());
@@ -383,14 +418,15 @@ impl Detector {
         first_ns: u64,
         peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
     ) {
-        if !self.scans_enabled() && !self.active.keys().any(|k| Kind::SCAN.contains(&k.2)) {
+        if !self.settings.scans_enabled() && !self.has_active(&Kind::SCAN) {
             return;
         }
-        let iv = self.settings.scan.interval.as_nanos().max(1) as u64;
+        let iv = nanos(self.settings.scan.interval);
         if self.scan_interval == u64::MAX {
             self.scan_interval = first_ns.min(now_ns) / iv;
         }
-        let end = (self.scan_interval + 1) * iv;
+        let current = self.scan_interval;
+        let end = (current + 1) * iv;
         let at = now_ns.min(end);
         // (source, kind, distinct targets, limit)
         let mut over: Vec<(Source, Kind, usize, usize)> = Vec::new();
@@ -407,64 +443,39 @@ impl Detector {
             if self.active.contains_key(&key) {
                 continue;
             }
-            if self.active.len() >= self.settings.max_alerts {
-                self.suppressed += 1;
-                continue;
-            }
             let a = Active {
-                id: self.next_id,
+                id: 0,
                 start_ns: at,
                 value: n as f64,
                 threshold: limit as u64,
-                reported: self.scan_interval,
-                peers: peers(version, addr, Direction::Out),
+                reported: current,
+                peers: Vec::new(),
                 group: String::new(),
             };
-            self.next_id += 1;
-            *self
-                .started
-                .entry((kind, Direction::None, String::new()))
-                .or_default() += 1;
-            self.emit(Event::Start, at, &key, &a, None);
-            self.active.insert(key, a);
+            self.start(key, a, || peers(version, addr, Direction::Out));
         }
         if now_ns < end {
             return;
         }
-        let now_interval = now_ns / iv;
-        let mut ended: Vec<AlertKey> = self
-            .active
-            .keys()
-            .filter(|(_, _, kind, _)| Kind::SCAN.contains(kind))
-            .filter(|&&(v, a, kind, _)| {
-                now_interval > self.scan_interval + 1
-                    || match kind {
-                        Kind::NetworkScan => !self.scan_hosts.is_over(&(v, a)),
-                        _ => !self.port_scanners.contains(&(v, a)),
-                    }
+        // the interval closes: the sources not over in it end
+        let quiet: Vec<AlertKey> = self
+            .active_of(&Kind::SCAN)
+            .into_iter()
+            .filter(|&(v, a, kind, _)| match kind {
+                Kind::NetworkScan => !self.scan_hosts.is_over(&(v, a)),
+                _ => !self.port_scanners.contains(&(v, a)),
             })
-            .copied()
             .collect();
-        ended.sort();
-        for key in ended {
-            if let Some(a) = self.active.remove(&key) {
-                let at = if now_interval > self.scan_interval + 1
-                    && match key.2 {
-                        Kind::NetworkScan => self.scan_hosts.is_over(&(key.0, key.1)),
-                        _ => self.port_scanners.contains(&(key.0, key.1)),
-                    } {
-                    // over in the interval that closed; the next passed empty
-                    end + iv
-                } else {
-                    end
-                };
-                self.emit(Event::End, at, &key, &a, Some(at));
-            }
-        }
+        self.end(quiet, end);
         self.scan_hosts.clear();
         self.scan_ports.clear();
         self.port_scanners.clear();
-        self.scan_interval = now_interval;
+        self.scan_interval = now_ns / iv;
+        if self.scan_interval > current + 1 {
+            // a whole interval passed without opens: every one left ends
+            let left = self.active_of(&Kind::SCAN);
+            self.end(left, end + iv);
+        }
     }
 
     /// Bytes the scan tables hold at most.
@@ -481,7 +492,7 @@ impl Detector {
     }
 
     pub fn interval_ns(&self) -> u64 {
-        self.settings.interval.as_nanos().max(1) as u64
+        nanos(self.settings.interval)
     }
 
     /// New settings; active alerts are evaluated against them at the next
@@ -515,7 +526,7 @@ impl Detector {
         peers: &mut dyn FnMut(u8, [u8; 16], Direction) -> Vec<Peer>,
     ) -> bool {
         self.check_scans(now_ns, first_ns, peers);
-        if !self.volume_enabled() && !self.active.keys().any(|k| Kind::VOLUME.contains(&k.2)) {
+        if !self.wants_host_counts() {
             return false;
         }
         let iv = self.interval_ns();
@@ -568,26 +579,16 @@ impl Detector {
                         }
                         continue;
                     }
-                    if self.active.len() >= self.settings.max_alerts {
-                        self.suppressed += 1;
-                        continue;
-                    }
                     let a = Active {
-                        id: self.next_id,
+                        id: 0,
                         start_ns: now_ns,
                         value,
                         threshold: limit,
                         reported: interval,
-                        peers: peers(version, addr, dir),
+                        peers: Vec::new(),
                         group: self.group_name(group),
                     };
-                    self.next_id += 1;
-                    *self
-                        .started
-                        .entry((kind, dir, a.group.clone()))
-                        .or_default() += 1;
-                    self.emit(Event::Start, now_ns, &key, &a, None);
-                    self.active.insert(key, a);
+                    self.start(key, a, || peers(version, addr, dir));
                 }
             }
         }
@@ -601,14 +602,8 @@ impl Detector {
         let secs = self.settings.interval.as_secs_f64().max(1e-9);
         let counts: HashMap<(u8, [u8; 16]), [Counts; 2]> =
             hosts.iter().map(|&(v, a, c)| ((v, a), c)).collect();
-        let keys: Vec<AlertKey> = self
-            .active
-            .keys()
-            .filter(|(_, _, kind, _)| Kind::VOLUME.contains(kind))
-            .copied()
-            .collect();
         let mut ended: Vec<AlertKey> = Vec::new();
-        for key in keys {
+        for key in self.active_of(&Kind::VOLUME) {
             let (version, addr, kind, dir) = key;
             let side = usize::from(dir == Direction::In);
             let c = counts
@@ -621,12 +616,7 @@ impl Detector {
                 ended.push(key);
             }
         }
-        ended.sort();
-        for key in ended {
-            if let Some(a) = self.active.remove(&key) {
-                self.emit(Event::End, end_ns, &key, &a, Some(end_ns));
-            }
-        }
+        self.end(ended, end_ns);
     }
 
     fn emit(&mut self, event: Event, at_ns: u64, key: &AlertKey, a: &Active, end: Option<u64>) {
@@ -694,6 +684,11 @@ impl Detector {
             scan_untracked,
         }
     }
+}
+
+/// A duration in ns, at least 1 (an interval's length).
+fn nanos(d: std::time::Duration) -> u64 {
+    d.as_nanos().max(1) as u64
 }
 
 /// `2026-11-26T02:14:05.123Z` for ns since the Unix epoch.
