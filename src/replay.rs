@@ -153,12 +153,7 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         job.collector_memory_bytes() as f64 / (1 << 20) as f64
     );
     let stats = job.capture_stats();
-    let outputs = crate::detect::deliver::Outputs {
-        log: args.alert_log.clone(),
-        webhook: args.alert_webhook.clone(),
-        alertmanager: args.alertmanager.clone(),
-        exec: args.alert_exec.clone(),
-    };
+    let outputs = args.outputs();
     let deliveries = job.deliveries();
     let outputs = if outputs.any() {
         crate::detect::deliver::start(&outputs, job.alert_events(), deliveries.clone())

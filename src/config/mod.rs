@@ -37,6 +37,65 @@ pub struct Cli {
     pub run: RunArgs,
 }
 
+/// Where alert events go (`--alert-log`, `--alert-webhook`,
+/// `--alertmanager`, `--alert-exec`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outputs {
+    /// `-` for stdout.
+    pub log: Option<PathBuf>,
+    pub webhook: Option<String>,
+    /// Base URL of an Alertmanager (`http://host:9093`).
+    pub alertmanager: Option<String>,
+    pub exec: Option<PathBuf>,
+}
+
+impl Outputs {
+    pub fn any(&self) -> bool {
+        *self != Outputs::default()
+    }
+
+    /// Checks the URLs: a one-line error for anything but `http://`.
+    pub fn check(&self) -> Result<(), String> {
+        for (flag, url) in [
+            ("--alert-webhook", &self.webhook),
+            ("--alertmanager", &self.alertmanager),
+        ] {
+            if let Some(u) = url
+                && !u.starts_with("http://")
+            {
+                return Err(format!(
+                    "{flag} {u}: only http:// URLs are supported (put a TLS proxy in front for https)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RunArgs {
+    /// Where alert events go.
+    pub fn outputs(&self) -> Outputs {
+        Outputs {
+            log: self.alert_log.clone(),
+            webhook: self.alert_webhook.clone(),
+            alertmanager: self.alertmanager.clone(),
+            exec: self.alert_exec.clone(),
+        }
+    }
+}
+
+impl ReplayArgs {
+    /// Where alert events go.
+    pub fn outputs(&self) -> Outputs {
+        Outputs {
+            log: self.alert_log.clone(),
+            webhook: self.alert_webhook.clone(),
+            alertmanager: self.alertmanager.clone(),
+            exec: self.alert_exec.clone(),
+        }
+    }
+}
+
 impl Cli {
     /// The command line definition, with every default of [`defaults`]
     /// in the help.

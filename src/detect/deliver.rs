@@ -7,6 +7,7 @@
 //! `ringflow_alert_deliveries_total{target,result}`.
 
 use super::{AlertEvent, Event};
+use crate::config::Outputs;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -40,40 +41,6 @@ const RESEND: Duration = Duration::from_secs(60);
 /// Notify commands running at once at most, and how long one may run.
 const EXEC_AT_ONCE: usize = 4;
 const EXEC_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The outputs, as configured.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outputs {
-    /// `-` for stdout.
-    pub log: Option<PathBuf>,
-    pub webhook: Option<String>,
-    /// Base URL of an Alertmanager (`http://host:9093`).
-    pub alertmanager: Option<String>,
-    pub exec: Option<PathBuf>,
-}
-
-impl Outputs {
-    pub fn any(&self) -> bool {
-        *self != Outputs::default()
-    }
-
-    /// Checks the URLs: a one-line error for anything but `http://`.
-    pub fn check(&self) -> Result<(), String> {
-        for (flag, url) in [
-            ("--alert-webhook", &self.webhook),
-            ("--alertmanager", &self.alertmanager),
-        ] {
-            if let Some(u) = url
-                && !u.starts_with("http://")
-            {
-                return Err(format!(
-                    "{flag} {u}: only http:// URLs are supported (put a TLS proxy in front for https)"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The outputs' names, as the `target` label.
 pub const TARGETS: [&str; 4] = ["log", "webhook", "alertmanager", "exec"];

@@ -8,7 +8,6 @@ use crate::capture::af_packet::SocketConfig;
 use crate::capture::af_xdp::{self, XdpConfig};
 use crate::collector::PipelineConfig;
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
-use crate::detect::deliver::Outputs;
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
 use std::net::SocketAddr;
@@ -28,7 +27,7 @@ pub struct LiveSettings {
     pub listen: SocketAddr,
     pub print: bool,
     /// Where alert events go.
-    pub outputs: Outputs,
+    pub outputs: crate::config::Outputs,
     /// The command line as given, for reloads: it still wins over the file.
     pub cli: RunArgs,
     /// The config file's keys at start, to tell which changed on reload.
@@ -420,12 +419,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         matches!(backend, LiveBackend::AfXdp { .. }),
     )
     .map_err(cfg)?;
-    let outputs = Outputs {
-        log: args.alert_log.clone(),
-        webhook: args.alert_webhook.clone(),
-        alertmanager: args.alertmanager.clone(),
-        exec: args.alert_exec.clone(),
-    };
+    let outputs = args.outputs();
     outputs.check().map_err(cfg)?;
     Ok(LiveSettings {
         worker_priority,
