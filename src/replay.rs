@@ -154,9 +154,9 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     );
     let stats = job.capture_stats();
     let outputs = args.outputs();
-    let deliveries = job.deliveries();
     let outputs = if outputs.any() {
-        crate::detect::deliver::start(&outputs, job.alert_events(), deliveries.clone())
+        let deliveries = job.deliveries();
+        crate::detect::deliver::start(&outputs, job.alert_events(), deliveries)
             .map_err(ReplayError::Config)?
     } else {
         Vec::new()
@@ -170,16 +170,11 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         None => None,
     };
     let snapshot = job.run()?;
-    // the collector has stopped: the outputs have every event, and once
-    // they are done their counts are final
+    // the collector has stopped: the outputs have every event; once they
+    // are done, the delivery counts the snapshot reads are final
     for t in outputs {
         let _ = t.join();
     }
-    let snapshot = {
-        let mut s = (*snapshot).clone();
-        s.detection.deliveries = deliveries.get();
-        Arc::new(s)
-    };
     match server {
         Some(s) => {
             crate::log!(

@@ -257,7 +257,7 @@ impl CollectorLoop {
 
     fn publish(&mut self, complete: bool) -> Arc<Snapshot> {
         let mut s = self.accounts.snapshot(self.memory_bytes, complete);
-        s.detection.deliveries = self.deliveries.get();
+        s.detection.deliveries = self.deliveries.clone();
         let s = Arc::new(s);
         self.published.set(s.clone());
         self.accounts.dirty = false;

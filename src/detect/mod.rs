@@ -174,7 +174,7 @@ pub struct ActiveAlert {
 }
 
 /// What the snapshot carries of detection.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct DetectionView {
     /// Alerts started, per (kind, direction, group).
     pub started: Vec<((Kind, Direction, String), u64)>,
@@ -186,8 +186,9 @@ pub struct DetectionView {
     pub suppressed: u64,
     /// Alert events the outputs' queue had no room for.
     pub events_dropped: u64,
-    /// (target, result, count) of the outputs' deliveries.
-    pub deliveries: Vec<(&'static str, &'static str, u64)>,
+    /// The outputs' delivery counts, read when the snapshot is rendered
+    /// (the outputs go on delivering after the collector stops).
+    pub deliveries: std::sync::Arc<deliver::Deliveries>,
     /// Bytes the scan tables hold at most.
     pub memory_bytes: usize,
     /// Scan sources and pairs tracked, and those not tracked for want of
@@ -678,7 +679,7 @@ impl Detector {
                 .map(|g| g.name.clone())
                 .collect(),
             events_dropped,
-            deliveries: Vec::new(),
+            deliveries: Default::default(),
             memory_bytes: self.memory_bound(),
             scan_sources,
             scan_untracked,

@@ -344,7 +344,7 @@ fn encode_detection(enc: &mut DescriptorEncoder, d: &DetectionView) -> fmt::Resu
         "Alert deliveries by output and result (ok, failed after retries, dropped by a full queue).",
         MetricType::Counter,
     )?;
-    for (target, result, n) in &d.deliveries {
+    for (target, result, n) in &d.deliveries.get() {
         m.encode_family(&[("target", *target), ("result", *result)])?
             .encode_counter::<NoLabelSet, _, u64>(n, None)?;
     }
