@@ -160,16 +160,14 @@ pub struct AlertEvent {
     pub group: String,
 }
 
-/// An active alert, as the snapshot shows it.
+/// An active alert, as the snapshot shows it (the alert log has the
+/// rest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActiveAlert {
     pub id: u64,
     pub kind: Kind,
     pub ip: IpAddr,
     pub direction: Direction,
-    pub value: f64,
-    pub threshold: u64,
-    pub start_ns: u64,
     pub group: String,
 }
 
@@ -660,9 +658,6 @@ impl Detector {
                 kind,
                 ip: crate::parse::to_ip(version, addr),
                 direction,
-                value: a.value,
-                threshold: a.threshold,
-                start_ns: a.start_ns,
                 group: a.group.clone(),
             })
             .collect();
