@@ -12,6 +12,15 @@ use std::collections::BTreeSet;
 /// Capture time of the first interval (a multiple of 10 s).
 const T0: u64 = 1_700_000_000;
 
+/// A record of `frame` at `t` seconds after T0 (plus `ns`).
+fn rec(t: u64, ns: u64, frame: Vec<u8>) -> Rec {
+    Rec {
+        ts_ns: (T0 + t) * 1_000_000_000 + ns,
+        frame,
+        caplen: None,
+    }
+}
+
 /// One 1000-byte UDP frame from `src` to `dst` at `t` seconds after T0
 /// (plus `ns`), IPv4 or IPv6 by the addresses' form, VLAN-tagged with `vlan`.
 fn frame(src: &str, dst: &str, t: u64, ns: u64, vlan: Option<u16>) -> Rec {
@@ -31,11 +40,7 @@ fn frame(src: &str, dst: &str, t: u64, ns: u64, vlan: Option<u16>) -> Rec {
         )
     };
     assert_eq!(frame.len(), 1000);
-    Rec {
-        ts_ns: (T0 + t) * 1_000_000_000 + ns,
-        frame,
-        caplen: None,
-    }
+    rec(t, ns, frame)
 }
 
 /// `n` frames from `src` to `dst` spread over the 10 s interval starting
@@ -289,11 +294,11 @@ fn bad_limits_are_one_line_errors() {
 /// `dst`:`port` at `t` seconds after T0 (plus `ns`).
 fn tcp(src: [u8; 4], dst: [u8; 4], port: u16, flags: u8, t: u64, ns: u64) -> Rec {
     let seg = synth::tcp(40000, port, flags, 0);
-    Rec {
-        ts_ns: (T0 + t) * 1_000_000_000 + ns,
-        frame: synth::ethernet(&[], 0x0800, &synth::ipv4(src, dst, 6, (false, 0), &seg)),
-        caplen: None,
-    }
+    rec(
+        t,
+        ns,
+        synth::ethernet(&[], 0x0800, &synth::ipv4(src, dst, 6, (false, 0), &seg)),
+    )
 }
 
 const SCANS: [&str; 6] = [
@@ -401,11 +406,7 @@ fn ignored_sources_icmp_echo_and_ipv6() {
     for i in 0..6u8 {
         // echo requests to 6 hosts: a network scan
         let ping = synth::ipv4(pinger, [10, 6, 0, i], 1, (false, 0), &synth::icmp(8, 0, 8));
-        recs.push(Rec {
-            ts_ns: (T0 + 1) * 1_000_000_000 + u64::from(i),
-            frame: synth::ethernet(&[], 0x0800, &ping),
-            caplen: None,
-        });
+        recs.push(rec(1, u64::from(i), synth::ethernet(&[], 0x0800, &ping)));
         // echo replies open nothing
         let pong = synth::ipv4(
             [10, 6, 1, i],
@@ -414,30 +415,22 @@ fn ignored_sources_icmp_echo_and_ipv6() {
             (false, 0),
             &synth::icmp(0, 0, 8),
         );
-        recs.push(Rec {
-            ts_ns: (T0 + 2) * 1_000_000_000 + u64::from(i),
-            frame: synth::ethernet(&[], 0x0800, &pong),
-            caplen: None,
-        });
+        recs.push(rec(2, u64::from(i), synth::ethernet(&[], 0x0800, &pong)));
         // a resolver asking 6 servers is ignored
         let udp = synth::udp(5353, 53, 20);
         let ask = synth::ipv4(resolver, [10, 7, 0, i], 17, (false, 0), &udp);
-        recs.push(Rec {
-            ts_ns: (T0 + 3) * 1_000_000_000 + u64::from(i),
-            frame: synth::ethernet(&[], 0x0800, &ask),
-            caplen: None,
-        });
+        recs.push(rec(3, u64::from(i), synth::ethernet(&[], 0x0800, &ask)));
     }
     // an IPv6 source, VLAN-tagged, sweeping 6 ports of one host: a port scan
     for i in 0..6u16 {
         let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
         let seg = synth::tcp(40000, 3000 + i, synth::tcp_flags::SYN, 0);
         let ip = synth::ipv6(a("2001:db8::66"), a("fd00::5"), 6, &[], &seg);
-        recs.push(Rec {
-            ts_ns: (T0 + 4) * 1_000_000_000 + u64::from(i),
-            frame: synth::ethernet(&[(0x8100, 42)], 0x86dd, &ip),
-            caplen: None,
-        });
+        recs.push(rec(
+            4,
+            u64::from(i),
+            synth::ethernet(&[(0x8100, 42)], 0x86dd, &ip),
+        ));
     }
     let args = [&SCANS[..], &["--scan-ignore", "10.5.0.53/32"]].concat();
     let (events, _) = replay_alerts(&dir, &mut recs, &args);
@@ -504,17 +497,14 @@ fn events_go_to_a_webhook_and_a_command_as_to_the_log() {
     let (url, bodies) = webhook_server(1);
     let out = dir.path("exec-out");
     std::fs::create_dir_all(&out).unwrap();
-    let script = dir.path("notify.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nf={}/$4-$3-$1\necho \"$1 $2 $3 $4\" > \"$f\"\ncat >> \"$f\"\n",
+    let script = script(
+        &dir,
+        "notify.sh",
+        &format!(
+            "f={}/$4-$3-$1\necho \"$1 $2 $3 $4\" > \"$f\"\ncat >> \"$f\"\n",
             out.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
@@ -560,11 +550,7 @@ fn a_failing_webhook_is_counted_and_blocks_nothing() {
     burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
     burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
     // a port nothing listens on
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let (events, text) = replay_alerts(
         &dir,
@@ -594,20 +580,6 @@ fn a_failing_webhook_is_counted_and_blocks_nothing() {
     assert!(err.contains("only http:// URLs are supported"), "{err}");
 }
 
-/// Debian's Alertmanager on loopback, with its own data directory,
-/// killed when dropped.
-struct Alertmanager {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 #[ignore = "needs prometheus-alertmanager (apt-get install prometheus-alertmanager); run with --include-ignored"]
 fn alerts_reach_a_real_alertmanager_and_resolve() {
@@ -619,13 +591,11 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
         "route:\n  receiver: none\nreceivers:\n  - name: none\n",
     )
     .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let am = Alertmanager {
-        child: std::process::Command::new(bin)
+    let port = free_port();
+    // Debian's Alertmanager on loopback, with its own data directory
+    let am_url = format!("127.0.0.1:{port}");
+    let _am = KillOnDrop(
+        std::process::Command::new(bin)
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.path={}", dir.path("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -634,11 +604,10 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
             .stderr(std::fs::File::create(dir.path("am.log")).unwrap())
             .spawn()
             .unwrap(),
-        url: format!("127.0.0.1:{port}"),
-    };
+    );
     let get = |path: &str| -> Option<Value> {
-        std::net::TcpStream::connect(&am.url).ok()?;
-        let r = http_get_with(&am.url, path, &[]);
+        std::net::TcpStream::connect(&am_url).ok()?;
+        let r = http_get_with(&am_url, path, &[]);
         (r.status == 200).then(|| serde_json::from_slice(&r.body).ok())?
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -654,7 +623,7 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
     let mut recs = Vec::new();
     burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
     burst(&mut recs, "10.1.0.5", "198.51.100.5", 20, 200, None);
-    let url = format!("http://{}", am.url);
+    let url = format!("http://{am_url}");
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
@@ -720,11 +689,7 @@ fn new_flows_count_conversations_opened_each_way() {
             (false, 0),
             &udp,
         );
-        recs.push(Rec {
-            ts_ns: (T0 + 4) * 1_000_000_000 + i,
-            frame: synth::ethernet(&[], 0x0800, &ip),
-            caplen: None,
-        });
+        recs.push(rec(4, i, synth::ethernet(&[], 0x0800, &ip)));
     }
     recs.push(frame("10.1.0.2", "198.51.100.1", 25, 0, None));
     let (events, _) = replay_alerts(
@@ -860,17 +825,11 @@ fn a_notify_command_that_hangs_is_killed_after_ten_seconds_and_counted() {
     burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
     let out = dir.path("ran");
     std::fs::create_dir_all(&out).unwrap();
-    let script = dir.path("hang.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\ntouch {0}/$4\nsleep 30\ntouch {0}/$4-done\n",
-            out.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = script(
+        &dir,
+        "hang.sh",
+        &format!("touch {0}/$4\nsleep 30\ntouch {0}/$4-done\n", out.display()),
+    );
     let started = std::time::Instant::now();
     let (events, text) = replay_alerts(
         &dir,

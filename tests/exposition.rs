@@ -262,15 +262,8 @@ fn gzip_when_the_client_accepts_it() {
 /// A Prometheus server on loopback with its own data directory, killed
 /// when dropped.
 struct Prometheus {
-    child: std::process::Child,
+    _child: KillOnDrop,
     addr: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Prometheus {
@@ -284,13 +277,7 @@ impl Prometheus {
             ),
         )
         .unwrap();
-        // A free port: taken from the kernel, then handed to Prometheus.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", free_port());
         let log = std::fs::File::create(dir.path("prometheus.log")).unwrap();
         let child = Command::new(bin)
             .arg(format!("--config.file={}", config.display()))
@@ -303,7 +290,10 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .unwrap();
-        Prometheus { child, addr }
+        Prometheus {
+            _child: KillOnDrop(child),
+            addr,
+        }
     }
 
     /// `GET /api/v1/...` as text; None while Prometheus is not answering.

@@ -5,7 +5,7 @@ mod common;
 
 use common::synth;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -270,29 +270,6 @@ fn bad_inputs_are_one_line_errors() {
     );
 }
 
-fn http_get(addr: &str, path: &str) -> (String, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    (head.to_string(), body.to_string())
-}
-
-/// Kills the child when dropped, so a failing test leaves nothing running.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn listen_serves_the_final_exposition_after_the_input_ends() {
     let dir = TempDir::new("listen");
@@ -306,7 +283,7 @@ fn listen_serves_the_final_exposition_after_the_input_ends() {
         },
     );
     let printed = replay(&[&path], &[]);
-    let mut child = Child(
+    let mut child = KillOnDrop(
         Command::new(bin())
             .args([
                 "replay",
@@ -330,22 +307,20 @@ fn listen_serves_the_final_exposition_after_the_input_ends() {
     };
     let mut body = String::new();
     for _ in 0..200 {
-        let (head, b) = http_get(&addr, "/metrics");
-        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        assert!(
-            head.to_lowercase()
-                .contains("content-type: text/plain; version=0.0.4; charset=utf-8"),
-            "{head}"
+        let r = http_get_with(&addr, "/metrics", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
         );
-        body = b;
+        body = r.text();
         if body.contains("\nringflow_input_complete 1\n") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_same_exposition(&body, &printed, "served and printed");
-    let (head, _) = http_get(&addr, "/nope");
-    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    assert_eq!(http_get_with(&addr, "/nope", &[]).status, 404);
     // still serving after the end
     assert!(child.0.try_wait().unwrap().is_none());
 }

@@ -320,7 +320,7 @@ pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> HttpRe
 /// `ringflow replay FILE --listen 127.0.0.1:0 EXTRA...`, serving until
 /// dropped (then killed).
 pub struct ServedReplay {
-    child: std::process::Child,
+    child: KillOnDrop,
     pub addr: String,
 }
 
@@ -351,11 +351,11 @@ impl ServedReplay {
         // keep reading stderr so ringflow never blocks on a full pipe
         std::thread::spawn(move || lines.for_each(drop));
         let mut served = ServedReplay {
-            child,
+            child: KillOnDrop(child),
             addr: addr.unwrap_or_default(),
         };
         assert!(
-            !served.addr.is_empty() && served.child.try_wait().unwrap().is_none(),
+            !served.addr.is_empty() && served.child.0.try_wait().unwrap().is_none(),
             "ringflow did not serve the replay"
         );
         served
@@ -363,13 +363,6 @@ impl ServedReplay {
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
         http_get_with(&self.addr, path, headers)
-    }
-}
-
-impl Drop for ServedReplay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -396,4 +389,34 @@ pub fn promtool(promtool: &Path, text: &str) -> (i32, Vec<String>) {
         .map(String::from)
         .collect();
     (out.status.code().unwrap_or(-1), findings)
+}
+
+/// A loopback port nothing listens on now: taken from the kernel and
+/// let go, for a server the test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing
+/// running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// An executable shell script `name` in `dir` with the body `body`.
+pub fn script(dir: &TempDir, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.path(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
 }
