@@ -599,10 +599,22 @@ impl Detector {
     /// started in the interval was over in it, so it carries on.
     fn close_interval(&mut self, hosts: &[HostInterval], end_ns: u64) {
         let secs = self.settings.interval.as_secs_f64().max(1e-9);
-        let counts: HashMap<(u8, [u8; 16]), [Counts; 2]> =
-            hosts.iter().map(|&(v, a, c)| ((v, a), c)).collect();
+        let alerting = self.active_of(&Kind::VOLUME);
+        if alerting.is_empty() {
+            return;
+        }
+        // the counts of the few hosts with an alert, not an index of all
+        let mut counts: HashMap<Source, [Counts; 2]> = alerting
+            .iter()
+            .map(|k| ((k.0, k.1), [Counts::default(); 2]))
+            .collect();
+        for &(v, a, c) in hosts {
+            if let Some(slot) = counts.get_mut(&(v, a)) {
+                *slot = c;
+            }
+        }
         let mut ended: Vec<AlertKey> = Vec::new();
-        for key in self.active_of(&Kind::VOLUME) {
+        for key in alerting {
             let (version, addr, kind, dir) = key;
             let side = usize::from(dir == Direction::In);
             let c = counts
