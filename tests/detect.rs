@@ -100,6 +100,18 @@ fn set(
         .collect()
 }
 
+/// A byte limit of 100000 over 10 s intervals.
+const BYTES_100K: [&str; 4] = ["--alert-interval", "10s", "--alert-bytes", "100000"];
+
+/// 10.1.0.1 at twice the byte limit in the first interval, then a
+/// bystander's packet two intervals later: one alert, started and ended.
+fn over_then_quiet() -> Vec<Rec> {
+    let mut recs = Vec::new();
+    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
+    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    recs
+}
+
 const LIMITS: [&str; 6] = [
     "--alert-interval",
     "10s",
@@ -184,11 +196,7 @@ fn an_alert_lasts_while_its_intervals_are_over_and_updates_as_it_rises() {
     burst(&mut recs, "10.1.0.1", "198.51.100.1", 10, 180, None);
     burst(&mut recs, "10.1.0.1", "198.51.100.1", 20, 100, None);
     burst(&mut recs, "10.1.0.2", "198.51.100.2", 30, 1, None);
-    let (events, _) = replay_alerts(
-        &dir,
-        &mut recs,
-        &["--alert-interval", "10s", "--alert-bytes", "100000"],
-    );
+    let (events, _) = replay_alerts(&dir, &mut recs, &BYTES_100K);
     let want = set(&[
         ("start", "bytes", "10.1.0.1", "out", 10),
         ("update", "bytes", "10.1.0.1", "out", 20),
@@ -247,7 +255,7 @@ fn the_same_alerts_whatever_the_workers_and_the_speed() {
         burst(&mut recs, &host, "198.51.100.9", (i % 5) * 10, n, None);
     }
     burst(&mut recs, "10.9.0.1", "198.51.100.9", 70, 1, None);
-    let base = ["--alert-interval", "10s", "--alert-bytes", "100000"];
+    let base = BYTES_100K;
     let (one, _) = replay_alerts(&dir, &mut recs, &base);
     assert_eq!(one.iter().filter(|e| e["event"] == "start").count(), 10);
     for args in [
@@ -490,9 +498,7 @@ fn webhook_server(fail: usize) -> (String, std::sync::Arc<std::sync::Mutex<Vec<S
 #[test]
 fn events_go_to_a_webhook_and_a_command_as_to_the_log() {
     let dir = TempDir::new("detect-outputs");
-    let mut recs = Vec::new();
-    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
-    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    let mut recs = over_then_quiet();
     // the first POST fails: it is retried
     let (url, bodies) = webhook_server(1);
     let out = dir.path("exec-out");
@@ -509,15 +515,15 @@ fn events_go_to_a_webhook_and_a_command_as_to_the_log() {
         &dir,
         &mut recs,
         &[
-            "--alert-interval",
-            "10s",
-            "--alert-bytes",
-            "100000",
-            "--alert-webhook",
-            &url,
-            "--alert-exec",
-            script.to_str().unwrap(),
-        ],
+            &BYTES_100K[..],
+            &[
+                "--alert-webhook",
+                &url,
+                "--alert-exec",
+                script.to_str().unwrap(),
+            ],
+        ]
+        .concat(),
     );
     assert_eq!(events.len(), 2, "a start and an end: {events:#?}");
     let posted: Vec<Value> = bodies
@@ -546,23 +552,14 @@ fn events_go_to_a_webhook_and_a_command_as_to_the_log() {
 #[test]
 fn a_failing_webhook_is_counted_and_blocks_nothing() {
     let dir = TempDir::new("detect-webhook-down");
-    let mut recs = Vec::new();
-    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
-    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    let mut recs = over_then_quiet();
     // a port nothing listens on
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
-        &[
-            "--alert-interval",
-            "10s",
-            "--alert-bytes",
-            "100000",
-            "--alert-webhook",
-            &url,
-        ],
+        &[&BYTES_100K[..], &["--alert-webhook", &url]].concat(),
     );
     assert_eq!(events.len(), 2, "the log still gets every event");
     let m = parse_exposition(&text);
@@ -627,14 +624,7 @@ fn alerts_reach_a_real_alertmanager_and_resolve() {
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
-        &[
-            "--alert-interval",
-            "10s",
-            "--alert-bytes",
-            "100000",
-            "--alertmanager",
-            &url,
-        ],
+        &[&BYTES_100K[..], &["--alertmanager", &url]].concat(),
     );
     assert_eq!(events.len(), 3, "{events:#?}");
     let m = parse_exposition(&text);
@@ -820,9 +810,7 @@ fn bad_groups_are_one_line_errors() {
 #[test]
 fn a_notify_command_that_hangs_is_killed_after_ten_seconds_and_counted() {
     let dir = TempDir::new("detect-exec-hang");
-    let mut recs = Vec::new();
-    burst(&mut recs, "10.1.0.1", "198.51.100.1", 0, 200, None);
-    burst(&mut recs, "10.1.0.2", "198.51.100.2", 25, 1, None);
+    let mut recs = over_then_quiet();
     let out = dir.path("ran");
     std::fs::create_dir_all(&out).unwrap();
     let script = script(
@@ -834,14 +822,7 @@ fn a_notify_command_that_hangs_is_killed_after_ten_seconds_and_counted() {
     let (events, text) = replay_alerts(
         &dir,
         &mut recs,
-        &[
-            "--alert-interval",
-            "10s",
-            "--alert-bytes",
-            "100000",
-            "--alert-exec",
-            script.to_str().unwrap(),
-        ],
+        &[&BYTES_100K[..], &["--alert-exec", script.to_str().unwrap()]].concat(),
     );
     let took = started.elapsed();
     assert_eq!(events.len(), 2);
