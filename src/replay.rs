@@ -145,6 +145,10 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         .map(|f| open(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut job = Replay::new(inputs, &cfg, args.batch as usize);
+    if args.listen.is_some() {
+        // the API's windows and the throughput chart follow capture time
+        job.sample_every(crate::collector::history::SAMPLE_STEP_NS);
+    }
     crate::log!(
         "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
         args.files.len(),
@@ -229,6 +233,21 @@ impl Replay {
             stats: Arc::new(CaptureStats::default()),
             interval: crate::detect::Detector::grid_ns(d),
         }
+    }
+
+    /// Hands over at least every `step_ns` of capture time as well, so the
+    /// history the API reads has samples of the capture's time.
+    pub fn sample_every(&mut self, step_ns: u64) {
+        let gcd = |mut a: u64, mut b: u64| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        self.interval = Some(match self.interval {
+            Some(iv) => gcd(iv, step_ns),
+            None => step_ns,
+        });
     }
 
     /// The alert outputs' delivery counts.

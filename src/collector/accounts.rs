@@ -50,15 +50,20 @@ pub struct Accounts {
     /// Capture time of the first packet merged (ns), which places the
     /// first alert interval.
     first_ns: u64,
+    /// Capture time of the latest packet merged (ns), 0 before any.
+    last_ns: u64,
     /// Alert events not yet handed to the log.
     events: Vec<AlertEvent>,
     /// Alert events the outputs' queue had no room for.
     pub(super) events_dropped: u64,
+    /// The settings in force, for the snapshot.
+    settings: std::sync::Arc<Accounting>,
 }
 
 impl Accounts {
     pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> Accounts {
         let acc_detection = acc.detection.clone();
+        let settings = std::sync::Arc::new(acc.clone());
         Accounts {
             packets: 0,
             bytes: 0,
@@ -78,8 +83,10 @@ impl Accounts {
             openers: HashMap::default(),
             detector: Detector::new(acc_detection),
             first_ns: u64::MAX,
+            last_ns: 0,
             events: Vec::new(),
             events_dropped: 0,
+            settings,
         }
     }
 
@@ -108,12 +115,14 @@ impl Accounts {
         let tick = self.tick;
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
-        let mut first_ns = self.first_ns;
+        let (mut first_ns, mut last_ns) = (self.first_ns, self.last_ns);
         let (op, ob) = shard.table.drain(|k, s| {
             first_ns = first_ns.min(s.first_ns);
+            last_ns = last_ns.max(s.last_ns);
             flows.push((*k, *s))
         });
         self.first_ns = first_ns;
+        self.last_ns = last_ns;
         self.overflow_packets += op;
         self.overflow_bytes += ob;
         shard.clear();
@@ -279,6 +288,7 @@ impl Accounts {
 
     /// Applies reloaded settings (see [`Ledger::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
+        self.settings = std::sync::Arc::new(acc.clone());
         self.conversations.reserve(acc.max_entries);
         self.detector.reconfigure(acc.detection.clone());
         self.ledger.reconfigure(acc, self.refresh, self.tick);
@@ -318,6 +328,26 @@ impl Accounts {
         std::mem::take(&mut self.events)
     }
 
+    /// The settings in force.
+    pub fn settings(&self) -> &Accounting {
+        &self.settings
+    }
+
+    /// Every flow counted so far, per class and IP version.
+    pub fn traffic(&self) -> [[super::Count; 2]; 4] {
+        self.ledger.traffic()
+    }
+
+    /// Capture time of the first packet merged (ns), if any.
+    pub fn first_packet_ns(&self) -> Option<u64> {
+        (self.first_ns != u64::MAX).then_some(self.first_ns)
+    }
+
+    /// Capture time of the latest packet merged (ns), if any.
+    pub fn last_packet_ns(&self) -> Option<u64> {
+        (self.last_ns != 0).then_some(self.last_ns)
+    }
+
     /// Bytes its conversations, entries and hosts hold: reserved at start
     /// for `--max-entries` of each.
     pub fn memory_bytes(&self) -> usize {
@@ -354,6 +384,8 @@ impl Accounts {
         s.shard_memory_bytes = shard_memory_bytes;
         s.collector_memory_bytes = self.memory_bytes();
         s.complete = complete;
+        s.settings = self.settings.clone();
+        s.refresh = self.refresh;
         s
     }
 }

@@ -138,6 +138,10 @@ fn ticks(d: Duration, refresh: Duration) -> u64 {
 }
 
 impl Ledger {
+    pub(super) fn traffic(&self) -> [[Count; 2]; 4] {
+        self.traffic
+    }
+
     pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
         let mut b = Ledger {
             watch: acc.detection.volume_enabled(),

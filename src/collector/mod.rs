@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod conversations;
+pub mod history;
 mod ledger;
 mod ranking;
 mod slots;
@@ -21,6 +22,7 @@ use crate::detect::AlertEvent;
 use crate::detect::deliver::Deliveries;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use history::{History, Point};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -96,20 +98,39 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         alerts_rx,
         outputs_attached: false,
         deliveries: Arc::new(Deliveries::default()),
+        capture_now: 0,
     };
     (workers, collector)
 }
 
-/// The latest snapshot, shared with the HTTP server.
+/// The latest snapshot, shared with the HTTP server, and the history the
+/// API takes rates from.
 pub struct Published {
     current: Mutex<Arc<Snapshot>>,
+    history: Mutex<History>,
 }
 
 impl Published {
-    fn new(s: Snapshot) -> Published {
+    pub fn new(s: Snapshot) -> Published {
         Published {
             current: Mutex::new(Arc::new(s)),
+            history: Mutex::new(History::default()),
         }
+    }
+
+    /// Runs `f` on the history, under its own lock (never the snapshot's).
+    pub fn with_history<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
+        match self.history.lock() {
+            Ok(mut g) => f(&mut g),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// Publishes `s` and keeps it as a sample of the history (benchmarks
+    /// and tests build a history this way).
+    pub fn set_sampled(&self, s: Arc<Snapshot>) {
+        self.set(s.clone());
+        self.with_history(|h| h.sample(s));
     }
 
     /// The latest snapshot. Holds the lock only to clone an `Arc`.
@@ -149,6 +170,8 @@ pub struct CollectorLoop {
     /// Whether anyone reads the alert events.
     outputs_attached: bool,
     deliveries: Arc<Deliveries>,
+    /// Replay: the capture time every worker has handed over up to (ns).
+    capture_now: u64,
 }
 
 impl CollectorLoop {
@@ -189,7 +212,13 @@ impl CollectorLoop {
     pub fn run(mut self) -> Arc<Snapshot> {
         let workers = self.returns.len();
         let mut done = 0;
-        self.publish(false);
+        if !self.capture_clock {
+            let now = wall_clock_ns();
+            self.publish(false, now, true);
+            self.point(now);
+        } else {
+            self.publish(false, 0, false);
+        }
         let mut next_tick = Instant::now() + self.refresh;
         loop {
             match self.rx.recv_deadline(next_tick) {
@@ -207,6 +236,9 @@ impl CollectorLoop {
                         self.boundaries.remove(&at_ns);
                         self.accounts.detect(at_ns);
                         self.send_alerts();
+                        // everything up to at_ns is merged: a sample of
+                        // the capture's time for the API's windows
+                        self.at_boundary(at_ns);
                     }
                 }
                 Ok(Handoff::Done { .. }) => {
@@ -224,11 +256,16 @@ impl CollectorLoop {
                     }
                     self.accounts.tick();
                     if !self.capture_clock {
-                        self.accounts.detect(wall_clock_ns());
+                        let now = wall_clock_ns();
+                        self.accounts.detect(now);
                         self.send_alerts();
-                    }
-                    if self.accounts.dirty {
-                        self.publish(false);
+                        if self.accounts.dirty {
+                            self.publish(false, now, true);
+                        }
+                        self.point(now);
+                    } else if self.accounts.dirty {
+                        // a replay's samples are taken at boundaries only
+                        self.publish(false, self.capture_now, false);
                     }
                     next_tick += self.refresh;
                     let now = Instant::now();
@@ -239,12 +276,65 @@ impl CollectorLoop {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        self.publish(true)
+        if !self.capture_clock {
+            return self.publish(true, wall_clock_ns(), true);
+        }
+        // a replay ends as of its last packet, not at the end of the
+        // interval that holds it
+        let end = match self.accounts.last_packet_ns() {
+            Some(last) if self.capture_now > 0 => last.min(self.capture_now),
+            _ => self.capture_now,
+        };
+        let s = self.publish(true, end, false);
+        if self.capture_now > 0 {
+            let traffic = self.accounts.traffic();
+            self.published.with_history(|h| {
+                h.replace_last(s.clone());
+                h.replace_last_point(Point {
+                    at_ns: end,
+                    traffic,
+                });
+            });
+        }
+        s
+    }
+
+    /// Every worker has handed over up to `at_ns` of capture time.
+    fn at_boundary(&mut self, at_ns: u64) {
+        if self.capture_now == 0 {
+            // nothing was counted before the first packet
+            if let Some(first) = self.accounts.first_packet_ns() {
+                let mut origin = Snapshot::empty(self.returns.len());
+                origin.at_ns = first.min(at_ns);
+                self.published
+                    .with_history(|h| h.sample(Arc::new(origin.clone())));
+                self.published.with_history(|h| {
+                    h.point(Point {
+                        at_ns: origin.at_ns,
+                        traffic: Default::default(),
+                    })
+                });
+            }
+        }
+        self.capture_now = at_ns;
+        self.publish(false, at_ns, true);
+        self.point(at_ns);
+    }
+
+    /// Records the traffic totals at `at_ns` for the throughput chart.
+    fn point(&self, at_ns: u64) {
+        let traffic = self.accounts.traffic();
+        self.published
+            .with_history(|h| h.point(Point { at_ns, traffic }));
     }
 
     /// Hands the new alert events to the log's queue, never waiting.
     fn send_alerts(&mut self) {
         let events = self.accounts.take_events();
+        if !events.is_empty() {
+            let cap = self.accounts.settings().detection.history;
+            self.published.with_history(|h| h.events(&events, cap));
+        }
         if !self.outputs_attached {
             return;
         }
@@ -255,11 +345,17 @@ impl CollectorLoop {
         }
     }
 
-    fn publish(&mut self, complete: bool) -> Arc<Snapshot> {
+    /// Publishes the counts as of `at_ns`, and keeps them as a sample of
+    /// the history if `sample`.
+    fn publish(&mut self, complete: bool, at_ns: u64, sample: bool) -> Arc<Snapshot> {
         let mut s = self.accounts.snapshot(self.memory_bytes, complete);
         s.detection.deliveries = self.deliveries.clone();
+        s.at_ns = at_ns;
         let s = Arc::new(s);
         self.published.set(s.clone());
+        if sample {
+            self.published.with_history(|h| h.sample(s.clone()));
+        }
         self.accounts.dirty = false;
         s
     }

@@ -2,13 +2,15 @@
 //! counted so far, in the rows the exposition renders, and the keys and
 //! counts those rows are made of.
 
-use crate::config::Compat;
+use crate::config::{Accounting, Compat};
 use crate::detect::DetectionView;
 use crate::flow::FlowKey;
 use crate::netset::Class;
 use crate::parse::{ERROR_KINDS, ParseError, PortKind};
 use crate::worker::new_batch_histogram;
 use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Key of one collector entry and flow series: a host pair, protocol,
 /// service port and direction. The derived order is the exposition order.
@@ -165,6 +167,14 @@ pub struct Snapshot {
     pub complete: bool,
     /// Alerts started, active and suppressed.
     pub detection: DetectionView,
+    /// When the counts are as of, ns since the Unix epoch: the clock at
+    /// publication (live), or the capture time of the last interval
+    /// boundary every worker reached (replay).
+    pub at_ns: u64,
+    /// The accounting settings in force.
+    pub settings: Arc<Accounting>,
+    /// How often the collector publishes.
+    pub refresh: Duration,
 }
 
 impl Snapshot {
@@ -194,6 +204,9 @@ impl Snapshot {
             collector_memory_bytes: 0,
             complete: false,
             detection: DetectionView::default(),
+            at_ns: 0,
+            settings: Arc::default(),
+            refresh: Duration::ZERO,
         }
     }
 }

@@ -75,6 +75,8 @@ pub struct Detection {
     pub limits: AlertLimits,
     /// Active alerts at most.
     pub max_alerts: usize,
+    /// Alert events the API keeps for `/api/v1/alerts`.
+    pub history: usize,
     pub scan: ScanLimits,
     /// Host groups: the longest prefix that matches a host picks its group.
     pub groups: Vec<AlertGroup>,
@@ -98,6 +100,7 @@ impl Default for Detection {
             interval: defaults::duration(defaults::ALERT_INTERVAL),
             limits: AlertLimits::default(),
             max_alerts: defaults::MAX_ALERTS as usize,
+            history: defaults::ALERT_HISTORY as usize,
             scan: ScanLimits::default(),
             groups: Vec::new(),
         }
@@ -203,6 +206,7 @@ impl Accounting {
             limit("alert-pps", self.detection.limits.pps),
             limit("alert-new-flows", self.detection.limits.new_flows),
             format!("max-alerts = {}", self.detection.max_alerts),
+            format!("alert-history = {}", self.detection.history),
             format!("scan-hosts = {}", self.detection.scan.hosts),
             format!("scan-ports = {}", self.detection.scan.ports),
             format!(
@@ -309,6 +313,9 @@ pub struct AccountingArgs {
     /// Active alerts at most; more are counted in ringflow_alerts_suppressed_total.
     #[arg(long, value_name = "N")]
     pub max_alerts: Option<u64>,
+    /// Recent alert events kept for the API and the dashboard (/api/v1/alerts).
+    #[arg(long, value_name = "N")]
+    pub alert_history: Option<u64>,
     /// Network scan: a source that opens conversations to more than N
     /// distinct IPs within --scan-interval; 0 is off.
     #[arg(long, value_name = "N")]
@@ -452,6 +459,11 @@ impl AccountingArgs {
             Some(n) if (1..=1_000_000).contains(&n) => n as usize,
             Some(n) => return Err(format!("--max-alerts {n} must be between 1 and 1000000")),
         };
+        let history = match self.alert_history {
+            None => d.history,
+            Some(n) if n <= 1_000_000 => n as usize,
+            Some(n) => return Err(format!("--alert-history {n} must be at most 1000000")),
+        };
         let count = |v: Option<u64>, flag: &str, default: u64| -> Result<usize, String> {
             match v.unwrap_or(default) {
                 n if n <= 1_000_000 => Ok(n as usize),
@@ -527,6 +539,7 @@ impl AccountingArgs {
             interval,
             limits,
             max_alerts,
+            history,
             groups,
         })
     }

@@ -68,6 +68,8 @@ pub const FLOW_IDLE: &str = "10m";
 pub const ALERT_INTERVAL: &str = "10s";
 /// Alerts active at most.
 pub const MAX_ALERTS: u64 = 1000;
+/// Alert events the API keeps.
+pub const ALERT_HISTORY: u64 = 10_000;
 
 /// Network scan: distinct IPs one source may open conversations to within
 /// the scan interval.
@@ -135,6 +137,7 @@ fn shown() -> Vec<(&'static str, String)> {
         ("flow_idle", FLOW_IDLE.to_string()),
         ("alert_interval", ALERT_INTERVAL.to_string()),
         ("max_alerts", MAX_ALERTS.to_string()),
+        ("alert_history", ALERT_HISTORY.to_string()),
         ("scan_hosts", SCAN_HOSTS.to_string()),
         ("scan_ports", SCAN_PORTS.to_string()),
         ("scan_interval", SCAN_INTERVAL.to_string()),
@@ -143,7 +146,7 @@ fn shown() -> Vec<(&'static str, String)> {
 }
 
 /// Accounting flags, which live capture and replay share.
-const ACCOUNTING: [&str; 12] = [
+const ACCOUNTING: [&str; 13] = [
     "local_networks",
     "max_flow_series",
     "max_hosts",
@@ -152,6 +155,7 @@ const ACCOUNTING: [&str; 12] = [
     "flow_idle",
     "alert_interval",
     "max_alerts",
+    "alert_history",
     "scan_hosts",
     "scan_ports",
     "scan_interval",

@@ -736,6 +736,7 @@ mod tests {
             max_alerts,
             scan: no_scans(),
             groups: Vec::new(),
+            ..Detection::default()
         })
     }
 
@@ -789,6 +790,7 @@ mod tests {
             max_alerts: 10,
             scan: no_scans(),
             groups: Vec::new(),
+            ..Detection::default()
         });
         assert!(d.enabled(), "an active alert still needs its end");
         assert!(d.check(10 * S, 0, &[host(1, 1000)], &mut no_peers));

@@ -1,7 +1,10 @@
 //! The HTTP server: `GET /metrics` renders the latest snapshot in the
-//! format the client asks for. It runs on its own thread with a
-//! single-threaded tokio runtime, away from the workers.
+//! format the client asks for; `/api/v1/...` answers JSON from it
+//! ([`super::api`]); `/dashboard` serves the embedded page
+//! ([`super::dashboard`]). It runs on its own thread with a
+//! single-threaded tokio runtime, away from the workers, and only reads.
 
+use super::api::{self, SocketRates, Sources};
 use super::format::{self, Format};
 use crate::capture::stats::CaptureStats;
 use crate::collector::Published;
@@ -63,22 +66,24 @@ pub fn spawn_on(
     stats: Arc<CaptureStats>,
 ) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
+    let sources = Arc::new(Sources {
+        published,
+        rates: SocketRates::start(stats.clone()),
+        stats,
+        started: std::time::Instant::now(),
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()
         .map_err(HttpError::Setup)?;
     let thread = std::thread::Builder::new()
         .name("ringflow-http".into())
-        .spawn(move || runtime.block_on(serve(listener, published, stats)))
+        .spawn(move || runtime.block_on(serve(listener, sources)))
         .map_err(HttpError::Setup)?;
     Ok(Server { local_addr, thread })
 }
 
-async fn serve(
-    listener: std::net::TcpListener,
-    published: Arc<Published>,
-    stats: Arc<CaptureStats>,
-) {
+async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -93,11 +98,10 @@ async fn serve(
             // connections we have, try again.
             Err(_) => continue,
         };
-        let published = published.clone();
-        let stats = stats.clone();
+        let sources = sources.clone();
         tokio::task::spawn(async move {
             let svc = service_fn(move |req| {
-                let resp = handle(&req, &published, &stats);
+                let resp = handle(&req, &sources);
                 async move { Ok::<_, Infallible>(resp) }
             });
             // A client that goes away mid-response is not our problem.
@@ -108,36 +112,78 @@ async fn serve(
     }
 }
 
-fn handle(
-    req: &Request<Incoming>,
-    published: &Published,
-    stats: &Arc<CaptureStats>,
-) -> Response<Full<Bytes>> {
-    let reply = |status, ctype: &str, body: String| {
-        Response::builder()
-            .status(status)
-            .header(header::CONTENT_TYPE, ctype)
-            .body(Full::new(Bytes::from(body)))
-            .unwrap_or_default()
-    };
+fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            "only GET\n".into(),
-        );
+        let mut r = json_error(405, "only GET and HEAD");
+        r.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+        return r;
     }
-    match req.uri().path() {
-        "/metrics" => metrics(req, published, stats),
-        "/" => reply(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            "<html><head><title>ringflow</title></head><body><h1>ringflow</h1>\
-             <p><a href=\"/metrics\">/metrics</a></p></body></html>\n"
-                .into(),
-        ),
-        _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
+    let gzip = format::accepts_gzip(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    );
+    match path {
+        "/metrics" => return metrics(req, &src.published, &src.stats),
+        "/" => {
+            return Response::builder()
+                .status(StatusCode::FOUND)
+                .header(header::LOCATION, "/dashboard")
+                .body(Full::new(Bytes::new()))
+                .unwrap_or_default();
+        }
+        _ => {}
     }
+    if let Some(asset) = super::dashboard::asset(path) {
+        let body = if gzip { asset.gzip } else { asset.plain };
+        let mut r = Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, asset.content_type)
+            .header(header::CONTENT_SECURITY_POLICY, CSP)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(header::CACHE_CONTROL, "no-store")
+            .header(header::VARY, "Accept-Encoding");
+        if gzip {
+            r = r.header(header::CONTENT_ENCODING, "gzip");
+        }
+        return r
+            .body(Full::new(Bytes::from_static(body)))
+            .unwrap_or_default();
+    }
+    let query = req.uri().query().unwrap_or("");
+    match api::get(src, path, query) {
+        Some(Ok(v)) => json_response(200, &v, gzip),
+        Some(Err(e)) => json_error(e.status, &e.message),
+        None => json_error(404, &format!("no such path: {path}")),
+    }
+}
+
+/// The page and its assets come from this server only.
+const CSP: &str = "default-src 'self'";
+
+/// A JSON answer, gzipped if the client accepts it.
+fn json_response(status: u16, v: &serde_json::Value, gzip: bool) -> Response<Full<Bytes>> {
+    // serde_json escapes every string it writes
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let r = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header(header::VARY, "Accept-Encoding");
+    match gzip.then(|| gzip_bytes(&body)) {
+        Some(Ok(z)) => r
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(Full::new(Bytes::from(z))),
+        _ => r.body(Full::new(Bytes::from(body))),
+    }
+    .unwrap_or_default()
+}
+
+fn json_error(status: u16, message: &str) -> Response<Full<Bytes>> {
+    json_response(status, &serde_json::json!({ "error": message }), false)
 }
 
 /// `GET /metrics`: the latest snapshot in the format the `Accept` header

@@ -1,6 +1,8 @@
 //! Prometheus exposition of the collector's snapshot in either format, and
 //! the HTTP server that serves it.
 
+pub mod api;
+pub mod dashboard;
 pub mod format;
 pub mod http;
 pub mod labels;

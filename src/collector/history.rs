@@ -1,0 +1,233 @@
+//! What the API and the dashboard need of the past, kept beside the
+//! latest snapshot: a few earlier snapshots to take rates over a window
+//! against, the traffic totals of the last hour for the throughput chart,
+//! and the recent alert events. The collector records into it when it
+//! publishes (a few pointer and counter copies); readers copy out what
+//! they need under its own lock, never the snapshot's.
+
+use super::snapshot::{Count, Snapshot};
+use crate::detect::{AlertEvent, Event};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// The windows rates are taken over, in seconds.
+pub const WINDOWS: [u64; 2] = [60, 300];
+/// How long the throughput chart reaches back, in seconds.
+pub const TIMELINE_SECONDS: u64 = 3600;
+/// Points of the throughput chart are at least this far apart (ns).
+const TIMELINE_STEP_NS: u64 = 1_000_000_000;
+
+const SEC: u64 = 1_000_000_000;
+/// A replay served over HTTP hands over at least this often in capture
+/// time, so the history has samples of the capture's time (ns).
+pub const SAMPLE_STEP_NS: u64 = 10 * SEC;
+
+/// Traffic totals at one time: per class (in [`crate::netset::Class::ALL`]
+/// order) and IP version, everything counted up to `at_ns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Point {
+    pub at_ns: u64,
+    pub traffic: [[Count; 2]; 4],
+}
+
+/// An alert event with its place in the history.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub seq: u64,
+    pub event: AlertEvent,
+}
+
+#[derive(Debug, Default)]
+pub struct History {
+    /// Snapshots kept to take rates against, oldest first: at most one per
+    /// slot of [`slot`], so about ten whatever the refresh.
+    samples: VecDeque<Arc<Snapshot>>,
+    timeline: VecDeque<Point>,
+    events: VecDeque<Recorded>,
+    /// The latest event of each active alert, by alert id.
+    active: BTreeMap<u64, AlertEvent>,
+    next_seq: u64,
+}
+
+/// The slot a sample `age_ns` old at `at_ns` belongs to: 20 s slots for
+/// the last 80 s (the 1-minute window finds a base 60 to 80 s back), 100 s
+/// slots up to 400 s (the 5-minute window: 300 to 400 s back); older
+/// samples are not kept.
+fn slot(at_ns: u64, age_ns: u64) -> Option<(u8, u64)> {
+    if age_ns < 80 * SEC {
+        Some((0, at_ns / (20 * SEC)))
+    } else if age_ns < 400 * SEC {
+        Some((1, at_ns / (100 * SEC)))
+    } else {
+        None
+    }
+}
+
+impl History {
+    /// Keeps `s` as a sample if its time is past the last one's, and thins
+    /// the older ones to one per slot.
+    pub fn sample(&mut self, s: Arc<Snapshot>) {
+        if self.samples.back().is_some_and(|b| b.at_ns >= s.at_ns) {
+            // same time (a replay's tick between boundaries): newest wins
+            if self.samples.back().is_some_and(|b| b.at_ns == s.at_ns) {
+                self.samples.pop_back();
+            } else {
+                return;
+            }
+        }
+        let now = s.at_ns;
+        self.samples.push_back(s);
+        // keep the oldest sample of each slot, and the newest always
+        let last = self.samples.len() - 1;
+        let mut prev: Option<(u8, u64)> = None;
+        let mut i = 0;
+        self.samples.retain(|x| {
+            let keep = if i == last {
+                true
+            } else {
+                match slot(x.at_ns, now - x.at_ns) {
+                    None => false,
+                    Some(k) if Some(k) == prev => false,
+                    Some(k) => {
+                        prev = Some(k);
+                        true
+                    }
+                }
+            };
+            i += 1;
+            keep
+        });
+    }
+
+    /// Keeps `s` in place of the samples at or after its time (a replay's
+    /// last sample: its end is its last packet, before the boundary).
+    pub fn replace_last(&mut self, s: Arc<Snapshot>) {
+        while self.samples.back().is_some_and(|b| b.at_ns >= s.at_ns) {
+            self.samples.pop_back();
+        }
+        self.samples.push_back(s);
+    }
+
+    /// Keeps `p` in place of the points at or after its time.
+    pub fn replace_last_point(&mut self, p: Point) {
+        while self.timeline.back().is_some_and(|b| b.at_ns >= p.at_ns) {
+            self.timeline.pop_back();
+        }
+        self.timeline.push_back(p);
+    }
+
+    /// The sample to take rates against over `window_s` seconds back from
+    /// `now_ns`: the newest at least that old, else the oldest kept.
+    pub fn base(&self, now_ns: u64, window_s: u64) -> Option<Arc<Snapshot>> {
+        let edge = now_ns.saturating_sub(window_s * SEC);
+        self.samples
+            .iter()
+            .rev()
+            .find(|s| s.at_ns <= edge)
+            .or(self.samples.front())
+            .cloned()
+    }
+
+    /// Records the totals at `at_ns` for the throughput chart.
+    pub fn point(&mut self, p: Point) {
+        if self
+            .timeline
+            .back()
+            .is_some_and(|b| p.at_ns < b.at_ns + TIMELINE_STEP_NS)
+        {
+            return;
+        }
+        self.timeline.push_back(p);
+        let edge = p.at_ns.saturating_sub(TIMELINE_SECONDS * SEC);
+        while self.timeline.front().is_some_and(|f| f.at_ns < edge) {
+            self.timeline.pop_front();
+        }
+    }
+
+    pub fn timeline(&self) -> Vec<Point> {
+        self.timeline.iter().copied().collect()
+    }
+
+    /// Adds alert events, keeping the last `cap`.
+    pub fn events(&mut self, events: &[AlertEvent], cap: usize) {
+        for e in events {
+            match e.event {
+                Event::End => {
+                    self.active.remove(&e.id);
+                }
+                Event::Start | Event::Update => {
+                    self.active.insert(e.id, e.clone());
+                }
+            }
+            self.next_seq += 1;
+            self.events.push_back(Recorded {
+                seq: self.next_seq,
+                event: e.clone(),
+            });
+        }
+        while self.events.len() > cap {
+            self.events.pop_front();
+        }
+    }
+
+    /// Events after `since` (a `seq`), at most `n`, oldest first; and the
+    /// sequence number of the newest event recorded.
+    pub fn events_since(&self, since: u64, n: usize) -> (Vec<Recorded>, u64) {
+        let start = self.events.partition_point(|r| r.seq <= since);
+        let list = self.events.iter().skip(start).take(n).cloned().collect();
+        (list, self.next_seq)
+    }
+
+    /// The latest event of each active alert, by id.
+    pub fn active(&self) -> Vec<AlertEvent> {
+        self.active.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(at_s: u64) -> Arc<Snapshot> {
+        let mut s = Snapshot::empty(1);
+        s.at_ns = at_s * SEC;
+        Arc::new(s)
+    }
+
+    #[test]
+    fn samples_stay_few_and_bases_are_a_window_back() {
+        let mut h = History::default();
+        for t in 0..=1000 {
+            h.sample(snap(t));
+        }
+        assert!(h.samples.len() <= 12, "{} samples kept", h.samples.len());
+        for w in WINDOWS {
+            let base = h.base(1000 * SEC, w).unwrap();
+            let age = 1000 - base.at_ns / SEC;
+            assert!(
+                age >= w && age <= w + w / 3,
+                "window {w}: base {age} s back"
+            );
+        }
+        // early on, the oldest sample stands in
+        let mut h = History::default();
+        h.sample(snap(5));
+        h.sample(snap(6));
+        assert_eq!(h.base(6 * SEC, 60).unwrap().at_ns, 5 * SEC);
+    }
+
+    #[test]
+    fn the_timeline_keeps_an_hour_a_second_apart() {
+        let mut h = History::default();
+        for ms in (0..5000 * 1000).step_by(500) {
+            h.point(Point {
+                at_ns: ms * 1_000_000,
+                traffic: Default::default(),
+            });
+        }
+        let t = h.timeline();
+        assert_eq!(t.len(), 3601);
+        assert!(t.windows(2).all(|w| w[1].at_ns - w[0].at_ns == SEC));
+        assert_eq!(t.last().unwrap().at_ns, 4999 * SEC);
+    }
+}

@@ -1,0 +1,1220 @@
+//! The JSON API: read-only views of the published snapshot, with rates
+//! taken against an earlier snapshot the history kept. Every handler is
+//! a function of (snapshots, query) to JSON, so it is tested without a
+//! server; [`super::http`] routes to [`get`].
+
+use super::services;
+use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
+use crate::collector::history::{Point, WINDOWS};
+use crate::collector::{Count, FlowRow, Published, Snapshot};
+use crate::detect::{AlertEvent, Kind, rfc3339};
+use crate::flow::FastState;
+use crate::netset::{Class, Networks};
+use crate::parse::{proto_label, to_ip};
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Lists are at most this long.
+pub const MAX_N: usize = 1000;
+/// ... and this long unless `n` says otherwise.
+pub const DEFAULT_N: usize = 20;
+
+/// An error answer: status and message, sent as `{"error": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: 400,
+        message: message.into(),
+    }
+}
+
+fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError {
+        status: 404,
+        message: message.into(),
+    }
+}
+
+/// What a request reads: the published snapshot and its history, the
+/// capture's counters and their recent rates.
+pub struct Sources {
+    pub published: Arc<Published>,
+    pub stats: Arc<CaptureStats>,
+    pub rates: Arc<SocketRates>,
+    pub started: Instant,
+}
+
+/// Answers `GET path?query`, or `None` if the path is not the API's.
+pub fn get(src: &Sources, path: &str, query: &str) -> Option<Result<Value, ApiError>> {
+    let q = || Query::parse(query);
+    let r = match path {
+        "/api/v1/capabilities" | "/capabilities" => q().and_then(|q| {
+            q.only(&[])?;
+            Ok(capabilities(&src.published.get(), &src.stats))
+        }),
+        "/api/v1/status" => q().and_then(|q| {
+            q.only(&[])?;
+            Ok(status(src))
+        }),
+        "/api/v1/top" => q().and_then(|q| {
+            q.only(&["what", "by", "window", "class", "n"])?;
+            top(&src.published, &q)
+        }),
+        "/api/v1/graph" => q().and_then(|q| {
+            q.only(&["window", "min-bytes", "n", "class"])?;
+            graph(&src.published, &q)
+        }),
+        "/api/v1/throughput" => q().and_then(|q| {
+            q.only(&[])?;
+            Ok(throughput(&src.published))
+        }),
+        "/api/v1/alerts/active" => q().and_then(|q| {
+            q.only(&[])?;
+            Ok(json!(src.published.with_history(|h| h.active())))
+        }),
+        "/api/v1/alerts" => q().and_then(|q| {
+            q.only(&["since", "n"])?;
+            alerts(&src.published, &q)
+        }),
+        "/active" => q().and_then(|q| {
+            q.only(&[])?;
+            Ok(trafficalerted_active(
+                &src.published.with_history(|h| h.active()),
+            ))
+        }),
+        _ => match path.strip_prefix("/api/v1/hosts/") {
+            Some(ip) => q().and_then(|q| {
+                q.only(&["window", "n"])?;
+                host(&src.published, &percent_decode(ip)?, &q)
+            }),
+            None => return None,
+        },
+    };
+    Some(r)
+}
+
+/// A query string, decoded; each parameter at most once.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: &str) -> Result<Query, ApiError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for part in q.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            let k = percent_decode(k)?;
+            let v = percent_decode(v)?;
+            if out.iter().any(|(x, _)| *x == k) {
+                return Err(bad(format!("parameter {k} given twice")));
+            }
+            out.push((k, v));
+        }
+        Ok(Query(out))
+    }
+
+    /// An error naming the first parameter not in `known`.
+    fn only(&self, known: &[&str]) -> Result<(), ApiError> {
+        match self.0.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            Some((k, _)) => Err(bad(format!("unknown parameter {k}"))),
+            None => Ok(()),
+        }
+    }
+
+    fn get(&self, k: &str) -> Option<&str> {
+        self.0.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str())
+    }
+
+    /// `n`: 1 to [`MAX_N`], [`DEFAULT_N`] if absent.
+    fn n(&self) -> Result<usize, ApiError> {
+        match self.get("n") {
+            None => Ok(DEFAULT_N),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=MAX_N).contains(&n) => Ok(n),
+                _ => Err(bad(format!("n must be a number from 1 to {MAX_N}"))),
+            },
+        }
+    }
+
+    /// `window`: `1m` or `5m` (default `1m`), in seconds.
+    fn window(&self) -> Result<(u64, &'static str), ApiError> {
+        match self.get("window") {
+            None | Some("1m") => Ok((WINDOWS[0], "1m")),
+            Some("5m") => Ok((WINDOWS[1], "5m")),
+            Some(_) => Err(bad("window must be 1m or 5m")),
+        }
+    }
+
+    fn class(&self) -> Result<Option<Class>, ApiError> {
+        match self.get("class") {
+            None | Some("") | Some("all") => Ok(None),
+            Some(v) => Class::ALL
+                .into_iter()
+                .find(|c| c.as_str() == v)
+                .map(Some)
+                .ok_or_else(|| bad("class must be incoming, outgoing, internal or transit")),
+        }
+    }
+}
+
+/// `%XX` and `+` decoded; an error for a bad escape or non-UTF-8.
+fn percent_decode(s: &str) -> Result<String, ApiError> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = b
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| bad("bad %-escape in the query"))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad("the query is not UTF-8"))
+}
+
+/// An address: IP version and 16 bytes.
+type Addr = (u8, [u8; 16]);
+
+/// The latest snapshot and the one a window back, with the seconds
+/// between them.
+pub struct Span {
+    pub now: Arc<Snapshot>,
+    pub base: Arc<Snapshot>,
+    pub seconds: f64,
+    pub label: &'static str,
+}
+
+impl Span {
+    pub fn of(published: &Published, window_s: u64, label: &'static str) -> Span {
+        let now = published.get();
+        let base = published
+            .with_history(|h| h.base(now.at_ns, window_s))
+            .filter(|b| b.at_ns < now.at_ns)
+            .unwrap_or_else(|| {
+                // nothing earlier: the counts since nothing was counted
+                let mut s = Snapshot::empty(0);
+                s.at_ns = now.at_ns;
+                Arc::new(s)
+            });
+        let seconds = (now.at_ns - base.at_ns) as f64 / 1e9;
+        Span {
+            now,
+            base,
+            seconds,
+            label,
+        }
+    }
+
+    fn rate(&self, n: u64) -> f64 {
+        if self.seconds > 0.0 {
+            n as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn header(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("window".into(), json!(self.label));
+        m.insert("seconds".into(), json!(self.seconds));
+        m.insert("at".into(), json!(rfc3339(self.now.at_ns)));
+        m
+    }
+
+    /// Each flow row of `now` that counted in the window (of `class` if
+    /// given), with what it counted. Both lists are sorted by key.
+    fn flows(&self, class: Option<Class>) -> Vec<(&FlowRow, Count)> {
+        let base = &self.base.flows;
+        let mut j = 0;
+        let mut out = Vec::new();
+        for r in &self.now.flows {
+            if class.is_some_and(|c| c != r.class) {
+                continue;
+            }
+            while j < base.len() && base[j].key < r.key {
+                j += 1;
+            }
+            let before = base.get(j).filter(|b| b.key == r.key);
+            let d = delta(
+                Count {
+                    packets: r.packets,
+                    bytes: r.bytes,
+                },
+                before.map(|b| Count {
+                    packets: b.packets,
+                    bytes: b.bytes,
+                }),
+            );
+            if d.packets > 0 || d.bytes > 0 {
+                out.push((r, d));
+            }
+        }
+        out
+    }
+
+    fn counts(&self, c: Count) -> Value {
+        json!({
+            "bytes": c.bytes,
+            "packets": c.packets,
+            "bytes_per_second": self.rate(c.bytes),
+            "packets_per_second": self.rate(c.packets),
+        })
+    }
+}
+
+/// What a counter counted since `before`: the difference, or all of it if
+/// the series restarted (it was folded and exported again).
+fn delta(now: Count, before: Option<Count>) -> Count {
+    match before {
+        Some(b) if now.packets >= b.packets && now.bytes >= b.bytes => Count {
+            packets: now.packets - b.packets,
+            bytes: now.bytes - b.bytes,
+        },
+        _ => now,
+    }
+}
+
+fn ip(a: Addr) -> IpAddr {
+    to_ip(a.0, a.1)
+}
+
+/// By bytes or by packets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum By {
+    Bytes,
+    Packets,
+}
+
+impl By {
+    fn parse(q: &Query) -> Result<By, ApiError> {
+        match q.get("by") {
+            None | Some("bytes") => Ok(By::Bytes),
+            Some("packets") => Ok(By::Packets),
+            Some(_) => Err(bad("by must be bytes or packets")),
+        }
+    }
+
+    fn of(self, c: Count) -> u64 {
+        match self {
+            By::Bytes => c.bytes,
+            By::Packets => c.packets,
+        }
+    }
+}
+
+/// The `n` items with the most `weight`, heaviest first; ties go to the
+/// smallest `tie` (an address, a pair, a service), so answers are stable.
+fn heaviest<T, K: Ord>(
+    mut items: Vec<T>,
+    n: usize,
+    weight: impl Fn(&T) -> u64,
+    tie: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let order = |a: &T, b: &T| weight(b).cmp(&weight(a)).then_with(|| tie(a).cmp(&tie(b)));
+    if items.len() > n {
+        items.select_nth_unstable_by(n - 1, order);
+        items.truncate(n);
+    }
+    items.sort_by(order);
+    items
+}
+
+/// A service: protocol and port (none for protocols without ports).
+type Service = (u8, Option<u16>);
+
+fn service_json(s: Service) -> serde_json::Map<String, Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("proto".into(), json!(proto_label(s.0)));
+    m.insert("port".into(), json!(s.1));
+    m.insert(
+        "service".into(),
+        json!(s.1.map(|p| services::name(s.0, p)).unwrap_or("")),
+    );
+    m
+}
+
+/// One host pair over the window: the side that opened the conversations
+/// first (`a`, the client) and the answering side (`b`), their traffic in
+/// both directions, and the services it went to.
+pub struct Pair {
+    pub a: Addr,
+    pub b: Addr,
+    pub count: Count,
+    /// (service, count), heaviest first, at most [`PAIR_SERVICES`].
+    pub services: Vec<(Service, Count)>,
+}
+
+/// Services shown per pair.
+pub const PAIR_SERVICES: usize = 3;
+
+/// Every host pair with traffic in the window.
+pub fn pairs(flows: &[(&FlowRow, Count)]) -> Vec<Pair> {
+    type PairKey = (u8, [u8; 16], [u8; 16]);
+    // per pair and service first (a request and its reply are two rows)
+    let mut per_service: HashMap<(PairKey, Service), Count, FastState> = HashMap::default();
+    for (r, d) in flows {
+        let k = &r.key;
+        let (a, b) = if k.reply {
+            (k.dst, k.src)
+        } else {
+            (k.src, k.dst)
+        };
+        let c = per_service
+            .entry(((k.version, a, b), (k.proto, k.port)))
+            .or_default();
+        c.packets += d.packets;
+        c.bytes += d.bytes;
+    }
+    let mut index: HashMap<PairKey, usize, FastState> = HashMap::default();
+    let mut out: Vec<Pair> = Vec::new();
+    for ((pk, svc), c) in per_service {
+        let i = *index.entry(pk).or_insert_with(|| {
+            out.push(Pair {
+                a: (pk.0, pk.1),
+                b: (pk.0, pk.2),
+                count: Count::default(),
+                services: Vec::new(),
+            });
+            out.len() - 1
+        });
+        let p = &mut out[i];
+        p.count.packets += c.packets;
+        p.count.bytes += c.bytes;
+        // keep the heaviest few, heaviest first
+        let at = p.services.partition_point(|(_, x)| x.bytes >= c.bytes);
+        if at < PAIR_SERVICES {
+            p.services.insert(at, (svc, c));
+            p.services.truncate(PAIR_SERVICES);
+        }
+    }
+    out
+}
+
+fn pair_json(span: &Span, nets: &Networks, p: &Pair) -> Value {
+    let services: Vec<Value> = p
+        .services
+        .iter()
+        .map(|(s, c)| {
+            let mut m = service_json(*s);
+            m.insert("bytes".into(), json!(c.bytes));
+            m.insert("packets".into(), json!(c.packets));
+            Value::Object(m)
+        })
+        .collect();
+    let mut m = span.counts(p.count);
+    let o = m.as_object_mut().expect("counts are an object");
+    o.insert("src".into(), json!(ip(p.a)));
+    o.insert("dst".into(), json!(ip(p.b)));
+    o.insert(
+        "class".into(),
+        json!(nets.class(p.a.0, &p.a.1, &p.b.1).as_str()),
+    );
+    o.insert("services".into(), json!(services));
+    m
+}
+
+/// Sent and received by one address over the window.
+#[derive(Clone, Copy, Default)]
+struct Both {
+    tx: Count,
+    rx: Count,
+}
+
+impl Both {
+    fn total(&self) -> Count {
+        Count {
+            packets: self.tx.packets + self.rx.packets,
+            bytes: self.tx.bytes + self.rx.bytes,
+        }
+    }
+}
+
+fn per_host(flows: &[(&FlowRow, Count)]) -> HashMap<Addr, Both, FastState> {
+    let mut m: HashMap<Addr, Both, FastState> = HashMap::default();
+    for (r, d) in flows {
+        let k = &r.key;
+        let s = &mut m.entry((k.version, k.src)).or_default().tx;
+        s.packets += d.packets;
+        s.bytes += d.bytes;
+        let t = &mut m.entry((k.version, k.dst)).or_default().rx;
+        t.packets += d.packets;
+        t.bytes += d.bytes;
+    }
+    m
+}
+
+fn host_json(span: &Span, nets: &Networks, a: Addr, b: Both) -> Value {
+    json!({
+        "ip": ip(a),
+        "local": nets.is_local(a.0, &a.1),
+        "monitored": nets.is_monitored(a.0, &a.1),
+        "sent": span.counts(b.tx),
+        "received": span.counts(b.rx),
+        "bytes": b.total().bytes,
+        "packets": b.total().packets,
+        "bytes_per_second": span.rate(b.total().bytes),
+        "packets_per_second": span.rate(b.total().packets),
+    })
+}
+
+/// `GET /api/v1/top`.
+pub fn top(published: &Published, q: &Query) -> Result<Value, ApiError> {
+    let what = q.get("what").unwrap_or("hosts");
+    if !["hosts", "pairs", "services"].contains(&what) {
+        return Err(bad("what must be hosts, pairs or services"));
+    }
+    let by = By::parse(q)?;
+    let (w, label) = q.window()?;
+    let class = q.class()?;
+    let n = q.n()?;
+    let span = Span::of(published, w, label);
+    let nets = &span.now.settings.networks;
+    let flows = span.flows(class);
+    let (total, items): (usize, Vec<Value>) = match what {
+        "hosts" => {
+            let all: Vec<(Addr, Both)> = per_host(&flows).into_iter().collect();
+            let total = all.len();
+            let top = heaviest(all, n, |(_, b)| by.of(b.total()), |(a, _)| *a);
+            let items = top
+                .into_iter()
+                .map(|(a, b)| host_json(&span, nets, a, b))
+                .collect();
+            (total, items)
+        }
+        "pairs" => {
+            let all = pairs(&flows);
+            let total = all.len();
+            let items = heaviest(all, n, |p| by.of(p.count), |p| (p.a, p.b))
+                .iter()
+                .map(|p| pair_json(&span, nets, p))
+                .collect();
+            (total, items)
+        }
+        _ => {
+            let mut m: HashMap<Service, Count, FastState> = HashMap::default();
+            for (r, d) in &flows {
+                let c = m.entry((r.key.proto, r.key.port)).or_default();
+                c.packets += d.packets;
+                c.bytes += d.bytes;
+            }
+            let all: Vec<(Service, Count)> = m.into_iter().collect();
+            let total = all.len();
+            let items = heaviest(all, n, |(_, c)| by.of(*c), |(s, _)| *s)
+                .into_iter()
+                .map(|(s, c)| {
+                    let mut v = span.counts(c);
+                    if let Some(o) = v.as_object_mut() {
+                        o.extend(service_json(s));
+                    }
+                    v
+                })
+                .collect();
+            (total, items)
+        }
+    };
+    let mut m = span.header();
+    m.insert("what".into(), json!(what));
+    m.insert(
+        "by".into(),
+        json!(if by == By::Bytes { "bytes" } else { "packets" }),
+    );
+    m.insert("class".into(), json!(class.map(Class::as_str)));
+    m.insert("total".into(), json!(total));
+    m.insert("items".into(), json!(items));
+    Ok(Value::Object(m))
+}
+
+/// `GET /api/v1/graph`: the heaviest host pairs of at least `min-bytes`
+/// over the window as edges, their hosts as nodes.
+pub fn graph(published: &Published, q: &Query) -> Result<Value, ApiError> {
+    let (w, label) = q.window()?;
+    let n = q.n()?;
+    let class = q.class()?;
+    let min_bytes = match q.get("min-bytes") {
+        None => 0,
+        Some(v) => crate::config::parse_size(v)
+            .map_err(|e| bad(format!("min-bytes: {e} (a size: 5M, 100K, 1G, bytes)")))?,
+    };
+    let span = Span::of(published, w, label);
+    let nets = &span.now.settings.networks;
+    let flows = span.flows(class);
+    let hosts = per_host(&flows);
+    let all: Vec<Pair> = pairs(&flows)
+        .into_iter()
+        .filter(|p| p.count.bytes >= min_bytes)
+        .collect();
+    let total = all.len();
+    let edges = heaviest(all, n, |p| p.count.bytes, |p| (p.a, p.b));
+    let mut nodes: Vec<Addr> = edges.iter().flat_map(|p| [p.a, p.b]).collect();
+    nodes.sort_unstable();
+    nodes.dedup();
+    let mut nodes: Vec<(Addr, Both)> = nodes
+        .into_iter()
+        .map(|a| (a, hosts.get(&a).copied().unwrap_or_default()))
+        .collect();
+    nodes.sort_by_key(|(_, b)| std::cmp::Reverse(b.total().bytes));
+    let mut m = span.header();
+    m.insert("min_bytes".into(), json!(min_bytes));
+    m.insert("class".into(), json!(class.map(Class::as_str)));
+    m.insert("total_edges".into(), json!(total));
+    m.insert(
+        "nodes".into(),
+        json!(
+            nodes
+                .into_iter()
+                .map(|(a, b)| host_json(&span, nets, a, b))
+                .collect::<Vec<_>>()
+        ),
+    );
+    m.insert(
+        "edges".into(),
+        json!(
+            edges
+                .iter()
+                .map(|p| pair_json(&span, nets, p))
+                .collect::<Vec<_>>()
+        ),
+    );
+    Ok(Value::Object(m))
+}
+
+/// `GET /api/v1/hosts/{ip}`: a monitored host's rates, peers, services
+/// and active alerts.
+pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiError> {
+    let addr: IpAddr = text
+        .parse()
+        .map_err(|_| bad(format!("{text:?} is not an IP address")))?;
+    let a: Addr = match addr {
+        IpAddr::V4(v4) => (4, crate::parse::v4_addr(v4.octets())),
+        IpAddr::V6(v6) => (6, v6.octets()),
+    };
+    let (w, label) = q.window()?;
+    let n = q.n()?;
+    let span = Span::of(published, w, label);
+    let nets = &span.now.settings.networks;
+    if !nets.is_monitored(a.0, &a.1) {
+        return Err(not_found(format!("{addr} is not monitored")));
+    }
+    let row = |s: &Snapshot| {
+        s.hosts
+            .binary_search_by(|h| (h.version, h.addr).cmp(&a))
+            .ok()
+            .map(|i| s.hosts[i].counts)
+    };
+    let flows: Vec<(&FlowRow, Count)> = span
+        .flows(None)
+        .into_iter()
+        .filter(|(r, _)| (r.key.version, r.key.src) == a || (r.key.version, r.key.dst) == a)
+        .collect();
+    let known = row(&span.now).is_some()
+        || span
+            .now
+            .flows
+            .iter()
+            .any(|r| (r.key.version, r.key.src) == a || (r.key.version, r.key.dst) == a);
+    if !known {
+        return Err(not_found(format!("{addr} is not among the hosts counted")));
+    }
+    // rates: the per-IP series if it has one, else its flow series
+    let both = match row(&span.now) {
+        Some(now) => {
+            let before = row(&span.base);
+            Both {
+                tx: delta(now.tx, before.map(|b| b.tx)),
+                rx: delta(now.rx, before.map(|b| b.rx)),
+            }
+        }
+        None => per_host(&flows).get(&a).copied().unwrap_or_default(),
+    };
+    let mut peers: HashMap<Addr, Both, FastState> = HashMap::default();
+    let mut svcs: HashMap<Service, Both, FastState> = HashMap::default();
+    for (r, d) in &flows {
+        let k = &r.key;
+        let sent = (k.version, k.src) == a;
+        let peer = if sent { k.dst } else { k.src };
+        let p = peers.entry((k.version, peer)).or_default();
+        let s = svcs.entry((k.proto, k.port)).or_default();
+        for b in [p, s] {
+            let c = if sent { &mut b.tx } else { &mut b.rx };
+            c.packets += d.packets;
+            c.bytes += d.bytes;
+        }
+    }
+    let peers = heaviest(
+        peers.into_iter().collect(),
+        n,
+        |(_, b)| b.total().bytes,
+        |(a, _)| *a,
+    );
+    let svcs = heaviest(
+        svcs.into_iter().collect(),
+        n,
+        |(_, b)| b.total().bytes,
+        |(s, _)| *s,
+    );
+    let alerts: Vec<AlertEvent> = published
+        .with_history(|h| h.active())
+        .into_iter()
+        .filter(|e| e.ip == addr)
+        .collect();
+    let mut m = span.header();
+    m.insert("ip".into(), json!(addr));
+    m.insert("local".into(), json!(nets.is_local(a.0, &a.1)));
+    m.insert("sent".into(), span.counts(both.tx));
+    m.insert("received".into(), span.counts(both.rx));
+    m.insert(
+        "peers".into(),
+        json!(
+            peers
+                .into_iter()
+                .map(|(p, b)| host_json(&span, nets, p, b))
+                .collect::<Vec<_>>()
+        ),
+    );
+    m.insert(
+        "services".into(),
+        json!(
+            svcs.into_iter()
+                .map(|(s, b)| {
+                    let mut o = service_json(s);
+                    o.insert("sent".into(), span.counts(b.tx));
+                    o.insert("received".into(), span.counts(b.rx));
+                    Value::Object(o)
+                })
+                .collect::<Vec<_>>()
+        ),
+    );
+    m.insert("alerts".into(), json!(alerts));
+    Ok(Value::Object(m))
+}
+
+/// `GET /api/v1/throughput`: the traffic of the last hour, per class, as
+/// rates between the history's points.
+pub fn throughput(published: &Published) -> Value {
+    let points: Vec<Point> = published.with_history(|h| h.timeline());
+    let mut t = Vec::new();
+    let mut series: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); 4];
+    for w in points.windows(2) {
+        let secs = (w[1].at_ns - w[0].at_ns) as f64 / 1e9;
+        if secs <= 0.0 {
+            continue;
+        }
+        t.push(w[1].at_ns as f64 / 1e9);
+        for (c, (bits, pkts)) in series.iter_mut().enumerate() {
+            let sum = |p: &Point| {
+                p.traffic[c]
+                    .iter()
+                    .fold((0u64, 0u64), |(b, k), x| (b + x.bytes, k + x.packets))
+            };
+            let (b1, p1) = sum(&w[1]);
+            let (b0, p0) = sum(&w[0]);
+            bits.push(b1.saturating_sub(b0) as f64 * 8.0 / secs);
+            pkts.push(p1.saturating_sub(p0) as f64 / secs);
+        }
+    }
+    let mut classes = serde_json::Map::new();
+    for (c, (bits, pkts)) in Class::ALL.iter().zip(series) {
+        classes.insert(
+            c.as_str().into(),
+            json!({"bits_per_second": bits, "packets_per_second": pkts}),
+        );
+    }
+    json!({"time": t, "classes": classes})
+}
+
+/// `GET /api/v1/alerts?since=SEQ&n=N`: the alert events recorded after
+/// `since` (0: the oldest kept), oldest first, as the alert log writes
+/// them; `next` is the `since` of the following page.
+pub fn alerts(published: &Published, q: &Query) -> Result<Value, ApiError> {
+    let since = match q.get("since") {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| bad("since must be an event number (0 or more)"))?,
+    };
+    let n = q.n()?;
+    let (events, latest) = published.with_history(|h| h.events_since(since, n));
+    let next = events.last().map_or(since.min(latest), |r| r.seq);
+    Ok(json!({
+        "latest": latest,
+        "next": next,
+        "events": events.into_iter().map(|r| r.event).collect::<Vec<_>>(),
+    }))
+}
+
+/// TrafficAlerted's `/active`: one object per active alert.
+pub fn trafficalerted_active(active: &[AlertEvent]) -> Value {
+    let list: Vec<Value> = active
+        .iter()
+        .map(|e| {
+            let peers: u64 = e.peers.iter().map(|p| p.bytes).sum();
+            json!({
+                "EventType": e.kind.as_str(),
+                "SourceIP": e.ip,
+                "DestinationIP": e.peers.iter().map(|p| json!({"IP": p.ip, "Bytes": p.bytes})).collect::<Vec<_>>(),
+                "TotalBytes": if e.kind == Kind::Bytes { e.value as u64 } else { peers },
+            })
+        })
+        .collect();
+    json!(list)
+}
+
+/// `GET /api/v1/capabilities`: what this ringflow captures and how it is
+/// set up.
+pub fn capabilities(s: &Snapshot, stats: &CaptureStats) -> Value {
+    let a = &s.settings;
+    let nets = |v: &[crate::netset::Cidr]| v.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let d = &a.detection;
+    let limits = |l: &crate::config::AlertLimits| json!({"bytes": l.bytes, "packets": l.packets, "bps": l.bps, "pps": l.pps, "new_flows": l.new_flows});
+    let sockets: Vec<Value> = stats
+        .sockets()
+        .iter()
+        .map(|c| {
+            let (backend, mode, bind) = socket_kind(&c.kind);
+            json!({"iface": c.iface, "queue": c.queue, "backend": backend, "mode": mode, "bind": bind})
+        })
+        .collect();
+    let mut compat = Vec::new();
+    if a.compat.promflow {
+        compat.push("promflow");
+    }
+    if a.compat.trafficmonitor {
+        compat.push("trafficmonitor");
+    }
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "source": if sockets.is_empty() { "replay" } else { "live" },
+        "sockets": sockets,
+        "interfaces": stats.ifaces(),
+        "workers": s.batches.len(),
+        "refresh_seconds": s.refresh.as_secs_f64(),
+        "networks": {
+            "local": nets(a.networks.local.networks()),
+            "monitored": nets(a.networks.monitor.networks()),
+            "excluded": nets(a.networks.exclude.networks()),
+        },
+        "detection": {
+            "volume": d.volume_enabled(),
+            "alert_interval_seconds": d.interval.as_secs_f64(),
+            "limits": limits(&d.limits),
+            "groups": d.groups.iter().map(|g| json!({
+                "name": g.name, "networks": nets(&g.networks), "alert": g.alert, "limits": limits(&g.limits),
+            })).collect::<Vec<_>>(),
+            "scans": d.scans_enabled(),
+            "scan_hosts": d.scan.hosts,
+            "scan_ports": d.scan.ports,
+            "scan_interval_seconds": d.scan.interval.as_secs_f64(),
+            "scan_ignore": nets(&d.scan.ignore),
+        },
+        "compat": compat,
+        "limits": {
+            "max_flow_series": a.max_flow_series,
+            "max_hosts": a.max_hosts,
+            "max_entries": a.max_entries,
+            "max_alerts": d.max_alerts,
+            "scan_max_sources": d.scan.max_sources,
+            "alert_history": d.history,
+        },
+        "flow_window_seconds": a.flow_window.as_secs_f64(),
+        "flow_idle_seconds": a.flow_idle.as_secs_f64(),
+        "windows": ["1m", "5m"],
+    })
+}
+
+fn socket_kind(k: &SocketKind) -> (&'static str, &'static str, &'static str) {
+    match k {
+        SocketKind::AfPacket => ("af-packet", "tpacket-v3", "copy"),
+        SocketKind::AfXdp { mode, bind, .. } => ("af-xdp", mode, bind),
+    }
+}
+
+/// One reading of every capture socket's counters: (packets, drops per
+/// reason); AF_PACKET has one reason, `ring_full`, and its freezes.
+type Reading = (Instant, Vec<(u64, Vec<(&'static str, u64)>)>);
+
+/// Recent readings of the capture sockets' counters, taken every second
+/// by a thread of their own, so that `/api/v1/status` has rates whoever
+/// asks and however often.
+#[derive(Default)]
+pub struct SocketRates {
+    readings: Mutex<VecDeque<Reading>>,
+}
+
+/// Readings kept: rates are over the last this many seconds.
+const RATE_SECONDS: usize = 5;
+
+impl SocketRates {
+    /// Starts the sampling thread.
+    pub fn start(stats: Arc<CaptureStats>) -> Arc<SocketRates> {
+        let rates = Arc::new(SocketRates::default());
+        let r = rates.clone();
+        let _ = std::thread::Builder::new()
+            .name("ringflow-rates".into())
+            .spawn(move || {
+                loop {
+                    r.read(&stats);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        rates
+    }
+
+    fn read(&self, stats: &CaptureStats) {
+        let now: Vec<(u64, Vec<(&'static str, u64)>)> = stats
+            .sockets()
+            .iter()
+            .map(|s| {
+                let (packets, drops, freezes) = s.get();
+                let reasons = match s.xdp_drops() {
+                    Some(d) => XDP_DROP_REASONS.iter().copied().zip(d).collect(),
+                    None => vec![("ring_full", drops), ("freezes", freezes)],
+                };
+                (packets, reasons)
+            })
+            .collect();
+        let mut g = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        g.push_back((Instant::now(), now));
+        while g.len() > RATE_SECONDS + 1 {
+            g.pop_front();
+        }
+    }
+
+    /// Per socket: (packets/s, [(reason, drops/s)]) over the readings kept.
+    fn rates(&self) -> Vec<(f64, Vec<(&'static str, f64)>)> {
+        let g = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        let (Some(first), Some(last)) = (g.front(), g.back()) else {
+            return Vec::new();
+        };
+        let secs = last.0.duration_since(first.0).as_secs_f64();
+        let per = |a: u64, b: u64| {
+            if secs > 0.0 {
+                a.saturating_sub(b) as f64 / secs
+            } else {
+                0.0
+            }
+        };
+        last.1
+            .iter()
+            .enumerate()
+            .map(|(i, (p, reasons))| {
+                let before = first.1.get(i);
+                let p0 = before.map_or(*p, |b| b.0);
+                let r = reasons
+                    .iter()
+                    .enumerate()
+                    .map(|(j, (name, n))| {
+                        let n0 = before.and_then(|b| b.1.get(j)).map_or(*n, |x| x.1);
+                        (*name, per(*n, n0))
+                    })
+                    .collect();
+                (per(*p, p0), r)
+            })
+            .collect()
+    }
+}
+
+/// `GET /api/v1/status`: is the capture healthy, and how loaded is the
+/// collector.
+pub fn status(src: &Sources) -> Value {
+    let s = src.published.get();
+    let rates = src.rates.rates();
+    let mut losing = Vec::new();
+    let sockets: Vec<Value> = src
+        .stats
+        .sockets()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let (backend, mode, _) = socket_kind(&c.kind);
+            let (packets, drops, _) = c.get();
+            let total_drops = c.xdp_drops().map_or(drops, |d| d.iter().sum());
+            let (pps, reasons) = rates.get(i).cloned().unwrap_or_default();
+            let drops_ps: f64 = reasons
+                .iter()
+                .filter(|(r, _)| *r != "freezes")
+                .map(|(_, n)| n)
+                .sum();
+            if drops_ps > 0.0 {
+                losing.push(format!(
+                    "{} queue {} drops {:.0} packets/s",
+                    c.iface, c.queue, drops_ps
+                ));
+            }
+            json!({
+                "iface": c.iface,
+                "queue": c.queue,
+                "backend": backend,
+                "mode": mode,
+                "packets": packets,
+                "drops": total_drops,
+                "packets_per_second": pps,
+                "drops_per_second": drops_ps,
+                "drops_per_second_by_reason": reasons.into_iter().map(|(r, n)| (r.to_string(), json!(n))).collect::<serde_json::Map<String, Value>>(),
+            })
+        })
+        .collect();
+    let nics: Vec<Value> = src
+        .stats
+        .ifaces()
+        .iter()
+        .map(|i| {
+            let n = super::nic::read(i);
+            if !n.up {
+                losing.push(format!("{i} is down"));
+            }
+            json!({
+                "iface": i,
+                "exists": n.exists,
+                "up": n.up,
+                "promiscuous": n.promiscuous,
+                "speed_bytes_per_second": n.speed_mbps.map(|m| m * 125_000),
+            })
+        })
+        .collect();
+    // flow-table overflow over the last minute: counted, but not per flow
+    let span = Span::of(&src.published, WINDOWS[0], "1m");
+    let overflow = span
+        .now
+        .overflow_packets
+        .saturating_sub(span.base.overflow_packets);
+    if overflow > 0 {
+        losing.push(format!(
+            "{overflow} packets in the last {:.0} s found their worker's flow table full (counted in totals only; raise --flow-table-size)",
+            span.seconds
+        ));
+    }
+    let a = &s.settings;
+    json!({
+        "at": rfc3339(s.at_ns),
+        "uptime_seconds": src.started.elapsed().as_secs_f64(),
+        "complete": s.complete,
+        "warnings": losing,
+        "packets": s.packets,
+        "bytes": s.bytes,
+        "parse_errors": s.parse_errors.iter().map(|(_, n)| n).sum::<u64>(),
+        "overflow_packets": s.overflow_packets,
+        "sockets": sockets,
+        "nics": nics,
+        "collector": {
+            "entries": s.entries,
+            "max_entries": a.max_entries,
+            "hosts": s.host_entries,
+            "conversations": s.conversations,
+            "flow_series": s.flows.len(),
+            "flows_folded": s.flows_folded,
+            "untracked_packets": s.untracked.packets,
+            "untracked_bytes": s.untracked.bytes,
+            "memory_bytes": {
+                "shards": s.shard_memory_bytes,
+                "collector": s.collector_memory_bytes,
+                "detection": s.detection.memory_bytes,
+            },
+        },
+        "alerts_active": s.detection.active.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::SeriesKey;
+    use crate::parse::v4_addr;
+
+    fn v4(s: &str) -> [u8; 16] {
+        v4_addr(s.parse::<std::net::Ipv4Addr>().unwrap().octets())
+    }
+
+    fn row(src: &str, dst: &str, port: u16, reply: bool, packets: u64, bytes: u64) -> FlowRow {
+        let nets = Networks::new(
+            &crate::netset::parse_list(&["10.0.0.0/8"]).unwrap(),
+            &[],
+            &[],
+        );
+        FlowRow {
+            key: SeriesKey {
+                version: 4,
+                src: v4(src),
+                dst: v4(dst),
+                proto: 6,
+                port: Some(port),
+                reply,
+            },
+            class: nets.class(4, &v4(src), &v4(dst)),
+            packets,
+            bytes,
+            first_ns: 0,
+            macs: [0; 12],
+        }
+    }
+
+    fn snap(at_s: u64, mut flows: Vec<FlowRow>) -> Arc<Snapshot> {
+        flows.sort_by_key(|r| r.key);
+        let mut s = Snapshot::empty(1);
+        s.at_ns = at_s * 1_000_000_000;
+        s.flows = flows;
+        s.settings = Arc::new(crate::config::Accounting {
+            networks: Networks::new(
+                &crate::netset::parse_list(&["10.0.0.0/8"]).unwrap(),
+                &[],
+                &[],
+            ),
+            ..Default::default()
+        });
+        Arc::new(s)
+    }
+
+    /// A 10.0.0.1 -> 93.184.216.34:443 conversation and its reply, and a
+    /// smaller one to :80, at 100 s and 160 s.
+    fn published() -> Published {
+        let p = Published::new(Snapshot::empty(1));
+        p.set_sampled(snap(
+            100,
+            vec![
+                row("10.0.0.1", "93.184.216.34", 443, false, 10, 1000),
+                row("93.184.216.34", "10.0.0.1", 443, true, 10, 9000),
+            ],
+        ));
+        p.set_sampled(snap(
+            160,
+            vec![
+                row("10.0.0.1", "93.184.216.34", 443, false, 40, 4000),
+                row("93.184.216.34", "10.0.0.1", 443, true, 70, 69000),
+                row("10.0.0.2", "93.184.216.34", 80, false, 3, 600),
+            ],
+        ));
+        p
+    }
+
+    fn q(s: &str) -> Query {
+        Query::parse(s).unwrap()
+    }
+
+    #[test]
+    fn pairs_join_both_directions_and_rates_are_over_the_window() {
+        let p = published();
+        let v = top(&p, &q("what=pairs&window=1m")).unwrap();
+        assert_eq!(v["seconds"], 60.0);
+        let items = v["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        // 30 + 60 packets, 3000 + 60000 bytes in 60 s
+        assert_eq!(items[0]["src"], "10.0.0.1");
+        assert_eq!(items[0]["dst"], "93.184.216.34");
+        assert_eq!(items[0]["bytes"], 63000);
+        assert_eq!(items[0]["packets"], 90);
+        assert_eq!(items[0]["bytes_per_second"], 1050.0);
+        assert_eq!(items[0]["class"], "outgoing");
+        assert_eq!(items[0]["services"][0]["service"], "https");
+        // a new series counts whole
+        assert_eq!(items[1]["bytes"], 600);
+    }
+
+    #[test]
+    fn hosts_services_and_the_class_filter() {
+        let p = published();
+        let v = top(&p, &q("what=hosts&by=packets")).unwrap();
+        let first = &v["items"][0];
+        assert_eq!(first["ip"], "93.184.216.34");
+        assert_eq!(first["packets"], 93);
+        assert_eq!(first["local"], false);
+        // only the reply direction is incoming; a tie goes to the smaller
+        // address
+        let v = top(&p, &q("what=hosts&class=incoming")).unwrap();
+        assert_eq!(v["items"][0]["ip"], "10.0.0.1");
+        assert_eq!(v["items"][0]["received"]["bytes"], 60000);
+        assert_eq!(v["items"][1]["ip"], "93.184.216.34");
+        assert_eq!(v["items"][1]["sent"]["bytes"], 60000);
+        assert_eq!(v["items"][1]["received"]["bytes"], 0);
+        let v = top(&p, &q("what=services&n=1")).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 1);
+        assert_eq!(v["items"][0]["port"], 443);
+        assert_eq!(v["total"], 2);
+    }
+
+    #[test]
+    fn graph_edges_respect_min_bytes_and_nodes_follow_edges() {
+        let p = published();
+        let v = graph(&p, &q("min-bytes=1K")).unwrap();
+        assert_eq!(v["edges"].as_array().unwrap().len(), 1);
+        let nodes: Vec<&str> = v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["ip"].as_str().unwrap())
+            .collect();
+        assert_eq!(nodes, ["93.184.216.34", "10.0.0.1"]);
+        assert_eq!(v["nodes"][1]["local"], true);
+        assert_eq!(
+            graph(&p, &q("")).unwrap()["edges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_named() {
+        let p = published();
+        for (query, word) in [
+            ("what=cats", "what"),
+            ("by=weight", "by"),
+            ("window=7m", "window"),
+            ("class=outer", "class"),
+            ("n=0", "n must"),
+            ("n=1001", "n must"),
+            ("colour=red", "unknown parameter colour"),
+            ("n=1&n=2", "twice"),
+        ] {
+            let e = Query::parse(query)
+                .and_then(|q| {
+                    q.only(&["what", "by", "window", "class", "n"])?;
+                    top(&p, &q)
+                })
+                .unwrap_err();
+            assert_eq!(e.status, 400, "{query}");
+            assert!(e.message.contains(word), "{query}: {}", e.message);
+        }
+        assert!(Query::parse("n=%zz").is_err());
+        assert_eq!(graph(&p, &q("min-bytes=lots")).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn one_host_its_peers_and_404s() {
+        let p = published();
+        let v = host(&p, "10.0.0.1", &q("")).unwrap();
+        assert_eq!(v["peers"][0]["ip"], "93.184.216.34");
+        assert_eq!(v["sent"]["bytes"], 3000);
+        assert_eq!(v["received"]["bytes"], 60000);
+        assert_eq!(v["services"][0]["port"], 443);
+        assert_eq!(host(&p, "93.184.216.34", &q("")).unwrap_err().status, 404);
+        assert_eq!(host(&p, "10.9.9.9", &q("")).unwrap_err().status, 404);
+        assert_eq!(host(&p, "ten", &q("")).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("fd00%3A%3A1").unwrap(), "fd00::1");
+        assert!(percent_decode("%4").is_err());
+        assert!(percent_decode("%ff").is_err());
+    }
+}
