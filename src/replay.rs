@@ -212,9 +212,10 @@ pub struct Replay {
     collector: crate::collector::CollectorLoop,
     batch: usize,
     stats: Arc<CaptureStats>,
-    /// The grid of capture time (ns) detection is evaluated on, when any
-    /// detection is on.
-    interval: Option<u64>,
+    /// The grid of capture time (ns) workers hand over on (detection's,
+    /// and the history's when served), and the grid the last interval
+    /// ends on (detection's, so the end is the same served or not).
+    interval: Option<(u64, u64)>,
 }
 
 impl Replay {
@@ -231,7 +232,7 @@ impl Replay {
             collector,
             batch: batch.max(1),
             stats: Arc::new(CaptureStats::default()),
-            interval: crate::detect::Detector::grid_ns(d),
+            interval: crate::detect::Detector::grid_ns(d).map(|g| (g, g)),
         }
     }
 
@@ -245,8 +246,8 @@ impl Replay {
             a
         };
         self.interval = Some(match self.interval {
-            Some(iv) => gcd(iv, step_ns),
-            None => step_ns,
+            Some((iv, end)) => (gcd(iv, step_ns), end),
+            None => (step_ns, step_ns),
         });
     }
 
@@ -385,14 +386,14 @@ fn send_boundary(
 }
 
 /// Reads the inputs and spreads their packets over the workers. With
-/// `interval` (ns, the grid detection is evaluated on), every worker hands
-/// over at each interval boundary of capture time, so alerts follow the
-/// capture's
-/// timestamps whatever the replay's speed.
+/// `interval` (ns: the grid to hand over on, and the grid the last
+/// interval ends on), every worker hands over at each boundary of capture
+/// time, so alerts and the API's windows follow the capture's timestamps
+/// whatever the replay's speed.
 fn read_inputs(
     inputs: Vec<Input>,
     batch: usize,
-    interval: Option<u64>,
+    interval: Option<(u64, u64)>,
     to_worker: &[Sender<Batch>],
     pools: &[Receiver<Batch>],
     stats: &CaptureStats,
@@ -401,6 +402,7 @@ fn read_inputs(
     let mut current: Vec<Batch> = (0..n).map(|_| Batch::with_capacity(batch)).collect();
     // the end of the current interval of capture time
     let mut next_boundary: Option<u64> = None;
+    let mut max_ts = 0;
     for mut input in inputs {
         loop {
             let rec = match input.next_record() {
@@ -413,7 +415,8 @@ fn read_inputs(
                 }
                 Err(e) => return Err(e.into()),
             };
-            if let Some(iv) = interval {
+            max_ts = max_ts.max(rec.ts_ns);
+            if let Some((iv, _)) = interval {
                 let start = rec.ts_ns / iv * iv;
                 match next_boundary {
                     None => next_boundary = Some(start + iv),
@@ -434,8 +437,11 @@ fn read_inputs(
         }
     }
     match next_boundary {
-        // the last interval ends where it would have
-        Some(b) => send_boundary(b, &mut current, to_worker, pools)?,
+        // the last interval ends where it would have, on detection's grid
+        Some(b) => {
+            let end = interval.map_or(b, |(_, g)| (max_ts / g + 1) * g);
+            send_boundary(b.max(end), &mut current, to_worker, pools)?
+        }
         None => {
             for w in 0..n {
                 if !current[w].is_empty() {

@@ -211,9 +211,14 @@ fn openmetrics_only_when_the_client_prefers_it_with_the_same_samples() {
         assert_eq!(r.header("content-type"), Some(TEXT), "{accept}");
         assert_eq!(r.text(), text, "{accept}");
     }
-    assert_eq!(served.get("/", &[]).status, 200);
-    for path in ["/nope", "/metrics/x", "/api"] {
-        assert_eq!(served.get(path, &[]).status, 404, "{path}");
+    let root = served.get("/", &[]);
+    assert_eq!(root.status, 302);
+    assert_eq!(root.header("location"), Some("/dashboard"));
+    for path in ["/nope", "/metrics/x", "/api", "/api/v1/nope"] {
+        let r = served.get(path, &[]);
+        assert_eq!(r.status, 404, "{path}");
+        assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+        assert!(r.text().starts_with("{\"error\":"), "{path}");
     }
 }
 

@@ -652,13 +652,15 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
         let k = &r.key;
         let sent = (k.version, k.src) == a;
         let peer = if sent { k.dst } else { k.src };
+        // a peer's sent and received are its own; a service's, the host's
         let p = peers.entry((k.version, peer)).or_default();
+        let c = if sent { &mut p.rx } else { &mut p.tx };
+        c.packets += d.packets;
+        c.bytes += d.bytes;
         let s = svcs.entry((k.proto, k.port)).or_default();
-        for b in [p, s] {
-            let c = if sent { &mut b.tx } else { &mut b.rx };
-            c.packets += d.packets;
-            c.bytes += d.bytes;
-        }
+        let c = if sent { &mut s.tx } else { &mut s.rx };
+        c.packets += d.packets;
+        c.bytes += d.bytes;
     }
     let peers = heaviest(
         peers.into_iter().collect(),

@@ -420,3 +420,57 @@ pub fn script(dir: &TempDir, name: &str, body: &str) -> PathBuf {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
+
+/// Capture time of the first packet of [`known_traffic`], in seconds.
+pub const KNOWN_T0: u64 = 1_700_000_000;
+
+/// The host pairs of [`known_traffic`]: (client, server, UDP port, frames
+/// of 1000 bytes).
+pub const KNOWN_PAIRS: [(&str, &str, u16, u64); 4] = [
+    ("10.1.0.1", "198.51.100.1", 5201, 450),
+    ("2001:db8::7", "fd00::5", 443, 120),
+    ("10.1.0.2", "198.51.100.2", 53, 90),
+    ("10.1.0.3", "10.1.0.4", 123, 60),
+];
+
+/// One 1000-byte UDP frame from `src` to `dst`:`dport` at `ts_ns`.
+pub fn udp_1000(src: &str, dst: &str, dport: u16, ts_ns: u64) -> Rec {
+    let frame = if src.contains(':') {
+        let a = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap().octets();
+        let udp = synth::udp(40000, dport, 1000 - 14 - 40 - 8);
+        synth::ethernet(&[], 0x86dd, &synth::ipv6(a(src), a(dst), 17, &[], &udp))
+    } else {
+        let a = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap().octets();
+        let udp = synth::udp(40000, dport, 1000 - 14 - 20 - 8);
+        synth::ethernet(
+            &[],
+            0x0800,
+            &synth::ipv4(a(src), a(dst), 17, (false, 0), &udp),
+        )
+    };
+    assert_eq!(frame.len(), 1000);
+    Rec {
+        ts_ns,
+        frame,
+        caplen: None,
+    }
+}
+
+/// A capture of [`KNOWN_PAIRS`] spread evenly over 30 s from
+/// [`KNOWN_T0`]: the first pair sends 150 kB in every 10 s (over a
+/// 100K limit), the others less. Returns the file and the capture time of
+/// its last packet (ns).
+pub fn known_traffic(dir: &TempDir) -> (PathBuf, u64) {
+    let mut recs = Vec::new();
+    for (src, dst, port, n) in KNOWN_PAIRS {
+        for i in 0..n {
+            let ts = KNOWN_T0 * 1_000_000_000 + i * (30_000_000_000 / n);
+            recs.push(udp_1000(src, dst, port, ts));
+        }
+    }
+    recs.sort_by_key(|r| r.ts_ns);
+    let last = recs.last().unwrap().ts_ns;
+    let path = dir.path("known.pcap");
+    write_pcap(&path, 1, true, &recs);
+    (path, last)
+}
