@@ -55,7 +55,7 @@ async function api(path) {
 }
 
 // A table with sortable columns. cols: [{key, label, num, fmt, link}]
-function table(id, cols, rows) {
+function table(id, cols, rows, empty) {
   const t = $(id);
   const sort = state.sorts[id];
   if (sort) {
@@ -75,7 +75,7 @@ function table(id, cols, rows) {
     th.addEventListener("click", () => {
       const s = state.sorts[id];
       state.sorts[id] = { key: c.key, asc: s && s.key === c.key ? !s.asc : !c.num };
-      table(id, cols, rows);
+      table(id, cols, rows, empty);
     });
     head.appendChild(th);
   }
@@ -99,7 +99,7 @@ function table(id, cols, rows) {
   t.replaceChildren(...body);
   if (rows.length === 0) {
     const tr = el("tr");
-    tr.appendChild(el("td", { colspan: cols.length }, "nothing yet"));
+    tr.appendChild(el("td", { colspan: cols.length }, empty || "none"));
     t.appendChild(tr);
   }
 }
@@ -128,7 +128,7 @@ function layout(nodes, edges, W, H) {
   const index = new Map(nodes.map((n, i) => [n.ip, i]));
   const links = edges.map((e) => [index.get(e.src), index.get(e.dst)]).filter(([a, b]) => a !== undefined && b !== undefined);
   const n = pos.length;
-  const k = Math.sqrt((W * H) / Math.max(n, 1)) * 0.6;
+  const k = Math.min(110, Math.sqrt((W * H) / Math.max(n, 1)) * 0.6);
   const iterations = n > 400 ? 20 : 60;
   for (let it = 0; it < iterations; it++) {
     const dx = new Float64Array(n), dy = new Float64Array(n);
@@ -150,7 +150,10 @@ function layout(nodes, edges, W, H) {
     const t = 12 * (1 - it / iterations) + 1;
     for (let i = 0; i < n; i++) {
       const target = pos[i].local ? W * 0.28 : W * 0.72;
+      // pulled towards its side, and towards the middle, so that
+      // unconnected pairs do not drift to the corners
       dx[i] += (target - pos[i].x) * 0.5;
+      dy[i] += (H / 2 - pos[i].y) * 0.5;
       const len = Math.sqrt(dx[i] * dx[i] + dy[i] * dy[i]) + 0.01;
       pos[i].x = Math.min(W - 20, Math.max(20, pos[i].x + (dx[i] / len) * Math.min(len, t)));
       pos[i].y = Math.min(H - 20, Math.max(20, pos[i].y + (dy[i] / len) * Math.min(len, t)));
@@ -244,11 +247,11 @@ function drawStatus(s) {
     { key: "where", label: "interface / queue" }, { key: "backend", label: "backend" },
     { key: "pps", label: "packets", num: true, fmt: pps }, { key: "drops", label: "drops", num: true, fmt: pps },
     { key: "total", label: "dropped in all", num: true },
-  ], rows);
+  ], rows, "no capture sockets: this is a replay");
   table("nics", [
     { key: "iface", label: "NIC" }, { key: "up", label: "link", fmt: (v) => (v ? "up" : "DOWN") },
     { key: "promiscuous", label: "promiscuous", fmt: (v) => (v ? "yes" : "no") },
-  ], s.nics.map((n) => Object.assign({ _bad: !n.up }, n)));
+  ], s.nics.map((n) => Object.assign({ _bad: !n.up }, n)), "no interfaces: this is a replay");
   const c = s.collector;
   const fill = c.max_entries ? c.entries / c.max_entries : 0;
   const box = $("collector");
