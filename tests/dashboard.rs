@@ -45,19 +45,16 @@ fn watch(tab: &Tab) -> Arc<Mutex<Seen>> {
         let mut s = s.lock().unwrap();
         match e {
             Event::NetworkRequestWillBeSent(r) => s.requests.push(r.params.request.url.clone()),
-            Event::RuntimeConsoleAPICalled(c) => {
-                let t = format!("{:?}", c.params.Type);
-                if t == "Error" || t == "Assert" {
-                    s.errors.push(format!("console: {:?}", c.params.args));
-                }
+            Event::RuntimeConsoleAPICalled(c)
+                if matches!(format!("{:?}", c.params.Type).as_str(), "Error" | "Assert") =>
+            {
+                s.errors.push(format!("console: {:?}", c.params.args));
             }
             Event::RuntimeExceptionThrown(x) => s
                 .errors
                 .push(format!("exception: {:?}", x.params.exception_details)),
-            Event::LogEntryAdded(l) => {
-                if format!("{:?}", l.params.entry.level) == "Error" {
-                    s.errors.push(format!("log: {}", l.params.entry.text));
-                }
+            Event::LogEntryAdded(l) if format!("{:?}", l.params.entry.level) == "Error" => {
+                s.errors.push(format!("log: {}", l.params.entry.text));
             }
             _ => {}
         }
