@@ -356,63 +356,215 @@ fn service_json(s: Service) -> serde_json::Map<String, Value> {
 /// One host pair over the window: the side that opened the conversations
 /// first (`a`, the client) and the answering side (`b`), their traffic in
 /// both directions, and the services it went to.
+#[derive(Clone)]
 pub struct Pair {
     pub a: Addr,
     pub b: Addr,
     pub count: Count,
-    /// (service, count), heaviest first, at most [`PAIR_SERVICES`].
-    pub services: Vec<(Service, Count)>,
+    /// (service, count), heaviest first: the first `n_services`.
+    pub services: [(Service, Count); PAIR_SERVICES],
+    pub n_services: usize,
 }
 
 /// Services shown per pair.
 pub const PAIR_SERVICES: usize = 3;
 
-/// Every host pair with traffic in the window.
-pub fn pairs(flows: &[(&FlowRow, Count)]) -> Vec<Pair> {
-    type PairKey = (u8, [u8; 16], [u8; 16]);
-    // per pair and service first (a request and its reply are two rows)
-    let mut per_service: HashMap<(PairKey, Service), Count, FastState> = HashMap::default();
-    for (r, d) in flows {
+/// Every host pair with traffic in the window, in address order. No
+/// hashing: the rows come sorted by (source, destination, service,
+/// direction), so the request rows of a pair are already in (client,
+/// server, service) order; the reply rows are sorted into that order and
+/// the two merged.
+pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
+    // (version, client, server, service) with the addresses as integers
+    // (the same order as their bytes) and the service packed: quick to
+    // compare and to sort
+    type Key = (u8, u128, u128, u32);
+    let key = |r: &FlowRow| -> Key {
         let k = &r.key;
         let (a, b) = if k.reply {
             (k.dst, k.src)
         } else {
             (k.src, k.dst)
         };
-        let c = per_service
-            .entry(((k.version, a, b), (k.proto, k.port)))
-            .or_default();
-        c.packets += d.packets;
-        c.bytes += d.bytes;
-    }
-    let mut index: HashMap<PairKey, usize, FastState> = HashMap::default();
-    let mut out: Vec<Pair> = Vec::new();
-    for ((pk, svc), c) in per_service {
-        let i = *index.entry(pk).or_insert_with(|| {
-            out.push(Pair {
-                a: (pk.0, pk.1),
-                b: (pk.0, pk.2),
-                count: Count::default(),
-                services: Vec::new(),
-            });
-            out.len() - 1
+        (
+            k.version,
+            u128::from_be_bytes(a),
+            u128::from_be_bytes(b),
+            pack_service((k.proto, k.port)),
+        )
+    };
+    let requests = flows.iter().filter(|(r, _)| !r.key.reply);
+    let mut replies: Vec<(Key, Count)> = flows
+        .iter()
+        .filter(|(r, _)| r.key.reply)
+        .map(|(r, c)| (key(r), *c))
+        .collect();
+    replies.sort_unstable_by_key(|x| x.0);
+    let mut replies = replies.into_iter().peekable();
+    let mut requests = requests.map(|(r, c)| (key(r), *c)).peekable();
+    // the two streams merged, one item per (pair, service)
+    let merged = std::iter::from_fn(|| {
+        let take_request = match (requests.peek(), replies.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a.0 <= b.0,
+        };
+        let (k, mut c) = if take_request {
+            requests.next()?
+        } else {
+            replies.next()?
+        };
+        while let Some((_, more)) = requests.next_if(|x| x.0 == k) {
+            c.packets += more.packets;
+            c.bytes += more.bytes;
+        }
+        while let Some((_, more)) = replies.next_if(|x| x.0 == k) {
+            c.packets += more.packets;
+            c.bytes += more.bytes;
+        }
+        Some((k, c))
+    });
+    let mut cur: Option<Pair> = None;
+    for ((v, a, b, svc), c) in merged {
+        let (a, b, svc) = (a.to_be_bytes(), b.to_be_bytes(), unpack_service(svc));
+        if cur.as_ref().is_some_and(|p| p.a != (v, a) || p.b != (v, b))
+            && let Some(done) = cur.take()
+        {
+            f(&done);
+        }
+        let p = cur.get_or_insert(Pair {
+            a: (v, a),
+            b: (v, b),
+            count: Count::default(),
+            services: [((0, None), Count::default()); PAIR_SERVICES],
+            n_services: 0,
         });
-        let p = &mut out[i];
         p.count.packets += c.packets;
         p.count.bytes += c.bytes;
         // keep the heaviest few, heaviest first
-        let at = p.services.partition_point(|(_, x)| x.bytes >= c.bytes);
+        let kept = &p.services[..p.n_services];
+        let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
         if at < PAIR_SERVICES {
-            p.services.insert(at, (svc, c));
-            p.services.truncate(PAIR_SERVICES);
+            p.n_services = (p.n_services + 1).min(PAIR_SERVICES);
+            p.services[at..p.n_services].rotate_right(1);
+            p.services[at] = (svc, c);
         }
     }
-    out
+    if let Some(done) = cur {
+        f(&done);
+    }
+}
+
+/// A service as one number, in the same order: protocol, then no port
+/// before any port.
+fn pack_service(s: Service) -> u32 {
+    (u32::from(s.0) << 17) | s.1.map_or(0, |p| (1 << 16) | u32::from(p))
+}
+
+fn unpack_service(x: u32) -> Service {
+    ((x >> 17) as u8, (x & (1 << 16) != 0).then_some(x as u16))
+}
+
+/// The `n` heaviest items offered, kept as they come (a bounded heap), so
+/// that a million candidates cost no million-item list.
+struct TopN<T, K: Ord> {
+    n: usize,
+    /// The worst kept on top: least weight, then greatest tie key.
+    heap: std::collections::BinaryHeap<Ranked<T, K>>,
+    offered: usize,
+}
+
+struct Ranked<T, K: Ord> {
+    weight: u64,
+    tie: K,
+    item: T,
+}
+
+impl<T, K: Ord> Ranked<T, K> {
+    /// Worse first: a heap's top is the item to drop.
+    fn badness(&self, o: &Self) -> std::cmp::Ordering {
+        o.weight
+            .cmp(&self.weight)
+            .then_with(|| self.tie.cmp(&o.tie))
+    }
+}
+
+impl<T, K: Ord> PartialEq for Ranked<T, K> {
+    fn eq(&self, o: &Self) -> bool {
+        self.badness(o).is_eq()
+    }
+}
+impl<T, K: Ord> Eq for Ranked<T, K> {}
+impl<T, K: Ord> PartialOrd for Ranked<T, K> {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl<T, K: Ord> Ord for Ranked<T, K> {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.badness(o)
+    }
+}
+
+impl<T, K: Ord> TopN<T, K> {
+    fn new(n: usize) -> Self {
+        TopN {
+            n,
+            heap: std::collections::BinaryHeap::with_capacity(n + 1),
+            offered: 0,
+        }
+    }
+
+    fn offer(&mut self, weight: u64, tie: K, item: impl FnOnce() -> T) {
+        self.offered += 1;
+        if self.heap.len() == self.n {
+            let Some(worst) = self.heap.peek() else {
+                return;
+            };
+            let better = weight > worst.weight || (weight == worst.weight && tie < worst.tie);
+            if !better {
+                return;
+            }
+            self.heap.pop();
+        }
+        self.heap.push(Ranked {
+            weight,
+            tie,
+            item: item(),
+        });
+    }
+
+    /// The items kept, heaviest first.
+    fn into_sorted(self) -> Vec<T> {
+        // ascending by badness: the best first
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|r| r.item)
+            .collect()
+    }
+}
+
+/// The `n` heaviest pairs by `weight` among those `keep` accepts, and
+/// how many it accepted.
+fn top_pairs(
+    flows: &[(&FlowRow, Count)],
+    n: usize,
+    weight: impl Fn(&Pair) -> u64,
+    keep: impl Fn(&Pair) -> bool,
+) -> (usize, Vec<Pair>) {
+    let mut top = TopN::new(n);
+    for_each_pair(flows, |p| {
+        if keep(p) {
+            top.offer(weight(p), (p.a, p.b), || p.clone());
+        }
+    });
+    (top.offered, top.into_sorted())
 }
 
 fn pair_json(span: &Span, nets: &Networks, p: &Pair) -> Value {
-    let services: Vec<Value> = p
-        .services
+    let services: Vec<Value> = p.services[..p.n_services]
         .iter()
         .map(|(s, c)| {
             let mut m = service_json(*s);
@@ -449,18 +601,40 @@ impl Both {
     }
 }
 
-fn per_host(flows: &[(&FlowRow, Count)]) -> HashMap<Addr, Both, FastState> {
-    let mut m: HashMap<Addr, Both, FastState> = HashMap::default();
-    for (r, d) in flows {
-        let k = &r.key;
-        let s = &mut m.entry((k.version, k.src)).or_default().tx;
-        s.packets += d.packets;
-        s.bytes += d.bytes;
-        let t = &mut m.entry((k.version, k.dst)).or_default().rx;
-        t.packets += d.packets;
-        t.bytes += d.bytes;
+/// Each address with traffic in the window, with what it sent and
+/// received, in address order. As [`for_each_pair`]: the rows come sorted
+/// by source, so what each address sent adds up in one pass; what it
+/// received is sorted by destination and merged in.
+fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
+    type Key = (u8, u128);
+    let mut sent = flows
+        .iter()
+        .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.src)), *c))
+        .peekable();
+    let mut received: Vec<(Key, Count)> = flows
+        .iter()
+        .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.dst)), *c))
+        .collect();
+    received.sort_unstable_by_key(|x| x.0);
+    let mut received = received.into_iter().peekable();
+    loop {
+        let k = match (sent.peek(), received.peek()) {
+            (None, None) => return,
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (Some(a), Some(b)) => a.0.min(b.0),
+        };
+        let mut both = Both::default();
+        while let Some((_, c)) = sent.next_if(|x| x.0 == k) {
+            both.tx.packets += c.packets;
+            both.tx.bytes += c.bytes;
+        }
+        while let Some((_, c)) = received.next_if(|x| x.0 == k) {
+            both.rx.packets += c.packets;
+            both.rx.bytes += c.bytes;
+        }
+        f((k.0, k.1.to_be_bytes()), both);
     }
-    m
 }
 
 fn host_json(span: &Span, nets: &Networks, a: Addr, b: Both) -> Value {
@@ -492,22 +666,19 @@ pub fn top(published: &Published, q: &Query) -> Result<Value, ApiError> {
     let flows = span.flows(class);
     let (total, items): (usize, Vec<Value>) = match what {
         "hosts" => {
-            let all: Vec<(Addr, Both)> = per_host(&flows).into_iter().collect();
-            let total = all.len();
-            let top = heaviest(all, n, |(_, b)| by.of(b.total()), |(a, _)| *a);
+            let mut top = TopN::new(n);
+            for_each_host(&flows, |a, b| top.offer(by.of(b.total()), a, || (a, b)));
+            let total = top.offered;
             let items = top
+                .into_sorted()
                 .into_iter()
                 .map(|(a, b)| host_json(&span, nets, a, b))
                 .collect();
             (total, items)
         }
         "pairs" => {
-            let all = pairs(&flows);
-            let total = all.len();
-            let items = heaviest(all, n, |p| by.of(p.count), |p| (p.a, p.b))
-                .iter()
-                .map(|p| pair_json(&span, nets, p))
-                .collect();
+            let (total, top) = top_pairs(&flows, n, |p| by.of(p.count), |_| true);
+            let items = top.iter().map(|p| pair_json(&span, nets, p)).collect();
             (total, items)
         }
         _ => {
@@ -558,21 +729,26 @@ pub fn graph(published: &Published, q: &Query) -> Result<Value, ApiError> {
     let span = Span::of(published, w, label);
     let nets = &span.now.settings.networks;
     let flows = span.flows(class);
-    let hosts = per_host(&flows);
-    let all: Vec<Pair> = pairs(&flows)
-        .into_iter()
-        .filter(|p| p.count.bytes >= min_bytes)
+    let (total, edges) = top_pairs(&flows, n, |p| p.count.bytes, |p| p.count.bytes >= min_bytes);
+    // the nodes' totals over all their pairs, not only those drawn
+    let mut hosts: HashMap<Addr, Both, FastState> = edges
+        .iter()
+        .flat_map(|p| [p.a, p.b])
+        .map(|a| (a, Both::default()))
         .collect();
-    let total = all.len();
-    let edges = heaviest(all, n, |p| p.count.bytes, |p| (p.a, p.b));
-    let mut nodes: Vec<Addr> = edges.iter().flat_map(|p| [p.a, p.b]).collect();
-    nodes.sort_unstable();
-    nodes.dedup();
-    let mut nodes: Vec<(Addr, Both)> = nodes
-        .into_iter()
-        .map(|a| (a, hosts.get(&a).copied().unwrap_or_default()))
-        .collect();
-    nodes.sort_by_key(|(_, b)| std::cmp::Reverse(b.total().bytes));
+    for (r, d) in &flows {
+        let k = &r.key;
+        if let Some(h) = hosts.get_mut(&(k.version, k.src)) {
+            h.tx.packets += d.packets;
+            h.tx.bytes += d.bytes;
+        }
+        if let Some(h) = hosts.get_mut(&(k.version, k.dst)) {
+            h.rx.packets += d.packets;
+            h.rx.bytes += d.bytes;
+        }
+    }
+    let mut nodes: Vec<(Addr, Both)> = hosts.into_iter().collect();
+    nodes.sort_by(|(a, x), (b, y)| y.total().bytes.cmp(&x.total().bytes).then(a.cmp(b)));
     let mut m = span.header();
     m.insert("min_bytes".into(), json!(min_bytes));
     m.insert("class".into(), json!(class.map(Class::as_str)));
@@ -644,7 +820,19 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
                 rx: delta(now.rx, before.map(|b| b.rx)),
             }
         }
-        None => per_host(&flows).get(&a).copied().unwrap_or_default(),
+        None => {
+            let mut both = Both::default();
+            for (r, d) in &flows {
+                let c = if (r.key.version, r.key.src) == a {
+                    &mut both.tx
+                } else {
+                    &mut both.rx
+                };
+                c.packets += d.packets;
+                c.bytes += d.bytes;
+            }
+            both
+        }
     };
     let mut peers: HashMap<Addr, Both, FastState> = HashMap::default();
     let mut svcs: HashMap<Service, Both, FastState> = HashMap::default();
