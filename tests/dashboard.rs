@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 const HOSTILE: &str = "<img src=x onerror=\"window.pwned=1\">";
 
+/// One browser at a time, so that the render timing is not shared.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
 fn browser() -> Browser {
     let path = common::tool("chromium", "chromium");
     Browser::new(LaunchOptions {
@@ -121,6 +124,7 @@ fn assert_clean(seen: &Mutex<Seen>, origin: &str) {
 #[test]
 #[ignore = "needs Debian's chromium package (installed by .ci/run)"]
 fn the_dashboard_shows_the_known_pairs_the_throughput_and_the_alert() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = TempDir::new("dashboard");
     let (file, _) = known_traffic(&dir);
     let config = dir.path("groups.toml");
@@ -242,7 +246,41 @@ fn the_dashboard_shows_the_known_pairs_the_throughput_and_the_alert() {
 
 #[test]
 #[ignore = "needs Debian's chromium package (installed by .ci/run)"]
+fn a_monitor_that_loses_detail_says_so_and_console_errors_are_seen() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = TempDir::new("dashboard-warn");
+    let file = dir.path("300.pcap");
+    let out = common::run(&["synth", file.to_str().unwrap(), "--flows", "300"]);
+    assert!(out.status.success());
+    // the smallest flow table: most flows are counted in the totals only
+    let served = ServedReplay::start(&file, &["--flow-table-size", "1"]);
+    let origin = format!("http://{}/", served.addr);
+    let browser = browser();
+    let (tab, seen) = open(&browser, &format!("{origin}dashboard"));
+    wait_renders(&tab, 2);
+    assert_eq!(
+        eval(&tab, "document.getElementById('banner').hidden"),
+        false
+    );
+    let banner = eval(&tab, "document.getElementById('banner').textContent");
+    assert!(
+        banner.as_str().unwrap().contains("flow table full"),
+        "{banner}"
+    );
+    assert_clean(&seen, &origin);
+    // the watch on the console sees an error when there is one
+    eval(&tab, "console.error('probe')");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().errors.is_empty() {
+        assert!(Instant::now() < deadline, "a console error went unseen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+#[ignore = "needs Debian's chromium package (installed by .ci/run)"]
 fn a_refresh_with_ten_thousand_hosts_renders_quickly() {
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = TempDir::new("dashboard-10k");
     let file = dir.path("10k.pcap");
     let out = common::run(&[

@@ -59,6 +59,35 @@ fn two_workers_with_fanout_give_the_same_totals_as_one() {
             ],
         );
         let truth = v.send(&dir, &MIX);
+        // the API's capture health: a socket per worker, what each took
+        // in, its rate over the last seconds, no drops; the NIC up, and
+        // promiscuous as the kernel says (not asked for here)
+        std::thread::sleep(Duration::from_millis(2500));
+        let status = cap.api("/api/v1/status");
+        let sockets = status["sockets"].as_array().unwrap();
+        assert_eq!(sockets.len(), workers.parse::<usize>().unwrap(), "{status}");
+        let sent: u64 = truth.iter().map(|r| r.packets).sum();
+        let taken: u64 = sockets.iter().map(|s| s["packets"].as_u64().unwrap()).sum();
+        assert_eq!(taken, sent, "{status}");
+        assert!(
+            sockets
+                .iter()
+                .any(|s| s["packets_per_second"].as_f64().unwrap() > 0.0),
+            "{status}"
+        );
+        for s in sockets {
+            assert_eq!(s["backend"], "af-packet");
+            assert_eq!(s["drops"], 0);
+            assert_eq!(s["drops_per_second_by_reason"]["ring_full"], 0.0);
+        }
+        assert_eq!(status["nics"][0]["iface"], v.rx_if.as_str());
+        assert_eq!(status["nics"][0]["up"], true);
+        assert_eq!(status["nics"][0]["promiscuous"], promisc_flag(&v));
+        assert_eq!(status["warnings"].as_array().unwrap().len(), 0, "{status}");
+        let caps = cap.api("/api/v1/capabilities");
+        assert_eq!(caps["source"], "live");
+        assert_eq!(caps["interfaces"][0], v.rx_if.as_str());
+        assert_eq!(caps["sockets"].as_array().unwrap().len(), sockets.len());
         let text = cap.stop();
         let m = parse_exposition(&text);
         assert_eq!(

@@ -1402,6 +1402,41 @@ mod tests {
     }
 
     #[test]
+    fn drops_in_the_last_seconds_are_a_warning_with_their_rate() {
+        let stats = Arc::new(CaptureStats::default());
+        let sock = stats.socket("eth9", 0);
+        stats.add_iface("lo");
+        let rates = Arc::new(SocketRates::default());
+        let src = Sources {
+            published: Arc::new(published()),
+            stats: stats.clone(),
+            rates: rates.clone(),
+            started: Instant::now(),
+        };
+        sock.add(1000, 0, 0);
+        rates.read(&stats);
+        std::thread::sleep(Duration::from_millis(50));
+        sock.add(1000, 0, 0);
+        rates.read(&stats);
+        let v = status(&src);
+        assert_eq!(v["warnings"].as_array().unwrap().len(), 0, "{v}");
+        assert!(v["sockets"][0]["packets_per_second"].as_f64().unwrap() > 0.0);
+        assert_eq!(v["nics"][0]["up"], true);
+        sock.add(1000, 50, 1);
+        rates.read(&stats);
+        let v = status(&src);
+        let w = v["warnings"][0].as_str().unwrap();
+        assert!(w.contains("eth9 queue 0 drops"), "{w}");
+        assert_eq!(v["sockets"][0]["drops"], 50);
+        assert!(
+            v["sockets"][0]["drops_per_second_by_reason"]["ring_full"]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+
+    #[test]
     fn percent_decoding() {
         assert_eq!(percent_decode("fd00%3A%3A1").unwrap(), "fd00::1");
         assert!(percent_decode("%4").is_err());

@@ -484,6 +484,17 @@ impl Capture {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `GET path` of the JSON API from inside the namespace.
+    pub fn api(&self, path: &str) -> serde_json::Value {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.ns, "curl", "-sf"])
+            .arg(format!("http://{}{path}", self.addr))
+            .output()
+            .expect("curl");
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{path}: {e}: {:?}", String::from_utf8_lossy(&out.stdout)))
+    }
+
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }

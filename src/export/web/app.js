@@ -238,7 +238,7 @@ function drawStatus(s) {
   const warnings = s.warnings || [];
   const banner = $("banner");
   banner.hidden = warnings.length === 0;
-  banner.textContent = warnings.length ? "The monitor is losing packets: " + warnings.join("; ") : "";
+  banner.textContent = warnings.length ? "The monitor is losing packets or detail: " + warnings.join("; ") : "";
   const rows = s.sockets.map((x) => ({
     where: x.iface + " / " + x.queue, backend: x.backend + " " + x.mode,
     pps: x.packets_per_second, drops: x.drops_per_second, total: x.drops, _bad: x.drops_per_second > 0,
