@@ -378,7 +378,7 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
     // (version, client, server, service) with the addresses as integers
     // (the same order as their bytes) and the service packed: quick to
     // compare and to sort
-    type Key = (u8, u128, u128, u32);
+    type Key = PairKey;
     let key = |r: &FlowRow| -> Key {
         let k = &r.key;
         let (a, b) = if k.reply {
@@ -394,66 +394,81 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
         )
     };
     let requests = flows.iter().filter(|(r, _)| !r.key.reply);
-    let mut replies: Vec<(Key, Count)> = flows
-        .iter()
-        .filter(|(r, _)| r.key.reply)
-        .map(|(r, c)| (key(r), *c))
-        .collect();
-    replies.sort_unstable_by_key(|x| x.0);
-    let mut replies = replies.into_iter().peekable();
-    let mut requests = requests.map(|(r, c)| (key(r), *c)).peekable();
-    // the two streams merged, one item per (pair, service)
-    let merged = std::iter::from_fn(|| {
-        let take_request = match (requests.peek(), replies.peek()) {
-            (None, None) => return None,
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(a), Some(b)) => a.0 <= b.0,
-        };
-        let (k, mut c) = if take_request {
-            requests.next()?
-        } else {
-            replies.next()?
-        };
-        while let Some((_, more)) = requests.next_if(|x| x.0 == k) {
-            c.packets += more.packets;
-            c.bytes += more.bytes;
+    PAIR_SCRATCH.with_borrow_mut(|replies| {
+        replies.clear();
+        replies.extend(
+            flows
+                .iter()
+                .filter(|(r, _)| r.key.reply)
+                .map(|(r, c)| (key(r), *c)),
+        );
+        replies.sort_unstable_by_key(|x| x.0);
+        let mut replies = replies.iter().copied().peekable();
+        let mut requests = requests.map(|(r, c)| (key(r), *c)).peekable();
+        // the two streams merged, one item per (pair, service)
+        let merged = std::iter::from_fn(|| {
+            let take_request = match (requests.peek(), replies.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(a), Some(b)) => a.0 <= b.0,
+            };
+            let (k, mut c) = if take_request {
+                requests.next()?
+            } else {
+                replies.next()?
+            };
+            while let Some((_, more)) = requests.next_if(|x| x.0 == k) {
+                c.packets += more.packets;
+                c.bytes += more.bytes;
+            }
+            while let Some((_, more)) = replies.next_if(|x| x.0 == k) {
+                c.packets += more.packets;
+                c.bytes += more.bytes;
+            }
+            Some((k, c))
+        });
+        let mut cur: Option<Pair> = None;
+        for ((v, a, b, svc), c) in merged {
+            let (a, b, svc) = (a.to_be_bytes(), b.to_be_bytes(), unpack_service(svc));
+            if cur.as_ref().is_some_and(|p| p.a != (v, a) || p.b != (v, b))
+                && let Some(done) = cur.take()
+            {
+                f(&done);
+            }
+            let p = cur.get_or_insert(Pair {
+                a: (v, a),
+                b: (v, b),
+                count: Count::default(),
+                services: [((0, None), Count::default()); PAIR_SERVICES],
+                n_services: 0,
+            });
+            p.count.packets += c.packets;
+            p.count.bytes += c.bytes;
+            // keep the heaviest few, heaviest first
+            let kept = &p.services[..p.n_services];
+            let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
+            if at < PAIR_SERVICES {
+                p.n_services = (p.n_services + 1).min(PAIR_SERVICES);
+                p.services[at..p.n_services].rotate_right(1);
+                p.services[at] = (svc, c);
+            }
         }
-        while let Some((_, more)) = replies.next_if(|x| x.0 == k) {
-            c.packets += more.packets;
-            c.bytes += more.bytes;
-        }
-        Some((k, c))
-    });
-    let mut cur: Option<Pair> = None;
-    for ((v, a, b, svc), c) in merged {
-        let (a, b, svc) = (a.to_be_bytes(), b.to_be_bytes(), unpack_service(svc));
-        if cur.as_ref().is_some_and(|p| p.a != (v, a) || p.b != (v, b))
-            && let Some(done) = cur.take()
-        {
+        if let Some(done) = cur {
             f(&done);
         }
-        let p = cur.get_or_insert(Pair {
-            a: (v, a),
-            b: (v, b),
-            count: Count::default(),
-            services: [((0, None), Count::default()); PAIR_SERVICES],
-            n_services: 0,
-        });
-        p.count.packets += c.packets;
-        p.count.bytes += c.bytes;
-        // keep the heaviest few, heaviest first
-        let kept = &p.services[..p.n_services];
-        let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
-        if at < PAIR_SERVICES {
-            p.n_services = (p.n_services + 1).min(PAIR_SERVICES);
-            p.services[at..p.n_services].rotate_right(1);
-            p.services[at] = (svc, c);
-        }
-    }
-    if let Some(done) = cur {
-        f(&done);
-    }
+    });
+}
+
+/// (version, client, server, service): see [`for_each_pair`].
+type PairKey = (u8, u128, u128, u32);
+
+thread_local! {
+    /// The sort buffers of [`for_each_pair`] and [`for_each_host`], kept
+    /// for the next request: a fresh one of tens of megabytes costs as
+    /// much in page faults as the sort itself.
+    static PAIR_SCRATCH: std::cell::RefCell<Vec<(PairKey, Count)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), Count)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A service as one number, in the same order: protocol, then no port
@@ -606,35 +621,38 @@ impl Both {
 /// by source, so what each address sent adds up in one pass; what it
 /// received is sorted by destination and merged in.
 fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
-    type Key = (u8, u128);
     let mut sent = flows
         .iter()
         .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.src)), *c))
         .peekable();
-    let mut received: Vec<(Key, Count)> = flows
-        .iter()
-        .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.dst)), *c))
-        .collect();
-    received.sort_unstable_by_key(|x| x.0);
-    let mut received = received.into_iter().peekable();
-    loop {
-        let k = match (sent.peek(), received.peek()) {
-            (None, None) => return,
-            (Some(a), None) => a.0,
-            (None, Some(b)) => b.0,
-            (Some(a), Some(b)) => a.0.min(b.0),
-        };
-        let mut both = Both::default();
-        while let Some((_, c)) = sent.next_if(|x| x.0 == k) {
-            both.tx.packets += c.packets;
-            both.tx.bytes += c.bytes;
+    HOST_SCRATCH.with_borrow_mut(|received| {
+        received.clear();
+        received.extend(
+            flows
+                .iter()
+                .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.dst)), *c)),
+        );
+        received.sort_unstable_by_key(|x| x.0);
+        let mut received = received.iter().copied().peekable();
+        loop {
+            let k = match (sent.peek(), received.peek()) {
+                (None, None) => return,
+                (Some(a), None) => a.0,
+                (None, Some(b)) => b.0,
+                (Some(a), Some(b)) => a.0.min(b.0),
+            };
+            let mut both = Both::default();
+            while let Some((_, c)) = sent.next_if(|x| x.0 == k) {
+                both.tx.packets += c.packets;
+                both.tx.bytes += c.bytes;
+            }
+            while let Some((_, c)) = received.next_if(|x| x.0 == k) {
+                both.rx.packets += c.packets;
+                both.rx.bytes += c.bytes;
+            }
+            f((k.0, k.1.to_be_bytes()), both);
         }
-        while let Some((_, c)) = received.next_if(|x| x.0 == k) {
-            both.rx.packets += c.packets;
-            both.rx.bytes += c.bytes;
-        }
-        f((k.0, k.1.to_be_bytes()), both);
-    }
+    });
 }
 
 fn host_json(span: &Span, nets: &Networks, a: Addr, b: Both) -> Value {
