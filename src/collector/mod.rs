@@ -108,6 +108,11 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
 pub struct Published {
     current: Mutex<Arc<Snapshot>>,
     history: Mutex<History>,
+    /// The time the latest snapshot is still true at (ns): the last
+    /// refresh (live), or the capture time handed over up to (replay). A
+    /// collector with nothing new to merge publishes no new snapshot, but
+    /// its time goes on, so rates fall to zero when traffic stops.
+    now_ns: AtomicU64,
 }
 
 impl Published {
@@ -115,7 +120,19 @@ impl Published {
         Published {
             current: Mutex::new(Arc::new(s)),
             history: Mutex::new(History::default()),
+            now_ns: AtomicU64::new(0),
         }
+    }
+
+    /// The time the latest snapshot is still true at (ns since the epoch).
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns.load(Ordering::Relaxed)
+    }
+
+    /// Moves the time the latest snapshot holds at (the collector does at
+    /// every refresh).
+    pub fn set_now(&self, ns: u64) {
+        self.now_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Runs `f` on the history, under its own lock (never the snapshot's).
@@ -129,6 +146,7 @@ impl Published {
     /// Publishes `s` and keeps it as a sample of the history (benchmarks
     /// and tests build a history this way).
     pub fn set_sampled(&self, s: Arc<Snapshot>) {
+        self.set_now(s.at_ns);
         self.set(s.clone());
         self.with_history(|h| h.sample(s));
     }
@@ -277,7 +295,9 @@ impl CollectorLoop {
             }
         }
         if !self.capture_clock {
-            return self.publish(true, wall_clock_ns(), true);
+            let now = wall_clock_ns();
+            self.published.set_now(now);
+            return self.publish(true, now, true);
         }
         // a replay ends as of its last packet, not at the end of the
         // interval that holds it
@@ -287,6 +307,7 @@ impl CollectorLoop {
         };
         let s = self.publish(true, end, false);
         if self.capture_now > 0 {
+            self.published.set_now(end);
             let traffic = self.accounts.traffic();
             self.published.with_history(|h| {
                 h.replace_last(s.clone());
@@ -321,8 +342,10 @@ impl CollectorLoop {
         self.point(at_ns);
     }
 
-    /// Records the traffic totals at `at_ns` for the throughput chart.
+    /// Records the traffic totals at `at_ns` for the throughput chart; the
+    /// latest snapshot is true up to then.
     fn point(&self, at_ns: u64) {
+        self.published.set_now(at_ns);
         let traffic = self.accounts.traffic();
         self.published
             .with_history(|h| h.point(Point { at_ns, traffic }));

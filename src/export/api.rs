@@ -202,26 +202,31 @@ pub struct Span {
     pub base: Arc<Snapshot>,
     pub seconds: f64,
     pub label: &'static str,
+    /// The time rates are taken up to (ns).
+    pub at: u64,
 }
 
 impl Span {
     pub fn of(published: &Published, window_s: u64, label: &'static str) -> Span {
         let now = published.get();
+        // the latest snapshot holds until the collector's latest refresh
+        let at = published.now_ns().max(now.at_ns);
         let base = published
-            .with_history(|h| h.base(now.at_ns, window_s))
-            .filter(|b| b.at_ns < now.at_ns)
+            .with_history(|h| h.base(at, window_s))
+            .filter(|b| b.at_ns < at)
             .unwrap_or_else(|| {
                 // nothing earlier: the counts since nothing was counted
                 let mut s = Snapshot::empty(0);
-                s.at_ns = now.at_ns;
+                s.at_ns = at;
                 Arc::new(s)
             });
-        let seconds = (now.at_ns - base.at_ns) as f64 / 1e9;
+        let seconds = (at - base.at_ns) as f64 / 1e9;
         Span {
             now,
             base,
             seconds,
             label,
+            at,
         }
     }
 
@@ -237,7 +242,7 @@ impl Span {
         let mut m = serde_json::Map::new();
         m.insert("window".into(), json!(self.label));
         m.insert("seconds".into(), json!(self.seconds));
-        m.insert("at".into(), json!(rfc3339(self.now.at_ns)));
+        m.insert("at".into(), json!(rfc3339(self.at)));
         m
     }
 
@@ -1213,7 +1218,7 @@ pub fn status(src: &Sources) -> Value {
     }
     let a = &s.settings;
     json!({
-        "at": rfc3339(s.at_ns),
+        "at": rfc3339(src.published.now_ns().max(s.at_ns)),
         "uptime_seconds": src.started.elapsed().as_secs_f64(),
         "complete": s.complete,
         "warnings": losing,
@@ -1334,6 +1339,21 @@ mod tests {
         assert_eq!(items[0]["services"][0]["service"], "https");
         // a new series counts whole
         assert_eq!(items[1]["bytes"], 600);
+    }
+
+    #[test]
+    fn rates_fall_to_zero_when_traffic_stops() {
+        let p = published();
+        // two minutes with nothing new to publish
+        p.set_now(280 * 1_000_000_000);
+        let v = top(&p, &q("what=pairs")).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 0, "{v}");
+        assert_eq!(v["seconds"], 120.0);
+        // the 5-minute window still holds what was sent after the oldest
+        // sample, at 100 s
+        let v = top(&p, &q("what=pairs&window=5m")).unwrap();
+        assert_eq!(v["items"][0]["bytes"], 63000);
+        assert_eq!(v["seconds"], 180.0);
     }
 
     #[test]
