@@ -720,8 +720,17 @@ fn a_byte_limit_crossed_live_is_alerted_within_a_refresh_and_a_second() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .find(|e| e["event"] == "start" && e["ip"] == client.as_str());
     }
+    // the API has it too: the same event among the active alerts, the
+    // client opening the top pair, the pair in the flow chart
+    let e = start.clone().expect("a start event for the client");
+    let active = cap.api("/api/v1/alerts/active");
+    assert_eq!(active[0]["id"], e["id"], "{active}");
+    assert_eq!(active[0]["ip"], client.as_str());
+    let top = cap.api("/api/v1/top?what=pairs&n=1");
+    assert_eq!(top["items"][0]["src"], client.as_str(), "{top}");
+    let graph = cap.api("/api/v1/graph");
+    assert_eq!(graph["edges"][0]["src"], client.as_str(), "{graph}");
     let text = cap.stop();
-    let e = start.expect("a start event for the client");
     assert_eq!(
         (e["kind"].as_str(), e["direction"].as_str()),
         (Some("bytes"), Some("out"))
