@@ -45,6 +45,25 @@ fn exact_capture(v: &VethPair, dir: &TempDir, senders: usize, args: &[&str]) -> 
     } else {
         v.send(dir, &mix)
     };
+    // the API's capture health: AF_XDP sockets with their four drop
+    // reasons, none dropping
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = cap.api("/api/v1/status");
+    for s in status["sockets"].as_array().unwrap() {
+        assert_eq!(s["backend"], "af-xdp", "{status}");
+        let reasons = s["drops_per_second_by_reason"].as_object().unwrap();
+        let names: Vec<&str> = reasons.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "rx_dropped",
+                "rx_fill_ring_empty_descs",
+                "rx_invalid_descs",
+                "rx_ring_full"
+            ]
+        );
+        assert_eq!(s["drops"], 0);
+    }
     let text = cap.stop();
     let m = parse_exposition(&text);
     let expect = truth_per_pair(&truth, |_| true);
