@@ -4,34 +4,8 @@
 
 mod common;
 
-use common::{KNOWN_PAIRS, KNOWN_T0, ServedReplay, TempDir, known_traffic};
+use common::{HOSTILE, KNOWN_PAIRS, KNOWN_T0, ServedReplay, TempDir, serve_known_traffic};
 use serde_json::Value;
-
-/// The group the first pair's host is in: a name a browser would run if
-/// it were ever put in a page as markup.
-const HOSTILE: &str = "<img src=x onerror=\"window.pwned=1\">";
-
-fn served(dir: &TempDir) -> (ServedReplay, u64) {
-    let (file, last) = known_traffic(dir);
-    let config = dir.path("groups.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[alert-group]]\nname = {HOSTILE:?}\nnetworks = [\"10.1.0.0/24\"]\nalert-bytes = \"100K\"\n"
-        ),
-    )
-    .unwrap();
-    let s = ServedReplay::start(
-        &file,
-        &[
-            "--config",
-            config.to_str().unwrap(),
-            "--alert-interval",
-            "10s",
-        ],
-    );
-    (s, last)
-}
 
 fn json(s: &ServedReplay, path: &str) -> Value {
     let r = s.get(path, &[]);
@@ -51,7 +25,7 @@ fn error(s: &ServedReplay, path: &str, status: u16) -> String {
 #[test]
 fn top_pairs_hosts_services_and_graph_are_the_captures() {
     let dir = TempDir::new("api-top");
-    let (s, last) = served(&dir);
+    let (s, last) = serve_known_traffic(&dir);
     let seconds = (last - KNOWN_T0 * 1_000_000_000) as f64 / 1e9;
 
     // the 5-minute window holds the whole capture, which is 30 s long:
@@ -145,7 +119,7 @@ fn top_pairs_hosts_services_and_graph_are_the_captures() {
 #[test]
 fn one_host_alerts_and_the_trafficalerted_paths() {
     let dir = TempDir::new("api-host");
-    let (s, _) = served(&dir);
+    let (s, _) = serve_known_traffic(&dir);
 
     let v = json(&s, "/api/v1/hosts/10.1.0.1?window=5m");
     assert_eq!(v["sent"]["bytes"], 450_000);
@@ -197,7 +171,7 @@ fn one_host_alerts_and_the_trafficalerted_paths() {
 #[test]
 fn capabilities_status_and_throughput() {
     let dir = TempDir::new("api-status");
-    let (s, last) = served(&dir);
+    let (s, last) = serve_known_traffic(&dir);
     let c = json(&s, "/api/v1/capabilities");
     assert_eq!(c["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(c["source"], "replay");
@@ -252,7 +226,7 @@ fn capabilities_status_and_throughput() {
 #[test]
 fn bad_parameters_methods_gzip_and_head() {
     let dir = TempDir::new("api-errors");
-    let (s, _) = served(&dir);
+    let (s, _) = serve_known_traffic(&dir);
     for (path, word) in [
         ("/api/v1/top?what=cats", "what"),
         ("/api/v1/top?by=weight", "by"),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{KNOWN_PAIRS, ServedReplay, TempDir, known_traffic};
+use common::{HOSTILE, KNOWN_PAIRS, ServedReplay, TempDir, serve_known_traffic};
 use headless_chrome::protocol::cdp::types::Event;
 use headless_chrome::protocol::cdp::{Network, Page};
 use headless_chrome::{Browser, LaunchOptions, Tab};
@@ -13,8 +13,6 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const HOSTILE: &str = "<img src=x onerror=\"window.pwned=1\">";
 
 /// One browser at a time, so that the render timing is not shared.
 static ONE_BROWSER: Mutex<()> = Mutex::new(());
@@ -126,16 +124,7 @@ fn assert_clean(seen: &Mutex<Seen>, origin: &str) {
 fn the_dashboard_shows_the_known_pairs_the_throughput_and_the_alert() {
     let _one = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
     let dir = TempDir::new("dashboard");
-    let (file, _) = known_traffic(&dir);
-    let config = dir.path("groups.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[[alert-group]]\nname = {HOSTILE:?}\nnetworks = [\"10.1.0.0/24\"]\nalert-bytes = \"100K\"\n"
-        ),
-    )
-    .unwrap();
-    let served = ServedReplay::start(&file, &["--config", config.to_str().unwrap()]);
+    let (served, _) = serve_known_traffic(&dir);
     let origin = format!("http://{}/", served.addr);
     let browser = browser();
     let (tab, seen) = open(&browser, &format!("{origin}dashboard"));

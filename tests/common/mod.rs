@@ -474,3 +474,32 @@ pub fn known_traffic(dir: &TempDir) -> (PathBuf, u64) {
     write_pcap(&path, 1, true, &recs);
     (path, last)
 }
+
+/// The alert group of [`known_traffic`]'s first host: a name a browser
+/// would run if it were ever put in a page as markup.
+pub const HOSTILE: &str = "<img src=x onerror=\"window.pwned=1\">";
+
+/// [`known_traffic`] served with a 100K byte limit per 10 s on
+/// 10.1.0.0/24, in the alert group [`HOSTILE`]. Returns the server and the
+/// capture time of the last packet (ns).
+pub fn serve_known_traffic(dir: &TempDir) -> (ServedReplay, u64) {
+    let (file, last) = known_traffic(dir);
+    let config = dir.path("groups.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[alert-group]]\nname = {HOSTILE:?}\nnetworks = [\"10.1.0.0/24\"]\nalert-bytes = \"100K\"\n"
+        ),
+    )
+    .unwrap();
+    let s = ServedReplay::start(
+        &file,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--alert-interval",
+            "10s",
+        ],
+    );
+    (s, last)
+}
