@@ -3,7 +3,6 @@
 //! registry). Each is gzipped once, at first use, at the best level.
 
 use flate2::Compression;
-use flate2::write::GzEncoder;
 use std::sync::OnceLock;
 
 /// An embedded file, plain and gzipped.
@@ -51,20 +50,18 @@ pub fn paths() -> impl Iterator<Item = &'static str> {
 pub fn asset(path: &str) -> Option<Asset> {
     static GZ: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     let i = FILES.iter().position(|f| f.0 == path)?;
-    let gz = GZ.get_or_init(|| FILES.iter().map(|f| gzip(f.2)).collect());
+    // compressing into memory does not fail
+    let gz = GZ.get_or_init(|| {
+        FILES
+            .iter()
+            .map(|f| super::format::gzip(f.2, Compression::best()).unwrap_or_default())
+            .collect()
+    });
     Some(Asset {
         content_type: FILES[i].1,
         plain: FILES[i].2,
         gzip: &gz[i],
     })
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-    // writing to memory does not fail
-    let _ = enc.write_all(data);
-    enc.finish().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use crate::capture::stats::CaptureStats;
 use crate::collector::Published;
 use bytes::Bytes;
 use flate2::Compression;
-use flate2::write::GzEncoder;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -173,7 +172,7 @@ fn json_response(status: u16, v: &serde_json::Value, gzip: bool) -> Response<Ful
         .header(header::CACHE_CONTROL, "no-store")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::VARY, "Accept-Encoding");
-    match gzip.then(|| gzip_bytes(&body)) {
+    match gzip.then(|| format::gzip(&body, Compression::fast())) {
         Some(Ok(z)) => r
             .header(header::CONTENT_ENCODING, "gzip")
             .body(Full::new(Bytes::from(z))),
@@ -206,7 +205,7 @@ fn metrics(
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::VARY, "Accept, Accept-Encoding");
-    let resp = match gzip.then(|| gzip_bytes(text.as_bytes())) {
+    let resp = match gzip.then(|| format::gzip(text.as_bytes(), Compression::fast())) {
         Some(Ok(body)) => resp
             .header(header::CONTENT_ENCODING, "gzip")
             .body(Full::new(Bytes::from(body))),
@@ -215,13 +214,4 @@ fn metrics(
         _ => resp.body(Full::new(Bytes::from(text))),
     };
     resp.unwrap_or_default()
-}
-
-/// gzip at the fastest level: a large exposition still shrinks about
-/// tenfold, and the scrape stays quick (see `bench/scrape_http.sh`).
-fn gzip_bytes(data: &[u8]) -> std::io::Result<Vec<u8>> {
-    use std::io::Write;
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 8), Compression::fast());
-    enc.write_all(data)?;
-    enc.finish()
 }
