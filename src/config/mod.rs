@@ -193,7 +193,8 @@ pub struct RunArgs {
     /// full.
     #[arg(long, value_name = "DURATION")]
     pub block_timeout: Option<String>,
-    /// Where to serve /metrics.
+    /// Where to serve /metrics, the JSON API (/api/v1/) and the dashboard
+    /// (/dashboard).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// How often the collector merges and publishes.
@@ -391,8 +392,9 @@ pub struct ReplayArgs {
     /// (the default when --listen is not given).
     #[arg(long, conflicts_with = "listen")]
     pub print: bool,
-    /// Serve /metrics on this address while replaying and after the end,
-    /// until interrupted.
+    /// Serve /metrics, the JSON API and the dashboard on this address
+    /// while replaying and after the end, until interrupted; their windows
+    /// follow the capture's time.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = defaults::LISTEN)]
     pub listen: Option<SocketAddr>,
     /// Write alert events to this file, one JSON object per line (`-` for
