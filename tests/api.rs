@@ -49,6 +49,8 @@ fn top_pairs_hosts_services_and_graph_are_the_captures() {
         assert_eq!(item["services"][0]["proto"], "udp");
     }
     assert_eq!(items[0]["class"], "outgoing");
+    // since when: every pair's first packet is at the capture's start
+    assert_eq!(items[0]["first_seen"], "2023-11-14T22:13:20.000Z");
     assert_eq!(items[1]["class"], "incoming");
     assert_eq!(items[3]["class"], "internal");
     assert_eq!(items[1]["services"][0]["service"], "quic");

@@ -369,6 +369,8 @@ pub struct Pair {
     /// (service, count), heaviest first: the first `n_services`.
     pub services: [(Service, Count); PAIR_SERVICES],
     pub n_services: usize,
+    /// Capture time of the first packet the collector counted of it (ns).
+    pub first_ns: u64,
 }
 
 /// Services shown per pair.
@@ -405,11 +407,11 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
             flows
                 .iter()
                 .filter(|(r, _)| r.key.reply)
-                .map(|(r, c)| (key(r), *c)),
+                .map(|(r, c)| (key(r), (*c, r.first_ns))),
         );
         replies.sort_unstable_by_key(|x| x.0);
         let mut replies = replies.iter().copied().peekable();
-        let mut requests = requests.map(|(r, c)| (key(r), *c)).peekable();
+        let mut requests = requests.map(|(r, c)| (key(r), (*c, r.first_ns))).peekable();
         // the two streams merged, one item per (pair, service)
         let merged = std::iter::from_fn(|| {
             let take_request = match (requests.peek(), replies.peek()) {
@@ -418,23 +420,23 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
                 (None, Some(_)) => false,
                 (Some(a), Some(b)) => a.0 <= b.0,
             };
-            let (k, mut c) = if take_request {
+            let (k, (mut c, mut first)) = if take_request {
                 requests.next()?
             } else {
                 replies.next()?
             };
-            while let Some((_, more)) = requests.next_if(|x| x.0 == k) {
+            while let Some((_, (more, f))) = requests
+                .next_if(|x| x.0 == k)
+                .or_else(|| replies.next_if(|x| x.0 == k))
+            {
                 c.packets += more.packets;
                 c.bytes += more.bytes;
+                first = first.min(f);
             }
-            while let Some((_, more)) = replies.next_if(|x| x.0 == k) {
-                c.packets += more.packets;
-                c.bytes += more.bytes;
-            }
-            Some((k, c))
+            Some((k, c, first))
         });
         let mut cur: Option<Pair> = None;
-        for ((v, a, b, svc), c) in merged {
+        for ((v, a, b, svc), c, first) in merged {
             let (a, b, svc) = (a.to_be_bytes(), b.to_be_bytes(), unpack_service(svc));
             if cur.as_ref().is_some_and(|p| p.a != (v, a) || p.b != (v, b))
                 && let Some(done) = cur.take()
@@ -447,9 +449,11 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
                 count: Count::default(),
                 services: [((0, None), Count::default()); PAIR_SERVICES],
                 n_services: 0,
+                first_ns: first,
             });
             p.count.packets += c.packets;
             p.count.bytes += c.bytes;
+            p.first_ns = p.first_ns.min(first);
             // keep the heaviest few, heaviest first
             let kept = &p.services[..p.n_services];
             let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
@@ -472,7 +476,7 @@ thread_local! {
     /// The sort buffers of [`for_each_pair`] and [`for_each_host`], kept
     /// for the next request: a fresh one of tens of megabytes costs as
     /// much in page faults as the sort itself.
-    static PAIR_SCRATCH: std::cell::RefCell<Vec<(PairKey, Count)>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PAIR_SCRATCH: std::cell::RefCell<Vec<(PairKey, (Count, u64))>> = const { std::cell::RefCell::new(Vec::new()) };
     static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), Count)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -602,6 +606,7 @@ fn pair_json(span: &Span, nets: &Networks, p: &Pair) -> Value {
         json!(nets.class(p.a.0, &p.a.1, &p.b.1).as_str()),
     );
     o.insert("services".into(), json!(services));
+    o.insert("first_seen".into(), json!(rfc3339(p.first_ns)));
     m
 }
 

@@ -117,9 +117,11 @@ function hash(s) {
 // Force-directed layout with a fixed budget; known hosts keep their place.
 // Local hosts are drawn towards the left, the others towards the right.
 function layout(nodes, edges, W, H) {
+  let fresh = 0;
   const pos = nodes.map((n) => {
     let p = state.positions.get(n.ip);
     if (!p) {
+      fresh += 1;
       const side = n.local ? 0.28 : 0.72;
       p = { x: W * (side + (hash(n.ip) - 0.5) * 0.3), y: H * (0.1 + 0.8 * hash(n.ip + "y")) };
     }
@@ -129,7 +131,10 @@ function layout(nodes, edges, W, H) {
   const links = edges.map((e) => [index.get(e.src), index.get(e.dst)]).filter(([a, b]) => a !== undefined && b !== undefined);
   const n = pos.length;
   const k = Math.min(110, Math.sqrt((W * H) / Math.max(n, 1)) * 0.6);
-  const iterations = n > 400 ? 20 : 60;
+  // a budget per refresh: the layout goes on from where the last refresh
+  // left it, so a large graph settles over a few refreshes (and the first
+  // one, mostly new hosts on a page just loaded, stays quick)
+  const iterations = n <= 150 ? 60 : fresh > n / 2 ? 2 : 25;
   for (let it = 0; it < iterations; it++) {
     const dx = new Float64Array(n), dy = new Float64Array(n);
     for (let i = 0; i < n; i++) {
@@ -152,16 +157,19 @@ function layout(nodes, edges, W, H) {
       const target = pos[i].local ? W * 0.28 : W * 0.72;
       // pulled towards its side, and towards the middle, so that
       // unconnected pairs do not drift to the corners
-      dx[i] += (target - pos[i].x) * 0.5;
-      dy[i] += (H / 2 - pos[i].y) * 0.5;
+      // (the repulsion of all nodes on one at the edge is about
+      // 0.36 * W * H / W, whatever their number, so a pull of about one
+      // per pixel keeps the crowd inside the frame without squeezing it)
+      dx[i] += (target - pos[i].x) * 1.2;
+      dy[i] += (H / 2 - pos[i].y) * 1.4;
       const len = Math.sqrt(dx[i] * dx[i] + dy[i] * dy[i]) + 0.01;
       pos[i].x = Math.min(W - 20, Math.max(20, pos[i].x + (dx[i] / len) * Math.min(len, t)));
       pos[i].y = Math.min(H - 20, Math.max(20, pos[i].y + (dy[i] / len) * Math.min(len, t)));
     }
   }
-  const fresh = new Map();
-  nodes.forEach((node, i) => fresh.set(node.ip, { x: pos[i].x, y: pos[i].y }));
-  state.positions = fresh;
+  const kept = new Map();
+  nodes.forEach((node, i) => kept.set(node.ip, { x: pos[i].x, y: pos[i].y }));
+  state.positions = kept;
   return pos;
 }
 
@@ -189,7 +197,7 @@ function drawGraph(g) {
   nodes.forEach((n, i) => {
     const p = pos[i];
     const c = svg("circle", {
-      cx: p.x.toFixed(1), cy: p.y.toFixed(1), r: (4 + 12 * Math.sqrt(n.bytes / maxNode)).toFixed(1),
+      cx: p.x.toFixed(1), cy: p.y.toFixed(1), r: (3 + (nodes.length > 100 ? 7 : 12) * Math.sqrt(n.bytes / maxNode)).toFixed(1),
       class: n.local ? "local" : "remote", "data-ip": n.ip,
     });
     const title = svg("title");
@@ -206,7 +214,7 @@ function drawGraph(g) {
     parts.push(t);
   });
   $("graph").replaceChildren(...parts);
-  $("graph-info").textContent = edges.length + " of " + g.total_edges + " host pairs, " + nodes.length + " hosts, over " + g.seconds.toFixed(0) + " s";
+  $("graph-info").textContent = edges.length + " of " + g.total_edges + " host pairs, " + nodes.length + " hosts, over " + g.seconds.toFixed(g.seconds < 10 ? 1 : 0) + " s";
 }
 
 // --- throughput -----------------------------------------------------------
@@ -277,7 +285,8 @@ function drawTops(hosts, pairs) {
   table("top-pairs", [
     { key: "src", label: "from", link: true }, { key: "dst", label: "to", link: true },
     { key: "rate", label: "rate", num: true, fmt: bits }, { key: "svc", label: "services" }, { key: "class", label: "class" },
-  ], pairs.items.map((p) => ({ src: p.src, dst: p.dst, rate: p.bytes_per_second, svc: services(p.services), class: p.class })));
+    { key: "since", label: "since", fmt: (v) => String(v).replace("T", " ").slice(0, 19) },
+  ], pairs.items.map((p) => ({ src: p.src, dst: p.dst, rate: p.bytes_per_second, svc: services(p.services), class: p.class, since: p.first_seen })));
 }
 
 function evidence(e) {
@@ -339,15 +348,18 @@ async function refresh() {
     const t0 = performance.now();
     state.events = state.events.concat(events.events).slice(-RECENT_EVENTS);
     state.since = events.next;
-    drawStatus(status);
-    drawGraph(graph);
-    drawTops(hosts, pairs);
-    drawThroughput(throughput);
-    drawAlerts(active);
+    const parts = {};
+    const timed = (name, f) => { const t = performance.now(); f(); parts[name] = performance.now() - t; };
+    timed("status", () => drawStatus(status));
+    timed("graph", () => drawGraph(graph));
+    timed("tops", () => drawTops(hosts, pairs));
+    timed("throughput", () => drawThroughput(throughput));
+    timed("alerts", () => drawAlerts(active));
     const ms = performance.now() - t0;
     const st = window.ringflowStats;
     st.renders += 1;
     st.lastRenderMs = ms;
+    if (ms >= st.maxRenderMs) st.slowestParts = parts;
     st.maxRenderMs = Math.max(st.maxRenderMs, ms);
     st.nodes = graph.nodes.length;
     st.edges = graph.edges.length;
