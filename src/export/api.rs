@@ -108,6 +108,10 @@ impl Query {
     pub fn parse(q: &str) -> Result<Query, ApiError> {
         let mut out: Vec<(String, String)> = Vec::new();
         for part in q.split('&').filter(|p| !p.is_empty()) {
+            // no endpoint takes more than five: a long list is not a query
+            if out.len() == 16 {
+                return Err(bad("too many parameters"));
+            }
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
             let k = percent_decode(k)?;
             let v = percent_decode(v)?;
@@ -1428,6 +1432,9 @@ mod tests {
             assert!(e.message.contains(word), "{query}: {}", e.message);
         }
         assert!(Query::parse("n=%zz").is_err());
+        let long: Vec<String> = (0..10_000).map(|i| format!("p{i}=1")).collect();
+        let e = Query::parse(&long.join("&")).err().unwrap();
+        assert_eq!(e.message, "too many parameters");
         assert_eq!(graph(&p, &q("min-bytes=lots")).unwrap_err().status, 400);
     }
 
