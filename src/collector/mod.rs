@@ -99,6 +99,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         outputs_attached: false,
         deliveries: Arc::new(Deliveries::default()),
         capture_now: 0,
+        clock_ns: 0,
     };
     (workers, collector)
 }
@@ -190,6 +191,8 @@ pub struct CollectorLoop {
     deliveries: Arc<Deliveries>,
     /// Replay: the capture time every worker has handed over up to (ns).
     capture_now: u64,
+    /// Live: the latest time of [`CollectorLoop::clock`].
+    clock_ns: u64,
 }
 
 impl CollectorLoop {
@@ -231,7 +234,7 @@ impl CollectorLoop {
         let workers = self.returns.len();
         let mut done = 0;
         if !self.capture_clock {
-            let now = wall_clock_ns();
+            let now = self.clock();
             self.publish(false, now, true);
             self.point(now);
         } else {
@@ -274,7 +277,7 @@ impl CollectorLoop {
                     }
                     self.accounts.tick();
                     if !self.capture_clock {
-                        let now = wall_clock_ns();
+                        let now = self.clock();
                         self.accounts.detect(now);
                         self.send_alerts();
                         if self.accounts.dirty {
@@ -295,7 +298,7 @@ impl CollectorLoop {
             }
         }
         if !self.capture_clock {
-            let now = wall_clock_ns();
+            let now = self.clock();
             self.published.set_now(now);
             return self.publish(true, now, true);
         }
@@ -318,6 +321,14 @@ impl CollectorLoop {
             });
         }
         s
+    }
+
+    /// The clock for live capture (ns since the epoch), never going back:
+    /// a clock stepped back waits here until it catches up, so the
+    /// history's times only grow.
+    fn clock(&mut self) -> u64 {
+        self.clock_ns = wall_clock_ns().max(self.clock_ns);
+        self.clock_ns
     }
 
     /// Every worker has handed over up to `at_ns` of capture time.
