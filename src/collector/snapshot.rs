@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Key of one collector entry and flow series: a host pair, protocol,
-/// service port and direction. The derived order is the exposition order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// service port and direction. Its order ([`SeriesKey::conversation_order`])
+/// is the exposition order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct SeriesKey {
     pub version: u8,
     pub src: [u8; 16],
@@ -27,6 +28,31 @@ pub struct SeriesKey {
 }
 
 impl SeriesKey {
+    /// The side that opened the conversation, and the side that answered.
+    pub fn client_server(&self) -> ([u8; 16], [u8; 16]) {
+        if self.reply {
+            (self.dst, self.src)
+        } else {
+            (self.src, self.dst)
+        }
+    }
+
+    /// What keys sort by: IP version, client, server, protocol, service
+    /// port, then the request before its reply. So the series of one host
+    /// pair are next to each other, and those of one conversation too:
+    /// the exposition reads as conversations, and the API adds up a pair's
+    /// traffic in one pass.
+    fn conversation_order(&self) -> (u8, [u8; 16], [u8; 16], u8, Option<u16>, bool) {
+        let (client, server) = self.client_server();
+        (
+            self.version,
+            client,
+            server,
+            self.proto,
+            self.port,
+            self.reply,
+        )
+    }
     /// The key packed as a flow key, for the entry index: the service port
     /// in the destination port, the direction in the source port.
     pub(super) fn index_key(&self) -> FlowKey {
@@ -45,6 +71,18 @@ impl SeriesKey {
             port,
             0,
         )
+    }
+}
+
+impl Ord for SeriesKey {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.conversation_order().cmp(&o.conversation_order())
+    }
+}
+
+impl PartialOrd for SeriesKey {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
     }
 }
 

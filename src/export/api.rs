@@ -380,118 +380,61 @@ pub struct Pair {
 /// Services shown per pair.
 pub const PAIR_SERVICES: usize = 3;
 
-/// Every host pair with traffic in the window, in address order. No
-/// hashing: the rows come sorted by (source, destination, service,
-/// direction), so the request rows of a pair are already in (client,
-/// server, service) order; the reply rows are sorted into that order and
-/// the two merged.
+/// Every host pair with traffic in the window, in address order. The rows
+/// come in conversation order (client, server, service, request before
+/// reply: see [`crate::collector::SeriesKey`]), so a pair's rows, and a
+/// service's within it, are next to each other: one pass, no table.
 pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
-    // (version, client, server, service) with the addresses as integers
-    // (the same order as their bytes) and the service packed: quick to
-    // compare and to sort
-    type Key = PairKey;
-    let key = |r: &FlowRow| -> Key {
-        let k = &r.key;
-        let (a, b) = if k.reply {
-            (k.dst, k.src)
-        } else {
-            (k.src, k.dst)
-        };
-        (
-            k.version,
-            u128::from_be_bytes(a),
-            u128::from_be_bytes(b),
-            pack_service((k.proto, k.port)),
-        )
-    };
-    let requests = flows.iter().filter(|(r, _)| !r.key.reply);
-    PAIR_SCRATCH.with_borrow_mut(|replies| {
-        replies.clear();
-        replies.extend(
-            flows
-                .iter()
-                .filter(|(r, _)| r.key.reply)
-                .map(|(r, c)| (key(r), (*c, r.first_ns))),
-        );
-        replies.sort_unstable_by_key(|x| x.0);
-        let mut replies = replies.iter().copied().peekable();
-        let mut requests = requests.map(|(r, c)| (key(r), (*c, r.first_ns))).peekable();
-        // the two streams merged, one item per (pair, service)
-        let merged = std::iter::from_fn(|| {
-            let take_request = match (requests.peek(), replies.peek()) {
-                (None, None) => return None,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(a), Some(b)) => a.0 <= b.0,
-            };
-            let (k, (mut c, mut first)) = if take_request {
-                requests.next()?
-            } else {
-                replies.next()?
-            };
-            while let Some((_, (more, f))) = requests
-                .next_if(|x| x.0 == k)
-                .or_else(|| replies.next_if(|x| x.0 == k))
-            {
-                c.packets += more.packets;
-                c.bytes += more.bytes;
-                first = first.min(f);
-            }
-            Some((k, c, first))
-        });
-        let mut cur: Option<Pair> = None;
-        for ((v, a, b, svc), c, first) in merged {
-            let (a, b, svc) = (a.to_be_bytes(), b.to_be_bytes(), unpack_service(svc));
-            if cur.as_ref().is_some_and(|p| p.a != (v, a) || p.b != (v, b))
-                && let Some(done) = cur.take()
-            {
-                f(&done);
-            }
-            let p = cur.get_or_insert(Pair {
-                a: (v, a),
-                b: (v, b),
-                count: Count::default(),
-                services: [((0, None), Count::default()); PAIR_SERVICES],
-                n_services: 0,
-                first_ns: first,
-            });
-            p.count.packets += c.packets;
-            p.count.bytes += c.bytes;
-            p.first_ns = p.first_ns.min(first);
-            // keep the heaviest few, heaviest first
-            let kept = &p.services[..p.n_services];
-            let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
-            if at < PAIR_SERVICES {
-                p.n_services = (p.n_services + 1).min(PAIR_SERVICES);
-                p.services[at..p.n_services].rotate_right(1);
-                p.services[at] = (svc, c);
-            }
+    let mut cur: Option<Pair> = None;
+    // the service being added up, with its count
+    let mut svc: Option<(Service, Count)> = None;
+    let close_service = |p: &mut Pair, s: Option<(Service, Count)>| {
+        let Some((svc, c)) = s else { return };
+        // keep the heaviest few, heaviest first
+        let kept = &p.services[..p.n_services];
+        let at = kept.partition_point(|(_, x)| x.bytes >= c.bytes);
+        if at < PAIR_SERVICES {
+            p.n_services = (p.n_services + 1).min(PAIR_SERVICES);
+            p.services[at..p.n_services].rotate_right(1);
+            p.services[at] = (svc, c);
         }
-        if let Some(done) = cur {
+    };
+    for (r, d) in flows {
+        let k = &r.key;
+        let (client, server) = k.client_server();
+        let (a, b) = ((k.version, client), (k.version, server));
+        if cur.as_ref().is_some_and(|p| p.a != a || p.b != b)
+            && let Some(mut done) = cur.take()
+        {
+            close_service(&mut done, svc.take());
             f(&done);
         }
-    });
-}
-
-/// (version, client, server, service): see [`for_each_pair`].
-type PairKey = (u8, u128, u128, u32);
-
-thread_local! {
-    /// The sort buffers of [`for_each_pair`] and [`for_each_host`], kept
-    /// for the next request: a fresh one of tens of megabytes costs as
-    /// much in page faults as the sort itself.
-    static PAIR_SCRATCH: std::cell::RefCell<Vec<(PairKey, (Count, u64))>> = const { std::cell::RefCell::new(Vec::new()) };
-    static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), Count)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// A service as one number, in the same order: protocol, then no port
-/// before any port.
-fn pack_service(s: Service) -> u32 {
-    (u32::from(s.0) << 17) | s.1.map_or(0, |p| (1 << 16) | u32::from(p))
-}
-
-fn unpack_service(x: u32) -> Service {
-    ((x >> 17) as u8, (x & (1 << 16) != 0).then_some(x as u16))
+        let p = cur.get_or_insert(Pair {
+            a,
+            b,
+            count: Count::default(),
+            services: [((0, None), Count::default()); PAIR_SERVICES],
+            n_services: 0,
+            first_ns: r.first_ns,
+        });
+        p.count.packets += d.packets;
+        p.count.bytes += d.bytes;
+        p.first_ns = p.first_ns.min(r.first_ns);
+        let this = (k.proto, k.port);
+        match &mut svc {
+            Some((s, c)) if *s == this => {
+                c.packets += d.packets;
+                c.bytes += d.bytes;
+            }
+            _ => {
+                close_service(p, svc.replace((this, *d)));
+            }
+        }
+    }
+    if let Some(mut done) = cur {
+        close_service(&mut done, svc.take());
+        f(&done);
+    }
 }
 
 /// The `n` heaviest items offered, kept as they come (a bounded heap), so
@@ -631,42 +574,73 @@ impl Both {
 }
 
 /// Each address with traffic in the window, with what it sent and
-/// received, in address order. As [`for_each_pair`]: the rows come sorted
-/// by source, so what each address sent adds up in one pass; what it
-/// received is sorted by destination and merged in.
+/// received, in address order. The rows come in conversation order, so
+/// what each address did as a client adds up in one pass; what it did as
+/// a server is sorted by address (in a buffer kept for the next request:
+/// a fresh one of tens of megabytes costs as much in page faults as the
+/// sort) and merged in.
 fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
-    let mut sent = flows
+    let add = |b: &mut Both, sent: bool, c: &Count| {
+        let x = if sent { &mut b.tx } else { &mut b.rx };
+        x.packets += c.packets;
+        x.bytes += c.bytes;
+    };
+    // a client sends the requests and receives the replies
+    let mut as_client = flows
         .iter()
-        .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.src)), *c))
+        .map(|(r, c)| {
+            let mut b = Both::default();
+            add(&mut b, !r.key.reply, c);
+            (
+                (r.key.version, u128::from_be_bytes(r.key.client_server().0)),
+                b,
+            )
+        })
         .peekable();
-    HOST_SCRATCH.with_borrow_mut(|received| {
-        received.clear();
-        received.extend(
-            flows
-                .iter()
-                .map(|(r, c)| ((r.key.version, u128::from_be_bytes(r.key.dst)), *c)),
-        );
-        received.sort_unstable_by_key(|x| x.0);
-        let mut received = received.iter().copied().peekable();
+    HOST_SCRATCH.with_borrow_mut(|as_server| {
+        // a server receives the requests and sends the replies; one item
+        // per host pair (its rows are next to each other), so there is
+        // half as much or less to sort
+        as_server.clear();
+        let mut last_pair: Option<(u8, [u8; 16], [u8; 16])> = None;
+        for (r, c) in flows {
+            let (client, server) = r.key.client_server();
+            let pair = Some((r.key.version, client, server));
+            if pair != last_pair {
+                let k = (r.key.version, u128::from_be_bytes(server));
+                as_server.push((k, Both::default()));
+                last_pair = pair;
+            }
+            if let Some((_, b)) = as_server.last_mut() {
+                add(b, r.key.reply, c);
+            }
+        }
+        as_server.sort_unstable_by_key(|x| x.0);
+        let mut as_server = as_server.iter().copied().peekable();
         loop {
-            let k = match (sent.peek(), received.peek()) {
+            let k = match (as_client.peek(), as_server.peek()) {
                 (None, None) => return,
                 (Some(a), None) => a.0,
                 (None, Some(b)) => b.0,
                 (Some(a), Some(b)) => a.0.min(b.0),
             };
             let mut both = Both::default();
-            while let Some((_, c)) = sent.next_if(|x| x.0 == k) {
-                both.tx.packets += c.packets;
-                both.tx.bytes += c.bytes;
-            }
-            while let Some((_, c)) = received.next_if(|x| x.0 == k) {
-                both.rx.packets += c.packets;
-                both.rx.bytes += c.bytes;
+            while let Some((_, b)) = as_client
+                .next_if(|x| x.0 == k)
+                .or_else(|| as_server.next_if(|x| x.0 == k))
+            {
+                add(&mut both, true, &b.tx);
+                add(&mut both, false, &b.rx);
             }
             f((k.0, k.1.to_be_bytes()), both);
         }
     });
+}
+
+thread_local! {
+    /// The sort buffer of [`for_each_host`].
+    static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), Both)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn host_json(span: &Span, nets: &Networks, a: Addr, b: Both) -> Value {
@@ -1484,6 +1458,65 @@ mod tests {
                 .unwrap()
                 > 0.0
         );
+    }
+
+    /// Hosts that are clients in some conversations and servers in
+    /// others, both versions: the one-pass sums equal a table's.
+    #[test]
+    fn pair_and_host_sums_equal_a_tables() {
+        let addrs = ["10.0.0.1", "10.0.0.2", "93.184.216.34", "198.51.100.7"];
+        let mut rows = Vec::new();
+        let mut x = 7u64;
+        for i in 0..200u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = addrs[(x >> 33) as usize % 4];
+            let b = addrs[(x >> 40) as usize % 4];
+            if a == b {
+                continue;
+            }
+            let port = [22, 80, 443][(x >> 50) as usize % 3];
+            rows.push(row(a, b, port, i % 3 == 0, 1 + i % 5, 100 + i));
+        }
+        rows.sort_by_key(|r| r.key);
+        rows.dedup_by_key(|r| r.key);
+        let deltas: Vec<(&FlowRow, Count)> = rows
+            .iter()
+            .map(|r| {
+                let c = Count {
+                    packets: r.packets,
+                    bytes: r.bytes,
+                };
+                (r, c)
+            })
+            .collect();
+        let mut want_hosts: HashMap<Addr, (u64, u64)> = HashMap::new();
+        let mut want_pairs: HashMap<(Addr, Addr), u64> = HashMap::new();
+        for (r, c) in &deltas {
+            want_hosts.entry((4, r.key.src)).or_default().0 += c.bytes;
+            want_hosts.entry((4, r.key.dst)).or_default().1 += c.bytes;
+            let (cl, sv) = r.key.client_server();
+            *want_pairs.entry(((4, cl), (4, sv))).or_default() += c.bytes;
+        }
+        let mut got_hosts = HashMap::new();
+        for_each_host(&deltas, |a, b| {
+            assert!(
+                got_hosts.insert(a, (b.tx.bytes, b.rx.bytes)).is_none(),
+                "twice"
+            );
+        });
+        assert_eq!(got_hosts, want_hosts);
+        let mut got_pairs = HashMap::new();
+        for_each_pair(&deltas, |p| {
+            assert!(
+                got_pairs.insert((p.a, p.b), p.count.bytes).is_none(),
+                "twice"
+            );
+            let svc: u64 = p.services[..p.n_services].iter().map(|s| s.1.bytes).sum();
+            assert!(svc <= p.count.bytes);
+        });
+        assert_eq!(got_pairs, want_pairs);
     }
 
     #[test]
