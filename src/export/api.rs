@@ -252,11 +252,12 @@ impl Span {
 
     /// Each flow row of `now` that counted in the window (of `class` if
     /// given), with what it counted. Both lists are sorted by key.
-    fn flows(&self, class: Option<Class>) -> Vec<(&FlowRow, Count)> {
+    fn flows(&self, class: Option<Class>) -> Deltas<'_> {
         let base = &self.base.flows;
         let mut j = 0;
-        let mut out = Vec::new();
-        for r in &self.now.flows {
+        let mut out = DELTAS.with_borrow_mut(std::mem::take);
+        out.clear();
+        for (i, r) in self.now.flows.iter().enumerate() {
             if class.is_some_and(|c| c != r.class) {
                 continue;
             }
@@ -275,10 +276,13 @@ impl Span {
                 }),
             );
             if d.packets > 0 || d.bytes > 0 {
-                out.push((r, d));
+                out.push((i as u32, d));
             }
         }
-        out
+        Deltas {
+            rows: &self.now.flows,
+            counted: out,
+        }
     }
 
     fn counts(&self, c: Count) -> Value {
@@ -288,6 +292,67 @@ impl Span {
             "bytes_per_second": self.rate(c.bytes),
             "packets_per_second": self.rate(c.packets),
         })
+    }
+}
+
+/// Flow rows with what each counted in a window: indices into the rows,
+/// in their order, in a buffer that goes back to the thread for the next
+/// request when done (a fresh one of tens of megabytes costs page faults).
+pub struct Deltas<'a> {
+    rows: &'a [FlowRow],
+    counted: Vec<(u32, Count)>,
+}
+
+thread_local! {
+    static DELTAS: std::cell::RefCell<Vec<(u32, Count)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl<'a> Deltas<'a> {
+    /// Every row of `rows` with what `count` says it counted.
+    pub fn new(rows: &'a [FlowRow], count: impl Fn(&FlowRow) -> Count) -> Deltas<'a> {
+        let counted = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i as u32, count(r)))
+            .collect();
+        Deltas { rows, counted }
+    }
+
+    pub fn iter(&self) -> DeltasIter<'a, '_> {
+        self.into_iter()
+    }
+}
+
+/// Iterates a [`Deltas`]: each row with what it counted.
+pub struct DeltasIter<'a, 'b> {
+    rows: &'a [FlowRow],
+    inner: std::slice::Iter<'b, (u32, Count)>,
+}
+
+impl<'a> Iterator for DeltasIter<'a, '_> {
+    type Item = (&'a FlowRow, Count);
+    fn next(&mut self) -> Option<Self::Item> {
+        let (i, c) = self.inner.next()?;
+        Some((&self.rows[*i as usize], *c))
+    }
+}
+
+impl<'a, 'b> IntoIterator for &'b Deltas<'a> {
+    type Item = (&'a FlowRow, Count);
+    type IntoIter = DeltasIter<'a, 'b>;
+    fn into_iter(self) -> DeltasIter<'a, 'b> {
+        DeltasIter {
+            rows: self.rows,
+            inner: self.counted.iter(),
+        }
+    }
+}
+
+impl Drop for Deltas<'_> {
+    fn drop(&mut self) {
+        let v = std::mem::take(&mut self.counted);
+        DELTAS.with_borrow_mut(|d| *d = v);
     }
 }
 
@@ -384,7 +449,7 @@ pub const PAIR_SERVICES: usize = 3;
 /// come in conversation order (client, server, service, request before
 /// reply: see [`crate::collector::SeriesKey`]), so a pair's rows, and a
 /// service's within it, are next to each other: one pass, no table.
-pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
+pub fn for_each_pair(flows: &Deltas, mut f: impl FnMut(&Pair)) {
     let mut cur: Option<Pair> = None;
     // the service being added up, with its count
     let mut svc: Option<(Service, Count)> = None;
@@ -427,7 +492,7 @@ pub fn for_each_pair(flows: &[(&FlowRow, Count)], mut f: impl FnMut(&Pair)) {
                 c.bytes += d.bytes;
             }
             _ => {
-                close_service(p, svc.replace((this, *d)));
+                close_service(p, svc.replace((this, d)));
             }
         }
     }
@@ -520,7 +585,7 @@ impl<T, K: Ord> TopN<T, K> {
 /// The `n` heaviest pairs by `weight` among those `keep` accepts, and
 /// how many it accepted.
 fn top_pairs(
-    flows: &[(&FlowRow, Count)],
+    flows: &Deltas,
     n: usize,
     weight: impl Fn(&Pair) -> u64,
     keep: impl Fn(&Pair) -> bool,
@@ -579,7 +644,7 @@ impl Both {
 /// a server is sorted by address (in a buffer kept for the next request:
 /// a fresh one of tens of megabytes costs as much in page faults as the
 /// sort) and merged in.
-fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
+fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, Both)) {
     let add = |b: &mut Both, sent: bool, c: &Count| {
         let x = if sent { &mut b.tx } else { &mut b.rx };
         x.packets += c.packets;
@@ -590,7 +655,7 @@ fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
         .iter()
         .map(|(r, c)| {
             let mut b = Both::default();
-            add(&mut b, !r.key.reply, c);
+            add(&mut b, !r.key.reply, &c);
             (
                 (r.key.version, u128::from_be_bytes(r.key.client_server().0)),
                 b,
@@ -612,7 +677,7 @@ fn for_each_host(flows: &[(&FlowRow, Count)], mut f: impl FnMut(Addr, Both)) {
                 last_pair = pair;
             }
             if let Some((_, b)) = as_server.last_mut() {
-                add(b, r.key.reply, c);
+                add(b, r.key.reply, &c);
             }
         }
         as_server.sort_unstable_by_key(|x| x.0);
@@ -803,9 +868,9 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
             .ok()
             .map(|i| s.hosts[i].counts)
     };
-    let flows: Vec<(&FlowRow, Count)> = span
-        .flows(None)
-        .into_iter()
+    let all = span.flows(None);
+    let flows: Vec<(&FlowRow, Count)> = all
+        .iter()
         .filter(|(r, _)| (r.key.version, r.key.src) == a || (r.key.version, r.key.dst) == a)
         .collect();
     let known = row(&span.now).is_some()
@@ -1481,16 +1546,10 @@ mod tests {
         }
         rows.sort_by_key(|r| r.key);
         rows.dedup_by_key(|r| r.key);
-        let deltas: Vec<(&FlowRow, Count)> = rows
-            .iter()
-            .map(|r| {
-                let c = Count {
-                    packets: r.packets,
-                    bytes: r.bytes,
-                };
-                (r, c)
-            })
-            .collect();
+        let deltas = Deltas::new(&rows, |r| Count {
+            packets: r.packets,
+            bytes: r.bytes,
+        });
         let mut want_hosts: HashMap<Addr, (u64, u64)> = HashMap::new();
         let mut want_pairs: HashMap<(Addr, Addr), u64> = HashMap::new();
         for (r, c) in &deltas {
