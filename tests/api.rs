@@ -148,6 +148,12 @@ fn one_host_alerts_and_the_trafficalerted_paths() {
     assert_eq!(a["group"], HOSTILE);
     assert_eq!(a["peers"][0]["ip"], "198.51.100.1");
 
+    assert_eq!(
+        json(&s, "/api/v1/alerts/active?n=1"),
+        json(&s, "/api/v1/alerts/active")
+    );
+    assert!(error(&s, "/api/v1/alerts/active?n=0", 400).contains("n must"));
+
     // the events, paged with since
     let all = json(&s, "/api/v1/alerts");
     let events = all["events"].as_array().unwrap();

@@ -178,9 +178,19 @@ impl History {
         (list, self.next_seq)
     }
 
-    /// The latest event of each active alert, by id.
-    pub fn active(&self) -> Vec<AlertEvent> {
-        self.active.values().cloned().collect()
+    /// The latest event of each active alert of `ip`, by id.
+    pub fn active_of(&self, ip: std::net::IpAddr) -> Vec<AlertEvent> {
+        self.active
+            .values()
+            .filter(|e| e.ip == ip)
+            .cloned()
+            .collect()
+    }
+
+    /// The latest event of each of the `n` newest active alerts, by id.
+    pub fn active(&self, n: usize) -> Vec<AlertEvent> {
+        let skip = self.active.len().saturating_sub(n);
+        self.active.values().skip(skip).cloned().collect()
     }
 }
 
@@ -214,6 +224,41 @@ mod tests {
         h.sample(snap(5));
         h.sample(snap(6));
         assert_eq!(h.base(6 * SEC, 60).unwrap().at_ns, 5 * SEC);
+    }
+
+    fn event(id: u64, event: Event) -> AlertEvent {
+        AlertEvent {
+            event,
+            time: String::new(),
+            id,
+            kind: crate::detect::Kind::Bytes,
+            ip: std::net::IpAddr::from([10, 0, 0, id as u8]),
+            direction: crate::detect::Direction::Out,
+            value: 0.0,
+            threshold: 0,
+            interval_seconds: 10.0,
+            start: String::new(),
+            end: None,
+            peers: Vec::new(),
+            group: String::new(),
+        }
+    }
+
+    #[test]
+    fn alert_events_are_kept_bounded_and_active_ones_until_they_end() {
+        let mut h = History::default();
+        let starts: Vec<AlertEvent> = (1..=5).map(|i| event(i, Event::Start)).collect();
+        h.events(&starts, 3);
+        h.events(&[event(2, Event::End)], 3);
+        let ids = |v: Vec<AlertEvent>| v.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(ids(h.active(10)), [1, 3, 4, 5]);
+        assert_eq!(ids(h.active(2)), [4, 5], "the newest");
+        assert_eq!(ids(h.active_of(std::net::IpAddr::from([10, 0, 0, 3]))), [3]);
+        // the last 3 events kept, numbered from 1
+        let (kept, latest) = h.events_since(0, 100);
+        assert_eq!(latest, 6);
+        assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), [4, 5, 6]);
+        assert_eq!(h.events_since(5, 100).0.len(), 1);
     }
 
     #[test]

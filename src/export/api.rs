@@ -77,17 +77,20 @@ pub fn get(src: &Sources, path: &str, query: &str) -> Option<Result<Value, ApiEr
             Ok(throughput(&src.published))
         }),
         "/api/v1/alerts/active" => q().and_then(|q| {
-            q.only(&[])?;
-            Ok(json!(src.published.with_history(|h| h.active())))
+            q.only(&["n"])?;
+            let n = q.n()?;
+            Ok(json!(src.published.with_history(|h| h.active(n))))
         }),
         "/api/v1/alerts" => q().and_then(|q| {
             q.only(&["since", "n"])?;
             alerts(&src.published, &q)
         }),
         "/active" => q().and_then(|q| {
-            q.only(&[])?;
+            q.only(&["n"])?;
+            // its users' scripts expect every alert: as many as allowed
+            let n = q.get("n").map_or(Ok(MAX_N), |_| q.n())?;
             Ok(trafficalerted_active(
-                &src.published.with_history(|h| h.active()),
+                &src.published.with_history(|h| h.active(n)),
             ))
         }),
         _ => match path.strip_prefix("/api/v1/hosts/") {
@@ -933,11 +936,7 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
         |(_, b)| b.total().bytes,
         |(s, _)| *s,
     );
-    let alerts: Vec<AlertEvent> = published
-        .with_history(|h| h.active())
-        .into_iter()
-        .filter(|e| e.ip == addr)
-        .collect();
+    let alerts: Vec<AlertEvent> = published.with_history(|h| h.active_of(addr));
     let mut m = span.header();
     m.insert("ip".into(), json!(addr));
     m.insert("local".into(), json!(nets.is_local(a.0, &a.1)));

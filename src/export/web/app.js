@@ -342,7 +342,7 @@ async function refresh() {
       api("/api/v1/top?what=hosts&window=" + w + "&n=" + TOP_N),
       api("/api/v1/top?what=pairs&window=" + w + "&n=" + TOP_N),
       api("/api/v1/throughput"),
-      api("/api/v1/alerts/active"),
+      api("/api/v1/alerts/active?n=1000"),
       api("/api/v1/alerts?since=" + state.since + "&n=1000"),
     ]);
     const t0 = performance.now();
