@@ -237,6 +237,13 @@ function drawThroughput(t) {
   }
   state.charts.bits.setData([t.time].concat(CLASSES.map((c) => t.classes[c].bits_per_second)));
   state.charts.packets.setData([t.time].concat(CLASSES.map((c) => t.classes[c].packets_per_second)));
+  // at least a minute wide, so a short capture's few points have an axis
+  const n = t.time.length;
+  if (n > 0 && t.time[n - 1] - t.time[0] < 60) {
+    for (const ch of [state.charts.bits, state.charts.packets]) {
+      ch.setScale("x", { min: t.time[n - 1] - 60, max: t.time[n - 1] });
+    }
+  }
   window.ringflowStats.throughputPoints = t.time.length;
 }
 
