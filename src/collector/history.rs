@@ -64,16 +64,13 @@ fn slot(at_ns: u64, age_ns: u64) -> Option<(u8, u64)> {
 }
 
 impl History {
-    /// Keeps `s` as a sample if its time is past the last one's, and thins
-    /// the older ones to one per slot.
+    /// Keeps `s` as a sample, in place of any at or after its time (a
+    /// replay's last sample is as of its last packet, which comes before
+    /// the boundary sampled last), and thins the older ones to one per
+    /// slot.
     pub fn sample(&mut self, s: Arc<Snapshot>) {
-        if self.samples.back().is_some_and(|b| b.at_ns >= s.at_ns) {
-            // same time (a replay's tick between boundaries): newest wins
-            if self.samples.back().is_some_and(|b| b.at_ns == s.at_ns) {
-                self.samples.pop_back();
-            } else {
-                return;
-            }
+        while self.samples.back().is_some_and(|b| b.at_ns >= s.at_ns) {
+            self.samples.pop_back();
         }
         let now = s.at_ns;
         self.samples.push_back(s);
@@ -99,23 +96,6 @@ impl History {
         });
     }
 
-    /// Keeps `s` in place of the samples at or after its time (a replay's
-    /// last sample: its end is its last packet, before the boundary).
-    pub fn replace_last(&mut self, s: Arc<Snapshot>) {
-        while self.samples.back().is_some_and(|b| b.at_ns >= s.at_ns) {
-            self.samples.pop_back();
-        }
-        self.samples.push_back(s);
-    }
-
-    /// Keeps `p` in place of the points at or after its time.
-    pub fn replace_last_point(&mut self, p: Point) {
-        while self.timeline.back().is_some_and(|b| b.at_ns >= p.at_ns) {
-            self.timeline.pop_back();
-        }
-        self.timeline.push_back(p);
-    }
-
     /// The sample to take rates against over `window_s` seconds back from
     /// `now_ns`: the newest at least that old, else the oldest kept.
     pub fn base(&self, now_ns: u64, window_s: u64) -> Option<Arc<Snapshot>> {
@@ -128,12 +108,20 @@ impl History {
             .cloned()
     }
 
-    /// Records the totals at `at_ns` for the throughput chart.
+    /// Records the totals at `at_ns` for the throughput chart: in place
+    /// of any points at or after its time (as [`History::sample`]), else
+    /// at least a step after the last one.
     pub fn point(&mut self, p: Point) {
-        if self
-            .timeline
-            .back()
-            .is_some_and(|b| p.at_ns < b.at_ns + TIMELINE_STEP_NS)
+        let mut replaced = false;
+        while self.timeline.back().is_some_and(|b| b.at_ns >= p.at_ns) {
+            self.timeline.pop_back();
+            replaced = true;
+        }
+        if !replaced
+            && self
+                .timeline
+                .back()
+                .is_some_and(|b| p.at_ns < b.at_ns + TIMELINE_STEP_NS)
         {
             return;
         }
@@ -259,6 +247,28 @@ mod tests {
         assert_eq!(latest, 6);
         assert_eq!(kept.iter().map(|r| r.seq).collect::<Vec<_>>(), [4, 5, 6]);
         assert_eq!(h.events_since(5, 100).0.len(), 1);
+    }
+
+    #[test]
+    fn an_earlier_time_replaces_what_came_at_or_after_it() {
+        // a replay: boundaries at 10 and 20 s, its last packet at 19.5 s
+        let mut h = History::default();
+        let point = |s: u64| Point {
+            at_ns: s,
+            traffic: Default::default(),
+        };
+        for t in [10, 20] {
+            h.sample(snap(t));
+            h.point(point(t * SEC));
+        }
+        let mut last = Snapshot::empty(1);
+        last.at_ns = 19 * SEC + SEC / 2;
+        h.sample(Arc::new(last));
+        h.point(point(19 * SEC + SEC / 2));
+        let times: Vec<u64> = h.samples.iter().map(|s| s.at_ns).collect();
+        assert_eq!(times, [10 * SEC, 19 * SEC + SEC / 2]);
+        let times: Vec<u64> = h.timeline().iter().map(|p| p.at_ns).collect();
+        assert_eq!(times, [10 * SEC, 19 * SEC + SEC / 2]);
     }
 
     #[test]

@@ -308,17 +308,10 @@ impl CollectorLoop {
             Some(last) if self.capture_now > 0 => last.min(self.capture_now),
             _ => self.capture_now,
         };
-        let s = self.publish(true, end, false);
-        if self.capture_now > 0 {
-            self.published.set_now(end);
-            let traffic = self.accounts.traffic();
-            self.published.with_history(|h| {
-                h.replace_last(s.clone());
-                h.replace_last_point(Point {
-                    at_ns: end,
-                    traffic,
-                });
-            });
+        let sampled = self.capture_now > 0;
+        let s = self.publish(true, end, sampled);
+        if sampled {
+            self.point(end);
         }
         s
     }
@@ -338,11 +331,11 @@ impl CollectorLoop {
             if let Some(first) = self.accounts.first_packet_ns() {
                 let mut origin = Snapshot::empty(self.returns.len());
                 origin.at_ns = first.min(at_ns);
-                self.published
-                    .with_history(|h| h.sample(Arc::new(origin.clone())));
+                let at_ns = origin.at_ns;
                 self.published.with_history(|h| {
+                    h.sample(Arc::new(origin));
                     h.point(Point {
-                        at_ns: origin.at_ns,
+                        at_ns,
                         traffic: Default::default(),
                     })
                 });
