@@ -30,6 +30,17 @@ pub enum SocketKind {
     },
 }
 
+impl SocketKind {
+    /// (backend, how the XDP program is attached, how the socket is
+    /// bound), as `ringflow_capture_info` and the API name them.
+    pub fn labels(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            SocketKind::AfPacket => ("af-packet", "tpacket-v3", "copy"),
+            SocketKind::AfXdp { mode, bind, .. } => ("af-xdp", mode, bind),
+        }
+    }
+}
+
 /// The kernel's counters for one capture socket, accumulated by its worker
 /// once per refresh (never on the packet path).
 #[derive(Debug, Default)]

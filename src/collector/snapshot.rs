@@ -108,9 +108,14 @@ pub struct Count {
 }
 
 impl Count {
-    pub(super) fn add(&mut self, packets: u64, bytes: u64) {
+    pub fn add(&mut self, packets: u64, bytes: u64) {
         self.packets += packets;
         self.bytes += bytes;
+    }
+
+    /// Adds what `o` counted.
+    pub fn add_count(&mut self, o: Count) {
+        self.add(o.packets, o.bytes);
     }
 }
 
@@ -122,6 +127,14 @@ pub struct HostCounts {
 }
 
 impl HostCounts {
+    /// Sent and received together.
+    pub fn total(&self) -> Count {
+        Count {
+            packets: self.tx.packets + self.rx.packets,
+            bytes: self.tx.bytes + self.rx.bytes,
+        }
+    }
+
     pub(super) fn minus(self, o: HostCounts) -> HostCounts {
         HostCounts {
             tx: Count {

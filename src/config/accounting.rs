@@ -15,6 +15,19 @@ pub struct Compat {
     pub trafficmonitor: bool,
 }
 
+impl Compat {
+    /// The profiles on, by their names on the command line.
+    pub fn names(&self) -> Vec<&'static str> {
+        [
+            (self.promflow, "promflow"),
+            (self.trafficmonitor, "trafficmonitor"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+}
+
 /// Volume limits of a monitored IP over an interval, each way; `None`
 /// is off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -179,13 +192,12 @@ impl Accounting {
             None => format!("# {key}: off"),
         };
         let n = &self.networks;
-        let mut compat = Vec::new();
-        if self.compat.promflow {
-            compat.push("\"promflow\"");
-        }
-        if self.compat.trafficmonitor {
-            compat.push("\"trafficmonitor\"");
-        }
+        let compat: Vec<String> = self
+            .compat
+            .names()
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
         [
             format!("local-networks = {}", nets(n.local.networks())),
             format!("monitor-subnets = {}", nets(n.monitor.networks())),

@@ -4,9 +4,9 @@
 //! server; [`super::http`] routes to [`get`].
 
 use super::services;
-use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
+use crate::capture::stats::{CaptureStats, XDP_DROP_REASONS};
 use crate::collector::history::{Point, WINDOWS};
-use crate::collector::{Count, FlowRow, Published, Snapshot};
+use crate::collector::{Count, FlowRow, HostCounts, Published, Snapshot};
 use crate::detect::{AlertEvent, Kind, rfc3339};
 use crate::flow::FastState;
 use crate::netset::{Class, Networks};
@@ -402,18 +402,16 @@ impl By {
 /// The `n` items with the most `weight`, heaviest first; ties go to the
 /// smallest `tie` (an address, a pair, a service), so answers are stable.
 fn heaviest<T, K: Ord>(
-    mut items: Vec<T>,
+    items: impl IntoIterator<Item = T>,
     n: usize,
     weight: impl Fn(&T) -> u64,
     tie: impl Fn(&T) -> K,
 ) -> Vec<T> {
-    let order = |a: &T, b: &T| weight(b).cmp(&weight(a)).then_with(|| tie(a).cmp(&tie(b)));
-    if items.len() > n {
-        items.select_nth_unstable_by(n - 1, order);
-        items.truncate(n);
+    let mut top = TopN::new(n);
+    for x in items {
+        top.offer(weight(&x), tie(&x), || x);
     }
-    items.sort_by(order);
-    items
+    top.into_sorted()
 }
 
 /// A service: protocol and port (none for protocols without ports).
@@ -485,14 +483,12 @@ pub fn for_each_pair(flows: &Deltas, mut f: impl FnMut(&Pair)) {
             n_services: 0,
             first_ns: r.first_ns,
         });
-        p.count.packets += d.packets;
-        p.count.bytes += d.bytes;
+        p.count.add_count(d);
         p.first_ns = p.first_ns.min(r.first_ns);
         let this = (k.proto, k.port);
         match &mut svc {
             Some((s, c)) if *s == this => {
-                c.packets += d.packets;
-                c.bytes += d.bytes;
+                c.add_count(d);
             }
             _ => {
                 close_service(p, svc.replace((this, d)));
@@ -625,39 +621,22 @@ fn pair_json(span: &Span, nets: &Networks, p: &Pair) -> Value {
     m
 }
 
-/// Sent and received by one address over the window.
-#[derive(Clone, Copy, Default)]
-struct Both {
-    tx: Count,
-    rx: Count,
-}
-
-impl Both {
-    fn total(&self) -> Count {
-        Count {
-            packets: self.tx.packets + self.rx.packets,
-            bytes: self.tx.bytes + self.rx.bytes,
-        }
-    }
-}
-
 /// Each address with traffic in the window, with what it sent and
 /// received, in address order. The rows come in conversation order, so
 /// what each address did as a client adds up in one pass; what it did as
 /// a server is sorted by address (in a buffer kept for the next request:
 /// a fresh one of tens of megabytes costs as much in page faults as the
 /// sort) and merged in.
-fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, Both)) {
-    let add = |b: &mut Both, sent: bool, c: &Count| {
+fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, HostCounts)) {
+    let add = |b: &mut HostCounts, sent: bool, c: &Count| {
         let x = if sent { &mut b.tx } else { &mut b.rx };
-        x.packets += c.packets;
-        x.bytes += c.bytes;
+        x.add_count(*c);
     };
     // a client sends the requests and receives the replies
     let mut as_client = flows
         .iter()
         .map(|(r, c)| {
-            let mut b = Both::default();
+            let mut b = HostCounts::default();
             add(&mut b, !r.key.reply, &c);
             (
                 (r.key.version, u128::from_be_bytes(r.key.client_server().0)),
@@ -676,7 +655,7 @@ fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, Both)) {
             let pair = Some((r.key.version, client, server));
             if pair != last_pair {
                 let k = (r.key.version, u128::from_be_bytes(server));
-                as_server.push((k, Both::default()));
+                as_server.push((k, HostCounts::default()));
                 last_pair = pair;
             }
             if let Some((_, b)) = as_server.last_mut() {
@@ -692,7 +671,7 @@ fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, Both)) {
                 (None, Some(b)) => b.0,
                 (Some(a), Some(b)) => a.0.min(b.0),
             };
-            let mut both = Both::default();
+            let mut both = HostCounts::default();
             while let Some((_, b)) = as_client
                 .next_if(|x| x.0 == k)
                 .or_else(|| as_server.next_if(|x| x.0 == k))
@@ -707,11 +686,11 @@ fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, Both)) {
 
 thread_local! {
     /// The sort buffer of [`for_each_host`].
-    static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), Both)>> =
+    static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), HostCounts)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn host_json(span: &Span, nets: &Networks, a: Addr, b: Both) -> Value {
+fn host_json(span: &Span, nets: &Networks, a: Addr, b: HostCounts) -> Value {
     json!({
         "ip": ip(a),
         "local": nets.is_local(a.0, &a.1),
@@ -759,12 +738,10 @@ pub fn top(published: &Published, q: &Query) -> Result<Value, ApiError> {
             let mut m: HashMap<Service, Count, FastState> = HashMap::default();
             for (r, d) in &flows {
                 let c = m.entry((r.key.proto, r.key.port)).or_default();
-                c.packets += d.packets;
-                c.bytes += d.bytes;
+                c.add_count(d);
             }
-            let all: Vec<(Service, Count)> = m.into_iter().collect();
-            let total = all.len();
-            let items = heaviest(all, n, |(_, c)| by.of(*c), |(s, _)| *s)
+            let total = m.len();
+            let items = heaviest(m, n, |(_, c)| by.of(*c), |(s, _)| *s)
                 .into_iter()
                 .map(|(s, c)| {
                     let mut v = span.counts(c);
@@ -805,23 +782,21 @@ pub fn graph(published: &Published, q: &Query) -> Result<Value, ApiError> {
     let flows = span.flows(class);
     let (total, edges) = top_pairs(&flows, n, |p| p.count.bytes, |p| p.count.bytes >= min_bytes);
     // the nodes' totals over all their pairs, not only those drawn
-    let mut hosts: HashMap<Addr, Both, FastState> = edges
+    let mut hosts: HashMap<Addr, HostCounts, FastState> = edges
         .iter()
         .flat_map(|p| [p.a, p.b])
-        .map(|a| (a, Both::default()))
+        .map(|a| (a, HostCounts::default()))
         .collect();
     for (r, d) in &flows {
         let k = &r.key;
         if let Some(h) = hosts.get_mut(&(k.version, k.src)) {
-            h.tx.packets += d.packets;
-            h.tx.bytes += d.bytes;
+            h.tx.add_count(d);
         }
         if let Some(h) = hosts.get_mut(&(k.version, k.dst)) {
-            h.rx.packets += d.packets;
-            h.rx.bytes += d.bytes;
+            h.rx.add_count(d);
         }
     }
-    let mut nodes: Vec<(Addr, Both)> = hosts.into_iter().collect();
+    let mut nodes: Vec<(Addr, HostCounts)> = hosts.into_iter().collect();
     nodes.sort_by(|(a, x), (b, y)| y.total().bytes.cmp(&x.total().bytes).then(a.cmp(b)));
     let mut m = span.header();
     m.insert("min_bytes".into(), json!(min_bytes));
@@ -889,27 +864,26 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
     let both = match row(&span.now) {
         Some(now) => {
             let before = row(&span.base);
-            Both {
+            HostCounts {
                 tx: delta(now.tx, before.map(|b| b.tx)),
                 rx: delta(now.rx, before.map(|b| b.rx)),
             }
         }
         None => {
-            let mut both = Both::default();
+            let mut both = HostCounts::default();
             for (r, d) in &flows {
                 let c = if (r.key.version, r.key.src) == a {
                     &mut both.tx
                 } else {
                     &mut both.rx
                 };
-                c.packets += d.packets;
-                c.bytes += d.bytes;
+                c.add_count(*d);
             }
             both
         }
     };
-    let mut peers: HashMap<Addr, Both, FastState> = HashMap::default();
-    let mut svcs: HashMap<Service, Both, FastState> = HashMap::default();
+    let mut peers: HashMap<Addr, HostCounts, FastState> = HashMap::default();
+    let mut svcs: HashMap<Service, HostCounts, FastState> = HashMap::default();
     for (r, d) in &flows {
         let k = &r.key;
         let sent = (k.version, k.src) == a;
@@ -917,25 +891,13 @@ pub fn host(published: &Published, text: &str, q: &Query) -> Result<Value, ApiEr
         // a peer's sent and received are its own; a service's, the host's
         let p = peers.entry((k.version, peer)).or_default();
         let c = if sent { &mut p.rx } else { &mut p.tx };
-        c.packets += d.packets;
-        c.bytes += d.bytes;
+        c.add_count(*d);
         let s = svcs.entry((k.proto, k.port)).or_default();
         let c = if sent { &mut s.tx } else { &mut s.rx };
-        c.packets += d.packets;
-        c.bytes += d.bytes;
+        c.add_count(*d);
     }
-    let peers = heaviest(
-        peers.into_iter().collect(),
-        n,
-        |(_, b)| b.total().bytes,
-        |(a, _)| *a,
-    );
-    let svcs = heaviest(
-        svcs.into_iter().collect(),
-        n,
-        |(_, b)| b.total().bytes,
-        |(s, _)| *s,
-    );
+    let peers = heaviest(peers, n, |(_, b)| b.total().bytes, |(a, _)| *a);
+    let svcs = heaviest(svcs, n, |(_, b)| b.total().bytes, |(s, _)| *s);
     let alerts: Vec<AlertEvent> = published.with_history(|h| h.active_of(addr));
     let mut m = span.header();
     m.insert("ip".into(), json!(addr));
@@ -1050,17 +1012,10 @@ pub fn capabilities(s: &Snapshot, stats: &CaptureStats) -> Value {
         .sockets()
         .iter()
         .map(|c| {
-            let (backend, mode, bind) = socket_kind(&c.kind);
+            let (backend, mode, bind) = c.kind.labels();
             json!({"iface": c.iface, "queue": c.queue, "backend": backend, "mode": mode, "bind": bind})
         })
         .collect();
-    let mut compat = Vec::new();
-    if a.compat.promflow {
-        compat.push("promflow");
-    }
-    if a.compat.trafficmonitor {
-        compat.push("trafficmonitor");
-    }
     json!({
         "version": env!("CARGO_PKG_VERSION"),
         "source": if sockets.is_empty() { "replay" } else { "live" },
@@ -1086,7 +1041,7 @@ pub fn capabilities(s: &Snapshot, stats: &CaptureStats) -> Value {
             "scan_interval_seconds": d.scan.interval.as_secs_f64(),
             "scan_ignore": nets(&d.scan.ignore),
         },
-        "compat": compat,
+        "compat": a.compat.names(),
         "limits": {
             "max_flow_series": a.max_flow_series,
             "max_hosts": a.max_hosts,
@@ -1099,13 +1054,6 @@ pub fn capabilities(s: &Snapshot, stats: &CaptureStats) -> Value {
         "flow_idle_seconds": a.flow_idle.as_secs_f64(),
         "windows": ["1m", "5m"],
     })
-}
-
-fn socket_kind(k: &SocketKind) -> (&'static str, &'static str, &'static str) {
-    match k {
-        SocketKind::AfPacket => ("af-packet", "tpacket-v3", "copy"),
-        SocketKind::AfXdp { mode, bind, .. } => ("af-xdp", mode, bind),
-    }
 }
 
 /// One reading of every capture socket's counters: (packets, drops per
@@ -1205,7 +1153,7 @@ pub fn status(src: &Sources) -> Value {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let (backend, mode, _) = socket_kind(&c.kind);
+            let (backend, mode, _) = c.kind.labels();
             let (packets, drops, _) = c.get();
             let total_drops = c.xdp_drops().map_or(drops, |d| d.iter().sum());
             let (pps, reasons) = rates.get(i).cloned().unwrap_or_default();

@@ -617,10 +617,7 @@ impl SnapshotMetrics {
             )?;
             for s in &sockets {
                 let queue = s.queue.to_string();
-                let (backend, mode, bind) = match &s.kind {
-                    SocketKind::AfPacket => ("af-packet", "tpacket-v3", "copy"),
-                    SocketKind::AfXdp { mode, bind, .. } => ("af-xdp", *mode, *bind),
-                };
+                let (backend, mode, bind) = s.kind.labels();
                 m.encode_family(&[
                     ("iface", s.iface.as_str()),
                     ("queue", queue.as_str()),
