@@ -239,14 +239,8 @@ impl Replay {
     /// Hands over at least every `step_ns` of capture time as well, so the
     /// history the API reads has samples of the capture's time.
     pub fn sample_every(&mut self, step_ns: u64) {
-        let gcd = |mut a: u64, mut b: u64| {
-            while b != 0 {
-                (a, b) = (b, a % b);
-            }
-            a
-        };
         self.interval = Some(match self.interval {
-            Some((iv, end)) => (gcd(iv, step_ns), end),
+            Some((iv, end)) => (crate::detect::common_grid(iv, step_ns), end),
             None => (step_ns, step_ns),
         });
     }

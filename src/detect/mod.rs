@@ -363,14 +363,8 @@ impl Detector {
         let scan = settings
             .scans_enabled()
             .then(|| nanos(settings.scan.interval));
-        let gcd = |mut a: u64, mut b: u64| {
-            while b != 0 {
-                (a, b) = (b, a % b);
-            }
-            a
-        };
         match (alert, scan) {
-            (Some(a), Some(s)) => Some(gcd(a, s)),
+            (Some(a), Some(s)) => Some(common_grid(a, s)),
             (a, s) => a.or(s),
         }
     }
@@ -692,6 +686,15 @@ impl Detector {
             scan_untracked,
         }
     }
+}
+
+/// The largest grid that has the boundaries of both grids `a` and `b`
+/// (ns): their greatest common divisor.
+pub fn common_grid(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 /// A duration in ns, at least 1 (an interval's length).
