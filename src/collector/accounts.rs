@@ -56,14 +56,11 @@ pub struct Accounts {
     events: Vec<AlertEvent>,
     /// Alert events the outputs' queue had no room for.
     pub(super) events_dropped: u64,
-    /// The settings in force, for the snapshot.
-    settings: std::sync::Arc<Accounting>,
 }
 
 impl Accounts {
     pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> Accounts {
         let acc_detection = acc.detection.clone();
-        let settings = std::sync::Arc::new(acc.clone());
         Accounts {
             packets: 0,
             bytes: 0,
@@ -86,7 +83,6 @@ impl Accounts {
             last_ns: 0,
             events: Vec::new(),
             events_dropped: 0,
-            settings,
         }
     }
 
@@ -288,7 +284,6 @@ impl Accounts {
 
     /// Applies reloaded settings (see [`Ledger::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
-        self.settings = std::sync::Arc::new(acc.clone());
         self.conversations.reserve(acc.max_entries);
         self.detector.reconfigure(acc.detection.clone());
         self.ledger.reconfigure(acc, self.refresh, self.tick);
@@ -330,7 +325,7 @@ impl Accounts {
 
     /// The settings in force.
     pub fn settings(&self) -> &Accounting {
-        &self.settings
+        &self.ledger.acc
     }
 
     /// Every flow counted so far, per class and IP version.
@@ -384,7 +379,6 @@ impl Accounts {
         s.shard_memory_bytes = shard_memory_bytes;
         s.collector_memory_bytes = self.memory_bytes();
         s.complete = complete;
-        s.settings = self.settings.clone();
         s.refresh = self.refresh;
         s
     }

@@ -116,7 +116,8 @@ const VACANT_HOST: Host = Host {
 /// The entries and hosts, and the totals they add up to. Exported entries
 /// and hosts are re-ranked each publication; the rest are folded.
 pub(super) struct Ledger {
-    pub(super) acc: Accounting,
+    /// The settings in force, shared with the snapshots published.
+    pub(super) acc: std::sync::Arc<Accounting>,
     /// Volume limits are set: hosts count their alert-interval traffic.
     watch: bool,
     pub(super) idle_ticks: u64,
@@ -145,7 +146,7 @@ impl Ledger {
     pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
         let mut b = Ledger {
             watch: acc.detection.volume_enabled(),
-            acc,
+            acc: std::sync::Arc::new(acc),
             idle_ticks: 1,
             bucket_ticks: 1,
             entries: SlotTable::new(),
@@ -456,7 +457,7 @@ impl Ledger {
     pub(super) fn reconfigure(&mut self, acc: Accounting, refresh: Duration, tick: u64) {
         let old_bucket = self.bucket_ticks;
         self.watch = acc.detection.volume_enabled();
-        self.acc = acc;
+        self.acc = std::sync::Arc::new(acc);
         self.set_times(refresh);
         self.reserve();
         let now = self.bucket(tick);
@@ -543,7 +544,7 @@ impl Ledger {
         s.entries = self.entries.live();
         s.host_entries = self.hosts.live();
         s.untracked = self.untracked;
-        s.compat = self.acc.compat;
+        s.settings = self.acc.clone();
     }
 }
 

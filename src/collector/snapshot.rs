@@ -2,7 +2,7 @@
 //! counted so far, in the rows the exposition renders, and the keys and
 //! counts those rows are made of.
 
-use crate::config::{Accounting, Compat};
+use crate::config::Accounting;
 use crate::detect::DetectionView;
 use crate::flow::FlowKey;
 use crate::netset::Class;
@@ -206,7 +206,6 @@ pub struct Snapshot {
     /// Flows the collector had no room for: counted in `traffic` and the
     /// "other" series only.
     pub untracked: Count,
-    pub compat: Compat,
     pub batches: Vec<BatchRow>,
     /// Conversations the collector remembers the opener of.
     pub conversations: usize,
@@ -246,7 +245,6 @@ impl Snapshot {
             entries: 0,
             host_entries: 0,
             untracked: Count::default(),
-            compat: Compat::default(),
             batches: (0..workers)
                 .map(|w| batch_row(w, &new_batch_histogram(), 0))
                 .collect(),

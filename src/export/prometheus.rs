@@ -179,7 +179,7 @@ impl Collector for SnapshotMetrics {
             "Frame bytes of the packets in ringflow_collector_untracked_packets_total.",
             s.untracked.bytes,
         )?;
-        if s.compat.promflow {
+        if s.settings.compat.promflow {
             host_family(
                 &mut enc,
                 "promflow_transmit_bytes",
@@ -195,7 +195,7 @@ impl Collector for SnapshotMetrics {
                 |h| h.rx.bytes,
             )?;
         }
-        if s.compat.trafficmonitor {
+        if s.settings.compat.trafficmonitor {
             trafficmonitor(&mut enc, s, &labels)?;
         }
 
@@ -746,10 +746,13 @@ mod tests {
             },
         }];
         s.non_ip = vec![(Some(0x0806), 2), (Some(0), 1), (None, 1)];
-        s.compat = Compat {
-            promflow: true,
-            trafficmonitor: true,
-        };
+        s.settings = Arc::new(crate::config::Accounting {
+            compat: Compat {
+                promflow: true,
+                trafficmonitor: true,
+            },
+            ..Default::default()
+        });
         Arc::new(s)
     }
 
