@@ -3,7 +3,8 @@
 //! snapshots, then the aggregation), with the default flow-series bound
 //! (10000 series exported) and with `--max-flow-series 1000000` (every
 //! entry exported, the worst case). Prints each answer's JSON size, and
-//! the dashboard's bytes on the wire.
+//! the dashboard's bytes on the wire and the sizes behind README's Memory
+//! figures for the API.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ringflow::collector::{Accounts, Published, Snapshot};
@@ -114,6 +115,14 @@ fn bench_api(c: &mut Criterion) {
         .filter_map(ringflow::export::dashboard::asset)
         .fold((0, 0), |(p, z), a| (p + a.plain.len(), z + a.gzip.len()));
     eprintln!("dashboard, all assets: {plain} bytes, {gz} bytes gzipped");
+    use std::mem::size_of;
+    eprintln!(
+        "history: a snapshot holds {} bytes per flow series and {} per host; a throughput point is {} bytes; the API keeps {} bytes per flow series between requests",
+        size_of::<ringflow::collector::FlowRow>(),
+        size_of::<ringflow::collector::HostRow>(),
+        size_of::<ringflow::collector::history::Point>(),
+        api::kept_bytes_per_series()
+    );
 }
 
 criterion_group!(benches, bench_api);

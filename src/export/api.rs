@@ -684,6 +684,12 @@ fn for_each_host(flows: &Deltas, mut f: impl FnMut(Addr, HostCounts)) {
     });
 }
 
+/// Bytes the buffers kept between requests hold per exported flow
+/// series, at most: its delta, and a host pair's server side.
+pub fn kept_bytes_per_series() -> usize {
+    std::mem::size_of::<(u32, Count)>() + std::mem::size_of::<((u8, u128), HostCounts)>()
+}
+
 thread_local! {
     /// The sort buffer of [`for_each_host`].
     static HOST_SCRATCH: std::cell::RefCell<Vec<((u8, u128), HostCounts)>> =
