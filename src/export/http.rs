@@ -125,7 +125,7 @@ fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
             .and_then(|v| v.to_str().ok()),
     );
     match path {
-        "/metrics" => return metrics(req, &src.published, &src.stats),
+        "/metrics" => return metrics(req, &src.published, &src.stats, gzip),
         "/" => {
             return Response::builder()
                 .status(StatusCode::FOUND)
@@ -136,20 +136,15 @@ fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
         _ => {}
     }
     if let Some(asset) = super::dashboard::asset(path) {
-        let body = if gzip { asset.gzip } else { asset.plain };
-        let mut r = Response::builder()
+        let r = Response::builder()
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, asset.content_type)
             .header(header::CONTENT_SECURITY_POLICY, CSP)
             .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
             .header(header::CACHE_CONTROL, "no-store")
             .header(header::VARY, "Accept-Encoding");
-        if gzip {
-            r = r.header(header::CONTENT_ENCODING, "gzip");
-        }
-        return r
-            .body(Full::new(Bytes::from_static(body)))
-            .unwrap_or_default();
+        let gzipped = gzip.then(|| Bytes::from_static(asset.gzip));
+        return with_body(r, Bytes::from_static(asset.plain), gzipped);
     }
     let query = req.uri().query().unwrap_or("");
     match api::get(src, path, query) {
@@ -172,13 +167,8 @@ fn json_response(status: u16, v: &serde_json::Value, gzip: bool) -> Response<Ful
         .header(header::CACHE_CONTROL, "no-store")
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::VARY, "Accept-Encoding");
-    match gzip.then(|| format::gzip(&body, Compression::fast())) {
-        Some(Ok(z)) => r
-            .header(header::CONTENT_ENCODING, "gzip")
-            .body(Full::new(Bytes::from(z))),
-        _ => r.body(Full::new(Bytes::from(body))),
-    }
-    .unwrap_or_default()
+    let gzipped = compressed(gzip, &body);
+    with_body(r, Bytes::from(body), gzipped)
 }
 
 fn json_error(status: u16, message: &str) -> Response<Full<Bytes>> {
@@ -192,26 +182,42 @@ fn metrics(
     req: &Request<Incoming>,
     published: &Published,
     stats: &Arc<CaptureStats>,
+    gzip: bool,
 ) -> Response<Full<Bytes>> {
-    let header = |name| {
-        req.headers()
-            .get(name)
-            .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
-    };
-    let format = Format::negotiate(header(header::ACCEPT));
-    let gzip = format::accepts_gzip(header(header::ACCEPT_ENCODING));
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok());
+    let format = Format::negotiate(accept);
     let text = super::render(published.get(), stats.clone(), format);
-    let resp = Response::builder()
+    let r = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::VARY, "Accept, Accept-Encoding");
-    let resp = match gzip.then(|| format::gzip(text.as_bytes(), Compression::fast())) {
-        Some(Ok(body)) => resp
+    let gzipped = compressed(gzip, text.as_bytes());
+    with_body(r, Bytes::from(text), gzipped)
+}
+
+/// `body` gzipped at the fastest level if `gzip` (what is made anew at
+/// each request); `None` also if compressing failed, which in memory it
+/// does not, and then the plain body is still a correct answer.
+fn compressed(gzip: bool, body: &[u8]) -> Option<Bytes> {
+    gzip.then(|| format::gzip(body, Compression::fast()).ok())
+        .flatten()
+        .map(Bytes::from)
+}
+
+/// The response with the gzipped body if there is one, else the plain.
+fn with_body(
+    r: hyper::http::response::Builder,
+    plain: Bytes,
+    gzipped: Option<Bytes>,
+) -> Response<Full<Bytes>> {
+    match gzipped {
+        Some(z) => r
             .header(header::CONTENT_ENCODING, "gzip")
-            .body(Full::new(Bytes::from(body))),
-        // Compressing into memory does not fail; if it did, the plain body
-        // is still a correct answer.
-        _ => resp.body(Full::new(Bytes::from(text))),
-    };
-    resp.unwrap_or_default()
+            .body(Full::new(z)),
+        None => r.body(Full::new(plain)),
+    }
+    .unwrap_or_default()
 }
