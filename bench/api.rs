@@ -7,12 +7,12 @@
 //! figures for the API.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use ringflow::collector::accounts::Feed;
 use ringflow::collector::{Accounts, Published, Snapshot};
 use ringflow::config::Accounting;
 use ringflow::export::api::{self, Query};
 use ringflow::flow::FlowKey;
 use ringflow::parse::PortKind;
-use ringflow::worker::Shard;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ const T0: u64 = 1_700_000_000_000_000_000;
 
 /// 500k conversations from as many clients of 10.0.0.0/8 to 4096
 /// servers, on 16 service ports.
-fn fill(shard: &mut Shard, from: u32, to: u32, ts: u64) {
+fn fill(feed: &mut Feed, from: u32, to: u32, ts: u64) {
     for i in from..to {
         let mut c = [0u8; 16];
         c[..4].copy_from_slice(&[10, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
@@ -41,12 +41,8 @@ fn fill(shard: &mut Shard, from: u32, to: u32, ts: u64) {
             ][(i % 16) as usize],
             0,
         );
-        shard
-            .table
-            .account(&k, u64::from(64 + i % 1400), ts, i, 0x02);
-        shard
-            .table
-            .account(&k.reversed(), u64::from(64 + i % 900), ts + 1000, i, 0x12);
+        feed.account(&k, u64::from(64 + i % 1400), ts, i, 0x02);
+        feed.account(&k.reversed(), u64::from(64 + i % 900), ts + 1000, i, 0x12);
     }
 }
 
@@ -61,13 +57,13 @@ fn published(max_flow_series: usize) -> Arc<Published> {
     let mut accounts = Accounts::new(1, Duration::from_secs(1), acc);
     let p = Arc::new(Published::new(Snapshot::empty(1)));
     let chunk = 100_000;
+    let mut feed = Feed::new(&mut accounts, 0, 2 * CONVS as usize + 100_000);
     for round in 0..2u64 {
         let ts = T0 + round * 60_000_000_000;
         let mut from = 0;
         while from < CONVS {
-            let mut shard = Shard::new(2 * chunk as usize + 1000);
-            fill(&mut shard, from, (from + chunk).min(CONVS), ts);
-            accounts.merge(0, &mut shard);
+            fill(&mut feed, from, (from + chunk).min(CONVS), ts);
+            feed.hand_over(&mut accounts);
             from += chunk;
         }
         accounts.tick();

@@ -2,21 +2,21 @@
 //! directions (128k flow entries), once all are known and when all are
 //! new, per entry.
 
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringflow::collector::Accounts;
+use ringflow::collector::accounts::Feed;
 use ringflow::config::Accounting;
 use ringflow::flow::FlowKey;
 use ringflow::parse::PortKind;
-use ringflow::worker::Shard;
 use std::time::Duration;
 
-fn fill(shard: &mut Shard, convs: u32) {
-    fill_from(shard, convs, 0);
+fn fill(feed: &mut Feed, convs: u32) {
+    fill_from(feed, convs, 0);
 }
 
 /// `convs` conversations, each round's clients the next `convs` addresses
 /// of 10.0.0.0/8.
-fn fill_from(shard: &mut Shard, convs: u32, round: u32) {
+fn fill_from(feed: &mut Feed, convs: u32, round: u32) {
     for i in 0..convs {
         let mut c = [0u8; 16];
         let i = i.wrapping_add(round.wrapping_mul(convs)) & 0x00ff_ffff;
@@ -33,30 +33,32 @@ fn fill_from(shard: &mut Shard, convs: u32, round: u32) {
             443,
             0,
         );
-        shard.table.account(&k, 64, 1_000, i, 0x02);
-        shard.table.account(&k.reversed(), 64, 2_000, i, 0x12);
+        feed.account(&k, 64, 1_000, i, 0x02);
+        feed.account(&k.reversed(), 64, 2_000, i, 0x12);
     }
 }
 
 fn bench_merge(c: &mut Criterion) {
     let convs = 65_536;
     let mut state = Accounts::new(1, Duration::from_secs(1), Accounting::default());
-    let mut shard = Shard::new(200_000);
-    fill(&mut shard, convs);
-    state.merge(0, &mut shard); // every conversation is known from now on
+    let mut feed = Feed::new(&mut state, 0, 400_000);
+    fill(&mut feed, convs);
+    feed.hand_over(&mut state); // every flow is known from now on
     let mut g = c.benchmark_group("collector");
     g.sample_size(20);
     g.throughput(Throughput::Elements(2 * u64::from(convs)));
-    g.bench_function("merge_128k_entries_known", |b| {
-        b.iter_batched_ref(
-            || {
-                let mut s = Shard::new(200_000);
-                fill(&mut s, convs);
-                s
-            },
-            |s| state.merge(0, s),
-            BatchSize::PerIteration,
-        )
+    // every flow of the table counted again: an indexed add each
+    g.bench_function("merge_128k_flows_known", |b| {
+        b.iter_custom(|iters| {
+            let mut took = Duration::ZERO;
+            for _ in 0..iters {
+                fill(&mut feed, convs);
+                let t = std::time::Instant::now();
+                feed.hand_over(&mut state);
+                took += t.elapsed();
+            }
+            took
+        })
     });
     // A long-running collector meeting 64k new conversations: everything
     // of the last round is expired first (outside the timing), so each
@@ -65,8 +67,8 @@ fn bench_merge(c: &mut Criterion) {
     // share (each new conversation opened counts towards its source's
     // distinct IPs and the pair's distinct ports).
     for (name, scans) in [
-        ("merge_128k_entries_new", true),
-        ("merge_128k_entries_new_without_detection", false),
+        ("merge_128k_flows_new", true),
+        ("merge_128k_flows_new_without_detection", false),
     ] {
         let mut idle = Accounting {
             flow_idle: Duration::from_secs(1),
@@ -77,6 +79,7 @@ fn bench_merge(c: &mut Criterion) {
             idle.detection.scan.ports = 0;
         }
         let mut fresh = Accounts::new(1, Duration::from_secs(1), idle);
+        let mut fresh_feed = Feed::new(&mut fresh, 0, 400_000);
         let mut round = 0;
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -85,10 +88,9 @@ fn bench_merge(c: &mut Criterion) {
                     fresh.tick();
                     fresh.tick();
                     round += 1;
-                    let mut s = Shard::new(200_000);
-                    fill_from(&mut s, convs, round);
+                    fill_from(&mut fresh_feed, convs, round);
                     let t = std::time::Instant::now();
-                    fresh.merge(0, &mut s);
+                    fresh_feed.hand_over(&mut fresh);
                     took += t.elapsed();
                 }
                 took
@@ -108,13 +110,13 @@ fn bench_merge(c: &mut Criterion) {
         ..Accounting::default()
     };
     let mut sweeping = Accounts::new(1, Duration::from_secs(1), swept);
+    let mut sweeping_feed = Feed::new(&mut sweeping, 0, 400_000);
     g.bench_function("sweep_64k_conversations", |b| {
         b.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
-                let mut s = Shard::new(200_000);
-                fill(&mut s, convs);
-                sweeping.merge(0, &mut s);
+                fill(&mut sweeping_feed, convs);
+                sweeping_feed.hand_over(&mut sweeping);
                 let t = std::time::Instant::now();
                 sweeping.tick();
                 took += t.elapsed();
@@ -137,8 +139,8 @@ fn bench_classify_fold(c: &mut Criterion) {
     };
     let mut state = Accounts::new(1, Duration::from_secs(1), acc.clone());
     let per_shard = 200_000;
+    let mut feed = Feed::new(&mut state, 0, 1_100_000);
     for chunk in 0..entries / per_shard {
-        let mut shard = Shard::new(per_shard as usize);
         for j in 0..per_shard {
             let i = chunk * per_shard + j;
             let mut a = [0u8; 16];
@@ -148,11 +150,9 @@ fn bench_classify_fold(c: &mut Criterion) {
             let mut b = [0u8; 16];
             b[..4].copy_from_slice(&[198, 51, (i >> 8) as u8, (i % 251) as u8]);
             let k = FlowKey::new(4, a, b, 17, PortKind::Ports, 40000, 443, 0);
-            shard
-                .table
-                .account(&k, 64 + u64::from(i % 1400), 1_000, i, 0);
+            feed.account(&k, 64 + u64::from(i % 1400), 1_000, i, 0);
         }
-        state.merge(0, &mut shard);
+        feed.hand_over(&mut state);
     }
     let s = state.snapshot(0, false);
     assert_eq!((s.entries, s.flows.len()), (1_000_000, 10_000));

@@ -49,7 +49,7 @@ fn bench_table(c: &mut Criterion) {
                         let s = map.entry(FlowKey::from_packet(&p)).or_default();
                         s.packets += 1;
                         s.bytes += 64;
-                        s.last_ns = 1;
+                        s.first_ns = 1;
                     }
                 }
             })

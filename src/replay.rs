@@ -337,7 +337,7 @@ fn worker_loop(mut w: Worker, rx: Receiver<Batch>, pool: Sender<Batch>) {
                     Some(at_ns) => w.hand_over_at(at_ns),
                     // Offline, nothing is lost by waiting: a filling table
                     // is handed over early instead of overflowing.
-                    None => w.hand_over_if_half_full(),
+                    None => w.hand_over_if_filling(),
                 }
             }
             Err(RecvTimeoutError::Timeout) => w.poll_epoch(),

@@ -9,7 +9,7 @@
 //! shard is merged exactly once.
 
 use crate::capture::{Frame, FrameSink};
-use crate::flow::{FlowKey, FlowTable};
+use crate::flow::{Changes, FlowKey, FlowTables};
 use crate::parse::{self, LinkType, Outcome, ParseError};
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
@@ -71,11 +71,14 @@ impl EthertypeCounts {
     }
 }
 
-/// Everything a worker accumulates between two hand-overs.
+/// Everything a worker accumulates between two hand-overs: its counters,
+/// and what changed in its flow tables (which stay with the worker).
 pub struct Shard {
-    pub table: FlowTable,
+    pub changes: Changes,
     pub packets: u64,
     pub bytes: u64,
+    /// Latest capture time of an IP packet in the shard (ns; 0 if none).
+    pub last_ns: u64,
     pub parse_errors: [u64; ParseError::INDEX_COUNT],
     pub non_ip: EthertypeCounts,
     /// Batch processing times in ns.
@@ -87,11 +90,14 @@ pub struct Shard {
 const BATCH_NS_MAX: u64 = 60_000_000_000;
 
 impl Shard {
-    pub fn new(table_capacity: usize) -> Shard {
+    /// A shard whose lists hold the changes of tables of `capacity` flows
+    /// per family (see [`FlowTables::capacity`]).
+    pub fn new(capacity: [usize; 2]) -> Shard {
         Shard {
-            table: FlowTable::with_capacity(table_capacity),
+            changes: Changes::with_capacity(capacity),
             packets: 0,
             bytes: 0,
+            last_ns: 0,
             parse_errors: [0; ParseError::INDEX_COUNT],
             non_ip: EthertypeCounts::default(),
             batch_ns: new_batch_histogram(),
@@ -99,21 +105,16 @@ impl Shard {
         }
     }
 
-    /// Resets the counters; the collector calls this after draining the
-    /// table (which empties itself).
+    /// Resets the counters (the tables empty the lists, see
+    /// [`FlowTables::take_back`]).
     pub fn clear(&mut self) {
-        debug_assert!(self.table.is_empty());
         self.packets = 0;
         self.bytes = 0;
+        self.last_ns = 0;
         self.parse_errors = [0; ParseError::INDEX_COUNT];
         self.non_ip.clear();
         self.batch_ns.reset();
         self.batch_ns_sum = 0;
-    }
-
-    /// Bytes of memory one shard holds.
-    pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Shard>() + self.table.memory_bytes()
     }
 }
 
@@ -154,6 +155,7 @@ struct Staged {
 pub struct Worker {
     id: usize,
     stage: [Staged; STAGE],
+    tables: FlowTables,
     shard: Box<Shard>,
     seq: u32,
     seen_epoch: u64,
@@ -165,6 +167,7 @@ pub struct Worker {
 impl Worker {
     pub(crate) fn new(
         id: usize,
+        tables: FlowTables,
         shard: Box<Shard>,
         epoch: Arc<AtomicU64>,
         to_collector: Sender<Handoff>,
@@ -174,6 +177,7 @@ impl Worker {
         Worker {
             id,
             stage: [Staged::default(); STAGE],
+            tables,
             shard,
             seq: 0,
             seen_epoch,
@@ -187,9 +191,9 @@ impl Worker {
         self.id
     }
 
-    /// Bytes of memory one of this worker's shards holds.
+    /// Bytes of memory this worker's flow tables and shards hold.
     pub fn memory_bytes(&self) -> usize {
-        self.shard.memory_bytes()
+        self.tables.memory_bytes() + 2 * std::mem::size_of::<Shard>()
     }
 
     /// Parses `f` and counts everything but its table update, which it
@@ -210,10 +214,11 @@ impl Worker {
                     p.vlan = f.vlan;
                 }
                 let key = FlowKey::from_packet(&p);
-                let hash = s.table.hash(&key);
-                // start loading the slot now: parsing the rest of the stage
-                // hides the miss
-                s.table.touch(hash);
+                let hash = self.tables.hash(&key);
+                // start loading the index entry now: parsing the rest of
+                // the stage hides the miss
+                self.tables.touch(&key, hash);
+                s.last_ns = s.last_ns.max(f.ts_ns);
                 self.stage[at] = Staged {
                     key,
                     hash,
@@ -239,12 +244,16 @@ impl Worker {
         }
     }
 
-    /// Updates the table for the staged packets, whose slots each started
-    /// loading when it was staged: the misses of a whole stage are in
-    /// flight together, behind the parsing of the packets that follow.
+    /// Updates the tables for the staged packets, whose index entries each
+    /// started loading when it was staged: the slots they name start
+    /// loading together, then the packets count, so the misses of a whole
+    /// stage are in flight together.
     #[inline]
     fn flush_stage(&mut self, n: usize) {
-        let table = &mut self.shard.table;
+        let table = &mut self.tables;
+        for p in &self.stage[..n] {
+            table.touch_slot(&p.key, p.hash);
+        }
         for p in &self.stage[..n] {
             table.account_hashed(
                 &p.key,
@@ -296,46 +305,62 @@ impl Worker {
             return;
         }
         if let Ok(spare) = self.spare.try_recv() {
-            let full = std::mem::replace(&mut self.shard, spare);
             self.seen_epoch = epoch;
-            // The collector outlives the workers; if it is gone there is
-            // nobody left to count for.
-            let _ = self.to_collector.send(Handoff::Shard {
-                worker: self.id,
-                shard: full,
-            });
+            self.switch(spare);
         }
+    }
+
+    /// Takes the spare back (freeing the slots the collector asks for in
+    /// it), seals the epoch into the full shard and sends it.
+    fn switch(&mut self, mut spare: Box<Shard>) {
+        self.tables.take_back(&mut spare.changes);
+        let mut full = std::mem::replace(&mut self.shard, spare);
+        self.tables.seal(&mut full.changes);
+        // The collector outlives the workers; if it is gone there is
+        // nobody left to count for.
+        let _ = self.to_collector.send(Handoff::Shard {
+            worker: self.id,
+            shard: full,
+        });
     }
 }
 
 impl Worker {
-    /// Hands the shard over at once, waiting for the spare, if its table
-    /// is half full: for offline input, where waiting costs nothing, so a
-    /// table of more than twice the batch never overflows. Live capture
-    /// never waits.
-    pub fn hand_over_if_half_full(&mut self) {
-        let t = &self.shard.table;
-        if t.len() < t.capacity() / 2 {
-            return;
+    /// For offline input, where waiting costs nothing: when a table is
+    /// half full and a quarter of it was taken since the last hand-over,
+    /// hands over twice, waiting for the collector each time, so that the
+    /// flows it has read and that are idle since are freed at once (the
+    /// collector asks for them when a table is half full). A table then
+    /// overflows only if more flows than it holds are active at once
+    /// (counted again within a quarter of its size of new flows). Live
+    /// capture never waits.
+    pub fn hand_over_if_filling(&mut self) {
+        let (len, touched, cap) = (
+            self.tables.len(),
+            self.tables.touched(),
+            self.tables.capacity(),
+        );
+        let filling = (0..2).any(|f| 2 * len[f] >= cap[f] && 4 * touched[f] >= cap[f]);
+        if filling {
+            self.hand_over_now();
+            self.hand_over_now();
         }
-        self.hand_over_now();
     }
 
     /// Hands the shard over now, waiting for the spare (offline only).
     fn hand_over_now(&mut self) {
         if let Ok(spare) = self.spare.recv() {
-            let full = std::mem::replace(&mut self.shard, spare);
             self.seen_epoch = self.epoch.load(Ordering::Relaxed);
-            let _ = self.to_collector.send(Handoff::Shard {
-                worker: self.id,
-                shard: full,
-            });
+            self.switch(spare);
         }
     }
 
-    /// Replay: hands the shard over now (waiting for the spare), then says
-    /// that everything before `at_ns` is in.
+    /// Replay: hands everything before `at_ns` over, then says so. The
+    /// collector reads the flows' counters from the tables, so the worker
+    /// waits until it has (its second hand-over takes the first back):
+    /// nothing after `at_ns` is counted before it.
     pub fn hand_over_at(&mut self, at_ns: u64) {
+        self.hand_over_now();
         self.hand_over_now();
         let _ = self.to_collector.send(Handoff::Boundary {
             worker: self.id,
@@ -366,7 +391,8 @@ impl Drop for Worker {
     /// A worker that stops, for whatever reason, hands over what it has and
     /// says it is done, so the collector's final totals are complete.
     fn drop(&mut self) {
-        let last = std::mem::replace(&mut self.shard, Box::new(Shard::new(1)));
+        let mut last = std::mem::replace(&mut self.shard, Box::new(Shard::new([0, 0])));
+        self.tables.seal(&mut last.changes);
         let _ = self.to_collector.send(Handoff::Shard {
             worker: self.id,
             shard: last,

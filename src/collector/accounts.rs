@@ -4,10 +4,10 @@
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
 use super::ledger::Ledger;
 use super::snapshot::{SeriesKey, Snapshot, batch_row};
-use crate::config::Accounting;
+use crate::config::{Accounting, defaults};
 use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
-use crate::flow::{FastState, FlowKey, FlowStats};
+use crate::flow::{Changes, FastState, FlowKey, FlowStats, TablesView, V4, V6};
 use crate::parse::{ERROR_KINDS, ParseError};
 use crate::worker::{Shard, new_batch_histogram};
 use hdrhistogram::Histogram;
@@ -22,6 +22,151 @@ type Staged = (SeriesKey, u32, Option<(FlowKey, u64, bool)>);
 
 /// Flows a merge looks up together, so that their cache misses overlap.
 const STAGE: usize = 16;
+
+/// A flow to count the long way: its key, what to count, and its handle
+/// ([`handle_id`]).
+type Flow = (FlowKey, FlowStats, u32);
+
+/// How many refresh intervals a flow stays in its worker's table once
+/// idle: [`defaults::WORKER_FLOW_IDLE`], or `--flow-idle` if shorter (the
+/// collector would forget its entry first).
+fn worker_idle_ticks(acc: &Accounting, refresh: Duration) -> u64 {
+    let idle = defaults::WORKER_FLOW_IDLE.min(acc.flow_idle);
+    (idle.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
+}
+
+/// A handle's family and slot in one word.
+fn handle_id(f: usize, s: u32) -> u32 {
+    (f as u32) << 31 | s
+}
+
+/// A handle's state: not in use.
+const VACANT: u8 = 0;
+/// In use, in the age list.
+const LIVE: u8 = 1;
+/// Asked to be freed; out of the age list until the worker frees the slot
+/// or counts in it again.
+const EXPIRING: u8 = 2;
+
+/// No handle (end of the age list).
+const NIL: u32 = u32::MAX;
+
+/// What the collector knows of a flow in a worker's table: its counters
+/// as last read, the entry it counts into (with that entry's generation),
+/// when it last changed, and its place in the age list.
+#[derive(Clone, Copy)]
+struct Handle {
+    bytes: u64,
+    packets: u32,
+    entry: u32,
+    generation: u32,
+    last_tick: u32,
+    last_epoch: u32,
+    prev: u32,
+    next: u32,
+    state: u8,
+    /// It counts in its conversation's `live`.
+    conv: bool,
+}
+
+const VACANT_HANDLE: Handle = Handle {
+    bytes: 0,
+    packets: 0,
+    entry: NO_SERIES,
+    generation: 0,
+    last_tick: 0,
+    last_epoch: 0,
+    prev: NIL,
+    next: NIL,
+    state: VACANT,
+    conv: false,
+};
+
+/// A worker's tables as the collector reads them, and a handle per slot;
+/// per family, the live handles in the order they last changed (oldest
+/// first), so expiry finds idle flows without walking them all.
+struct WorkerFlows {
+    view: TablesView,
+    /// Flows in its tables at its last hand-over.
+    flows: [usize; 2],
+    /// Per family: the table is under pressure (see
+    /// [`Accounts::request_expiry`]).
+    pressure: [bool; 2],
+    handles: [Vec<Handle>; 2],
+    /// (oldest, newest) per family.
+    ends: [(u32, u32); 2],
+}
+
+impl WorkerFlows {
+    fn new(view: TablesView) -> WorkerFlows {
+        let cap = view.capacity();
+        WorkerFlows {
+            view,
+            flows: [0; 2],
+            pressure: [false; 2],
+            handles: cap.map(|n| vec![VACANT_HANDLE; n]),
+            ends: [(NIL, NIL); 2],
+        }
+    }
+
+    fn get_mut(&mut self, id: u32) -> Option<&mut Handle> {
+        let (f, s) = ((id >> 31) as usize, id & 0x7fff_ffff);
+        self.handles[f].get_mut(s as usize)
+    }
+
+    fn oldest(&self, f: usize) -> Option<u32> {
+        let o = self.ends[f].0;
+        (o != NIL).then_some(o)
+    }
+
+    /// Takes `s` out of the age list (it must be in it).
+    fn unlink(&mut self, f: usize, s: u32) {
+        let h = self.handles[f][s as usize];
+        match h.prev {
+            NIL => self.ends[f].0 = h.next,
+            p => self.handles[f][p as usize].next = h.next,
+        }
+        match h.next {
+            NIL => self.ends[f].1 = h.prev,
+            n => self.handles[f][n as usize].prev = h.prev,
+        }
+    }
+
+    /// Puts `s`, just read, at the newest end of the age list.
+    fn relink(&mut self, f: usize, s: u32) {
+        if self.handles[f][s as usize].state == LIVE {
+            self.unlink(f, s);
+        }
+        let tail = self.ends[f].1;
+        let h = &mut self.handles[f][s as usize];
+        h.state = LIVE;
+        h.prev = tail;
+        h.next = NIL;
+        match tail {
+            NIL => self.ends[f].0 = s,
+            t => self.handles[f][t as usize].next = s,
+        }
+        self.ends[f].1 = s;
+    }
+
+    /// The worker freed slot `s`.
+    fn vacate(&mut self, f: usize, s: u32) {
+        let Some(h) = self.handles[f].get(s as usize) else {
+            return;
+        };
+        if h.state == LIVE {
+            self.unlink(f, s);
+        }
+        self.handles[f][s as usize] = VACANT_HANDLE;
+    }
+
+    fn memory_bytes(&self) -> usize {
+        self.handles
+            .iter()
+            .map(|h| h.capacity() * std::mem::size_of::<Handle>())
+            .sum()
+    }
+}
 
 /// The collector's accounts: the totals, what it knows of every
 /// conversation, and the ledger of entries and hosts. Public for
@@ -42,9 +187,15 @@ pub struct Accounts {
     tick: u64,
     pub(super) dirty: bool,
     /// Flows of new conversations, waiting for their opener to be decided.
-    pending: Vec<(FlowKey, FlowStats)>,
-    /// A drained shard's flows.
-    scratch: Vec<(FlowKey, FlowStats)>,
+    pending: Vec<Flow>,
+    /// A shard's flows that need a lookup.
+    scratch: Vec<Flow>,
+    /// Per worker, its tables and the handles of the flows in them.
+    workers: Vec<Option<WorkerFlows>>,
+    /// [`defaults::WORKER_FLOW_IDLE`] in refresh intervals.
+    worker_idle_ticks: u64,
+    /// Flows the workers' tables let go.
+    table_expired: u64,
     openers: HashMap<FlowKey, Opener, FastState>,
     detector: Detector,
     /// Capture time of the first packet merged (ns), which places the
@@ -61,6 +212,7 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(workers: usize, refresh: Duration, acc: Accounting) -> Accounts {
         let acc_detection = acc.detection.clone();
+        let worker_idle = worker_idle_ticks(&acc, refresh);
         Accounts {
             packets: 0,
             bytes: 0,
@@ -77,6 +229,9 @@ impl Accounts {
             dirty: true,
             pending: Vec::new(),
             scratch: Vec::new(),
+            workers: Vec::new(),
+            worker_idle_ticks: worker_idle,
+            table_expired: 0,
             openers: HashMap::default(),
             detector: Detector::new(acc_detection),
             first_ns: u64::MAX,
@@ -86,7 +241,18 @@ impl Accounts {
         }
     }
 
-    /// Adds one shard to the totals and leaves it empty.
+    /// Reads worker `worker`'s flow tables through `view` from now on.
+    pub fn attach(&mut self, worker: usize, view: TablesView) {
+        if self.workers.len() <= worker {
+            self.workers.resize_with(worker + 1, || None);
+        }
+        self.workers[worker] = Some(WorkerFlows::new(view));
+    }
+
+    /// Adds one shard to the totals: its counters (which it clears), and
+    /// what changed in its worker's tables, read from them. Leaves in the
+    /// shard the slots the worker may free (see
+    /// [`FlowTables::take_back`](crate::flow::FlowTables::take_back)).
     pub fn merge(&mut self, worker: usize, shard: &mut Shard) {
         self.dirty = true;
         self.packets += shard.packets;
@@ -103,33 +269,143 @@ impl Accounts {
             let _ = h.add(&shard.batch_ns);
             *sum += shard.batch_ns_sum;
         }
+        self.last_ns = self.last_ns.max(shard.last_ns);
+        shard.clear();
+        let ch = &mut shard.changes;
+        self.overflow_packets += ch.overflow_packets;
+        self.overflow_bytes += ch.overflow_bytes;
 
+        // Known flows count at once, into the entry their handle names;
+        // new flows, and flows whose entry is gone, go the long way.
+        let tick = self.tick;
+        let mut flows = std::mem::take(&mut self.scratch);
+        flows.clear();
+        if let Some(Some(wf)) = self.workers.get_mut(worker) {
+            wf.flows = ch.flows;
+            for f in [V4, V6] {
+                self.table_expired += ch.freed[f].len() as u64;
+                for &s in &ch.freed[f] {
+                    wf.vacate(f, s);
+                }
+            }
+            let mut first_ns = self.first_ns;
+            for f in [V4, V6] {
+                for stage in ch.touched[f].chunks(STAGE) {
+                    for &s in stage {
+                        wf.view.touch(f, s);
+                    }
+                    for &s in stage {
+                        let (key, packets, bytes) = wf.view.read(f, s);
+                        let Some(h) = wf.handles[f].get_mut(s as usize) else {
+                            continue;
+                        };
+                        let new = h.state == VACANT;
+                        // a flow the worker kept after all is looked up
+                        // again, to count in its conversation again
+                        let back = h.state == EXPIRING;
+                        let (dp, db) = if new {
+                            (u64::from(packets), bytes)
+                        } else {
+                            (
+                                u64::from(packets.wrapping_sub(h.packets)),
+                                bytes.wrapping_sub(h.bytes),
+                            )
+                        };
+                        h.packets = packets;
+                        h.bytes = bytes;
+                        h.last_tick = tick as u32;
+                        h.last_epoch = ch.epoch;
+                        let (entry, generation) = (h.entry, h.generation);
+                        wf.relink(f, s);
+                        if dp == 0 && db == 0 {
+                            continue;
+                        }
+                        if !new && !back && self.ledger.entry_valid(entry, generation) {
+                            self.ledger.touch_entry(entry);
+                            self.ledger.count_known(entry, dp, db, tick);
+                            continue;
+                        }
+                        let (ns, seq, flags, macs) = wf.view.first(f, s);
+                        if new {
+                            first_ns = first_ns.min(ns);
+                        }
+                        let stats = FlowStats {
+                            packets: dp,
+                            bytes: db,
+                            first_ns: ns,
+                            first_seq: seq,
+                            first_tcp_flags: flags,
+                            macs,
+                        };
+                        flows.push((key, stats, handle_id(f, s)));
+                    }
+                }
+            }
+            self.first_ns = first_ns;
+        }
+        self.merge_flows(worker, &mut flows, tick);
+        self.scratch = flows;
+        self.request_expiry(worker, ch, tick);
+    }
+
+    /// Asks worker `worker` to free the slots of flows idle for longer
+    /// than [`defaults::WORKER_FLOW_IDLE`] and, while a table is under
+    /// pressure, of every flow not counted in the epoch just read. A table
+    /// comes under pressure when it is more than half full at a hand-over,
+    /// and stays so until it is less than a quarter full: the flows freed
+    /// at one hand-over are those idle a whole epoch, and the rest must be
+    /// asked for again, though the table is then less full.
+    fn request_expiry(&mut self, worker: usize, ch: &mut Changes, tick: u64) {
+        let Some(Some(wf)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        let idle = self.worker_idle_ticks;
+        for f in [V4, V6] {
+            let slots = wf.handles[f].len();
+            if 2 * ch.flows[f] > slots {
+                wf.pressure[f] = true;
+            } else if 4 * ch.flows[f] < slots {
+                wf.pressure[f] = false;
+            }
+            while let Some(s) = wf.oldest(f) {
+                let h = wf.handles[f][s as usize];
+                let pressed = wf.pressure[f] && h.last_epoch != ch.epoch;
+                if !pressed && tick.saturating_sub(u64::from(h.last_tick)) < idle {
+                    break;
+                }
+                wf.unlink(f, s);
+                let handle = &mut wf.handles[f][s as usize];
+                handle.state = EXPIRING;
+                if std::mem::take(&mut handle.conv) {
+                    // live: the worker does not reuse the slot before it
+                    // has this request
+                    let ck = wf.view.read(f, s).0.conversation();
+                    let hash = self.conversations.hash(&ck);
+                    if let Some(c) = self.conversations.get_mut(&ck, hash) {
+                        c.live = c.live.saturating_sub(1);
+                        c.last_tick = c.last_tick.max(u64::from(h.last_tick));
+                    }
+                }
+                ch.expire[f].push(s);
+            }
+        }
+    }
+
+    /// Counts flows that need their conversation and entry looked up: new
+    /// ones, and known ones whose entry was forgotten or never made. Each
+    /// flow's handle then caches the entry.
+    fn merge_flows(&mut self, worker: usize, flows: &mut [Flow], tick: u64) {
         // Flows of known conversations count at once; the others wait
         // until the earliest flow of each new conversation is known. Work
         // goes in stages: hash and touch a stage's conversations, look them
         // up, touch their entries, then count, so the cache misses overlap.
-        let tick = self.tick;
-        let mut flows = std::mem::take(&mut self.scratch);
-        flows.clear();
-        let (mut first_ns, mut last_ns) = (self.first_ns, self.last_ns);
-        let (op, ob) = shard.table.drain(|k, s| {
-            first_ns = first_ns.min(s.first_ns);
-            last_ns = last_ns.max(s.last_ns);
-            flows.push((*k, *s))
-        });
-        self.first_ns = first_ns;
-        self.last_ns = last_ns;
-        self.overflow_packets += op;
-        self.overflow_bytes += ob;
-        shard.clear();
-
         let mut pending = std::mem::take(&mut self.pending);
         pending.clear();
         let mut unremembered: HashMap<FlowKey, Conversation, FastState> = HashMap::default();
         for stage in flows.chunks(STAGE) {
             let keys = self.touch_conversations(stage);
             let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
-            for (((k, s), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
+            for (((k, s, hid), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
                 match self.conversations.get_mut(&ck, h) {
                     Some(c) => {
                         c.last_tick = tick;
@@ -151,13 +427,12 @@ impl Accounts {
                                 }
                             })
                             .or_insert(cand);
-                        pending.push((*k, *s));
+                        pending.push((*k, *s, *hid));
                     }
                 }
             }
-            self.count_stage(stage, found, &mut unremembered, tick);
+            self.count_stage(worker, stage, found, &mut unremembered, tick);
         }
-        self.scratch = flows;
 
         // New conversations are remembered while there is room; beyond it
         // each is decided again from what each shard shows of it.
@@ -199,7 +474,7 @@ impl Accounts {
         for stage in pending.chunks(STAGE) {
             let keys = self.touch_conversations(stage);
             let mut found = [(SeriesKey::default(), NO_SERIES, None); STAGE];
-            for (((k, _), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
+            for (((k, _, _), (ck, h)), f) in stage.iter().zip(keys).zip(found.iter_mut()) {
                 let c = match self.conversations.get_mut(&ck, h) {
                     Some(c) => *c,
                     // decided just above, so one of the two has it
@@ -207,7 +482,7 @@ impl Accounts {
                 };
                 *f = self.stage_flow(&c, k, ck, h);
             }
-            self.count_stage(stage, found, &mut unremembered, tick);
+            self.count_stage(worker, stage, found, &mut unremembered, tick);
         }
         self.pending = pending;
     }
@@ -229,14 +504,27 @@ impl Accounts {
     #[inline]
     fn count_stage(
         &mut self,
-        stage: &[(FlowKey, FlowStats)],
+        worker: usize,
+        stage: &[Flow],
         found: [Staged; STAGE],
         unremembered: &mut HashMap<FlowKey, Conversation, FastState>,
         tick: u64,
     ) {
-        for ((_, s), (key, idx, at)) in stage.iter().zip(found) {
+        for ((_, s, hid), (key, idx, at)) in stage.iter().zip(found) {
             let Some((ck, h, reply)) = at else { continue };
             let now = self.ledger.count(idx, &key, s, tick);
+            if let Some(Some(wf)) = self.workers.get_mut(worker)
+                && let Some(handle) = wf.get_mut(*hid)
+            {
+                handle.entry = now;
+                handle.generation = self.ledger.entry_gen(now);
+                if !handle.conv
+                    && let Some(c) = self.conversations.get_mut(&ck, h)
+                {
+                    c.live += 1;
+                    handle.conv = true;
+                }
+            }
             if now == idx {
                 continue;
             }
@@ -253,9 +541,9 @@ impl Accounts {
     /// The conversation key of each flow of a stage (at most [`STAGE`]) and
     /// its hash, with its home slot starting to load.
     #[inline]
-    fn touch_conversations(&self, stage: &[(FlowKey, FlowStats)]) -> [(FlowKey, u64); STAGE] {
+    fn touch_conversations(&self, stage: &[Flow]) -> [(FlowKey, u64); STAGE] {
         let mut keys = [(FlowKey::default(), 0u64); STAGE];
-        for ((k, _), slot) in stage.iter().zip(keys.iter_mut()) {
+        for ((k, _, _), slot) in stage.iter().zip(keys.iter_mut()) {
             let ck = k.conversation();
             let h = self.conversations.hash(&ck);
             self.conversations.touch(h);
@@ -276,7 +564,7 @@ impl Accounts {
         }
         let before = self.conversations.len();
         self.conversations
-            .retain(|_, c| tick.saturating_sub(c.last_tick) <= idle);
+            .retain(|_, c| c.live > 0 || tick.saturating_sub(c.last_tick) <= idle);
         if self.ledger.expire(tick) || self.conversations.len() != before {
             self.dirty = true;
         }
@@ -284,6 +572,7 @@ impl Accounts {
 
     /// Applies reloaded settings (see [`Ledger::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
+        self.worker_idle_ticks = worker_idle_ticks(&acc, self.refresh);
         self.conversations.reserve(acc.max_entries);
         self.detector.reconfigure(acc.detection.clone());
         self.ledger.reconfigure(acc, self.refresh, self.tick);
@@ -349,6 +638,16 @@ impl Accounts {
         self.conversations.memory_bytes() + self.ledger.memory_bytes()
     }
 
+    /// Bytes the handles of the workers' flows hold: sized with the
+    /// workers' tables, and reported with them.
+    pub fn handle_memory_bytes(&self) -> usize {
+        self.workers
+            .iter()
+            .flatten()
+            .map(WorkerFlows::memory_bytes)
+            .sum()
+    }
+
     /// Ranks the series and publishes everything as a snapshot.
     pub fn snapshot(&mut self, shard_memory_bytes: usize, complete: bool) -> Snapshot {
         self.ledger.rank(self.tick);
@@ -367,6 +666,13 @@ impl Accounts {
         s.non_ip = non_ip;
         s.overflow_packets = self.overflow_packets;
         s.overflow_bytes = self.overflow_bytes;
+        for wf in self.workers.iter().flatten() {
+            for f in [V4, V6] {
+                s.table_flows[f] += wf.flows[f] as u64;
+                s.table_slots[f] += wf.handles[f].len() as u64;
+            }
+        }
+        s.table_expired = self.table_expired;
         self.ledger.publish(&mut s);
         s.detection = self.detector.view(self.events_dropped);
         s.batches = self
@@ -381,6 +687,53 @@ impl Accounts {
         s.complete = complete;
         s.refresh = self.refresh;
         s
+    }
+}
+
+/// One worker's tables and shard, fed directly and merged into an
+/// [`Accounts`] without threads: for tests and benchmarks.
+#[doc(hidden)]
+pub struct Feed {
+    pub tables: crate::flow::FlowTables,
+    shard: Shard,
+    worker: usize,
+}
+
+impl Feed {
+    /// Tables for `n` IPv4 flows (and a quarter of that IPv6) read by
+    /// `accounts` as worker `worker`.
+    pub fn new(accounts: &mut Accounts, worker: usize, n: usize) -> Feed {
+        Feed::with_tables(accounts, worker, crate::flow::FlowTables::new(n))
+    }
+
+    pub fn with_tables(
+        accounts: &mut Accounts,
+        worker: usize,
+        tables: crate::flow::FlowTables,
+    ) -> Feed {
+        accounts.attach(worker, tables.view());
+        let shard = Shard::new(tables.capacity());
+        Feed {
+            tables,
+            shard,
+            worker,
+        }
+    }
+
+    /// Counts one packet of `bytes` for `key`, as the worker does.
+    pub fn account(&mut self, key: &FlowKey, bytes: u64, ts_ns: u64, seq: u32, flags: u8) -> bool {
+        self.shard.packets += 1;
+        self.shard.bytes += bytes;
+        self.shard.last_ns = self.shard.last_ns.max(ts_ns);
+        self.tables.account(key, bytes, ts_ns, seq, flags)
+    }
+
+    /// Hands the epoch over and merges it, then frees what the collector
+    /// asked for.
+    pub fn hand_over(&mut self, accounts: &mut Accounts) {
+        self.tables.seal(&mut self.shard.changes);
+        accounts.merge(self.worker, &mut self.shard);
+        self.tables.take_back(&mut self.shard.changes);
     }
 }
 
@@ -412,30 +765,46 @@ mod tests {
 
     /// Merges one interval holding `flows` as (key, packets, bytes each),
     /// then ticks and publishes.
-    fn interval(st: &mut Accounts, flows: &[(FlowKey, u64, u64)]) -> Snapshot {
-        let mut shard = Shard::new(flows.len().max(16));
+    fn interval(st: &mut State, flows: &[(FlowKey, u64, u64)]) -> Snapshot {
         let mut seq = 0;
         for (k, packets, size) in flows {
             for _ in 0..*packets {
                 seq += 1;
-                assert!(
-                    shard
-                        .table
-                        .account(k, *size, 1_700_000_000_000_000_000, seq, 0)
-                );
+                assert!(st.feed.account(k, *size, 1_700_000_000_000_000_000, seq, 0));
             }
         }
-        st.merge(0, &mut shard);
+        st.feed.hand_over(&mut st.accounts);
         st.tick();
         st.snapshot(0, false)
+    }
+
+    /// Accounts and the one worker that feeds them.
+    struct State {
+        accounts: Accounts,
+        feed: Feed,
+    }
+
+    impl std::ops::Deref for State {
+        type Target = Accounts;
+        fn deref(&self) -> &Accounts {
+            &self.accounts
+        }
+    }
+
+    impl std::ops::DerefMut for State {
+        fn deref_mut(&mut self) -> &mut Accounts {
+            &mut self.accounts
+        }
     }
 
     fn count(packets: u64, bytes: u64) -> Count {
         Count { packets, bytes }
     }
 
-    fn state(acc: Accounting) -> Accounts {
-        Accounts::new(1, Duration::from_secs(1), acc)
+    fn state(acc: Accounting) -> State {
+        let mut accounts = Accounts::new(1, Duration::from_secs(1), acc);
+        let feed = Feed::new(&mut accounts, 0, 65_536);
+        State { accounts, feed }
     }
 
     fn host(s: &Snapshot, ip: &str) -> HostCounts {

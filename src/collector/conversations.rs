@@ -17,6 +17,9 @@ pub(super) struct Conversation {
     client_port: u16,
     service: Option<u16>,
     pub(super) last_tick: u64,
+    /// Flows of it that sit in a worker's table: it is remembered while
+    /// any does, however long ago it was looked up.
+    pub(super) live: u32,
     /// Indices of its entries in the ledger: [request, reply].
     pub(super) series: [u32; 2],
 }
@@ -38,6 +41,7 @@ impl Conversation {
             client_port: sp,
             service,
             last_tick: tick,
+            live: 0,
             series: [NO_SERIES; 2],
         };
         match k.port_kind() {
@@ -55,6 +59,7 @@ impl Conversation {
                         client_port: dp,
                         service: Some(low),
                         last_tick: tick,
+                        live: 0,
                         series: [NO_SERIES; 2],
                     }
                 }
@@ -66,6 +71,7 @@ impl Conversation {
                         client_port: 0,
                         service: None,
                         last_tick: tick,
+                        live: 0,
                         series: [NO_SERIES; 2],
                     }
                 } else {

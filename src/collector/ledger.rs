@@ -414,6 +414,45 @@ impl Ledger {
         idx
     }
 
+    /// The generation of entry `idx`, to cache with it.
+    #[inline]
+    pub(super) fn entry_gen(&self, idx: u32) -> u32 {
+        self.entries.gen_of(idx)
+    }
+
+    /// Is `idx` (cached with generation `gen`) still the same live entry?
+    #[inline]
+    pub(super) fn entry_valid(&self, idx: u32, generation: u32) -> bool {
+        self.entries
+            .items
+            .get(idx as usize)
+            .is_some_and(|e| e.alive && self.entries.gen_of(idx) == generation)
+    }
+
+    /// Starts loading entry `idx`.
+    #[inline]
+    pub(super) fn touch_entry(&self, idx: u32) {
+        if let Some(e) = self.entries.items.get(idx as usize) {
+            crate::sys::prefetch_all(e);
+        }
+    }
+
+    /// Counts `packets` and `bytes` more for the live entry `idx` (see
+    /// [`entry_valid`](Self::entry_valid)): a known flow's merge, an
+    /// indexed add with no lookup.
+    #[inline]
+    pub(super) fn count_known(&mut self, idx: u32, packets: u64, bytes: u64, tick: u64) {
+        let s = FlowStats {
+            packets,
+            bytes,
+            ..FlowStats::default()
+        };
+        if let Some(e) = self.entries.items.get(idx as usize) {
+            let key = e.key;
+            self.count(idx, &key, &s, tick);
+        }
+    }
+
     /// Forgets entries and hosts unseen for longer than the idle limit.
     /// Returns whether it forgot any.
     pub(super) fn expire(&mut self, tick: u64) -> bool {

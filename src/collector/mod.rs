@@ -20,6 +20,7 @@ pub use snapshot::{BatchRow, Count, FlowRow, HostCounts, HostRow, SeriesKey, Sna
 use crate::config::{Accounting, defaults};
 use crate::detect::AlertEvent;
 use crate::detect::deliver::Deliveries;
+use crate::flow::FlowTables;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use history::{History, Point};
@@ -32,7 +33,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
     pub workers: usize,
-    /// Flows each worker table holds per refresh interval.
+    /// IPv4 flows each worker's table holds (its IPv6 table a quarter of
+    /// that, see [`crate::flow::table::v6_slots`]).
     pub table_capacity: usize,
     pub refresh: Duration,
     pub accounting: Accounting,
@@ -62,24 +64,30 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     // At most three messages per worker are ever in flight (a shard, a
     // boundary and Done), so sends never block.
     let (tx, rx) = crossbeam_channel::bounded(3 * n + 2);
+    let refresh = cfg.refresh.max(Duration::from_millis(10));
+    let mut accounts = Accounts::new(n, refresh, cfg.accounting.clone());
     let mut workers = Vec::with_capacity(n);
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        let spare = Box::new(Shard::new(cfg.table_capacity));
+        let tables = FlowTables::new(cfg.table_capacity);
+        accounts.attach(id, tables.view());
+        let spare = Box::new(Shard::new(tables.capacity()));
         ret_tx.send(spare).expect("fresh channel has room");
+        let shard = Box::new(Shard::new(tables.capacity()));
         workers.push(Worker::new(
             id,
-            Box::new(Shard::new(cfg.table_capacity)),
+            tables,
+            shard,
             epoch.clone(),
             tx.clone(),
             ret_rx,
         ));
         returns.push(ret_tx);
     }
-    let refresh = cfg.refresh.max(Duration::from_millis(10));
-    // each worker has one shard in use and one spare
-    let memory_bytes = workers.iter().map(Worker::memory_bytes).sum::<usize>() * 2;
+    // the collector's handles are sized with the tables, and count with them
+    let memory_bytes =
+        workers.iter().map(Worker::memory_bytes).sum::<usize>() + accounts.handle_memory_bytes();
     let (reload_tx, reload_rx) = crossbeam_channel::unbounded();
     let (alerts_tx, alerts_rx) = crate::detect::deliver::queue();
     let collector = CollectorLoop {
@@ -87,7 +95,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         returns,
         epoch,
         refresh,
-        accounts: Accounts::new(n, refresh, cfg.accounting.clone()),
+        accounts,
         published: Arc::new(Published::new(Snapshot::empty(n))),
         memory_bytes,
         reload_rx,
@@ -218,7 +226,8 @@ impl CollectorLoop {
         self.reload_tx.clone()
     }
 
-    /// Memory all worker shards (two per worker) hold, in bytes.
+    /// Memory all workers' flow tables and shards hold, with the
+    /// collector's handles of their flows, in bytes.
     pub fn shard_memory_bytes(&self) -> usize {
         self.memory_bytes
     }

@@ -25,6 +25,9 @@ pub(super) struct SlotTable<T> {
     /// Item of each [`Ranked::index_key`].
     index: FlowMap<u32>,
     free: Vec<u32>,
+    /// Per slot, how many times its item was forgotten: an index cached
+    /// with its generation is still good while the generation is.
+    gens: Vec<u32>,
 }
 
 impl<T: Ranked + Copy> SlotTable<T> {
@@ -33,6 +36,7 @@ impl<T: Ranked + Copy> SlotTable<T> {
             items: Vec::new(),
             index: FlowMap::default(),
             free: Vec::new(),
+            gens: Vec::new(),
         }
     }
 
@@ -44,11 +48,20 @@ impl<T: Ranked + Copy> SlotTable<T> {
     pub(super) fn reserve(&mut self, n: usize, vacant: T) {
         self.index.reserve(n);
         reserve_written(&mut self.items, n, vacant);
+        reserve_written(&mut self.gens, n, 0);
+    }
+
+    /// The generation of slot `i` (see [`SlotTable::gens`]).
+    #[inline]
+    pub(super) fn gen_of(&self, i: u32) -> u32 {
+        self.gens.get(i as usize).copied().unwrap_or(0)
     }
 
     /// Bytes the items and the index hold.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<T>() + self.index.memory_bytes()
+        self.items.capacity() * std::mem::size_of::<T>()
+            + self.gens.capacity() * 4
+            + self.index.memory_bytes()
     }
 
     /// Starts loading the index slot of `key`.
@@ -80,6 +93,7 @@ impl<T: Ranked + Copy> SlotTable<T> {
             }
             None => {
                 self.items.push(item);
+                self.gens.push(0);
                 (self.items.len() - 1) as u32
             }
         };
@@ -93,6 +107,9 @@ impl<T: Ranked + Copy> SlotTable<T> {
         for (i, x) in self.items.iter_mut().enumerate() {
             if x.alive() && gone(x) {
                 x.forget();
+                if let Some(g) = self.gens.get_mut(i) {
+                    *g = g.wrapping_add(1);
+                }
                 let k = x.index_key();
                 self.index.remove(&k, self.index.hash(&k));
                 self.free.push(i as u32);

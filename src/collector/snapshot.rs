@@ -186,6 +186,13 @@ pub struct Snapshot {
     pub non_ip: Vec<(Option<u16>, u64)>,
     pub overflow_packets: u64,
     pub overflow_bytes: u64,
+    /// Flows in the workers' tables at their last hand-overs, per family
+    /// (IPv4, IPv6), and the slots those tables have.
+    pub table_flows: [u64; 2],
+    pub table_slots: [u64; 2],
+    /// Flows the workers' tables let go since the start (idle, or read in
+    /// full while a table was more than half full).
+    pub table_expired: u64,
     /// The exported flow series, sorted by key.
     pub flows: Vec<FlowRow>,
     /// Per class (in [`Class::ALL`] order): what is in no exported flow
@@ -235,6 +242,9 @@ impl Snapshot {
             parse_errors: ERROR_KINDS.iter().map(|e| (*e, 0)).collect(),
             non_ip: Vec::new(),
             overflow_packets: 0,
+            table_flows: [0; 2],
+            table_slots: [0; 2],
+            table_expired: 0,
             overflow_bytes: 0,
             flows: Vec::new(),
             flows_other: [Count::default(); 4],

@@ -63,6 +63,9 @@ pub const MAX_ENTRIES: u64 = 250_000;
 pub const FLOW_WINDOW: &str = "5m";
 /// Entries unseen this long are forgotten.
 pub const FLOW_IDLE: &str = "10m";
+/// A flow idle this long leaves its worker's table (sooner when the table
+/// is more than half full).
+pub const WORKER_FLOW_IDLE: Duration = Duration::from_secs(15);
 
 /// Alerts: the interval volume limits are counted over.
 pub const ALERT_INTERVAL: &str = "10s";

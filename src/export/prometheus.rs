@@ -235,6 +235,31 @@ impl Collector for SnapshotMetrics {
             s.overflow_bytes,
         )?;
 
+        counter(
+            &mut enc,
+            "ringflow_flow_table_expired",
+            "Flows the worker flow tables let go: idle, or read in full while a table was more than half full.",
+            s.table_expired,
+        )?;
+        let mut m = enc.describe(
+            "ringflow_flow_table_flows",
+            "Flows in the worker flow tables at their last hand-over, by IP version.",
+            MetricType::Gauge,
+        )?;
+        for (v, n) in ["4", "6"].iter().zip(s.table_flows) {
+            m.encode_family(&[("version", *v)])?
+                .encode_gauge(&(n as i64))?;
+        }
+        let mut m = enc.describe(
+            "ringflow_flow_table_slots",
+            "Flows the worker flow tables hold at most, by IP version.",
+            MetricType::Gauge,
+        )?;
+        for (v, n) in ["4", "6"].iter().zip(s.table_slots) {
+            m.encode_family(&[("version", *v)])?
+                .encode_gauge(&(n as i64))?;
+        }
+
         let mut m = enc.describe(
             "ringflow_worker_batch_seconds",
             "Time a worker took to parse and account one batch.",
@@ -255,7 +280,7 @@ impl Collector for SnapshotMetrics {
         gauge(
             &mut enc,
             "ringflow_flow_table_memory_bytes",
-            "Memory of all worker flow tables and counters (two shards per worker).",
+            "Memory of all worker flow tables, the lists their hand-overs carry, and the collector's handles of their flows.",
             s.shard_memory_bytes as i64,
         )?;
         gauge(

@@ -3,7 +3,7 @@
 pub mod map;
 pub mod table;
 
-pub use table::{FlowStats, FlowTable};
+pub use table::{Changes, FlowStats, FlowTables, TablesView, V4, V6};
 
 use crate::parse::{Packet, PortKind, to_ip};
 use std::net::IpAddr;
@@ -142,6 +142,30 @@ impl FlowKey {
     pub fn same(&self, other: &FlowKey) -> bool {
         let (a, b) = (&self.w, &other.w);
         ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0
+    }
+
+    /// The key as five words (the IPv6 table's slot key).
+    #[inline]
+    pub fn words(&self) -> [u64; 5] {
+        self.w
+    }
+
+    pub fn from_words(w: [u64; 5]) -> FlowKey {
+        FlowKey { w }
+    }
+
+    /// An IPv4 key in two words (the IPv4 table's slot key): both
+    /// addresses, then the word of protocol, ports and VLAN. An IPv4
+    /// address sits in the top 32 bits of its 16 bytes.
+    #[inline]
+    pub fn v4_words(&self) -> [u64; 2] {
+        [self.w[0] & !0xffff_ffff | self.w[2] >> 32, self.w[4]]
+    }
+
+    pub fn from_v4_words(w: [u64; 2]) -> FlowKey {
+        FlowKey {
+            w: [w[0] & !0xffff_ffff, 0, w[0] << 32, 0, w[1]],
+        }
     }
 
     /// The same flow seen from the other side.
@@ -291,7 +315,7 @@ pub(crate) fn numbered(i: u32) -> FlowKey {
     FlowKey::new(
         4,
         crate::parse::v4_addr(i.to_be_bytes()),
-        [9; 16],
+        crate::parse::v4_addr([9; 4]),
         17,
         PortKind::Ports,
         1000,
@@ -329,6 +353,13 @@ mod tests {
         assert_eq!(v6.dst(), [0x20; 16]);
         assert_eq!(v6.port_kind(), PortKind::Icmp);
         assert_eq!(v6.version(), 6);
+    }
+
+    #[test]
+    fn ipv4_keys_fit_two_words() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        assert_eq!(FlowKey::from_v4_words(k.v4_words()), k);
+        assert_eq!(FlowKey::from_words(k.words()), k);
     }
 
     #[test]

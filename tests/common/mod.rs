@@ -220,13 +220,16 @@ pub fn flows_per_pair(text: &str) -> PerPair {
 }
 
 /// The exposition without the lines that depend on the run rather than
-/// the input: batch durations and the memory of the worker tables (which
-/// grows with the worker count).
+/// the input: batch durations, and the worker tables' memory, slots, fill
+/// and expiries (which depend on the worker count and the timing).
 pub fn without_run_specific(text: &str) -> String {
     text.lines()
         .filter(|l| {
             !l.contains("ringflow_worker_batch_seconds")
                 && !l.contains("ringflow_flow_table_memory_bytes")
+                && !l.contains("ringflow_flow_table_flows")
+                && !l.contains("ringflow_flow_table_slots")
+                && !l.contains("ringflow_flow_table_expired")
         })
         .collect::<Vec<_>>()
         .join("\n")
