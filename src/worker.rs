@@ -327,20 +327,19 @@ impl Worker {
 
 impl Worker {
     /// For offline input, where waiting costs nothing: when a table is
-    /// half full and a quarter of it was taken since the last hand-over,
-    /// hands over twice, waiting for the collector each time, so that the
-    /// flows it has read and that are idle since are freed at once (the
-    /// collector asks for them when a table is half full). A table then
-    /// overflows only if more flows than it holds are active at once
-    /// (counted again within a quarter of its size of new flows). Live
-    /// capture never waits.
+    /// more than 3/4 full and an eighth of it was touched since the last
+    /// hand-over, hands over twice, waiting for the collector each time,
+    /// so that the flows it has read and that are idle since are freed at
+    /// once (the collector asks for them while a table is under pressure).
+    /// A table then overflows only if more flows than it holds are active
+    /// at once. Live capture never waits.
     pub fn hand_over_if_filling(&mut self) {
         let (len, touched, cap) = (
             self.tables.len(),
             self.tables.touched(),
             self.tables.capacity(),
         );
-        let filling = (0..2).any(|f| 2 * len[f] >= cap[f] && 4 * touched[f] >= cap[f]);
+        let filling = (0..2).any(|f| 4 * len[f] > 3 * cap[f] && 8 * touched[f] >= cap[f]);
         if filling {
             self.hand_over_now();
             self.hand_over_now();

@@ -4,7 +4,7 @@
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
 use super::ledger::Ledger;
 use super::snapshot::{SeriesKey, Snapshot, batch_row};
-use crate::config::{Accounting, defaults};
+use crate::config::Accounting;
 use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
 use crate::flow::{Changes, FastState, FlowKey, FlowStats, TablesView, V4, V6};
@@ -28,10 +28,10 @@ const STAGE: usize = 16;
 type Flow = (FlowKey, FlowStats, u32);
 
 /// How many refresh intervals a flow stays in its worker's table once
-/// idle: [`defaults::WORKER_FLOW_IDLE`], or `--flow-idle` if shorter (the
-/// collector would forget its entry first).
+/// idle: `--flow-table-idle`, or `--flow-idle` if shorter (the collector
+/// would forget its entry first).
 fn worker_idle_ticks(acc: &Accounting, refresh: Duration) -> u64 {
-    let idle = defaults::WORKER_FLOW_IDLE.min(acc.flow_idle);
+    let idle = acc.flow_table_idle.min(acc.flow_idle);
     (idle.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
 }
 
@@ -192,7 +192,7 @@ pub struct Accounts {
     scratch: Vec<Flow>,
     /// Per worker, its tables and the handles of the flows in them.
     workers: Vec<Option<WorkerFlows>>,
-    /// [`defaults::WORKER_FLOW_IDLE`] in refresh intervals.
+    /// `--flow-table-idle` in refresh intervals.
     worker_idle_ticks: u64,
     /// Flows the workers' tables let go.
     table_expired: u64,
@@ -349,12 +349,12 @@ impl Accounts {
     }
 
     /// Asks worker `worker` to free the slots of flows idle for longer
-    /// than [`defaults::WORKER_FLOW_IDLE`] and, while a table is under
-    /// pressure, of every flow not counted in the epoch just read. A table
-    /// comes under pressure when it is more than half full at a hand-over,
-    /// and stays so until it is less than a quarter full: the flows freed
-    /// at one hand-over are those idle a whole epoch, and the rest must be
-    /// asked for again, though the table is then less full.
+    /// than `--flow-table-idle` and, while a table is under pressure, of
+    /// every flow not counted in the epoch just read. A table comes under
+    /// pressure when it is more than 3/4 full at a hand-over, and stays so
+    /// until it is less than half full: the flows freed at one hand-over
+    /// are those idle a whole epoch, and the rest must be asked for again,
+    /// though the table is then less full.
     fn request_expiry(&mut self, worker: usize, ch: &mut Changes, tick: u64) {
         let Some(Some(wf)) = self.workers.get_mut(worker) else {
             return;
@@ -362,9 +362,9 @@ impl Accounts {
         let idle = self.worker_idle_ticks;
         for f in [V4, V6] {
             let slots = wf.handles[f].len();
-            if 2 * ch.flows[f] > slots {
+            if 4 * ch.flows[f] > 3 * slots {
                 wf.pressure[f] = true;
-            } else if 4 * ch.flows[f] < slots {
+            } else if 2 * ch.flows[f] < slots {
                 wf.pressure[f] = false;
             }
             while let Some(s) = wf.oldest(f) {

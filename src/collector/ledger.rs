@@ -5,7 +5,7 @@
 //! sides count into.
 
 use super::conversations::NO_SERIES;
-use super::ranking::{BUCKETS, Ranked, Window, rank_into};
+use super::ranking::{BUCKETS, Ranked, Ranking, Window};
 use super::slots::SlotTable;
 use super::snapshot::{Count, FlowRow, HostCounts, HostRow, SeriesKey, Snapshot};
 use crate::config::Accounting;
@@ -129,8 +129,9 @@ pub(super) struct Ledger {
     /// All monitored hosts together.
     host_total: HostCounts,
     untracked: Count,
-    /// Ranking scratch: (window bytes, index).
-    rank: Vec<(u64, u32)>,
+    /// Which entries and which hosts are exported.
+    entry_ranking: Ranking,
+    host_ranking: Ranking,
 }
 
 /// Ticks (refresh intervals) in `d`, at least one.
@@ -154,7 +155,8 @@ impl Ledger {
             traffic: [[Count::default(); 2]; 4],
             host_total: HostCounts::default(),
             untracked: Count::default(),
-            rank: Vec::new(),
+            entry_ranking: Ranking::default(),
+            host_ranking: Ranking::default(),
         };
         b.set_times(refresh);
         b.reserve();
@@ -235,9 +237,15 @@ impl Ledger {
             first_ns: s.first_ns,
             macs: s.macs,
         };
-        self.entries
+        let made = self.entries.live();
+        let idx = self
+            .entries
             .get_or_add(key.index_key(), self.acc.max_entries, make)
-            .unwrap_or(NO_SERIES)
+            .unwrap_or(NO_SERIES);
+        if self.entries.live() != made {
+            self.entry_ranking.touched(idx);
+        }
+        idx
     }
 
     /// The host of `addr`, made if there is room; [`HOST_LOOKUP`] if not.
@@ -254,9 +262,15 @@ impl Ledger {
             last_tick: tick,
             interval: [Counts::default(); 2],
         };
-        self.hosts
+        let made = self.hosts.live();
+        let idx = self
+            .hosts
             .get_or_add(host_key(version, addr), self.acc.max_entries, make)
-            .unwrap_or(HOST_LOOKUP)
+            .unwrap_or(HOST_LOOKUP);
+        if self.hosts.live() != made {
+            self.host_ranking.touched(idx);
+        }
+        idx
     }
 
     /// Counts `s` for the host of `addr` (its `side`: 0 sent, 1 received).
@@ -294,6 +308,9 @@ impl Ledger {
                 h.total.rx.add(packets, bytes);
             }
             h.window.add(bucket, bytes);
+            if h.last_tick != tick {
+                self.host_ranking.touched(link);
+            }
             h.last_tick = tick;
             if self.watch {
                 let i = &mut h.interval[side];
@@ -400,6 +417,9 @@ impl Ledger {
         };
         e.total.add(s.packets, s.bytes);
         e.window.add(bucket, s.bytes);
+        if e.last_tick != tick {
+            self.entry_ranking.touched(idx);
+        }
         e.last_tick = tick;
         let (class, hosts) = (e.class, e.hosts);
         self.traffic[class.index()][v6].add(s.packets, s.bytes);
@@ -463,6 +483,12 @@ impl Ledger {
         let hosts = self
             .hosts
             .forget_where(|h| tick.saturating_sub(h.last_tick) > idle);
+        if entries {
+            self.entry_ranking.invalidate();
+        }
+        if hosts {
+            self.host_ranking.invalidate();
+        }
         entries || hosts
     }
 
@@ -473,18 +499,10 @@ impl Ledger {
     /// showed to "other".
     pub(super) fn rank(&mut self, tick: u64) {
         let now = self.bucket(tick);
-        rank_into(
-            &mut self.entries.items,
-            &mut self.rank,
-            now,
-            self.acc.max_flow_series,
-        );
-        rank_into(
-            &mut self.hosts.items,
-            &mut self.rank,
-            now,
-            self.acc.max_hosts,
-        );
+        self.entry_ranking
+            .rank(&mut self.entries.items, now, self.acc.max_flow_series);
+        self.host_ranking
+            .rank(&mut self.hosts.items, now, self.acc.max_hosts);
     }
 
     /// Applies new settings: classes and monitored sides are decided again
@@ -523,6 +541,8 @@ impl Ledger {
         }
         self.hosts
             .forget_where(|h| !n.is_monitored(h.version, &h.addr));
+        self.entry_ranking.invalidate();
+        self.host_ranking.invalidate();
         if fresh_windows {
             for h in self.hosts.items.iter_mut().filter(|h| h.alive) {
                 h.window = Window::at(now);
@@ -532,10 +552,17 @@ impl Ledger {
 
     /// The exported rows and what the folded rest adds up to.
     pub(super) fn publish(&self, s: &mut Snapshot) {
-        let mut flows: Vec<FlowRow> = self
-            .entries
-            .items
+        let exported = &self.entry_ranking.exported;
+        let mut flows: Vec<FlowRow> = exported
             .iter()
+            .enumerate()
+            .filter_map(|(n, &i)| {
+                // scattered over the table: load a few ahead
+                if let Some(&next) = exported.get(n + 8) {
+                    self.touch_entry(next);
+                }
+                self.entries.items.get(i as usize)
+            })
             .filter(|e| e.alive && e.exported)
             .map(|e| FlowRow {
                 key: e.key,
@@ -558,10 +585,19 @@ impl Ledger {
             o.packets -= r.packets;
             o.bytes -= r.bytes;
         }
-        let mut hosts: Vec<HostRow> = self
-            .hosts
-            .items
+        let exported = &self.host_ranking.exported;
+        let mut hosts: Vec<HostRow> = exported
             .iter()
+            .enumerate()
+            .filter_map(|(n, &i)| {
+                if let Some(h) = exported
+                    .get(n + 8)
+                    .and_then(|&next| self.hosts.items.get(next as usize))
+                {
+                    crate::sys::prefetch_all(h);
+                }
+                self.hosts.items.get(i as usize)
+            })
             .filter(|h| h.alive && h.exported)
             .map(|h| HostRow {
                 version: h.version,
@@ -605,6 +641,9 @@ impl Ranked for Entry {
     fn key(&self) -> SeriesKey {
         self.key
     }
+    fn exported(&self) -> bool {
+        self.exported
+    }
     fn set_exported(&mut self, exported: bool) {
         self.exported = exported;
         if !exported {
@@ -630,6 +669,9 @@ impl Ranked for Host {
     }
     fn key(&self) -> (u8, [u8; 16]) {
         (self.version, self.addr)
+    }
+    fn exported(&self) -> bool {
+        self.exported
     }
     fn set_exported(&mut self, exported: bool) {
         self.exported = exported;

@@ -154,6 +154,9 @@ pub struct Accounting {
     pub flow_window: Duration,
     /// Entries, conversations and hosts unseen this long are forgotten.
     pub flow_idle: Duration,
+    /// A flow idle this long leaves its worker's table (at most
+    /// `flow_idle`; sooner when the table is under pressure).
+    pub flow_table_idle: Duration,
     pub compat: Compat,
     pub detection: Detection,
 }
@@ -174,6 +177,7 @@ impl Default for Accounting {
             max_entries: defaults::MAX_ENTRIES as usize,
             flow_window: defaults::duration(defaults::FLOW_WINDOW),
             flow_idle: defaults::duration(defaults::FLOW_IDLE),
+            flow_table_idle: defaults::duration(defaults::FLOW_TABLE_IDLE),
             compat: Compat::default(),
             detection: Detection::default(),
         }
@@ -207,6 +211,10 @@ impl Accounting {
             format!("max-entries = {}", self.max_entries),
             format!("flow-window = \"{}s\"", self.flow_window.as_secs_f64()),
             format!("flow-idle = \"{}s\"", self.flow_idle.as_secs_f64()),
+            format!(
+                "flow-table-idle = \"{}s\"",
+                self.flow_table_idle.as_secs_f64()
+            ),
             format!("compat = [{}]", compat.join(", ")),
             format!(
                 "alert-interval = \"{}s\"",
@@ -298,6 +306,10 @@ pub struct AccountingArgs {
     /// Entries unseen this long leave the exposition.
     #[arg(long, value_name = "DURATION")]
     pub flow_idle: Option<String>,
+    /// A flow idle this long leaves its worker's flow table (at most
+    /// --flow-idle; sooner while the table is more than 3/4 full).
+    #[arg(long, value_name = "DURATION")]
+    pub flow_table_idle: Option<String>,
     /// Also export the families of a replaced tool (repeatable or comma-separated).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub compat: Option<Vec<CompatProfile>>,
@@ -444,6 +456,7 @@ impl AccountingArgs {
             max_entries: limit(self.max_entries, "max-entries", 1, d.max_entries)?,
             flow_window: duration(&self.flow_window, "flow-window", d.flow_window)?,
             flow_idle: duration(&self.flow_idle, "flow-idle", d.flow_idle)?,
+            flow_table_idle: duration(&self.flow_table_idle, "flow-table-idle", d.flow_table_idle)?,
             compat: Compat {
                 promflow: compat.contains(&CompatProfile::Promflow),
                 trafficmonitor: compat.contains(&CompatProfile::Trafficmonitor),

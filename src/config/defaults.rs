@@ -64,8 +64,8 @@ pub const FLOW_WINDOW: &str = "5m";
 /// Entries unseen this long are forgotten.
 pub const FLOW_IDLE: &str = "10m";
 /// A flow idle this long leaves its worker's table (sooner when the table
-/// is more than half full).
-pub const WORKER_FLOW_IDLE: Duration = Duration::from_secs(15);
+/// is under pressure).
+pub const FLOW_TABLE_IDLE: &str = "15s";
 
 /// Alerts: the interval volume limits are counted over.
 pub const ALERT_INTERVAL: &str = "10s";
@@ -138,6 +138,7 @@ fn shown() -> Vec<(&'static str, String)> {
         ("max_entries", MAX_ENTRIES.to_string()),
         ("flow_window", FLOW_WINDOW.to_string()),
         ("flow_idle", FLOW_IDLE.to_string()),
+        ("flow_table_idle", FLOW_TABLE_IDLE.to_string()),
         ("alert_interval", ALERT_INTERVAL.to_string()),
         ("max_alerts", MAX_ALERTS.to_string()),
         ("alert_history", ALERT_HISTORY.to_string()),
@@ -149,13 +150,14 @@ fn shown() -> Vec<(&'static str, String)> {
 }
 
 /// Accounting flags, which live capture and replay share.
-const ACCOUNTING: [&str; 13] = [
+const ACCOUNTING: [&str; 14] = [
     "local_networks",
     "max_flow_series",
     "max_hosts",
     "max_entries",
     "flow_window",
     "flow_idle",
+    "flow_table_idle",
     "alert_interval",
     "max_alerts",
     "alert_history",

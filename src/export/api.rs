@@ -1058,6 +1058,7 @@ pub fn capabilities(s: &Snapshot, stats: &CaptureStats) -> Value {
         },
         "flow_window_seconds": a.flow_window.as_secs_f64(),
         "flow_idle_seconds": a.flow_idle.as_secs_f64(),
+        "flow_table_idle_seconds": a.flow_table_idle.as_secs_f64(),
         "windows": ["1m", "5m"],
     })
 }

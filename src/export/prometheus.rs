@@ -238,7 +238,7 @@ impl Collector for SnapshotMetrics {
         counter(
             &mut enc,
             "ringflow_flow_table_expired",
-            "Flows the worker flow tables let go: idle, or read in full while a table was more than half full.",
+            "Flows the worker flow tables let go: idle for --flow-table-idle, or for a refresh while a table was more than 3/4 full.",
             s.table_expired,
         )?;
         let mut m = enc.describe(
