@@ -196,6 +196,9 @@ pub struct Accounts {
     worker_idle_ticks: u64,
     /// Flows the workers' tables let go.
     table_expired: u64,
+    /// Scratch of [`Accounts::request_expiry`]: slots asked for whose
+    /// conversation counts them, with when they were last counted.
+    leaving: Vec<(u32, u32)>,
     openers: HashMap<FlowKey, Opener, FastState>,
     detector: Detector,
     /// Capture time of the first packet merged (ns), which places the
@@ -232,6 +235,7 @@ impl Accounts {
             workers: Vec::new(),
             worker_idle_ticks: worker_idle,
             table_expired: 0,
+            leaving: Vec::new(),
             openers: HashMap::default(),
             detector: Detector::new(acc_detection),
             first_ns: u64::MAX,
@@ -360,6 +364,7 @@ impl Accounts {
             return;
         };
         let idle = self.worker_idle_ticks;
+        let mut leaving = std::mem::take(&mut self.leaving);
         for f in [V4, V6] {
             let slots = wf.handles[f].len();
             if 4 * ch.flows[f] > 3 * slots {
@@ -377,18 +382,34 @@ impl Accounts {
                 let handle = &mut wf.handles[f][s as usize];
                 handle.state = EXPIRING;
                 if std::mem::take(&mut handle.conv) {
-                    // live: the worker does not reuse the slot before it
-                    // has this request
-                    let ck = wf.view.read(f, s).0.conversation();
-                    let hash = self.conversations.hash(&ck);
-                    if let Some(c) = self.conversations.get_mut(&ck, hash) {
-                        c.live = c.live.saturating_sub(1);
-                        c.last_tick = c.last_tick.max(u64::from(h.last_tick));
-                    }
+                    leaving.push((s, h.last_tick));
                 }
                 ch.expire[f].push(s);
             }
+            // Their conversations no longer count them, in stages so the
+            // misses overlap. The slots are live: the worker does not reuse
+            // one before it has this request.
+            for stage in leaving.chunks(STAGE) {
+                for &(s, _) in stage {
+                    wf.view.touch(f, s);
+                }
+                let mut keys = [(FlowKey::default(), 0u64); STAGE];
+                for (&(s, _), k) in stage.iter().zip(keys.iter_mut()) {
+                    let ck = wf.view.read(f, s).0.conversation();
+                    let hash = self.conversations.hash(&ck);
+                    self.conversations.touch(hash);
+                    *k = (ck, hash);
+                }
+                for (&(_, last), (ck, hash)) in stage.iter().zip(keys) {
+                    if let Some(c) = self.conversations.get_mut(&ck, hash) {
+                        c.live = c.live.saturating_sub(1);
+                        c.last_tick = c.last_tick.max(u64::from(last));
+                    }
+                }
+            }
+            leaving.clear();
         }
+        self.leaving = leaving;
     }
 
     /// Counts flows that need their conversation and entry looked up: new
@@ -646,6 +667,13 @@ impl Accounts {
             .flatten()
             .map(WorkerFlows::memory_bytes)
             .sum()
+    }
+
+    /// The next snapshot ranks every entry and host, as when the window
+    /// slides (benchmarks).
+    #[doc(hidden)]
+    pub fn rank_all_next(&mut self) {
+        self.ledger.rank_all_next();
     }
 
     /// Ranks the series and publishes everything as a snapshot.

@@ -497,6 +497,12 @@ impl Ledger {
     /// what it counted since the last publication (before that, its counts
     /// were in "other", which never goes down); a folded one hands all it
     /// showed to "other".
+    /// The next ranking looks at every entry and host.
+    pub(super) fn rank_all_next(&mut self) {
+        self.entry_ranking.invalidate();
+        self.host_ranking.invalidate();
+    }
+
     pub(super) fn rank(&mut self, tick: u64) {
         let now = self.bucket(tick);
         self.entry_ranking
@@ -641,9 +647,6 @@ impl Ranked for Entry {
     fn key(&self) -> SeriesKey {
         self.key
     }
-    fn exported(&self) -> bool {
-        self.exported
-    }
     fn set_exported(&mut self, exported: bool) {
         self.exported = exported;
         if !exported {
@@ -669,9 +672,6 @@ impl Ranked for Host {
     }
     fn key(&self) -> (u8, [u8; 16]) {
         (self.version, self.addr)
-    }
-    fn exported(&self) -> bool {
-        self.exported
     }
     fn set_exported(&mut self, exported: bool) {
         self.exported = exported;

@@ -58,7 +58,6 @@ pub(super) trait Ranked {
     fn index_key(&self) -> FlowKey;
     fn window(&self) -> &Window;
     fn key(&self) -> Self::Key;
-    fn exported(&self) -> bool;
     /// Exports it or folds it; a folded one's base follows its total.
     fn set_exported(&mut self, exported: bool);
 }
@@ -201,12 +200,9 @@ impl Ranking {
             for &(_, i) in &self.heap {
                 self.pos[i as usize] = NOT_EXPORTED;
             }
+            // the chosen, with their window bytes
             self.heap.clear();
-            for (i, x) in items.iter().enumerate() {
-                if x.alive() && x.exported() {
-                    self.heap.push((x.window().sum(now), i as u32));
-                }
-            }
+            self.heap.extend_from_slice(&self.scratch);
             for at in 0..self.heap.len() {
                 self.place(at);
             }
@@ -289,9 +285,6 @@ mod tests {
         }
         fn key(&self) -> u32 {
             self.key
-        }
-        fn exported(&self) -> bool {
-            self.exported
         }
         fn set_exported(&mut self, exported: bool) {
             self.exported = exported;
