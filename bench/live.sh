@@ -5,11 +5,15 @@
 # the other CPU as fast as it can, and captures the same load in turn with
 # ringflow AF_PACKET, `tcpdump -w /dev/null`, ringflow AF_XDP in native and
 # SKB mode, and the bare AF_XDP receive-and-drop loop (bench/xdp_drop.rs,
-# the ceiling), for 1k and 64k flows. Prints offered and captured packets
-# per second, drops, the capture process's CPU time per captured packet
-# and its peak memory.
+# the ceiling), for 1k, 64k and 1M flows, each in turn (uniform: every
+# packet a different flow, the stress case) and, with ZIPF=S, also shared
+# by a Zipf law (a few elephants, many mice). Prints offered and captured
+# packets per second, drops, the capture process's CPU time per captured
+# packet and its peak memory. Above 150000 flows ringflow runs with
+# --flow-table-size 1.1 times the flows (printed), so the table holds them.
 #
 #   bench/live.sh
+#   ZIPF=1.0 FLOWS="65536 1000000" bench/live.sh
 #   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
 #
 # GEN=xdp (default) sends with `ringflow gen --xdp` (the kernel transmits
@@ -22,7 +26,9 @@ command -v tcpdump >/dev/null || { echo "bench/live.sh: needs tcpdump (apt-get i
 
 GEN=${GEN:-xdp}
 if [ "$GEN" = xdp ]; then PACKETS=${PACKETS:-20000000}; else PACKETS=${PACKETS:-3000000}; fi
-FLOWS=${FLOWS:-"1000 65536"}
+FLOWS=${FLOWS:-"1000 65536 1000000"}
+# mixes: uniform, and zipf when ZIPF is set (its exponent)
+MIXES="uniform${ZIPF:+ zipf}"
 TOOLS=${TOOLS:-"ringflow tcpdump xdp-native xdp-skb drop-native drop-skb"}
 GEN_CPU=${GEN_CPU:-0}
 CAP_CPU=${CAP_CPU:-1}
@@ -61,8 +67,14 @@ threads_ns() {
     awk '{s[$1] += $2} END {for (n in s) print n, s[n]}' | sort
 }
 
-printf '%-12s %-6s %12s %12s %10s %12s %12s %10s\n' tool flows offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
+printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %10s\n' tool flows mix offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
 for flows in $FLOWS; do
+ table=""
+ if [ "$flows" -gt 150000 ]; then
+   table="--flow-table-size $((flows * 11 / 10))"
+   echo "# $flows flows: ringflow $table" >&2
+ fi
+ for mix in $MIXES; do
   for tool in $TOOLS; do
     log=$work/$tool.log
     : >"$work/out"
@@ -73,7 +85,7 @@ for flows in $FLOWS; do
           xdp-native) backend="--backend af-xdp --xdp-mode native" ;;
           xdp-skb) backend="--backend af-xdp --xdp-mode skb" ;;
         esac
-        ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" ${RINGFLOW_ARGS:-} \
+        ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" $table ${RINGFLOW_ARGS:-} \
           --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
         ready="serving" ;;
       tcpdump)
@@ -90,6 +102,7 @@ for flows in $FLOWS; do
     threads_ns "$pid" >"$work/t0"
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
     [ "$GEN" = xdp ] && gen_args+=(--xdp)
+    [ "$mix" = zipf ] && gen_args+=(--zipf "$ZIPF")
     gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
     sleep 0.3
     c1=$(cpu_ns "$pid")
@@ -113,18 +126,19 @@ for flows in $FLOWS; do
         # in rx_dropped as well: that reason is not added again
         drops=$(awk '/^ringflow_capture_drops_total/ && !/rx_fill_ring_empty_descs/ {s += $2} END {print s + 0}' "$work/out") ;;
     esac
-    awk -v t="$tool" -v f="$flows" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
+    awk -v t="$tool" -v f="$flows" -v m="$mix" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
-      printf "%-12s %-6s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, s / secs, c / secs, d, c,
+      printf "%-12s %-8s %-7s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, m, s / secs, c / secs, d, c,
         (c > 0 ? cpu / c : 0), hwm / 1024 }'
     # where a ringflow process spent its CPU, per thread, for the end
     case $tool in
       ringflow|xdp-*)
-        join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v c="$captured" '
-          $3 > $2 && c > 0 {printf "%s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
+        join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v m="$mix" -v c="$captured" '
+          $3 > $2 && c > 0 {printf "%s %s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, m, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
           >>"$work/threads" ;;
     esac
   done
+ done
 done
 if [ -s "$work/threads" ]; then
   echo

@@ -310,6 +310,15 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     Ok(out)
 }
 
+fn parse_zipf(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 5.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a Zipf exponent: give a number above 0, at most 5"
+        )),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct GenArgs {
     /// Interface to send on.
@@ -351,10 +360,17 @@ pub struct GenArgs {
     #[arg(long)]
     pub through_qdisc: bool,
     /// Let the kernel send: an XDP_TX program run with BPF_PROG_RUN and
-    /// live frames on the interface (IPv4/UDP only, at most 65536 flows,
-    /// --frame-size 0 means 64), far faster than sockets.
+    /// live frames on the interface (IPv4/UDP only, from 10.0.0.0/8, one
+    /// source address per flow; --frame-size 0 means 64), far faster than
+    /// sockets.
     #[arg(long)]
     pub xdp: bool,
+    /// With --xdp: share the packets among the flows by a Zipf law of
+    /// exponent S (a few elephants, many mice): every flow sends at least
+    /// one packet a round, the flow of rank r about 1/r^S of the rest.
+    /// Without it, flows take turns.
+    #[arg(long, value_name = "S", value_parser = parse_zipf)]
+    pub zipf: Option<f64>,
     /// Write what was sent, per flow and direction, to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,

@@ -15,6 +15,7 @@ const BPF_PROG_TEST_RUN: u64 = 10;
 const BPF_PROG_GET_FD_BY_ID: u64 = 13;
 const BPF_OBJ_GET_INFO_BY_FD: u64 = 15;
 const BPF_LINK_CREATE: u64 = 28;
+const BPF_MAP_UPDATE_BATCH: u64 = 26;
 
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;
 pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
@@ -104,6 +105,21 @@ impl Map {
         bpf(BPF_MAP_UPDATE_ELEM, &mut attr, "bpf(BPF_MAP_UPDATE_ELEM)").map(|_| ())
     }
 
+    /// Sets the `u32` keys `keys` to the `u32` values `values` (of an
+    /// array map of u32 values), many per call.
+    pub fn update_u32s(&self, keys: &[u32], values: &[u32]) -> Result<(), SysError> {
+        for (k, v) in keys.chunks(1 << 16).zip(values.chunks(1 << 16)) {
+            let n = k.len().min(v.len());
+            let mut attr = Attr::new()
+                .u64(16, k.as_ptr() as u64)
+                .u64(24, v.as_ptr() as u64)
+                .u32(32, n as u32)
+                .u32(36, self.fd.as_raw_fd() as u32);
+            bpf(BPF_MAP_UPDATE_BATCH, &mut attr, "bpf(BPF_MAP_UPDATE_BATCH)")?;
+        }
+        Ok(())
+    }
+
     pub fn fd(&self) -> i32 {
         self.fd.as_raw_fd()
     }
@@ -136,6 +152,10 @@ pub mod op {
     pub const LDX_W: u8 = 0x61;
     /// `dst = *(u64 *)(src + off)`
     pub const LDX_DW: u8 = 0x79;
+    /// `*(u8 *)(dst + off) = src`
+    pub const STX_B: u8 = 0x73;
+    /// `*(u32 *)(dst + off) = src`
+    pub const STX_W: u8 = 0x63;
     /// `*(u16 *)(dst + off) = src`
     pub const STX_H: u8 = 0x6b;
     /// `*(u64 *)(dst + off) = src`

@@ -135,6 +135,11 @@ fn truth_key(d: &FlowDesc, from_client: bool, ports: bool) -> TruthKey {
 }
 
 pub fn run(args: &GenArgs) -> Result<GenReport, GenError> {
+    if args.zipf.is_some() && !args.xdp {
+        return Err(GenError::Xdp(
+            "--zipf shares the packets of --xdp: add --xdp".into(),
+        ));
+    }
     let report = if args.xdp {
         run_xdp(args)?
     } else {
@@ -264,75 +269,144 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
     Ok(report)
 }
 
-/// The frame the XDP sender starts from: IPv4/UDP from 10.213.0.0 to
+/// The frame the XDP sender starts from: IPv4/UDP from 10.0.0.0 to
 /// 198.51.100.1, `size` bytes (at least 60). The program writes the flow
-/// index into the last two bytes of the source address.
+/// index into the last three bytes of the source address.
 pub fn xdp_template(size: usize) -> Vec<u8> {
     let size = size.max(60);
     let udp = crate::tools::synth::udp(XDP_SPORT, XDP_DPORT, size - 42);
-    let ip = crate::tools::synth::ipv4([10, 213, 0, 0], [198, 51, 100, 1], 17, (false, 0), &udp);
+    let ip = crate::tools::synth::ipv4([10, 0, 0, 0], [198, 51, 100, 1], 17, (false, 0), &udp);
     crate::tools::synth::ethernet(&[], 0x0800, &ip)
 }
 
 const XDP_SPORT: u16 = 40000;
 const XDP_DPORT: u16 = 5201;
-/// Offsets in the template: the IPv4 checksum and the low half of the
-/// source address.
+/// Offsets in the template: the IPv4 checksum, the second byte of the
+/// source address and its low half.
 const XDP_CSUM_AT: i16 = 14 + 10;
+const XDP_SRC_MID_AT: i16 = 14 + 13;
 const XDP_SRC_LOW_AT: i16 = 14 + 14;
+
+/// Most flows `ringflow gen --xdp` sends: the index fills 24 bits of the
+/// source address.
+pub const XDP_MAX_FLOWS: u32 = 16_000_000;
+
+/// The source address of flow `i` of the XDP sender.
+pub fn xdp_source(i: u32) -> [u8; 4] {
+    [10, (i >> 16) as u8, (i >> 8) as u8, i as u8]
+}
 
 /// The XDP_TX program of `ringflow gen --xdp`: counts its runs in
 /// `counter` (an array map with one u64) and sends run `n` as flow
-/// `n % flows`, writing the flow index into the source address and fixing
-/// the IPv4 checksum from `sum`, the template header's ones' complement
-/// sum. It writes absolute values, as live frames may start from the
-/// template or from the last run's bytes.
-pub fn xdp_tx_program(counter_fd: i32, flows: u32, sum: u16) -> Vec<Insn> {
-    vec![
-        insn(op::MOV_REG, 6, 1, 0, 0),                           // 0: r6 = ctx
-        insn(op::ST_W, 10, 0, -4, 0),                            // 1: key = 0
-        insn(op::MOV_REG, 2, 10, 0, 0),                          // 2: r2 = &key
-        insn(op::ADD_IMM, 2, 0, 0, -4),                          // 3
-        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, counter_fd), // 4: r1 = counter
-        insn(0, 0, 0, 0, 0),                                     // 5
-        insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),       // 6
-        insn(op::JEQ_IMM, 0, 0, 28, 0),                          // 7: no entry: drop (36)
-        insn(op::LDX_DW, 7, 0, 0, 0),                            // 8: r7 = n
-        insn(op::MOV_REG, 8, 7, 0, 0),                           // 9
-        insn(op::ADD_IMM, 8, 0, 0, 1),                           // 10
-        insn(op::STX_DW, 0, 8, 0, 0),                            // 11: counter = n + 1
-        insn(op::MOD_IMM, 7, 0, 0, flows as i32),                // 12: r7 = flow index
-        insn(op::LDX_W, 2, 6, 0, 0),                             // 13: r2 = data
-        insn(op::LDX_W, 3, 6, 4, 0),                             // 14: r3 = data_end
-        insn(op::MOV_REG, 4, 2, 0, 0),                           // 15
-        insn(op::ADD_IMM, 4, 0, 0, 42),                          // 16
-        insn(op::JGT_REG, 4, 3, 18, 0), // 17: shorter than 42 bytes: drop (36)
-        insn(op::MOV_REG, 5, 7, 0, 0),  // 18
-        insn(op::TO_BE, 5, 0, 0, 16),   // 19
-        insn(op::STX_H, 2, 5, XDP_SRC_LOW_AT, 0), // 20: source address low half
-        insn(op::MOV_IMM, 5, 0, 0, i32::from(sum)), // 21: r5 = sum + index
-        insn(op::ADD_REG, 5, 7, 0, 0),  // 22
-        insn(op::MOV_REG, 8, 5, 0, 0),  // 23: fold the carry, twice
-        insn(op::RSH_IMM, 8, 0, 0, 16), // 24
-        insn(op::AND_IMM, 5, 0, 0, 0xffff), // 25
-        insn(op::ADD_REG, 5, 8, 0, 0),  // 26
-        insn(op::MOV_REG, 8, 5, 0, 0),  // 27
-        insn(op::RSH_IMM, 8, 0, 0, 16), // 28
-        insn(op::AND_IMM, 5, 0, 0, 0xffff), // 29
-        insn(op::ADD_REG, 5, 8, 0, 0),  // 30
-        insn(op::XOR_IMM, 5, 0, 0, 0xffff), // 31: checksum = !sum
-        insn(op::TO_BE, 5, 0, 0, 16),   // 32
-        insn(op::STX_H, 2, 5, XDP_CSUM_AT, 0), // 33
-        insn(op::MOV_IMM, 0, 0, 0, op::XDP_TX), // 34
-        insn(op::EXIT, 0, 0, 0, 0),     // 35
-        insn(op::MOV_IMM, 0, 0, 0, op::XDP_DROP), // 36
-        insn(op::EXIT, 0, 0, 0, 0),     // 37
-    ]
+/// `n % len`, or, with a `schedule` (an array map of `len` u32 flow
+/// indices), as flow `schedule[n % len]`, writing the flow index into the
+/// source address and fixing the IPv4 checksum from `sum`, the template
+/// header's ones' complement sum. It writes absolute values, as live
+/// frames may start from the template or from the last run's bytes.
+pub fn xdp_tx_program(counter_fd: i32, len: u32, schedule: Option<i32>, sum: u16) -> Vec<Insn> {
+    let mut p = vec![
+        insn(op::MOV_REG, 6, 1, 0, 0),                           // r6 = ctx
+        insn(op::ST_W, 10, 0, -4, 0),                            // key = 0
+        insn(op::MOV_REG, 2, 10, 0, 0),                          // r2 = &key
+        insn(op::ADD_IMM, 2, 0, 0, -4),                          //
+        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, counter_fd), // r1 = counter
+        insn(0, 0, 0, 0, 0),                                     //
+        insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),       //
+        insn(op::JEQ_IMM, 0, 0, DROP, 0),                        // no entry: drop
+        insn(op::LDX_DW, 7, 0, 0, 0),                            // r7 = n
+        insn(op::MOV_REG, 8, 7, 0, 0),                           //
+        insn(op::ADD_IMM, 8, 0, 0, 1),                           //
+        insn(op::STX_DW, 0, 8, 0, 0),                            // counter = n + 1
+        insn(op::MOD_IMM, 7, 0, 0, len as i32),                  // r7 = n % len
+    ];
+    if let Some(fd) = schedule {
+        p.extend([
+            insn(op::STX_W, 10, 7, -8, 0),                   // key = r7
+            insn(op::MOV_REG, 2, 10, 0, 0),                  // r2 = &key
+            insn(op::ADD_IMM, 2, 0, 0, -8),                  //
+            insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, fd), // r1 = schedule
+            insn(0, 0, 0, 0, 0),                             //
+            insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),
+            insn(op::JEQ_IMM, 0, 0, DROP, 0), // no entry: drop
+            insn(op::LDX_W, 7, 0, 0, 0),      // r7 = flow index
+        ]);
+    }
+    p.extend([
+        insn(op::LDX_W, 2, 6, 0, 0), // r2 = data
+        insn(op::LDX_W, 3, 6, 4, 0), // r3 = data_end
+        insn(op::MOV_REG, 4, 2, 0, 0),
+        insn(op::ADD_IMM, 4, 0, 0, 42),
+        insn(op::JGT_REG, 4, 3, DROP, 0), // shorter than 42 bytes: drop
+        insn(op::MOV_REG, 5, 7, 0, 0),    // source address: index >> 16
+        insn(op::RSH_IMM, 5, 0, 0, 16),
+        insn(op::STX_B, 2, 5, XDP_SRC_MID_AT, 0),
+        insn(op::MOV_REG, 5, 7, 0, 0), // then its low half
+        insn(op::AND_IMM, 5, 0, 0, 0xffff),
+        insn(op::TO_BE, 5, 0, 0, 16),
+        insn(op::STX_H, 2, 5, XDP_SRC_LOW_AT, 0),
+        insn(op::MOV_IMM, 5, 0, 0, i32::from(sum)), // r5 = sum + both parts
+        insn(op::MOV_REG, 8, 7, 0, 0),
+        insn(op::RSH_IMM, 8, 0, 0, 16),
+        insn(op::ADD_REG, 5, 8, 0, 0),
+        insn(op::MOV_REG, 8, 7, 0, 0),
+        insn(op::AND_IMM, 8, 0, 0, 0xffff),
+        insn(op::ADD_REG, 5, 8, 0, 0),
+        insn(op::MOV_REG, 8, 5, 0, 0), // fold the carry, twice
+        insn(op::RSH_IMM, 8, 0, 0, 16),
+        insn(op::AND_IMM, 5, 0, 0, 0xffff),
+        insn(op::ADD_REG, 5, 8, 0, 0),
+        insn(op::MOV_REG, 8, 5, 0, 0),
+        insn(op::RSH_IMM, 8, 0, 0, 16),
+        insn(op::AND_IMM, 5, 0, 0, 0xffff),
+        insn(op::ADD_REG, 5, 8, 0, 0),
+        insn(op::XOR_IMM, 5, 0, 0, 0xffff), // checksum = !sum
+        insn(op::TO_BE, 5, 0, 0, 16),
+        insn(op::STX_H, 2, 5, XDP_CSUM_AT, 0),
+        insn(op::MOV_IMM, 0, 0, 0, op::XDP_TX),
+        insn(op::EXIT, 0, 0, 0, 0),
+    ]);
+    let drop_at = p.len();
+    p.extend([
+        insn(op::MOV_IMM, 0, 0, 0, op::XDP_DROP),
+        insn(op::EXIT, 0, 0, 0, 0),
+    ]);
+    // the jumps to the drop, placed now that it is known where it is
+    for (pc, i) in p.iter_mut().enumerate() {
+        if (i.code == op::JEQ_IMM || i.code == op::JGT_REG) && i.off == DROP {
+            i.off = (drop_at - pc - 1) as i16;
+        }
+    }
+    p
 }
 
-/// What `n` packets round-robin over `flows` give each flow.
-fn xdp_share(n: u64, flows: u32, i: u32) -> u64 {
-    n / u64::from(flows) + u64::from(u64::from(i) < n % u64::from(flows))
+/// A placeholder jump offset: to the drop at the end.
+const DROP: i16 = i16::MAX;
+
+/// The order the flows send in with `--zipf s`: every flow once, and about
+/// three times as many packets again (as many, above 4M flows) shared by
+/// weight `1 / rank^s`, shuffled (by `seed`) so the elephants are spread
+/// over time. The program sends round after round of it.
+pub fn zipf_schedule(flows: u32, s: f64, seed: u64) -> Vec<u32> {
+    let n = flows as usize;
+    let extra = if n > 4_000_000 { n } else { 3 * n } as f64;
+    let h: f64 = (1..=n).map(|r| (r as f64).powf(-s)).sum();
+    let mut out = Vec::with_capacity(n + extra as usize + n);
+    for i in 0..flows {
+        let share = (extra * f64::from(i + 1).powf(-s) / h).round() as usize;
+        out.extend(std::iter::repeat_n(i, 1 + share));
+    }
+    let mut rng = crate::tools::synth::Rng::new(seed);
+    for i in (1..out.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        out.swap(i, j);
+    }
+    out
+}
+
+/// What `n` packets over a round of `len` slots give flow `i` when the
+/// flows take turns.
+fn xdp_share(n: u64, len: u32, i: u32) -> u64 {
+    n / u64::from(len) + u64::from(u64::from(i) < n % u64::from(len))
 }
 
 /// `ringflow gen --xdp`: the kernel sends the frames itself, from an
@@ -349,8 +423,10 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
             }
         }
     };
-    if args.flows > 65_536 {
-        return Err(GenError::Xdp("--xdp sends at most 65536 flows".into()));
+    if args.flows > XDP_MAX_FLOWS {
+        return Err(GenError::Xdp(format!(
+            "--xdp sends at most {XDP_MAX_FLOWS} flows"
+        )));
     }
     if args.fragment_percent > 0 {
         return Err(GenError::Xdp(
@@ -370,8 +446,26 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
     let frame = xdp_template(size);
     let csum = u16::from_be_bytes([frame[24], frame[25]]);
     let counter = Map::create(BPF_MAP_TYPE_ARRAY, 4, 8, 1, "ringflow_gen_n").map_err(bpf_err)?;
+    let schedule = args.zipf.map(|s| zipf_schedule(args.flows, s, args.seed));
+    let schedule_map = match &schedule {
+        Some(order) => {
+            let m = Map::create(
+                BPF_MAP_TYPE_ARRAY,
+                4,
+                4,
+                order.len() as u32,
+                "ringflow_gen_z",
+            )
+            .map_err(bpf_err)?;
+            let keys: Vec<u32> = (0..order.len() as u32).collect();
+            m.update_u32s(&keys, order).map_err(bpf_err)?;
+            Some(m)
+        }
+        None => None,
+    };
+    let len = schedule.as_ref().map_or(args.flows, |o| o.len() as u32);
     let prog = Program::load_xdp(
-        &xdp_tx_program(counter.fd(), args.flows, !csum),
+        &xdp_tx_program(counter.fd(), len, schedule_map.as_ref().map(Map::fd), !csum),
         "ringflow_gen",
     )
     .map_err(bpf_err)?;
@@ -408,11 +502,29 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
         bytes: n * frame.len() as u64,
         ..GenReport::default()
     };
-    for i in 0..args.flows.min(n.min(u64::from(u32::MAX)) as u32) {
-        let packets = xdp_share(n, args.flows, i);
+    let per_flow: Vec<u64> = match &schedule {
+        Some(order) => {
+            // whole rounds, then the start of the last one
+            let len = order.len() as u64;
+            let (rounds, rest) = (n / len, (n % len) as usize);
+            let mut c = vec![0u64; args.flows as usize];
+            for (k, &i) in order.iter().enumerate() {
+                c[i as usize] += rounds + u64::from(k < rest);
+            }
+            c
+        }
+        None => (0..args.flows)
+            .map(|i| xdp_share(n, args.flows, i))
+            .collect(),
+    };
+    for (i, &packets) in per_flow.iter().enumerate() {
+        if packets == 0 {
+            continue;
+        }
+        let [a, b, c, d] = xdp_source(i as u32);
         report.truth.insert(
             (
-                format!("10.213.{}.{}", i >> 8, i & 0xff),
+                format!("{a}.{b}.{c}.{d}"),
                 "198.51.100.1".into(),
                 17,
                 XDP_SPORT,
@@ -456,14 +568,40 @@ mod tests {
 
     #[test]
     fn xdp_program_jumps_land_on_the_drop() {
-        let p = xdp_tx_program(3, 10, 0x1234);
-        for (pc, i) in p.iter().enumerate() {
-            if i.code == op::JEQ_IMM || i.code == op::JGT_REG {
-                let target = pc as i64 + 1 + i64::from(i.off);
-                assert_eq!(p[target as usize].imm, op::XDP_DROP, "jump at {pc}");
+        for schedule in [None, Some(4)] {
+            let p = xdp_tx_program(3, 10, schedule, 0x1234);
+            let mut jumps = 0;
+            for (pc, i) in p.iter().enumerate() {
+                if i.code == op::JEQ_IMM || i.code == op::JGT_REG {
+                    let target = pc as i64 + 1 + i64::from(i.off);
+                    assert_eq!(p[target as usize].imm, op::XDP_DROP, "jump at {pc}");
+                    jumps += 1;
+                }
             }
+            assert_eq!(jumps, 2 + usize::from(schedule.is_some()));
+            assert_eq!(p.iter().filter(|i| i.code == op::EXIT).count(), 2);
         }
-        assert_eq!(p.iter().filter(|i| i.code == op::EXIT).count(), 2);
+    }
+
+    #[test]
+    fn zipf_schedule_has_every_flow_and_a_few_elephants() {
+        let flows = 10_000;
+        let order = zipf_schedule(flows, 1.0, 7);
+        let mut c = vec![0u32; flows as usize];
+        for &i in &order {
+            c[i as usize] += 1;
+        }
+        assert!(c.iter().all(|&n| n >= 1), "every flow sends");
+        // about four packets a flow, the heaviest by far ahead
+        assert!((3 * flows as usize..5 * flows as usize).contains(&order.len()));
+        assert!(
+            c[0] > 1000 && c[0] + 2 >= 2 * c[1] && c[9999] <= 2,
+            "{:?}",
+            &c[..3]
+        );
+        // shuffled: the elephant is not all at the start
+        assert!(order[..100].iter().filter(|&&i| i == 0).count() < 50);
+        assert_eq!(zipf_schedule(flows, 1.0, 7), order, "the seed decides");
     }
 
     /// The program itself, run by the kernel without sending: run `n` is
@@ -480,26 +618,59 @@ mod tests {
                 return;
             }
         };
-        let prog = Program::load_xdp(&xdp_tx_program(counter.fd(), 65_536, sum), "rf_test_gen")
-            .expect("the verifier takes the program");
-        for i in [0u32, 1, 255, 256, 4095, 65_535] {
+        let flows = XDP_MAX_FLOWS;
+        let prog = Program::load_xdp(
+            &xdp_tx_program(counter.fd(), flows, None, sum),
+            "rf_test_gen",
+        )
+        .expect("the verifier takes the program");
+        for i in [
+            0u32,
+            1,
+            255,
+            256,
+            4095,
+            65_535,
+            65_536,
+            0x00ab_cdef,
+            flows - 1,
+        ] {
             counter
                 .update(&0u32.to_ne_bytes(), &u64::from(i).to_ne_bytes())
                 .unwrap();
             let (ret, f) = prog.test_run(&t).unwrap();
             assert_eq!(ret, op::XDP_TX as u32);
             assert_eq!(f.len(), t.len());
-            assert_eq!(f[28..30], (i as u16).to_be_bytes(), "index {i}");
+            assert_eq!(f[26..30], xdp_source(i), "index {i}");
             assert_eq!(crate::tools::synth::checksum(&f[14..34]), 0, "index {i}");
             assert_eq!(f[..24], t[..24]);
             assert_eq!(f[30..], t[30..]);
         }
         // the counter wraps over the flows
         let (_, f) = prog.test_run(&t).unwrap();
-        assert_eq!(f[28..30], [0, 0]);
+        assert_eq!(f[26..30], [10, 0, 0, 0]);
         // a frame too short for the headers is dropped, not written
         let (ret, _) = prog.test_run(&t[..40]).unwrap();
         assert_eq!(ret, op::XDP_DROP as u32);
+
+        // with a schedule: run n sends the flow in its slot n % len
+        let order = [5u32, 0x00ab_cdef, 5, 70_000];
+        let sched = Map::create(BPF_MAP_TYPE_ARRAY, 4, 4, 4, "rf_test_z").unwrap();
+        sched.update_u32s(&[0, 1, 2, 3], &order).unwrap();
+        let prog = Program::load_xdp(
+            &xdp_tx_program(counter.fd(), 4, Some(sched.fd()), sum),
+            "rf_test_genz",
+        )
+        .expect("the verifier takes the program");
+        counter
+            .update(&0u32.to_ne_bytes(), &0u64.to_ne_bytes())
+            .unwrap();
+        for n in 0..6 {
+            let (ret, f) = prog.test_run(&t).unwrap();
+            assert_eq!(ret, op::XDP_TX as u32);
+            assert_eq!(f[26..30], xdp_source(order[n % 4]), "run {n}");
+            assert_eq!(crate::tools::synth::checksum(&f[14..34]), 0, "run {n}");
+        }
     }
 
     #[test]
