@@ -2,7 +2,7 @@
 //! it: totals, the conversations, and the ledger of entries and hosts.
 
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
-use super::ledger::Ledger;
+use super::ledger::{Ledger, Untracked};
 use super::snapshot::{SeriesKey, Snapshot, batch_row};
 use crate::config::Accounting;
 use crate::detect::{AlertEvent, Detector};
@@ -67,6 +67,8 @@ struct Handle {
     state: u8,
     /// It counts in its conversation's `live`.
     conv: bool,
+    /// With no entry (the collector was full): what counting it needs.
+    untracked: Untracked,
 }
 
 const VACANT_HANDLE: Handle = Handle {
@@ -80,6 +82,7 @@ const VACANT_HANDLE: Handle = Handle {
     next: NIL,
     state: VACANT,
     conv: false,
+    untracked: Untracked::NEW,
 };
 
 /// A worker's tables as the collector reads them, and a handle per slot;
@@ -320,14 +323,24 @@ impl Accounts {
                         h.last_tick = tick as u32;
                         h.last_epoch = ch.epoch;
                         let (entry, generation) = (h.entry, h.generation);
+                        let mut untracked = h.untracked;
                         wf.relink(f, s);
                         if dp == 0 && db == 0 {
                             continue;
                         }
-                        if !new && !back && self.ledger.entry_valid(entry, generation) {
-                            self.ledger.touch_entry(entry);
-                            self.ledger.count_known(entry, dp, db, tick);
-                            continue;
+                        if !new && !back {
+                            if self.ledger.entry_valid(entry, generation) {
+                                self.ledger.touch_entry(entry);
+                                self.ledger.count_known(entry, dp, db, tick);
+                                continue;
+                            }
+                            if entry == NO_SERIES && untracked.known() && !self.ledger.has_room() {
+                                // still no room: counted from what was kept
+                                self.ledger
+                                    .count_untracked(&mut untracked, &key, dp, db, tick);
+                                wf.handles[f][s as usize].untracked = untracked;
+                                continue;
+                            }
                         }
                         let (ns, seq, flags, macs) = wf.view.first(f, s);
                         if new {
@@ -539,6 +552,9 @@ impl Accounts {
             {
                 handle.entry = now;
                 handle.generation = self.ledger.entry_gen(now);
+                if now == NO_SERIES && !handle.untracked.known() {
+                    handle.untracked = self.ledger.untracked_of(&key);
+                }
                 if !handle.conv
                     && let Some(c) = self.conversations.get_mut(&ck, h)
                 {
@@ -593,6 +609,13 @@ impl Accounts {
 
     /// Applies reloaded settings (see [`Ledger::reconfigure`]).
     pub fn reconfigure(&mut self, acc: Accounting) {
+        // classes and monitored sides may change: flows with no entry are
+        // looked at again
+        for wf in self.workers.iter_mut().flatten() {
+            for h in wf.handles.iter_mut().flatten() {
+                h.untracked = Untracked::NEW;
+            }
+        }
         self.worker_idle_ticks = worker_idle_ticks(&acc, self.refresh);
         self.conversations.reserve(acc.max_entries);
         self.detector.reconfigure(acc.detection.clone());
@@ -1102,6 +1125,38 @@ mod tests {
         assert_eq!(entries[..16], [2; 16]);
         assert_eq!(entries[16..], [1; 3]);
         assert_eq!(st.conversations.len(), 1);
+    }
+
+    /// A flow the collector has no entry for counts from what its handle
+    /// kept, interval after interval, as exactly as the first time.
+    #[test]
+    fn flows_without_an_entry_count_from_their_handle() {
+        let acc = Accounting {
+            max_entries: 2,
+            ..Accounting::default()
+        };
+        let mut st = state(acc);
+        let a = udp("10.0.0.1", "203.0.113.1", 53);
+        let b = udp("10.0.0.2", "203.0.113.1", 53);
+        let c = udp("10.0.0.1", "203.0.113.9", 53);
+        let d = udp("10.0.0.7", "203.0.113.9", 53);
+        let mut s = interval(&mut st, &[(a, 1, 100), (b, 1, 100)]);
+        for n in 1..=3u64 {
+            s = interval(&mut st, &[(a, 1, 100), (c, 2, 50), (d, 1, 70)]);
+            assert_eq!(s.entries, 2);
+            assert_eq!(s.untracked, count(3 * n, 170 * n), "interval {n}");
+        }
+        let out = s.traffic[Class::Outgoing.index()][0];
+        assert_eq!(out, count(2 + 3 + 9, 200 + 300 + 510));
+        // c's host has an entry's host (a's): counted there too; d's host
+        // found no room (hosts are full as well) and is in the total only
+        assert_eq!(host(&s, "10.0.0.1").tx, count(4 + 6, 400 + 300));
+        assert_eq!(host(&s, "10.0.0.7").tx, Count::default());
+        assert_eq!(
+            s.hosts_other.tx.packets + s.hosts.iter().map(|h| h.counts.tx.packets).sum::<u64>(),
+            14
+        );
+        assert_sums(&s);
     }
 
     #[test]

@@ -24,6 +24,33 @@ fn host_key(version: u8, addr: [u8; 16]) -> FlowKey {
 const HOST_NONE: u32 = u32::MAX;
 /// A monitored side whose host is not (or no longer) linked: look it up.
 const HOST_LOOKUP: u32 = u32::MAX - 1;
+/// A monitored side whose host was looked up while the hosts were full
+/// and was not there: looked up again once there is room.
+const HOST_ABSENT: u32 = u32::MAX - 2;
+
+/// What the collector keeps of a flow it has no entry for (no room), so
+/// that counting it again needs no lookup: its class, IP version, and
+/// the hosts of its monitored sides.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Untracked {
+    /// Class index; [`Untracked::UNKNOWN`] until first counted.
+    class: u8,
+    v6: bool,
+    hosts: [u32; 2],
+}
+
+impl Untracked {
+    const UNKNOWN: u8 = u8::MAX;
+    pub(super) const NEW: Untracked = Untracked {
+        class: Untracked::UNKNOWN,
+        v6: false,
+        hosts: [HOST_NONE; 2],
+    };
+
+    pub(super) fn known(&self) -> bool {
+        self.class != Untracked::UNKNOWN
+    }
+}
 
 /// One host pair, service and direction.
 #[derive(Debug, Clone, Copy)]
@@ -290,8 +317,13 @@ impl Ledger {
             .is_some_and(|h| h.alive && h.addr == addr && h.version == version);
         let link = if valid {
             link
+        } else if link == HOST_ABSENT && self.hosts.live() >= self.acc.max_entries {
+            HOST_ABSENT
         } else {
-            self.host_for(version, addr, tick)
+            match self.host_for(version, addr, tick) {
+                HOST_LOOKUP => HOST_ABSENT,
+                l => l,
+            }
         };
         let (packets, bytes) = (s.packets, s.bytes);
         let bucket = self.bucket(tick);
@@ -432,6 +464,63 @@ impl Ledger {
             }
         }
         idx
+    }
+
+    /// Is there room for a new entry?
+    #[inline]
+    pub(super) fn has_room(&self) -> bool {
+        self.entries.live() < self.acc.max_entries
+    }
+
+    /// What to keep of a flow counted under `key` with no entry.
+    pub(super) fn untracked_of(&self, key: &SeriesKey) -> Untracked {
+        let n = &self.acc.networks;
+        let side = |addr| {
+            if n.is_monitored(key.version, addr) {
+                HOST_LOOKUP
+            } else {
+                HOST_NONE
+            }
+        };
+        Untracked {
+            class: n.class(key.version, &key.src, &key.dst).index() as u8,
+            v6: key.version == 6,
+            hosts: [side(&key.src), side(&key.dst)],
+        }
+    }
+
+    /// Counts `packets` and `bytes` of a flow with no entry from what was
+    /// kept of it (see [`Untracked`]): as [`count`](Self::count) does
+    /// when there is no room, without looking anything up but hosts not
+    /// linked yet.
+    #[inline]
+    pub(super) fn count_untracked(
+        &mut self,
+        u: &mut Untracked,
+        key: &crate::flow::FlowKey,
+        packets: u64,
+        bytes: u64,
+        tick: u64,
+    ) {
+        let s = FlowStats {
+            packets,
+            bytes,
+            ..FlowStats::default()
+        };
+        self.untracked.add(packets, bytes);
+        if let Some(t) = self
+            .traffic
+            .get_mut(usize::from(u.class))
+            .and_then(|c| c.get_mut(usize::from(u.v6)))
+        {
+            t.add(packets, bytes);
+        }
+        let (version, addrs) = (key.version(), [key.src(), key.dst()]);
+        for (side, addr) in addrs.into_iter().enumerate() {
+            if u.hosts[side] != HOST_NONE {
+                u.hosts[side] = self.count_host(u.hosts[side], version, addr, side, &s, tick);
+            }
+        }
     }
 
     /// The generation of entry `idx`, to cache with it.
