@@ -326,22 +326,27 @@ impl Worker {
 }
 
 impl Worker {
-    /// For offline input, where waiting costs nothing: when a table is
-    /// more than 3/4 full and an eighth of it was touched since the last
-    /// hand-over, hands over twice, waiting for the collector each time,
-    /// so that the flows it has read and that are idle since are freed at
-    /// once (the collector asks for them while a table is under pressure).
-    /// A table then overflows only if more flows than it holds are active
-    /// at once. Live capture never waits.
+    /// For offline input, where waiting costs nothing. When a quarter of
+    /// a table was touched since the last hand-over, hands over (waiting
+    /// for the spare), so the collector never merges more than that at
+    /// once (its scratch grows with what it merges). When a table is more
+    /// than 3/4 full as well, hands over twice, waiting for the collector
+    /// each time, so that the flows it has read and that are idle since
+    /// are freed at once (the collector asks for them while a table is
+    /// under pressure). A table then overflows only if more flows than it
+    /// holds are active at once. Live capture never waits.
     pub fn hand_over_if_filling(&mut self) {
         let (len, touched, cap) = (
             self.tables.len(),
             self.tables.touched(),
             self.tables.capacity(),
         );
-        let filling = (0..2).any(|f| 4 * len[f] > 3 * cap[f] && 8 * touched[f] >= cap[f]);
-        if filling {
+        let busy = (0..2).any(|f| 4 * touched[f] >= cap[f]);
+        let full = (0..2).any(|f| 4 * len[f] > 3 * cap[f] && 8 * touched[f] >= cap[f]);
+        if full {
             self.hand_over_now();
+            self.hand_over_now();
+        } else if busy {
             self.hand_over_now();
         }
     }
