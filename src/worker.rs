@@ -191,6 +191,11 @@ impl Worker {
         self.id
     }
 
+    /// Flows in this worker's tables now (IPv4, IPv6).
+    pub fn table_flows(&self) -> [usize; 2] {
+        self.tables.len()
+    }
+
     /// Bytes of memory this worker's flow tables and shards hold.
     pub fn memory_bytes(&self) -> usize {
         self.tables.memory_bytes() + 2 * std::mem::size_of::<Shard>()

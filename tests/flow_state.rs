@@ -99,12 +99,15 @@ fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
                 for (n, batch) in plan.chunks(64).enumerate() {
                     if batch[0].0 / WAVE != wave {
                         wave = batch[0].0 / WAVE;
-                        // a pause, as an idle capture loop has it: time
-                        // for the collector to read the last wave and
-                        // have it freed
-                        for _ in 0..100 {
+                        // a pause, as an idle capture loop has it, until
+                        // the collector has read the last wave and had
+                        // its IPv4 flows freed (at most 10 s)
+                        for _ in 0..10_000 {
                             std::thread::sleep(Duration::from_millis(1));
                             w.idle();
+                            if w.table_flows()[0] == 0 {
+                                break;
+                            }
                         }
                     }
                     let ts = 1_700_000_000_000_000_000 + n as u64 * 1_000_000;

@@ -23,6 +23,10 @@ type Staged = (SeriesKey, u32, Option<(FlowKey, u64, bool)>);
 /// Flows a merge looks up together, so that their cache misses overlap.
 const STAGE: usize = 16;
 
+/// Touched slots a merge reads before it counts the new flows among them:
+/// what bounds its scratch.
+const MERGE_CHUNK: usize = 65_536;
+
 /// A flow to count the long way: its key, what to count, and its handle
 /// ([`handle_id`]).
 type Flow = (FlowKey, FlowStats, u32);
@@ -92,9 +96,10 @@ struct WorkerFlows {
     view: TablesView,
     /// Flows in its tables at its last hand-over.
     flows: [usize; 2],
-    /// Per family: the table is under pressure (see
-    /// [`Accounts::request_expiry`]).
-    pressure: [bool; 2],
+    /// Per family: flows asked to be freed, not yet freed or seen again.
+    expiring: [usize; 2],
+    /// Per family: new flows in the hand-over being merged.
+    new_flows: [usize; 2],
     handles: [Vec<Handle>; 2],
     /// (oldest, newest) per family.
     ends: [(u32, u32); 2],
@@ -106,7 +111,8 @@ impl WorkerFlows {
         WorkerFlows {
             view,
             flows: [0; 2],
-            pressure: [false; 2],
+            expiring: [0; 2],
+            new_flows: [0; 2],
             handles: cap.map(|n| vec![VACANT_HANDLE; n]),
             ends: [(NIL, NIL); 2],
         }
@@ -137,8 +143,10 @@ impl WorkerFlows {
 
     /// Puts `s`, just read, at the newest end of the age list.
     fn relink(&mut self, f: usize, s: u32) {
-        if self.handles[f][s as usize].state == LIVE {
-            self.unlink(f, s);
+        match self.handles[f][s as usize].state {
+            LIVE => self.unlink(f, s),
+            EXPIRING => self.expiring[f] -= 1,
+            _ => self.new_flows[f] += 1,
         }
         let tail = self.ends[f].1;
         let h = &mut self.handles[f][s as usize];
@@ -157,8 +165,10 @@ impl WorkerFlows {
         let Some(h) = self.handles[f].get(s as usize) else {
             return;
         };
-        if h.state == LIVE {
-            self.unlink(f, s);
+        match h.state {
+            LIVE => self.unlink(f, s),
+            EXPIRING => self.expiring[f] -= 1,
+            _ => {}
         }
         self.handles[f][s as usize] = VACANT_HANDLE;
     }
@@ -283,7 +293,11 @@ impl Accounts {
         self.overflow_bytes += ch.overflow_bytes;
 
         // Known flows count at once, into the entry their handle names;
-        // new flows, and flows whose entry is gone, go the long way.
+        // new flows, and flows whose entry is gone, go the long way, a
+        // chunk of touched slots at a time, so the scratch of the long way
+        // stays that size however many flows are new. A slot is listed
+        // the first time it is touched in the epoch, so the first flow of
+        // a conversation comes first.
         let tick = self.tick;
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
@@ -295,83 +309,104 @@ impl Accounts {
                     wf.vacate(f, s);
                 }
             }
-            let mut first_ns = self.first_ns;
-            for f in [V4, V6] {
-                for stage in ch.touched[f].chunks(STAGE) {
-                    for &s in stage {
-                        wf.view.touch(f, s);
-                    }
-                    for &s in stage {
-                        let (key, packets, bytes) = wf.view.read(f, s);
-                        let Some(h) = wf.handles[f].get_mut(s as usize) else {
-                            continue;
-                        };
-                        let new = h.state == VACANT;
-                        // a flow the worker kept after all is looked up
-                        // again, to count in its conversation again
-                        let back = h.state == EXPIRING;
-                        let (dp, db) = if new {
-                            (u64::from(packets), bytes)
-                        } else {
-                            (
-                                u64::from(packets.wrapping_sub(h.packets)),
-                                bytes.wrapping_sub(h.bytes),
-                            )
-                        };
-                        h.packets = packets;
-                        h.bytes = bytes;
-                        h.last_tick = tick as u32;
-                        h.last_epoch = ch.epoch;
-                        let (entry, generation) = (h.entry, h.generation);
-                        let mut untracked = h.untracked;
-                        wf.relink(f, s);
-                        if dp == 0 && db == 0 {
-                            continue;
-                        }
-                        if !new && !back {
-                            if self.ledger.entry_valid(entry, generation) {
-                                self.ledger.touch_entry(entry);
-                                self.ledger.count_known(entry, dp, db, tick);
-                                continue;
-                            }
-                            if entry == NO_SERIES && untracked.known() && !self.ledger.has_room() {
-                                // still no room: counted from what was kept
-                                self.ledger
-                                    .count_untracked(&mut untracked, &key, dp, db, tick);
-                                wf.handles[f][s as usize].untracked = untracked;
-                                continue;
-                            }
-                        }
-                        let (ns, seq, flags, macs) = wf.view.first(f, s);
-                        if new {
-                            first_ns = first_ns.min(ns);
-                        }
-                        let stats = FlowStats {
-                            packets: dp,
-                            bytes: db,
-                            first_ns: ns,
-                            first_seq: seq,
-                            first_tcp_flags: flags,
-                            macs,
-                        };
-                        flows.push((key, stats, handle_id(f, s)));
-                    }
-                }
-            }
-            self.first_ns = first_ns;
         }
-        self.merge_flows(worker, &mut flows, tick);
+        for f in [V4, V6] {
+            for chunk in ch.touched[f].chunks(MERGE_CHUNK) {
+                self.read_touched(worker, f, chunk, &mut flows, tick, ch.epoch);
+                self.merge_flows(worker, &mut flows, tick);
+                flows.clear();
+            }
+        }
         self.scratch = flows;
         self.request_expiry(worker, ch, tick);
     }
 
+    /// Reads the touched slots `chunk` of family `f` of worker `worker`:
+    /// counts known flows through their handles, and leaves the others in
+    /// `flows`.
+    fn read_touched(
+        &mut self,
+        worker: usize,
+        f: usize,
+        chunk: &[u32],
+        flows: &mut Vec<Flow>,
+        tick: u64,
+        epoch: u32,
+    ) {
+        let Some(Some(wf)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        let mut first_ns = self.first_ns;
+        for stage in chunk.chunks(STAGE) {
+            for &s in stage {
+                wf.view.touch(f, s);
+            }
+            for &s in stage {
+                let (key, packets, bytes) = wf.view.read(f, s);
+                let Some(h) = wf.handles[f].get_mut(s as usize) else {
+                    continue;
+                };
+                let new = h.state == VACANT;
+                // a flow the worker kept after all is looked up again, to
+                // count in its conversation again
+                let back = h.state == EXPIRING;
+                let (dp, db) = if new {
+                    (u64::from(packets), bytes)
+                } else {
+                    (
+                        u64::from(packets.wrapping_sub(h.packets)),
+                        bytes.wrapping_sub(h.bytes),
+                    )
+                };
+                h.packets = packets;
+                h.bytes = bytes;
+                h.last_tick = tick as u32;
+                h.last_epoch = epoch;
+                let (entry, generation) = (h.entry, h.generation);
+                let mut untracked = h.untracked;
+                wf.relink(f, s);
+                if dp == 0 && db == 0 {
+                    continue;
+                }
+                if !new && !back {
+                    if self.ledger.entry_valid(entry, generation) {
+                        self.ledger.touch_entry(entry);
+                        self.ledger.count_known(entry, dp, db, tick);
+                        continue;
+                    }
+                    if entry == NO_SERIES && untracked.known() && !self.ledger.has_room() {
+                        // still no room: counted from what was kept
+                        self.ledger
+                            .count_untracked(&mut untracked, &key, dp, db, tick);
+                        wf.handles[f][s as usize].untracked = untracked;
+                        continue;
+                    }
+                }
+                let (ns, seq, flags, macs) = wf.view.first(f, s);
+                if new {
+                    first_ns = first_ns.min(ns);
+                }
+                let stats = FlowStats {
+                    packets: dp,
+                    bytes: db,
+                    first_ns: ns,
+                    first_seq: seq,
+                    first_tcp_flags: flags,
+                    macs,
+                };
+                flows.push((key, stats, handle_id(f, s)));
+            }
+        }
+        self.first_ns = first_ns;
+    }
+
     /// Asks worker `worker` to free the slots of flows idle for longer
-    /// than `--flow-table-idle` and, while a table is under pressure, of
-    /// every flow not counted in the epoch just read. A table comes under
-    /// pressure when it is more than 3/4 full at a hand-over, and stays so
-    /// until it is less than half full: the flows freed at one hand-over
-    /// are those idle a whole epoch, and the rest must be asked for again,
-    /// though the table is then less full.
+    /// than `--flow-table-idle` and, when a table lacks room, of the
+    /// longest idle flows not counted in the epoch just read, oldest
+    /// first, until it will have room again. The room a table keeps is
+    /// twice the new flows of this hand-over (at least 1/64 of it, at most
+    /// half): a stable set of flows that fills a table is left alone, and
+    /// a flood of new ones pushes the idle ones out.
     fn request_expiry(&mut self, worker: usize, ch: &mut Changes, tick: u64) {
         let Some(Some(wf)) = self.workers.get_mut(worker) else {
             return;
@@ -380,17 +415,18 @@ impl Accounts {
         let mut leaving = std::mem::take(&mut self.leaving);
         for f in [V4, V6] {
             let slots = wf.handles[f].len();
-            if 4 * ch.flows[f] > 3 * slots {
-                wf.pressure[f] = true;
-            } else if 2 * ch.flows[f] < slots {
-                wf.pressure[f] = false;
-            }
+            let room = (2 * wf.new_flows[f]).max(slots / 64).min(slots / 2);
+            let free = slots.saturating_sub(ch.flows[f]) + wf.expiring[f];
+            let mut need = room.saturating_sub(free);
+            wf.new_flows[f] = 0;
             while let Some(s) = wf.oldest(f) {
                 let h = wf.handles[f][s as usize];
-                let pressed = wf.pressure[f] && h.last_epoch != ch.epoch;
+                let pressed = need > 0 && h.last_epoch != ch.epoch;
                 if !pressed && tick.saturating_sub(u64::from(h.last_tick)) < idle {
                     break;
                 }
+                need = need.saturating_sub(1);
+                wf.expiring[f] += 1;
                 wf.unlink(f, s);
                 let handle = &mut wf.handles[f][s as usize];
                 handle.state = EXPIRING;
