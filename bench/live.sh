@@ -14,6 +14,7 @@
 #
 #   bench/live.sh
 #   ZIPF=1.0 FLOWS="65536 1000000" bench/live.sh
+#   RATE=200000 PACKETS=1000000 FLOWS=1000 bench/live.sh   (CPU at a moderate rate)
 #   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
 #
 # GEN=xdp (default) sends with `ringflow gen --xdp` (the kernel transmits
@@ -103,6 +104,7 @@ for flows in $FLOWS; do
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
     [ "$GEN" = xdp ] && gen_args+=(--xdp)
     [ "$mix" = zipf ] && gen_args+=(--zipf "$ZIPF")
+    [ -n "${RATE:-}" ] && gen_args+=(--rate "$RATE")
     gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
     sleep 0.3
     c1=$(cpu_ns "$pid")

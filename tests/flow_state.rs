@@ -1,9 +1,9 @@
 //! Flow state that lives across refreshes, under concurrent load: worker
 //! threads count into their tables while the collector reads them every
-//! few milliseconds and has flows freed: idle for three refreshes, or
-//! (the tables being more than 3/4 full) not counted in the epoch it read. The flows
-//! come in waves that do not fit a table together, so each wave's slots
-//! must be freed for the next. Every flow's packets and bytes come out
+//! few milliseconds and has flows freed: idle for three refreshes, or the
+//! longest idle when a table lacks room for the new ones. The flows come
+//! in waves that do not fit a table together, so each wave's slots must be
+//! freed for the next. Every flow's packets and bytes come out
 //! exact: nothing lost or counted twice across reads that race with the
 //! workers, slots freed and used again, and the workers' last hand-over.
 
@@ -56,7 +56,7 @@ fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
         workers: WORKERS,
         // the IPv4 table holds 1000 flows: more than each worker's 800
         // IPv4 flows of a wave, less than two waves' (and more than 3/4
-        // full with one: under pressure); the IPv6 table its minimum of
+        // full with one: short of room); the IPv6 table its minimum of
         // 1024
         table_capacity: 1000,
         refresh: Duration::from_millis(10),

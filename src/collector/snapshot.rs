@@ -196,8 +196,8 @@ pub struct Snapshot {
     /// (IPv4, IPv6), and the slots those tables have.
     pub table_flows: [u64; 2],
     pub table_slots: [u64; 2],
-    /// Flows the workers' tables let go since the start (idle, or read in
-    /// full while a table was under pressure).
+    /// Flows the workers' tables let go since the start (idle, or the
+    /// longest idle when a table lacked room).
     pub table_expired: u64,
     /// The exported flow series, sorted by key.
     pub flows: Vec<FlowRow>,

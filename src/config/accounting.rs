@@ -155,7 +155,7 @@ pub struct Accounting {
     /// Entries, conversations and hosts unseen this long are forgotten.
     pub flow_idle: Duration,
     /// A flow idle this long leaves its worker's table (at most
-    /// `flow_idle`; sooner when the table is under pressure).
+    /// `flow_idle`; sooner when the table lacks room for new flows).
     pub flow_table_idle: Duration,
     pub compat: Compat,
     pub detection: Detection,
@@ -307,7 +307,7 @@ pub struct AccountingArgs {
     #[arg(long, value_name = "DURATION")]
     pub flow_idle: Option<String>,
     /// A flow idle this long leaves its worker's flow table (at most
-    /// --flow-idle; sooner while the table is more than 3/4 full).
+    /// --flow-idle; sooner when the table lacks room for new flows).
     #[arg(long, value_name = "DURATION")]
     pub flow_table_idle: Option<String>,
     /// Also export the families of a replaced tool (repeatable or comma-separated).

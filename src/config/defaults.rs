@@ -64,7 +64,7 @@ pub const FLOW_WINDOW: &str = "5m";
 /// Entries unseen this long are forgotten.
 pub const FLOW_IDLE: &str = "10m";
 /// A flow idle this long leaves its worker's table (sooner when the table
-/// is under pressure).
+/// lacks room for new flows).
 pub const FLOW_TABLE_IDLE: &str = "15s";
 
 /// Alerts: the interval volume limits are counted over.
