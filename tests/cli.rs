@@ -47,12 +47,16 @@ fn help_prints_to_stdout_and_exits_0() {
 
 #[test]
 fn usage_errors_are_one_line_on_stderr_and_exit_2() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 8] = [
         &["--no-such-flag"],
         &["replay"],
         &["replay", "x.pcap", "--workers", "0"],
         &["no-such-command", "x"],
         &["gen"],
+        // a flow table's slot numbers take 24 bits
+        &["replay", "x.pcap", "--flow-table-size", "16777215"],
+        &["--iface", "lo", "--flow-table-size", "16777215"],
+        &["gen", "--iface", "lo", "--zipf", "0"],
     ];
     for args in cases {
         let out = run(args);

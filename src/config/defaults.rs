@@ -10,7 +10,7 @@ use std::time::Duration;
 pub const LISTEN: &str = "0.0.0.0:19213";
 /// How often the collector merges the workers' tables and publishes.
 pub const REFRESH: &str = "1s";
-/// Flows one worker table holds per refresh interval.
+/// IPv4 flows one worker's table holds at once (IPv6: a quarter).
 pub const FLOW_TABLE_SIZE: u64 = 200_000;
 
 /// Capture backend.

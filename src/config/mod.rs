@@ -200,7 +200,8 @@ pub struct RunArgs {
     /// How often the collector merges and publishes.
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
-    /// Flows each worker table holds per refresh interval.
+    /// IPv4 flows each worker's table holds at once (its IPv6 table a
+    /// quarter of that), at most 16777214.
     #[arg(long)]
     pub flow_table_size: Option<u64>,
     /// Print the final exposition to stdout on exit.
@@ -385,10 +386,11 @@ pub struct PipelineArgs {
     /// snapshot, e.g. 1s, 500ms.
     #[arg(long, default_value = defaults::REFRESH, value_parser = parse_duration)]
     pub refresh: Duration,
-    /// Flows each worker's table holds per refresh interval (80 bytes a
-    /// slot, at most 7/8 full; two tables per worker). Flows beyond it are
-    /// counted in ringflow_flow_table_overflow_total.
-    #[arg(long, default_value_t = defaults::FLOW_TABLE_SIZE, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
+    /// IPv4 flows each worker's table holds at once (its IPv6 table a
+    /// quarter of that; about 160 bytes a flow with the collector's
+    /// handle). Flows beyond it are counted in
+    /// ringflow_flow_table_overflow_total.
+    #[arg(long, default_value_t = defaults::FLOW_TABLE_SIZE, value_parser = clap::value_parser!(u64).range(1..=crate::flow::table::MAX_SLOTS as u64))]
     pub flow_table_size: u64,
 }
 

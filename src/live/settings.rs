@@ -409,9 +409,10 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         )));
     }
     let flow_table_size = args.flow_table_size.unwrap_or(defaults::FLOW_TABLE_SIZE);
-    if !(1..=1 << 28).contains(&flow_table_size) {
+    let most = crate::flow::table::MAX_SLOTS as u64;
+    if !(1..=most).contains(&flow_table_size) {
         return Err(cfg(format!(
-            "--flow-table-size {flow_table_size} must be between 1 and 268435456"
+            "--flow-table-size {flow_table_size} must be between 1 and {most}"
         )));
     }
     let worker_priority = WorkerPriority::resolve(
