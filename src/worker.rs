@@ -337,7 +337,7 @@ impl Worker {
     /// once (its scratch grows with what it merges). When a table is more
     /// than 3/4 full as well, hands over twice, waiting for the collector
     /// each time, so that the flows it has read and that are idle since
-    /// are freed at once (the collector asks for the longest idle when a
+    /// are freed at once (the collector asks for idle flows when a
     /// table lacks room). A table then overflows only if more flows than it
     /// holds are active at once. Live capture never waits.
     pub fn hand_over_if_filling(&mut self) {

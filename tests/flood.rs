@@ -125,7 +125,7 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     assert_eq!(one("ringflow_scan_untracked_total"), 0);
 
     // README: at most 700 bytes per --max-entries, plus the worker tables
-    // (38 MiB for one worker, handles included), plus the scan tables'
+    // (36 MiB for one worker, handles included), plus the scan tables'
     // bound, plus 64 MiB for the program, the replay buffers and the
     // exposition
     let detection = one("ringflow_detection_memory_bytes");

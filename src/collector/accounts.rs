@@ -46,18 +46,15 @@ fn handle_id(f: usize, s: u32) -> u32 {
 
 /// A handle's state: not in use.
 const VACANT: u8 = 0;
-/// In use, in the age list.
+/// In use.
 const LIVE: u8 = 1;
-/// Asked to be freed; out of the age list until the worker frees the slot
-/// or counts in it again.
+/// Asked to be freed, until the worker frees the slot or counts in it
+/// again.
 const EXPIRING: u8 = 2;
-
-/// No handle (end of the age list).
-const NIL: u32 = u32::MAX;
 
 /// What the collector knows of a flow in a worker's table: its counters
 /// as last read, the entry it counts into (with that entry's generation),
-/// when it last changed, and its place in the age list.
+/// and when it last changed.
 #[derive(Clone, Copy)]
 struct Handle {
     bytes: u64,
@@ -66,8 +63,6 @@ struct Handle {
     generation: u32,
     last_tick: u32,
     last_epoch: u32,
-    prev: u32,
-    next: u32,
     state: u8,
     /// It counts in its conversation's `live`.
     conv: bool,
@@ -82,16 +77,14 @@ const VACANT_HANDLE: Handle = Handle {
     generation: 0,
     last_tick: 0,
     last_epoch: 0,
-    prev: NIL,
-    next: NIL,
     state: VACANT,
     conv: false,
     untracked: Untracked::NEW,
 };
 
-/// A worker's tables as the collector reads them, and a handle per slot;
-/// per family, the live handles in the order they last changed (oldest
-/// first), so expiry finds idle flows without walking them all.
+/// A worker's tables as the collector reads them, and a handle per slot.
+/// Expiry sweeps the handles in slot order, a part at each hand-over (a
+/// clock hand), so reading a flow costs no bookkeeping of its age.
 struct WorkerFlows {
     view: TablesView,
     /// Flows in its tables at its last hand-over.
@@ -101,8 +94,8 @@ struct WorkerFlows {
     /// Per family: new flows in the hand-over being merged.
     new_flows: [usize; 2],
     handles: [Vec<Handle>; 2],
-    /// (oldest, newest) per family.
-    ends: [(u32, u32); 2],
+    /// Per family: the next handle the sweep looks at.
+    hand: [usize; 2],
 }
 
 impl WorkerFlows {
@@ -114,7 +107,7 @@ impl WorkerFlows {
             expiring: [0; 2],
             new_flows: [0; 2],
             handles: cap.map(|n| vec![VACANT_HANDLE; n]),
-            ends: [(NIL, NIL); 2],
+            hand: [0; 2],
         }
     }
 
@@ -123,41 +116,16 @@ impl WorkerFlows {
         self.handles[f].get_mut(s as usize)
     }
 
-    fn oldest(&self, f: usize) -> Option<u32> {
-        let o = self.ends[f].0;
-        (o != NIL).then_some(o)
-    }
-
-    /// Takes `s` out of the age list (it must be in it).
-    fn unlink(&mut self, f: usize, s: u32) {
-        let h = self.handles[f][s as usize];
-        match h.prev {
-            NIL => self.ends[f].0 = h.next,
-            p => self.handles[f][p as usize].next = h.next,
-        }
-        match h.next {
-            NIL => self.ends[f].1 = h.prev,
-            n => self.handles[f][n as usize].prev = h.prev,
-        }
-    }
-
-    /// Puts `s`, just read, at the newest end of the age list.
-    fn relink(&mut self, f: usize, s: u32) {
-        match self.handles[f][s as usize].state {
-            LIVE => self.unlink(f, s),
-            EXPIRING => self.expiring[f] -= 1,
-            _ => self.new_flows[f] += 1,
-        }
-        let tail = self.ends[f].1;
+    /// Slot `s` was just read: its handle is live.
+    #[inline]
+    fn seen(&mut self, f: usize, s: u32) {
         let h = &mut self.handles[f][s as usize];
-        h.state = LIVE;
-        h.prev = tail;
-        h.next = NIL;
-        match tail {
-            NIL => self.ends[f].0 = s,
-            t => self.handles[f][t as usize].next = s,
+        match h.state {
+            EXPIRING => self.expiring[f] -= 1,
+            VACANT => self.new_flows[f] += 1,
+            _ => {}
         }
-        self.ends[f].1 = s;
+        h.state = LIVE;
     }
 
     /// The worker freed slot `s`.
@@ -165,10 +133,8 @@ impl WorkerFlows {
         let Some(h) = self.handles[f].get(s as usize) else {
             return;
         };
-        match h.state {
-            LIVE => self.unlink(f, s),
-            EXPIRING => self.expiring[f] -= 1,
-            _ => {}
+        if h.state == EXPIRING {
+            self.expiring[f] -= 1;
         }
         self.handles[f][s as usize] = VACANT_HANDLE;
     }
@@ -364,7 +330,7 @@ impl Accounts {
                 h.last_epoch = epoch;
                 let (entry, generation) = (h.entry, h.generation);
                 let mut untracked = h.untracked;
-                wf.relink(f, s);
+                wf.seen(f, s);
                 if dp == 0 && db == 0 {
                     continue;
                 }
@@ -401,12 +367,15 @@ impl Accounts {
     }
 
     /// Asks worker `worker` to free the slots of flows idle for longer
-    /// than `--flow-table-idle` and, when a table lacks room, of the
-    /// longest idle flows not counted in the epoch just read, oldest
-    /// first, until it will have room again. The room a table keeps is
-    /// twice the new flows of this hand-over (at least 1/64 of it, at most
-    /// half): a stable set of flows that fills a table is left alone, and
-    /// a flood of new ones pushes the idle ones out.
+    /// than `--flow-table-idle` and, when a table lacks room, of flows not
+    /// counted in the epoch just read, until it will have room again. The
+    /// room a table keeps is twice the new flows of this hand-over (at
+    /// least 1/64 of it, at most half): a stable set of flows that fills a
+    /// table is left alone, and a flood of new ones pushes the idle ones
+    /// out. A sweep goes round each table once per `--flow-table-idle`
+    /// (so an idle flow leaves one to two times that after its last
+    /// packet), further while room is needed: a hand-over costs a
+    /// sequential walk of that part of the handles.
     fn request_expiry(&mut self, worker: usize, ch: &mut Changes, tick: u64) {
         let Some(Some(wf)) = self.workers.get_mut(worker) else {
             return;
@@ -415,25 +384,34 @@ impl Accounts {
         let mut leaving = std::mem::take(&mut self.leaving);
         for f in [V4, V6] {
             let slots = wf.handles[f].len();
+            if slots == 0 {
+                continue;
+            }
             let room = (2 * wf.new_flows[f]).max(slots / 64).min(slots / 2);
             let free = slots.saturating_sub(ch.flows[f]) + wf.expiring[f];
             let mut need = room.saturating_sub(free);
             wf.new_flows[f] = 0;
-            while let Some(s) = wf.oldest(f) {
-                let h = wf.handles[f][s as usize];
+            let part = (slots / idle.max(1) as usize).clamp(1024.min(slots), slots);
+            let mut looked = 0;
+            while looked < slots && (looked < part || need > 0) {
+                let s = wf.hand[f];
+                wf.hand[f] = if s + 1 == slots { 0 } else { s + 1 };
+                looked += 1;
+                let h = &mut wf.handles[f][s];
+                if h.state != LIVE {
+                    continue;
+                }
                 let pressed = need > 0 && h.last_epoch != ch.epoch;
                 if !pressed && tick.saturating_sub(u64::from(h.last_tick)) < idle {
-                    break;
+                    continue;
                 }
                 need = need.saturating_sub(1);
-                wf.expiring[f] += 1;
-                wf.unlink(f, s);
-                let handle = &mut wf.handles[f][s as usize];
-                handle.state = EXPIRING;
-                if std::mem::take(&mut handle.conv) {
-                    leaving.push((s, h.last_tick));
+                h.state = EXPIRING;
+                if std::mem::take(&mut h.conv) {
+                    leaving.push((s as u32, h.last_tick));
                 }
-                ch.expire[f].push(s);
+                wf.expiring[f] += 1;
+                ch.expire[f].push(s as u32);
             }
             // Their conversations no longer count them, in stages so the
             // misses overlap. The slots are live: the worker does not reuse

@@ -197,7 +197,7 @@ pub struct Snapshot {
     pub table_flows: [u64; 2],
     pub table_slots: [u64; 2],
     /// Flows the workers' tables let go since the start (idle, or the
-    /// longest idle when a table lacked room).
+    /// idle for a refresh when a table lacked room).
     pub table_expired: u64,
     /// The exported flow series, sorted by key.
     pub flows: Vec<FlowRow>,

@@ -238,7 +238,7 @@ impl Collector for SnapshotMetrics {
         counter(
             &mut enc,
             "ringflow_flow_table_expired",
-            "Flows the worker flow tables let go: idle for --flow-table-idle, or the longest idle when a table lacked room for new flows.",
+            "Flows the worker flow tables let go: idle for --flow-table-idle, or idle for a refresh when a table lacked room for new flows.",
             s.table_expired,
         )?;
         let mut m = enc.describe(
