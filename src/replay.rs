@@ -126,6 +126,7 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     let cfg = PipelineConfig {
         workers: usize::from(args.pipeline.workers),
         table_capacity: args.pipeline.flow_table_size as usize,
+        table_capacity_v6: args.pipeline.flow_table_size_v6.map(|n| n as usize),
         refresh: args.pipeline.refresh,
         accounting: match &args.config {
             Some(path) => {

@@ -47,7 +47,7 @@ fn help_prints_to_stdout_and_exits_0() {
 
 #[test]
 fn usage_errors_are_one_line_on_stderr_and_exit_2() {
-    let cases: [&[&str]; 8] = [
+    let cases: [&[&str]; 9] = [
         &["--no-such-flag"],
         &["replay"],
         &["replay", "x.pcap", "--workers", "0"],
@@ -57,6 +57,7 @@ fn usage_errors_are_one_line_on_stderr_and_exit_2() {
         &["replay", "x.pcap", "--flow-table-size", "16777215"],
         &["--iface", "lo", "--flow-table-size", "16777215"],
         &["gen", "--iface", "lo", "--zipf", "0"],
+        &["replay", "x.pcap", "--flow-table-size-v6", "0"],
     ];
     for args in cases {
         let out = run(args);

@@ -59,6 +59,7 @@ fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
         // full with one: short of room); the IPv6 table its minimum of
         // 1024
         table_capacity: 1000,
+        table_capacity_v6: None,
         refresh: Duration::from_millis(10),
         accounting: acc,
         capture_clock: false,

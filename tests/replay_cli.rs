@@ -351,3 +351,33 @@ fn sample_capture_is_what_synth_writes() {
         600
     );
 }
+
+/// The IPv6 table is a quarter of the IPv4 one unless --flow-table-size-v6
+/// says otherwise; an IPv6 flood bigger than the IPv6 table overflows it
+/// and is still in the totals.
+#[test]
+fn flow_table_sizes_per_ip_version() {
+    let dir = TempDir::new("v6-size");
+    let mix = synth::Mix {
+        flows: 400,
+        packets: 2000,
+        ipv6_percent: 100,
+        ..synth::Mix::default()
+    };
+    let path = mix_file(&dir, "v6.pcap", &mix);
+    let slots = |text: &str| family(&parse_exposition(text), "ringflow_flow_table_slots");
+    let v = |v: &str| vec![v.to_string()];
+    let text = replay(&[&path], &["--flow-table-size", "40000"]);
+    let s = slots(&text);
+    assert_eq!((s[&v("4")], s[&v("6")]), (40_000, 10_000));
+    let text = replay(
+        &[&path],
+        &["--flow-table-size-v6", "100", "--refresh", "60s"],
+    );
+    let m = parse_exposition(&text);
+    assert_eq!(slots(&text)[&v("6")], 100);
+    let overflow = family(&m, "ringflow_flow_table_overflow_total")[&vec![]];
+    let flows: u64 = family(&m, "ringflow_flow_packets_total").values().sum();
+    assert!(overflow > 0);
+    assert_eq!(flows + overflow, 2000);
+}

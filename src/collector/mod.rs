@@ -36,6 +36,9 @@ pub struct PipelineConfig {
     /// IPv4 flows each worker's table holds (its IPv6 table a quarter of
     /// that, see [`crate::flow::table::v6_slots`]).
     pub table_capacity: usize,
+    /// IPv6 flows each worker's table holds (`None`: a quarter of
+    /// `table_capacity`, see [`crate::flow::table::v6_slots`]).
+    pub table_capacity_v6: Option<usize>,
     pub refresh: Duration,
     pub accounting: Accounting,
     /// Time is the capture's (replay): alert limits are evaluated when all
@@ -49,6 +52,7 @@ impl Default for PipelineConfig {
         PipelineConfig {
             workers: 1,
             table_capacity: defaults::FLOW_TABLE_SIZE as usize,
+            table_capacity_v6: None,
             refresh: defaults::duration(defaults::REFRESH),
             accounting: Accounting::default(),
             capture_clock: false,
@@ -70,7 +74,10 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        let tables = FlowTables::new(cfg.table_capacity);
+        let v6 = cfg
+            .table_capacity_v6
+            .unwrap_or(crate::flow::table::v6_slots(cfg.table_capacity));
+        let tables = FlowTables::with_sizes(cfg.table_capacity, v6);
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new(tables.capacity()));
         ret_tx.send(spare).expect("fresh channel has room");

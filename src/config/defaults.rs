@@ -114,6 +114,10 @@ fn shown() -> Vec<(&'static str, String)> {
         ("listen", LISTEN.to_string()),
         ("refresh", REFRESH.to_string()),
         ("flow_table_size", FLOW_TABLE_SIZE.to_string()),
+        (
+            "flow_table_size_v6",
+            "a quarter of --flow-table-size, at least 1024".to_string(),
+        ),
         ("snaplen", SNAPLEN.to_string()),
         ("block_size", BLOCK_SIZE.to_string()),
         (

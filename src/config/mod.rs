@@ -204,6 +204,9 @@ pub struct RunArgs {
     /// quarter of that), at most 16777214.
     #[arg(long)]
     pub flow_table_size: Option<u64>,
+    /// IPv6 flows each worker's table holds at once, at most 16777214.
+    #[arg(long, value_name = "N")]
+    pub flow_table_size_v6: Option<u64>,
     /// Print the final exposition to stdout on exit.
     #[arg(long)]
     #[serde(default)]
@@ -392,6 +395,10 @@ pub struct PipelineArgs {
     /// ringflow_flow_table_overflow_total.
     #[arg(long, default_value_t = defaults::FLOW_TABLE_SIZE, value_parser = clap::value_parser!(u64).range(1..=crate::flow::table::MAX_SLOTS as u64))]
     pub flow_table_size: u64,
+    /// IPv6 flows each worker's table holds at once [default: a quarter
+    /// of --flow-table-size, at least 1024].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=crate::flow::table::MAX_SLOTS as u64))]
+    pub flow_table_size_v6: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -415,6 +415,13 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             "--flow-table-size {flow_table_size} must be between 1 and {most}"
         )));
     }
+    if let Some(n) = args.flow_table_size_v6
+        && !(1..=most).contains(&n)
+    {
+        return Err(cfg(format!(
+            "--flow-table-size-v6 {n} must be between 1 and {most}"
+        )));
+    }
     let worker_priority = WorkerPriority::resolve(
         args.worker_priority.as_deref(),
         matches!(backend, LiveBackend::AfXdp { .. }),
@@ -438,6 +445,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         pipeline: PipelineConfig {
             workers,
             table_capacity: flow_table_size as usize,
+            table_capacity_v6: args.flow_table_size_v6.map(|n| n as usize),
             refresh,
             accounting: args.accounting.resolve().map_err(cfg)?,
             capture_clock: false,
@@ -528,6 +536,12 @@ impl LiveSettings {
         out.push(format!(
             "flow-table-size = {}",
             self.pipeline.table_capacity
+        ));
+        out.push(format!(
+            "flow-table-size-v6 = {}",
+            self.pipeline
+                .table_capacity_v6
+                .unwrap_or(crate::flow::table::v6_slots(self.pipeline.table_capacity))
         ));
         let o = &self.outputs;
         for (key, v) in [
