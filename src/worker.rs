@@ -9,7 +9,7 @@
 //! shard is merged exactly once.
 
 use crate::capture::{Frame, FrameSink};
-use crate::flow::{Changes, FlowKey, FlowTables};
+use crate::flow::{Arrival, Changes, FlowKey, FlowTables};
 use crate::parse::{self, LinkType, Outcome, ParseError};
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
@@ -139,22 +139,10 @@ pub enum Handoff {
 /// a whole stage are fetched from memory at once.
 const STAGE: usize = 16;
 
-/// A parsed IP packet waiting for its table update.
-#[derive(Clone, Copy, Default)]
-struct Staged {
-    key: FlowKey,
-    hash: u64,
-    bytes: u64,
-    ts_ns: u64,
-    seq: u32,
-    tcp_flags: u8,
-    /// Source and destination MAC (zero without an Ethernet header).
-    macs: [u8; 12],
-}
-
 pub struct Worker {
     id: usize,
-    stage: [Staged; STAGE],
+    /// Parsed IP packets waiting for their table update.
+    stage: [Arrival; STAGE],
     tables: FlowTables,
     shard: Box<Shard>,
     seq: u32,
@@ -176,7 +164,7 @@ impl Worker {
         let seen_epoch = epoch.load(Ordering::Relaxed);
         Worker {
             id,
-            stage: [Staged::default(); STAGE],
+            stage: [Arrival::default(); STAGE],
             tables,
             shard,
             seq: 0,
@@ -196,9 +184,11 @@ impl Worker {
         self.tables.len()
     }
 
-    /// Bytes of memory this worker's flow tables and shards hold.
+    /// Bytes of memory this worker's flow tables and its two shards (the
+    /// one it fills and the spare, of one size) hold.
     pub fn memory_bytes(&self) -> usize {
-        self.tables.memory_bytes() + 2 * std::mem::size_of::<Shard>()
+        let shard = std::mem::size_of::<Shard>() + self.shard.changes.memory_bytes();
+        self.tables.memory_bytes() + 2 * shard
     }
 
     /// Parses `f` and counts everything but its table update, which it
@@ -224,7 +214,7 @@ impl Worker {
                 // the stage hides the miss
                 self.tables.touch(&key, hash);
                 s.last_ns = s.last_ns.max(f.ts_ns);
-                self.stage[at] = Staged {
+                self.stage[at] = Arrival {
                     key,
                     hash,
                     bytes,
@@ -260,15 +250,7 @@ impl Worker {
             table.touch_slot(&p.key, p.hash);
         }
         for p in &self.stage[..n] {
-            table.account_hashed(
-                &p.key,
-                p.hash,
-                p.bytes,
-                p.ts_ns,
-                p.seq,
-                p.tcp_flags,
-                &p.macs,
-            );
+            table.count(p);
         }
     }
 

@@ -3,7 +3,7 @@
 pub mod map;
 pub mod table;
 
-pub use table::{Changes, FlowStats, FlowTables, TablesView, V4, V6};
+pub use table::{Arrival, Changes, FlowStats, FlowTables, TablesView, V4, V6};
 
 use crate::parse::{Packet, PortKind, to_ip};
 use std::net::IpAddr;

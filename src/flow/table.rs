@@ -102,6 +102,21 @@ pub struct FlowStats {
     pub macs: [u8; 12],
 }
 
+/// One IP packet for its flow's table: the flow's key and its hash (from
+/// [`FlowTables::hash`]), the frame's bytes, and what a flow keeps of its
+/// first packet: time (ns), the worker's sequence number, TCP flags and
+/// the source and destination MAC (zero without an Ethernet header).
+#[derive(Clone, Copy, Default)]
+pub struct Arrival {
+    pub key: FlowKey,
+    pub hash: u64,
+    pub bytes: u64,
+    pub ts_ns: u64,
+    pub seq: u32,
+    pub tcp_flags: u8,
+    pub macs: [u8; 12],
+}
+
 /// The key words of a family.
 trait Words<const W: usize> {
     fn pack(k: &FlowKey) -> [u64; W];
@@ -200,9 +215,23 @@ where
         let n = self.capacity();
         n * (std::mem::size_of::<Slot<W>>() + std::mem::size_of::<First>())
             + self.index.len() * 4
-            // the free list, the touched and freed lists of the table and
-            // of its worker's two shards, and the shards' requests
-            + n * 4 * (1 + 3 * 2 + 2)
+            + (self.free.capacity() + self.dirty.capacity() + self.freed.capacity()) * 4
+    }
+
+    /// The slot of key words `w` (hash `hash`), if the table holds it.
+    fn find(&self, w: &[u64; W], hash: u64) -> Option<usize> {
+        let mask = self.index.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let e = self.index[i];
+            if e == FREE {
+                return None;
+            }
+            if e & 0xff00_0000 == tag(hash) && Self::same(&self.shared.slots[slot_of(e)], w) {
+                return Some(slot_of(e));
+            }
+            i = (i + 1) & mask;
+        }
     }
 
     #[inline]
@@ -236,28 +265,17 @@ where
     }
 
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn account(
-        &mut self,
-        key: &FlowKey,
-        hash: u64,
-        bytes: u64,
-        ts_ns: u64,
-        seq: u32,
-        tcp_flags: u8,
-        macs: &[u8; 12],
-        epoch: u32,
-    ) -> bool {
-        let w = <Family as Words<W>>::pack(key);
+    fn count(&mut self, a: &Arrival, epoch: u32) -> bool {
+        let w = <Family as Words<W>>::pack(&a.key);
         let mask = self.index.len() - 1;
-        let mut i = hash as usize & mask;
-        let want = tag(hash);
+        let mut i = a.hash as usize & mask;
+        let want = tag(a.hash);
         loop {
             let e = self.index[i];
             if e == FREE {
                 let Some(s) = self.free.pop() else {
                     self.overflow_packets += 1;
-                    self.overflow_bytes += bytes;
+                    self.overflow_bytes += a.bytes;
                     return false;
                 };
                 self.index[i] = want | (s + 1);
@@ -265,19 +283,21 @@ where
                 for (a, b) in slot.key.iter().zip(w) {
                     a.store(b, Relaxed);
                 }
-                slot.bytes.store(bytes, Relaxed);
+                slot.bytes.store(a.bytes, Relaxed);
                 slot.packets.store(1, Relaxed);
                 slot.epoch.store(epoch, Relaxed);
                 let f = &self.shared.first[s as usize];
-                let m = |r: std::ops::Range<usize>| {
-                    macs[r].iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
-                };
-                f.ns.store(ts_ns, Relaxed);
+                let (mac_hi, mac_lo) = a.macs.split_at(4);
+                let mac_hi = u32::from_be_bytes(mac_hi.try_into().unwrap_or_default());
+                let mac_lo = u64::from_be_bytes(mac_lo.try_into().unwrap_or_default());
+                f.ns.store(a.ts_ns, Relaxed);
                 f.seq_flags_mac.store(
-                    u64::from(seq & 0x00ff_ffff) | u64::from(tcp_flags) << 24 | m(0..4) << 32,
+                    u64::from(a.seq & 0x00ff_ffff)
+                        | u64::from(a.tcp_flags) << 24
+                        | u64::from(mac_hi) << 32,
                     Relaxed,
                 );
-                f.mac.store(m(4..12), Relaxed);
+                f.mac.store(mac_lo, Relaxed);
                 // within the capacity reserved at construction: each slot
                 // is listed at most once an epoch
                 self.dirty.push(s);
@@ -291,7 +311,7 @@ where
                     slot.packets
                         .store(slot.packets.load(Relaxed).wrapping_add(1), Relaxed);
                     slot.bytes
-                        .store(slot.bytes.load(Relaxed).wrapping_add(bytes), Relaxed);
+                        .store(slot.bytes.load(Relaxed).wrapping_add(a.bytes), Relaxed);
                     if slot.epoch.load(Relaxed) != epoch {
                         slot.epoch.store(epoch, Relaxed);
                         self.dirty.push(s as u32);
@@ -377,6 +397,16 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Bytes its lists hold.
+    pub fn memory_bytes(&self) -> usize {
+        self.freed
+            .iter()
+            .chain(&self.touched)
+            .chain(&self.expire)
+            .map(|l| l.capacity() * 4)
+            .sum()
+    }
+
     /// Room for `n` flows per family, so the lists never grow.
     pub fn with_capacity(n: [usize; 2]) -> Changes {
         Changes {
@@ -446,14 +476,14 @@ impl FlowTables {
         )
     }
 
-    /// The hash `account_hashed` expects for `key`.
+    /// The hash an [`Arrival`] of `key` carries.
     #[inline]
     pub fn hash(&self, key: &FlowKey) -> u64 {
         key.hash(self.seed)
     }
 
-    /// Starts loading the index entry a later `account_hashed` of `key`
-    /// (hash `hash`) will read first. Workers touch a whole stage of
+    /// Starts loading the index entry a later [`count`](Self::count) of
+    /// `key` (hash `hash`) will read first. Workers touch a whole stage of
     /// packets, then [`touch_slot`](Self::touch_slot) them, then count, so
     /// the cache misses of a stage overlap.
     #[inline]
@@ -476,8 +506,9 @@ impl FlowTables {
         }
     }
 
-    /// Adds one packet of `bytes` to `key`. Returns false when its table
-    /// was full and the packet went to the overflow counters instead.
+    /// Adds one packet of `bytes` to `key` (no MACs). Returns false when
+    /// its table was full and the packet went to the overflow counters
+    /// instead.
     pub fn account(
         &mut self,
         key: &FlowKey,
@@ -486,32 +517,26 @@ impl FlowTables {
         seq: u32,
         tcp_flags: u8,
     ) -> bool {
-        let hash = self.hash(key);
-        self.account_hashed(key, hash, bytes, ts_ns, seq, tcp_flags, &[0; 12])
+        self.count(&Arrival {
+            key: *key,
+            hash: self.hash(key),
+            bytes,
+            ts_ns,
+            seq,
+            tcp_flags,
+            macs: [0; 12],
+        })
     }
 
-    /// [`account`](Self::account) with the hash already computed by
-    /// [`hash`](Self::hash), and the packet's MAC addresses (kept from a
-    /// flow's first packet).
+    /// Counts packet `a` in its flow's table: [`account`](Self::account)
+    /// with the hash already computed and the MACs.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub fn account_hashed(
-        &mut self,
-        key: &FlowKey,
-        hash: u64,
-        bytes: u64,
-        ts_ns: u64,
-        seq: u32,
-        tcp_flags: u8,
-        macs: &[u8; 12],
-    ) -> bool {
+    pub fn count(&mut self, a: &Arrival) -> bool {
         let epoch = self.epoch;
-        if key.version() == 4 {
-            self.v4
-                .account(key, hash, bytes, ts_ns, seq, tcp_flags, macs, epoch)
+        if a.key.version() == 4 {
+            self.v4.count(a, epoch)
         } else {
-            self.v6
-                .account(key, hash, bytes, ts_ns, seq, tcp_flags, macs, epoch)
+            self.v6.count(a, epoch)
         }
     }
 
@@ -566,17 +591,14 @@ impl FlowTables {
     /// Looks a flow up (tests and diagnostics; not on the packet path):
     /// its cumulative packets and bytes.
     pub fn get(&self, key: &FlowKey) -> Option<(u64, u64)> {
-        let view = self.view();
-        let f = usize::from(key.version() != 4);
-        let n = self.capacity()[f];
-        (0..n as u32)
-            .filter(|&s| {
-                let (k, p, _) = view.read(f, s);
-                p != 0 && k == *key
-            })
-            .map(|s| view.read(f, s))
-            .map(|(_, p, b)| (u64::from(p), b))
-            .next()
+        let hash = self.hash(key);
+        let (f, s) = if key.version() == 4 {
+            (V4, self.v4.find(&key.v4_words(), hash)?)
+        } else {
+            (V6, self.v6.find(&key.words(), hash)?)
+        };
+        let (_, p, b) = self.view().read(f, s as u32);
+        Some((u64::from(p), b))
     }
 }
 
@@ -677,9 +699,12 @@ mod tests {
         assert_eq!(std::mem::size_of::<Slot<2>>(), 32);
         assert_eq!(std::mem::size_of::<Slot<5>>(), 56);
         // IPv4, per flow: 32 + 24 + index (at most 4 * 16/7) + 9 lists of
-        // 4 bytes, about 101 bytes
+        // 4 bytes (3 of the table, 3 of each of its worker's two shards),
+        // about 101 bytes
         let t = FlowTables::with_sizes(1 << 20, 1024);
-        assert!(t.memory_bytes() <= (1 << 20) * 102, "{}", t.memory_bytes());
+        let shards = 2 * Changes::with_capacity(t.capacity()).memory_bytes();
+        let all = t.memory_bytes() + shards;
+        assert!(all <= (1 << 20) * 102, "{all}");
     }
 
     #[test]
@@ -688,8 +713,17 @@ mod tests {
         let mut c = Changes::with_capacity(t.capacity());
         let first: [u8; 12] = std::array::from_fn(|i| i as u8 + 1);
         let (k, h) = (key(7), t.hash(&key(7)));
-        assert!(t.account_hashed(&k, h, 60, 5, 3, 0x02, &first));
-        assert!(t.account_hashed(&k, h, 40, 6, 4, 0x10, &[0xee; 12]));
+        let a = |bytes, ts_ns, seq, tcp_flags, macs| Arrival {
+            key: k,
+            hash: h,
+            bytes,
+            ts_ns,
+            seq,
+            tcp_flags,
+            macs,
+        };
+        assert!(t.count(&a(60, 5, 3, 0x02, first)));
+        assert!(t.count(&a(40, 6, 4, 0x10, [0xee; 12])));
         assert!(t.account(&key(8), 10, 7, 5, 0));
         t.seal(&mut c);
         assert_eq!(c.epoch, 1);
