@@ -3,7 +3,7 @@
 
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
 use super::ledger::{Ledger, Untracked};
-use super::snapshot::{SeriesKey, Snapshot, batch_row};
+use super::snapshot::{Count, SeriesKey, Snapshot, batch_row};
 use crate::config::Accounting;
 use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
@@ -279,7 +279,7 @@ impl Accounts {
         for f in [V4, V6] {
             for chunk in ch.touched[f].chunks(MERGE_CHUNK) {
                 self.read_touched(worker, f, chunk, &mut flows, tick, ch.epoch);
-                self.merge_flows(worker, &mut flows, tick);
+                self.merge_flows(worker, &flows, tick);
                 flows.clear();
             }
         }
@@ -335,15 +335,19 @@ impl Accounts {
                     continue;
                 }
                 if !new && !back {
+                    let c = Count {
+                        packets: dp,
+                        bytes: db,
+                    };
                     if self.ledger.entry_valid(entry, generation) {
-                        self.ledger.touch_entry(entry);
-                        self.ledger.count_known(entry, dp, db, tick);
+                        self.ledger.count_known(entry, c, tick);
                         continue;
                     }
                     if entry == NO_SERIES && untracked.known() && !self.ledger.has_room() {
                         // still no room: counted from what was kept
+                        let addrs = [key.src(), key.dst()];
                         self.ledger
-                            .count_untracked(&mut untracked, &key, dp, db, tick);
+                            .count_untracked(&mut untracked, key.version(), addrs, c, tick);
                         wf.handles[f][s as usize].untracked = untracked;
                         continue;
                     }
@@ -442,7 +446,7 @@ impl Accounts {
     /// Counts flows that need their conversation and entry looked up: new
     /// ones, and known ones whose entry was forgotten or never made. Each
     /// flow's handle then caches the entry.
-    fn merge_flows(&mut self, worker: usize, flows: &mut [Flow], tick: u64) {
+    fn merge_flows(&mut self, worker: usize, flows: &[Flow], tick: u64) {
         // Flows of known conversations count at once; the others wait
         // until the earliest flow of each new conversation is known. Work
         // goes in stages: hash and touch a stage's conversations, look them

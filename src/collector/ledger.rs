@@ -307,7 +307,7 @@ impl Ledger {
         version: u8,
         addr: [u8; 16],
         side: usize,
-        s: &FlowStats,
+        c: Count,
         tick: u64,
     ) -> u32 {
         let valid = self
@@ -325,7 +325,7 @@ impl Ledger {
                 l => l,
             }
         };
-        let (packets, bytes) = (s.packets, s.bytes);
+        let (packets, bytes) = (c.packets, c.bytes);
         let bucket = self.bucket(tick);
         let total = &mut self.host_total;
         if side == 0 {
@@ -420,7 +420,9 @@ impl Ledger {
     }
 
     /// Counts flow `s` under `key`, whose entry is probably `idx` (a cached
-    /// index, or `NO_SERIES`). Returns the entry's index now.
+    /// index, or `NO_SERIES`). Returns the entry's index now, or
+    /// `NO_SERIES` if there was no room: the flow then counts in its class
+    /// and hosts, not in an entry.
     #[inline]
     pub(super) fn count(&mut self, idx: u32, key: &SeriesKey, s: &FlowStats, tick: u64) -> u32 {
         let idx = if self.holds(idx, key) {
@@ -428,41 +430,16 @@ impl Ledger {
         } else {
             self.entry_for(key, s, tick)
         };
-        let v6 = usize::from(key.version == 6);
-        let bucket = self.bucket(tick);
-        let Some(e) = self.entries.items.get_mut(idx as usize) else {
-            // no room: the flow counts in its class and hosts, not in an entry
-            self.untracked.add(s.packets, s.bytes);
-            let n = &self.acc.networks;
-            let class = n.class(key.version, &key.src, &key.dst);
-            let sides = [
-                n.is_monitored(key.version, &key.src),
-                n.is_monitored(key.version, &key.dst),
-            ];
-            self.traffic[class.index()][v6].add(s.packets, s.bytes);
-            for (side, (monitored, addr)) in sides.into_iter().zip([key.src, key.dst]).enumerate() {
-                if monitored {
-                    self.count_host(HOST_LOOKUP, key.version, addr, side, s, tick);
-                }
-            }
-            return NO_SERIES;
+        let c = Count {
+            packets: s.packets,
+            bytes: s.bytes,
         };
-        e.total.add(s.packets, s.bytes);
-        e.window.add(bucket, s.bytes);
-        if e.last_tick != tick {
-            self.entry_ranking.touched(idx);
+        if self.entries.items.get(idx as usize).is_none() {
+            let mut u = self.untracked_of(key);
+            self.count_untracked(&mut u, key.version, [key.src, key.dst], c, tick);
+            return NO_SERIES;
         }
-        e.last_tick = tick;
-        let (class, hosts) = (e.class, e.hosts);
-        self.traffic[class.index()][v6].add(s.packets, s.bytes);
-        for (side, (link, addr)) in hosts.into_iter().zip([key.src, key.dst]).enumerate() {
-            if link != HOST_NONE {
-                let now = self.count_host(link, key.version, addr, side, s, tick);
-                if now != link {
-                    self.entries.items[idx as usize].hosts[side] = now;
-                }
-            }
-        }
+        self.count_known(idx, c, tick);
         idx
     }
 
@@ -489,36 +466,30 @@ impl Ledger {
         }
     }
 
-    /// Counts `packets` and `bytes` of a flow with no entry from what was
-    /// kept of it (see [`Untracked`]): as [`count`](Self::count) does
-    /// when there is no room, without looking anything up but hosts not
-    /// linked yet.
+    /// Counts `c` of a flow with no entry (from `version` and addresses
+    /// `addrs` to the other) from what was kept of it (see
+    /// [`Untracked`]): in the untracked total, its class and its monitored
+    /// hosts, whose links `u` keeps.
     #[inline]
     pub(super) fn count_untracked(
         &mut self,
         u: &mut Untracked,
-        key: &crate::flow::FlowKey,
-        packets: u64,
-        bytes: u64,
+        version: u8,
+        addrs: [[u8; 16]; 2],
+        c: Count,
         tick: u64,
     ) {
-        let s = FlowStats {
-            packets,
-            bytes,
-            ..FlowStats::default()
-        };
-        self.untracked.add(packets, bytes);
+        self.untracked.add(c.packets, c.bytes);
         if let Some(t) = self
             .traffic
             .get_mut(usize::from(u.class))
-            .and_then(|c| c.get_mut(usize::from(u.v6)))
+            .and_then(|t| t.get_mut(usize::from(u.v6)))
         {
-            t.add(packets, bytes);
+            t.add(c.packets, c.bytes);
         }
-        let (version, addrs) = (key.version(), [key.src(), key.dst()]);
         for (side, addr) in addrs.into_iter().enumerate() {
             if u.hosts[side] != HOST_NONE {
-                u.hosts[side] = self.count_host(u.hosts[side], version, addr, side, &s, tick);
+                u.hosts[side] = self.count_host(u.hosts[side], version, addr, side, c, tick);
             }
         }
     }
@@ -538,27 +509,31 @@ impl Ledger {
             .is_some_and(|e| e.alive && self.entries.gen_of(idx) == generation)
     }
 
-    /// Starts loading entry `idx`.
-    #[inline]
-    pub(super) fn touch_entry(&self, idx: u32) {
-        if let Some(e) = self.entries.items.get(idx as usize) {
-            crate::sys::prefetch_all(e);
-        }
-    }
-
-    /// Counts `packets` and `bytes` more for the live entry `idx` (see
-    /// [`entry_valid`](Self::entry_valid)): a known flow's merge, an
+    /// Counts `c` more for the live entry `idx` (see
+    /// [`entry_valid`](Self::entry_valid)): its totals, window, class and
+    /// hosts. A known flow's merge comes here straight from its handle: an
     /// indexed add with no lookup.
     #[inline]
-    pub(super) fn count_known(&mut self, idx: u32, packets: u64, bytes: u64, tick: u64) {
-        let s = FlowStats {
-            packets,
-            bytes,
-            ..FlowStats::default()
+    pub(super) fn count_known(&mut self, idx: u32, c: Count, tick: u64) {
+        let bucket = self.bucket(tick);
+        let Some(e) = self.entries.items.get_mut(idx as usize) else {
+            return;
         };
-        if let Some(e) = self.entries.items.get(idx as usize) {
-            let key = e.key;
-            self.count(idx, &key, &s, tick);
+        e.total.add(c.packets, c.bytes);
+        e.window.add(bucket, c.bytes);
+        if e.last_tick != tick {
+            self.entry_ranking.touched(idx);
+        }
+        e.last_tick = tick;
+        let (class, hosts, key) = (e.class, e.hosts, e.key);
+        self.traffic[class.index()][usize::from(key.version == 6)].add(c.packets, c.bytes);
+        for (side, (link, addr)) in hosts.into_iter().zip([key.src, key.dst]).enumerate() {
+            if link != HOST_NONE {
+                let now = self.count_host(link, key.version, addr, side, c, tick);
+                if now != link {
+                    self.entries.items[idx as usize].hosts[side] = now;
+                }
+            }
         }
     }
 
@@ -586,18 +561,18 @@ impl Ledger {
     /// what it counted since the last publication (before that, its counts
     /// were in "other", which never goes down); a folded one hands all it
     /// showed to "other".
-    /// The next ranking looks at every entry and host.
-    pub(super) fn rank_all_next(&mut self) {
-        self.entry_ranking.invalidate();
-        self.host_ranking.invalidate();
-    }
-
     pub(super) fn rank(&mut self, tick: u64) {
         let now = self.bucket(tick);
         self.entry_ranking
             .rank(&mut self.entries.items, now, self.acc.max_flow_series);
         self.host_ranking
             .rank(&mut self.hosts.items, now, self.acc.max_hosts);
+    }
+
+    /// The next ranking looks at every entry and host.
+    pub(super) fn rank_all_next(&mut self) {
+        self.entry_ranking.invalidate();
+        self.host_ranking.invalidate();
     }
 
     /// Applies new settings: classes and monitored sides are decided again
@@ -647,17 +622,9 @@ impl Ledger {
 
     /// The exported rows and what the folded rest adds up to.
     pub(super) fn publish(&self, s: &mut Snapshot) {
-        let exported = &self.entry_ranking.exported;
-        let mut flows: Vec<FlowRow> = exported
-            .iter()
-            .enumerate()
-            .filter_map(|(n, &i)| {
-                // scattered over the table: load a few ahead
-                if let Some(&next) = exported.get(n + 8) {
-                    self.touch_entry(next);
-                }
-                self.entries.items.get(i as usize)
-            })
+        let mut flows: Vec<FlowRow> = self
+            .entry_ranking
+            .exported(&self.entries.items)
             .filter(|e| e.alive && e.exported)
             .map(|e| FlowRow {
                 key: e.key,
@@ -680,19 +647,9 @@ impl Ledger {
             o.packets -= r.packets;
             o.bytes -= r.bytes;
         }
-        let exported = &self.host_ranking.exported;
-        let mut hosts: Vec<HostRow> = exported
-            .iter()
-            .enumerate()
-            .filter_map(|(n, &i)| {
-                if let Some(h) = exported
-                    .get(n + 8)
-                    .and_then(|&next| self.hosts.items.get(next as usize))
-                {
-                    crate::sys::prefetch_all(h);
-                }
-                self.hosts.items.get(i as usize)
-            })
+        let mut hosts: Vec<HostRow> = self
+            .host_ranking
+            .exported(&self.hosts.items)
             .filter(|h| h.alive && h.exported)
             .map(|h| HostRow {
                 version: h.version,

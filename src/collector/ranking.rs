@@ -109,8 +109,6 @@ pub(super) fn rank_into<T: Ranked>(
 /// the settings changed, and the first time.
 #[derive(Default)]
 pub(super) struct Ranking {
-    /// The exported items.
-    pub(super) exported: Vec<u32>,
     /// The exported as a heap of (window bytes, item), the least first.
     heap: Vec<(u64, u32)>,
     /// Per item, its place in the heap ([`NOT_EXPORTED`] if none).
@@ -251,8 +249,24 @@ impl Ranking {
         }
         touched.clear();
         self.touched = touched;
-        self.exported.clear();
-        self.exported.extend(self.heap.iter().map(|h| h.1));
+    }
+
+    /// The exported items of `items` (in no particular order), each loaded
+    /// a few ahead of its use: they are scattered over the table.
+    pub(super) fn exported<'a, T>(&'a self, items: &'a [T]) -> impl Iterator<Item = &'a T> + 'a {
+        self.heap
+            .iter()
+            .enumerate()
+            .filter_map(move |(n, &(_, i))| {
+                if let Some(x) = self
+                    .heap
+                    .get(n + 8)
+                    .and_then(|&(_, next)| items.get(next as usize))
+                {
+                    crate::sys::prefetch_all(x);
+                }
+                items.get(i as usize)
+            })
     }
 }
 
@@ -320,7 +334,7 @@ mod tests {
             let want: Vec<u32> = (0..500).filter(|&i| full[i as usize].exported).collect();
             let got: Vec<u32> = (0..500).filter(|&i| items[i as usize].exported).collect();
             assert_eq!(got, want, "round {round}, n {n}");
-            let mut listed = inc.exported.clone();
+            let mut listed: Vec<u32> = inc.exported(&items).map(|x| x.key).collect();
             listed.sort();
             assert_eq!(listed, want);
         }
