@@ -60,6 +60,14 @@ impl Default for PipelineConfig {
     }
 }
 
+impl PipelineConfig {
+    /// IPv6 flows each worker's table holds, the default applied.
+    pub fn v6_capacity(&self) -> usize {
+        self.table_capacity_v6
+            .unwrap_or(crate::flow::table::v6_slots(self.table_capacity))
+    }
+}
+
 /// Builds `cfg.workers` workers and the collector that serves them. Each
 /// worker starts with one shard and the collector holds its spare.
 pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
@@ -74,10 +82,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        let v6 = cfg
-            .table_capacity_v6
-            .unwrap_or(crate::flow::table::v6_slots(cfg.table_capacity));
-        let tables = FlowTables::with_sizes(cfg.table_capacity, v6);
+        let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity());
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new(tables.capacity()));
         ret_tx.send(spare).expect("fresh channel has room");

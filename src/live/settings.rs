@@ -539,9 +539,7 @@ impl LiveSettings {
         ));
         out.push(format!(
             "flow-table-size-v6 = {}",
-            self.pipeline
-                .table_capacity_v6
-                .unwrap_or(crate::flow::table::v6_slots(self.pipeline.table_capacity))
+            self.pipeline.v6_capacity()
         ));
         let o = &self.outputs;
         for (key, v) in [
