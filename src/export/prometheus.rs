@@ -72,6 +72,21 @@ fn gauge(enc: &mut DescriptorEncoder, name: &str, help: &str, v: i64) -> fmt::Re
         .encode_gauge(&v)
 }
 
+/// A gauge with a series for IPv4 and one for IPv6.
+fn gauge_by_version(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    v: [u64; 2],
+) -> fmt::Result {
+    let mut m = enc.describe(name, help, MetricType::Gauge)?;
+    for (version, n) in ["4", "6"].into_iter().zip(v) {
+        m.encode_family(&[("version", version)])?
+            .encode_gauge(&(n as i64))?;
+    }
+    Ok(())
+}
+
 impl Collector for SnapshotMetrics {
     fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
         let s = &*self.snapshot;
@@ -241,24 +256,18 @@ impl Collector for SnapshotMetrics {
             "Flows the worker flow tables let go: idle for --flow-table-idle, or idle for a refresh when a table lacked room for new flows.",
             s.table_expired,
         )?;
-        let mut m = enc.describe(
+        gauge_by_version(
+            &mut enc,
             "ringflow_flow_table_flows",
             "Flows in the worker flow tables at their last hand-over, by IP version.",
-            MetricType::Gauge,
+            s.table_flows,
         )?;
-        for (v, n) in ["4", "6"].iter().zip(s.table_flows) {
-            m.encode_family(&[("version", *v)])?
-                .encode_gauge(&(n as i64))?;
-        }
-        let mut m = enc.describe(
+        gauge_by_version(
+            &mut enc,
             "ringflow_flow_table_slots",
             "Flows the worker flow tables hold at most, by IP version.",
-            MetricType::Gauge,
+            s.table_slots,
         )?;
-        for (v, n) in ["4", "6"].iter().zip(s.table_slots) {
-            m.encode_family(&[("version", *v)])?
-                .encode_gauge(&(n as i64))?;
-        }
 
         let mut m = enc.describe(
             "ringflow_worker_batch_seconds",
