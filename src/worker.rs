@@ -331,8 +331,7 @@ impl Worker {
         let busy = (0..2).any(|f| 4 * touched[f] >= cap[f]);
         let full = (0..2).any(|f| 4 * len[f] > 3 * cap[f] && 8 * touched[f] >= cap[f]);
         if full {
-            self.hand_over_now();
-            self.hand_over_now();
+            self.hand_over_merged();
         } else if busy {
             self.hand_over_now();
         }
@@ -346,13 +345,20 @@ impl Worker {
         }
     }
 
+    /// Hands the shard over and waits until the collector has merged it:
+    /// the second hand-over takes the first shard back, with the slots to
+    /// free it asks for, which are freed then (offline only).
+    fn hand_over_merged(&mut self) {
+        self.hand_over_now();
+        self.hand_over_now();
+    }
+
     /// Replay: hands everything before `at_ns` over, then says so. The
     /// collector reads the flows' counters from the tables, so the worker
-    /// waits until it has (its second hand-over takes the first back):
-    /// nothing after `at_ns` is counted before it.
+    /// waits until it has merged them: nothing after `at_ns` is counted
+    /// before it.
     pub fn hand_over_at(&mut self, at_ns: u64) {
-        self.hand_over_now();
-        self.hand_over_now();
+        self.hand_over_merged();
         let _ = self.to_collector.send(Handoff::Boundary {
             worker: self.id,
             at_ns,
