@@ -403,10 +403,19 @@ pub fn zipf_schedule(flows: u32, s: f64, seed: u64) -> Vec<u32> {
     out
 }
 
-/// What `n` packets over a round of `len` slots give flow `i` when the
-/// flows take turns.
-fn xdp_share(n: u64, len: u32, i: u32) -> u64 {
-    n / u64::from(len) + u64::from(u64::from(i) < n % u64::from(len))
+/// What `n` packets give each of `flows` flows when they are sent round
+/// after round of `order` (`None`: the flows in turn), the last round cut
+/// short.
+fn sent_per_flow(n: u64, flows: u32, order: Option<&[u32]>) -> Vec<u64> {
+    let len = order.map_or(u64::from(flows), |o| o.len() as u64);
+    let (rounds, rest) = (n / len, n % len);
+    let mut c = vec![0u64; flows as usize];
+    let mut send = |k: usize, i: u32| c[i as usize] += rounds + u64::from((k as u64) < rest);
+    match order {
+        Some(o) => o.iter().enumerate().for_each(|(k, &i)| send(k, i)),
+        None => (0..flows).for_each(|i| send(i as usize, i)),
+    }
+    c
 }
 
 /// `ringflow gen --xdp`: the kernel sends the frames itself, from an
@@ -502,21 +511,7 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
         bytes: n * frame.len() as u64,
         ..GenReport::default()
     };
-    let per_flow: Vec<u64> = match &schedule {
-        Some(order) => {
-            // whole rounds, then the start of the last one
-            let len = order.len() as u64;
-            let (rounds, rest) = (n / len, (n % len) as usize);
-            let mut c = vec![0u64; args.flows as usize];
-            for (k, &i) in order.iter().enumerate() {
-                c[i as usize] += rounds + u64::from(k < rest);
-            }
-            c
-        }
-        None => (0..args.flows)
-            .map(|i| xdp_share(n, args.flows, i))
-            .collect(),
-    };
+    let per_flow = sent_per_flow(n, args.flows, schedule.as_deref());
     for (i, &packets) in per_flow.iter().enumerate() {
         if packets == 0 {
             continue;
@@ -559,11 +554,14 @@ mod tests {
 
     #[test]
     fn xdp_truth_shares_packets_round_robin() {
-        let total: u64 = (0..7).map(|i| xdp_share(100, 7, i)).sum();
+        let share = sent_per_flow(100, 7, None);
+        let total: u64 = share.iter().sum();
         assert_eq!(total, 100);
-        assert_eq!(xdp_share(100, 7, 0), 15);
-        assert_eq!(xdp_share(100, 7, 1), 15);
-        assert_eq!(xdp_share(100, 7, 2), 14);
+        assert_eq!(share[0], 15);
+        assert_eq!(share[1], 15);
+        assert_eq!(share[2], 14);
+        // a schedule: two rounds of [2, 0, 2], then its first slot
+        assert_eq!(sent_per_flow(7, 3, Some(&[2, 0, 2])), [2, 0, 5]);
     }
 
     #[test]
