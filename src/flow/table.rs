@@ -458,10 +458,6 @@ impl FlowTables {
         [self.v4.dirty.len(), self.v6.dirty.len()]
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == [0, 0]
-    }
-
     /// Bytes of memory the tables and the lists that travel with the
     /// shards hold.
     pub fn memory_bytes(&self) -> usize {
