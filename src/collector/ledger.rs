@@ -620,9 +620,10 @@ impl Ledger {
         }
     }
 
-    /// The exported rows and what the folded rest adds up to.
+    /// The exported rows (in key order, as the ranking keeps them) and
+    /// what the folded rest adds up to.
     pub(super) fn publish(&self, s: &mut Snapshot) {
-        let mut flows: Vec<FlowRow> = self
+        let flows: Vec<FlowRow> = self
             .entry_ranking
             .exported(&self.entries.items)
             .filter(|e| e.alive && e.exported)
@@ -635,7 +636,6 @@ impl Ledger {
                 macs: e.macs,
             })
             .collect();
-        flows.sort_unstable_by_key(|r| r.key);
         let mut other = [Count::default(); 4];
         for (c, o) in other.iter_mut().enumerate() {
             for v in &self.traffic[c] {
@@ -647,7 +647,7 @@ impl Ledger {
             o.packets -= r.packets;
             o.bytes -= r.bytes;
         }
-        let mut hosts: Vec<HostRow> = self
+        let hosts: Vec<HostRow> = self
             .host_ranking
             .exported(&self.hosts.items)
             .filter(|h| h.alive && h.exported)
@@ -657,7 +657,6 @@ impl Ledger {
                 counts: h.total.minus(h.base),
             })
             .collect();
-        hosts.sort_unstable_by_key(|h| (h.version, h.addr));
         let mut hosts_other = self.host_total;
         for h in &hosts {
             hosts_other = hosts_other.minus(h.counts);
@@ -687,6 +686,9 @@ impl Ranked for Entry {
     fn index_key(&self) -> FlowKey {
         self.key.index_key()
     }
+    fn key_prefix(&self) -> u64 {
+        self.key.prefix()
+    }
     fn window(&self) -> &Window {
         &self.window
     }
@@ -712,6 +714,9 @@ impl Ranked for Host {
     }
     fn index_key(&self) -> FlowKey {
         host_key(self.version, self.addr)
+    }
+    fn key_prefix(&self) -> u64 {
+        u64::from(self.version) << 56 | (u128::from_be_bytes(self.addr) >> 72) as u64
     }
     fn window(&self) -> &Window {
         &self.window

@@ -56,6 +56,10 @@ pub(super) trait Ranked {
     fn forget(&mut self);
     /// Its key packed as a flow key, for the slot table's index.
     fn index_key(&self) -> FlowKey;
+    /// The start of its key as a number in the key's order: a smaller
+    /// prefix means a smaller key, so most ties of bytes are broken
+    /// without reading the items (equal prefixes compare the keys).
+    fn key_prefix(&self) -> u64;
     fn window(&self) -> &Window;
     fn key(&self) -> Self::Key;
     /// Exports it or folds it; a folded one's base follows its total.
@@ -64,32 +68,24 @@ pub(super) trait Ranked {
 
 /// Exports the `n` live items with the most window bytes at bucket `now`
 /// (ties: smallest key first) and folds the others. `rank` is scratch.
-pub(super) fn rank_into<T: Ranked>(
-    items: &mut [T],
-    rank: &mut Vec<(u64, u32)>,
-    now: u64,
-    n: usize,
-) {
+pub(super) fn rank_into<T: Ranked>(items: &mut [T], rank: &mut Vec<Place>, now: u64, n: usize) {
     rank.clear();
     rank.extend(
         items
             .iter()
             .enumerate()
             .filter(|(_, x)| x.alive())
-            .map(|(i, x)| (x.window().sum(now), i as u32)),
+            .map(|(i, x)| Place::of(x, i as u32, now)),
     );
     if rank.len() > n {
         if n > 0 {
-            rank.select_nth_unstable_by(n - 1, |a, b| {
-                b.0.cmp(&a.0)
-                    .then_with(|| items[a.1 as usize].key().cmp(&items[b.1 as usize].key()))
-            });
+            rank.select_nth_unstable_by(n - 1, |a, b| ahead(*a, *b, items));
         }
         rank.truncate(n);
     }
     // walk the items and the chosen indices in step
-    rank.sort_unstable_by_key(|r| r.1);
-    let mut chosen = rank.iter().map(|r| r.1 as usize).peekable();
+    rank.sort_unstable_by_key(|r| r.item);
+    let mut chosen = rank.iter().map(|r| r.item as usize).peekable();
     for (i, x) in items.iter_mut().enumerate() {
         let sel = chosen.next_if_eq(&i).is_some();
         if x.alive() {
@@ -104,13 +100,17 @@ pub(super) fn rank_into<T: Ranked>(
 /// window bytes only grow, and only when it is counted, so the top `n`
 /// after a refresh are the top `n` of those exported before and those
 /// counted since. The exported sit in a heap, the least first, with their
-/// window bytes as last seen. A full ranking ([`rank_into`]) runs when
-/// the bucket changes (the window slides), when items were forgotten or
-/// the settings changed, and the first time.
+/// window bytes as last seen: a lower bound, since they only grow, made
+/// exact when the item comes to the root, so an exported item counted
+/// again costs nothing. Beside the heap, the exported in key order, the
+/// order of the published rows, kept by merging in those that entered. A
+/// full ranking ([`rank_into`]) runs when the bucket changes (the window
+/// slides), when items were forgotten or the settings changed, and the
+/// first time.
 #[derive(Default)]
 pub(super) struct Ranking {
-    /// The exported as a heap of (window bytes, item), the least first.
-    heap: Vec<(u64, u32)>,
+    /// The exported as a heap, the least first.
+    heap: Vec<Place>,
     /// Per item, its place in the heap ([`NOT_EXPORTED`] if none).
     pos: Vec<u32>,
     /// Items counted since the last ranking (possibly more than once).
@@ -118,17 +118,57 @@ pub(super) struct Ranking {
     /// The bucket of the last ranking; `None`: a full ranking is due.
     bucket: Option<u64>,
     /// Scratch of the full ranking.
-    scratch: Vec<(u64, u32)>,
+    scratch: Vec<Place>,
+    /// The exported in key order, as of the end of the last ranking.
+    order: Vec<u32>,
+    /// Per item, whether it is in `order`.
+    listed: Vec<bool>,
+    /// Items exported since `order` was made (some may have left again).
+    entered: Vec<u32>,
+    /// `order` is made again from the heap at the end of the ranking.
+    reorder: bool,
 }
 
 const NOT_EXPORTED: u32 = u32::MAX;
 
-/// Is `a` ahead of `b`: more bytes, or as many and a smaller key?
+/// An item's place in a ranking: its window bytes (as last seen, in the
+/// heap), the start of its key, and the item.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Place {
+    bytes: u64,
+    prefix: u64,
+    item: u32,
+}
+
+impl Place {
+    #[inline]
+    fn of<T: Ranked>(x: &T, item: u32, now: u64) -> Place {
+        Place {
+            bytes: x.window().sum(now),
+            prefix: x.key_prefix(),
+            item,
+        }
+    }
+}
+
+/// The ranking's order: `Less` when `a` is ahead of `b` (more bytes, or
+/// as many and a smaller key).
 #[inline]
-fn better<T: Ranked>(a: (u64, u32), b: (u64, u32), items: &[T]) -> bool {
-    a.0.cmp(&b.0)
-        .then_with(|| items[b.1 as usize].key().cmp(&items[a.1 as usize].key()))
-        .is_gt()
+fn ahead<T: Ranked>(a: Place, b: Place, items: &[T]) -> std::cmp::Ordering {
+    b.bytes
+        .cmp(&a.bytes)
+        .then(a.prefix.cmp(&b.prefix))
+        .then_with(|| {
+            items[a.item as usize]
+                .key()
+                .cmp(&items[b.item as usize].key())
+        })
+}
+
+/// Is `a` ahead of `b`?
+#[inline]
+fn better<T: Ranked>(a: Place, b: Place, items: &[T]) -> bool {
+    ahead(a, b, items).is_lt()
 }
 
 impl Ranking {
@@ -144,7 +184,7 @@ impl Ranking {
     }
 
     fn place(&mut self, at: usize) {
-        if let Some(p) = self.pos.get_mut(self.heap[at].1 as usize) {
+        if let Some(p) = self.pos.get_mut(self.heap[at].item as usize) {
             *p = at as u32;
         }
     }
@@ -186,17 +226,34 @@ impl Ranking {
         }
     }
 
+    /// The heap's least item, with what the heap holds for every item
+    /// made exact up to it: an exported item's window bytes only grow
+    /// within a bucket, so the heap holds a lower bound for each, and a
+    /// root whose bound is exact is the least of all.
+    fn settle_root<T: Ranked>(&mut self, items: &[T], now: u64) -> Place {
+        loop {
+            let root = self.heap[0];
+            let sum = items[root.item as usize].window().sum(now);
+            if sum == root.bytes {
+                return root;
+            }
+            self.heap[0].bytes = sum;
+            self.down(0, items);
+        }
+    }
+
     /// Exports the `n` live items with the most window bytes at bucket
     /// `now` (ties: smallest key first) and folds the others.
     pub(super) fn rank<T: Ranked>(&mut self, items: &mut [T], now: u64, n: usize) {
         if self.pos.len() < items.len() {
             self.pos.resize(items.len(), NOT_EXPORTED);
+            self.listed.resize(items.len(), false);
         }
         let mut touched = std::mem::take(&mut self.touched);
         if self.bucket != Some(now) {
             rank_into(items, &mut self.scratch, now, n);
-            for &(_, i) in &self.heap {
-                self.pos[i as usize] = NOT_EXPORTED;
+            for p in &self.heap {
+                self.pos[p.item as usize] = NOT_EXPORTED;
             }
             // the chosen, with their window bytes
             self.heap.clear();
@@ -208,65 +265,108 @@ impl Ranking {
                 self.down(at, items);
             }
             self.bucket = Some(now);
+            self.reorder = true;
         } else {
             for &i in &touched {
                 let x = &items[i as usize];
-                if !x.alive() {
+                if !x.alive() || self.pos[i as usize] != NOT_EXPORTED {
+                    // exported and counted: its bytes grew, so what the
+                    // heap holds for it is a lower bound, made exact when
+                    // it comes to the root (see `settle_root`)
                     continue;
                 }
-                let sum = x.window().sum(now);
-                match self.pos[i as usize] {
-                    NOT_EXPORTED => {
-                        let cand = (sum, i);
-                        if self.heap.len() < n {
-                            items[i as usize].set_exported(true);
-                            self.heap.push(cand);
-                            let at = self.heap.len() - 1;
-                            self.place(at);
-                            self.up(at, items);
-                        } else if n > 0 && better(cand, self.heap[0], items) {
-                            let out = self.heap[0].1;
-                            items[out as usize].set_exported(false);
-                            self.pos[out as usize] = NOT_EXPORTED;
-                            items[i as usize].set_exported(true);
-                            self.heap[0] = cand;
-                            self.place(0);
-                            self.down(0, items);
-                        } else {
-                            // stays folded: its base follows its total
-                            items[i as usize].set_exported(false);
-                        }
-                    }
-                    at => {
-                        // exported and counted: more bytes, further from
-                        // the least
-                        let at = at as usize;
-                        self.heap[at].0 = sum;
-                        self.down(at, items);
-                    }
+                let cand = Place::of(x, i, now);
+                if self.heap.len() < n {
+                    items[i as usize].set_exported(true);
+                    self.entered.push(i);
+                    self.heap.push(cand);
+                    let at = self.heap.len() - 1;
+                    self.place(at);
+                    self.up(at, items);
+                } else if n > 0 && better(cand, self.settle_root(items, now), items) {
+                    let out = self.heap[0].item;
+                    items[out as usize].set_exported(false);
+                    self.pos[out as usize] = NOT_EXPORTED;
+                    items[i as usize].set_exported(true);
+                    self.entered.push(i);
+                    self.heap[0] = cand;
+                    self.place(0);
+                    self.down(0, items);
+                } else {
+                    // stays folded: its base follows its total
+                    items[i as usize].set_exported(false);
                 }
             }
         }
         touched.clear();
         self.touched = touched;
+        self.order_exported(items);
     }
 
-    /// The exported items of `items` (in no particular order), each loaded
-    /// a few ahead of its use: they are scattered over the table.
+    /// Brings `order` up to date: made again after a full ranking;
+    /// otherwise those that left are dropped and those that entered are
+    /// sorted and merged in, so a ranking that changed little costs a
+    /// walk of the exported, not a sort of them.
+    fn order_exported<T: Ranked>(&mut self, items: &[T]) {
+        let key = |i: &u32| items[*i as usize].key();
+        if self.reorder {
+            self.reorder = false;
+            self.entered.clear();
+            for &i in &self.order {
+                self.listed[i as usize] = false;
+            }
+            self.order.clear();
+            self.order.extend(self.heap.iter().map(|h| h.item));
+            self.order.sort_unstable_by_key(key);
+            for &i in &self.order {
+                self.listed[i as usize] = true;
+            }
+            return;
+        }
+        if self.entered.is_empty() {
+            // nothing entered, so nothing left either
+            return;
+        }
+        let mut entered = std::mem::take(&mut self.entered);
+        entered.retain(|&i| self.pos[i as usize] != NOT_EXPORTED && !self.listed[i as usize]);
+        entered.sort_unstable_by_key(key);
+        entered.dedup();
+        let old = std::mem::take(&mut self.order);
+        let mut order = Vec::with_capacity(self.heap.len());
+        let mut new = entered.iter().copied().peekable();
+        for i in old {
+            if self.pos[i as usize] == NOT_EXPORTED {
+                self.listed[i as usize] = false;
+                continue;
+            }
+            let k = key(&i);
+            while let Some(e) = new.next_if(|e| key(e) < k) {
+                order.push(e);
+            }
+            order.push(i);
+        }
+        order.extend(new);
+        for &i in &entered {
+            self.listed[i as usize] = true;
+        }
+        entered.clear();
+        self.entered = entered;
+        self.order = order;
+    }
+
+    /// The exported items of `items` in key order, each loaded a few
+    /// ahead of its use: they are scattered over the table.
     pub(super) fn exported<'a, T>(&'a self, items: &'a [T]) -> impl Iterator<Item = &'a T> + 'a {
-        self.heap
-            .iter()
-            .enumerate()
-            .filter_map(move |(n, &(_, i))| {
-                if let Some(x) = self
-                    .heap
-                    .get(n + 8)
-                    .and_then(|&(_, next)| items.get(next as usize))
-                {
-                    crate::sys::prefetch_all(x);
-                }
-                items.get(i as usize)
-            })
+        self.order.iter().enumerate().filter_map(move |(n, &i)| {
+            if let Some(x) = self
+                .order
+                .get(n + 8)
+                .and_then(|&next| items.get(next as usize))
+            {
+                crate::sys::prefetch_all(x);
+            }
+            items.get(i as usize)
+        })
     }
 }
 
@@ -294,6 +394,10 @@ mod tests {
         fn index_key(&self) -> FlowKey {
             FlowKey::default()
         }
+        fn key_prefix(&self) -> u64 {
+            // coarser than the key: ties of prefix are common
+            u64::from(self.key / 8)
+        }
         fn window(&self) -> &Window {
             &self.window
         }
@@ -308,9 +412,10 @@ mod tests {
     #[test]
     fn ranking_what_was_counted_agrees_with_ranking_everything() {
         let mut rng = crate::tools::synth::Rng::new(9);
+        // keys in another order than the items (37 is prime to 500)
         let mut items: Vec<Item> = (0..500)
-            .map(|key| Item {
-                key,
+            .map(|i| Item {
+                key: i * 37 % 500,
                 alive: true,
                 ..Item::default()
             })
@@ -334,9 +439,11 @@ mod tests {
             let want: Vec<u32> = (0..500).filter(|&i| full[i as usize].exported).collect();
             let got: Vec<u32> = (0..500).filter(|&i| items[i as usize].exported).collect();
             assert_eq!(got, want, "round {round}, n {n}");
-            let mut listed: Vec<u32> = inc.exported(&items).map(|x| x.key).collect();
-            listed.sort();
-            assert_eq!(listed, want);
+            // in key order
+            let listed: Vec<u32> = inc.exported(&items).map(|x| x.key).collect();
+            let mut keys: Vec<u32> = want.iter().map(|&i| items[i as usize].key).collect();
+            keys.sort();
+            assert_eq!(listed, keys);
         }
     }
 }

@@ -59,6 +59,13 @@ impl SeriesKey {
             u32::from(self.proto) << 24 | port << 1 | u32::from(self.reply),
         )
     }
+    /// The IP version and the first 56 bits of the client: a number in
+    /// the keys' order (a smaller prefix, a smaller key).
+    pub(super) fn prefix(&self) -> u64 {
+        let (client, _) = self.client_server();
+        u64::from(self.version) << 56 | (u128::from_be_bytes(client) >> 72) as u64
+    }
+
     /// The key packed as a flow key, for the entry index: the service port
     /// in the destination port, the direction in the source port.
     pub(super) fn index_key(&self) -> FlowKey {
