@@ -1,6 +1,5 @@
 //! An open-addressing map from [`FlowKey`] to a small `Copy` value, for the
-//! collector's conversations and the indices of its entries and hosts
-//! (their keys packed as flow keys). Like the worker's table it lets the
+//! collector's conversations. Like the worker's table it lets the
 //! caller hash first and [`touch`](FlowMap::touch) the home slot, so the
 //! cache misses of a whole stage of lookups overlap. Linear probing with
 //! backward-shift removal: no tombstones, so a map that is sized once at
