@@ -70,7 +70,6 @@ pub(super) struct Entry {
     window: Window,
     last_tick: u64,
     first_ns: u64,
-    macs: [u8; 12],
 }
 
 const NO_COUNT: Count = Count {
@@ -105,7 +104,6 @@ const VACANT_ENTRY: Entry = Entry {
     window: NO_WINDOW,
     last_tick: 0,
     first_ns: 0,
-    macs: [0; 12],
 };
 
 /// One monitored IP.
@@ -151,6 +149,9 @@ pub(super) struct Ledger {
     bucket_ticks: u64,
     pub(super) entries: SlotTable<Entry>,
     pub(super) hosts: SlotTable<Host>,
+    /// The MACs of each entry's first packet, by entry: only with
+    /// trafficmonitor's families, the one thing that shows them.
+    macs: Vec<[u8; 12]>,
     /// Per class and IP version.
     traffic: [[Count; 2]; 4],
     /// All monitored hosts together.
@@ -179,6 +180,7 @@ impl Ledger {
             bucket_ticks: 1,
             entries: SlotTable::new(),
             hosts: SlotTable::new(),
+            macs: Vec::new(),
             traffic: [[Count::default(); 2]; 4],
             host_total: HostCounts::default(),
             untracked: Count::default(),
@@ -198,11 +200,17 @@ impl Ledger {
         let n = self.acc.max_entries;
         self.entries.reserve(n, VACANT_ENTRY);
         self.hosts.reserve(n, VACANT_HOST);
+        if self.acc.compat.trafficmonitor {
+            super::slots::reserve_written(&mut self.macs, n, [0; 12]);
+        } else {
+            // entries made meanwhile keep none: unknown when it is back
+            self.macs.clear();
+        }
     }
 
     /// Bytes its entries, hosts and their indices hold.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.entries.memory_bytes() + self.hosts.memory_bytes()
+        self.entries.memory_bytes() + self.hosts.memory_bytes() + self.macs.capacity() * 12
     }
 
     fn set_times(&mut self, refresh: Duration) {
@@ -262,7 +270,6 @@ impl Ledger {
             window,
             last_tick: tick,
             first_ns: s.first_ns,
-            macs: s.macs,
         };
         let made = self.entries.live();
         let idx = self
@@ -271,6 +278,13 @@ impl Ledger {
             .unwrap_or(NO_SERIES);
         if self.entries.live() != made {
             self.entry_ranking.touched(idx);
+            if self.acc.compat.trafficmonitor {
+                let i = idx as usize;
+                if self.macs.len() <= i {
+                    self.macs.resize(i + 1, [0; 12]);
+                }
+                self.macs[i] = s.macs;
+            }
         }
         idx
     }
@@ -626,14 +640,14 @@ impl Ledger {
         let flows: Vec<FlowRow> = self
             .entry_ranking
             .exported(&self.entries.items)
-            .filter(|e| e.alive && e.exported)
-            .map(|e| FlowRow {
+            .filter(|(_, e)| e.alive && e.exported)
+            .map(|(i, e)| FlowRow {
                 key: e.key,
                 class: e.class,
                 packets: e.total.packets - e.base.packets,
                 bytes: e.total.bytes - e.base.bytes,
                 first_ns: e.first_ns,
-                macs: e.macs,
+                macs: self.macs.get(i as usize).copied().unwrap_or_default(),
             })
             .collect();
         let mut other = [Count::default(); 4];
@@ -650,6 +664,7 @@ impl Ledger {
         let hosts: Vec<HostRow> = self
             .host_ranking
             .exported(&self.hosts.items)
+            .map(|(_, h)| h)
             .filter(|h| h.alive && h.exported)
             .map(|h| HostRow {
                 version: h.version,

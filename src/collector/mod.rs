@@ -82,7 +82,9 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity());
+        // the MACs of first packets only where an exposition shows them
+        let macs = cfg.accounting.compat.trafficmonitor;
+        let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new(tables.capacity()));
         ret_tx.send(spare).expect("fresh channel has room");

@@ -354,9 +354,13 @@ impl Ranking {
         self.order = order;
     }
 
-    /// The exported items of `items` in key order, each loaded a few
-    /// ahead of its use: they are scattered over the table.
-    pub(super) fn exported<'a, T>(&'a self, items: &'a [T]) -> impl Iterator<Item = &'a T> + 'a {
+    /// The exported items of `items` in key order, with their numbers,
+    /// each loaded a few ahead of its use: they are scattered over the
+    /// table.
+    pub(super) fn exported<'a, T>(
+        &'a self,
+        items: &'a [T],
+    ) -> impl Iterator<Item = (u32, &'a T)> + 'a {
         self.order.iter().enumerate().filter_map(move |(n, &i)| {
             if let Some(x) = self
                 .order
@@ -365,7 +369,7 @@ impl Ranking {
             {
                 crate::sys::prefetch_all(x);
             }
-            items.get(i as usize)
+            items.get(i as usize).map(|x| (i, x))
         })
     }
 }
@@ -440,7 +444,7 @@ mod tests {
             let got: Vec<u32> = (0..500).filter(|&i| items[i as usize].exported).collect();
             assert_eq!(got, want, "round {round}, n {n}");
             // in key order
-            let listed: Vec<u32> = inc.exported(&items).map(|x| x.key).collect();
+            let listed: Vec<u32> = inc.exported(&items).map(|(_, x)| x.key).collect();
             let mut keys: Vec<u32> = want.iter().map(|&i| items[i as usize].key).collect();
             keys.sort();
             assert_eq!(listed, keys);

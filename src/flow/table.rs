@@ -68,21 +68,17 @@ impl<const W: usize> Default for Slot<W> {
     }
 }
 
-/// What a flow's first packet said, written once when its slot is taken:
-/// its time (ns), worker sequence number (24 bits) and TCP flags, MACs.
-#[derive(Default)]
-struct First {
-    ns: AtomicU64,
-    /// seq (24 bits) | flags << 24 | the first four MAC bytes << 32
-    seq_flags_mac: AtomicU64,
-    /// the last eight MAC bytes
-    mac: AtomicU64,
-}
-
-/// The part of a table both threads see.
+/// The part of a table both threads see. Beside each slot, written once
+/// when a flow takes it, what its first packet said: its time (ns), and
+/// its worker sequence number (24 bits) with its TCP flags, which decide
+/// who opened a conversation; its MACs only where something shows them
+/// (trafficmonitor's labels), else `macs` is empty.
 struct Shared<const W: usize> {
     slots: Box<[Slot<W>]>,
-    first: Box<[First]>,
+    first_ns: Box<[AtomicU64]>,
+    /// seq (24 bits) | flags << 24
+    first_seq: Box<[AtomicU32]>,
+    macs: Box<[[AtomicU32; 3]]>,
 }
 
 /// What the collector learns of a flow the first time it reads it.
@@ -182,7 +178,7 @@ impl<const W: usize> Table<W>
 where
     Family: Words<W>,
 {
-    fn new(n: usize) -> Table<W> {
+    fn new(n: usize, macs: bool) -> Table<W> {
         let n = n.clamp(1, MAX_SLOTS);
         let entries = n
             .saturating_mul(LOAD_DEN)
@@ -192,7 +188,11 @@ where
         Table {
             shared: Arc::new(Shared {
                 slots: (0..n).map(|_| Slot::default()).collect(),
-                first: (0..n).map(|_| First::default()).collect(),
+                first_ns: (0..n).map(|_| AtomicU64::new(0)).collect(),
+                first_seq: (0..n).map(|_| AtomicU32::new(0)).collect(),
+                macs: (0..if macs { n } else { 0 })
+                    .map(|_| Default::default())
+                    .collect(),
             }),
             index: HugeBuf::new(entries, FREE),
             free: (0..n as u32).rev().collect(),
@@ -213,7 +213,8 @@ where
 
     fn memory_bytes(&self) -> usize {
         let n = self.capacity();
-        n * (std::mem::size_of::<Slot<W>>() + std::mem::size_of::<First>())
+        n * (std::mem::size_of::<Slot<W>>() + 12)
+            + self.shared.macs.len() * 12
             + self.index.len() * 4
             + (self.free.capacity() + self.dirty.capacity() + self.freed.capacity()) * 4
     }
@@ -286,18 +287,15 @@ where
                 slot.bytes.store(a.bytes, Relaxed);
                 slot.packets.store(1, Relaxed);
                 slot.epoch.store(epoch, Relaxed);
-                let f = &self.shared.first[s as usize];
-                let (mac_hi, mac_lo) = a.macs.split_at(4);
-                let mac_hi = u32::from_be_bytes(mac_hi.try_into().unwrap_or_default());
-                let mac_lo = u64::from_be_bytes(mac_lo.try_into().unwrap_or_default());
-                f.ns.store(a.ts_ns, Relaxed);
-                f.seq_flags_mac.store(
-                    u64::from(a.seq & 0x00ff_ffff)
-                        | u64::from(a.tcp_flags) << 24
-                        | u64::from(mac_hi) << 32,
-                    Relaxed,
-                );
-                f.mac.store(mac_lo, Relaxed);
+                let sh = &*self.shared;
+                sh.first_ns[s as usize].store(a.ts_ns, Relaxed);
+                sh.first_seq[s as usize]
+                    .store(a.seq & 0x00ff_ffff | u32::from(a.tcp_flags) << 24, Relaxed);
+                if let Some(m) = sh.macs.get(s as usize) {
+                    for (w, b) in m.iter().zip(a.macs.chunks_exact(4)) {
+                        w.store(u32::from_be_bytes([b[0], b[1], b[2], b[3]]), Relaxed);
+                    }
+                }
                 // within the capacity reserved at construction: each slot
                 // is listed at most once an epoch
                 self.dirty.push(s);
@@ -430,13 +428,15 @@ pub struct FlowTables {
 impl FlowTables {
     /// Tables for `n` IPv4 flows and [`v6_slots`]`(n)` IPv6 flows.
     pub fn new(n: usize) -> FlowTables {
-        FlowTables::with_sizes(n, v6_slots(n))
+        FlowTables::with_sizes(n, v6_slots(n), false)
     }
 
-    pub fn with_sizes(v4: usize, v6: usize) -> FlowTables {
+    /// Tables for `v4` IPv4 and `v6` IPv6 flows, keeping the MACs of each
+    /// flow's first packet if `macs`.
+    pub fn with_sizes(v4: usize, v6: usize, macs: bool) -> FlowTables {
         FlowTables {
-            v4: Table::new(v4),
-            v6: Table::new(v6),
+            v4: Table::new(v4, macs),
+            v6: Table::new(v6, macs),
             seed: random_seed(),
             epoch: 1,
         }
@@ -650,26 +650,27 @@ impl TablesView {
         }
     }
 
-    /// What the first packet of the flow in slot `s` said.
+    /// What the first packet of the flow in slot `s` said (MACs zero
+    /// where the tables keep none).
     pub fn first(&self, f: usize, s: u32) -> (u64, u32, u8, [u8; 12]) {
-        let first = if f == V4 {
-            self.v4.first.get(s as usize)
+        fn get<const W: usize>(t: &Shared<W>, s: usize) -> (u64, u32, u8, [u8; 12]) {
+            let (Some(ns), Some(sf)) = (t.first_ns.get(s), t.first_seq.get(s)) else {
+                return (0, 0, 0, [0; 12]);
+            };
+            let sf = sf.load(Relaxed);
+            let mut macs = [0u8; 12];
+            if let Some(m) = t.macs.get(s) {
+                for (b, w) in macs.chunks_exact_mut(4).zip(m) {
+                    b.copy_from_slice(&w.load(Relaxed).to_be_bytes());
+                }
+            }
+            (ns.load(Relaxed), sf & 0x00ff_ffff, (sf >> 24) as u8, macs)
+        }
+        if f == V4 {
+            get(&self.v4, s as usize)
         } else {
-            self.v6.first.get(s as usize)
-        };
-        let Some(x) = first else {
-            return (0, 0, 0, [0; 12]);
-        };
-        let sfm = x.seq_flags_mac.load(Relaxed);
-        let mut macs = [0u8; 12];
-        macs[..4].copy_from_slice(&((sfm >> 32) as u32).to_be_bytes());
-        macs[4..].copy_from_slice(&x.mac.load(Relaxed).to_be_bytes());
-        (
-            x.ns.load(Relaxed),
-            (sfm & 0x00ff_ffff) as u32,
-            (sfm >> 24) as u8,
-            macs,
-        )
+            get(&self.v6, s as usize)
+        }
     }
 }
 
@@ -694,18 +695,44 @@ mod tests {
     fn slots_are_compact() {
         assert_eq!(std::mem::size_of::<Slot<2>>(), 32);
         assert_eq!(std::mem::size_of::<Slot<5>>(), 56);
-        // IPv4, per flow: 32 + 24 + index (at most 4 * 16/7) + 9 lists of
-        // 4 bytes (3 of the table, 3 of each of its worker's two shards),
-        // about 101 bytes
-        let t = FlowTables::with_sizes(1 << 20, 1024);
-        let shards = 2 * Changes::with_capacity(t.capacity()).memory_bytes();
-        let all = t.memory_bytes() + shards;
-        assert!(all <= (1 << 20) * 102, "{all}");
+        // IPv4, per flow: 32 + 12 (first packet, no MACs) + index (at
+        // most 4 * 16/7) + 9 lists of 4 bytes (3 of the table, 3 of each
+        // of its worker's two shards), about 89 bytes; the MACs add 12
+        for (macs, per_flow) in [(false, 90), (true, 102)] {
+            let t = FlowTables::with_sizes(1 << 20, 1024, macs);
+            let shards = 2 * Changes::with_capacity(t.capacity()).memory_bytes();
+            let all = t.memory_bytes() + shards;
+            assert!(all <= (1 << 20) * per_flow, "{all}");
+            assert!(all > (1 << 20) * (per_flow - 12), "{all}");
+        }
+    }
+
+    #[test]
+    fn keeps_macs_only_when_asked() {
+        let macs: [u8; 12] = std::array::from_fn(|i| 0xa0 + i as u8);
+        for keep in [false, true] {
+            let mut t = FlowTables::with_sizes(8, 8, keep);
+            let mut c = Changes::with_capacity(t.capacity());
+            let k = key(3);
+            let a = Arrival {
+                key: k,
+                hash: t.hash(&k),
+                bytes: 64,
+                ts_ns: 9,
+                seq: 2,
+                tcp_flags: 0x12,
+                macs,
+            };
+            assert!(t.count(&a));
+            t.seal(&mut c);
+            let want = if keep { macs } else { [0; 12] };
+            assert_eq!(t.view().first(V4, c.touched[V4][0]), (9, 2, 0x12, want));
+        }
     }
 
     #[test]
     fn lists_each_touched_slot_once_an_epoch() {
-        let mut t = FlowTables::new(16);
+        let mut t = FlowTables::with_sizes(16, 16, true);
         let mut c = Changes::with_capacity(t.capacity());
         let first: [u8; 12] = std::array::from_fn(|i| i as u8 + 1);
         let (k, h) = (key(7), t.hash(&key(7)));
@@ -736,7 +763,7 @@ mod tests {
 
     #[test]
     fn ipv6_has_its_own_table() {
-        let mut t = FlowTables::with_sizes(4, 4);
+        let mut t = FlowTables::with_sizes(4, 4, false);
         let v6 = FlowKey::new(
             6,
             [0xfd; 16],
@@ -757,7 +784,7 @@ mod tests {
 
     #[test]
     fn full_table_counts_overflow() {
-        let mut t = FlowTables::with_sizes(8, 8);
+        let mut t = FlowTables::with_sizes(8, 8, false);
         for i in 0..8 {
             assert!(t.account(&key(i), 10, 0, i, 0));
         }
@@ -772,7 +799,7 @@ mod tests {
 
     #[test]
     fn frees_only_what_the_collector_has_read() {
-        let mut t = FlowTables::with_sizes(4, 4);
+        let mut t = FlowTables::with_sizes(4, 4, false);
         let mut c = Changes::with_capacity(t.capacity());
         for i in 0..4 {
             t.account(&key(i), 10, 0, i, 0);
@@ -808,7 +835,7 @@ mod tests {
     fn agrees_with_a_hash_map_through_expiry() {
         // many keys per tag (7 bits) and long probe runs: a small table
         // kept full while flows come and go
-        let mut t = FlowTables::with_sizes(1000, 16);
+        let mut t = FlowTables::with_sizes(1000, 16, false);
         let mut c = Changes::with_capacity(t.capacity());
         let mut rng = crate::tools::synth::Rng::new(7);
         let mut want: std::collections::HashMap<FlowKey, (u32, u64)> = Default::default();
