@@ -86,15 +86,21 @@ pub struct Shard {
     pub batch_ns_sum: u64,
 }
 
+impl Default for Shard {
+    fn default() -> Self {
+        Shard::new()
+    }
+}
+
 /// Largest batch time recorded exactly (60 s); longer ones saturate.
 const BATCH_NS_MAX: u64 = 60_000_000_000;
 
 impl Shard {
-    /// A shard whose lists hold the changes of tables of `capacity` flows
-    /// per family (see [`FlowTables::capacity`]).
-    pub fn new(capacity: [usize; 2]) -> Shard {
+    /// An empty shard: the lists of changes it carries are the tables'
+    /// (see [`FlowTables::seal`]).
+    pub fn new() -> Shard {
         Shard {
-            changes: Changes::with_capacity(capacity),
+            changes: Changes::default(),
             packets: 0,
             bytes: 0,
             last_ns: 0,
@@ -388,7 +394,7 @@ impl Drop for Worker {
     /// A worker that stops, for whatever reason, hands over what it has and
     /// says it is done, so the collector's final totals are complete.
     fn drop(&mut self) {
-        let mut last = std::mem::replace(&mut self.shard, Box::new(Shard::new([0, 0])));
+        let mut last = std::mem::replace(&mut self.shard, Box::new(Shard::new()));
         self.tables.seal(&mut last.changes);
         let _ = self.to_collector.send(Handoff::Shard {
             worker: self.id,

@@ -397,7 +397,9 @@ impl Accounts {
             wf.new_flows[f] = 0;
             let part = (slots / idle.max(1) as usize).clamp(1024.min(slots), slots);
             let mut looked = 0;
-            while looked < slots && (looked < part || need > 0) {
+            // the list the requests go back in holds this many
+            let most = crate::flow::table::max_requests(slots);
+            while looked < slots && (looked < part || need > 0) && ch.expire[f].len() < most {
                 let s = wf.hand[f];
                 wf.hand[f] = if s + 1 == slots { 0 } else { s + 1 };
                 looked += 1;
@@ -781,7 +783,7 @@ impl Feed {
         tables: crate::flow::FlowTables,
     ) -> Feed {
         accounts.attach(worker, tables.view());
-        let shard = Shard::new(tables.capacity());
+        let shard = Shard::new();
         Feed {
             tables,
             shard,

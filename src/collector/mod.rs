@@ -86,9 +86,9 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         let macs = cfg.accounting.compat.trafficmonitor;
         let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
         accounts.attach(id, tables.view());
-        let spare = Box::new(Shard::new(tables.capacity()));
+        let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");
-        let shard = Box::new(Shard::new(tables.capacity()));
+        let shard = Box::new(Shard::new());
         workers.push(Worker::new(
             id,
             tables,

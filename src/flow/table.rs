@@ -168,8 +168,12 @@ struct Table<const W: usize> {
     free: Vec<u32>,
     /// Slots touched in the current epoch, each once.
     dirty: Vec<u32>,
-    /// Slots freed since the last hand-over.
+    /// Slots freed since the last hand-over (at most [`max_requests`]).
     freed: Vec<u32>,
+    /// The lists the hand-overs carry, when they are here: a list of
+    /// touched slots, one of freed slots, and the one the collector's
+    /// requests come back in (see [`Lists`]).
+    spare: Lists,
     overflow_packets: u64,
     overflow_bytes: u64,
 }
@@ -197,7 +201,12 @@ where
             index: HugeBuf::new(entries, FREE),
             free: (0..n as u32).rev().collect(),
             dirty: Vec::with_capacity(n),
-            freed: Vec::with_capacity(n),
+            freed: Vec::with_capacity(max_requests(n)),
+            spare: Lists {
+                touched: Vec::with_capacity(n),
+                freed: Vec::with_capacity(max_requests(n)),
+                expire: Vec::with_capacity(max_requests(n)),
+            },
             overflow_packets: 0,
             overflow_bytes: 0,
         }
@@ -217,6 +226,7 @@ where
             + self.shared.macs.len() * 12
             + self.index.len() * 4
             + (self.free.capacity() + self.dirty.capacity() + self.freed.capacity()) * 4
+            + self.spare.memory_bytes()
     }
 
     /// The slot of key words `w` (hash `hash`), if the table holds it.
@@ -394,6 +404,64 @@ pub struct Changes {
     pub expire: [Vec<u32>; 2],
 }
 
+/// Slots the collector asks a table of `n` slots to free at one
+/// hand-over at most: half of them (the room it keeps is at most that).
+pub fn max_requests(n: usize) -> usize {
+    n.div_ceil(2)
+}
+
+/// The lists a hand-over carries for one family, kept by the table while
+/// they are not travelling. They go round rather than one set per shard:
+/// at a hand-over the table's filled lists go out and the spare ones
+/// (back from the collector at the previous hand-over) take their place,
+/// so two lists of touched slots exist per table, two of freed slots, and
+/// one of requests, however many shards there are.
+#[derive(Default)]
+struct Lists {
+    touched: Vec<u32>,
+    freed: Vec<u32>,
+    expire: Vec<u32>,
+}
+
+impl Lists {
+    fn memory_bytes(&self) -> usize {
+        (self.touched.capacity() + self.freed.capacity() + self.expire.capacity()) * 4
+    }
+}
+
+/// Keeps whichever of `a` and `b` has more room in `a`.
+fn roomier(a: &mut Vec<u32>, b: &mut Vec<u32>) {
+    if b.capacity() > a.capacity() {
+        std::mem::swap(a, b);
+    }
+}
+
+impl<const W: usize> Table<W>
+where
+    Family: Words<W>,
+{
+    /// Ends the epoch: the touched and freed lists go into `touched` and
+    /// `freed` (which were empty), the spare ones take their place, and
+    /// `expire` takes the spare list of requests.
+    fn hand_out(&mut self, touched: &mut Vec<u32>, freed: &mut Vec<u32>, expire: &mut Vec<u32>) {
+        std::mem::swap(touched, &mut self.dirty);
+        roomier(&mut self.dirty, &mut self.spare.touched);
+        std::mem::swap(freed, &mut self.freed);
+        roomier(&mut self.freed, &mut self.spare.freed);
+        roomier(expire, &mut self.spare.expire);
+    }
+
+    /// Keeps the lists of changes that came back (emptied) as spares.
+    fn keep(&mut self, touched: &mut Vec<u32>, freed: &mut Vec<u32>, expire: &mut Vec<u32>) {
+        touched.clear();
+        freed.clear();
+        expire.clear();
+        roomier(&mut self.spare.touched, touched);
+        roomier(&mut self.spare.freed, freed);
+        roomier(&mut self.spare.expire, expire);
+    }
+}
+
 impl Changes {
     /// Bytes its lists hold.
     pub fn memory_bytes(&self) -> usize {
@@ -551,9 +619,11 @@ impl FlowTables {
         for s in back.expire[V6].drain(..) {
             self.v6.expire(s, processed, seed);
         }
-        for l in back.freed.iter_mut().chain(back.touched.iter_mut()) {
-            l.clear();
-        }
+        let [t4, t6] = &mut back.touched;
+        let [f4, f6] = &mut back.freed;
+        let [e4, e6] = &mut back.expire;
+        self.v4.keep(t4, f4, e4);
+        self.v6.keep(t6, f6, e6);
         back.overflow_packets = 0;
         back.overflow_bytes = 0;
     }
@@ -563,10 +633,11 @@ impl FlowTables {
     /// the next epoch starts.
     pub fn seal(&mut self, out: &mut Changes) {
         out.epoch = self.epoch;
-        std::mem::swap(&mut out.touched[V4], &mut self.v4.dirty);
-        std::mem::swap(&mut out.touched[V6], &mut self.v6.dirty);
-        std::mem::swap(&mut out.freed[V4], &mut self.v4.freed);
-        std::mem::swap(&mut out.freed[V6], &mut self.v6.freed);
+        let [t4, t6] = &mut out.touched;
+        let [f4, f6] = &mut out.freed;
+        let [e4, e6] = &mut out.expire;
+        self.v4.hand_out(t4, f4, e4);
+        self.v6.hand_out(t6, f6, e6);
         out.flows = self.len();
         (out.overflow_packets, out.overflow_bytes) = self.overflow();
         self.v4.overflow_packets = 0;
@@ -695,16 +766,63 @@ mod tests {
     fn slots_are_compact() {
         assert_eq!(std::mem::size_of::<Slot<2>>(), 32);
         assert_eq!(std::mem::size_of::<Slot<5>>(), 56);
-        // IPv4, per flow: 32 + 12 (first packet, no MACs) + index (at
-        // most 4 * 16/7) + 9 lists of 4 bytes (3 of the table, 3 of each
-        // of its worker's two shards), about 89 bytes; the MACs add 12
-        for (macs, per_flow) in [(false, 90), (true, 102)] {
+        // IPv4, per flow: 32 + 12 (first packet, no MACs) + index (here
+        // 8: at most 4 * 16/7) + the lists, 4 bytes each: free slots, two
+        // of touched ones, and at half the size two of freed ones and one
+        // of requests (the shards carry them but hold none of their
+        // own): 70 bytes; the MACs add 12
+        for (macs, per_flow) in [(false, 71), (true, 83)] {
             let t = FlowTables::with_sizes(1 << 20, 1024, macs);
-            let shards = 2 * Changes::with_capacity(t.capacity()).memory_bytes();
-            let all = t.memory_bytes() + shards;
+            let all = t.memory_bytes();
             assert!(all <= (1 << 20) * per_flow, "{all}");
             assert!(all > (1 << 20) * (per_flow - 12), "{all}");
         }
+    }
+
+    /// Two shards' changes go back and forth as between a worker and the
+    /// collector, every slot touched each epoch and half of them freed:
+    /// the lists go round, none grows, every epoch lists what it touched
+    /// and freed, and the table never overflows.
+    #[test]
+    fn lists_go_round_without_growing() {
+        let n = 64;
+        let mut t = FlowTables::with_sizes(n, 8, false);
+        let (mut current, mut back) = (Changes::default(), Changes::default());
+        let memory = |t: &FlowTables, a: &Changes, b: &Changes| {
+            t.memory_bytes() + a.memory_bytes() + b.memory_bytes()
+        };
+        let start = memory(&t, &current, &back);
+        let mut next = 0u32;
+        let mut held: Vec<u32> = Vec::new();
+        for round in 0..20 {
+            // the worker: frees what it was asked to, then new flows into
+            // the free slots, the held ones again, then hands over
+            t.take_back(&mut back);
+            while held.len() < n {
+                held.push(next);
+                next += 1;
+            }
+            for &k in &held {
+                assert!(t.account(&key(k), 10, 1, 1, 0));
+            }
+            t.seal(&mut current);
+            std::mem::swap(&mut current, &mut back);
+            // the collector: every slot listed once, the freed ones too
+            assert_eq!(back.touched[V4].len(), n, "round {round}");
+            let freed = if round == 0 { 0 } else { max_requests(n) };
+            assert_eq!(back.freed[V4].len(), freed, "round {round}");
+            assert!(back.expire[V4].capacity() >= max_requests(n));
+            // asks for half to be freed: the flows it read in them go
+            let v = t.view();
+            let gone: Vec<u32> = back.touched[V4][..max_requests(n)].to_vec();
+            for &s in &gone {
+                let (k, _, _) = v.read(V4, s);
+                held.retain(|&h| key(h) != k);
+            }
+            back.expire[V4].extend(gone);
+            assert_eq!(memory(&t, &current, &back), start, "round {round}");
+        }
+        assert_eq!(t.overflow(), (0, 0));
     }
 
     #[test]
