@@ -53,33 +53,74 @@ const LIVE: u8 = 1;
 const EXPIRING: u8 = 2;
 
 /// What the collector knows of a flow in a worker's table: its counters
-/// as last read, the entry it counts into (with that entry's generation),
-/// and when it last changed.
+/// as last read, the entry it counts into (with that entry's generation)
+/// or, with no entry (the collector was full), what counting it needs
+/// ([`Untracked`]), and when it last changed. 32 bytes: the entry and the
+/// untracked flow's hosts share `link`.
 #[derive(Clone, Copy)]
 struct Handle {
     bytes: u64,
     packets: u32,
-    entry: u32,
-    generation: u32,
     last_tick: u32,
     last_epoch: u32,
+    /// [entry, its generation] when `class` is [`LINKED`], else the
+    /// untracked flow's hosts.
+    link: [u32; 2],
+    /// [`LINKED`], or the untracked flow's class.
+    class: u8,
+    v6: bool,
     state: u8,
     /// It counts in its conversation's `live`.
     conv: bool,
-    /// With no entry (the collector was full): what counting it needs.
-    untracked: Untracked,
+}
+
+/// `Handle::class` of a flow with an entry.
+const LINKED: u8 = 0xfe;
+
+impl Handle {
+    /// Its entry and that entry's generation ([`NO_SERIES`] if none).
+    #[inline]
+    fn entry(&self) -> (u32, u32) {
+        if self.class == LINKED {
+            (self.link[0], self.link[1])
+        } else {
+            (NO_SERIES, 0)
+        }
+    }
+
+    /// What counting it without an entry needs (unknown if it has one).
+    #[inline]
+    fn untracked(&self) -> Untracked {
+        if self.class == LINKED {
+            Untracked::NEW
+        } else {
+            Untracked::from_parts(self.class, self.v6, self.link)
+        }
+    }
+
+    fn set_entry(&mut self, entry: u32, generation: u32) {
+        if entry != NO_SERIES {
+            (self.class, self.link) = (LINKED, [entry, generation]);
+        } else if self.class == LINKED {
+            self.set_untracked(Untracked::NEW);
+        }
+    }
+
+    fn set_untracked(&mut self, u: Untracked) {
+        (self.class, self.v6, self.link) = u.parts();
+    }
 }
 
 const VACANT_HANDLE: Handle = Handle {
     bytes: 0,
     packets: 0,
-    entry: NO_SERIES,
-    generation: 0,
     last_tick: 0,
     last_epoch: 0,
+    link: Untracked::NEW.parts().2,
+    class: Untracked::NEW.parts().0,
+    v6: false,
     state: VACANT,
     conv: false,
-    untracked: Untracked::NEW,
 };
 
 /// A worker's tables as the collector reads them, and a handle per slot.
@@ -328,8 +369,8 @@ impl Accounts {
                 h.bytes = bytes;
                 h.last_tick = tick as u32;
                 h.last_epoch = epoch;
-                let (entry, generation) = (h.entry, h.generation);
-                let mut untracked = h.untracked;
+                let (entry, generation) = h.entry();
+                let mut untracked = h.untracked();
                 wf.seen(f, s);
                 if dp == 0 && db == 0 {
                     continue;
@@ -348,7 +389,7 @@ impl Accounts {
                         let addrs = [key.src(), key.dst()];
                         self.ledger
                             .count_untracked(&mut untracked, key.version(), addrs, c, tick);
-                        wf.handles[f][s as usize].untracked = untracked;
+                        wf.handles[f][s as usize].set_untracked(untracked);
                         continue;
                     }
                 }
@@ -570,10 +611,9 @@ impl Accounts {
             if let Some(Some(wf)) = self.workers.get_mut(worker)
                 && let Some(handle) = wf.get_mut(*hid)
             {
-                handle.entry = now;
-                handle.generation = self.ledger.entry_gen(now);
-                if now == NO_SERIES && !handle.untracked.known() {
-                    handle.untracked = self.ledger.untracked_of(&key);
+                handle.set_entry(now, self.ledger.entry_gen(now));
+                if now == NO_SERIES && !handle.untracked().known() {
+                    handle.set_untracked(self.ledger.untracked_of(&key));
                 }
                 if !handle.conv
                     && let Some(c) = self.conversations.get_mut(&ck, h)
@@ -633,7 +673,9 @@ impl Accounts {
         // looked at again
         for wf in self.workers.iter_mut().flatten() {
             for h in wf.handles.iter_mut().flatten() {
-                h.untracked = Untracked::NEW;
+                if h.class != LINKED {
+                    h.set_untracked(Untracked::NEW);
+                }
             }
         }
         self.worker_idle_ticks = worker_idle_ticks(&acc, self.refresh);
@@ -814,6 +856,21 @@ mod tests {
     use crate::collector::snapshot::{Count, HostCounts};
     use crate::netset::{Class, Networks};
     use crate::parse::{PortKind, v4_addr};
+
+    #[test]
+    fn handles_are_compact() {
+        // the README's memory per flow counts on it
+        assert_eq!(std::mem::size_of::<Handle>(), 32);
+        let mut h = VACANT_HANDLE;
+        assert_eq!(h.entry(), (NO_SERIES, 0));
+        assert!(!h.untracked().known());
+        h.set_entry(7, 3);
+        assert_eq!(h.entry(), (7, 3));
+        assert!(!h.untracked().known());
+        h.set_entry(NO_SERIES, 0);
+        assert_eq!(h.entry(), (NO_SERIES, 0));
+        assert!(!h.untracked().known());
+    }
 
     fn v4(s: &str) -> [u8; 16] {
         v4_addr(s.parse::<std::net::Ipv4Addr>().unwrap().octets())

@@ -50,6 +50,15 @@ impl Untracked {
     pub(super) fn known(&self) -> bool {
         self.class != Untracked::UNKNOWN
     }
+
+    /// Its class, IP version and hosts, for a handle to keep.
+    pub(super) const fn parts(&self) -> (u8, bool, [u32; 2]) {
+        (self.class, self.v6, self.hosts)
+    }
+
+    pub(super) fn from_parts(class: u8, v6: bool, hosts: [u32; 2]) -> Untracked {
+        Untracked { class, v6, hosts }
+    }
 }
 
 /// One host pair, service and direction.
