@@ -578,6 +578,85 @@ fn workers_take_the_policy_asked_for_not_the_inherited_one() {
     cap.stop();
 }
 
+/// The collector and the other threads keep off the workers' CPUs: on
+/// the CPUs `--collector-cpus` names, by default on those no worker is
+/// pinned to, anywhere when every CPU has a worker.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn collector_runs_off_the_workers_cpus() {
+    let _g = serial();
+    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if online < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let v = VethPair::new("cpus");
+    let others = |cap: &Capture, worker: &str| {
+        let threads = cap.thread_cpus();
+        assert!(
+            threads
+                .iter()
+                .any(|(n, c)| n == "ringflow-worker" && c == worker),
+            "{threads:?}"
+        );
+        let rest: Vec<String> = threads
+            .into_iter()
+            .filter(|(n, _)| n != "ringflow-worker")
+            .map(|(_, c)| c)
+            .collect();
+        assert!(!rest.is_empty(), "no other thread");
+        rest
+    };
+    // named
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "1",
+            "--cpus",
+            "1",
+            "--collector-cpus",
+            "0",
+        ],
+    );
+    assert!(others(&cap, "1").iter().all(|c| c == "0"));
+    assert!(
+        cap.log()
+            .iter()
+            .any(|l| l.contains("on CPU 1, collector on CPU 0")),
+        "{:?}",
+        cap.log()
+    );
+    cap.stop();
+    // by default, all but the worker's
+    let cap = Capture::start(
+        &v.rx,
+        &["--iface", &v.rx_if, "--workers", "1", "--cpus", "0"],
+    );
+    let rest = if online == 2 {
+        "1".to_string()
+    } else {
+        format!("1-{}", online - 1)
+    };
+    assert!(others(&cap, "0").iter().all(|c| *c == rest));
+    cap.stop();
+    // an offline CPU is a setup error
+    let out = v
+        .in_ns(&v.rx, bin())
+        .args(["--iface", &v.rx_if, "--collector-cpus", "999"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("CPU 999 in --collector-cpus is not online"),
+        "{err}"
+    );
+}
+
 #[test]
 #[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn live_exposition_passes_promtool() {

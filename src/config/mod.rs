@@ -163,6 +163,11 @@ pub struct RunArgs {
     /// CPUs to pin workers to, e.g. `0-3,6` [default: worker i on CPU i].
     #[arg(long, value_name = "LIST")]
     pub cpus: Option<String>,
+    /// CPUs for the collector and the other threads that are not workers
+    /// (HTTP, alert outputs), e.g. `0` [default: the online CPUs no worker
+    /// is pinned to; any CPU when every one has a worker].
+    #[arg(long, value_name = "LIST")]
+    pub collector_cpus: Option<String>,
     /// Bytes of each packet copied to the ring; counting
     /// always uses the length on the wire.
     #[arg(long)]

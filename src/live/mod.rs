@@ -195,6 +195,11 @@ impl Live {
     /// Opens every ring (so that every setup error comes before anything
     /// runs) and starts the workers and the collector.
     pub fn start(s: &LiveSettings) -> Result<Live, LiveError> {
+        // every thread started from here on runs on the collector's CPUs,
+        // but the workers, which pin themselves
+        if !s.collector_cpus.is_empty() {
+            sys::set_thread_cpus(&s.collector_cpus).map_err(LiveError::Config)?;
+        }
         let stats = Arc::new(CaptureStats::default());
         for i in &s.ifaces {
             stats.add_iface(&i.name);
@@ -208,8 +213,9 @@ impl Live {
         let (workers, mut collector) = pipeline(&s.pipeline);
         // the start line, logged once the workers say how they are scheduled
         let started = format!(
-            "ringflow: {what} with {n} worker(s) on CPU {}",
-            s.cpu_list()
+            "ringflow: {what} with {n} worker(s) on CPU {}{}",
+            s.cpu_list(),
+            s.collector_cpu_note(),
         );
         let memory = format!(
             "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",

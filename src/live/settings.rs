@@ -20,6 +20,8 @@ pub struct LiveSettings {
     pub backend: LiveBackend,
     /// One CPU per worker.
     pub cpus: Vec<usize>,
+    /// Where the collector and the other threads run; empty: anywhere.
+    pub collector_cpus: Vec<usize>,
     pub snaplen: u32,
     pub filter: Option<String>,
     pub socket: SocketConfig,
@@ -354,24 +356,34 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             .min(online.len()),
     }
     .max(1);
-    let cpu_pool = match &args.cpus {
-        Some(list) => {
-            let cpus = parse_cpu_list(list).map_err(cfg)?;
-            if let Some(bad) = cpus.iter().find(|c| !online.contains(c)) {
-                return Err(cfg(format!(
-                    "CPU {bad} in --cpus is not online (online: {})",
-                    online
-                        .iter()
-                        .map(|c| c.to_string())
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )));
-            }
-            cpus
+    let online_list = |flag: &str, list: &str| -> Result<Vec<usize>, LiveError> {
+        let cpus = parse_cpu_list(list).map_err(|e| cfg(format!("--{flag}: {e}")))?;
+        if let Some(bad) = cpus.iter().find(|c| !online.contains(c)) {
+            return Err(cfg(format!(
+                "CPU {bad} in --{flag} is not online (online: {})",
+                online
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )));
         }
+        Ok(cpus)
+    };
+    let cpu_pool = match &args.cpus {
+        Some(list) => online_list("cpus", list)?,
         None => online.clone(),
     };
-    let cpus = (0..workers).map(|w| cpu_pool[w % cpu_pool.len()]).collect();
+    let cpus: Vec<usize> = (0..workers).map(|w| cpu_pool[w % cpu_pool.len()]).collect();
+    // the collector keeps off the workers' CPUs where there is one left
+    let collector_cpus = match &args.collector_cpus {
+        Some(list) => online_list("collector-cpus", list)?,
+        None => online
+            .iter()
+            .copied()
+            .filter(|c| !cpus.contains(c))
+            .collect(),
+    };
 
     let duration =
         |v: &Option<String>, flag: &str, default: Duration| -> Result<Duration, LiveError> {
@@ -434,6 +446,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         ifaces,
         backend,
         cpus,
+        collector_cpus,
         snaplen,
         filter: args.filter.clone(),
         socket: SocketConfig {
@@ -460,11 +473,25 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     })
 }
 
+/// CPUs as `--cpus` takes them: `0,1`.
+fn list_of(cpus: &[usize]) -> String {
+    let cpus: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+    cpus.join(",")
+}
+
 impl LiveSettings {
     /// The workers' CPUs, as `--cpus` takes them: `0,1`.
     pub(super) fn cpu_list(&self) -> String {
-        let cpus: Vec<String> = self.cpus.iter().map(|c| c.to_string()).collect();
-        cpus.join(",")
+        list_of(&self.cpus)
+    }
+
+    /// Where the collector runs, for the start line.
+    pub(super) fn collector_cpu_note(&self) -> String {
+        if self.collector_cpus.is_empty() {
+            String::new()
+        } else {
+            format!(", collector on CPU {}", list_of(&self.collector_cpus))
+        }
     }
 
     /// The effective settings as TOML lines, defaults applied.
@@ -523,6 +550,12 @@ impl LiveSettings {
             None => "worker-priority = \"normal\"".into(),
         });
         out.push(format!("cpus = \"{}\"", self.cpu_list()));
+        if !self.collector_cpus.is_empty() {
+            out.push(format!(
+                "collector-cpus = \"{}\"",
+                list_of(&self.collector_cpus)
+            ));
+        }
         out.push(format!("snaplen = {}", self.snaplen));
         if let Some(f) = &self.filter {
             out.push(format!("filter = {f:?}"));

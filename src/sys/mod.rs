@@ -259,6 +259,17 @@ pub fn set_thread_priority(priority: Option<u8>) -> Result<(), SysError> {
     check_ret("sched_setscheduler", ret).map(drop)
 }
 
+/// Lets the calling thread, and the threads it starts from now on, run
+/// only on `cpus`.
+pub fn set_thread_cpus(cpus: &[usize]) -> Result<(), String> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(|e| format!("CPU {c}: {e}"))?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("sched_setaffinity: {e}"))
+}
+
 /// Asks the CPU to start loading the cache line of `r`, without waiting
 /// for it: tables touch a whole stage of entries this way so that their
 /// cache misses overlap instead of coming one after another.

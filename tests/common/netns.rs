@@ -462,6 +462,23 @@ impl Capture {
         out
     }
 
+    /// Each thread's name and the CPUs it may run on
+    /// (`Cpus_allowed_list`), sorted by name.
+    pub fn thread_cpus(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.id())).unwrap();
+        for t in tasks.map_while(Result::ok) {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            if let Some(l) = status.lines().find(|l| l.starts_with("Cpus_allowed_list:")) {
+                let cpus = l.split_whitespace().nth(1).unwrap_or("").to_string();
+                out.push((comm.trim().to_string(), cpus));
+            }
+        }
+        out.sort();
+        out
+    }
+
     /// Waits until a log line contains `what`.
     pub fn wait_log(&self, what: &str, timeout: Duration) -> bool {
         let end = Instant::now() + timeout;
