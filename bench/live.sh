@@ -72,7 +72,7 @@ printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %10s\n' tool flows mix offered_
 for flows in $FLOWS; do
  table=""
  if [ "$flows" -gt 150000 ]; then
-   table="--flow-table-size $((flows * 11 / 10))"
+   table="--flow-table-size $((flows * 11 / 10)) --flow-table-size-v6 1024"
    echo "# $flows flows: ringflow $table" >&2
  fi
  for mix in $MIXES; do
@@ -86,7 +86,9 @@ for flows in $FLOWS; do
           xdp-native) backend="--backend af-xdp --xdp-mode native" ;;
           xdp-skb) backend="--backend af-xdp --xdp-mode skb" ;;
         esac
-        ip netns exec "$RX" taskset -c "$CAP_CPU" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" $table ${RINGFLOW_ARGS:-} \
+        # the worker on the receive CPU; the collector and the other
+        # threads keep off it (ringflow's default), so on the other one
+        ip netns exec "$RX" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" $table ${RINGFLOW_ARGS:-} \
           --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
         ready="serving" ;;
       tcpdump)
@@ -137,7 +139,9 @@ for flows in $FLOWS; do
       ringflow|xdp-*)
         join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v m="$mix" -v c="$captured" '
           $3 > $2 && c > 0 {printf "%s %s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, m, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
-          >>"$work/threads" ;;
+          >>"$work/threads"
+        # and what it took at start
+        grep -o 'memory: .*' "$log" | sed "s/^/$tool $flows $mix: /" >>"$work/threads" || true ;;
     esac
   done
  done
