@@ -453,6 +453,10 @@ fn bad_accounting_flags_are_one_line_errors() {
         (&["--local-networks", "10.0.0.1/8"][..], "host bits"),
         (&["--monitor-subnets", "10.0.0.0/40"][..], "prefix length"),
         (&["--max-entries", "0"][..], "--max-entries 0"),
+        (
+            &["--max-entries", "16777215"][..],
+            "--max-entries 16777215 must be between 1 and 16777214",
+        ),
         (&["--flow-window", "never"][..], "--flow-window"),
     ] {
         let out = run(&[&["replay", "/nonexistent.pcap", "--print"][..], args].concat());

@@ -79,6 +79,8 @@ pub(super) struct Entry {
     window: Window,
     last_tick: u64,
     first_ns: u64,
+    /// See [`Ranked::generation`].
+    generation: u32,
 }
 
 const NO_COUNT: Count = Count {
@@ -113,6 +115,7 @@ const VACANT_ENTRY: Entry = Entry {
     window: NO_WINDOW,
     last_tick: 0,
     first_ns: 0,
+    generation: 0,
 };
 
 /// One monitored IP.
@@ -128,6 +131,8 @@ pub(super) struct Host {
     last_tick: u64,
     /// What it sent and received in the current alert interval.
     interval: [Counts; 2],
+    /// See [`Ranked::generation`].
+    generation: u32,
 }
 
 /// What fills a host slot that was reserved but not yet used.
@@ -145,6 +150,7 @@ const VACANT_HOST: Host = Host {
         bytes: 0,
         flows: 0,
     }; 2],
+    generation: 0,
 };
 
 /// The entries and hosts, and the totals they add up to. Exported entries
@@ -279,6 +285,8 @@ impl Ledger {
             window,
             last_tick: tick,
             first_ns: s.first_ns,
+            // the slot table carries on its slot's generation
+            generation: 0,
         };
         let made = self.entries.live();
         let idx = self
@@ -311,6 +319,7 @@ impl Ledger {
             window,
             last_tick: tick,
             interval: [Counts::default(); 2],
+            generation: 0,
         };
         let made = self.hosts.live();
         let idx = self
@@ -725,6 +734,12 @@ impl Ranked for Entry {
             self.base = self.total;
         }
     }
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
+    }
 }
 
 impl Ranked for Host {
@@ -753,5 +768,11 @@ impl Ranked for Host {
         if !exported {
             self.base = self.total;
         }
+    }
+    fn generation(&self) -> u32 {
+        self.generation
+    }
+    fn set_generation(&mut self, generation: u32) {
+        self.generation = generation;
     }
 }

@@ -64,6 +64,10 @@ pub(super) trait Ranked {
     fn key(&self) -> Self::Key;
     /// Exports it or folds it; a folded one's base follows its total.
     fn set_exported(&mut self, exported: bool);
+    /// How many times its slot's item was forgotten: a cached item number
+    /// is still good while the generation is.
+    fn generation(&self) -> u32;
+    fn set_generation(&mut self, generation: u32);
 }
 
 /// Exports the `n` live items with the most window bytes at bucket `now`
@@ -411,6 +415,10 @@ mod tests {
         fn set_exported(&mut self, exported: bool) {
             self.exported = exported;
         }
+        fn generation(&self) -> u32 {
+            0
+        }
+        fn set_generation(&mut self, _: u32) {}
     }
 
     #[test]

@@ -25,9 +25,6 @@ pub(super) struct SlotTable<T> {
     /// Item of each [`Ranked::index_key`].
     index: ItemIndex,
     free: Vec<u32>,
-    /// Per slot, how many times its item was forgotten: an index cached
-    /// with its generation is still good while the generation is.
-    gens: Vec<u32>,
 }
 
 impl<T: Ranked + Copy> SlotTable<T> {
@@ -36,7 +33,6 @@ impl<T: Ranked + Copy> SlotTable<T> {
             items: Vec::new(),
             index: ItemIndex::new(),
             free: Vec::new(),
-            gens: Vec::new(),
         }
     }
 
@@ -48,20 +44,18 @@ impl<T: Ranked + Copy> SlotTable<T> {
     pub(super) fn reserve(&mut self, n: usize, vacant: T) {
         self.index.reserve(n, &self.items);
         reserve_written(&mut self.items, n, vacant);
-        reserve_written(&mut self.gens, n, 0);
     }
 
-    /// The generation of slot `i` (see [`SlotTable::gens`]).
+    /// The generation of slot `i`: how many times its item was forgotten
+    /// (see [`Ranked::generation`]).
     #[inline]
     pub(super) fn gen_of(&self, i: u32) -> u32 {
-        self.gens.get(i as usize).copied().unwrap_or(0)
+        self.items.get(i as usize).map_or(0, Ranked::generation)
     }
 
     /// Bytes the items and the index hold.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<T>()
-            + self.gens.capacity() * 4
-            + self.index.memory_bytes()
+        self.items.capacity() * std::mem::size_of::<T>() + self.index.memory_bytes()
     }
 
     /// Starts loading the index slot of `key`.
@@ -82,18 +76,20 @@ impl<T: Ranked + Copy> SlotTable<T> {
         if let Some(i) = self.index.find(&key, h, &self.items) {
             return Some(i);
         }
-        if self.live() >= limit {
+        if self.live() >= limit.min(MAX_ITEMS) {
             return None;
         }
         let item = make();
         let i = match self.free.pop() {
             Some(i) => {
+                // the slot's generation goes on
+                let generation = self.items[i as usize].generation();
                 self.items[i as usize] = item;
+                self.items[i as usize].set_generation(generation);
                 i
             }
             None => {
                 self.items.push(item);
-                self.gens.push(0);
                 (self.items.len() - 1) as u32
             }
         };
@@ -104,14 +100,13 @@ impl<T: Ranked + Copy> SlotTable<T> {
     /// Forgets every live item `gone` picks. Returns whether any went.
     pub(super) fn forget_where(&mut self, mut gone: impl FnMut(&T) -> bool) -> bool {
         let mut any = false;
-        for (i, x) in self.items.iter_mut().enumerate() {
+        for i in 0..self.items.len() {
+            let x = &mut self.items[i];
             if x.alive() && gone(x) {
                 x.forget();
-                if let Some(g) = self.gens.get_mut(i) {
-                    *g = g.wrapping_add(1);
-                }
-                let k = x.index_key();
-                self.index.remove(self.index.hash(&k), i as u32);
+                x.set_generation(x.generation().wrapping_add(1));
+                let h = self.index.hash(&x.index_key());
+                self.index.remove(h, i as u32, &self.items);
                 self.free.push(i as u32);
                 any = true;
             }
@@ -120,17 +115,28 @@ impl<T: Ranked + Copy> SlotTable<T> {
     }
 }
 
-/// The index of a [`SlotTable`]: an open-addressing table of 8-byte
-/// slots, each the top half of an item's hash and the item's number, so
-/// the key itself is read from the item. Linear probing from a home slot
-/// chosen by that half of the hash, backward-shift removal (no
-/// tombstones), at most 3/4 full: about 11 bytes per item instead of a
-/// copy of its key.
+/// Items a [`SlotTable`] holds at most: what an index slot can number
+/// (24 bits, 0 meaning empty), the bound of `--max-entries`.
+pub(super) const MAX_ITEMS: usize = crate::config::MAX_ENTRIES;
+
+/// The index of a [`SlotTable`]: an open-addressing table of 4-byte
+/// slots, each 8 bits of an item's hash above the item's number + 1, so
+/// the key itself is read from the item (a slot whose bits differ is
+/// passed over without reading it). Linear probing, backward-shift
+/// removal (no tombstones; a slot that might move has its home found
+/// from its item's key), at most 3/4 full: about 5.3 bytes per item
+/// instead of a copy of its key.
 pub(super) struct ItemIndex {
-    /// 0: empty; else the hash's top 32 bits above the item's number + 1.
-    slots: HugeBuf<u64>,
+    /// 0: empty; else the hash's top 8 bits above the item's number + 1.
+    slots: HugeBuf<u32>,
     len: usize,
     seed: u64,
+}
+
+/// 8 bits of the hash, above the item's number.
+#[inline]
+fn tag(hash: u64) -> u32 {
+    ((hash >> 56) as u32) << 24
 }
 
 impl ItemIndex {
@@ -152,14 +158,13 @@ impl ItemIndex {
     }
 
     fn memory_bytes(&self) -> usize {
-        self.slots.len() * 8
+        self.slots.len() * 4
     }
 
-    /// Where a hash's probe starts: its top half scaled to the slot count
-    /// (from the top half alone, so removal can find it from a slot).
+    /// Where a hash's probe starts: the hash scaled to the slot count.
     #[inline]
-    fn home(&self, tag: u64) -> usize {
-        ((tag * self.slots.len() as u64) >> 32) as usize
+    fn home(&self, hash: u64) -> usize {
+        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
     }
 
     #[inline]
@@ -170,24 +175,23 @@ impl ItemIndex {
     /// Loads the home slot of `hash`.
     #[inline]
     fn touch(&self, hash: u64) {
-        if let Some(s) = self.slots.get(self.home(hash >> 32)) {
+        if let Some(s) = self.slots.get(self.home(hash)) {
             crate::sys::prefetch_all(s);
         }
     }
 
-    /// The item with `key`, comparing keys only where the hashes' top
-    /// halves agree.
+    /// The item with `key`, comparing keys only where the hash bits agree.
     #[inline]
     fn find<T: Ranked>(&self, key: &FlowKey, hash: u64, items: &[T]) -> Option<u32> {
-        let tag = hash >> 32;
-        let mut i = self.home(tag);
+        let want = tag(hash);
+        let mut i = self.home(hash);
         loop {
             let s = self.slots[i];
             if s == 0 {
                 return None;
             }
-            if s >> 32 == tag {
-                let item = (s & 0xffff_ffff) as u32 - 1;
+            if s & 0xff00_0000 == want {
+                let item = (s & 0x00ff_ffff) - 1;
                 if items
                     .get(item as usize)
                     .is_some_and(|x| x.index_key().same(key))
@@ -205,23 +209,23 @@ impl ItemIndex {
         if self.len >= self.capacity() {
             self.rebuild(self.slots.len() * 2, items, Some(item));
         }
-        self.put(hash >> 32, item);
+        self.put(hash, item);
     }
 
-    fn put(&mut self, tag: u64, item: u32) {
-        let mut i = self.home(tag);
+    fn put(&mut self, hash: u64, item: u32) {
+        let mut i = self.home(hash);
         while self.slots[i] != 0 {
             i = self.next(i);
         }
-        self.slots[i] = tag << 32 | (u64::from(item) + 1);
+        self.slots[i] = tag(hash) | (item + 1);
         self.len += 1;
     }
 
     /// Removes `item`, whose key hashes to `hash`, closing the gap behind
-    /// it.
-    fn remove(&mut self, hash: u64, item: u32) {
-        let want = (hash >> 32) << 32 | (u64::from(item) + 1);
-        let mut hole = self.home(hash >> 32);
+    /// it (the homes of the slots after it come from their items' keys).
+    fn remove<T: Ranked>(&mut self, hash: u64, item: u32, items: &[T]) {
+        let want = tag(hash) | (item + 1);
+        let mut hole = self.home(hash);
         loop {
             match self.slots[hole] {
                 0 => return,
@@ -238,9 +242,12 @@ impl ItemIndex {
             if s == 0 {
                 return;
             }
+            let Some(x) = items.get(((s & 0x00ff_ffff) - 1) as usize) else {
+                continue;
+            };
             // s moves back to the hole unless its home lies cyclically in
             // (hole, j]
-            let home = self.home(s >> 32);
+            let home = self.home(self.hash(&x.index_key()));
             let stays = if hole <= j {
                 hole < home && home <= j
             } else {
@@ -270,7 +277,7 @@ impl ItemIndex {
         for (i, x) in items.iter().enumerate() {
             if x.alive() && skip != Some(i as u32) {
                 let h = self.hash(&x.index_key());
-                self.put(h >> 32, i as u32);
+                self.put(h, i as u32);
             }
         }
     }
@@ -285,6 +292,7 @@ mod tests {
     struct Item {
         key: u32,
         alive: bool,
+        generation: u32,
         window: Window,
     }
 
@@ -309,6 +317,34 @@ mod tests {
             self.key
         }
         fn set_exported(&mut self, _: bool) {}
+        fn generation(&self) -> u32 {
+            self.generation
+        }
+        fn set_generation(&mut self, g: u32) {
+            self.generation = g;
+        }
+    }
+
+    /// A forgotten item's slot counts one generation more, and keeps it
+    /// when a new item takes the slot.
+    #[test]
+    fn generations_go_on_across_reuse() {
+        let mut t: SlotTable<Item> = SlotTable::new();
+        let item = |key| {
+            move || Item {
+                key,
+                alive: true,
+                ..Item::default()
+            }
+        };
+        let a = t.get_or_add(crate::flow::numbered(1), 10, item(1)).unwrap();
+        assert_eq!(t.gen_of(a), 0);
+        assert!(t.forget_where(|x| x.key == 1));
+        assert_eq!(t.gen_of(a), 1);
+        let b = t.get_or_add(crate::flow::numbered(2), 10, item(2)).unwrap();
+        assert_eq!((b, t.gen_of(b)), (a, 1));
+        assert!(t.forget_where(|x| x.key == 2));
+        assert_eq!(t.gen_of(a), 2);
     }
 
     /// Items come and go in random order, the table grows from its

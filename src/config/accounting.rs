@@ -7,6 +7,10 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The most `--max-entries` can be: the collector's indices number their
+/// items in 24 bits.
+pub const MAX_ENTRIES: usize = (1 << 24) - 2;
+
 /// Exposition families of the tools ringflow replaces, exported beside
 /// its own.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -453,7 +457,14 @@ impl AccountingArgs {
                 d.max_flow_series,
             )?,
             max_hosts: limit(self.max_hosts, "max-hosts", 0, d.max_hosts)?,
-            max_entries: limit(self.max_entries, "max-entries", 1, d.max_entries)?,
+            max_entries: match limit(self.max_entries, "max-entries", 1, d.max_entries)? {
+                n if n > MAX_ENTRIES => {
+                    return Err(format!(
+                        "--max-entries {n} must be between 1 and {MAX_ENTRIES}"
+                    ));
+                }
+                n => n,
+            },
             flow_window: duration(&self.flow_window, "flow-window", d.flow_window)?,
             flow_idle: duration(&self.flow_idle, "flow-idle", d.flow_idle)?,
             flow_table_idle: duration(&self.flow_table_idle, "flow-table-idle", d.flow_table_idle)?,

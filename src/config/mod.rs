@@ -11,7 +11,7 @@ mod file;
 
 pub use accounting::{
     ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertGroup, AlertGroupArgs, AlertLimits, Compat,
-    CompatProfile, Detection, ScanLimits, parse_size,
+    CompatProfile, Detection, MAX_ENTRIES, ScanLimits, parse_size,
 };
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
 pub use file::{config_table, merge, merge_accounting, read_config_file, run_args_from_table};
