@@ -1277,6 +1277,31 @@ mod tests {
         assert!(st.ledger.entries.items.len() <= 1000 && st.ledger.hosts.items.len() <= 1000);
     }
 
+    /// A host's alert-interval counts are kept only while a volume limit
+    /// is set: a reload that sets one makes room for them, and they count
+    /// from then on.
+    #[test]
+    fn volume_limits_set_by_a_reload_count_from_then() {
+        let mut st = state(Accounting::default());
+        let before = st.memory_bytes();
+        let k = udp("10.0.0.1", "198.51.100.1", 53);
+        interval(&mut st, &[(k, 10, 1000)]);
+        assert!(st.accounts.ledger.host_intervals().is_empty());
+        let mut acc = Accounting::default();
+        acc.detection.limits.bytes = Some(1_000_000);
+        st.accounts.reconfigure(acc);
+        assert_eq!(st.memory_bytes(), before + 250_000 * 48);
+        interval(&mut st, &[(k, 3, 1000)]);
+        let iv = st.accounts.ledger.host_intervals();
+        assert_eq!(iv.len(), 1);
+        assert_eq!((iv[0].2[0].packets, iv[0].2[0].bytes), (3, 3000));
+        // and none once no limit is set
+        st.accounts.reconfigure(Accounting::default());
+        assert_eq!(st.memory_bytes(), before);
+        interval(&mut st, &[(k, 3, 1000)]);
+        assert!(st.accounts.ledger.host_intervals().is_empty());
+    }
+
     #[test]
     fn reload_moves_classes_without_losing_a_count() {
         let mut st = state(Accounting::default());

@@ -129,8 +129,6 @@ pub(super) struct Host {
     base: HostCounts,
     window: Window,
     last_tick: u64,
-    /// What it sent and received in the current alert interval.
-    interval: [Counts; 2],
     /// See [`Ranked::generation`].
     generation: u32,
 }
@@ -145,13 +143,17 @@ const VACANT_HOST: Host = Host {
     base: NO_HOST_COUNTS,
     window: NO_WINDOW,
     last_tick: 0,
-    interval: [Counts {
-        packets: 0,
-        bytes: 0,
-        flows: 0,
-    }; 2],
     generation: 0,
 };
+
+/// A host's traffic in the current alert interval: what it sent, what it
+/// received.
+type Interval = [Counts; 2];
+const NO_INTERVAL: Interval = [Counts {
+    packets: 0,
+    bytes: 0,
+    flows: 0,
+}; 2];
 
 /// The entries and hosts, and the totals they add up to. Exported entries
 /// and hosts are re-ranked each publication; the rest are folded.
@@ -160,6 +162,9 @@ pub(super) struct Ledger {
     pub(super) acc: std::sync::Arc<Accounting>,
     /// Volume limits are set: hosts count their alert-interval traffic.
     watch: bool,
+    /// Per host, its traffic in the current alert interval: only while
+    /// volume limits are set, the one thing that reads it.
+    intervals: Vec<Interval>,
     pub(super) idle_ticks: u64,
     bucket_ticks: u64,
     pub(super) entries: SlotTable<Entry>,
@@ -190,6 +195,7 @@ impl Ledger {
     pub(super) fn new(refresh: Duration, acc: Accounting) -> Ledger {
         let mut b = Ledger {
             watch: acc.detection.volume_enabled(),
+            intervals: Vec::new(),
             acc: std::sync::Arc::new(acc),
             idle_ticks: 1,
             bucket_ticks: 1,
@@ -215,6 +221,13 @@ impl Ledger {
         let n = self.acc.max_entries;
         self.entries.reserve(n, VACANT_ENTRY);
         self.hosts.reserve(n, VACANT_HOST);
+        if self.watch {
+            super::slots::reserve_written(&mut self.intervals, n, NO_INTERVAL);
+            // hosts made while no limit was set start from nothing
+            self.intervals.resize(self.hosts.items.len(), NO_INTERVAL);
+        } else {
+            self.intervals = Vec::new();
+        }
         if self.acc.compat.trafficmonitor {
             super::slots::reserve_written(&mut self.macs, n, [0; 12]);
         } else {
@@ -225,7 +238,10 @@ impl Ledger {
 
     /// Bytes its entries, hosts and their indices hold.
     pub(super) fn memory_bytes(&self) -> usize {
-        self.entries.memory_bytes() + self.hosts.memory_bytes() + self.macs.capacity() * 12
+        self.entries.memory_bytes()
+            + self.hosts.memory_bytes()
+            + self.macs.capacity() * 12
+            + self.intervals.capacity() * std::mem::size_of::<Interval>()
     }
 
     fn set_times(&mut self, refresh: Duration) {
@@ -318,7 +334,6 @@ impl Ledger {
             base: HostCounts::default(),
             window,
             last_tick: tick,
-            interval: [Counts::default(); 2],
             generation: 0,
         };
         let made = self.hosts.live();
@@ -328,6 +343,13 @@ impl Ledger {
             .unwrap_or(HOST_LOOKUP);
         if self.hosts.live() != made {
             self.host_ranking.touched(idx);
+            if self.watch {
+                let i = idx as usize;
+                if self.intervals.len() <= i {
+                    self.intervals.resize(i + 1, NO_INTERVAL);
+                }
+                self.intervals[i] = NO_INTERVAL;
+            }
         }
         idx
     }
@@ -376,8 +398,8 @@ impl Ledger {
                 self.host_ranking.touched(link);
             }
             h.last_tick = tick;
-            if self.watch {
-                let i = &mut h.interval[side];
+            if let Some(iv) = self.intervals.get_mut(link as usize) {
+                let i = &mut iv[side];
                 i.packets += packets;
                 i.bytes += bytes;
             }
@@ -391,8 +413,9 @@ impl Ledger {
         self.hosts
             .items
             .iter()
-            .filter(|h| h.alive && h.interval != [Counts::default(); 2])
-            .map(|h| (h.version, h.addr, h.interval))
+            .zip(&self.intervals)
+            .filter(|(h, iv)| h.alive && **iv != NO_INTERVAL)
+            .map(|(h, iv)| (h.version, h.addr, *iv))
             .collect()
     }
 
@@ -403,16 +426,14 @@ impl Ledger {
             return;
         }
         let link = self.host_for(version, addr, tick);
-        if let Some(h) = self.hosts.items.get_mut(link as usize) {
-            h.interval[side].flows += 1;
+        if let Some(iv) = self.intervals.get_mut(link as usize) {
+            iv[side].flows += 1;
         }
     }
 
     /// Starts a new alert interval.
     pub(super) fn clear_intervals(&mut self) {
-        for h in self.hosts.items.iter_mut() {
-            h.interval = [Counts::default(); 2];
-        }
+        self.intervals.fill(NO_INTERVAL);
     }
 
     /// The evidence of an alert: the ten heaviest peers (by bytes over the
