@@ -24,8 +24,9 @@ type Staged = (SeriesKey, u32, Option<(FlowKey, u64, bool)>);
 const STAGE: usize = 16;
 
 /// Touched slots a merge reads before it counts the new flows among them:
-/// what bounds its scratch.
-const MERGE_CHUNK: usize = 65_536;
+/// what bounds its scratch (the flows read, and the conversations decided
+/// that the collector has no room to remember), a few MiB at this size.
+const MERGE_CHUNK: usize = 4_096;
 
 /// A flow to count the long way: its key, what to count, and its handle
 /// ([`handle_id`]).
