@@ -124,14 +124,14 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     assert!(one("ringflow_scan_sources") <= 2 * 100_000);
     assert_eq!(one("ringflow_scan_untracked_total"), 0);
 
-    // README: at most 600 bytes per --max-entries, plus the worker tables
+    // README: at most 500 bytes per --max-entries, plus the worker tables
     // (25 MiB for one worker, handles included), plus the scan tables'
     // bound, plus 64 MiB for the program, the replay buffers and the
     // exposition
     let detection = one("ringflow_detection_memory_bytes");
     let tables = one("ringflow_flow_table_memory_bytes");
     assert!(tables < 28 << 20, "{tables}");
-    let bound = 250_000 * 600 + tables + detection + 64 * (1 << 20);
+    let bound = 250_000 * 500 + tables + detection + 64 * (1 << 20);
     eprintln!(
         "flood: peak RSS {:.1} MiB (bound {:.1} MiB)",
         peak as f64 / f64::from(1 << 20),

@@ -71,21 +71,26 @@ pub(super) trait Ranked {
 }
 
 /// Exports the `n` live items with the most window bytes at bucket `now`
-/// (ties: smallest key first) and folds the others. `rank` is scratch.
+/// (ties: smallest key first) and folds the others. `rank` is scratch:
+/// the chosen so far, as a heap with the least first, so it holds `n`
+/// places however many items there are.
 pub(super) fn rank_into<T: Ranked>(items: &mut [T], rank: &mut Vec<Place>, now: u64, n: usize) {
     rank.clear();
-    rank.extend(
-        items
-            .iter()
-            .enumerate()
-            .filter(|(_, x)| x.alive())
-            .map(|(i, x)| Place::of(x, i as u32, now)),
-    );
-    if rank.len() > n {
-        if n > 0 {
-            rank.select_nth_unstable_by(n - 1, |a, b| ahead(*a, *b, items));
+    if n > 0 {
+        for (i, x) in items.iter().enumerate() {
+            if !x.alive() {
+                continue;
+            }
+            let p = Place::of(x, i as u32, now);
+            if rank.len() < n {
+                rank.push(p);
+                let last = rank.len() - 1;
+                sift_up(rank, last, items);
+            } else if better(p, rank[0], items) {
+                rank[0] = p;
+                sift_down(rank, 0, items);
+            }
         }
-        rank.truncate(n);
     }
     // walk the items and the chosen indices in step
     rank.sort_unstable_by_key(|r| r.item);
@@ -95,6 +100,38 @@ pub(super) fn rank_into<T: Ranked>(items: &mut [T], rank: &mut Vec<Place>, now: 
         if x.alive() {
             x.set_exported(sel);
         }
+    }
+}
+
+/// Moves `heap[at]` towards the root while it is behind its parent (the
+/// least at the root).
+fn sift_up<T: Ranked>(heap: &mut [Place], mut at: usize, items: &[T]) {
+    while at > 0 {
+        let parent = (at - 1) / 2;
+        if !better(heap[parent], heap[at], items) {
+            return;
+        }
+        heap.swap(parent, at);
+        at = parent;
+    }
+}
+
+/// Moves `heap[at]` towards the leaves while a child is behind it.
+fn sift_down<T: Ranked>(heap: &mut [Place], mut at: usize, items: &[T]) {
+    loop {
+        let (l, r) = (2 * at + 1, 2 * at + 2);
+        let mut least = at;
+        if l < heap.len() && better(heap[least], heap[l], items) {
+            least = l;
+        }
+        if r < heap.len() && better(heap[least], heap[r], items) {
+            least = r;
+        }
+        if least == at {
+            return;
+        }
+        heap.swap(at, least);
+        at = least;
     }
 }
 
@@ -451,6 +488,15 @@ mod tests {
             let want: Vec<u32> = (0..500).filter(|&i| full[i as usize].exported).collect();
             let got: Vec<u32> = (0..500).filter(|&i| items[i as usize].exported).collect();
             assert_eq!(got, want, "round {round}, n {n}");
+            // and the full ranking is the top n by a plain sort
+            let mut sorted: Vec<u32> = (0..500).collect();
+            sorted.sort_by_key(|&i| {
+                let x = &items[i as usize];
+                (std::cmp::Reverse(x.window.sum(bucket)), x.key)
+            });
+            let mut top: Vec<u32> = sorted[..n].to_vec();
+            top.sort();
+            assert_eq!(want, top, "round {round}, n {n}");
             // in key order
             let listed: Vec<u32> = inc.exported(&items).map(|(_, x)| x.key).collect();
             let mut keys: Vec<u32> = want.iter().map(|&i| items[i as usize].key).collect();
