@@ -40,7 +40,9 @@ pub struct Distinct<K> {
     capacity: usize,
     keys: HashMap<K, Targets, FastState>,
     /// Keys in the order they were made; those that have since reached a
-    /// second target (or are gone) are skipped when evicting.
+    /// second target are skipped when evicting. Every key in it is in
+    /// `keys` (a key leaves `keys` only when it is popped from here, or
+    /// with both cleared), so it holds `capacity` keys at most.
     single: VecDeque<K>,
     /// Keys that went over the limit since the last [`Distinct::take_over`].
     over: Vec<(K, usize)>,
@@ -55,7 +57,7 @@ impl<K: Copy + Eq + Hash> Distinct<K> {
             limit,
             capacity,
             keys: HashMap::with_capacity_and_hasher(capacity, FastState::default()),
-            single: VecDeque::with_capacity(2 * capacity),
+            single: VecDeque::with_capacity(capacity),
             over: Vec::new(),
             untracked: 0,
         }
@@ -73,7 +75,7 @@ impl<K: Copy + Eq + Hash> Distinct<K> {
     /// targets at their largest.
     pub fn memory_bound(&self) -> usize {
         let key = std::mem::size_of::<K>();
-        self.capacity * (key + std::mem::size_of::<Targets>() + 8 + 2 * key)
+        self.capacity * (key + std::mem::size_of::<Targets>() + 8 + key)
             + self.capacity * (self.limit + 1) * 4
     }
 
@@ -177,6 +179,7 @@ mod tests {
         let mut d: Distinct<u32> = Distinct::new(limit, capacity);
         let scanner = u32::MAX;
         let mut next_source = 0u32;
+        let room = d.single.capacity();
         // a million one-packet sources, with the scanner's 100 targets
         // spread among them: 10000 new sources between two of its targets,
         // fewer than the table holds
@@ -188,6 +191,9 @@ mod tests {
             }
             assert!(d.len() <= capacity);
         }
+        // the order of keys never needed more than the room taken at start
+        assert!(d.single.len() <= capacity);
+        assert_eq!(d.single.capacity(), room);
         assert!(d.is_over(&scanner), "the scanner is still tracked and over");
         assert_eq!(d.take_over(), [(scanner, limit + 1)]);
         assert_eq!(d.untracked, 0);
