@@ -16,20 +16,28 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 
 /// The distinct targets of a key: the first inline (most keys never have
-/// another, and then nothing is allocated), the others after it.
+/// another, and then nothing is allocated), the others behind one
+/// pointer, so a key's entry is 16 bytes beside the key.
 #[derive(Debug)]
 struct Targets {
     first: u32,
-    more: Vec<u32>,
+    // boxed on purpose: a pointer beside every key instead of a vector's
+    // three words, for the one key in many that has a second target
+    #[allow(clippy::box_collection)]
+    more: Option<Box<Vec<u32>>>,
 }
 
 impl Targets {
     fn len(&self) -> usize {
-        1 + self.more.len()
+        1 + self.more.as_ref().map_or(0, |m| m.len())
     }
 
     fn contains(&self, t: &u32) -> bool {
-        self.first == *t || self.more.contains(t)
+        self.first == *t || self.more.as_ref().is_some_and(|m| m.contains(t))
+    }
+
+    fn push(&mut self, t: u32) {
+        self.more.get_or_insert_default().push(t);
     }
 }
 
@@ -76,14 +84,14 @@ impl<K: Copy + Eq + Hash> Distinct<K> {
     pub fn memory_bound(&self) -> usize {
         let key = std::mem::size_of::<K>();
         self.capacity * (key + std::mem::size_of::<Targets>() + 8 + key)
-            + self.capacity * (self.limit + 1) * 4
+            + self.capacity * ((self.limit + 1) * 4 + std::mem::size_of::<Vec<u32>>())
     }
 
     /// `key` opened a conversation to `target` (a fingerprint).
     pub fn add(&mut self, key: K, target: u32) {
         if let Some(t) = self.keys.get_mut(&key) {
             if t.len() <= self.limit && !t.contains(&target) {
-                t.more.push(target);
+                t.push(target);
                 if t.len() == self.limit + 1 {
                     self.over.push((key, t.len()));
                 }
@@ -98,7 +106,7 @@ impl<K: Copy + Eq + Hash> Distinct<K> {
             key,
             Targets {
                 first: target,
-                more: Vec::new(),
+                more: None,
             },
         );
         self.single.push_back(key);
