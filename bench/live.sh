@@ -10,7 +10,8 @@
 # by a Zipf law (a few elephants, many mice). Prints offered and captured
 # packets per second, drops, the capture process's CPU time per captured
 # packet and its peak memory. Above 150000 flows ringflow runs with
-# --flow-table-size 1.1 times the flows (printed), so the table holds them.
+# --flow-table-size 1.1 times the flows (printed), so the table holds them
+# (with GEN=sock, whose flows are conversations, 2.2 times).
 #
 #   bench/live.sh
 #   ZIPF=1.0 FLOWS="65536 1000000" bench/live.sh
@@ -71,8 +72,11 @@ threads_ns() {
 printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %10s\n' tool flows mix offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
 for flows in $FLOWS; do
  table=""
- if [ "$flows" -gt 150000 ]; then
-   table="--flow-table-size $((flows * 11 / 10)) --flow-table-size-v6 1024"
+ # the socket generator's flows are conversations: two flows each
+ keys=$flows
+ [ "$GEN" = sock ] && keys=$((2 * flows))
+ if [ "$keys" -gt 150000 ]; then
+   table="--flow-table-size $((keys * 11 / 10)) --flow-table-size-v6 1024"
    echo "# $flows flows: ringflow $table" >&2
  fi
  for mix in $MIXES; do
@@ -140,8 +144,10 @@ for flows in $FLOWS; do
         join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v m="$mix" -v c="$captured" '
           $3 > $2 && c > 0 {printf "%s %s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, m, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
           >>"$work/threads"
-        # and what it took at start
-        grep -o 'memory: .*' "$log" | sed "s/^/$tool $flows $mix: /" >>"$work/threads" || true ;;
+        # and what it took at start, and what found its flow table full
+        grep -o 'memory: .*' "$log" | sed "s/^/$tool $flows $mix: /" >>"$work/threads" || true
+        awk -v p="$tool $flows $mix: " '/^ringflow_flow_table_overflow_total/ {print p "flow table overflow " $2 " packets"}' \
+          "$work/out" >>"$work/threads" ;;
     esac
   done
  done
