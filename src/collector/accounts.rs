@@ -9,6 +9,7 @@ use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
 use crate::flow::{Changes, FastState, FlowKey, FlowStats, TablesView, V4, V6};
 use crate::parse::{ERROR_KINDS, ParseError};
+use crate::sys::HugeBuf;
 use crate::worker::{Shard, new_batch_histogram};
 use hdrhistogram::Histogram;
 use std::collections::{BTreeMap, HashMap};
@@ -135,7 +136,8 @@ struct WorkerFlows {
     expiring: [usize; 2],
     /// Per family: new flows in the hand-over being merged.
     new_flows: [usize; 2],
-    handles: [Vec<Handle>; 2],
+    /// In huge pages: read at random, a slot's at a time.
+    handles: [HugeBuf<Handle>; 2],
     /// Per family: the next handle the sweep looks at.
     hand: [usize; 2],
 }
@@ -148,7 +150,7 @@ impl WorkerFlows {
             flows: [0; 2],
             expiring: [0; 2],
             new_flows: [0; 2],
-            handles: cap.map(|n| vec![VACANT_HANDLE; n]),
+            handles: cap.map(|n| HugeBuf::new(n, VACANT_HANDLE)),
             hand: [0; 2],
         }
     }
@@ -184,7 +186,7 @@ impl WorkerFlows {
     fn memory_bytes(&self) -> usize {
         self.handles
             .iter()
-            .map(|h| h.capacity() * std::mem::size_of::<Handle>())
+            .map(|h| h.len() * std::mem::size_of::<Handle>())
             .sum()
     }
 }
@@ -673,7 +675,7 @@ impl Accounts {
         // classes and monitored sides may change: flows with no entry are
         // looked at again
         for wf in self.workers.iter_mut().flatten() {
-            for h in wf.handles.iter_mut().flatten() {
+            for h in wf.handles.iter_mut().flat_map(|h| h.iter_mut()) {
                 if h.class != LINKED {
                     h.set_untracked(Untracked::NEW);
                 }

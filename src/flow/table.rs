@@ -26,7 +26,7 @@
 //! ARM, and no `unsafe` for the sharing.
 
 use super::{FlowKey, random_seed};
-use crate::sys::HugeBuf;
+use crate::sys::{HugeBuf, HugeSlice};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
@@ -73,12 +73,14 @@ impl<const W: usize> Default for Slot<W> {
 /// its worker sequence number (24 bits) with its TCP flags, which decide
 /// who opened a conversation; its MACs only where something shows them
 /// (trafficmonitor's labels), else `macs` is empty.
+/// All of it in huge pages: a packet of a table of a million flows reads
+/// a random slot, which with small pages is a TLB miss as well.
 struct Shared<const W: usize> {
-    slots: Box<[Slot<W>]>,
-    first_ns: Box<[AtomicU64]>,
+    slots: HugeSlice<Slot<W>>,
+    first_ns: HugeSlice<AtomicU64>,
     /// seq (24 bits) | flags << 24
-    first_seq: Box<[AtomicU32]>,
-    macs: Box<[[AtomicU32; 3]]>,
+    first_seq: HugeSlice<AtomicU32>,
+    macs: HugeSlice<[AtomicU32; 3]>,
 }
 
 /// What the collector learns of a flow the first time it reads it.
@@ -191,12 +193,10 @@ where
             .max(8);
         Table {
             shared: Arc::new(Shared {
-                slots: (0..n).map(|_| Slot::default()).collect(),
-                first_ns: (0..n).map(|_| AtomicU64::new(0)).collect(),
-                first_seq: (0..n).map(|_| AtomicU32::new(0)).collect(),
-                macs: (0..if macs { n } else { 0 })
-                    .map(|_| Default::default())
-                    .collect(),
+                slots: HugeSlice::new_with(n, |_| Slot::default()),
+                first_ns: HugeSlice::new_with(n, |_| AtomicU64::new(0)),
+                first_seq: HugeSlice::new_with(n, |_| AtomicU32::new(0)),
+                macs: HugeSlice::new_with(if macs { n } else { 0 }, |_| Default::default()),
             }),
             index: HugeBuf::new(entries, FREE),
             free: (0..n as u32).rev().collect(),

@@ -370,9 +370,95 @@ impl<T: Copy> std::ops::DerefMut for HugeBuf<T> {
     }
 }
 
+/// A fixed-size array of any element type (the flow tables' atomics, which
+/// are not `Copy`) in its own anonymous mapping advised to use transparent
+/// huge pages, each element made by `make` and written once at start (so
+/// the pages are the process's from then on); on the heap if the mapping
+/// fails. Like [`HugeBuf`], it costs a few TLB entries instead of
+/// thousands, which matters most where every packet reads a random slot.
+pub struct HugeSlice<T> {
+    storage: Storage<T>,
+    len: usize,
+}
+
+// SAFETY: the mapping is owned by the slice alone and only reached through
+// it, so sending or sharing it is sending or sharing its elements.
+unsafe impl<T: Send> Send for HugeSlice<T> {}
+// SAFETY: as above: `&HugeSlice<T>` gives out only `&T`.
+unsafe impl<T: Sync> Sync for HugeSlice<T> {}
+
+impl<T> HugeSlice<T> {
+    /// `len` elements, element `i` made by `make(i)`.
+    pub fn new_with(len: usize, mut make: impl FnMut(usize) -> T) -> HugeSlice<T> {
+        let bytes = (len * std::mem::size_of::<T>()).max(1);
+        let storage = match Mmap::anonymous_huge(bytes) {
+            Ok(m) => {
+                let p = m.as_ptr().cast::<T>();
+                for i in 0..len {
+                    // SAFETY: i < len and the mapping holds len elements;
+                    // mmap returns page-aligned memory, aligned for any T;
+                    // the slot is uninitialised, so nothing is overwritten.
+                    unsafe { p.add(i).write(make(i)) };
+                }
+                Storage::Map(m)
+            }
+            Err(_) => Storage::Heap((0..len).map(make).collect()),
+        };
+        HugeSlice { storage, len }
+    }
+}
+
+impl<T> std::ops::Deref for HugeSlice<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        match &self.storage {
+            // SAFETY: all `len` elements were initialised in `new_with` and
+            // the mapping lives as long as `self`.
+            Storage::Map(m) => unsafe {
+                std::slice::from_raw_parts(m.as_ptr().cast::<T>(), self.len)
+            },
+            Storage::Heap(b) => b,
+        }
+    }
+}
+
+impl<T> Drop for HugeSlice<T> {
+    fn drop(&mut self) {
+        if let Storage::Map(m) = &self.storage
+            && std::mem::needs_drop::<T>()
+        {
+            // SAFETY: the `len` elements were initialised in `new_with` and
+            // are dropped once, here, before the mapping goes.
+            unsafe {
+                std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(
+                    m.as_ptr().cast::<T>(),
+                    self.len,
+                ))
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_slice_makes_each_element_and_drops_them() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let s = HugeSlice::new_with(300_000, |i| AtomicU64::new(i as u64));
+        assert_eq!(s.len(), 300_000);
+        assert_eq!(s[299_999].load(Ordering::Relaxed), 299_999);
+        s[5].store(9, Ordering::Relaxed);
+        assert_eq!(s[5].load(Ordering::Relaxed), 9);
+        // elements that own something are dropped with the slice
+        let owner = std::rc::Rc::new(());
+        let held = HugeSlice::new_with(3, |_| owner.clone());
+        assert_eq!(std::rc::Rc::strong_count(&owner), 4);
+        drop(held);
+        assert_eq!(std::rc::Rc::strong_count(&owner), 1);
+    }
 
     #[test]
     fn huge_buf_holds_its_fill_and_takes_writes() {
