@@ -415,16 +415,18 @@ impl Ranking {
     }
 }
 
+/// An item for the tests of rankings and slot tables.
 #[cfg(test)]
-mod tests {
+pub(super) mod test_item {
     use super::*;
 
     #[derive(Clone, Copy, Default)]
-    struct Item {
-        key: u32,
-        alive: bool,
-        exported: bool,
-        window: Window,
+    pub(in crate::collector) struct Item {
+        pub(in crate::collector) key: u32,
+        pub(in crate::collector) alive: bool,
+        pub(in crate::collector) exported: bool,
+        pub(in crate::collector) generation: u32,
+        pub(in crate::collector) window: Window,
     }
 
     impl Ranked for Item {
@@ -437,7 +439,7 @@ mod tests {
             self.exported = false;
         }
         fn index_key(&self) -> FlowKey {
-            FlowKey::default()
+            crate::flow::numbered(self.key)
         }
         fn key_prefix(&self) -> u64 {
             // coarser than the key: ties of prefix are common
@@ -453,10 +455,18 @@ mod tests {
             self.exported = exported;
         }
         fn generation(&self) -> u32 {
-            0
+            self.generation
         }
-        fn set_generation(&mut self, _: u32) {}
+        fn set_generation(&mut self, generation: u32) {
+            self.generation = generation;
+        }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_item::Item;
+    use super::*;
 
     #[test]
     fn ranking_what_was_counted_agrees_with_ranking_everything() {

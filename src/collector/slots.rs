@@ -161,15 +161,14 @@ impl ItemIndex {
         self.slots.len() * 4
     }
 
-    /// Where a hash's probe starts: the hash scaled to the slot count.
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+        crate::flow::map::probe_home(hash, self.slots.len())
     }
 
     #[inline]
     fn next(&self, i: usize) -> usize {
-        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+        crate::flow::map::probe_next(i, self.slots.len())
     }
 
     /// Loads the home slot of `hash`.
@@ -245,15 +244,8 @@ impl ItemIndex {
             let Some(x) = items.get(((s & 0x00ff_ffff) - 1) as usize) else {
                 continue;
             };
-            // s moves back to the hole unless its home lies cyclically in
-            // (hole, j]
             let home = self.home(self.hash(&x.index_key()));
-            let stays = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !stays {
+            if !crate::flow::map::stays_behind_hole(hole, home, j) {
                 self.slots[hole] = s;
                 self.slots[j] = 0;
                 hole = j;
@@ -286,44 +278,7 @@ impl ItemIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::ranking::Window;
-
-    #[derive(Clone, Copy, Default)]
-    struct Item {
-        key: u32,
-        alive: bool,
-        generation: u32,
-        window: Window,
-    }
-
-    impl Ranked for Item {
-        type Key = u32;
-        fn alive(&self) -> bool {
-            self.alive
-        }
-        fn forget(&mut self) {
-            self.alive = false;
-        }
-        fn index_key(&self) -> FlowKey {
-            crate::flow::numbered(self.key)
-        }
-        fn key_prefix(&self) -> u64 {
-            u64::from(self.key)
-        }
-        fn window(&self) -> &Window {
-            &self.window
-        }
-        fn key(&self) -> u32 {
-            self.key
-        }
-        fn set_exported(&mut self, _: bool) {}
-        fn generation(&self) -> u32 {
-            self.generation
-        }
-        fn set_generation(&mut self, g: u32) {
-            self.generation = g;
-        }
-    }
+    use crate::collector::ranking::test_item::Item;
 
     /// A forgotten item's slot counts one generation more, and keeps it
     /// when a new item takes the slot.

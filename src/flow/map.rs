@@ -39,6 +39,32 @@ fn slots_for(n: usize) -> usize {
     n.saturating_mul(LOAD_DEN).div_ceil(LOAD_NUM).max(8)
 }
 
+/// The slot of `len` that a probe for `hash` starts at: its high bits
+/// scaled to the slot count (any count: a multiply, not a mask).
+#[inline]
+pub(crate) fn probe_home(hash: u64, len: usize) -> usize {
+    ((u128::from(hash) * len as u128) >> 64) as usize
+}
+
+/// Backward-shift removal: whether the entry in slot `j`, whose home is
+/// `home`, must stay where it is when slot `hole` (before `j` in its probe
+/// run) empties: its home lies cyclically in (hole, j], so the hole is
+/// before its home and moving it there would lose it.
+#[inline]
+pub(crate) fn stays_behind_hole(hole: usize, home: usize, j: usize) -> bool {
+    if hole <= j {
+        hole < home && home <= j
+    } else {
+        hole < home || home <= j
+    }
+}
+
+/// The slot after `i` of `len`, wrapping at the end.
+#[inline]
+pub(crate) fn probe_next(i: usize, len: usize) -> usize {
+    if i + 1 == len { 0 } else { i + 1 }
+}
+
 impl<V: Copy + Default> FlowMap<V> {
     fn with_slots(n: usize) -> FlowMap<V> {
         FlowMap {
@@ -95,17 +121,14 @@ impl<V: Copy + Default> FlowMap<V> {
         }
     }
 
-    /// The slot `hash` starts probing at: its high bits scaled to the slot
-    /// count.
     #[inline]
     fn home(&self, hash: u64) -> usize {
-        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+        probe_home(hash, self.slots.len())
     }
 
-    /// The slot after `i`, wrapping at the end.
     #[inline]
     fn next(&self, i: usize) -> usize {
-        if i + 1 == self.slots.len() { 0 } else { i + 1 }
+        probe_next(i, self.slots.len())
     }
 
     /// Where `key` is (`Ok`), or the free slot that ends its probe run
@@ -178,15 +201,7 @@ impl<V: Copy + Default> FlowMap<V> {
             if !s.used {
                 return;
             }
-            // s may move back to the hole unless its home lies cyclically
-            // in (hole, j]: then the hole is before its home
-            let home = self.home(self.hash(&s.key));
-            let stays = if hole <= j {
-                hole < home && home <= j
-            } else {
-                hole < home || home <= j
-            };
-            if !stays {
+            if !stays_behind_hole(hole, self.home(self.hash(&s.key)), j) {
                 self.slots[hole] = s;
                 self.slots[j].used = false;
                 hole = j;

@@ -309,12 +309,14 @@ pub fn prefetch_all<T>(r: &T) {
     let _ = r;
 }
 
-/// A fixed-size array in its own anonymous mapping advised to use
-/// transparent huge pages, so a large flow table costs a few TLB entries
-/// instead of thousands; on the heap if the mapping fails.
-pub struct HugeBuf<T: Copy> {
-    storage: Storage<T>,
-    len: usize,
+/// A [`HugeSlice`] of `Copy` elements, made from one fill value.
+pub type HugeBuf<T> = HugeSlice<T>;
+
+impl<T: Copy> HugeSlice<T> {
+    /// `len` copies of `fill`.
+    pub fn new(len: usize, fill: T) -> HugeSlice<T> {
+        HugeSlice::new_with(len, |_| fill)
+    }
 }
 
 enum Storage<T> {
@@ -322,59 +324,11 @@ enum Storage<T> {
     Heap(Box<[T]>),
 }
 
-impl<T: Copy> HugeBuf<T> {
-    /// `len` copies of `fill`.
-    pub fn new(len: usize, fill: T) -> HugeBuf<T> {
-        let bytes = (len * std::mem::size_of::<T>()).max(1);
-        let storage = match Mmap::anonymous_huge(bytes) {
-            Ok(m) => {
-                let p = m.as_ptr().cast::<T>();
-                for i in 0..len {
-                    // SAFETY: i < len and the mapping holds len elements;
-                    // mmap returns page-aligned memory, aligned for any T.
-                    unsafe { p.add(i).write(fill) };
-                }
-                Storage::Map(m)
-            }
-            Err(_) => Storage::Heap(vec![fill; len].into_boxed_slice()),
-        };
-        HugeBuf { storage, len }
-    }
-}
-
-impl<T: Copy> std::ops::Deref for HugeBuf<T> {
-    type Target = [T];
-    #[inline]
-    fn deref(&self) -> &[T] {
-        match &self.storage {
-            // SAFETY: all `len` elements were initialised in `new` and the
-            // mapping lives as long as `self`.
-            Storage::Map(m) => unsafe {
-                std::slice::from_raw_parts(m.as_ptr().cast::<T>(), self.len)
-            },
-            Storage::Heap(b) => b,
-        }
-    }
-}
-
-impl<T: Copy> std::ops::DerefMut for HugeBuf<T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [T] {
-        match &mut self.storage {
-            // SAFETY: as in deref, and `&mut self` makes the access unique.
-            Storage::Map(m) => unsafe {
-                std::slice::from_raw_parts_mut(m.as_ptr().cast::<T>(), self.len)
-            },
-            Storage::Heap(b) => b,
-        }
-    }
-}
-
-/// A fixed-size array of any element type (the flow tables' atomics, which
-/// are not `Copy`) in its own anonymous mapping advised to use transparent
+/// A fixed-size array (of any element type: the flow tables' atomics are
+/// not `Copy`) in its own anonymous mapping advised to use transparent
 /// huge pages, each element made by `make` and written once at start (so
 /// the pages are the process's from then on); on the heap if the mapping
-/// fails. Like [`HugeBuf`], it costs a few TLB entries instead of
+/// fails. A large flow table in it costs a few TLB entries instead of
 /// thousands, which matters most where every packet reads a random slot.
 pub struct HugeSlice<T> {
     storage: Storage<T>,
@@ -417,6 +371,19 @@ impl<T> std::ops::Deref for HugeSlice<T> {
             // the mapping lives as long as `self`.
             Storage::Map(m) => unsafe {
                 std::slice::from_raw_parts(m.as_ptr().cast::<T>(), self.len)
+            },
+            Storage::Heap(b) => b,
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for HugeSlice<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [T] {
+        match &mut self.storage {
+            // SAFETY: as in deref, and `&mut self` makes the access unique.
+            Storage::Map(m) => unsafe {
+                std::slice::from_raw_parts_mut(m.as_ptr().cast::<T>(), self.len)
             },
             Storage::Heap(b) => b,
         }
