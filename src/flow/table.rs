@@ -472,16 +472,6 @@ impl Changes {
             .map(|l| l.capacity() * 4)
             .sum()
     }
-
-    /// Room for `n` flows per family, so the lists never grow.
-    pub fn with_capacity(n: [usize; 2]) -> Changes {
-        Changes {
-            freed: n.map(Vec::with_capacity),
-            touched: n.map(Vec::with_capacity),
-            expire: n.map(Vec::with_capacity),
-            ..Changes::default()
-        }
-    }
 }
 
 /// A worker's two tables.
@@ -830,7 +820,7 @@ mod tests {
         let macs: [u8; 12] = std::array::from_fn(|i| 0xa0 + i as u8);
         for keep in [false, true] {
             let mut t = FlowTables::with_sizes(8, 8, keep);
-            let mut c = Changes::with_capacity(t.capacity());
+            let mut c = Changes::default();
             let k = key(3);
             let a = Arrival {
                 key: k,
@@ -851,7 +841,7 @@ mod tests {
     #[test]
     fn lists_each_touched_slot_once_an_epoch() {
         let mut t = FlowTables::with_sizes(16, 16, true);
-        let mut c = Changes::with_capacity(t.capacity());
+        let mut c = Changes::default();
         let first: [u8; 12] = std::array::from_fn(|i| i as u8 + 1);
         let (k, h) = (key(7), t.hash(&key(7)));
         let a = |bytes, ts_ns, seq, tcp_flags, macs| Arrival {
@@ -895,7 +885,7 @@ mod tests {
         assert!(t.account(&v6, 80, 0, 0, 0));
         assert_eq!(t.len(), [0, 1]);
         assert_eq!(t.get(&v6), Some((1, 80)));
-        let mut c = Changes::with_capacity(t.capacity());
+        let mut c = Changes::default();
         t.seal(&mut c);
         assert_eq!(read_all(&t, &c), vec![(v6, 1, 80)]);
     }
@@ -909,7 +899,7 @@ mod tests {
         assert!(!t.account(&key(10_000), 77, 0, 0, 0));
         // known flows still count when full
         assert!(t.account(&key(0), 10, 0, 0, 0));
-        let mut c = Changes::with_capacity(t.capacity());
+        let mut c = Changes::default();
         t.seal(&mut c);
         assert_eq!((c.overflow_packets, c.overflow_bytes), (1, 77));
         assert_eq!(t.overflow(), (0, 0));
@@ -918,7 +908,7 @@ mod tests {
     #[test]
     fn frees_only_what_the_collector_has_read() {
         let mut t = FlowTables::with_sizes(4, 4, false);
-        let mut c = Changes::with_capacity(t.capacity());
+        let mut c = Changes::default();
         for i in 0..4 {
             t.account(&key(i), 10, 0, i, 0);
         }
@@ -954,7 +944,7 @@ mod tests {
         // many keys per tag (7 bits) and long probe runs: a small table
         // kept full while flows come and go
         let mut t = FlowTables::with_sizes(1000, 16, false);
-        let mut c = Changes::with_capacity(t.capacity());
+        let mut c = Changes::default();
         let mut rng = crate::tools::synth::Rng::new(7);
         let mut want: std::collections::HashMap<FlowKey, (u32, u64)> = Default::default();
         let mut seen: std::collections::HashMap<u32, (u32, u64)> = Default::default();
