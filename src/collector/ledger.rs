@@ -182,6 +182,17 @@ pub(super) struct Ledger {
     host_ranking: Ranking,
 }
 
+/// A per-item array kept beside a slot table only while something reads
+/// it: while `on`, one element per item (`len` of them, written now, the
+/// new ones `fill`); else none, and its memory given back.
+fn side_array<T: Copy>(v: &mut Vec<T>, on: bool, len: usize, fill: T) {
+    if !on {
+        *v = Vec::new();
+    } else if v.len() < len {
+        v.resize(len, fill);
+    }
+}
+
 /// Ticks (refresh intervals) in `d`, at least one.
 fn ticks(d: Duration, refresh: Duration) -> u64 {
     (d.as_nanos().div_ceil(refresh.as_nanos().max(1)) as u64).max(1)
@@ -221,27 +232,25 @@ impl Ledger {
         let n = self.acc.max_entries;
         self.entries.reserve(n, VACANT_ENTRY);
         self.hosts.reserve(n, VACANT_HOST);
-        if self.watch {
-            super::slots::reserve_written(&mut self.intervals, n, NO_INTERVAL);
-            // hosts made while no limit was set start from nothing
-            self.intervals.resize(self.hosts.items.len(), NO_INTERVAL);
-        } else {
-            self.intervals = Vec::new();
-        }
-        if self.acc.compat.trafficmonitor {
-            super::slots::reserve_written(&mut self.macs, n, [0; 12]);
-        } else {
-            // entries made meanwhile keep none: unknown when it is back
-            self.macs.clear();
-        }
+        // hosts made while no limit was set start from nothing; entries
+        // made while trafficmonitor's families were off have no MACs
+        let hosts = n.max(self.hosts.items.len());
+        side_array(&mut self.intervals, self.watch, hosts, NO_INTERVAL);
+        let entries = n.max(self.entries.items.len());
+        side_array(
+            &mut self.macs,
+            self.acc.compat.trafficmonitor,
+            entries,
+            [0; 12],
+        );
     }
 
     /// Bytes its entries, hosts and their indices hold.
     pub(super) fn memory_bytes(&self) -> usize {
         self.entries.memory_bytes()
             + self.hosts.memory_bytes()
-            + self.macs.capacity() * 12
-            + self.intervals.capacity() * std::mem::size_of::<Interval>()
+            + self.macs.len() * 12
+            + self.intervals.len() * std::mem::size_of::<Interval>()
     }
 
     fn set_times(&mut self, refresh: Duration) {
@@ -311,12 +320,8 @@ impl Ledger {
             .unwrap_or(NO_SERIES);
         if self.entries.live() != made {
             self.entry_ranking.touched(idx);
-            if self.acc.compat.trafficmonitor {
-                let i = idx as usize;
-                if self.macs.len() <= i {
-                    self.macs.resize(i + 1, [0; 12]);
-                }
-                self.macs[i] = s.macs;
+            if let Some(m) = self.macs.get_mut(idx as usize) {
+                *m = s.macs;
             }
         }
         idx
@@ -343,12 +348,8 @@ impl Ledger {
             .unwrap_or(HOST_LOOKUP);
         if self.hosts.live() != made {
             self.host_ranking.touched(idx);
-            if self.watch {
-                let i = idx as usize;
-                if self.intervals.len() <= i {
-                    self.intervals.resize(i + 1, NO_INTERVAL);
-                }
-                self.intervals[i] = NO_INTERVAL;
+            if let Some(iv) = self.intervals.get_mut(idx as usize) {
+                *iv = NO_INTERVAL;
             }
         }
         idx
