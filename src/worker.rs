@@ -190,11 +190,11 @@ impl Worker {
         self.tables.len()
     }
 
-    /// Bytes of memory this worker's flow tables and its two shards (the
-    /// one it fills and the spare, of one size) hold.
+    /// Bytes of memory this worker's flow tables and its two shards hold,
+    /// asked before it runs: the lists of changes the shards carry later
+    /// are the tables' then.
     pub fn memory_bytes(&self) -> usize {
-        let shard = std::mem::size_of::<Shard>() + self.shard.changes.memory_bytes();
-        self.tables.memory_bytes() + 2 * shard
+        self.tables.memory_bytes() + 2 * std::mem::size_of::<Shard>()
     }
 
     /// Parses `f` and counts everything but its table update, which it
