@@ -1,9 +1,18 @@
-//! Signals of a live capture: SIGINT and SIGTERM stop it (a second one
-//! exits at once), SIGHUP reloads the accounting settings from the config
-//! file. One thread waits for them; every other thread blocks them.
+//! Signals of a live capture: SIGINT and SIGTERM stop it, SIGHUP reloads
+//! the accounting settings from the config file, SIGQUIT exits at once.
+//! A stop signal that comes again within [`SECOND_SIGNAL_GRACE`] of the
+//! first is the same stop (`timeout`, systemd's `KillMode=control-group`
+//! and container runtimes signal the process and then its whole group);
+//! one later than that cuts the drain short. One thread waits for them;
+//! every other thread blocks them.
 
 use crate::config::{Accounting, RunArgs};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long after the first stop signal a second one is taken as part of
+/// the same stop rather than as "exit now".
+pub(super) const SECOND_SIGNAL_GRACE: Duration = Duration::from_secs(3);
 
 pub(super) fn block_stop_signals() -> nix::sys::signal::SigSet {
     use nix::sys::signal::{SigSet, Signal};
@@ -11,6 +20,7 @@ pub(super) fn block_stop_signals() -> nix::sys::signal::SigSet {
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
     set.add(Signal::SIGHUP);
+    set.add(Signal::SIGQUIT);
     // Threads started after this inherit the mask, so only the signal
     // thread receives these.
     let _ = set.thread_block();
@@ -77,19 +87,25 @@ impl Reload {
 }
 
 pub(super) fn wait_for_signals(set: nix::sys::signal::SigSet, stop: &AtomicBool, reload: &Reload) {
-    let mut first = true;
+    use nix::sys::signal::Signal;
+    let mut stopping: Option<Instant> = None;
     while let Ok(sig) = set.wait() {
-        if sig == nix::sys::signal::Signal::SIGHUP {
-            reload.run();
-            continue;
-        }
-        if first {
-            stop.store(true, Ordering::Relaxed);
-            crate::log!("ringflow: {sig}: draining the rings and stopping");
-            first = false;
-        } else {
-            crate::log!("ringflow: {sig} again: exiting now");
-            std::process::exit(130);
+        match (sig, stopping) {
+            (Signal::SIGHUP, _) => reload.run(),
+            (Signal::SIGQUIT, _) => {
+                crate::log!("ringflow: {sig}: exiting now");
+                std::process::exit(131);
+            }
+            (_, None) => {
+                stop.store(true, Ordering::Relaxed);
+                crate::log!("ringflow: {sig}: draining the rings and stopping");
+                stopping = Some(Instant::now());
+            }
+            (_, Some(at)) if at.elapsed() < SECOND_SIGNAL_GRACE => {}
+            (_, Some(_)) => {
+                crate::log!("ringflow: {sig} again: exiting now");
+                std::process::exit(130);
+            }
         }
     }
 }

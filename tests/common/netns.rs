@@ -395,8 +395,12 @@ impl Capture {
 
     /// [`start`](Self::start) under `wrapper`, a program that execs the
     /// rest of its command line in place (setpriv, say).
+    /// It runs in a process group of its own, as a service manager starts
+    /// it, so a signal to its group reaches it alone.
     pub fn start_under(ns: &str, wrapper: &[&str], args: &[&str]) -> Capture {
+        use std::os::unix::process::CommandExt;
         let mut child = Command::new("ip")
+            .process_group(0)
             .args(["netns", "exec", ns])
             .args(wrapper)
             .arg(super::bin())
@@ -516,9 +520,22 @@ impl Capture {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
     }
 
+    /// `sig` to ringflow and then at once to its process group, as
+    /// `timeout`, systemd's `KillMode=control-group` and container runtimes
+    /// do: ringflow receives it twice.
+    pub fn signal_process_and_group(&self, sig: nix::sys::signal::Signal) {
+        self.signal(sig);
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
     /// SIGTERM, then the final exposition it prints; asserts exit 0.
-    pub fn stop(mut self) -> String {
+    pub fn stop(self) -> String {
         self.signal(nix::sys::signal::Signal::SIGTERM);
+        self.finish()
+    }
+
+    /// The final exposition it prints once stopped; asserts exit 0.
+    pub fn finish(mut self) -> String {
         let mut out = String::new();
         use std::io::Read;
         self.child
