@@ -40,6 +40,9 @@ fn main() -> ExitCode {
         Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
         Some(Command::Gen(args)) => run_gen(args),
         Some(Command::CheckConfig(args)) => check_config(args),
+        Some(Command::GenerateDocs(args)) => ringflow::tools::docs::generate(&args.dir)
+            .with_context(|| format!("writing into {}", args.dir.display()))
+            .map_err(|e| (e, 1)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -74,6 +74,65 @@ pub enum CaptureError {
     XdpBusy { iface: String, which: String },
     #[error("the driver of {iface} has no native XDP: use --xdp-mode skb (or auto)")]
     XdpNoNative { iface: String },
+    #[error(
+        "{what} needs {missing}, which this process does not have: run ringflow as root, or grant it (AmbientCapabilities= in its systemd unit, `setpriv --ambient-caps`, or `setcap` on the binary)"
+    )]
+    MissingCapabilities { what: &'static str, missing: String },
+    #[error(
+        "the AF_XDP UMEM ({umem_mib} MiB) is more than RLIMIT_MEMLOCK lets this process lock ({limit_mib} MiB): raise the limit (LimitMEMLOCK= in the systemd unit, `ulimit -l`), grant CAP_IPC_LOCK, or lower --xdp-frames"
+    )]
+    UmemOverMemlock { umem_mib: u64, limit_mib: u64 },
+}
+
+/// Checks, before anything is opened, that this process holds the
+/// capabilities the backend needs, and for AF_XDP that it may lock
+/// `umem_bytes` (the kernel charges every UMEM to RLIMIT_MEMLOCK unless the
+/// process has CAP_IPC_LOCK), so a missing one is named in one line rather
+/// than met as the EPERM or ENOBUFS of some later call.
+///
+/// - CAP_NET_RAW: packet sockets (AF_PACKET rings, promiscuous membership)
+///   and AF_XDP sockets.
+/// - CAP_NET_ADMIN: creating the XSKMAP and attaching the XDP program.
+/// - CAP_BPF (or CAP_SYS_ADMIN, which implies it): loading the program and
+///   creating the map.
+pub fn check_privileges(xdp: bool, umem_bytes: usize) -> Result<(), CaptureError> {
+    use crate::sys::caps::{self, Cap};
+    let Some(set) = caps::effective() else {
+        return Ok(());
+    };
+    let mut need = vec![Cap::NetRaw];
+    if xdp {
+        need.push(Cap::NetAdmin);
+        if !caps::holds(set, Cap::SysAdmin) {
+            need.push(Cap::Bpf);
+        }
+    }
+    let missing: Vec<&str> = need
+        .into_iter()
+        .filter(|&c| !caps::holds(set, c))
+        .map(Cap::name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(CaptureError::MissingCapabilities {
+            what: if xdp {
+                "AF_XDP capture"
+            } else {
+                "AF_PACKET capture"
+            },
+            missing: missing.join(" and "),
+        });
+    }
+    if xdp
+        && !caps::holds(set, Cap::IpcLock)
+        && let Some(limit) = caps::memlock_limit()
+        && umem_bytes as u64 > limit
+    {
+        return Err(CaptureError::UmemOverMemlock {
+            umem_mib: (umem_bytes as u64).div_ceil(1 << 20),
+            limit_mib: limit >> 20,
+        });
+    }
+    Ok(())
 }
 
 /// An interface as the capture sees it.

@@ -126,6 +126,17 @@ pub enum Command {
     /// Check a config file as `ringflow --config FILE` would take it, on
     /// this machine's interfaces, and print the effective settings.
     CheckConfig(CheckConfigArgs),
+    /// Write the man pages and shell completions generated from this
+    /// command line into a directory (for packaging).
+    #[command(hide = true)]
+    GenerateDocs(GenerateDocsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateDocsArgs {
+    /// Directory to write `man/` and `completions/` into.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]

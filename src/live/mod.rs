@@ -77,6 +77,7 @@ fn iface_names(s: &LiveSettings) -> String {
 }
 
 fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, LiveError> {
+    crate::capture::check_privileges(false, 0)?;
     let mut progs = Vec::new();
     for i in &s.ifaces {
         progs.push(Arc::new(crate::capture::filter_program(
@@ -117,6 +118,8 @@ fn open_af_xdp(
     stats: &CaptureStats,
     held: &mut Held,
 ) -> Result<Opened, LiveError> {
+    let umem: usize = queues.iter().map(Vec::len).sum::<usize>() * cfg.params.umem_bytes();
+    crate::capture::check_privileges(true, umem)?;
     let n = s.pipeline.workers;
     let mut per_worker: Vec<Vec<af_xdp::QueueSocket>> = (0..n).map(|_| Vec::new()).collect();
     let mut described = Vec::new();

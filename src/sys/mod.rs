@@ -5,6 +5,7 @@
 
 pub mod af_packet;
 pub mod bpf;
+pub mod caps;
 pub mod filter;
 pub mod netlink;
 pub mod xdp;
