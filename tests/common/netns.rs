@@ -398,12 +398,18 @@ impl Capture {
     /// It runs in a process group of its own, as a service manager starts
     /// it, so a signal to its group reaches it alone.
     pub fn start_under(ns: &str, wrapper: &[&str], args: &[&str]) -> Capture {
+        Capture::start_program(ns, wrapper, super::bin(), args)
+    }
+
+    /// [`start_under`](Self::start_under) with the ringflow binary at
+    /// `program`.
+    pub fn start_program(ns: &str, wrapper: &[&str], program: &str, args: &[&str]) -> Capture {
         use std::os::unix::process::CommandExt;
         let mut child = Command::new("ip")
             .process_group(0)
             .args(["netns", "exec", ns])
             .args(wrapper)
-            .arg(super::bin())
+            .arg(program)
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--print"])
             .stdout(Stdio::piped())
@@ -514,6 +520,17 @@ impl Capture {
             .expect("curl");
         serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{path}: {e}: {:?}", String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// A line of /proc/PID/status, such as `Uid` or `CapEff`.
+    pub fn status_field(&self, field: &str) -> String {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in {status}"))
+            .trim()
+            .to_string()
     }
 
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
