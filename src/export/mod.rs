@@ -7,6 +7,7 @@ pub mod format;
 pub mod http;
 pub mod labels;
 pub mod nic;
+pub mod process;
 pub mod prometheus;
 pub mod services;
 

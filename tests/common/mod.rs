@@ -220,12 +220,15 @@ pub fn flows_per_pair(text: &str) -> PerPair {
 }
 
 /// The exposition without the lines that depend on the run rather than
-/// the input: batch durations, and the worker tables' memory, slots, fill
-/// and expiries (which depend on the worker count and the timing).
+/// the input: batch durations, the worker tables' memory, slots, fill
+/// and expiries (which depend on the worker count and the timing), and
+/// the process's own state and start time.
 pub fn without_run_specific(text: &str) -> String {
     text.lines()
         .filter(|l| {
             !l.contains("ringflow_worker_batch_seconds")
+                && !l.contains("process_")
+                && !l.contains("ringflow_start_time_seconds")
                 && !l.contains("ringflow_flow_table_memory_bytes")
                 && !l.contains("ringflow_flow_table_flows")
                 && !l.contains("ringflow_flow_table_slots")
@@ -362,6 +365,11 @@ impl ServedReplay {
             "ringflow did not serve the replay"
         );
         served
+    }
+
+    /// The serving process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
     }
 
     pub fn get(&self, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
