@@ -40,13 +40,16 @@ impl Cidr {
     /// always a typo for `10.0.0.1/32` or `10.0.0.0/8`.
     pub fn parse(s: &str) -> Result<Cidr, String> {
         let s = s.trim();
+        // errors quote the input with control characters escaped, so
+        // that they stay one line whatever the input holds
+        let shown = s.escape_debug();
         let (ip, len) = match s.split_once('/') {
             Some((ip, len)) => (ip, Some(len)),
             None => (s, None),
         };
         let ip: IpAddr = ip
             .parse()
-            .map_err(|_| format!("bad network '{s}' (example: 10.0.0.0/8 or fd00::/8)"))?;
+            .map_err(|_| format!("bad network '{shown}' (example: 10.0.0.0/8 or fd00::/8)"))?;
         let (version, addr, max) = match ip {
             IpAddr::V4(a) => (4, crate::parse::v4_addr(a.octets()), 32),
             IpAddr::V6(a) => (6, a.octets(), 128),
@@ -55,13 +58,13 @@ impl Cidr {
             None => max,
             Some(l) => match l.parse::<u8>() {
                 Ok(l) if l <= max => l,
-                _ => return Err(format!("bad prefix length in '{s}' (0 to {max})")),
+                _ => return Err(format!("bad prefix length in '{shown}' (0 to {max})")),
             },
         };
         let c = Cidr { version, addr, len };
         if c.masked().addr != addr {
             return Err(format!(
-                "network '{s}' has host bits set under its /{len} (did you mean {}?)",
+                "network '{shown}' has host bits set under its /{len} (did you mean {}?)",
                 c.masked()
             ));
         }
@@ -336,6 +339,25 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    /// From the CIDR fuzz target: an error quoted the input as it was, so
+    /// a newline in it made the error two lines.
+    #[test]
+    fn errors_stay_one_line_whatever_the_input_holds() {
+        for bad in [
+            "10.0.0.0/0 \n33",
+            "10.0.0.0/8\nx",
+            "10.0.0.1/8\r\n7",
+            "x\ny",
+        ] {
+            let e = Cidr::parse(bad).unwrap_err();
+            assert!(!e.contains('\n') && !e.contains('\r'), "{e:?}");
+        }
+        assert_eq!(
+            Cidr::parse("10.0.0.0/0 \n33").unwrap_err(),
+            "bad prefix length in '10.0.0.0/0 \\n33' (0 to 32)"
         );
     }
 

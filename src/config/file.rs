@@ -21,6 +21,13 @@ pub fn config_table(path: &Path) -> Result<toml::Table, String> {
     toml::from_str(&text).map_err(|e| bad_file(path, e))
 }
 
+/// Takes a config file's text as [`read_config_file`] takes the file;
+/// `path` names it in errors.
+pub fn run_args_from_text(path: &Path, text: &str) -> Result<RunArgs, String> {
+    let table = toml::from_str(text).map_err(|e| bad_file(path, e))?;
+    run_args_from_table(path, table)
+}
+
 /// Reads a TOML config file: the capture keys and the accounting keys.
 pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
     run_args_from_table(path, config_table(path)?)

@@ -14,7 +14,10 @@ pub use accounting::{
     CompatProfile, Detection, MAX_ENTRIES, ScanLimits, parse_size,
 };
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
-pub use file::{config_table, merge, merge_accounting, read_config_file, run_args_from_table};
+pub use file::{
+    config_table, merge, merge_accounting, read_config_file, run_args_from_table,
+    run_args_from_text,
+};
 
 use clap::{Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
