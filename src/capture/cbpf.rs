@@ -63,13 +63,11 @@ fn check_loads_after_stores(insns: &[libc::sock_filter]) -> Result<(), String> {
         let class = i.code & 0x07;
         match (class, i.code & 0xe0) {
             (ST | STX, _) => valid |= 1 << i.k,
-            (LD | LDX, MEM) => {
-                if valid & (1 << i.k) == 0 {
-                    return Err(format!(
-                        "filter instruction {pc} loads scratch memory {} before any store to it",
-                        i.k
-                    ));
-                }
+            (LD | LDX, MEM) if valid & (1 << i.k) == 0 => {
+                return Err(format!(
+                    "filter instruction {pc} loads scratch memory {} before any store to it",
+                    i.k
+                ));
             }
             (JMP, _) => {
                 if i.code == JMP {
