@@ -1,5 +1,25 @@
 //! Calendar dates in UTC from Unix time, for the labels and log lines
-//! that show a time (no time zone database needed).
+//! that show a time (no time zone database needed), and the clock live
+//! capture runs on.
+
+/// Now, in nanoseconds since the Unix epoch, as a steady clock: the wall
+/// clock read once, at the first call, plus the monotonic time since.
+/// Live capture stamps frames and closes its windows and intervals by it,
+/// so a wall clock stepped back or forward (settimeofday, a jumping NTP
+/// client) never stalls an interval or closes one early; the times it
+/// shows drift from the wall clock only by the steps since start.
+pub fn steady_unix_ns() -> u64 {
+    use std::sync::OnceLock;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    static ANCHOR: OnceLock<(u64, Instant)> = OnceLock::new();
+    let (wall, mono) = ANCHOR.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        (wall, Instant::now())
+    });
+    wall + mono.elapsed().as_nanos() as u64
+}
 
 /// A UTC date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -916,3 +916,103 @@ fn sighup_applies_new_alert_limits_without_duplicating_an_alert() {
         assert_eq!(got, ["start", "end"], "{dir}: {:#?}", events());
     }
 }
+
+/// The wall clock stepped back an hour while an alert is active (as
+/// settimeofday or a jumping NTP client would), under libfaketime: the
+/// alert interval still closes on time and the alert ends after one
+/// whole quiet interval, and its events carry times near the real ones.
+#[test]
+#[ignore = "live: needs root for network namespaces and libfaketime (apt-get install faketime); run with --include-ignored"]
+fn a_wall_clock_stepped_back_neither_stalls_intervals_nor_moves_alert_times() {
+    let _g = serial();
+    let lib = ["libfaketimeMT.so.1", "libfaketime.so.1"]
+        .iter()
+        .map(|f| std::path::Path::new("/usr/lib/x86_64-linux-gnu/faketime").join(f))
+        .find(|p| p.exists())
+        .expect("libfaketime: apt-get install faketime");
+    let v = VethPair::new("clock");
+    let dir = TempDir::new("live-clock");
+    let offset = dir.path("faketime");
+    std::fs::write(&offset, "+0\n").unwrap();
+    let log = dir.path("alerts.jsonl");
+    let preload = format!("LD_PRELOAD={}", lib.display());
+    let offset_file = format!("FAKETIME_TIMESTAMP_FILE={}", offset.display());
+    let cap = Capture::start_under(
+        &v.rx,
+        &[
+            "env",
+            &preload,
+            &offset_file,
+            "FAKETIME_NO_CACHE=1",
+            "FAKETIME_DONT_FAKE_MONOTONIC=1",
+        ],
+        &[
+            "--iface",
+            &v.rx_if,
+            "--refresh",
+            "200ms",
+            "--alert-interval",
+            "2s",
+            "--alert-bytes",
+            "100K",
+            "--alert-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    let events = |kind: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["event"] == kind)
+            .collect()
+    };
+    let wait_for = |kind: &str, within: Duration| -> Option<serde_json::Value> {
+        let end = std::time::Instant::now() + within;
+        while std::time::Instant::now() < end {
+            if let Some(e) = events(kind).into_iter().next() {
+                return Some(e);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    };
+    v.send(
+        &dir,
+        &[
+            "--flows",
+            "1",
+            "--packets",
+            "3000",
+            "--frame-size",
+            "1000",
+            "--rate",
+            "30000",
+        ],
+    );
+    assert!(
+        wait_for("start", Duration::from_secs(5)).is_some(),
+        "alert started"
+    );
+    // an hour back, for ringflow alone
+    std::fs::write(&offset, "-3600\n").unwrap();
+    let stepped = std::time::Instant::now();
+    // quiet from here: the alert ends at the end of the first whole quiet
+    // interval (at most two intervals of 2 s, a refresh and a second)
+    let end = wait_for("end", Duration::from_secs(8));
+    let waited = stepped.elapsed();
+    let _ = cap.stop();
+    let end = end.expect("the alert ended although the wall clock went back an hour");
+    assert!(waited < Duration::from_secs(6), "ended after {waited:?}");
+    // its time follows the steady clock, not the stepped one
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let t = end["time"].as_str().unwrap().to_string();
+    assert!(
+        t >= ringflow::detect::rfc3339(now - 30_000_000_000) && t <= ringflow::detect::rfc3339(now),
+        "end at {t}, now {}",
+        ringflow::detect::rfc3339(now)
+    );
+}

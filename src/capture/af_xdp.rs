@@ -277,12 +277,6 @@ impl QueueSocket {
 /// Frames taken from one RX ring at a time.
 pub const BATCH: u32 = 256;
 
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// A worker's capture loop over its AF_XDP sockets: takes up to
 /// [`BATCH`] frames from each RX ring, runs the filter in user space,
 /// returns the frames to the fill ring at once, naps or polls when the
@@ -297,7 +291,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
     loop {
         let mut got = 0;
         // one clock read per round: frames carry no timestamp in copy mode
-        let ts_ns = now_ns();
+        let ts_ns = crate::utc::steady_unix_ns();
         for s in queues.iter_mut() {
             let batch = s.sock.receive(BATCH);
             if batch.is_empty() {

@@ -121,7 +121,6 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         outputs_attached: false,
         deliveries: Arc::new(Deliveries::default()),
         capture_now: 0,
-        clock_ns: 0,
     };
     (workers, collector)
 }
@@ -213,8 +212,6 @@ pub struct CollectorLoop {
     deliveries: Arc<Deliveries>,
     /// Replay: the capture time every worker has handed over up to (ns).
     capture_now: u64,
-    /// Live: the latest time of [`CollectorLoop::clock`].
-    clock_ns: u64,
 }
 
 impl CollectorLoop {
@@ -339,12 +336,11 @@ impl CollectorLoop {
         s
     }
 
-    /// The clock for live capture (ns since the epoch), never going back:
-    /// a clock stepped back waits here until it catches up, so the
-    /// history's times only grow.
-    fn clock(&mut self) -> u64 {
-        self.clock_ns = wall_clock_ns().max(self.clock_ns);
-        self.clock_ns
+    /// The clock for live capture (ns since the epoch): steady, so a wall
+    /// clock stepped back or forward neither stalls nor hurries the
+    /// windows and intervals (see [`crate::utc::steady_unix_ns`]).
+    fn clock(&self) -> u64 {
+        crate::utc::steady_unix_ns()
     }
 
     /// Every worker has handed over up to `at_ns` of capture time.
@@ -409,10 +405,4 @@ impl CollectorLoop {
         self.accounts.dirty = false;
         s
     }
-}
-
-fn wall_clock_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }
