@@ -839,3 +839,64 @@ fn a_notify_command_that_hangs_is_killed_after_ten_seconds_and_counted() {
     let d = family(&m, "ringflow_alert_deliveries_total");
     assert_eq!(d[&vec!["exec".to_string(), "failed".to_string()]], 2);
 }
+
+/// The alert log's disk full (`/dev/full` answers every write with
+/// ENOSPC): every failed write is counted, one line says so, and the
+/// counts are exactly those of the same replay with a log that works.
+#[test]
+fn a_full_disk_under_the_alert_log_is_counted_and_changes_no_count() {
+    let dir = TempDir::new("alert-full");
+    let recs = over_then_quiet();
+    let file = dir.path("over.pcap");
+    write_pcap(&file, 1, false, &recs);
+    let ok_log = dir.path("alerts.jsonl");
+    let args = ["--alert-bytes", "1K", "--alert-interval", "10s"];
+    let good = std::process::Command::new(bin())
+        .arg("replay")
+        .arg(&file)
+        .args(args)
+        .args(["--alert-log", ok_log.to_str().unwrap(), "--print"])
+        .output()
+        .unwrap();
+    assert!(good.status.success());
+    let full = std::process::Command::new(bin())
+        .arg("replay")
+        .arg(&file)
+        .args(args)
+        .args(["--alert-log", "/dev/full", "--print"])
+        .output()
+        .unwrap();
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let events = std::fs::read_to_string(&ok_log).unwrap().lines().count() as u64;
+    assert!(events > 0);
+    let (good, full_text) = (
+        String::from_utf8(good.stdout).unwrap(),
+        String::from_utf8(full.stdout).unwrap(),
+    );
+    let deliveries = |text: &str, result: &str| {
+        family(&parse_exposition(text), "ringflow_alert_deliveries_total")
+            [&vec!["log".to_string(), result.to_string()]]
+    };
+    assert_eq!(deliveries(&good, "ok"), events);
+    assert_eq!(deliveries(&full_text, "failed"), events);
+    assert_eq!(deliveries(&full_text, "ok"), 0);
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(
+        stderr.matches("cannot write the alert log").count(),
+        1,
+        "{stderr}"
+    );
+    // everything but the deliveries is the same
+    let without = |t: &str| {
+        without_run_specific(t)
+            .lines()
+            .filter(|l| !l.contains("ringflow_alert_deliveries_total"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_same_exposition(&without(&good), &without(&full_text), "log full or not");
+}

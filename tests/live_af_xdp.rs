@@ -251,6 +251,35 @@ fn a_stop_signal_sent_twice_at_once_still_drains_and_prints() {
     }
 }
 
+/// Killed outright during capture with promiscuous mode: no XDP program,
+/// no socket and no promiscuous flag is left, and a restart at once
+/// captures exactly.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn sigkill_leaves_nothing_behind_and_a_restart_captures_at_once() {
+    let _g = serial();
+    let v = VethPair::new("xdpkill2");
+    let dir = TempDir::new("xdp-kill");
+    let args = ["--iface", &v.rx_if, "--backend", "af-xdp", "--promisc"];
+    let cap = Capture::start(&v.rx, &args);
+    assert!(v.rx_has_xdp() && v.rx_promiscuous());
+    let _ = v.send(&dir, &MIX);
+    cap.kill();
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    while v.rx_has_xdp() || v.rx_promiscuous() {
+        assert!(
+            std::time::Instant::now() < end,
+            "program or promiscuous mode left"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(v.rx_packet_sockets(), 0);
+    let cap = Capture::start(&v.rx, &args);
+    let truth = v.send(&dir, &MIX);
+    let text = cap.stop();
+    assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
+}
+
 #[test]
 #[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn filter_keeps_only_what_matches() {

@@ -290,6 +290,23 @@ impl VethPair {
             .contains("prog/xdp")
     }
 
+    /// Whether the capture interface is in promiscuous mode.
+    pub fn rx_promiscuous(&self) -> bool {
+        let flags = self.rx_sysfs("flags");
+        u64::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap() & 0x100 != 0
+    }
+
+    /// Packet sockets open in the capture namespace (`/proc/net/packet`):
+    /// a fanout group lives only as long as one of its sockets.
+    pub fn rx_packet_sockets(&self) -> usize {
+        let out = self
+            .in_ns(&self.rx, "cat")
+            .arg("/proc/net/packet")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().skip(1).count()
+    }
+
     /// Reads a sysfs file of the capture interface.
     pub fn rx_sysfs(&self, file: &str) -> String {
         self.sysfs(&self.rx, &self.rx_if, file)
