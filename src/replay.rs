@@ -166,9 +166,15 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     } else {
         Vec::new()
     };
+    let web = crate::export::web::WebSettings::load(
+        args.web_config.as_deref(),
+        args.web_max_connections
+            .unwrap_or(crate::config::defaults::WEB_MAX_CONNECTIONS),
+    )
+    .map_err(ReplayError::Config)?;
     let server = match args.listen {
         Some(addr) => {
-            let s = http::spawn(addr, job.published(), stats.clone())?;
+            let s = http::spawn(addr, job.published(), stats.clone(), web)?;
             crate::log!("ringflow: serving http://{}/metrics", s.local_addr);
             Some(s)
         }

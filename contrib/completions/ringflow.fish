@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ringflow_global_optspecs
-    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc print alert-log= alert-webhook= alertmanager= alert-exec= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= listen= refresh= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
+    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= listen= web-max-connections= refresh= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
 end
 
 function __fish_ringflow_needs_command
@@ -31,6 +31,7 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l workers -d 'Worker th
 complete -c ringflow -n "__fish_ringflow_needs_command" -l cpus -d 'CPUs to pin workers to, e.g. `0-3,6` [default: worker i on CPU i]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l collector-cpus -d 'CPUs for the collector and the other threads that are not workers (HTTP, alert outputs), e.g. `0` [default: the online CPUs no worker is pinned to; any CPU when every one has a worker]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l filter -d 'tcpdump filter expression; only matching packets are captured' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS (tls_server_config) and users (basic_auth_users, bcrypt hashes) for the web endpoints' -r -F
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout) [default: none]' -r -F
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
@@ -65,6 +66,7 @@ zero-copy\t''
 copy\t''"
 complete -c ringflow -n "__fish_ringflow_needs_command" -l queues -d 'AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that), at most 16777214 [default: 200000]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once, at most 16777214 [default: a quarter of --flow-table-size, at least 1024]' -r
@@ -137,6 +139,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l workers -d 'Wo
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l cpus -d 'CPUs to pin workers to, e.g. `0-3,6` [default: worker i on CPU i]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l collector-cpus -d 'CPUs for the collector and the other threads that are not workers (HTTP, alert outputs), e.g. `0` [default: the online CPUs no worker is pinned to; any CPU when every one has a worker]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l filter -d 'tcpdump filter expression; only matching packets are captured' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS (tls_server_config) and users (basic_auth_users, bcrypt hashes) for the web endpoints' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout) [default: none]' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
@@ -171,6 +174,7 @@ zero-copy\t''
 copy\t''"
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l queues -d 'AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that), at most 16777214 [default: 200000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once, at most 16777214 [default: a quarter of --flow-table-size, at least 1024]' -r
@@ -208,6 +212,8 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l refresh -d 
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that; about 160 bytes a flow with the collector\'s handle). Flows beyond it are counted in ringflow_flow_table_overflow_total' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once [default: a quarter of --flow-table-size, at least 1024]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l listen -d 'Serve /metrics, the JSON API and the dashboard on this address while replaying and after the end, until interrupted; their windows follow the capture\'s time' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS and users for the web endpoints (as for `ringflow run`)' -r -F
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l web-max-connections -d 'Web connections served at once' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout)' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// Where `/metrics` is served. 19213 is outside 9100-9999, the range of
 /// Prometheus' default port allocations (which is fully taken).
 pub const LISTEN: &str = "0.0.0.0:19213";
+/// Web connections served at once (as exporter-toolkit's default web
+/// connection limit is unbounded, this is ringflow's own: enough for
+/// several Prometheus servers, browsers and API clients).
+pub const WEB_MAX_CONNECTIONS: usize = 64;
 /// How often the collector merges the workers' tables and publishes.
 pub const REFRESH: &str = "1s";
 /// IPv4 flows one worker's table holds at once (IPv6: a quarter).
@@ -112,6 +116,7 @@ fn shown() -> Vec<(&'static str, String)> {
         ("xdp_bind", name(XDP_BIND)),
         ("queues", QUEUES.to_string()),
         ("listen", LISTEN.to_string()),
+        ("web_max_connections", WEB_MAX_CONNECTIONS.to_string()),
         ("refresh", REFRESH.to_string()),
         ("flow_table_size", FLOW_TABLE_SIZE.to_string()),
         (

@@ -216,6 +216,15 @@ pub struct RunArgs {
     /// (/dashboard).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// YAML file in the Prometheus exporter-toolkit format with TLS
+    /// (tls_server_config) and users (basic_auth_users, bcrypt hashes) for
+    /// the web endpoints.
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+    /// Web connections served at once; beyond this the least recently
+    /// active one is closed.
+    #[arg(long, value_name = "N")]
+    pub web_max_connections: Option<usize>,
     /// How often the collector merges and publishes.
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
@@ -441,6 +450,13 @@ pub struct ReplayArgs {
     /// follow the capture's time.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = defaults::LISTEN)]
     pub listen: Option<SocketAddr>,
+    /// YAML file in the Prometheus exporter-toolkit format with TLS and
+    /// users for the web endpoints (as for `ringflow run`).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub web_config: Option<PathBuf>,
+    /// Web connections served at once.
+    #[arg(long, value_name = "N", requires = "listen")]
+    pub web_max_connections: Option<usize>,
     /// Write alert events to this file, one JSON object per line (`-` for
     /// stdout).
     #[arg(long, value_name = "FILE")]

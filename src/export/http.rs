@@ -6,6 +6,7 @@
 
 use super::api::{self, SocketRates, Sources};
 use super::format::{self, Format};
+use super::web::{HEAD_TIMEOUT, MAX_HEAD_BYTES, WebSettings};
 use crate::capture::stats::CaptureStats;
 use crate::collector::Published;
 use bytes::Bytes;
@@ -15,11 +16,13 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, header};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -46,8 +49,9 @@ pub fn spawn(
     addr: SocketAddr,
     published: Arc<Published>,
     stats: Arc<CaptureStats>,
+    web: WebSettings,
 ) -> Result<Server, HttpError> {
-    spawn_on(bind(addr)?, published, stats)
+    spawn_on(bind(addr)?, published, stats, web)
 }
 
 /// Binds the listening socket, before anything else starts.
@@ -63,6 +67,7 @@ pub fn spawn_on(
     listener: std::net::TcpListener,
     published: Arc<Published>,
     stats: Arc<CaptureStats>,
+    web: WebSettings,
 ) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
     let sources = Arc::new(Sources {
@@ -73,16 +78,33 @@ pub fn spawn_on(
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()
         .map_err(HttpError::Setup)?;
     let thread = std::thread::Builder::new()
         .name("ringflow-http".into())
-        .spawn(move || runtime.block_on(serve(listener, sources)))
+        .spawn(move || runtime.block_on(serve(listener, sources, web)))
         .map_err(HttpError::Setup)?;
     Ok(Server { local_addr, thread })
 }
 
-async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>) {
+/// A connection being served: its task, and when it last began a request
+/// (or was accepted), in milliseconds since the server started.
+struct Connection {
+    id: u64,
+    task: tokio::task::AbortHandle,
+    active_ms: Arc<AtomicU64>,
+}
+
+/// Accepts connections and serves each on a task of its own. At most
+/// `--web-max-connections` are served at once: beyond that the least
+/// recently active one is closed to make room, so idle or slow clients
+/// (10000 idle sockets, a slowloris sending a byte a second) cannot keep
+/// a scraper out, which needs its connection for milliseconds. Each
+/// connection has [`HEAD_TIMEOUT`] to finish its TLS handshake and each
+/// request head (also between requests), and a head is at most
+/// [`MAX_HEAD_BYTES`].
+async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>, web: WebSettings) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -90,25 +112,112 @@ async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>) {
             return;
         }
     };
+    let tls = web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+    let base = Instant::now();
+    let now_ms = move || base.elapsed().as_millis() as u64;
+    let conns: Arc<Mutex<Vec<Connection>>> = Arc::default();
+    let mut next_id = 0u64;
     loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
             // Out of file descriptors and the like: keep serving the
-            // connections we have, try again.
-            Err(_) => continue,
+            // connections we have, try again shortly.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
         };
-        let sources = sources.clone();
-        tokio::task::spawn(async move {
-            let svc = service_fn(move |req| {
-                let resp = handle(&req, &sources);
-                async move { Ok::<_, Infallible>(resp) }
-            });
-            // A client that goes away mid-response is not our problem.
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+        let Ok(mut live) = conns.lock() else {
+            return;
+        };
+        while live.len() >= web.max_connections {
+            let Some(i) = live
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.active_ms.load(Ordering::Relaxed))
+                .map(|(i, _)| i)
+            else {
+                break;
+            };
+            live.swap_remove(i).task.abort();
+        }
+        next_id += 1;
+        let id = next_id;
+        let active_ms = Arc::new(AtomicU64::new(now_ms()));
+        let (sources, web, tls, conns2, active) = (
+            sources.clone(),
+            web.clone(),
+            tls.clone(),
+            conns.clone(),
+            active_ms.clone(),
+        );
+        let task = tokio::task::spawn(async move {
+            connection(stream, peer, tls, sources, web, active, now_ms).await;
+            if let Ok(mut live) = conns2.lock() {
+                live.retain(|c| c.id != id);
+            }
+        });
+        // (a current-thread runtime runs the task only after this)
+        live.push(Connection {
+            id,
+            task: task.abort_handle(),
+            active_ms,
         });
     }
+}
+
+async fn connection(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    sources: Arc<Sources>,
+    web: WebSettings,
+    active_ms: Arc<AtomicU64>,
+    now_ms: impl Fn() -> u64 + Clone + Send + 'static,
+) {
+    let svc = service_fn(move |req: Request<Incoming>| {
+        active_ms.store(now_ms(), Ordering::Relaxed);
+        let (sources, web) = (sources.clone(), web.clone());
+        async move {
+            if web.needs_auth() {
+                let header = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok());
+                if !web.authorized(header, peer).await {
+                    return Ok::<_, Infallible>(unauthorized());
+                }
+            }
+            Ok(handle(&req, &sources))
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES);
+    // A client that goes away mid-response is not our problem.
+    match tls {
+        Some(acceptor) => {
+            let Ok(Ok(stream)) = tokio::time::timeout(HEAD_TIMEOUT, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+        }
+        None => {
+            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+        }
+    }
+}
+
+fn unauthorized() -> Response<Full<Bytes>> {
+    let mut r = json_error(401, "authentication required");
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"ringflow\", charset=\"UTF-8\""),
+    );
+    r
 }
 
 fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {

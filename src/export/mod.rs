@@ -10,6 +10,7 @@ pub mod nic;
 pub mod process;
 pub mod prometheus;
 pub mod services;
+pub mod web;
 
 pub use format::Format;
 pub use prometheus::render;

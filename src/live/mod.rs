@@ -336,7 +336,12 @@ pub fn run(s: &LiveSettings) -> Result<Counted, LiveError> {
     // A taken port is an error before any capture starts.
     let listener = http::bind(s.listen)?;
     let live = Live::start(s)?;
-    let server = http::spawn_on(listener, live.published.clone(), live.stats.clone())?;
+    let server = http::spawn_on(
+        listener,
+        live.published.clone(),
+        live.stats.clone(),
+        s.web.clone(),
+    )?;
     crate::log!("ringflow: serving http://{}/metrics", server.local_addr);
     let stop = live.stop_flag();
     let reload = signals::Reload {

@@ -27,6 +27,8 @@ pub struct LiveSettings {
     pub socket: SocketConfig,
     pub pipeline: PipelineConfig,
     pub listen: SocketAddr,
+    /// TLS, users and connection limits of the web endpoints.
+    pub web: crate::export::web::WebSettings,
     pub print: bool,
     /// Where alert events go.
     pub outputs: crate::config::Outputs,
@@ -466,6 +468,12 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         listen: args
             .listen
             .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
+        web: crate::export::web::WebSettings::load(
+            args.web_config.as_deref(),
+            args.web_max_connections
+                .unwrap_or(defaults::WEB_MAX_CONNECTIONS),
+        )
+        .map_err(cfg)?,
         print: args.print,
         outputs,
         cli,
@@ -562,6 +570,14 @@ impl LiveSettings {
         }
         out.push(format!("promisc = {}", self.socket.promisc));
         out.push(format!("listen = \"{}\"", self.listen));
+        if let Some(f) = &self.web.path {
+            // the file's name, never its users or keys
+            out.push(format!("web-config = {:?}", f.display().to_string()));
+        }
+        out.push(format!(
+            "web-max-connections = {}",
+            self.web.max_connections
+        ));
         out.push(format!(
             "refresh = \"{}ms\"",
             self.pipeline.refresh.as_millis()

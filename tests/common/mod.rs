@@ -328,6 +328,8 @@ pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> HttpRe
 pub struct ServedReplay {
     child: KillOnDrop,
     pub addr: String,
+    /// What it wrote to stderr after it started serving.
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServedReplay {
@@ -355,16 +357,28 @@ impl ServedReplay {
             }
         }
         // keep reading stderr so ringflow never blocks on a full pipe
-        std::thread::spawn(move || lines.for_each(drop));
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for l in lines.map_while(Result::ok) {
+                log2.lock().unwrap().push(l);
+            }
+        });
         let mut served = ServedReplay {
             child: KillOnDrop(child),
             addr: addr.unwrap_or_default(),
+            log,
         };
         assert!(
             !served.addr.is_empty() && served.child.0.try_wait().unwrap().is_none(),
             "ringflow did not serve the replay"
         );
         served
+    }
+
+    /// The lines it wrote to stderr since it started serving.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     /// The serving process's id.
