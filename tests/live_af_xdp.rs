@@ -251,6 +251,58 @@ fn a_stop_signal_sent_twice_at_once_still_drains_and_prints() {
     }
 }
 
+/// The capture interface deleted and created again while capturing (a
+/// new ifindex): AF_XDP attaches its program, map and promiscuous mode
+/// again and captures the traffic sent after it is back, exactly, with
+/// the counts from before kept; down and up keeps capturing too.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn interface_down_up_gone_and_back_is_captured_without_restart() {
+    let _g = serial();
+    let v = VethPair::new("xdpback");
+    let dir = TempDir::new("xdp-back");
+    let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--backend",
+            "af-xdp",
+            "--promisc",
+            "--refresh",
+            "200ms",
+        ],
+    );
+    let mut truth = v.send(&dir, &mix);
+    v.set_rx_link(false);
+    std::thread::sleep(Duration::from_millis(300));
+    v.set_rx_link(true);
+    std::thread::sleep(Duration::from_millis(300));
+    truth.extend(v.send(&dir, &mix));
+
+    v.delete_link();
+    assert!(
+        cap.wait_log("disappeared", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    v.create_link();
+    assert!(
+        cap.wait_log("is back", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    assert!(v.rx_has_xdp() && v.rx_promiscuous(), "attached again");
+    truth.extend(v.send(&dir, &mix));
+    let text = cap.stop();
+    let m = parse_exposition(&text);
+    assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
+    assert_eq!(total(&m, "ringflow_packets_total"), 3000);
+    assert_eq!(total(&m, "ringflow_capture_packets_total"), 3000);
+    assert!(!v.rx_has_xdp(), "detached after exit");
+}
+
 /// Killed outright during capture with promiscuous mode: no XDP program,
 /// no socket and no promiscuous flag is left, and a restart at once
 /// captures exactly.

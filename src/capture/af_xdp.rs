@@ -183,6 +183,88 @@ impl Attachment {
     }
 }
 
+/// An interface's attachment, shared by the workers that capture its
+/// queues: when the interface is deleted and created again (a new
+/// ifindex), the first worker to find it back attaches the program and
+/// map again (and promiscuous mode), and each registers its own socket.
+pub struct SharedAttachment {
+    entries: u32,
+    mode: XdpMode,
+    promisc: bool,
+    state: std::sync::Mutex<AttachedTo>,
+}
+
+struct AttachedTo {
+    ifindex: u32,
+    attachment: Option<Attachment>,
+    /// The packet socket holding promiscuous mode, if asked for.
+    promisc: Option<sys::af_packet::PacketSocket>,
+}
+
+impl SharedAttachment {
+    /// Attaches to `iface` for queue ids below `entries`, with promiscuous
+    /// mode if `promisc`.
+    pub fn attach(
+        iface: &Iface,
+        entries: u32,
+        mode: XdpMode,
+        promisc: bool,
+    ) -> Result<(std::sync::Arc<SharedAttachment>, Attached), CaptureError> {
+        let shared = SharedAttachment {
+            entries,
+            mode,
+            promisc,
+            state: std::sync::Mutex::new(AttachedTo {
+                ifindex: 0,
+                attachment: None,
+                promisc: None,
+            }),
+        };
+        let attached = shared.attach_to(iface)?;
+        Ok((std::sync::Arc::new(shared), attached))
+    }
+
+    /// Attaches to `iface` unless already attached to this ifindex; the
+    /// attachment to an earlier one (gone) is dropped first.
+    fn attach_to(&self, iface: &Iface) -> Result<Attached, CaptureError> {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.ifindex == iface.ifindex
+            && let Some(a) = &st.attachment
+        {
+            return Ok(a.mode);
+        }
+        st.attachment = None;
+        st.promisc = None;
+        let a = Attachment::attach(iface, self.entries, self.mode)?;
+        let mode = a.mode;
+        st.attachment = Some(a);
+        if self.promisc {
+            let p =
+                sys::af_packet::PacketSocket::new(false).map_err(CaptureError::NoRawCapability)?;
+            p.add_promisc(iface.ifindex)
+                .map_err(|source| CaptureError::NoAdminCapability {
+                    iface: iface.name.clone(),
+                    source,
+                })?;
+            st.promisc = Some(p);
+        }
+        st.ifindex = iface.ifindex;
+        Ok(mode)
+    }
+
+    /// Sends the frames of `queue` to `sock`.
+    pub fn register(&self, queue: u32, sock: &XskSocket) -> Result<(), SysError> {
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        match &st.attachment {
+            Some(a) => a.register(queue, sock),
+            None => Err(SysError {
+                call: "register (no XDP attachment)",
+                source: std::io::Error::from_raw_os_error(libc::ENODEV),
+            }),
+        }
+    }
+}
+
 /// Opens and binds the socket of one queue; with `XdpBind::Auto` zero-copy
 /// is tried first.
 pub fn open_socket(
@@ -246,6 +328,11 @@ impl Waiter {
 /// One AF_XDP socket of a worker.
 pub struct QueueSocket {
     pub iface: String,
+    pub queue: u32,
+    pub cfg: XdpConfig,
+    pub attachment: std::sync::Arc<SharedAttachment>,
+    /// The interface index the socket is bound to.
+    pub ifindex: u32,
     pub sock: XskSocket,
     pub filter: Option<Filter>,
     pub counters: Arc<SocketCounters>,
@@ -256,6 +343,29 @@ pub struct QueueSocket {
 }
 
 impl QueueSocket {
+    /// If the interface exists again: attach (once per interface), open
+    /// and register a new socket for this queue. `Ok(false)`: not back
+    /// yet.
+    fn reopen(&mut self) -> Result<bool, CaptureError> {
+        let Some(iface) = Iface::lookup(&self.iface) else {
+            return Ok(false);
+        };
+        self.attachment.attach_to(&iface)?;
+        let (sock, _) = open_socket(&iface, self.queue, &self.cfg)?;
+        self.attachment
+            .register(self.queue, &sock)
+            .map_err(|source| CaptureError::Socket {
+                iface: iface.name.clone(),
+                source,
+            })?;
+        // the counts so far stay; the new socket's statistics start at 0
+        self.take_stats();
+        self.sock = sock;
+        self.ifindex = iface.ifindex;
+        self.last = XdpStats::default();
+        Ok(true)
+    }
+
     fn take_stats(&mut self) {
         self.counters.add(std::mem::take(&mut self.packets), 0, 0);
         if let Ok(now) = self.sock.stats() {
@@ -284,9 +394,10 @@ pub const BATCH: u32 = 256;
 /// second, and stops once `stop` is raised and the rings are empty.
 pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: &AtomicBool) {
     let mut pollset = sys::PollSet::default();
-    let fds: Vec<_> = queues.iter().map(|s| s.sock.fd()).collect();
+    let mut fds: Vec<_> = queues.iter().map(|s| s.sock.fd()).collect();
     let mut next_check = Instant::now() + Duration::from_secs(1);
-    let mut gone_logged = vec![false; queues.len()];
+    let mut gone = vec![false; queues.len()];
+    let mut reopen_failed_logged = vec![false; queues.len()];
     let mut waiter = Waiter::default();
     loop {
         let mut got = 0;
@@ -337,16 +448,31 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                 continue;
             }
             if pollset.wait(&fds, 50).is_ok() {
-                for (k, s) in queues.iter().enumerate() {
-                    if pollset.failed(k) && !gone_logged[k] && Iface::lookup(&s.iface).is_none() {
-                        gone_logged[k] = true;
-                        crate::log!(
-                            "ringflow: interface {} disappeared; AF_XDP does not pick it up again without a restart",
-                            s.iface
-                        );
+                if gone.iter().any(|&g| g) {
+                    for (k, s) in queues.iter_mut().enumerate() {
+                        if gone[k] {
+                            match s.reopen() {
+                                Ok(true) => {
+                                    gone[k] = false;
+                                    reopen_failed_logged[k] = false;
+                                    fds[k] = s.sock.fd();
+                                    crate::log!(
+                                        "ringflow: interface {} is back; capturing queue {} again",
+                                        s.iface,
+                                        s.queue
+                                    );
+                                }
+                                Ok(false) => {}
+                                Err(e) if !reopen_failed_logged[k] => {
+                                    reopen_failed_logged[k] = true;
+                                    crate::log!("ringflow: {e}; trying again");
+                                }
+                                Err(_) => {}
+                            }
+                        }
                     }
                 }
-                if gone_logged.iter().all(|&g| g) {
+                if gone.iter().all(|&g| g) {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
@@ -355,8 +481,18 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
         let now = Instant::now();
         if now >= next_check {
             next_check = now + Duration::from_secs(1);
-            for s in queues.iter_mut() {
+            for (k, s) in queues.iter_mut().enumerate() {
                 s.take_stats();
+                // An unbound socket polls as idle, not as failed: the
+                // interface is gone when its name no longer leads to the
+                // index the socket is bound to (deleted, or created anew).
+                if !gone[k] && Iface::lookup(&s.iface).map(|i| i.ifindex) != Some(s.ifindex) {
+                    gone[k] = true;
+                    crate::log!(
+                        "ringflow: interface {} disappeared; capturing it again when it comes back",
+                        s.iface
+                    );
+                }
             }
         }
     }

@@ -50,12 +50,11 @@ pub struct Live {
 }
 
 /// What a capture keeps open besides the workers' sockets: AF_XDP
-/// attachments (the program is detached when they close) and the sockets
-/// that hold promiscuous mode for AF_XDP interfaces.
+/// attachments, with the sockets that hold promiscuous mode (the program
+/// is detached when the last holder lets go, after the workers).
 #[derive(Default)]
 struct Held {
-    _xdp: Vec<af_xdp::Attachment>,
-    _promisc: Vec<sys::af_packet::PacketSocket>,
+    _xdp: Vec<std::sync::Arc<af_xdp::SharedAttachment>>,
 }
 
 /// What one worker captures from: its rings, or its AF_XDP sockets.
@@ -141,7 +140,8 @@ fn open_af_xdp(
             None => None,
         };
         let entries = qs.iter().max().map_or(1, |&q| q + 1);
-        let attachment = af_xdp::Attachment::attach(i, entries, cfg.mode)?;
+        let (attachment, attached) =
+            af_xdp::SharedAttachment::attach(i, entries, cfg.mode, s.socket.promisc)?;
         let mut binds = Vec::new();
         for (w, &q) in qs.iter().enumerate() {
             let (sock, bind) = af_xdp::open_socket(i, q, cfg)?;
@@ -151,10 +151,14 @@ fn open_af_xdp(
                     iface: i.name.clone(),
                     source,
                 })?;
-            let (mode, bind) = (attachment.mode.label(), af_xdp::bind_label(bind));
+            let (mode, bind) = (attached.label(), af_xdp::bind_label(bind));
             binds.push(bind);
             per_worker[w].push(af_xdp::QueueSocket {
                 iface: i.name.clone(),
+                queue: q,
+                cfg: cfg.clone(),
+                attachment: attachment.clone(),
+                ifindex: i.ifindex,
                 sock,
                 filter: filter.clone(),
                 counters: stats.xdp_socket(&i.name, q as usize, mode, bind),
@@ -171,20 +175,10 @@ fn open_af_xdp(
                 .map(|q| q.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
-            attachment.mode.label(),
+            attached.label(),
             binds.join("/"),
         ));
         held._xdp.push(attachment);
-        if s.socket.promisc {
-            let p =
-                sys::af_packet::PacketSocket::new(false).map_err(CaptureError::NoRawCapability)?;
-            p.add_promisc(i.ifindex)
-                .map_err(|source| CaptureError::NoAdminCapability {
-                    iface: i.name.clone(),
-                    source,
-                })?;
-            held._promisc.push(p);
-        }
     }
     Ok((
         per_worker.into_iter().map(WorkerQueues::Xdp).collect(),
