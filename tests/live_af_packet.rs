@@ -6,7 +6,8 @@
 mod common;
 
 use common::netns::{
-    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, serial, total, truth_per_pair,
+    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, gone_and_back, serial, total,
+    truth_per_pair,
 };
 use common::*;
 use std::time::Duration;
@@ -193,33 +194,17 @@ fn interface_down_up_gone_and_back_is_captured_without_restart() {
     let _g = serial();
     let v = VethPair::new("updown");
     let dir = TempDir::new("live-updown");
-    let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
     let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--refresh", "200ms"]);
-    let mut truth = v.send(&dir, &mix);
-
-    v.set_rx_link(false);
-    std::thread::sleep(Duration::from_millis(300));
-    v.set_rx_link(true);
-    std::thread::sleep(Duration::from_millis(300));
-    truth.extend(v.send(&dir, &mix));
-
-    v.delete_link();
-    assert!(
-        cap.wait_log("disappeared", Duration::from_secs(5)),
-        "{:?}",
-        cap.log()
+    let (text, truth) = gone_and_back(
+        &v,
+        &dir,
+        cap,
+        |cap| {
+            let m = parse_exposition(&cap.scrape());
+            assert_eq!(family(&m, "ringflow_nic_up")[&vec![v.rx_if.clone()]], 0);
+        },
+        |_| {},
     );
-    let m = parse_exposition(&cap.scrape());
-    assert_eq!(family(&m, "ringflow_nic_up")[&vec![v.rx_if.clone()]], 0);
-    v.create_link();
-    assert!(
-        cap.wait_log("is back", Duration::from_secs(5)),
-        "{:?}",
-        cap.log()
-    );
-    truth.extend(v.send(&dir, &mix));
-
-    let text = cap.stop();
     let m = parse_exposition(&text);
     assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
     assert_eq!(total(&m, "ringflow_packets_total"), 3000);

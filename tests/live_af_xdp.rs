@@ -6,7 +6,8 @@
 mod common;
 
 use common::netns::{
-    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, serial, total, truth_per_pair,
+    Capture, FRAGMENT_MIX, MIX, VethPair, assert_fragments_exact, gone_and_back, serial, total,
+    truth_per_pair,
 };
 use common::*;
 use std::process::Command;
@@ -261,7 +262,6 @@ fn interface_down_up_gone_and_back_is_captured_without_restart() {
     let _g = serial();
     let v = VethPair::new("xdpback");
     let dir = TempDir::new("xdp-back");
-    let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
     let cap = Capture::start(
         &v.rx,
         &[
@@ -274,28 +274,13 @@ fn interface_down_up_gone_and_back_is_captured_without_restart() {
             "200ms",
         ],
     );
-    let mut truth = v.send(&dir, &mix);
-    v.set_rx_link(false);
-    std::thread::sleep(Duration::from_millis(300));
-    v.set_rx_link(true);
-    std::thread::sleep(Duration::from_millis(300));
-    truth.extend(v.send(&dir, &mix));
-
-    v.delete_link();
-    assert!(
-        cap.wait_log("disappeared", Duration::from_secs(5)),
-        "{:?}",
-        cap.log()
+    let (text, truth) = gone_and_back(
+        &v,
+        &dir,
+        cap,
+        |_| {},
+        |_| assert!(v.rx_has_xdp() && v.rx_promiscuous(), "attached again"),
     );
-    v.create_link();
-    assert!(
-        cap.wait_log("is back", Duration::from_secs(5)),
-        "{:?}",
-        cap.log()
-    );
-    assert!(v.rx_has_xdp() && v.rx_promiscuous(), "attached again");
-    truth.extend(v.send(&dir, &mix));
-    let text = cap.stop();
     let m = parse_exposition(&text);
     assert_eq!(flows_per_pair(&text), truth_per_pair(&truth, |_| true));
     assert_eq!(total(&m, "ringflow_packets_total"), 3000);

@@ -375,6 +375,43 @@ impl VethPair {
     }
 }
 
+/// Sends a mix, takes the capture interface down and up, sends again,
+/// deletes and re-creates it (a new ifindex) and sends a third time,
+/// checking that the capture says the interface disappeared and is back;
+/// `while_gone` and `while_back` run at those moments. Returns the
+/// capture's final exposition and what was sent (1000 packets each time).
+pub fn gone_and_back(
+    v: &VethPair,
+    dir: &super::TempDir,
+    cap: Capture,
+    while_gone: impl FnOnce(&Capture),
+    while_back: impl FnOnce(&Capture),
+) -> (String, Vec<TruthRow>) {
+    let mix = ["--flows", "50", "--packets", "1000", "--rate", "20000"];
+    let mut truth = v.send(dir, &mix);
+    v.set_rx_link(false);
+    std::thread::sleep(Duration::from_millis(300));
+    v.set_rx_link(true);
+    std::thread::sleep(Duration::from_millis(300));
+    truth.extend(v.send(dir, &mix));
+    v.delete_link();
+    assert!(
+        cap.wait_log("disappeared", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    while_gone(&cap);
+    v.create_link();
+    assert!(
+        cap.wait_log("is back", Duration::from_secs(5)),
+        "{:?}",
+        cap.log()
+    );
+    while_back(&cap);
+    truth.extend(v.send(dir, &mix));
+    (cap.stop(), truth)
+}
+
 impl Drop for VethPair {
     fn drop(&mut self) {
         for ns in [&self.tx, &self.rx] {
