@@ -17,7 +17,6 @@ const STX: u16 = 0x03;
 const ALU: u16 = 0x04;
 const JMP: u16 = 0x05;
 const RET: u16 = 0x06;
-const MISC: u16 = 0x07;
 
 const W: u16 = 0x00;
 const H: u16 = 0x08;
@@ -25,10 +24,8 @@ const B: u16 = 0x10;
 
 const IMM: u16 = 0x00;
 const ABS: u16 = 0x20;
-const IND: u16 = 0x40;
 const MEM: u16 = 0x60;
 const LEN: u16 = 0x80;
-const MSH: u16 = 0xa0;
 
 const X: u16 = 0x08;
 const A: u16 = 0x10;
@@ -36,136 +33,96 @@ const A: u16 = 0x10;
 const MEMWORDS: usize = 16;
 
 /// Every opcode of classic BPF, as the kernel's `bpf_check_classic`
-/// allows them.
+/// allows them: bits outside an instruction's fields (a return with a
+/// mode, a code wider than a byte) make another, refused opcode.
+#[rustfmt::skip]
 const OPCODES: [u16; 49] = [
-    // ALU with K and X operands, and NEG
-    0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c, 0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c,
-    0x94, 0x9c, 0xa4, 0xac, 0x84, // LD: W/H/B ABS, W/H/B IND, W LEN, IMM, MEM
-    0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x80, 0x00, 0x60, // LDX: W LEN, B MSH, IMM, MEM
-    0x81, 0xb1, 0x01, 0x61, // ST, STX
-    0x02, 0x03, // MISC: TAX, TXA
-    0x07, 0x87, // RET K, RET A
-    0x06, 0x16, // JA, JEQ/JGT/JGE/JSET with K and X
+    // ALU: ADD SUB MUL DIV OR AND LSH RSH MOD XOR with K and with X, NEG
+    0x04, 0x0c, 0x14, 0x1c, 0x24, 0x2c, 0x34, 0x3c, 0x44, 0x4c,
+    0x54, 0x5c, 0x64, 0x6c, 0x74, 0x7c, 0x94, 0x9c, 0xa4, 0xac, 0x84,
+    // LD: W/H/B ABS, W/H/B IND, W LEN, IMM, MEM
+    0x20, 0x28, 0x30, 0x40, 0x48, 0x50, 0x80, 0x00, 0x60,
+    // LDX: W LEN, B MSH, IMM, MEM
+    0x81, 0xb1, 0x01, 0x61,
+    // ST, STX
+    0x02, 0x03,
+    // MISC: TAX, TXA
+    0x07, 0x87,
+    // RET K, RET A
+    0x06, 0x16,
+    // JA; JEQ, JGT, JGE, JSET with K and with X
     0x05, 0x15, 0x1d, 0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d,
 ];
 
-/// Refuses a program that may load a scratch memory cell before any
-/// store to it on some path, as the kernel's `check_load_and_stores`
-/// does: such a load reads whatever was there (libpcap's interpreter
-/// reads its uninitialised stack; found by the fuzz target against it).
-/// Jumps only go forward, so one pass carries the cells stored on every
-/// path into each instruction.
-fn check_loads_after_stores(insns: &[libc::sock_filter]) -> Result<(), String> {
-    let mut masks = vec![u16::MAX; insns.len()];
-    let mut valid: u16 = 0;
-    for (pc, i) in insns.iter().enumerate() {
-        valid &= masks[pc];
-        let class = i.code & 0x07;
-        match (class, i.code & 0xe0) {
-            (ST | STX, _) => valid |= 1 << i.k,
-            (LD | LDX, MEM) if valid & (1 << i.k) == 0 => {
-                return Err(format!(
-                    "filter instruction {pc} loads scratch memory {} before any store to it",
-                    i.k
-                ));
-            }
-            (JMP, _) => {
-                if i.code == JMP {
-                    // JA
-                    masks[pc + 1 + i.k as usize] &= valid;
-                } else {
-                    masks[pc + 1 + usize::from(i.jt)] &= valid;
-                    masks[pc + 1 + usize::from(i.jf)] &= valid;
-                }
-                valid = u16::MAX;
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
 impl Filter {
-    /// Checks `insns` as the kernel's `sk_chk_filter` does: known opcodes,
-    /// forward jumps inside the program, scratch memory indices in range,
-    /// a return at the end. The message says what is wrong.
+    /// Checks `insns` as the kernel's `bpf_check_classic` does, in one
+    /// pass (jumps only go forward): known opcodes, jumps inside the
+    /// program, scratch memory in range and never loaded before a store to
+    /// it on every path that reaches the load (`check_load_and_stores`:
+    /// such a load would read whatever was there), no division by or shift
+    /// past the width by a constant, a return at the end. The message says
+    /// what is wrong.
     pub fn new(insns: &[libc::sock_filter]) -> Result<Filter, String> {
         if insns.is_empty() || insns.len() > 4096 {
             return Err(format!("filter has {} instructions", insns.len()));
         }
         let n = insns.len();
+        // the scratch cells (a bit each) stored on every path into each
+        // instruction, and into the current one
+        let mut stored_into = vec![u16::MAX; n];
+        let mut stored: u16 = 0;
         for (pc, i) in insns.iter().enumerate() {
-            let class = i.code & 0x07;
             let bad = || {
                 format!(
                     "filter instruction {pc} (code {:#x}) is not supported",
                     i.code
                 )
             };
-            // Only the opcodes the kernel's checker lists: bits outside an
-            // instruction's fields (a return with a mode, a code wider than
-            // a byte) are refused, not masked away. Found by the fuzz target
-            // against libpcap, whose interpreter aborts on them.
             if !OPCODES.contains(&i.code) {
                 return Err(bad());
             }
+            stored &= stored_into[pc];
+            let (class, op, constant) = (i.code & 0x07, i.code & 0xf0, i.code & X == 0);
+            let cell = i.k as usize;
             match class {
-                LD | LDX => {
-                    let mode = i.code & 0xe0;
-                    let size = i.code & 0x18;
-                    match (class, mode) {
-                        (_, IMM) | (_, LEN) => {}
-                        (LD, ABS) | (LD, IND) if size != 0x18 => {}
-                        (LDX, MSH) if size == B => {}
-                        (_, MEM) if (i.k as usize) < MEMWORDS => {}
-                        _ => return Err(bad()),
+                ST | STX if cell >= MEMWORDS => return Err(bad()),
+                ST | STX => stored |= 1 << cell,
+                LD | LDX if i.code & 0xe0 == MEM => {
+                    if cell >= MEMWORDS {
+                        return Err(bad());
+                    }
+                    if stored & (1 << cell) == 0 {
+                        return Err(format!(
+                            "filter instruction {pc} loads scratch memory {cell} before any store to it"
+                        ));
                     }
                 }
-                ST | STX => {
-                    if i.k as usize >= MEMWORDS {
-                        return Err(bad());
-                    }
-                }
-                ALU => {
-                    let op = i.code & 0xf0;
-                    if op > 0xa0 {
-                        return Err(bad());
-                    }
-                    // division by a constant zero
-                    if (op == 0x30 || op == 0x90) && i.code & X == 0 && i.k == 0 {
-                        return Err(bad());
-                    }
-                    // a constant shift by the width or more, as the kernel
-                    if (op == 0x60 || op == 0x70) && i.code & X == 0 && i.k >= 32 {
-                        return Err(bad());
-                    }
-                }
+                // a division by a constant zero, a constant shift by the
+                // width or more
+                ALU if constant && matches!(op, 0x30 | 0x90) && i.k == 0 => return Err(bad()),
+                ALU if constant && matches!(op, 0x60 | 0x70) && i.k >= 32 => return Err(bad()),
                 JMP => {
-                    let op = i.code & 0xf0;
-                    let targets: &[usize] = if op == 0x00 {
+                    let targets: &[usize] = if i.code == JMP {
                         &[i.k as usize]
-                    } else if op <= 0x40 {
-                        &[usize::from(i.jt), usize::from(i.jf)]
                     } else {
-                        return Err(bad());
+                        &[usize::from(i.jt), usize::from(i.jf)]
                     };
-                    if targets.iter().any(|&t| pc + 1 + t >= n) {
-                        return Err(format!("filter instruction {pc} jumps out of the program"));
+                    for &t in targets {
+                        let to = pc + 1 + t;
+                        if to >= n {
+                            return Err(format!("filter instruction {pc} jumps out of the program"));
+                        }
+                        stored_into[to] &= stored;
                     }
+                    // what follows is reached only by jumps
+                    stored = u16::MAX;
                 }
-                RET => {}
-                MISC => {
-                    if i.code != MISC && i.code != (MISC | 0x80) {
-                        return Err(bad());
-                    }
-                }
-                _ => return Err(bad()),
+                _ => {}
             }
         }
         if insns[n - 1].code & 0x07 != RET {
             return Err("filter does not end with a return".into());
         }
-        check_loads_after_stores(insns)?;
         Ok(Filter {
             insns: insns.to_vec(),
         })
