@@ -50,13 +50,7 @@ pub fn open_ring(
         iface: iface.name.clone(),
         source,
     };
-    let sock = PacketSocket::new(iface.dgram).map_err(|e| {
-        if e.is_permission() {
-            CaptureError::NoRawCapability(e)
-        } else {
-            sock_err(e)
-        }
-    })?;
+    let sock = packet_socket(iface, iface.dgram)?;
     sock.set_tpacket_v3().map_err(sock_err)?;
     if cfg.direction == Direction::In {
         sock.ignore_outgoing().map_err(sock_err)?;
@@ -78,18 +72,37 @@ pub fn open_ring(
             .map_err(sock_err)?;
     }
     if cfg.promisc {
-        sock.add_promisc(iface.ifindex).map_err(|source| {
-            if source.is_permission() {
-                CaptureError::NoAdminCapability {
-                    iface: iface.name.clone(),
-                    source,
-                }
-            } else {
-                sock_err(source)
-            }
-        })?;
+        sock.add_promisc(iface.ifindex).map_err(sock_err)?;
     }
     Ok(ring)
+}
+
+/// A packet socket on `iface`; lacking CAP_NET_RAW is said as such.
+fn packet_socket(iface: &Iface, dgram: bool) -> Result<PacketSocket, CaptureError> {
+    PacketSocket::new(dgram).map_err(|source| {
+        if source.is_permission() {
+            CaptureError::NoRawCapability(source)
+        } else {
+            CaptureError::Socket {
+                iface: iface.name.clone(),
+                source,
+            }
+        }
+    })
+}
+
+/// A packet socket that holds `iface` in promiscuous mode while it is
+/// open (a membership, which the kernel drops with the socket, even if
+/// ringflow is killed; it needs CAP_NET_RAW only), for a capture that
+/// reads the frames elsewhere (AF_XDP).
+pub fn hold_promiscuous(iface: &Iface) -> Result<PacketSocket, CaptureError> {
+    let sock = packet_socket(iface, false)?;
+    sock.add_promisc(iface.ifindex)
+        .map_err(|source| CaptureError::Socket {
+            iface: iface.name.clone(),
+            source,
+        })?;
+    Ok(sock)
 }
 
 /// A ring packet as a worker frame: a VLAN tag the kernel stripped counts

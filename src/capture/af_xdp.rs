@@ -239,14 +239,7 @@ impl SharedAttachment {
         let mode = a.mode;
         st.attachment = Some(a);
         if self.promisc {
-            let p =
-                sys::af_packet::PacketSocket::new(false).map_err(CaptureError::NoRawCapability)?;
-            p.add_promisc(iface.ifindex)
-                .map_err(|source| CaptureError::NoAdminCapability {
-                    iface: iface.name.clone(),
-                    source,
-                })?;
-            st.promisc = Some(p);
+            st.promisc = Some(super::af_packet::hold_promiscuous(iface)?);
         }
         st.ifindex = iface.ifindex;
         Ok(mode)

@@ -48,8 +48,6 @@ pub enum CaptureError {
         "capturing needs the CAP_NET_RAW capability: run as root or `setcap cap_net_raw,cap_net_admin+ep` on the binary ({0})"
     )]
     NoRawCapability(SysError),
-    #[error("promiscuous mode on {iface} needs the CAP_NET_ADMIN capability ({source})")]
-    NoAdminCapability { iface: String, source: SysError },
     #[error(
         "the kernel refused the ring on {iface} (block size {block_size}, {block_count} blocks, frame size {frame_size}): {source}; the block size must be a power-of-two multiple of the page size and of the frame size, and the ring must fit in memory"
     )]
