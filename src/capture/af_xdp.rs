@@ -359,6 +359,29 @@ impl QueueSocket {
         Ok(true)
     }
 
+    /// [`reopen`](Self::reopen), said in the log: when the queue is
+    /// captured again, and the first failure of a run of them (`said`).
+    fn come_back(&mut self, said: &mut bool) -> bool {
+        match self.reopen() {
+            Ok(true) => {
+                crate::log!(
+                    "ringflow: interface {} is back; capturing queue {} again",
+                    self.iface,
+                    self.queue
+                );
+                true
+            }
+            Ok(false) => false,
+            Err(e) => {
+                if !*said {
+                    *said = true;
+                    crate::log!("ringflow: {e}; trying again");
+                }
+                false
+            }
+        }
+    }
+
     fn take_stats(&mut self) {
         self.counters.add(std::mem::take(&mut self.packets), 0, 0);
         if let Ok(now) = self.sock.stats() {
@@ -389,8 +412,9 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
     let mut pollset = sys::PollSet::default();
     let mut fds: Vec<_> = queues.iter().map(|s| s.sock.fd()).collect();
     let mut next_check = Instant::now() + Duration::from_secs(1);
-    let mut gone = vec![false; queues.len()];
-    let mut reopen_failed_logged = vec![false; queues.len()];
+    // per queue: None while captured; Some(said) while its interface is
+    // gone, `said` once a failed attempt to capture it again was logged
+    let mut gone: Vec<Option<bool>> = vec![None; queues.len()];
     let mut waiter = Waiter::default();
     loop {
         let mut got = 0;
@@ -441,31 +465,19 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                 continue;
             }
             if pollset.wait(&fds, 50).is_ok() {
-                if gone.iter().any(|&g| g) {
-                    for (k, s) in queues.iter_mut().enumerate() {
-                        if gone[k] {
-                            match s.reopen() {
-                                Ok(true) => {
-                                    gone[k] = false;
-                                    reopen_failed_logged[k] = false;
-                                    fds[k] = s.sock.fd();
-                                    crate::log!(
-                                        "ringflow: interface {} is back; capturing queue {} again",
-                                        s.iface,
-                                        s.queue
-                                    );
-                                }
-                                Ok(false) => {}
-                                Err(e) if !reopen_failed_logged[k] => {
-                                    reopen_failed_logged[k] = true;
-                                    crate::log!("ringflow: {e}; trying again");
-                                }
-                                Err(_) => {}
-                            }
-                        }
+                let mut reopened = false;
+                for (s, g) in queues.iter_mut().zip(&mut gone) {
+                    if let Some(said) = g
+                        && s.come_back(said)
+                    {
+                        *g = None;
+                        reopened = true;
                     }
                 }
-                if gone.iter().all(|&g| g) {
+                if reopened {
+                    fds = queues.iter().map(|s| s.sock.fd()).collect();
+                }
+                if gone.iter().all(Option::is_some) {
                     std::thread::sleep(Duration::from_millis(100));
                 }
             }
@@ -474,13 +486,13 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
         let now = Instant::now();
         if now >= next_check {
             next_check = now + Duration::from_secs(1);
-            for (k, s) in queues.iter_mut().enumerate() {
+            for (s, g) in queues.iter_mut().zip(&mut gone) {
                 s.take_stats();
                 // An unbound socket polls as idle, not as failed: the
                 // interface is gone when its name no longer leads to the
                 // index the socket is bound to (deleted, or created anew).
-                if !gone[k] && Iface::lookup(&s.iface).map(|i| i.ifindex) != Some(s.ifindex) {
-                    gone[k] = true;
+                if g.is_none() && sys::ifindex(&s.iface) != Some(s.ifindex) {
+                    *g = Some(false);
                     crate::log!(
                         "ringflow: interface {} disappeared; capturing it again when it comes back",
                         s.iface
