@@ -110,7 +110,9 @@ impl Filter {
                     for &t in targets {
                         let to = pc + 1 + t;
                         if to >= n {
-                            return Err(format!("filter instruction {pc} jumps out of the program"));
+                            return Err(format!(
+                                "filter instruction {pc} jumps out of the program"
+                            ));
                         }
                         stored_into[to] &= stored;
                     }

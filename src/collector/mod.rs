@@ -254,7 +254,7 @@ impl CollectorLoop {
         let workers = self.returns.len();
         let mut done = 0;
         if !self.capture_clock {
-            let now = self.clock();
+            let now = crate::utc::steady_unix_ns();
             self.publish(false, now, true);
             self.point(now);
         } else {
@@ -297,7 +297,7 @@ impl CollectorLoop {
                     }
                     self.accounts.tick();
                     if !self.capture_clock {
-                        let now = self.clock();
+                        let now = crate::utc::steady_unix_ns();
                         self.accounts.detect(now);
                         self.send_alerts();
                         if self.accounts.dirty {
@@ -318,7 +318,7 @@ impl CollectorLoop {
             }
         }
         if !self.capture_clock {
-            let now = self.clock();
+            let now = crate::utc::steady_unix_ns();
             self.published.set_now(now);
             return self.publish(true, now, true);
         }
@@ -334,13 +334,6 @@ impl CollectorLoop {
             self.point(end);
         }
         s
-    }
-
-    /// The clock for live capture (ns since the epoch): steady, so a wall
-    /// clock stepped back or forward neither stalls nor hurries the
-    /// windows and intervals (see [`crate::utc::steady_unix_ns`]).
-    fn clock(&self) -> u64 {
-        crate::utc::steady_unix_ns()
     }
 
     /// Every worker has handed over up to `at_ns` of capture time.

@@ -114,7 +114,6 @@ async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>, web: WebS
     };
     let tls = web.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     let base = Instant::now();
-    let now_ms = move || base.elapsed().as_millis() as u64;
     let conns: Arc<Mutex<Vec<Connection>>> = Arc::default();
     let mut next_id = 0u64;
     loop {
@@ -143,7 +142,7 @@ async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>, web: WebS
         }
         next_id += 1;
         let id = next_id;
-        let active_ms = Arc::new(AtomicU64::new(now_ms()));
+        let active_ms = Arc::new(AtomicU64::new(ms_since(base)));
         let (sources, web, tls, conns2, active) = (
             sources.clone(),
             web.clone(),
@@ -152,7 +151,7 @@ async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>, web: WebS
             active_ms.clone(),
         );
         let task = tokio::task::spawn(async move {
-            connection(stream, peer, tls, sources, web, active, now_ms).await;
+            connection(stream, peer, tls, sources, web, active, base).await;
             if let Ok(mut live) = conns2.lock() {
                 live.retain(|c| c.id != id);
             }
@@ -173,10 +172,10 @@ async fn connection(
     sources: Arc<Sources>,
     web: WebSettings,
     active_ms: Arc<AtomicU64>,
-    now_ms: impl Fn() -> u64 + Clone + Send + 'static,
+    base: Instant,
 ) {
     let svc = service_fn(move |req: Request<Incoming>| {
-        active_ms.store(now_ms(), Ordering::Relaxed);
+        active_ms.store(ms_since(base), Ordering::Relaxed);
         let (sources, web) = (sources.clone(), web.clone());
         async move {
             if web.needs_auth() {
@@ -209,6 +208,11 @@ async fn connection(
             let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
         }
     }
+}
+
+/// Milliseconds since `base`: when a connection was last active.
+fn ms_since(base: Instant) -> u64 {
+    base.elapsed().as_millis() as u64
 }
 
 fn unauthorized() -> Response<Full<Bytes>> {

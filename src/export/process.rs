@@ -95,19 +95,15 @@ fn max_open_files(limits: &str) -> Option<u64> {
 }
 
 fn ticks_per_second() -> Option<f64> {
-    use nix::unistd::{SysconfVar, sysconf};
-    sysconf(SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .map(|t| t as f64)
+    sysconf(nix::unistd::SysconfVar::CLK_TCK).map(|t| t as f64)
 }
 
 fn page_size() -> Option<u64> {
-    use nix::unistd::{SysconfVar, sysconf};
-    sysconf(SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map(|p| p as u64)
+    sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+}
+
+fn sysconf(var: nix::unistd::SysconfVar) -> Option<u64> {
+    nix::unistd::sysconf(var).ok().flatten().map(|v| v as u64)
 }
 
 #[cfg(test)]

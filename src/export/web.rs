@@ -82,24 +82,19 @@ struct AuthState {
 }
 
 impl WebSettings {
-    /// No TLS, no users.
-    pub fn open(max_connections: usize) -> WebSettings {
-        WebSettings {
+    /// Reads `--web-config` (none: no TLS, no users); every problem is
+    /// one line that names the file and the setting, never a secret.
+    pub fn load(path: Option<&Path>, max_connections: usize) -> Result<WebSettings, String> {
+        if max_connections == 0 {
+            return Err("--web-max-connections must be at least 1".into());
+        }
+        let mut s = WebSettings {
             tls: None,
             users: Arc::default(),
             max_connections,
             path: None,
             auth: Arc::default(),
-        }
-    }
-
-    /// Reads `--web-config`; every problem is one line that names the
-    /// file and the setting, never a secret.
-    pub fn load(path: Option<&Path>, max_connections: usize) -> Result<WebSettings, String> {
-        let mut s = WebSettings::open(max_connections);
-        if max_connections == 0 {
-            return Err("--web-max-connections must be at least 1".into());
-        }
+        };
         let Some(path) = path else {
             return Ok(s);
         };
