@@ -323,8 +323,8 @@ impl Prometheus {
         (r.status == 200).then(|| r.text())
     }
 
-    /// The value of a PromQL expression that has a single result.
-    fn query(&self, expr: &str) -> Option<String> {
+    /// The answer of `/api/v1/query` to a PromQL expression, as text.
+    fn query_answer(&self, expr: &str) -> Option<String> {
         let q: String = expr
             .bytes()
             .map(|b| match b {
@@ -332,7 +332,12 @@ impl Prometheus {
                 _ => format!("%{b:02X}"),
             })
             .collect();
-        let body = self.api(&format!("/api/v1/query?query={q}"))?;
+        self.api(&format!("/api/v1/query?query={q}"))
+    }
+
+    /// The value of a PromQL expression that has a single result.
+    fn query(&self, expr: &str) -> Option<String> {
+        let body = self.query_answer(expr)?;
         // ..."value":[1700000000.123,"42"]}]}}
         let v = body.rsplit_once("\"value\":[")?.1;
         let v = v.split_once(",\"")?.1.split_once('"')?.0;
@@ -614,15 +619,8 @@ fn grafana_dashboard_queries_parse_and_return_data() {
     }
     let mut with_data = 0;
     for e in &exprs {
-        let q: String = e
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
         let body = prom
-            .api(&format!("/api/v1/query?query={q}"))
+            .query_answer(e)
             .unwrap_or_else(|| panic!("{e}: not evaluated"));
         assert!(body.contains("\"status\":\"success\""), "{e}: {body}");
         let names = metric_names(e);

@@ -135,15 +135,11 @@ fn as_nobody(caps: &[String], memlock: u64) -> Vec<String> {
     ]
 }
 
+/// The bit of a capability in an effective set.
 fn cap_bit(name: &str) -> u32 {
-    match name {
-        "CAP_NET_ADMIN" => 12,
-        "CAP_NET_RAW" => 13,
-        "CAP_IPC_LOCK" => 14,
-        "CAP_SYS_NICE" => 23,
-        "CAP_BPF" => 39,
-        other => panic!("unexpected capability {other}"),
-    }
+    let cap = ringflow::sys::caps::Cap::from_name(name)
+        .unwrap_or_else(|| panic!("unexpected capability {name}"));
+    cap as u32
 }
 
 /// Starts ringflow as nobody with `caps`; checks it runs as that user with

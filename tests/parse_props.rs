@@ -5,14 +5,7 @@ use proptest::prelude::*;
 use ringflow::parse::{self, ERROR_KINDS, LinkType, Outcome, PortKind};
 use ringflow::tools::synth;
 
-const LINKS: [LinkType; 6] = [
-    LinkType::Ethernet,
-    LinkType::LinuxSll,
-    LinkType::LinuxSll2,
-    LinkType::RawIp,
-    LinkType::Ipv4,
-    LinkType::Ipv6,
-];
+const LINKS: [LinkType; 6] = LinkType::ALL;
 
 fn check_outcome(o: &Outcome) {
     match o {

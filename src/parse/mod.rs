@@ -50,6 +50,16 @@ pub enum LinkType {
 }
 
 impl LinkType {
+    /// Every link type the parser reads.
+    pub const ALL: [LinkType; 6] = [
+        LinkType::Ethernet,
+        LinkType::LinuxSll,
+        LinkType::LinuxSll2,
+        LinkType::RawIp,
+        LinkType::Ipv4,
+        LinkType::Ipv6,
+    ];
+
     /// Maps a pcap/pcapng LINKTYPE value.
     pub fn from_linktype(value: u32) -> Option<LinkType> {
         Some(match value {

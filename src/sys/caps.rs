@@ -14,6 +14,20 @@ pub enum Cap {
 }
 
 impl Cap {
+    pub const ALL: [Cap; 6] = [
+        Cap::NetAdmin,
+        Cap::NetRaw,
+        Cap::IpcLock,
+        Cap::SysAdmin,
+        Cap::SysNice,
+        Cap::Bpf,
+    ];
+
+    /// The capability named `CAP_...`, if it is one of these.
+    pub fn from_name(name: &str) -> Option<Cap> {
+        Cap::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Cap::NetAdmin => "CAP_NET_ADMIN",
@@ -63,5 +77,7 @@ mod tests {
         assert!(holds(set, Cap::NetRaw) && holds(set, Cap::NetAdmin) && holds(set, Cap::Bpf));
         assert!(!holds(set, Cap::SysNice) && !holds(set, Cap::IpcLock));
         assert_eq!(parse_cap_eff("Name:\tx\n"), None);
+        assert_eq!(Cap::from_name("CAP_BPF"), Some(Cap::Bpf));
+        assert_eq!(Cap::from_name("CAP_CHOWN"), None);
     }
 }
