@@ -105,7 +105,17 @@ fn a_bad_web_config_is_one_line_and_exit_2() {
         (
             "auth.yml",
             "tls_server_config:\n  cert_file: /nonexistent/c.pem\n  key_file: /nonexistent/k.pem\n  client_auth_type: RequireAnyClientCert\n",
-            "cert_file",
+            "client_auth_type \"RequireAnyClientCert\"",
+        ),
+        (
+            "noca.yml",
+            "tls_server_config:\n  cert_file: /nonexistent/c.pem\n  key_file: /nonexistent/k.pem\n  client_auth_type: RequireAndVerifyClientCert\n",
+            "needs client_ca_file",
+        ),
+        (
+            "versions.yml",
+            "tls_server_config:\n  cert_file: /nonexistent/c.pem\n  key_file: /nonexistent/k.pem\n  min_version: TLS13\n  max_version: TLS12\n",
+            "min_version is above max_version",
         ),
     ];
     for (name, text, want) in cases {
@@ -179,6 +189,7 @@ fn idle_and_slow_connections_never_keep_a_scraper_out() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     slow.join().unwrap();
     assert!(held.len() >= 1900, "{} idle connections opened", held.len());
+    println!("slowest scrape among the idle and slow connections: {worst:?}");
     assert!(worst < Duration::from_secs(2), "slowest scrape {worst:?}");
     // what ringflow keeps open: the limit and a few files of its own
     let fds = std::fs::read_dir(format!("/proc/{}/fd", served.pid()))

@@ -212,9 +212,50 @@ fn basic_credentials(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
+/// The rustls server config of `tls_server_config`: its settings are
+/// checked first, then the files they name are read.
 fn tls_config(t: &TlsFile) -> Result<rustls::ServerConfig, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let known = [
+        ("TLS12", &rustls::version::TLS12),
+        ("TLS13", &rustls::version::TLS13),
+    ];
+    let position = |v: &str| {
+        known
+            .iter()
+            .position(|(name, _)| *name == v)
+            .ok_or_else(|| format!("TLS version {v:?}: TLS12 or TLS13"))
+    };
+    let min = position(t.min_version.as_deref().unwrap_or("TLS12"))?;
+    let max = position(t.max_version.as_deref().unwrap_or("TLS13"))?;
+    if min > max {
+        return Err("min_version is above max_version".into());
+    }
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
+        known[min..=max].iter().map(|(_, v)| *v).collect();
+    // None: no client certificates; Some(optional)
+    let client_certs = match t.client_auth_type.as_deref().unwrap_or("NoClientCert") {
+        "NoClientCert" => None,
+        "RequireAndVerifyClientCert" => Some(false),
+        "VerifyClientCertIfGiven" => Some(true),
+        other => {
+            return Err(format!(
+                "client_auth_type {other:?}: NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+            ));
+        }
+    };
+    let ca = match (client_certs, &t.client_ca_file) {
+        (None, _) => None,
+        (Some(_), Some(ca)) => Some(ca),
+        (Some(_), None) => {
+            return Err(format!(
+                "client_auth_type {} needs client_ca_file",
+                t.client_auth_type.as_deref().unwrap_or_default()
+            ));
+        }
+    };
+
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
         .and_then(|i| i.collect::<Result<_, _>>())
         .map_err(|e| format!("cert_file {}: {e}", t.cert_file.display()))?;
@@ -232,66 +273,31 @@ fn tls_config(t: &TlsFile) -> Result<rustls::ServerConfig, String> {
         )
     })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let version = |v: &str| match v {
-        "TLS12" => Ok(&rustls::version::TLS12),
-        "TLS13" => Ok(&rustls::version::TLS13),
-        other => Err(format!("TLS version {other:?}: TLS12 or TLS13")),
-    };
-    let min = version(t.min_version.as_deref().unwrap_or("TLS12"))?;
-    let max = version(t.max_version.as_deref().unwrap_or("TLS13"))?;
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        [&rustls::version::TLS12, &rustls::version::TLS13]
-            .into_iter()
-            .filter(|v| {
-                let rank = |x: &rustls::SupportedProtocolVersion| {
-                    x.version == rustls::ProtocolVersion::TLSv1_3
-                };
-                (!rank(min) || rank(v)) && (rank(max) || !rank(v))
-            })
-            .collect();
-    if versions.is_empty() {
-        return Err("min_version is above max_version".into());
-    }
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("TLS versions: {e}"))?;
-    let auth = t.client_auth_type.as_deref().unwrap_or("NoClientCert");
-    let builder = match auth {
-        "NoClientCert" => builder.with_no_client_auth(),
-        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
-            let ca = t
-                .client_ca_file
-                .as_ref()
-                .ok_or_else(|| format!("client_auth_type {auth} needs client_ca_file"))?;
+    let builder = match (client_certs, ca) {
+        (Some(optional), Some(ca)) => {
+            let bad_ca =
+                |e: &dyn std::fmt::Display| format!("client_ca_file {}: {e}", ca.display());
             let mut roots = rustls::RootCertStore::empty();
-            for c in CertificateDer::pem_file_iter(ca)
-                .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?
-            {
-                let c = c.map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?;
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| bad_ca(&e))? {
                 roots
-                    .add(c)
-                    .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?;
+                    .add(c.map_err(|e| bad_ca(&e))?)
+                    .map_err(|e| bad_ca(&e))?;
             }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
             );
-            let verifier = if auth == "VerifyClientCertIfGiven" {
+            let verifier = if optional {
                 verifier.allow_unauthenticated()
             } else {
                 verifier
             };
-            builder.with_client_cert_verifier(
-                verifier
-                    .build()
-                    .map_err(|e| format!("client_ca_file {}: {e}", ca.display()))?,
-            )
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| bad_ca(&e))?)
         }
-        other => {
-            return Err(format!(
-                "client_auth_type {other:?}: NoClientCert, VerifyClientCertIfGiven or RequireAndVerifyClientCert"
-            ));
-        }
+        _ => builder.with_no_client_auth(),
     };
     let mut config = builder
         .with_single_cert(certs, key)
