@@ -140,6 +140,14 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         .map_err(ReplayError::Config)?,
         capture_clock: true,
     };
+    // settings first, like the accounting ones: a bad web config stops
+    // the replay before any file is read
+    let web = crate::export::web::WebSettings::load(
+        args.web_config.as_deref(),
+        args.web_max_connections
+            .unwrap_or(crate::config::defaults::WEB_MAX_CONNECTIONS),
+    )
+    .map_err(ReplayError::Config)?;
     let inputs = args
         .files
         .iter()
@@ -166,12 +174,6 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     } else {
         Vec::new()
     };
-    let web = crate::export::web::WebSettings::load(
-        args.web_config.as_deref(),
-        args.web_max_connections
-            .unwrap_or(crate::config::defaults::WEB_MAX_CONNECTIONS),
-    )
-    .map_err(ReplayError::Config)?;
     let server = match args.listen {
         Some(addr) => {
             let s = http::spawn(addr, job.published(), stats.clone(), web)?;
