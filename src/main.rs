@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run_live(cli.run),
         Some(Command::Run(args)) => run_live(*args),
-        Some(Command::Replay(args)) => run_replay(*args).map_err(|e| (e, 1)),
+        Some(Command::Replay(args)) => run_replay(*args),
         Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
         Some(Command::Gen(args)) => run_gen(args),
         Some(Command::CheckConfig(args)) => check_config(args),
@@ -90,12 +90,16 @@ fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     Ok(())
 }
 
-/// Bad input (files, settings) exits with 1.
-fn run_replay(args: ReplayArgs) -> anyhow::Result<()> {
-    if let Some(counted) = replay::run(&args)? {
-        print_exposition(counted)?;
+/// Bad input (files, settings) exits with 1; a flow export setting that
+/// is wrong as given (`--ipfix` and its companions) with 2, as for a live
+/// capture.
+fn run_replay(args: ReplayArgs) -> Result<(), (anyhow::Error, u8)> {
+    match replay::run(&args) {
+        Ok(Some(counted)) => print_exposition(counted).map_err(|e| (e, 1)),
+        Ok(None) => Ok(()),
+        Err(e @ replay::ReplayError::Usage(_)) => Err((e.into(), 2)),
+        Err(e) => Err((e.into(), 1)),
     }
-    Ok(())
 }
 
 fn run_synth(args: SynthArgs) -> anyhow::Result<()> {

@@ -112,6 +112,9 @@ pub enum ReplayError {
     WorkerPanicked,
     #[error("{0}")]
     Config(String),
+    /// A setting that is wrong as given (exit status 2).
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("the HTTP server thread stopped")]
@@ -123,6 +126,7 @@ pub enum ReplayError {
 /// and either returns the final snapshot for `--print`, or with `--listen`
 /// serves it during the replay and after the end until interrupted.
 pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
+    let ipfix = args.ipfix.settings().map_err(ReplayError::Usage)?;
     let cfg = PipelineConfig {
         workers: usize::from(args.pipeline.workers),
         table_capacity: args.pipeline.flow_table_size as usize,
@@ -139,6 +143,8 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         .resolve()
         .map_err(ReplayError::Config)?,
         capture_clock: true,
+        // one observation domain (1) and no interface
+        export: ipfix.as_ref().map(|s| (flow_timeouts(s), Vec::new())),
     };
     // settings first, like the accounting ones: a bad web config stops
     // the replay before any file is read
@@ -158,6 +164,16 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         // the API's windows and the throughput chart follow capture time
         job.sample_every(crate::collector::history::SAMPLE_STEP_NS);
     }
+    let exporter = match &ipfix {
+        Some(s) => {
+            // idle flows are found every second of capture time
+            job.sample_every(1_000_000_000);
+            let labels: Vec<String> = s.destinations.iter().map(|d| d.label()).collect();
+            let (rx, counts) = job.collector.flow_records(&labels);
+            Some(crate::export::ipfix::start(s, rx, counts).map_err(ReplayError::Thread)?)
+        }
+        None => None,
+    };
     crate::log!(
         "ringflow: replaying {} file(s) on {} worker(s); flow tables {:.1} MiB, collector {:.1} MiB",
         args.files.len(),
@@ -188,6 +204,10 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     for t in outputs {
         let _ = t.join();
     }
+    // the exporter has the last records once the collector stopped
+    if let Some(t) = exporter {
+        let _ = t.join();
+    }
     match server {
         Some(s) => {
             crate::log!(
@@ -198,6 +218,16 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
             Ok(None)
         }
         None => Ok(Some((snapshot, stats))),
+    }
+}
+
+/// The timeouts that cut flow records, from the IPFIX settings.
+pub fn flow_timeouts(
+    s: &crate::config::export::IpfixSettings,
+) -> crate::collector::export::Timeouts {
+    crate::collector::export::Timeouts {
+        active: s.active_timeout,
+        idle: s.idle_timeout,
     }
 }
 

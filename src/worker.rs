@@ -224,6 +224,7 @@ impl Worker {
                     key,
                     hash,
                     bytes,
+                    outside: p.outside_ip(f.orig_len, f.data.len()),
                     ts_ns: f.ts_ns,
                     seq: self.seq,
                     tcp_flags: p.tcp_flags,

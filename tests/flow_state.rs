@@ -8,6 +8,7 @@
 //! workers, slots freed and used again, and the workers' last hand-over.
 
 use ringflow::capture::{Frame, FrameSink};
+use ringflow::collector::export::{EndReason, FlowRecord, Timeouts};
 use ringflow::collector::{PipelineConfig, pipeline};
 use ringflow::config::Accounting;
 use ringflow::parse::LinkType;
@@ -43,8 +44,30 @@ fn frame(i: u32, len: usize) -> Vec<u8> {
     }
 }
 
+/// The flow number of a source address.
+fn index(version: u8, src: [u8; 16]) -> u32 {
+    if version == 4 {
+        u32::from_be_bytes([src[0], src[1], src[2], src[3]]) & 0x00ff_ffff
+    } else {
+        u32::from_be_bytes([src[12], src[13], src[14], src[15]])
+    }
+}
+
 #[test]
 fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
+    run(false);
+}
+
+/// The same with flow export on: the flow records of each flow add up to
+/// its exact packets, frame bytes and IP bytes, whether they were cut by
+/// the active timeout (1 s of capture time), the idle timeout, the slot
+/// being freed, or the end.
+#[test]
+fn flow_records_add_up_exactly_while_the_collector_reads_and_frees_concurrently() {
+    run(true);
+}
+
+fn run(export: bool) {
     let acc = Accounting {
         max_flow_series: 10_000,
         // flows idle for three refreshes leave the tables: many are freed
@@ -63,8 +86,27 @@ fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
         refresh: Duration::from_millis(10),
         accounting: acc,
         capture_clock: false,
+        export: export.then(|| {
+            (
+                Timeouts {
+                    active: Duration::from_secs(1),
+                    idle: Duration::from_secs(15),
+                },
+                Vec::new(),
+            )
+        }),
     };
-    let (workers, collector) = pipeline(&cfg);
+    let (workers, mut collector) = pipeline(&cfg);
+    let records = export.then(|| {
+        let (rx, _) = collector.flow_records(&[]);
+        std::thread::spawn(move || {
+            let mut all: Vec<FlowRecord> = Vec::new();
+            for b in rx {
+                all.extend(b.records);
+            }
+            all
+        })
+    });
     let collector = std::thread::spawn(move || collector.run());
 
     // each worker its flows (i % WORKERS), in a random order, a few sizes
@@ -131,17 +173,41 @@ fn exact_per_flow_counts_while_the_collector_reads_and_frees_concurrently() {
         }
     });
     let s = collector.join().unwrap();
+    if let Some(records) = records {
+        let records = records.join().unwrap();
+        let mut got: HashMap<u32, (u64, u64, u64)> = HashMap::new();
+        let mut reasons: HashMap<EndReason, usize> = HashMap::new();
+        for r in &records {
+            let i = index(r.key.version(), r.key.src());
+            let e = got.entry(i).or_default();
+            e.0 += r.packets;
+            e.1 += r.frame_bytes;
+            e.2 += r.ip_bytes;
+            assert!(r.start_ms <= r.end_ms, "{r:?}");
+            *reasons.entry(r.reason).or_default() += 1;
+        }
+        assert_eq!(got.len(), want.len(), "every flow has records");
+        for (i, w) in &want {
+            // every frame is an Ethernet header and an IP datagram
+            let ip = w.1 - 14 * w.0;
+            assert_eq!(got.get(i), Some(&(w.0, w.1, ip)), "flow {i}");
+        }
+        for why in [EndReason::Active, EndReason::Forced] {
+            assert!(reasons.get(&why).is_some_and(|&n| n > 0), "{reasons:?}");
+        }
+        // the clock is years past the frames' time: every record not cut
+        // otherwise ends idle, freed or not
+        assert!(
+            reasons.get(&EndReason::Idle).is_some_and(|&n| n > 0),
+            "{reasons:?}"
+        );
+    }
 
     assert_eq!(s.packets, u64::from(PACKETS));
     assert_eq!(s.overflow_packets, 0, "the tables never overflowed");
     let mut got: HashMap<u32, (u64, u64)> = HashMap::new();
     for r in &s.flows {
-        let i = if r.key.version == 4 {
-            u32::from_be_bytes([r.key.src[0], r.key.src[1], r.key.src[2], r.key.src[3]])
-                & 0x00ff_ffff
-        } else {
-            u32::from_be_bytes([r.key.src[12], r.key.src[13], r.key.src[14], r.key.src[15]])
-        };
+        let i = index(r.key.version, r.key.src);
         let e = got.entry(i).or_default();
         e.0 += r.packets;
         e.1 += r.bytes;

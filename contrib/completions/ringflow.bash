@@ -65,7 +65,7 @@ _ringflow() {
 
     case "${cmd}" in
         ringflow)
-            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config generate-docs run replay help"
+            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config generate-docs run replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -116,6 +116,10 @@ _ringflow() {
                     return 0
                     ;;
                 --alert-exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -196,6 +200,22 @@ _ringflow() {
                     return 0
                     ;;
                 --refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-template-refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-mtu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-active-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -513,7 +533,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__replay)
-            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --alert-log --alert-webhook --alertmanager --alert-exec --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,6 +584,26 @@ _ringflow() {
                     return 0
                     ;;
                 --alert-exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-template-refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-mtu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-active-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -671,7 +711,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__run)
-            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -722,6 +762,10 @@ _ringflow() {
                     return 0
                     ;;
                 --alert-exec)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -802,6 +846,22 @@ _ringflow() {
                     return 0
                     ;;
                 --refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-template-refresh)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-mtu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-active-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipfix-idle-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ringflow_global_optspecs
-    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= listen= web-max-connections= refresh= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
+    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= ipfix= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= listen= web-max-connections= refresh= ipfix-template-refresh= ipfix-mtu= ipfix-active-timeout= ipfix-idle-timeout= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
 end
 
 function __fish_ringflow_needs_command
@@ -36,6 +36,7 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-log -d 'Write a
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-exec -d 'Run this program on each alert event with the arguments IP DIRECTION KIND start|update|end and the event\'s JSON on its input (at most 4 at once, killed after 10 s)' -r -F
+complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix -d 'Export every flow as IPFIX records to this collector: HOST:PORT or udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat for several [default: none]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l busy-poll -d 'AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l worker-priority -d 'Scheduling of the worker threads: `normal`, a SCHED_FIFO priority from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP workers, whose capture port feeds nothing else; normal for AF_PACKET, which must never take its core before the kernel\'s own traffic]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
@@ -68,6 +69,10 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l queues -d 'AF_XDP: RX
 complete -c ringflow -n "__fish_ringflow_needs_command" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix-template-refresh -d 'IPFIX over UDP: resend the templates and the exporter\'s counts this often (and at least every 4096 messages) [default: 60s]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix-mtu -d 'IPFIX: the largest IP packet a message goes out in, headers included (bytes) [default: 1400]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix-active-timeout -d 'IPFIX: a flow is reported once it has lasted this long since its last record (a long flow every minute by default) [default: 60s]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix-idle-timeout -d 'IPFIX: a flow with no packet for this long ends and is reported [default: 15s]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that), at most 16777214 [default: 200000]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once, at most 16777214 [default: a quarter of --flow-table-size, at least 1024]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l snaplen -d 'Bytes of each packet copied to the ring; counting always uses the length on the wire [default: 256]' -r
@@ -144,6 +149,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-log -d '
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-exec -d 'Run this program on each alert event with the arguments IP DIRECTION KIND start|update|end and the event\'s JSON on its input (at most 4 at once, killed after 10 s)' -r -F
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix -d 'Export every flow as IPFIX records to this collector: HOST:PORT or udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat for several [default: none]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l busy-poll -d 'AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l worker-priority -d 'Scheduling of the worker threads: `normal`, a SCHED_FIFO priority from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP workers, whose capture port feeds nothing else; normal for AF_PACKET, which must never take its core before the kernel\'s own traffic]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
@@ -176,6 +182,10 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l queues -d 'AF_
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix-template-refresh -d 'IPFIX over UDP: resend the templates and the exporter\'s counts this often (and at least every 4096 messages) [default: 60s]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix-mtu -d 'IPFIX: the largest IP packet a message goes out in, headers included (bytes) [default: 1400]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix-active-timeout -d 'IPFIX: a flow is reported once it has lasted this long since its last record (a long flow every minute by default) [default: 60s]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix-idle-timeout -d 'IPFIX: a flow with no packet for this long ends and is reported [default: 15s]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that), at most 16777214 [default: 200000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once, at most 16777214 [default: a quarter of --flow-table-size, at least 1024]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l snaplen -d 'Bytes of each packet copied to the ring; counting always uses the length on the wire [default: 256]' -r
@@ -218,6 +228,11 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-log -
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-exec -d 'Run this program on each alert event with the arguments IP DIRECTION KIND start|update|end and the event\'s JSON on its input (at most 4 at once, killed after 10 s)' -r -F
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix -d 'Export every flow as IPFIX records to this collector: HOST:PORT or udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat for several [default: none]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-template-refresh -d 'IPFIX over UDP: resend the templates and the exporter\'s counts this often (and at least every 4096 messages)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-mtu -d 'IPFIX: the largest IP packet a message goes out in, headers included (bytes)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-active-timeout -d 'IPFIX: a flow is reported once it has lasted this long since its last record (a long flow every minute by default)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-idle-timeout -d 'IPFIX: a flow with no packet for this long ends and is reported' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l exclude-subnets -d '... and outside these [default: none]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l compat -d 'Also export the families of a replaced tool (repeatable or comma-separated)' -r -f -a "promflow\t'promflow_transmit_bytes_total{ip} and promflow_receive_bytes_total{ip}'

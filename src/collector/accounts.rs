@@ -2,6 +2,7 @@
 //! it: totals, the conversations, and the ledger of entries and hosts.
 
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
+use super::export::{Meter, Observation, Timeouts};
 use super::ledger::{Ledger, Untracked};
 use super::snapshot::{Count, SeriesKey, Snapshot, batch_row};
 use crate::config::Accounting;
@@ -50,9 +51,11 @@ fn handle_id(f: usize, s: u32) -> u32 {
 const VACANT: u8 = 0;
 /// In use.
 const LIVE: u8 = 1;
-/// Asked to be freed, until the worker frees the slot or counts in it
-/// again.
+/// Asked to be freed for being idle, until the worker frees the slot or
+/// counts in it again.
 const EXPIRING: u8 = 2;
+/// Asked to be freed because its table needed room (see [`EXPIRING`]).
+const PRESSED: u8 = 3;
 
 /// What the collector knows of a flow in a worker's table: its counters
 /// as last read, the entry it counts into (with that entry's generation)
@@ -165,22 +168,25 @@ impl WorkerFlows {
     fn seen(&mut self, f: usize, s: u32) {
         let h = &mut self.handles[f][s as usize];
         match h.state {
-            EXPIRING => self.expiring[f] -= 1,
+            EXPIRING | PRESSED => self.expiring[f] -= 1,
             VACANT => self.new_flows[f] += 1,
             _ => {}
         }
         h.state = LIVE;
     }
 
-    /// The worker freed slot `s`.
-    fn vacate(&mut self, f: usize, s: u32) {
+    /// The worker freed slot `s`; returns whether it was asked to because
+    /// its table needed room.
+    fn vacate(&mut self, f: usize, s: u32) -> bool {
         let Some(h) = self.handles[f].get(s as usize) else {
-            return;
+            return false;
         };
-        if h.state == EXPIRING {
+        let pressed = h.state == PRESSED;
+        if h.state == EXPIRING || pressed {
             self.expiring[f] -= 1;
         }
         self.handles[f][s as usize] = VACANT_HANDLE;
+        pressed
     }
 
     fn memory_bytes(&self) -> usize {
@@ -233,6 +239,8 @@ pub struct Accounts {
     events: Vec<AlertEvent>,
     /// Alert events the outputs' queue had no room for.
     pub(super) events_dropped: u64,
+    /// Flow export's records, when flows are exported.
+    meter: Option<Meter>,
 }
 
 impl Accounts {
@@ -265,13 +273,69 @@ impl Accounts {
             last_ns: 0,
             events: Vec::new(),
             events_dropped: 0,
+            meter: None,
         }
+    }
+
+    /// Keeps flow records for export from now on (before any
+    /// [`attach`](Self::attach)), cut by `timeouts`: a flow leaves its
+    /// worker's table once idle for the idle timeout, if that is sooner
+    /// than `--flow-table-idle`.
+    pub fn export_flows(&mut self, timeouts: Timeouts) {
+        self.meter = Some(Meter::new(timeouts));
+        self.worker_idle_ticks = self.worker_idle_ticks.min(
+            (timeouts
+                .idle
+                .as_nanos()
+                .div_ceil(self.refresh.as_nanos().max(1)) as u64)
+                .max(1),
+        );
+    }
+
+    /// Where worker `worker`'s flows are observed (flow export).
+    pub fn observe(&mut self, worker: usize, observation: Observation) {
+        if let Some(m) = self.meter.as_mut() {
+            m.observe(worker, observation);
+        }
+    }
+
+    /// Cuts the flow records idle at `now_ns` (the clock live, capture
+    /// time in a replay).
+    pub fn scan_export(&mut self, now_ns: u64) {
+        let Some(m) = self.meter.as_mut() else {
+            return;
+        };
+        for (w, wf) in self.workers.iter().enumerate() {
+            if let Some(wf) = wf {
+                m.scan_idle(w, &wf.view, now_ns / 1_000_000);
+            }
+        }
+    }
+
+    /// Cuts every open flow record: the workers have stopped.
+    pub fn flush_export(&mut self) {
+        let Some(m) = self.meter.as_mut() else {
+            return;
+        };
+        for (w, wf) in self.workers.iter().enumerate() {
+            if let Some(wf) = wf {
+                m.flush(w, &wf.view);
+            }
+        }
+    }
+
+    /// The flow export's meter, if flows are exported.
+    pub fn meter(&mut self) -> Option<&mut Meter> {
+        self.meter.as_mut()
     }
 
     /// Reads worker `worker`'s flow tables through `view` from now on.
     pub fn attach(&mut self, worker: usize, view: TablesView) {
         if self.workers.len() <= worker {
             self.workers.resize_with(worker + 1, || None);
+        }
+        if let Some(m) = self.meter.as_mut() {
+            m.attach(worker, view.capacity(), Observation::default());
         }
         self.workers[worker] = Some(WorkerFlows::new(view));
     }
@@ -311,12 +375,18 @@ impl Accounts {
         let tick = self.tick;
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
+        if let Some(m) = self.meter.as_mut() {
+            m.overflow(worker, ch.overflow_packets, ch.overflow_bytes);
+        }
         if let Some(Some(wf)) = self.workers.get_mut(worker) {
             wf.flows = ch.flows;
             for f in [V4, V6] {
                 self.table_expired += ch.freed[f].len() as u64;
                 for &s in &ch.freed[f] {
-                    wf.vacate(f, s);
+                    let pressed = wf.vacate(f, s);
+                    if let Some(m) = self.meter.as_mut() {
+                        m.vacate(worker, f, s, pressed);
+                    }
                 }
             }
         }
@@ -359,7 +429,7 @@ impl Accounts {
                 let new = h.state == VACANT;
                 // a flow the worker kept after all is looked up again, to
                 // count in its conversation again
-                let back = h.state == EXPIRING;
+                let back = h.state == EXPIRING || h.state == PRESSED;
                 let (dp, db) = if new {
                     (u64::from(packets), bytes)
                 } else {
@@ -375,6 +445,13 @@ impl Accounts {
                 let (entry, generation) = h.entry();
                 let mut untracked = h.untracked();
                 wf.seen(f, s);
+                if let Some(m) = self.meter.as_mut() {
+                    if back {
+                        m.stays(worker, f, s);
+                    }
+                    let near_ms = self.last_ns / 1_000_000;
+                    m.read(worker, &wf.view, f, s, &key, new, (dp, db), near_ms);
+                }
                 if dp == 0 && db == 0 {
                     continue;
                 }
@@ -456,7 +533,10 @@ impl Accounts {
                     continue;
                 }
                 need = need.saturating_sub(1);
-                h.state = EXPIRING;
+                h.state = if pressed { PRESSED } else { EXPIRING };
+                if let Some(m) = self.meter.as_mut() {
+                    m.leaving(worker, &wf.view, f, s as u32);
+                }
                 if std::mem::take(&mut h.conv) {
                     leaving.push((s as u32, h.last_tick));
                 }
@@ -754,7 +834,8 @@ impl Accounts {
             .iter()
             .flatten()
             .map(WorkerFlows::memory_bytes)
-            .sum()
+            .sum::<usize>()
+            + self.meter.as_ref().map_or(0, Meter::memory_bytes)
     }
 
     /// The next snapshot ranks every entry and host, as when the window

@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod conversations;
+pub mod export;
 pub mod history;
 mod ledger;
 mod ranking;
@@ -23,6 +24,7 @@ use crate::detect::deliver::Deliveries;
 use crate::flow::FlowTables;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use export::{ExportCounts, FlowRecord, Observation, Timeouts};
 use history::{History, Point};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +47,9 @@ pub struct PipelineConfig {
     /// workers hand over at an interval boundary of capture time. Else
     /// (live) they are evaluated at every refresh on the clock.
     pub capture_clock: bool,
+    /// Flow export: the timeouts that cut records, and where each worker's
+    /// flows are observed (a worker missing here: domain 1, no interface).
+    pub export: Option<(Timeouts, Vec<Observation>)>,
 }
 
 impl Default for PipelineConfig {
@@ -56,6 +61,7 @@ impl Default for PipelineConfig {
             refresh: defaults::duration(defaults::REFRESH),
             accounting: Accounting::default(),
             capture_clock: false,
+            export: None,
         }
     }
 }
@@ -78,14 +84,25 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let (tx, rx) = crossbeam_channel::bounded(3 * n + 2);
     let refresh = cfg.refresh.max(Duration::from_millis(10));
     let mut accounts = Accounts::new(n, refresh, cfg.accounting.clone());
+    if let Some((timeouts, _)) = &cfg.export {
+        accounts.export_flows(*timeouts);
+    }
     let mut workers = Vec::with_capacity(n);
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        // the MACs of first packets only where an exposition shows them
-        let macs = cfg.accounting.compat.trafficmonitor;
+        // the MACs of first packets only where an exposition or flow
+        // export shows them
+        let macs = cfg.accounting.compat.trafficmonitor || cfg.export.is_some();
         let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
         accounts.attach(id, tables.view());
+        if let Some((_, observed)) = &cfg.export {
+            let at = observed.get(id).copied().unwrap_or(Observation {
+                domain: 1,
+                ifindex: 0,
+            });
+            accounts.observe(id, at);
+        }
         let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");
         let shard = Box::new(Shard::new());
@@ -121,6 +138,8 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         outputs_attached: false,
         deliveries: Arc::new(Deliveries::default()),
         capture_now: 0,
+        records_tx: None,
+        export_counts: None,
     };
     (workers, collector)
 }
@@ -212,7 +231,26 @@ pub struct CollectorLoop {
     deliveries: Arc<Deliveries>,
     /// Replay: the capture time every worker has handed over up to (ns).
     capture_now: u64,
+    /// Where flow records go, when they are exported.
+    records_tx: Option<Sender<RecordBatch>>,
+    /// What became of the records, per collector.
+    export_counts: Option<Arc<ExportCounts>>,
 }
+
+/// Flow records cut since the last batch, with the packets and bytes per
+/// observation domain that found a table full since the start.
+pub struct RecordBatch {
+    pub records: Vec<FlowRecord>,
+    pub overflow: Vec<(u32, u64, u64)>,
+}
+
+/// Batches of records the exporter may fall behind by before the
+/// collector drops them (counted).
+const RECORD_QUEUE: usize = 256;
+
+/// Records the meter holds before they are handed to the exporter
+/// between two refreshes.
+const RECORD_BATCH: usize = 8192;
 
 impl CollectorLoop {
     /// Where the latest snapshot is published.
@@ -225,6 +263,48 @@ impl CollectorLoop {
     pub fn alert_events(&mut self) -> Receiver<AlertEvent> {
         self.outputs_attached = true;
         self.alerts_rx.clone()
+    }
+
+    /// Where flow records go (for the exporter; only with
+    /// [`PipelineConfig::export`]), and the counts it keeps for the
+    /// collectors `labels`, published with every snapshot.
+    pub fn flow_records(
+        &mut self,
+        labels: &[String],
+    ) -> (Receiver<RecordBatch>, Arc<ExportCounts>) {
+        let (tx, rx) = crossbeam_channel::bounded(RECORD_QUEUE);
+        self.records_tx = Some(tx);
+        let counts = Arc::new(ExportCounts::new(labels));
+        self.export_counts = Some(counts.clone());
+        (rx, counts)
+    }
+
+    fn records_unsent(&self, n: usize) {
+        if let Some(c) = &self.export_counts {
+            c.queue_unsent.fetch_add(n as u64, Ordering::Relaxed);
+        }
+    }
+
+    /// Hands the records cut so far to the exporter, never waiting.
+    fn send_records(&mut self, at_least: usize) {
+        let Some(tx) = &self.records_tx else {
+            return;
+        };
+        let Some(m) = self.accounts.meter() else {
+            return;
+        };
+        if m.waiting() < at_least.max(1) {
+            return;
+        }
+        let mut records = Vec::with_capacity(m.waiting());
+        m.take(&mut records);
+        let batch = RecordBatch {
+            records,
+            overflow: m.overflow_totals(),
+        };
+        if let Err(crossbeam_channel::TrySendError::Full(b)) = tx.try_send(batch) {
+            self.records_unsent(b.records.len());
+        }
     }
 
     /// The outputs' delivery counts, exported with the snapshot.
@@ -269,6 +349,7 @@ impl CollectorLoop {
                         // A stopped worker no longer takes spares back.
                         let _ = ret.try_send(shard);
                     }
+                    self.send_records(RECORD_BATCH);
                 }
                 Ok(Handoff::Boundary { at_ns, .. }) => {
                     let reached = self.boundaries.entry(at_ns).or_default();
@@ -277,6 +358,11 @@ impl CollectorLoop {
                         self.boundaries.remove(&at_ns);
                         self.accounts.detect(at_ns);
                         self.send_alerts();
+                        // capture time is known up to its latest packet:
+                        // the last boundary lies past it, on the grid
+                        let seen = self.accounts.last_packet_ns().unwrap_or(at_ns);
+                        self.accounts.scan_export(at_ns.min(seen));
+                        self.send_records(1);
                         // everything up to at_ns is merged: a sample of
                         // the capture's time for the API's windows
                         self.at_boundary(at_ns);
@@ -300,6 +386,8 @@ impl CollectorLoop {
                         let now = crate::utc::steady_unix_ns();
                         self.accounts.detect(now);
                         self.send_alerts();
+                        self.accounts.scan_export(now);
+                        self.send_records(1);
                         if self.accounts.dirty {
                             self.publish(false, now, true);
                         }
@@ -315,6 +403,21 @@ impl CollectorLoop {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // every flow still open ends now, and the exporter's queue waits
+        // for none: the last batch may wait for room
+        self.accounts.flush_export();
+        if let (Some(tx), Some(m)) = (self.records_tx.take(), self.accounts.meter()) {
+            let mut records = Vec::new();
+            m.take(&mut records);
+            let batch = RecordBatch {
+                records,
+                overflow: m.overflow_totals(),
+            };
+            let n = batch.records.len();
+            if tx.send_timeout(batch, Duration::from_secs(5)).is_err() {
+                self.records_unsent(n);
             }
         }
         if !self.capture_clock {
@@ -389,6 +492,7 @@ impl CollectorLoop {
     fn publish(&mut self, complete: bool, at_ns: u64, sample: bool) -> Arc<Snapshot> {
         let mut s = self.accounts.snapshot(self.memory_bytes, complete);
         s.detection.deliveries = self.deliveries.clone();
+        s.flow_export = self.export_counts.clone();
         s.at_ns = at_ns;
         let s = Arc::new(s);
         self.published.set(s.clone());

@@ -245,6 +245,9 @@ pub struct Snapshot {
     pub settings: Arc<Accounting>,
     /// How often the collector publishes.
     pub refresh: Duration,
+    /// Flow export's counts per collector, read when the snapshot is
+    /// rendered (`None` without flow export).
+    pub flow_export: Option<Arc<super::export::ExportCounts>>,
 }
 
 impl Snapshot {
@@ -279,6 +282,7 @@ impl Snapshot {
             at_ns: 0,
             settings: Arc::default(),
             refresh: Duration::ZERO,
+            flow_export: None,
         }
     }
 }

@@ -94,6 +94,15 @@ pub const REPLAY_WORKERS: u16 = 1;
 /// Replay: packets per batch handed to a worker.
 pub const REPLAY_BATCH: u32 = 256;
 
+/// IPFIX: how often templates are resent over UDP.
+pub const IPFIX_TEMPLATE_REFRESH: &str = "60s";
+/// IPFIX: the largest IP packet a message goes out in.
+pub const IPFIX_MTU: u32 = 1400;
+/// IPFIX: a long flow is reported this often.
+pub const IPFIX_ACTIVE_TIMEOUT: &str = "60s";
+/// IPFIX: a flow idle this long ends.
+pub const IPFIX_IDLE_TIMEOUT: &str = "15s";
+
 /// A default duration above as a [`Duration`].
 pub fn duration(text: &str) -> Duration {
     // Every default parses: `defaults_parse` checks it.
@@ -118,6 +127,10 @@ fn shown() -> Vec<(&'static str, String)> {
         ("listen", LISTEN.to_string()),
         ("web_max_connections", WEB_MAX_CONNECTIONS.to_string()),
         ("refresh", REFRESH.to_string()),
+        ("ipfix_template_refresh", IPFIX_TEMPLATE_REFRESH.to_string()),
+        ("ipfix_mtu", IPFIX_MTU.to_string()),
+        ("ipfix_active_timeout", IPFIX_ACTIVE_TIMEOUT.to_string()),
+        ("ipfix_idle_timeout", IPFIX_IDLE_TIMEOUT.to_string()),
         ("flow_table_size", FLOW_TABLE_SIZE.to_string()),
         (
             "flow_table_size_v6",
@@ -212,6 +225,9 @@ mod tests {
     fn defaults_parse() {
         for d in [
             REFRESH,
+            IPFIX_TEMPLATE_REFRESH,
+            IPFIX_ACTIVE_TIMEOUT,
+            IPFIX_IDLE_TIMEOUT,
             BLOCK_TIMEOUT,
             FLOW_WINDOW,
             FLOW_IDLE,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod dashboard;
 pub mod format;
 pub mod http;
+pub mod ipfix;
 pub mod labels;
 pub mod nic;
 pub mod process;

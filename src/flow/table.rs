@@ -47,14 +47,39 @@ pub fn v6_slots(n: usize) -> usize {
     (n / 4).clamp(MIN_V6_SLOTS, MAX_SLOTS)
 }
 
-/// One flow: its key in `W` words, its cumulative counters, and the
-/// worker epoch that last touched it (0: never).
+/// One flow: its key in `W` words, its cumulative counters, the worker
+/// epoch that last touched it (0: never), and for flow export the time of
+/// its latest packet with the TCP flags of all its packets and the
+/// cumulative bytes of its frames outside the IP datagram (so IP-layer
+/// bytes are `bytes - outside`). `outside` wraps at 2^32 like `packets`:
+/// the collector takes differences.
 #[repr(C)]
 pub struct Slot<const W: usize> {
     key: [AtomicU64; W],
     bytes: AtomicU64,
     packets: AtomicU32,
     epoch: AtomicU32,
+    /// [`last_ms24`] of the latest packet << 8 | the TCP flags seen
+    last: AtomicU32,
+    outside: AtomicU32,
+}
+
+/// The milliseconds of `ts_ns` modulo 2^24 (4.7 hours): what a slot keeps
+/// of its latest packet's time. The collector reads a slot within a few
+/// refreshes of its latest packet, and puts the hours back
+/// ([`unwrap_ms24`]).
+#[inline]
+pub fn last_ms24(ts_ns: u64) -> u32 {
+    (ts_ns / 1_000_000) as u32 & 0x00ff_ffff
+}
+
+/// The time (ms since the Unix epoch) a [`last_ms24`] value `ms24` stands
+/// for, taken to be within 2.3 hours of `near_ms`.
+pub fn unwrap_ms24(ms24: u32, near_ms: u64) -> u64 {
+    let diff = ms24.wrapping_sub(last_ms24(near_ms * 1_000_000)) & 0x00ff_ffff;
+    // sign-extend the 24-bit difference
+    let diff = ((diff << 8) as i32 >> 8) as i64;
+    near_ms.saturating_add_signed(diff)
 }
 
 impl<const W: usize> Default for Slot<W> {
@@ -64,6 +89,8 @@ impl<const W: usize> Default for Slot<W> {
             bytes: AtomicU64::new(0),
             packets: AtomicU32::new(0),
             epoch: AtomicU32::new(0),
+            last: AtomicU32::new(0),
+            outside: AtomicU32::new(0),
         }
     }
 }
@@ -101,14 +128,16 @@ pub struct FlowStats {
 }
 
 /// One IP packet for its flow's table: the flow's key and its hash (from
-/// [`FlowTables::hash`]), the frame's bytes, and what a flow keeps of its
-/// first packet: time (ns), the worker's sequence number, TCP flags and
-/// the source and destination MAC (zero without an Ethernet header).
+/// [`FlowTables::hash`]), the frame's bytes and how many of them lie
+/// outside the IP datagram, and what a flow keeps of its first packet:
+/// time (ns), the worker's sequence number, TCP flags and the source and
+/// destination MAC (zero without an Ethernet header).
 #[derive(Clone, Copy, Default)]
 pub struct Arrival {
     pub key: FlowKey,
     pub hash: u64,
     pub bytes: u64,
+    pub outside: u32,
     pub ts_ns: u64,
     pub seq: u32,
     pub tcp_flags: u8,
@@ -262,7 +291,8 @@ where
         if e & 0xff00_0000 == tag(hash)
             && let Some(s) = self.shared.slots.get(slot_of(e))
         {
-            crate::sys::prefetch(s);
+            // a 40-byte IPv4 slot may straddle two lines
+            crate::sys::prefetch_all(s);
         }
     }
 
@@ -297,6 +327,9 @@ where
                 slot.bytes.store(a.bytes, Relaxed);
                 slot.packets.store(1, Relaxed);
                 slot.epoch.store(epoch, Relaxed);
+                slot.last
+                    .store(last_ms24(a.ts_ns) << 8 | u32::from(a.tcp_flags), Relaxed);
+                slot.outside.store(a.outside, Relaxed);
                 let sh = &*self.shared;
                 sh.first_ns[s as usize].store(a.ts_ns, Relaxed);
                 sh.first_seq[s as usize]
@@ -320,6 +353,10 @@ where
                         .store(slot.packets.load(Relaxed).wrapping_add(1), Relaxed);
                     slot.bytes
                         .store(slot.bytes.load(Relaxed).wrapping_add(a.bytes), Relaxed);
+                    let flags = slot.last.load(Relaxed) & 0xff | u32::from(a.tcp_flags);
+                    slot.last.store(last_ms24(a.ts_ns) << 8 | flags, Relaxed);
+                    slot.outside
+                        .store(slot.outside.load(Relaxed).wrapping_add(a.outside), Relaxed);
                     if slot.epoch.load(Relaxed) != epoch {
                         slot.epoch.store(epoch, Relaxed);
                         self.dirty.push(s as u32);
@@ -379,6 +416,8 @@ where
         slot.epoch.store(0, Relaxed);
         slot.packets.store(0, Relaxed);
         slot.bytes.store(0, Relaxed);
+        slot.last.store(0, Relaxed);
+        slot.outside.store(0, Relaxed);
         self.free.push(s);
         self.freed.push(s);
         true
@@ -575,6 +614,7 @@ impl FlowTables {
             key: *key,
             hash: self.hash(key),
             bytes,
+            outside: 0,
             ts_ns,
             seq,
             tcp_flags,
@@ -677,7 +717,7 @@ impl TablesView {
     pub fn touch(&self, f: usize, s: u32) {
         if f == V4 {
             if let Some(x) = self.v4.slots.get(s as usize) {
-                crate::sys::prefetch(x);
+                crate::sys::prefetch_all(x);
             }
         } else if let Some(x) = self.v6.slots.get(s as usize) {
             crate::sys::prefetch_all(x);
@@ -702,6 +742,28 @@ impl TablesView {
                     )
                 }
                 None => (FlowKey::default(), 0, 0),
+            }
+        }
+        if f == V4 {
+            get(&self.v4, s)
+        } else {
+            get(&self.v6, s)
+        }
+    }
+
+    /// What flow export reads of slot `s` of family `f` besides its
+    /// counters: [`last_ms24`] of its latest packet, the TCP flags of all
+    /// its packets, and its cumulative bytes outside the IP datagram
+    /// (wrapping at 2^32).
+    #[inline]
+    pub fn read_export(&self, f: usize, s: u32) -> (u32, u8, u32) {
+        fn get<const W: usize>(sh: &Shared<W>, s: u32) -> (u32, u8, u32) {
+            match sh.slots.get(s as usize) {
+                Some(x) => {
+                    let last = x.last.load(Relaxed);
+                    (last >> 8, last as u8, x.outside.load(Relaxed))
+                }
+                None => (0, 0, 0),
             }
         }
         if f == V4 {
@@ -754,14 +816,14 @@ mod tests {
 
     #[test]
     fn slots_are_compact() {
-        assert_eq!(std::mem::size_of::<Slot<2>>(), 32);
-        assert_eq!(std::mem::size_of::<Slot<5>>(), 56);
-        // IPv4, per flow: 32 + 12 (first packet, no MACs) + index (here
+        assert_eq!(std::mem::size_of::<Slot<2>>(), 40);
+        assert_eq!(std::mem::size_of::<Slot<5>>(), 64);
+        // IPv4, per flow: 40 + 12 (first packet, no MACs) + index (here
         // 8: at most 4 * 16/7) + the lists, 4 bytes each: free slots, two
         // of touched ones, and at half the size two of freed ones and one
         // of requests (the shards carry them but hold none of their
-        // own): 70 bytes; the MACs add 12
-        for (macs, per_flow) in [(false, 71), (true, 83)] {
+        // own): 78 bytes; the MACs add 12
+        for (macs, per_flow) in [(false, 79), (true, 91)] {
             let t = FlowTables::with_sizes(1 << 20, 1024, macs);
             let all = t.memory_bytes();
             assert!(all <= (1 << 20) * per_flow, "{all}");
@@ -826,6 +888,7 @@ mod tests {
                 key: k,
                 hash: t.hash(&k),
                 bytes: 64,
+                outside: 0,
                 ts_ns: 9,
                 seq: 2,
                 tcp_flags: 0x12,
@@ -848,6 +911,7 @@ mod tests {
             key: k,
             hash: h,
             bytes,
+            outside: 0,
             ts_ns,
             seq,
             tcp_flags,
@@ -867,6 +931,55 @@ mod tests {
         t.seal(&mut c);
         assert_eq!((c.epoch, c.flows), (2, [2, 0]));
         assert_eq!(read_all(&t, &c), vec![(key(8), 2, 15)]);
+    }
+
+    /// What flow export reads: the latest packet's time, every TCP flag
+    /// seen, the bytes outside IP summed; a freed slot starts again.
+    #[test]
+    fn keeps_what_flow_export_reads() {
+        let mut t = FlowTables::with_sizes(16, 16, false);
+        let mut c = Changes::default();
+        let (k, h) = (key(7), t.hash(&key(7)));
+        let a = |outside, ts_ns, tcp_flags| Arrival {
+            key: k,
+            hash: h,
+            bytes: 100,
+            outside,
+            ts_ns,
+            seq: 1,
+            tcp_flags,
+            macs: [0; 12],
+        };
+        let t0 = 1_700_000_000_123_000_000u64;
+        assert!(t.count(&a(18, t0, 0x02)));
+        assert!(t.count(&a(14, t0 + 2_500_000_000, 0x10)));
+        assert!(t.count(&a(u32::MAX, t0 + 1_000_000, 0x01)));
+        t.seal(&mut c);
+        let s = c.touched[V4][0];
+        let (ms24, flags, outside) = t.view().read_export(V4, s);
+        // the latest packet counted, not the latest in time
+        assert_eq!(ms24, last_ms24(t0 + 1_000_000));
+        assert_eq!(flags, 0x13);
+        // wraps, as the collector's differences expect
+        assert_eq!(outside, 31);
+        let near = (t0 + 4_000_000_000) / 1_000_000;
+        assert_eq!(unwrap_ms24(ms24, near), (t0 + 1_000_000) / 1_000_000);
+        t.take_back(&mut c);
+        c.expire[V4].push(s);
+        c.epoch = 1;
+        t.take_back(&mut c);
+        assert_eq!(t.view().read_export(V4, s), (0, 0, 0));
+    }
+
+    #[test]
+    fn the_24_bit_time_unwraps_near_the_clock() {
+        let now = 1_795_704_984_079u64;
+        for back in [0u64, 1, 999, 3_600_000, 8_000_000] {
+            let t = now - back;
+            assert_eq!(unwrap_ms24(last_ms24(t * 1_000_000), now), t);
+        }
+        // a packet stamped just after the collector read its clock
+        assert_eq!(unwrap_ms24(last_ms24((now + 5) * 1_000_000), now), now + 5);
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct Live {
     _held: Held,
     /// The alert outputs' threads, which end after the collector.
     outputs: Vec<std::thread::JoinHandle<()>>,
+    /// The IPFIX exporter, with flow export.
+    exporter: Option<std::thread::JoinHandle<()>>,
 }
 
 /// What a capture keeps open besides the workers' sockets: AF_XDP
@@ -232,6 +234,14 @@ impl Live {
         } else {
             Vec::new()
         };
+        let exporter = match &s.ipfix {
+            Some(x) => {
+                let labels: Vec<String> = x.destinations.iter().map(|d| d.label()).collect();
+                let (rx, counts) = collector.flow_records(&labels);
+                Some(crate::export::ipfix::start(x, rx, counts).map_err(LiveError::Thread)?)
+            }
+            None => None,
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let collector = std::thread::Builder::new()
             .name("ringflow-collector".into())
@@ -299,6 +309,7 @@ impl Live {
             reload,
             _held: held,
             outputs,
+            exporter,
         })
     }
 
@@ -317,6 +328,10 @@ impl Live {
             .join()
             .unwrap_or_else(|_| Arc::new(self.published.get().as_ref().clone()));
         for t in self.outputs {
+            let _ = t.join();
+        }
+        // the collector's last records are with the exporter
+        if let Some(t) = self.exporter {
             let _ = t.join();
         }
         snap

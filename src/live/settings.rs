@@ -7,6 +7,7 @@ use crate::capture::Iface;
 use crate::capture::af_packet::SocketConfig;
 use crate::capture::af_xdp::{self, XdpConfig};
 use crate::collector::PipelineConfig;
+use crate::collector::export::Observation;
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
@@ -16,6 +17,8 @@ use std::time::Duration;
 /// Everything a live capture needs, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct LiveSettings {
+    /// Flow export, if `--ipfix` is given.
+    pub ipfix: Option<crate::config::export::IpfixSettings>,
     pub ifaces: Vec<Iface>,
     pub backend: LiveBackend,
     /// One CPU per worker.
@@ -443,7 +446,22 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     .map_err(cfg)?;
     let outputs = args.outputs();
     outputs.check().map_err(cfg)?;
+    let ipfix = args.ipfix().settings().map_err(cfg)?;
+    // one capture interface: its index is the observation domain and the
+    // ingress interface of every record; several share a worker's table,
+    // so their records carry domain 0 (none in particular)
+    let observed = match ifaces.as_slice() {
+        [one] => Observation {
+            domain: one.ifindex,
+            ifindex: one.ifindex,
+        },
+        _ => Observation::default(),
+    };
+    let export = ipfix
+        .as_ref()
+        .map(|s| (crate::replay::flow_timeouts(s), vec![observed; workers]));
     Ok(LiveSettings {
+        ipfix,
         worker_priority,
         ifaces,
         backend,
@@ -464,6 +482,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             refresh,
             accounting: args.accounting.resolve().map_err(cfg)?,
             capture_clock: false,
+            export,
         },
         listen: args
             .listen

@@ -270,9 +270,31 @@ pub struct Packet {
     /// Set when a header above IP could not be read; the packet still
     /// counts under its host pair, without ports.
     pub l4_error: Option<ParseError>,
+    /// The IP datagram's length as its header states it (IPv4 total
+    /// length, IPv6 40 + payload length), 0 where the header leaves it
+    /// open (a TSO or GSO capture, a jumbogram).
+    pub ip_len: u32,
+    /// Bytes captured from the IP header on: what came before it in the
+    /// frame is the link layer.
+    pub ip_captured: u32,
 }
 
 impl Packet {
+    /// The bytes of a frame of `orig_len` bytes on the wire (`captured`
+    /// in hand) that lie outside its IP datagram: link-layer headers,
+    /// padding and trailers. What is left is the IP-layer length routers
+    /// report (RFC 7012's `octetDeltaCount`).
+    #[inline]
+    pub fn outside_ip(&self, orig_len: u32, captured: usize) -> u32 {
+        if self.ip_len != 0 {
+            orig_len.saturating_sub(self.ip_len)
+        } else {
+            (captured as u32)
+                .saturating_sub(self.ip_captured)
+                .min(orig_len)
+        }
+    }
+
     fn new(version: u8, src: [u8; 16], dst: [u8; 16], proto: u8, vlan: u16) -> Self {
         Packet {
             version,
@@ -285,6 +307,8 @@ impl Packet {
             tcp_flags: 0,
             vlan,
             l4_error: None,
+            ip_len: 0,
+            ip_captured: 0,
         }
     }
 }
@@ -412,6 +436,8 @@ fn parse_ipv4(data: &[u8], vid: u16) -> Outcome {
         Err(r) => return fail(Layer::Ipv4, r),
     };
     let mut pkt = Packet::new(4, v4_addr(ip.src()), v4_addr(ip.dst()), ip.protocol(), vid);
+    pkt.ip_len = u32::from(ip.total_len());
+    pkt.ip_captured = data.len() as u32;
     // Only the first fragment carries the transport header.
     if ip.frag_offset() == 0 {
         parse_transport(&mut pkt, ip.payload());
@@ -427,6 +453,10 @@ fn parse_ipv6(data: &[u8], vid: u16) -> Outcome {
     };
     let mut nh = ip.next_header();
     let mut pkt = Packet::new(6, ip.src(), ip.dst(), nh, vid);
+    if ip.payload_len() != 0 {
+        pkt.ip_len = ipv6::HEADER_LEN as u32 + u32::from(ip.payload_len());
+    }
+    pkt.ip_captured = data.len() as u32;
     let mut rest = ip.payload();
     let mut walked = 0;
     while ipv6::is_ext_header(nh) {

@@ -1,0 +1,439 @@
+//! Flow export's meter: the records of every flow in the workers' tables,
+//! cut as routers cut them (an idle timeout, an active timeout, the flow
+//! leaving its table, shutdown), for the IPFIX exporter
+//! ([`crate::export::ipfix`]).
+//!
+//! It runs inside the merge, on the slots the merge reads anyway: per
+//! slot it keeps what the flow counted since its last record (48 bytes,
+//! beside the collector's handle), so the records of a flow add up to
+//! exactly what its worker counted. Nothing is added per packet beyond
+//! what the table keeps for it (the time of the latest packet, the TCP
+//! flags, the bytes outside the IP datagram).
+
+use crate::flow::table::unwrap_ms24;
+use crate::flow::{FlowKey, TablesView, V4, V6};
+use crate::sys::HugeBuf;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// What became of the records, per collector: written by the exporter,
+/// read when a snapshot is rendered.
+#[derive(Debug, Default)]
+pub struct ExportCounts {
+    /// Records the exporter's queue had no room for (none of the
+    /// collectors got them).
+    pub queue_unsent: AtomicU64,
+    pub collectors: Vec<CollectorCounts>,
+}
+
+/// One collector's counts.
+#[derive(Debug, Default)]
+pub struct CollectorCounts {
+    /// How the collector is named (`udp://host:port`).
+    pub label: String,
+    /// Records handed to the socket.
+    pub sent: AtomicU64,
+    /// Records dropped because the socket's buffer was full.
+    pub dropped: AtomicU64,
+    /// Records not exported to it: it could not be resolved or reached,
+    /// or its connection broke with them unsent.
+    pub unreachable: AtomicU64,
+    /// IPFIX messages sent.
+    pub messages: AtomicU64,
+    /// Resolved and (TCP) connected.
+    pub up: AtomicBool,
+}
+
+impl ExportCounts {
+    pub fn new(labels: &[String]) -> ExportCounts {
+        ExportCounts {
+            queue_unsent: AtomicU64::new(0),
+            collectors: labels
+                .iter()
+                .map(|l| CollectorCounts {
+                    label: l.clone(),
+                    ..CollectorCounts::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// Per collector: its label, records sent, dropped (socket buffer
+    /// full), not exported (unreachable, or the exporter's queue full),
+    /// messages, and whether it is up.
+    pub fn rows(&self) -> Vec<(&str, u64, u64, u64, u64, bool)> {
+        let queue = self.queue_unsent.load(Relaxed);
+        self.collectors
+            .iter()
+            .map(|c| {
+                (
+                    c.label.as_str(),
+                    c.sent.load(Relaxed),
+                    c.dropped.load(Relaxed),
+                    c.unreachable.load(Relaxed) + queue,
+                    c.messages.load(Relaxed),
+                    c.up.load(Relaxed),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Why a record was cut (IPFIX `flowEndReason`, RFC 5102).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EndReason {
+    /// No packet for the idle timeout.
+    Idle = 1,
+    /// The flow lasted the active timeout since its last record.
+    Active = 2,
+    /// ringflow stopped, or the capture file ended.
+    Forced = 4,
+    /// Its worker's table needed the slot for new flows.
+    LackOfResources = 5,
+}
+
+/// One flow record: a flow (one direction) over a stretch of time.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRecord {
+    pub key: FlowKey,
+    pub packets: u64,
+    /// IP-layer bytes, headers included (RFC 7012 `octetDeltaCount`).
+    pub ip_bytes: u64,
+    /// Frame bytes, ringflow's own measure (`layer2OctetDeltaCount`).
+    pub frame_bytes: u64,
+    /// First and last packet, ms since the Unix epoch.
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Every TCP flag the flow has shown since its first packet.
+    pub tcp_flags: u8,
+    pub reason: EndReason,
+    pub observation: Observation,
+    /// Source and destination MAC of the flow's first packet (zero
+    /// without an Ethernet header).
+    pub macs: [u8; 12],
+}
+
+/// Where a worker's flows were observed: the IPFIX observation domain
+/// and the interface index its records carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Observation {
+    pub domain: u32,
+    pub ifindex: u32,
+}
+
+/// The timeouts that cut records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub active: Duration,
+    pub idle: Duration,
+}
+
+/// A slot's record: what its flow counted since the record opened.
+#[derive(Clone, Copy, Default)]
+struct Open {
+    packets: u64,
+    frame_bytes: u64,
+    /// bytes outside the IP datagram; may run ahead of `frame_bytes` by
+    /// a packet read half-way (see [`Meter::read`])
+    outside: u64,
+    start_ms: u64,
+    end_ms: u64,
+    /// the slot's cumulative `outside` as last read
+    outside_raw: u32,
+    flags: u8,
+    state: u8,
+}
+
+/// `Open::state`: no flow in the slot.
+const EMPTY: u8 = 0;
+/// A record is open (it may hold nothing yet after a cut).
+const OPEN: u8 = 1;
+/// The idle timeout closed the record; the flow is still in its slot.
+const CLOSED: u8 = 2;
+
+/// One worker's records and where its flows were observed.
+struct WorkerRecords {
+    open: [HugeBuf<Open>; 2],
+    observation: Observation,
+    /// The key and MACs of slots asked to be freed: by the time the
+    /// collector learns one was freed, the worker may have reused it.
+    leaving: HashMap<u32, (FlowKey, [u8; 12])>,
+    /// When the idle scan last ran (ms).
+    scanned_ms: u64,
+}
+
+/// The meter: a record per flow in the workers' tables, and the records
+/// cut and not yet taken.
+pub struct Meter {
+    timeouts: Timeouts,
+    workers: Vec<Option<WorkerRecords>>,
+    records: Vec<FlowRecord>,
+    /// Per observation domain: packets and bytes that found a table full
+    /// (in no record; the exporter reports them in its options record).
+    overflow: HashMap<u32, (u64, u64)>,
+}
+
+fn id(f: usize, s: u32) -> u32 {
+    (f as u32) << 31 | s
+}
+
+impl Meter {
+    pub fn new(timeouts: Timeouts) -> Meter {
+        Meter {
+            timeouts,
+            workers: Vec::new(),
+            records: Vec::new(),
+            overflow: HashMap::new(),
+        }
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Keeps records for worker `worker`'s tables of `capacity` slots per
+    /// family, observed at `observation`.
+    pub fn attach(&mut self, worker: usize, capacity: [usize; 2], observation: Observation) {
+        if self.workers.len() <= worker {
+            self.workers.resize_with(worker + 1, || None);
+        }
+        self.workers[worker] = Some(WorkerRecords {
+            open: capacity.map(|n| HugeBuf::new(n, Open::default())),
+            observation,
+            leaving: HashMap::new(),
+            scanned_ms: 0,
+        });
+    }
+
+    /// Sets where worker `worker`'s flows are observed.
+    pub fn observe(&mut self, worker: usize, observation: Observation) {
+        if let Some(Some(w)) = self.workers.get_mut(worker) {
+            w.observation = observation;
+        }
+    }
+
+    /// Bytes the records take.
+    pub fn memory_bytes(&self) -> usize {
+        self.workers
+            .iter()
+            .flatten()
+            .map(|w| (w.open[V4].len() + w.open[V6].len()) * std::mem::size_of::<Open>())
+            .sum()
+    }
+
+    /// The merge read slot `s` of family `f` (key `key`): `dp` packets and
+    /// `db` bytes more since its last read (`new`: the first read of the
+    /// flow in it). `near_ms` is the latest packet time merged, which the
+    /// slot's 24-bit time is taken to be near. A record that has lasted
+    /// the active timeout is cut here.
+    ///
+    /// The slot's bytes outside the IP datagram are read after its
+    /// counters, so they may include a packet the counters missed; the
+    /// record carries that ahead to the next, and the records of a flow
+    /// add up exactly.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub fn read(
+        &mut self,
+        worker: usize,
+        view: &TablesView,
+        f: usize,
+        s: u32,
+        key: &FlowKey,
+        new: bool,
+        (dp, db): (u64, u64),
+        near_ms: u64,
+    ) {
+        let active_ms = self.timeouts.active.as_millis() as u64;
+        let Some(Some(w)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        let Some(o) = w.open[f].get_mut(s as usize) else {
+            return;
+        };
+        let (ms24, flags, outside_raw) = view.read_export(f, s);
+        let end_ms = unwrap_ms24(ms24, near_ms);
+        if new || o.state == EMPTY {
+            let (first_ns, ..) = view.first(f, s);
+            *o = Open {
+                start_ms: first_ns / 1_000_000,
+                state: OPEN,
+                ..Open::default()
+            };
+            o.outside = u64::from(outside_raw);
+        } else {
+            if o.state == CLOSED {
+                // back after the idle timeout cut it: the new record starts
+                // at the latest packet read (the first, when it is one)
+                *o = Open {
+                    start_ms: end_ms,
+                    state: OPEN,
+                    outside_raw: o.outside_raw,
+                    outside: o.outside,
+                    ..Open::default()
+                };
+            }
+            o.outside += u64::from(outside_raw.wrapping_sub(o.outside_raw));
+        }
+        o.outside_raw = outside_raw;
+        o.packets += dp;
+        o.frame_bytes += db;
+        o.end_ms = o.end_ms.max(end_ms).max(o.start_ms);
+        o.flags |= flags;
+        if o.end_ms - o.start_ms >= active_ms && o.packets > 0 {
+            let macs = view.first(f, s).3;
+            let r = cut(o, *key, macs, EndReason::Active, w.observation);
+            self.records.push(r);
+        }
+    }
+
+    /// Slot `s` of family `f` is asked to be freed: keeps its key and MACs
+    /// for [`vacate`](Self::vacate).
+    pub fn leaving(&mut self, worker: usize, view: &TablesView, f: usize, s: u32) {
+        if let Some(Some(w)) = self.workers.get_mut(worker)
+            && w.open[f].get(s as usize).is_some_and(|o| o.state != EMPTY)
+        {
+            let key = view.read(f, s).0;
+            let macs = view.first(f, s).3;
+            w.leaving.insert(id(f, s), (key, macs));
+        }
+    }
+
+    /// Slot `s` counted again after it was asked to be freed: it stays.
+    pub fn stays(&mut self, worker: usize, f: usize, s: u32) {
+        if let Some(Some(w)) = self.workers.get_mut(worker) {
+            w.leaving.remove(&id(f, s));
+        }
+    }
+
+    /// The worker freed slot `s` of family `f` (the collector has read all
+    /// it counted): its record is cut, for the idle timeout or, if
+    /// `pressed`, because the table needed the room.
+    pub fn vacate(&mut self, worker: usize, f: usize, s: u32, pressed: bool) {
+        let Some(Some(w)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        let left = w.leaving.remove(&id(f, s));
+        let Some(o) = w.open[f].get_mut(s as usize) else {
+            return;
+        };
+        if o.state == OPEN
+            && o.packets > 0
+            && let Some((key, macs)) = left
+        {
+            let why = if pressed {
+                EndReason::LackOfResources
+            } else {
+                EndReason::Idle
+            };
+            let r = cut(o, key, macs, why, w.observation);
+            self.records.push(r);
+        }
+        *o = Open::default();
+    }
+
+    /// Packets and bytes of worker `worker` that found its table full.
+    pub fn overflow(&mut self, worker: usize, packets: u64, bytes: u64) {
+        if packets == 0 {
+            return;
+        }
+        if let Some(Some(w)) = self.workers.get(worker) {
+            let o = self.overflow.entry(w.observation.domain).or_default();
+            o.0 += packets;
+            o.1 += bytes;
+        }
+    }
+
+    /// Cuts the records of worker `worker`'s flows idle for the idle
+    /// timeout at `now_ms` (the clock live, the capture's time in a
+    /// replay), at most once a second of that time.
+    pub fn scan_idle(&mut self, worker: usize, view: &TablesView, now_ms: u64) {
+        let idle_ms = self.timeouts.idle.as_millis() as u64;
+        let Some(Some(w)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        if now_ms < w.scanned_ms + 1000 {
+            return;
+        }
+        w.scanned_ms = now_ms;
+        for f in [V4, V6] {
+            for (s, o) in w.open[f].iter_mut().enumerate() {
+                if o.state != OPEN || now_ms.saturating_sub(o.end_ms) < idle_ms {
+                    continue;
+                }
+                if o.packets > 0 {
+                    let key = view.read(f, s as u32).0;
+                    let macs = view.first(f, s as u32).3;
+                    let r = cut(o, key, macs, EndReason::Idle, w.observation);
+                    self.records.push(r);
+                }
+                o.state = CLOSED;
+            }
+        }
+    }
+
+    /// Cuts every open record of worker `worker` (its worker has stopped:
+    /// the slots hold their flows still).
+    pub fn flush(&mut self, worker: usize, view: &TablesView) {
+        let Some(Some(w)) = self.workers.get_mut(worker) else {
+            return;
+        };
+        for f in [V4, V6] {
+            for (s, o) in w.open[f].iter_mut().enumerate() {
+                if o.state == OPEN && o.packets > 0 {
+                    let key = view.read(f, s as u32).0;
+                    let macs = view.first(f, s as u32).3;
+                    let r = cut(o, key, macs, EndReason::Forced, w.observation);
+                    self.records.push(r);
+                }
+                *o = Open::default();
+            }
+        }
+    }
+
+    /// Records cut since the last call: they leave into `out`.
+    pub fn take(&mut self, out: &mut Vec<FlowRecord>) {
+        out.append(&mut self.records);
+    }
+
+    /// Records waiting to be taken.
+    pub fn waiting(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Packets and bytes per observation domain that found a table full,
+    /// since the start.
+    pub fn overflow_totals(&self) -> Vec<(u32, u64, u64)> {
+        let mut v: Vec<_> = self
+            .overflow
+            .iter()
+            .map(|(&d, &(p, b))| (d, p, b))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Makes the record of `o` and opens the next where it ended.
+fn cut(o: &mut Open, key: FlowKey, macs: [u8; 12], why: EndReason, at: Observation) -> FlowRecord {
+    let r = FlowRecord {
+        key,
+        packets: o.packets,
+        ip_bytes: o.frame_bytes.saturating_sub(o.outside),
+        frame_bytes: o.frame_bytes,
+        start_ms: o.start_ms,
+        end_ms: o.end_ms,
+        tcp_flags: o.flags,
+        reason: why,
+        observation: at,
+        macs,
+    };
+    // what was read ahead of the counters goes into the next record
+    o.outside = o.outside.saturating_sub(o.frame_bytes);
+    o.packets = 0;
+    o.frame_bytes = 0;
+    o.start_ms = o.end_ms;
+    r
+}

@@ -1,0 +1,876 @@
+//! The IPFIX exporter (RFC 7011): a thread that takes the flow records the
+//! collector cuts ([`crate::collector::export`]), encodes them with two
+//! data templates (IPv4 and IPv6) and an options template of its own
+//! counts, and sends them to every collector given, over UDP or TCP.
+//!
+//! Per collector and observation domain it keeps the sequence number (the
+//! data records sent before each message, as RFC 7011 counts it), and
+//! over UDP resends the templates and its counts every
+//! `--ipfix-template-refresh` and at least every [`TEMPLATE_EVERY`]
+//! messages; over TCP they open each connection. It never blocks the
+//! collector: a full queue, a full socket buffer, a collector that cannot
+//! be resolved or reached are counted ([`ExportCounts`]) and said once,
+//! and the exporter tries again.
+
+use crate::collector::RecordBatch;
+use crate::collector::export::{CollectorCounts, EndReason, ExportCounts, FlowRecord};
+use crate::config::export::{Destination, IpfixSettings, Transport};
+use crate::parse::PortKind;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::collections::{HashMap, VecDeque};
+use std::io::{ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The IPFIX version number.
+const VERSION: u16 = 10;
+/// Message header bytes.
+#[cfg(test)]
+const HEADER: usize = 16;
+/// Set header bytes.
+const SET_HEADER: usize = 4;
+/// Template set and options template set ids.
+const TEMPLATE_SET: u16 = 2;
+const OPTIONS_TEMPLATE_SET: u16 = 3;
+/// Template ids.
+pub const TEMPLATE_V4: u16 = 256;
+pub const TEMPLATE_V6: u16 = 257;
+pub const TEMPLATE_STATS: u16 = 258;
+/// Over UDP, templates go again after this many messages at most.
+pub const TEMPLATE_EVERY: u32 = 4096;
+/// How often an unresolved or unreachable collector is tried again.
+const RETRY: Duration = Duration::from_secs(10);
+/// What a TCP connection may hold unwritten before messages are dropped.
+const TCP_BUFFER: usize = 4 << 20;
+
+/// Information elements (RFC 7012 numbers) and their lengths.
+const IE_OCTETS: u16 = 1;
+const IE_PACKETS: u16 = 2;
+const IE_PROTOCOL: u16 = 4;
+const IE_TCP_FLAGS: u16 = 6;
+const IE_SRC_PORT: u16 = 7;
+const IE_SRC_V4: u16 = 8;
+const IE_INGRESS: u16 = 10;
+const IE_DST_PORT: u16 = 11;
+const IE_DST_V4: u16 = 12;
+const IE_SRC_V6: u16 = 27;
+const IE_DST_V6: u16 = 28;
+const IE_ICMP_V4: u16 = 32;
+const IE_EXPORTED_OCTETS: u16 = 40;
+const IE_EXPORTED_MESSAGES: u16 = 41;
+const IE_EXPORTED_RECORDS: u16 = 42;
+const IE_SRC_MAC: u16 = 56;
+const IE_VLAN: u16 = 58;
+const IE_DST_MAC: u16 = 80;
+const IE_END_REASON: u16 = 136;
+const IE_ICMP_V6: u16 = 139;
+const IE_DOMAIN: u16 = 149;
+const IE_START_MS: u16 = 152;
+const IE_END_MS: u16 = 153;
+const IE_IGNORED_PACKETS: u16 = 164;
+const IE_IGNORED_OCTETS: u16 = 165;
+const IE_NOT_SENT_RECORDS: u16 = 166;
+const IE_L2_OCTETS: u16 = 352;
+
+/// The fields of a flow record after its addresses and ICMP type-code
+/// element, in order, with their lengths.
+const FLOW_TAIL: [(u16, u16); 14] = [
+    (IE_PROTOCOL, 1),
+    (IE_SRC_PORT, 2),
+    (IE_DST_PORT, 2),
+    (IE_VLAN, 2),
+    (IE_PACKETS, 8),
+    (IE_OCTETS, 8),
+    (IE_L2_OCTETS, 8),
+    (IE_START_MS, 8),
+    (IE_END_MS, 8),
+    (IE_TCP_FLAGS, 2),
+    (IE_INGRESS, 4),
+    (IE_END_REASON, 1),
+    (IE_SRC_MAC, 6),
+    (IE_DST_MAC, 6),
+];
+
+/// The options record of the exporter's counts: scope, then fields.
+const STATS_FIELDS: [(u16, u16); 7] = [
+    (IE_DOMAIN, 4),
+    (IE_EXPORTED_MESSAGES, 8),
+    (IE_EXPORTED_RECORDS, 8),
+    (IE_EXPORTED_OCTETS, 8),
+    (IE_NOT_SENT_RECORDS, 8),
+    (IE_IGNORED_PACKETS, 8),
+    (IE_IGNORED_OCTETS, 8),
+];
+
+/// The fields of the IPv4 or IPv6 template.
+fn flow_fields(v6: bool) -> Vec<(u16, u16)> {
+    let mut f = if v6 {
+        vec![(IE_SRC_V6, 16), (IE_DST_V6, 16), (IE_ICMP_V6, 2)]
+    } else {
+        vec![(IE_SRC_V4, 4), (IE_DST_V4, 4), (IE_ICMP_V4, 2)]
+    };
+    f.extend(FLOW_TAIL);
+    f
+}
+
+fn record_len(fields: &[(u16, u16)]) -> usize {
+    fields.iter().map(|&(_, l)| usize::from(l)).sum()
+}
+
+/// Bytes of an IPv4 flow record (76) and an IPv6 one (100).
+pub fn flow_record_len(v6: bool) -> usize {
+    record_len(&flow_fields(v6))
+}
+
+/// The exporter's counts for one observation domain, as its options
+/// record carries them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DomainStats {
+    pub messages: u64,
+    pub records: u64,
+    pub octets: u64,
+    pub not_sent: u64,
+    pub ignored_packets: u64,
+    pub ignored_octets: u64,
+}
+
+/// Builds IPFIX messages of at most `max` bytes for one observation
+/// domain of one collector.
+pub struct Encoder {
+    max: usize,
+    buf: Vec<u8>,
+    /// The set being filled: its template id and where its header is.
+    set: Option<(u16, usize)>,
+    records: usize,
+}
+
+impl Encoder {
+    /// An encoder of messages that fit IP packets of `mtu` bytes (with
+    /// the IPv6 and UDP headers, the larger).
+    pub fn new(mtu: usize) -> Encoder {
+        let max = mtu.saturating_sub(48).clamp(256, 65_535 - 48);
+        Encoder {
+            max,
+            buf: Vec::with_capacity(max),
+            set: None,
+            records: 0,
+        }
+    }
+
+    /// The largest message.
+    pub fn max_len(&self) -> usize {
+        self.max
+    }
+
+    fn start(&mut self, domain: u32, seq: u32, export_s: u32) {
+        self.buf.clear();
+        self.buf.extend_from_slice(&VERSION.to_be_bytes());
+        self.buf.extend_from_slice(&0u16.to_be_bytes());
+        self.buf.extend_from_slice(&export_s.to_be_bytes());
+        self.buf.extend_from_slice(&seq.to_be_bytes());
+        self.buf.extend_from_slice(&domain.to_be_bytes());
+        self.set = None;
+        self.records = 0;
+    }
+
+    fn close_set(&mut self) {
+        if let Some((_, at)) = self.set.take() {
+            let len = (self.buf.len() - at) as u16;
+            self.buf[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+    }
+
+    fn open_set(&mut self, id: u16) {
+        if self.set.is_some_and(|(s, _)| s == id) {
+            return;
+        }
+        self.close_set();
+        self.set = Some((id, self.buf.len()));
+        self.buf.extend_from_slice(&id.to_be_bytes());
+        self.buf.extend_from_slice(&0u16.to_be_bytes());
+    }
+
+    /// Ends the message: its length goes into the header.
+    fn finish(&mut self) -> &[u8] {
+        self.close_set();
+        let len = self.buf.len() as u16;
+        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
+        &self.buf
+    }
+
+    /// The message of the templates (IPv4, IPv6, the options template of
+    /// the counts) and the counts of `domain` (one data record).
+    pub fn templates(
+        &mut self,
+        domain: u32,
+        seq: u32,
+        export_s: u32,
+        stats: &DomainStats,
+    ) -> &[u8] {
+        self.start(domain, seq, export_s);
+        self.open_set(TEMPLATE_SET);
+        for (id, v6) in [(TEMPLATE_V4, false), (TEMPLATE_V6, true)] {
+            let fields = flow_fields(v6);
+            self.buf.extend_from_slice(&id.to_be_bytes());
+            self.buf
+                .extend_from_slice(&(fields.len() as u16).to_be_bytes());
+            for (ie, len) in fields {
+                self.buf.extend_from_slice(&ie.to_be_bytes());
+                self.buf.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        self.open_set(OPTIONS_TEMPLATE_SET);
+        self.buf.extend_from_slice(&TEMPLATE_STATS.to_be_bytes());
+        self.buf
+            .extend_from_slice(&(STATS_FIELDS.len() as u16).to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        for (ie, len) in STATS_FIELDS {
+            self.buf.extend_from_slice(&ie.to_be_bytes());
+            self.buf.extend_from_slice(&len.to_be_bytes());
+        }
+        self.open_set(TEMPLATE_STATS);
+        self.buf.extend_from_slice(&domain.to_be_bytes());
+        for v in [
+            stats.messages,
+            stats.records,
+            stats.octets,
+            stats.not_sent,
+            stats.ignored_packets,
+            stats.ignored_octets,
+        ] {
+            self.buf.extend_from_slice(&v.to_be_bytes());
+        }
+        self.records = 1;
+        self.finish()
+    }
+
+    /// Encodes `records` (all of `domain`) into messages, from sequence
+    /// number `seq` on, handing each to `send` with the number of records
+    /// in it. Returns the records encoded.
+    pub fn data<F: FnMut(&[u8], usize)>(
+        &mut self,
+        domain: u32,
+        mut seq: u32,
+        export_s: u32,
+        records: &[FlowRecord],
+        mut send: F,
+    ) -> usize {
+        let mut open = false;
+        for r in records {
+            let v6 = r.key.version() == 6;
+            let (id, len) = if v6 {
+                (TEMPLATE_V6, 100)
+            } else {
+                (TEMPLATE_V4, 76)
+            };
+            let set_cost = if self.set.is_some_and(|(s, _)| s == id) {
+                0
+            } else {
+                SET_HEADER
+            };
+            if open && self.buf.len() + set_cost + len > self.max {
+                let n = self.records;
+                send(self.finish(), n);
+                seq = seq.wrapping_add(n as u32);
+                open = false;
+            }
+            if !open {
+                self.start(domain, seq, export_s);
+                open = true;
+            }
+            self.open_set(id);
+            self.put(r, v6);
+            self.records += 1;
+        }
+        if open {
+            let n = self.records;
+            send(self.finish(), n);
+        }
+        records.len()
+    }
+
+    #[inline]
+    fn put(&mut self, r: &FlowRecord, v6: bool) {
+        let k = &r.key;
+        let b = &mut self.buf;
+        if v6 {
+            b.extend_from_slice(&k.src());
+            b.extend_from_slice(&k.dst());
+        } else {
+            b.extend_from_slice(&k.src()[..4]);
+            b.extend_from_slice(&k.dst()[..4]);
+        }
+        let (sport, dport, icmp) = match k.port_kind() {
+            PortKind::Icmp => (0, 0, k.src_port() << 8 | k.dst_port() & 0xff),
+            PortKind::Ports => (k.src_port(), k.dst_port(), 0),
+            PortKind::None => (0, 0, 0),
+        };
+        b.extend_from_slice(&icmp.to_be_bytes());
+        b.push(k.proto());
+        b.extend_from_slice(&sport.to_be_bytes());
+        b.extend_from_slice(&dport.to_be_bytes());
+        b.extend_from_slice(&k.vlan().to_be_bytes());
+        b.extend_from_slice(&r.packets.to_be_bytes());
+        b.extend_from_slice(&r.ip_bytes.to_be_bytes());
+        b.extend_from_slice(&r.frame_bytes.to_be_bytes());
+        b.extend_from_slice(&r.start_ms.to_be_bytes());
+        b.extend_from_slice(&r.end_ms.to_be_bytes());
+        b.extend_from_slice(&u16::from(r.tcp_flags).to_be_bytes());
+        b.extend_from_slice(&r.observation.ifindex.to_be_bytes());
+        b.push(r.reason as u8);
+        b.extend_from_slice(&r.macs[6..12]);
+        b.extend_from_slice(&r.macs[..6]);
+    }
+}
+
+/// Per observation domain of one collector.
+#[derive(Default)]
+struct Domain {
+    seq: u32,
+    /// When the templates went last (None: not on this connection yet).
+    templates_at: Option<Instant>,
+    since_templates: u32,
+    stats: DomainStats,
+}
+
+enum Conn {
+    /// Not resolved or not reached: tried again at the instant.
+    Down(Instant),
+    Udp(UdpSocket),
+    /// A TCP connection, what it has not written yet, and per message in
+    /// it, its bytes and records.
+    Tcp(TcpStream, Vec<u8>, VecDeque<(usize, usize)>),
+}
+
+/// One collector.
+struct Collector<'a> {
+    dest: Destination,
+    counts: &'a CollectorCounts,
+    conn: Conn,
+    /// The latest failure said (said once until it changes).
+    said: Option<String>,
+    domains: HashMap<u32, Domain>,
+    refresh: Duration,
+}
+
+impl Collector<'_> {
+    fn label(&self) -> String {
+        self.dest.label()
+    }
+
+    fn down(&mut self, why: String) {
+        if self.said.as_deref() != Some(why.as_str()) {
+            crate::log!(
+                "ringflow: IPFIX collector {}: {why}; its records are counted as not exported, trying again every {} s",
+                self.label(),
+                RETRY.as_secs()
+            );
+            self.said = Some(why);
+        }
+        if let Conn::Tcp(_, _, queued) = &self.conn {
+            let lost: usize = queued.iter().map(|&(_, n)| n).sum();
+            self.counts.unreachable.fetch_add(lost as u64, Relaxed);
+        }
+        self.conn = Conn::Down(Instant::now() + RETRY);
+        self.counts.up.store(false, Relaxed);
+        // a new transport session starts its templates and sequence again
+        if self.dest.transport == Transport::Tcp {
+            self.domains.clear();
+        }
+    }
+
+    /// Resolves and (TCP) connects, when down and due.
+    fn connect(&mut self) {
+        let Conn::Down(at) = self.conn else {
+            return;
+        };
+        if Instant::now() < at {
+            return;
+        }
+        let addr: Option<SocketAddr> =
+            match (self.dest.host.as_str(), self.dest.port).to_socket_addrs() {
+                Ok(mut a) => a.next(),
+                Err(e) => {
+                    self.down(format!("cannot resolve {}: {e}", self.dest.host));
+                    return;
+                }
+            };
+        let Some(addr) = addr else {
+            self.down(format!("{} has no address", self.dest.host));
+            return;
+        };
+        let opened = match self.dest.transport {
+            Transport::Udp => {
+                let local: SocketAddr = if addr.is_ipv4() {
+                    "0.0.0.0:0".parse().expect("an address")
+                } else {
+                    "[::]:0".parse().expect("an address")
+                };
+                UdpSocket::bind(local)
+                    .and_then(|s| s.connect(addr).map(|()| s))
+                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                    .map(Conn::Udp)
+            }
+            Transport::Tcp => TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                .and_then(|s| s.set_nodelay(true).map(|()| s))
+                .map(|s| Conn::Tcp(s, Vec::new(), VecDeque::new())),
+        };
+        match opened {
+            Ok(c) => {
+                self.conn = c;
+                self.counts.up.store(true, Relaxed);
+                if self.said.take().is_some() {
+                    crate::log!(
+                        "ringflow: IPFIX collector {}: exporting again",
+                        self.label()
+                    );
+                }
+            }
+            Err(e) => self.down(format!("cannot reach {addr}: {e}")),
+        }
+    }
+
+    /// Sends one message of `n` records (`stats` counts it). Returns
+    /// false when the collector went down.
+    fn send(&mut self, msg: &[u8], n: usize, domain: u32) -> bool {
+        let d = self.domains.entry(domain).or_default();
+        d.since_templates += 1;
+        let result = match &mut self.conn {
+            Conn::Down(_) => {
+                self.counts.unreachable.fetch_add(n as u64, Relaxed);
+                d.stats.not_sent += n as u64;
+                return false;
+            }
+            Conn::Udp(s) => match s.send(msg) {
+                Ok(_) => {
+                    self.counts.sent.fetch_add(n as u64, Relaxed);
+                    self.counts.messages.fetch_add(1, Relaxed);
+                    d.stats.messages += 1;
+                    d.stats.records += n as u64;
+                    d.stats.octets += msg.len() as u64;
+                    Ok(())
+                }
+                Err(e)
+                    if e.kind() == ErrorKind::WouldBlock
+                        || e.raw_os_error() == Some(libc::ENOBUFS) =>
+                {
+                    self.counts.dropped.fetch_add(n as u64, Relaxed);
+                    d.stats.not_sent += n as u64;
+                    Ok(())
+                }
+                Err(e) => {
+                    self.counts.unreachable.fetch_add(n as u64, Relaxed);
+                    d.stats.not_sent += n as u64;
+                    Err(e)
+                }
+            },
+            Conn::Tcp(_, out, queued) => {
+                if out.len() + msg.len() > TCP_BUFFER {
+                    self.counts.dropped.fetch_add(n as u64, Relaxed);
+                    d.stats.not_sent += n as u64;
+                } else {
+                    out.extend_from_slice(msg);
+                    queued.push_back((msg.len(), n));
+                    d.stats.messages += 1;
+                    d.stats.records += n as u64;
+                    d.stats.octets += msg.len() as u64;
+                }
+                Ok(())
+            }
+        };
+        match result {
+            Ok(()) => self.write_out(),
+            Err(e) => {
+                self.down(format!("{e}"));
+                false
+            }
+        }
+    }
+
+    /// Writes what a TCP connection holds, as far as it takes it.
+    fn write_out(&mut self) -> bool {
+        let Conn::Tcp(s, out, queued) = &mut self.conn else {
+            return true;
+        };
+        let mut written = 0;
+        let mut failed = None;
+        while written < out.len() {
+            match s.write(&out[written..]) {
+                Ok(0) => {
+                    failed = Some("the connection closed".to_string());
+                    break;
+                }
+                Ok(k) => written += k,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        out.drain(..written);
+        // the messages now written whole are sent
+        let mut left = written;
+        let mut done = Vec::new();
+        while let Some(&(len, n)) = queued.front() {
+            if len > left {
+                if let Some(front) = queued.front_mut() {
+                    front.0 -= left;
+                }
+                break;
+            }
+            left -= len;
+            done.push(n);
+            queued.pop_front();
+        }
+        for n in done {
+            self.counts.sent.fetch_add(n as u64, Relaxed);
+            self.counts.messages.fetch_add(1, Relaxed);
+        }
+        if let Some(why) = failed {
+            self.down(why);
+            return false;
+        }
+        true
+    }
+
+    /// Sends the templates of `domain` if they are due.
+    fn templates_if_due(&mut self, enc: &mut Encoder, domain: u32, ignored: (u64, u64)) {
+        if matches!(self.conn, Conn::Down(_)) {
+            return;
+        }
+        let tcp = self.dest.transport == Transport::Tcp;
+        let refresh = self.refresh;
+        let d = self.domains.entry(domain).or_default();
+        let due = match d.templates_at {
+            None => true,
+            Some(_) if tcp => false,
+            Some(at) => {
+                at.elapsed() >= refresh || d.since_templates + TEMPLATE_SLACK >= TEMPLATE_EVERY
+            }
+        };
+        if !due {
+            return;
+        }
+        d.templates_at = Some(Instant::now());
+        d.since_templates = 0;
+        (d.stats.ignored_packets, d.stats.ignored_octets) = ignored;
+        let (seq, stats) = (d.seq, d.stats);
+        d.seq = d.seq.wrapping_add(1);
+        let msg = enc.templates(domain, seq, unix_seconds(), &stats).to_vec();
+        // the options record is a data record: it counts in the sequence
+        self.send(&msg, 0, domain);
+        if let Some(d) = self.domains.get_mut(&domain) {
+            d.since_templates = 0;
+        }
+    }
+
+    /// Exports `records` (all of observation domain `domain`), in chunks
+    /// small enough that the templates go again in time.
+    fn export(
+        &mut self,
+        enc: &mut Encoder,
+        domain: u32,
+        records: &[FlowRecord],
+        ignored: (u64, u64),
+    ) {
+        self.connect();
+        for chunk in records.chunks(CHUNK) {
+            if matches!(self.conn, Conn::Down(_)) {
+                self.counts
+                    .unreachable
+                    .fetch_add(chunk.len() as u64, Relaxed);
+                let d = self.domains.entry(domain).or_default();
+                d.stats.not_sent += chunk.len() as u64;
+                continue;
+            }
+            self.templates_if_due(enc, domain, ignored);
+            let seq = self.domains.entry(domain).or_default().seq;
+            let mut messages = Vec::new();
+            enc.data(domain, seq, unix_seconds(), chunk, |m, n| {
+                messages.push((m.to_vec(), n))
+            });
+            for (m, n) in messages {
+                if let Some(d) = self.domains.get_mut(&domain) {
+                    d.seq = d.seq.wrapping_add(n as u32);
+                }
+                self.send(&m, n, domain);
+            }
+        }
+    }
+}
+
+/// Records encoded between two checks of whether the templates are due:
+/// at most 52 messages (5 records fit the smallest MTU), so checking
+/// [`TEMPLATE_SLACK`] messages early keeps them within
+/// [`TEMPLATE_EVERY`].
+const CHUNK: usize = 256;
+const TEMPLATE_SLACK: u32 = 64;
+
+fn unix_seconds() -> u32 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as u32)
+}
+
+/// Starts the exporter thread: it exports every batch `rx` brings to the
+/// collectors of `settings`, counting in `counts` (made by
+/// [`crate::collector::CollectorLoop::flow_records`] for the same
+/// collectors, in order), and ends when the collector has sent its last
+/// batch, after writing what it holds (at most 5 s more).
+pub fn start(
+    settings: &IpfixSettings,
+    rx: Receiver<RecordBatch>,
+    counts: Arc<ExportCounts>,
+) -> std::io::Result<JoinHandle<()>> {
+    let settings = settings.clone();
+    std::thread::Builder::new()
+        .name("ringflow-ipfix".into())
+        .spawn(move || run(&settings, &rx, &counts))
+}
+
+fn run(settings: &IpfixSettings, rx: &Receiver<RecordBatch>, counts: &ExportCounts) {
+    let mut collectors: Vec<Collector> = settings
+        .destinations
+        .iter()
+        .zip(&counts.collectors)
+        .map(|(d, c)| Collector {
+            dest: d.clone(),
+            counts: c,
+            conn: Conn::Down(Instant::now()),
+            said: None,
+            domains: HashMap::new(),
+            refresh: settings.template_refresh,
+        })
+        .collect();
+    let mut enc = Encoder::new(settings.mtu);
+    let mut ignored: HashMap<u32, (u64, u64)> = HashMap::new();
+    for c in &mut collectors {
+        c.connect();
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(mut batch) => {
+                for (d, p, b) in batch.overflow {
+                    ignored.insert(d, (p, b));
+                }
+                batch
+                    .records
+                    .sort_by_key(|r| (r.observation.domain, r.key.version()));
+                for group in batch
+                    .records
+                    .chunk_by(|a, b| a.observation.domain == b.observation.domain)
+                {
+                    let domain = group[0].observation.domain;
+                    let ign = ignored.get(&domain).copied().unwrap_or_default();
+                    for c in &mut collectors {
+                        c.export(&mut enc, domain, group, ign);
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                for c in &mut collectors {
+                    c.connect();
+                    c.write_out();
+                    let domains: Vec<u32> = c.domains.keys().copied().collect();
+                    for d in domains {
+                        let ign = ignored.get(&d).copied().unwrap_or_default();
+                        c.templates_if_due(&mut enc, d, ign);
+                    }
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    // what TCP connections hold goes out, for at most 5 s
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for c in &mut collectors {
+        while let Conn::Tcp(_, out, _) = &c.conn {
+            if out.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            if !c.write_out() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if let Conn::Tcp(s, out, queued) = &c.conn {
+            let lost: usize = queued.iter().map(|&(_, n)| n).sum();
+            if !out.is_empty() {
+                c.counts.unreachable.fetch_add(lost as u64, Relaxed);
+            }
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// What a flow record's end reason is called (logs and tests).
+pub fn reason_name(r: EndReason) -> &'static str {
+    match r {
+        EndReason::Idle => "idle timeout",
+        EndReason::Active => "active timeout",
+        EndReason::Forced => "forced end",
+        EndReason::LackOfResources => "lack of resources",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collector::export::Observation;
+    use crate::flow::FlowKey;
+
+    fn record(v6: bool, i: u32) -> FlowRecord {
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        if v6 {
+            src[0] = 0x20;
+            src[12..].copy_from_slice(&i.to_be_bytes());
+            dst[0] = 0x20;
+            dst[15] = 9;
+        } else {
+            src[..4].copy_from_slice(&(0x0a00_0000 | i).to_be_bytes());
+            dst[..4].copy_from_slice(&[192, 0, 2, 9]);
+        }
+        FlowRecord {
+            key: FlowKey::new(
+                if v6 { 6 } else { 4 },
+                src,
+                dst,
+                6,
+                PortKind::Ports,
+                40000,
+                443,
+                7,
+            ),
+            packets: u64::from(i) + 1,
+            ip_bytes: 40 * (u64::from(i) + 1),
+            frame_bytes: 64 * (u64::from(i) + 1),
+            start_ms: 1_700_000_000_000,
+            end_ms: 1_700_000_001_000,
+            tcp_flags: 0x1b,
+            reason: EndReason::Idle,
+            observation: Observation {
+                domain: 3,
+                ifindex: 5,
+            },
+            macs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        }
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_be_bytes([b[at], b[at + 1]])
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    #[test]
+    fn record_lengths_match_the_templates() {
+        assert_eq!(flow_record_len(false), 76);
+        assert_eq!(flow_record_len(true), 100);
+        let mut enc = Encoder::new(1400);
+        let mut got = Vec::new();
+        enc.data(3, 0, 0, &[record(false, 0), record(true, 1)], |m, n| {
+            got.push((m.to_vec(), n))
+        });
+        assert_eq!(got.len(), 1);
+        let (m, n) = &got[0];
+        assert_eq!(*n, 2);
+        // header, an IPv4 set of one record, an IPv6 set of one record
+        assert_eq!(m.len(), HEADER + SET_HEADER + 76 + SET_HEADER + 100);
+        assert_eq!(u16_at(m, 0), 10);
+        assert_eq!(usize::from(u16_at(m, 2)), m.len());
+        assert_eq!(u32_at(m, 12), 3);
+        assert_eq!(u16_at(m, 16), TEMPLATE_V4);
+        assert_eq!(u16_at(m, 18), 4 + 76);
+        // the IPv4 record: addresses, ICMP, protocol, ports, VLAN, counts
+        let r = &m[20..96];
+        assert_eq!(&r[..4], &[10, 0, 0, 0]);
+        assert_eq!(&r[4..8], &[192, 0, 2, 9]);
+        assert_eq!(r[10], 6);
+        assert_eq!(u16_at(r, 11), 40000);
+        assert_eq!(u16_at(r, 13), 443);
+        assert_eq!(u16_at(r, 15), 7);
+        assert_eq!(u64::from_be_bytes(r[17..25].try_into().unwrap()), 1);
+        assert_eq!(u64::from_be_bytes(r[25..33].try_into().unwrap()), 40);
+        assert_eq!(u64::from_be_bytes(r[33..41].try_into().unwrap()), 64);
+        assert_eq!(u16_at(r, 57), 0x1b);
+        assert_eq!(u32_at(r, 59), 5);
+        assert_eq!(r[63], 1);
+        assert_eq!(&r[64..70], &[7, 8, 9, 10, 11, 12]);
+        assert_eq!(&r[70..76], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(u16_at(m, 96), TEMPLATE_V6);
+    }
+
+    #[test]
+    fn messages_fit_the_mtu_and_number_their_records() {
+        let mtu = 600;
+        let mut enc = Encoder::new(mtu);
+        let records: Vec<FlowRecord> = (0..100).map(|i| record(i % 3 == 0, i)).collect();
+        let mut got = Vec::new();
+        let n = enc.data(3, 1000, 0, &records, |m, n| got.push((m.to_vec(), n)));
+        assert_eq!(n, 100);
+        let mut seq = 1000u32;
+        let mut total = 0;
+        for (m, n) in &got {
+            assert!(m.len() + 48 <= mtu, "{}", m.len());
+            assert_eq!(u32_at(m, 8), seq);
+            seq += *n as u32;
+            total += n;
+            // the sets add up to the message
+            let mut at = HEADER;
+            let mut records = 0;
+            while at < m.len() {
+                let (id, len) = (u16_at(m, at), usize::from(u16_at(m, at + 2)));
+                let per = if id == TEMPLATE_V6 { 100 } else { 76 };
+                assert_eq!((len - SET_HEADER) % per, 0);
+                records += (len - SET_HEADER) / per;
+                at += len;
+            }
+            assert_eq!(at, m.len());
+            assert_eq!(records, *n);
+        }
+        assert_eq!(total, 100);
+        assert!(got.len() > 10);
+    }
+
+    #[test]
+    fn the_templates_message_describes_every_field() {
+        let mut enc = Encoder::new(1400);
+        let stats = DomainStats {
+            messages: 4,
+            records: 70,
+            octets: 5000,
+            not_sent: 2,
+            ignored_packets: 9,
+            ignored_octets: 900,
+        };
+        let m = enc.templates(3, 77, 0, &stats).to_vec();
+        assert_eq!(u32_at(&m, 8), 77);
+        assert_eq!(u16_at(&m, 16), TEMPLATE_SET);
+        let set_len = usize::from(u16_at(&m, 18));
+        // two templates of 17 fields
+        assert_eq!(set_len, 4 + 2 * (4 + 17 * 4));
+        assert_eq!(u16_at(&m, 20), TEMPLATE_V4);
+        assert_eq!(u16_at(&m, 22), 17);
+        let at = 16 + set_len;
+        assert_eq!(u16_at(&m, at), OPTIONS_TEMPLATE_SET);
+        assert_eq!(u16_at(&m, at + 4), TEMPLATE_STATS);
+        assert_eq!(u16_at(&m, at + 8), 1, "one scope field");
+        let at = at + usize::from(u16_at(&m, at + 2));
+        assert_eq!(u16_at(&m, at), TEMPLATE_STATS);
+        assert_eq!(u32_at(&m, at + 4), 3);
+        let v: Vec<u64> = (0..6)
+            .map(|i| u64::from_be_bytes(m[at + 8 + 8 * i..at + 16 + 8 * i].try_into().unwrap()))
+            .collect();
+        assert_eq!(v, [4, 70, 5000, 2, 9, 900]);
+        assert_eq!(usize::from(u16_at(&m, 2)), m.len());
+    }
+}
