@@ -352,6 +352,8 @@ struct Collector<'a> {
     conn: Conn,
     /// The latest failure said (said once until it changes).
     said: Option<String>,
+    /// Whether a refused datagram was said (once for the run).
+    refused_said: bool,
     domains: HashMap<u32, Domain>,
     refresh: Duration,
 }
@@ -447,6 +449,7 @@ impl Collector<'_> {
             }
             Conn::Udp(s) => match s.send(msg) {
                 Ok(_) => {
+                    self.counts.up.store(true, Relaxed);
                     self.counts.sent.fetch_add(n as u64, Relaxed);
                     self.counts.messages.fetch_add(1, Relaxed);
                     d.stats.messages += 1;
@@ -461,6 +464,22 @@ impl Collector<'_> {
                     self.counts.dropped.fetch_add(n as u64, Relaxed);
                     d.stats.not_sent += n as u64;
                     Ok(())
+                }
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                    // an ICMP port unreachable for an earlier datagram:
+                    // nobody listens there now; the socket stays, and the
+                    // next datagram goes out
+                    self.counts.unreachable.fetch_add(n as u64, Relaxed);
+                    self.counts.up.store(false, Relaxed);
+                    d.stats.not_sent += n as u64;
+                    if !self.refused_said {
+                        self.refused_said = true;
+                        crate::log!(
+                            "ringflow: IPFIX collector {}: nobody listens (ICMP port unreachable); records refused are counted as not exported",
+                            self.dest.label()
+                        );
+                    }
+                    return true;
                 }
                 Err(e) => {
                     self.counts.unreachable.fetch_add(n as u64, Relaxed);
@@ -644,6 +663,7 @@ fn run(settings: &IpfixSettings, rx: &Receiver<RecordBatch>, counts: &ExportCoun
             counts: c,
             conn: Conn::Down(Instant::now()),
             said: None,
+            refused_said: false,
             domains: HashMap::new(),
             refresh: settings.template_refresh,
         })

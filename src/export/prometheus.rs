@@ -305,6 +305,9 @@ impl Collector for SnapshotMetrics {
             i64::from(s.complete),
         )?;
         encode_detection(&mut enc, &s.detection)?;
+        if let Some(x) = &s.flow_export {
+            encode_flow_export(&mut enc, x)?;
+        }
         self.encode_capture(&mut enc)?;
         counter(
             &mut enc,
@@ -314,6 +317,48 @@ impl Collector for SnapshotMetrics {
         )?;
         encode_process(&mut enc, &super::process::read())
     }
+}
+
+/// Flow export's counts per collector (only with `--ipfix`).
+fn encode_flow_export(
+    enc: &mut DescriptorEncoder,
+    x: &crate::collector::export::ExportCounts,
+) -> fmt::Result {
+    let rows = x.rows();
+    let mut m = enc.describe(
+        "ringflow_ipfix_records",
+        "IPFIX flow records per collector and result: sent, dropped (the socket's buffer was full), not_exported (the collector could not be resolved or reached, its connection broke, or the exporter's queue was full).",
+        MetricType::Counter,
+    )?;
+    for &(label, sent, dropped, unsent, _, _) in &rows {
+        for (result, n) in [
+            ("sent", sent),
+            ("dropped", dropped),
+            ("not_exported", unsent),
+        ] {
+            m.encode_family(&[("collector", label), ("result", result)])?
+                .encode_counter::<NoLabelSet, _, u64>(&n, None)?;
+        }
+    }
+    let mut m = enc.describe(
+        "ringflow_ipfix_messages",
+        "IPFIX messages sent per collector.",
+        MetricType::Counter,
+    )?;
+    for &(label, _, _, _, messages, _) in &rows {
+        m.encode_family(&[("collector", label)])?
+            .encode_counter::<NoLabelSet, _, u64>(&messages, None)?;
+    }
+    let mut m = enc.describe(
+        "ringflow_ipfix_collector_up",
+        "Whether the collector is resolved and, over TCP, connected (1) or not (0).",
+        MetricType::Gauge,
+    )?;
+    for &(label, _, _, _, _, up) in &rows {
+        m.encode_family(&[("collector", label)])?
+            .encode_gauge(&i64::from(up))?;
+    }
+    Ok(())
 }
 
 /// ringflow's build and start, and the standard `process_*` family.
