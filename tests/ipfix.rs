@@ -438,3 +438,265 @@ fn nfdump_shows_exactly_the_truth() {
         );
     }
 }
+
+/// Milliseconds since the Unix epoch of tshark's `Nov 14, 2023
+/// 22:13:20.019000000 UTC`.
+fn tshark_time_ms(s: &str) -> u64 {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let v: Vec<&str> = s.split_whitespace().collect();
+    let m = MONTHS.iter().position(|m| *m == v[0]).unwrap() as i64 + 1;
+    let d: i64 = v[1].trim_end_matches(',').parse().unwrap();
+    let y: i64 = v[2].parse().unwrap();
+    // days from 1970-01-01 of a proleptic Gregorian date
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let (hms, frac) = v[3].split_once('.').unwrap_or((v[3], "0"));
+    let t: Vec<i64> = hms.split(':').map(|x| x.parse().unwrap()).collect();
+    let secs = days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
+    secs as u64 * 1000 + format!("{frac:0<3}")[..3].parse::<u64>().unwrap()
+}
+
+/// One IPFIX message as tshark decodes it: its sequence number, domain,
+/// and its data records (template id, then each field's name and value
+/// as tshark prints them).
+#[derive(Debug, Default)]
+struct Message {
+    sequence: u64,
+    domain: u64,
+    records: Vec<(u16, HashMap<String, String>)>,
+}
+
+/// Decodes the IPFIX messages of `pcap` (UDP to `port`) with tshark.
+fn tshark_messages(tshark: &Path, pcap: &Path, port: u16) -> Vec<Message> {
+    let out = Command::new(tshark)
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args(["-d", &format!("udp.port=={port},cflow"), "-V"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut messages: Vec<Message> = Vec::new();
+    let mut set = 0u16;
+    for line in text.lines() {
+        let t = line.trim();
+        if line.starts_with("Frame ") {
+            messages.push(Message::default());
+            continue;
+        }
+        let Some(m) = messages.last_mut() else {
+            continue;
+        };
+        if let Some(v) = t.strip_prefix("FlowSequence: ") {
+            m.sequence = v.parse().unwrap();
+        } else if let Some(v) = t.strip_prefix("Observation Domain Id: ")
+            && m.records.is_empty()
+            && set == 0
+        {
+            m.domain = v.parse().unwrap();
+        } else if let Some(rest) = t.strip_prefix("Set ") {
+            // Set 3 [id=258] (1 flows)
+            set = rest
+                .split("[id=")
+                .nth(1)
+                .and_then(|r| r.split(']').next())
+                .and_then(|id| id.parse().ok())
+                .unwrap();
+        } else if t.starts_with("Flow ") && t[5..].parse::<u32>().is_ok() {
+            m.records.push((set, HashMap::new()));
+        } else if let Some((_, fields)) = m.records.last_mut()
+            && set >= 256
+            && let Some((k, v)) = t.split_once(": ")
+        {
+            fields.entry(k.to_string()).or_insert(v.to_string());
+        }
+        if line.starts_with("Frame ") || line.starts_with("Cisco NetFlow") {
+            set = 0;
+        }
+    }
+    messages
+}
+
+/// The first number in `s` (`UDP (17)` gives 17 with `in_parens`).
+fn first_number(s: &str, in_parens: bool) -> u64 {
+    let s = if in_parens {
+        s.split('(').nth(1).unwrap_or(s)
+    } else {
+        s
+    };
+    let digits: String = s
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().unwrap()
+}
+
+/// tshark decodes every field of every record the exporter sent over UDP
+/// to a receiver on loopback (which writes the datagrams into a capture
+/// file): per flow, the records add up to the truth in packets, IP bytes
+/// and frame bytes, the first starts at the flow's first packet and the
+/// last ends at its last, the last carries every TCP flag the flow
+/// showed, addresses, ports, ICMP type and code, VLAN, MACs of the first
+/// frame and the end reason are right; sequence numbers count the data
+/// records before each message; the templates and the exporter's options
+/// record come first.
+#[test]
+#[ignore = "needs tshark (apt-get install tshark)"]
+fn tshark_decodes_every_field() {
+    let tshark = tool("tshark", "tshark");
+    let dir = TempDir::new("ipfix-tshark");
+    let pcap = capture(&dir);
+    let truth = truth(&tshark, &pcap);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    });
+    replay(
+        &pcap,
+        &[
+            "--ipfix",
+            &format!("127.0.0.1:{port}"),
+            "--ipfix-mtu",
+            "1500",
+        ],
+    );
+    let datagrams = receiver.join().unwrap();
+    assert!(!datagrams.is_empty());
+    let received = dir.path("ipfix.pcap");
+    {
+        let f = std::fs::File::create(&received).unwrap();
+        let mut w = synth::PcapWriter::new(f, 1, false).unwrap();
+        for (i, d) in datagrams.iter().enumerate() {
+            assert!(d.len() + 48 <= 1500, "message of {} bytes", d.len());
+            let mut udp = Vec::new();
+            udp.extend_from_slice(&40000u16.to_be_bytes());
+            udp.extend_from_slice(&port.to_be_bytes());
+            udp.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
+            udp.extend_from_slice(&[0, 0]);
+            udp.extend_from_slice(d);
+            let ip = synth::ipv4([127, 0, 0, 1], [127, 0, 0, 1], 17, (false, 0), &udp);
+            let frame = synth::ethernet(&[], 0x0800, &ip);
+            w.write(T0 + i as u64 * 1000, &frame, usize::MAX).unwrap();
+        }
+    }
+    let messages = tshark_messages(&tshark, &received, port);
+    assert_eq!(messages.len(), datagrams.len());
+
+    // the first message: templates and the options record
+    let first = &messages[0];
+    assert_eq!(first.records.len(), 1, "{first:?}");
+    let (set, stats) = &first.records[0];
+    assert_eq!(*set, 258);
+    assert_eq!(
+        stats.get("Observation Domain Id").map(String::as_str),
+        Some("1")
+    );
+    for k in [
+        "PacketsExp",
+        "FlowsExp",
+        "OctetsExp",
+        "Not Sent Flows",
+        "Ignored Packets",
+    ] {
+        assert!(stats.contains_key(k), "{k} in {stats:?}");
+    }
+    // sequence numbers: the data records before each message
+    let mut seq = 0u64;
+    for m in &messages {
+        assert_eq!(m.sequence, seq, "{m:?}");
+        assert_eq!(m.domain, 1);
+        seq += m.records.len() as u64;
+    }
+
+    let mut got: BTreeMap<Key, Truth> = BTreeMap::new();
+    let mut flags_of_last: HashMap<Key, (u64, u8)> = HashMap::new();
+    for (set, r) in messages.iter().flat_map(|m| &m.records) {
+        if *set == 258 {
+            continue;
+        }
+        assert!(*set == 256 || *set == 257, "set {set}");
+        let field = |k: &str| {
+            r.get(k)
+                .unwrap_or_else(|| panic!("no {k} in {r:?}"))
+                .as_str()
+        };
+        let proto = first_number(field("Protocol"), true) as u8;
+        let icmp = if *set == 256 {
+            u16::from_str_radix(field("ICMP Type").trim_start_matches("0x"), 16).unwrap()
+        } else {
+            (first_number(field("IPv6 ICMP Type"), false) << 8
+                | first_number(field("IPv6 ICMP Code"), false)) as u16
+        };
+        let key: Key = (
+            field("SrcAddr").parse().unwrap(),
+            field("DstAddr").parse().unwrap(),
+            proto,
+            first_number(field("SrcPort"), false) as u16,
+            first_number(field("DstPort"), false) as u16,
+            icmp,
+            first_number(field("Vlan Id"), false) as u16,
+        );
+        assert_eq!(key.0.is_ipv6(), *set == 257);
+        let (start, end) = (
+            tshark_time_ms(field("StartTime")),
+            tshark_time_ms(field("EndTime")),
+        );
+        assert!(start <= end, "{r:?}");
+        let flags = u8::from_str_radix(
+            field("TCP Flags")
+                .split(',')
+                .next()
+                .unwrap()
+                .trim_start_matches("0x"),
+            16,
+        )
+        .unwrap();
+        assert_eq!(field("InputInt"), "0");
+        let reason = first_number(field("Flow End Reason"), true);
+        assert!([1, 2, 4].contains(&reason), "{r:?}");
+        let mac = |k: &str| field(k).split(' ').next().unwrap().to_string();
+        let e = got.entry(key).or_insert_with(|| Truth {
+            first_ms: start,
+            macs: (mac("Source Mac Address"), mac("Destination Mac Address")),
+            ..Truth::default()
+        });
+        e.packets += first_number(field("Packets"), false);
+        e.ip_bytes += first_number(field("Octets"), false);
+        e.frame_bytes += first_number(field("Layer2 Octet Delta Count"), false);
+        e.first_ms = e.first_ms.min(start);
+        e.last_ms = e.last_ms.max(end);
+        e.tcp_flags |= flags;
+        let last = flags_of_last.entry(key).or_insert((end, flags));
+        if end >= last.0 {
+            *last = (end, flags);
+        }
+        assert_eq!(
+            e.macs,
+            (mac("Source Mac Address"), mac("Destination Mac Address"))
+        );
+    }
+    assert_eq!(got.len(), truth.len(), "flows");
+    for (k, t) in &truth {
+        assert_eq!(got.get(k), Some(t), "{k:?}");
+        // the last record carries every flag the flow showed
+        assert_eq!(flags_of_last[k].1, t.tcp_flags, "{k:?}");
+    }
+}
