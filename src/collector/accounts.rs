@@ -299,15 +299,15 @@ impl Accounts {
         }
     }
 
-    /// Cuts the flow records idle at `now_ns` (the clock live, capture
-    /// time in a replay).
+    /// Cuts the flow records idle, or open for the active timeout, at
+    /// `now_ns` (the clock live, capture time in a replay).
     pub fn scan_export(&mut self, now_ns: u64) {
         let Some(m) = self.meter.as_mut() else {
             return;
         };
         for (w, wf) in self.workers.iter().enumerate() {
             if let Some(wf) = wf {
-                m.scan_idle(w, &wf.view, now_ns / 1_000_000);
+                m.scan(w, &wf.view, now_ns / 1_000_000);
             }
         }
     }

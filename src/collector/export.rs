@@ -346,11 +346,14 @@ impl Meter {
         }
     }
 
-    /// Cuts the records of worker `worker`'s flows idle for the idle
-    /// timeout at `now_ms` (the clock live, the capture's time in a
-    /// replay), at most once a second of that time.
-    pub fn scan_idle(&mut self, worker: usize, view: &TablesView, now_ms: u64) {
+    /// Cuts the records of worker `worker`'s flows that at `now_ms` (the
+    /// clock live, the capture's time in a replay) have been idle for the
+    /// idle timeout, or open for the active timeout, at most once a
+    /// second of that time. (A read cuts a record that has lasted the
+    /// active timeout too; this finds those that counted nothing since.)
+    pub fn scan(&mut self, worker: usize, view: &TablesView, now_ms: u64) {
         let idle_ms = self.timeouts.idle.as_millis() as u64;
+        let active_ms = self.timeouts.active.as_millis() as u64;
         let Some(Some(w)) = self.workers.get_mut(worker) else {
             return;
         };
@@ -360,16 +363,28 @@ impl Meter {
         w.scanned_ms = now_ms;
         for f in [V4, V6] {
             for (s, o) in w.open[f].iter_mut().enumerate() {
-                if o.state != OPEN || now_ms.saturating_sub(o.end_ms) < idle_ms {
+                if o.state != OPEN {
+                    continue;
+                }
+                let idle = now_ms.saturating_sub(o.end_ms) >= idle_ms;
+                let active = now_ms.saturating_sub(o.start_ms) >= active_ms;
+                if !idle && !active {
                     continue;
                 }
                 if o.packets > 0 {
                     let key = view.read(f, s as u32).0;
                     let macs = view.first(f, s as u32).3;
-                    let r = cut(o, key, macs, EndReason::Idle, w.observation);
+                    let why = if idle {
+                        EndReason::Idle
+                    } else {
+                        EndReason::Active
+                    };
+                    let r = cut(o, key, macs, why, w.observation);
                     self.records.push(r);
                 }
-                o.state = CLOSED;
+                if idle {
+                    o.state = CLOSED;
+                }
             }
         }
     }

@@ -367,6 +367,7 @@ impl VethPair {
                     proto: f[2].parse().unwrap(),
                     src_port: f[3].parse().unwrap(),
                     dst_port: f[4].parse().unwrap(),
+                    vlan: f[5].parse().unwrap(),
                     packets: f[6].parse().unwrap(),
                     bytes: f[7].parse().unwrap(),
                 }
@@ -428,6 +429,7 @@ pub struct TruthRow {
     /// Both 0 for a later fragment, which carries no transport header.
     pub src_port: u16,
     pub dst_port: u16,
+    pub vlan: u16,
     pub packets: u64,
     pub bytes: u64,
 }
