@@ -26,6 +26,9 @@ const STEP: u64 = 5_000_000;
 /// protocol, ports (0 for ICMP), ICMP type << 8 | code, VLAN id.
 type Key = (IpAddr, IpAddr, u8, u16, u16, u16, u16);
 
+/// Packets and bytes per flow, under a key of the test's choosing.
+type PerFlow<K> = BTreeMap<K, (u64, u64)>;
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct Truth {
     packets: u64,
@@ -344,7 +347,7 @@ fn nfdump_shows_exactly_the_truth() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut got: BTreeMap<Key, (u64, u64)> = BTreeMap::new();
+    let mut got: PerFlow<Key> = BTreeMap::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         let v: Vec<&str> = line.split('|').map(str::trim).collect();
         if v.len() < 8 {
@@ -378,7 +381,7 @@ fn nfdump_shows_exactly_the_truth() {
         e.0 += num::<u64>(v[6]);
         e.1 += num::<u64>(v[7]);
     }
-    let want: BTreeMap<Key, (u64, u64)> = truth
+    let want: PerFlow<Key> = truth
         .iter()
         .map(|(k, t)| (*k, (t.packets, t.ip_bytes)))
         .collect();
@@ -739,7 +742,7 @@ fn nfacctd_shows_exactly_the_truth() {
     // what it counted is written at its next refresh: wait until every
     // packet is there, at most 10 s
     let total: u64 = truth.values().map(|t| t.packets).sum();
-    let read = || -> BTreeMap<(IpAddr, IpAddr, u8, u16, u16, u16), (u64, u64)> {
+    let read = || -> PerFlow<(IpAddr, IpAddr, u8, u16, u16, u16)> {
         let mut got = BTreeMap::new();
         let text = std::fs::read_to_string(&csv).unwrap_or_default();
         for line in text.lines().filter(|l| !l.starts_with("VLAN")) {
@@ -782,7 +785,7 @@ fn nfacctd_shows_exactly_the_truth() {
         std::fs::read_to_string(&log).unwrap_or_default()
     );
     // ICMP type and code are not among nfacctd's keys here: per host pair
-    let mut want: BTreeMap<(IpAddr, IpAddr, u8, u16, u16, u16), (u64, u64)> = BTreeMap::new();
+    let mut want: PerFlow<(IpAddr, IpAddr, u8, u16, u16, u16)> = BTreeMap::new();
     for (k, t) in &truth {
         let e = want.entry((k.0, k.1, k.2, k.3, k.4, k.6)).or_default();
         e.0 += t.packets;
@@ -804,10 +807,7 @@ fn stop(c: &mut KillOnDrop) {
 
 /// Per flow (source, destination, protocol, ports): packets and bytes of
 /// the records nfdump reads from `store`.
-fn nfdump_per_flow(
-    nfdump: &Path,
-    store: &Path,
-) -> BTreeMap<(IpAddr, IpAddr, u8, u16, u16), (u64, u64)> {
+fn nfdump_per_flow(nfdump: &Path, store: &Path) -> PerFlow<(IpAddr, IpAddr, u8, u16, u16)> {
     let out = Command::new(nfdump)
         .arg("-R")
         .arg(store)
@@ -907,7 +907,7 @@ fn live_capture_exports_exact_counts() {
     );
     assert!(log.contains("Sequence Errors: 0"), "{log}");
 
-    let mut want: BTreeMap<(IpAddr, IpAddr, u8, u16, u16), (u64, u64)> = BTreeMap::new();
+    let mut want: PerFlow<(IpAddr, IpAddr, u8, u16, u16)> = BTreeMap::new();
     for r in &truth {
         let l2 = if r.vlan != 0 { 18 } else { 14 };
         let e = want
