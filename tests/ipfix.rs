@@ -955,3 +955,116 @@ fn live_capture_exports_exact_counts() {
         );
     }
 }
+
+/// A bad `--ipfix` or companion is one line naming it and exit 2, for a
+/// replay, a live capture and a config file alike, before anything runs.
+#[test]
+fn bad_export_settings_are_one_line_and_exit_2() {
+    let dir = TempDir::new("ipfix-bad");
+    let pcap = common::mix_file(&dir, "small.pcap", &synth::Mix::default());
+    let pcap = pcap.to_str().unwrap();
+    let conf = dir.path("bad.toml");
+    std::fs::write(&conf, "iface = [\"lo\"]\nipfix = [\"collector:0\"]\n").unwrap();
+    for (args, needle) in [
+        (
+            vec!["replay", pcap, "--ipfix", "nonsense"],
+            "--ipfix nonsense: no port",
+        ),
+        (
+            vec!["replay", pcap, "--ipfix", "sctp://x:1"],
+            "only udp:// and tcp://",
+        ),
+        (
+            vec!["replay", pcap, "--ipfix", "x:1", "--ipfix-mtu", "100"],
+            "--ipfix-mtu 100",
+        ),
+        (
+            vec![
+                "replay",
+                pcap,
+                "--ipfix",
+                "x:1",
+                "--ipfix-idle-timeout",
+                "0s",
+            ],
+            "--ipfix-idle-timeout: '0s'",
+        ),
+        (
+            vec!["run", "--iface", "lo", "--ipfix", "[::1:4739"],
+            "--ipfix [::1:4739",
+        ),
+        (
+            vec!["check-config", conf.to_str().unwrap()],
+            "--ipfix collector:0",
+        ),
+    ] {
+        let out = common::run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+/// A collector that cannot be resolved, or where nobody listens, is said
+/// once; the replay counts every packet and exits 0, and the records are
+/// counted as not exported (or sent, to the port nobody listens on, for
+/// the datagrams the kernel did not refuse).
+#[test]
+fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
+    let dir = TempDir::new("ipfix-unreachable");
+    let mix = synth::Mix {
+        flows: 200,
+        packets: 4000,
+        ..synth::Mix::default()
+    };
+    let pcap = common::mix_file(&dir, "mix.pcap", &mix);
+    let nobody = free_port();
+    let out = Command::new(bin())
+        .arg("replay")
+        .arg(&pcap)
+        .args([
+            "--print",
+            "--ipfix",
+            "nosuch.invalid:4739",
+            "--ipfix",
+            &format!("127.0.0.1:{nobody}"),
+            "--ipfix-mtu",
+            "576",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(sample(&text, "ringflow_packets_total"), 4000);
+    let said: Vec<&str> = err.lines().filter(|l| l.contains("IPFIX")).collect();
+    assert_eq!(said.len(), 2, "{err}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("cannot resolve nosuch.invalid")),
+        "{err}"
+    );
+    assert!(said.iter().any(|l| l.contains("nobody listens")), "{err}");
+    let records = |c: &str, r: &str| {
+        sample(
+            &text,
+            &format!("ringflow_ipfix_records_total{{collector=\"{c}\",result=\"{r}\"}}"),
+        )
+    };
+    // 200 conversations, both ways: a record each
+    let c = "udp://nosuch.invalid:4739";
+    assert_eq!(records(c, "not_exported"), 400);
+    assert_eq!(records(c, "sent") + records(c, "dropped"), 0);
+    let c = format!("udp://127.0.0.1:{nobody}");
+    assert!(records(&c, "not_exported") > 0);
+    assert_eq!(records(&c, "sent") + records(&c, "not_exported"), 400);
+    assert_eq!(
+        sample(
+            &text,
+            "ringflow_ipfix_collector_up{collector=\"udp://nosuch.invalid:4739\"}"
+        ),
+        0
+    );
+}

@@ -356,6 +356,8 @@ struct Collector<'a> {
     refused_said: bool,
     domains: HashMap<u32, Domain>,
     refresh: Duration,
+    /// How long a collector that is down waits before the next try.
+    retry: Duration,
 }
 
 impl Collector<'_> {
@@ -368,7 +370,7 @@ impl Collector<'_> {
             crate::log!(
                 "ringflow: IPFIX collector {}: {why}; its records are counted as not exported, trying again every {} s",
                 self.label(),
-                RETRY.as_secs()
+                self.retry.as_secs_f64()
             );
             self.said = Some(why);
         }
@@ -376,7 +378,7 @@ impl Collector<'_> {
             let lost: usize = queued.iter().map(|&(_, n)| n).sum();
             self.counts.unreachable.fetch_add(lost as u64, Relaxed);
         }
-        self.conn = Conn::Down(Instant::now() + RETRY);
+        self.conn = Conn::Down(Instant::now() + self.retry);
         self.counts.up.store(false, Relaxed);
         // a new transport session starts its templates and sequence again
         if self.dest.transport == Transport::Tcp {
@@ -650,10 +652,15 @@ pub fn start(
     let settings = settings.clone();
     std::thread::Builder::new()
         .name("ringflow-ipfix".into())
-        .spawn(move || run(&settings, &rx, &counts))
+        .spawn(move || run(&settings, &rx, &counts, RETRY))
 }
 
-fn run(settings: &IpfixSettings, rx: &Receiver<RecordBatch>, counts: &ExportCounts) {
+fn run(
+    settings: &IpfixSettings,
+    rx: &Receiver<RecordBatch>,
+    counts: &ExportCounts,
+    retry: Duration,
+) {
     let mut collectors: Vec<Collector> = settings
         .destinations
         .iter()
@@ -666,6 +673,7 @@ fn run(settings: &IpfixSettings, rx: &Receiver<RecordBatch>, counts: &ExportCoun
             refused_said: false,
             domains: HashMap::new(),
             refresh: settings.template_refresh,
+            retry,
         })
         .collect();
     let mut enc = Encoder::new(settings.mtu);
@@ -674,7 +682,7 @@ fn run(settings: &IpfixSettings, rx: &Receiver<RecordBatch>, counts: &ExportCoun
         c.connect();
     }
     loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
+        match rx.recv_timeout(retry.min(Duration::from_secs(1))) {
             Ok(mut batch) => {
                 for (d, p, b) in batch.overflow {
                     ignored.insert(d, (p, b));
@@ -859,6 +867,100 @@ mod tests {
         }
         assert_eq!(total, 100);
         assert!(got.len() > 10);
+    }
+
+    /// The messages of a TCP stream: (sequence number, template sets
+    /// seen, flow records, packets in them).
+    fn read_stream(mut s: std::net::TcpStream) -> Vec<(u32, bool, usize, u64)> {
+        use std::io::Read;
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at + HEADER <= all.len() {
+            let len = usize::from(u16_at(&all, at + 2));
+            let m = &all[at..at + len];
+            let (mut templates, mut records, mut packets) = (false, 0, 0);
+            let mut set = HEADER;
+            while set < m.len() {
+                let (id, slen) = (u16_at(m, set), usize::from(u16_at(m, set + 2)));
+                if id == TEMPLATE_SET {
+                    templates = true;
+                }
+                if id == TEMPLATE_V4 {
+                    for r in m[set + SET_HEADER..set + slen].chunks(76) {
+                        records += 1;
+                        packets += u64::from_be_bytes(r[17..25].try_into().unwrap());
+                    }
+                }
+                set += slen;
+            }
+            out.push((u32_at(m, 8), templates, records, packets));
+            at += len;
+        }
+        out
+    }
+
+    /// Over TCP: records while the collector is down are counted as not
+    /// exported and said once; once it listens the exporter connects
+    /// (retrying), opens the stream with the templates, numbers the
+    /// records from 0, and at the end writes everything it holds.
+    #[test]
+    fn tcp_reconnects_and_counts_what_it_could_not_send() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let settings = crate::config::export::IpfixArgs {
+            ipfix: vec![format!("tcp://127.0.0.1:{port}")],
+            ..Default::default()
+        }
+        .settings()
+        .unwrap()
+        .unwrap();
+        let labels = vec![settings.destinations[0].label()];
+        let counts = Arc::new(ExportCounts::new(&labels));
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let c2 = counts.clone();
+        let exporter =
+            std::thread::spawn(move || run(&settings, &rx, &c2, Duration::from_millis(100)));
+        let batch = |n: u32| RecordBatch {
+            records: (0..n).map(|i| record(false, i)).collect(),
+            overflow: Vec::new(),
+        };
+        tx.send(batch(10)).unwrap();
+        let c = &counts.collectors[0];
+        let until = Instant::now() + Duration::from_secs(5);
+        while c.unreachable.load(Relaxed) < 10 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(c.unreachable.load(Relaxed), 10);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let reader = std::thread::spawn(move || read_stream(listener.accept().unwrap().0));
+        let until = Instant::now() + Duration::from_secs(5);
+        while !c.up.load(Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(c.up.load(Relaxed));
+        tx.send(batch(1000)).unwrap();
+        drop(tx);
+        exporter.join().unwrap();
+        let messages = reader.join().unwrap();
+        assert!(messages[0].1, "the stream opens with the templates");
+        let mut seq = 1; // the options record of the first message
+        for m in &messages[1..] {
+            assert_eq!(m.0, seq);
+            seq += m.2 as u32;
+        }
+        let records: usize = messages.iter().map(|m| m.2).sum();
+        let packets: u64 = messages.iter().map(|m| m.3).sum();
+        assert_eq!(records, 1000);
+        assert_eq!(packets, (1..=1000).sum::<u64>());
+        assert_eq!(c.sent.load(Relaxed), 1000);
+        assert_eq!(c.unreachable.load(Relaxed), 10);
+        assert_eq!(c.dropped.load(Relaxed), 0);
+        assert_eq!(c.messages.load(Relaxed), messages.len() as u64);
     }
 
     #[test]
