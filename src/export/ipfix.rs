@@ -358,6 +358,9 @@ struct Collector<'a> {
     refresh: Duration,
     /// How long a collector that is down waits before the next try.
     retry: Duration,
+    /// The messages of a chunk, and their lengths and records.
+    scratch: Vec<u8>,
+    lengths: Vec<(usize, usize)>,
 }
 
 impl Collector<'_> {
@@ -612,16 +615,25 @@ impl Collector<'_> {
             }
             self.templates_if_due(enc, domain, ignored);
             let seq = self.domains.entry(domain).or_default().seq;
-            let mut messages = Vec::new();
+            // the chunk's messages, one after another, then sent
+            let mut bytes = std::mem::take(&mut self.scratch);
+            let mut messages = std::mem::take(&mut self.lengths);
+            bytes.clear();
+            messages.clear();
             enc.data(domain, seq, unix_seconds(), chunk, |m, n| {
-                messages.push((m.to_vec(), n))
+                bytes.extend_from_slice(m);
+                messages.push((m.len(), n));
             });
-            for (m, n) in messages {
+            let mut at = 0;
+            for &(len, n) in &messages {
                 if let Some(d) = self.domains.get_mut(&domain) {
                     d.seq = d.seq.wrapping_add(n as u32);
                 }
-                self.send(&m, n, domain);
+                self.send(&bytes[at..at + len], n, domain);
+                at += len;
             }
+            self.scratch = bytes;
+            self.lengths = messages;
         }
     }
 }
@@ -674,6 +686,8 @@ fn run(
             domains: HashMap::new(),
             refresh: settings.template_refresh,
             retry,
+            scratch: Vec::new(),
+            lengths: Vec::new(),
         })
         .collect();
     let mut enc = Encoder::new(settings.mtu);
