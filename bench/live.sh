@@ -17,6 +17,11 @@
 #   ZIPF=1.0 FLOWS="65536 1000000" bench/live.sh
 #   RATE=200000 PACKETS=1000000 FLOWS=1000 bench/live.sh   (CPU at a moderate rate)
 #   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
+#   IPFIX=1 TOOLS=ringflow FLOWS=65536 bench/live.sh   (flow export on)
+#
+# IPFIX=1 starts nfcapd in the receive namespace and runs the ringflow
+# captures with --ipfix to it (export on); the records sent and dropped
+# are printed at the end.
 #
 # GEN=xdp (default) sends with `ringflow gen --xdp` (the kernel transmits
 # from an XDP program, several Mpps: more than any capture here can take);
@@ -41,6 +46,7 @@ DROP=$PWD/target/release/examples/xdp_drop
 work=$(mktemp -d)
 cleanup() {
   pkill -f "$RXIF" 2>/dev/null || true
+  pkill -f "nfcapd -b 127.0.0.1 -p 4739 -t 3600 -w $work" 2>/dev/null || true
   ip netns del "$TX" 2>/dev/null || true
   ip netns del "$RX" 2>/dev/null || true
   rm -rf "$work"
@@ -52,6 +58,14 @@ ip link add "$TXIF" netns "$TX" type veth peer name "$RXIF" netns "$RX"
 ip netns exec "$TX" sysctl -qw "net.ipv6.conf.$TXIF.disable_ipv6=1"
 ip netns exec "$RX" sysctl -qw "net.ipv6.conf.$RXIF.disable_ipv6=1"
 ip -n "$TX" link set "$TXIF" up; ip -n "$RX" link set "$RXIF" up
+ip -n "$RX" link set lo up
+export_args=""
+if [ -n "${IPFIX:-}" ]; then
+  command -v nfcapd >/dev/null || { echo "bench/live.sh: IPFIX=1 needs nfcapd (apt-get install nfdump)"; exit 2; }
+  mkdir -p "$work/nfcapd"
+  ip netns exec "$RX" nfcapd -b 127.0.0.1 -p 4739 -t 3600 -w "$work/nfcapd" >"$work/nfcapd.log" 2>&1 &
+  export_args="--ipfix 127.0.0.1:4739"
+fi
 sleep 1
 # veth only runs NAPI with GRO (or XDP) on; then threaded NAPI on the
 # receive side, its kthread pinned to the capture CPU.
@@ -92,7 +106,7 @@ for flows in $FLOWS; do
         esac
         # the worker on the receive CPU; the collector and the other
         # threads keep off it (ringflow's default), so on the other one
-        ip netns exec "$RX" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" $table ${RINGFLOW_ARGS:-} \
+        ip netns exec "$RX" "$BIN" --iface "$RXIF" $backend --cpus "$CAP_CPU" $table $export_args ${RINGFLOW_ARGS:-} \
           --listen 127.0.0.1:19399 --print >"$work/out" 2>"$log" &
         ready="serving" ;;
       tcpdump)
@@ -147,6 +161,8 @@ for flows in $FLOWS; do
         # and what it took at start, and what found its flow table full
         grep -o 'memory: .*' "$log" | sed "s/^/$tool $flows $mix: /" >>"$work/threads" || true
         awk -v p="$tool $flows $mix: " '/^ringflow_flow_table_overflow_total/ {print p "flow table overflow " $2 " packets"}' \
+          "$work/out" >>"$work/threads"
+        awk -v p="$tool $flows $mix: " '/^ringflow_ipfix_records_total/ {print p $0}' \
           "$work/out" >>"$work/threads" ;;
     esac
   done
