@@ -1,4 +1,4 @@
-//! The per-worker flow tables: one for IPv4 flows (32-byte slots) and one
+//! The per-worker flow tables: one for IPv4 flows (40-byte slots) and one
 //! for IPv6 (64-byte slots), allocated once. A flow keeps its slot for as
 //! long as it lives: the worker adds to its counters, and the collector
 //! reads them while the worker goes on, without a lock and without the
