@@ -609,6 +609,25 @@ impl LiveSettings {
             "flow-table-size-v6 = {}",
             self.pipeline.v6_capacity()
         ));
+        if let Some(x) = &self.ipfix {
+            out.push(format!(
+                "ipfix = {}",
+                list(x.destinations.iter().map(|d| d.label()).collect())
+            ));
+            out.push(format!(
+                "ipfix-template-refresh = \"{}s\"",
+                x.template_refresh.as_secs()
+            ));
+            out.push(format!("ipfix-mtu = {}", x.mtu));
+            out.push(format!(
+                "ipfix-active-timeout = \"{}s\"",
+                x.active_timeout.as_secs()
+            ));
+            out.push(format!(
+                "ipfix-idle-timeout = \"{}s\"",
+                x.idle_timeout.as_secs()
+            ));
+        }
         let o = &self.outputs;
         for (key, v) in [
             ("alert-log", o.log.as_ref().map(|p| p.display().to_string())),
