@@ -23,6 +23,7 @@ impl Ring {
             orig_len: n as u32,
             ts_ns: 1,
             vlan: 0,
+            iface: 0,
         })
     }
 }

@@ -147,7 +147,7 @@ fn bench(c: &mut Criterion) {
                 b.iter_batched(
                     || RecordBatch {
                         records: recs.clone(),
-                        overflow: Vec::new(),
+                        overflow: (0, 0),
                     },
                     |batch| {
                         let until = handled() + batch.records.len() as u64;

@@ -82,6 +82,7 @@ impl Batch {
             orig_len: d.orig_len,
             ts_ns: d.ts_ns,
             vlan: 0,
+            iface: 0,
         })
     }
 }

@@ -214,7 +214,7 @@ impl Worker {
                 if p.vlan == 0 {
                     p.vlan = f.vlan;
                 }
-                let key = FlowKey::from_packet(&p);
+                let key = FlowKey::from_packet(&p).with_iface(f.iface);
                 let hash = self.tables.hash(&key);
                 // start loading the index entry now: parsing the rest of
                 // the stage hides the miss

@@ -162,6 +162,7 @@ fn run(export: bool) {
                             orig_len: data.len() as u32,
                             ts_ns: ts,
                             vlan: 0,
+                            iface: 0,
                         }
                     }));
                     if n % 64 == 0 {

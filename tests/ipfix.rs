@@ -1068,3 +1068,106 @@ fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
         0
     );
 }
+
+/// Two capture interfaces, the same flows sent through each: each flow is
+/// a flow per interface, exported from the interface's observation
+/// domain with its index as the ingress interface, and per interface
+/// nfdump shows exactly what went through it.
+#[test]
+#[ignore = "live: needs root for network namespaces, and nfdump"]
+fn each_capture_interface_is_its_own_observation_domain() {
+    use common::netns::{Capture, MIX, VethPair, serial};
+    let _g = serial();
+    let (nfcapd, nfdump) = (tool("nfcapd", "nfdump"), tool("nfdump", "nfdump"));
+    let v = VethPair::new("ipfix2");
+    let (tx_b, rx_b) = v.add_link("b");
+    let dir = TempDir::new("ipfix-two");
+    let store = dir.path("nfcapd");
+    std::fs::create_dir_all(&store).unwrap();
+    let port = "4739";
+    let log = dir.path("nfcapd.log");
+    let mut collector = KillOnDrop(
+        v.in_ns(&v.rx, nfcapd.to_str().unwrap())
+            .args(["-b", "127.0.0.1", "-p", port, "-t", "3600", "-v", "-w"])
+            .arg(&store)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        wait_for(10, || !v
+            .in_ns(&v.rx, "ss")
+            .args(["-Hunl", &format!("sport = :{port}")])
+            .output()
+            .unwrap()
+            .stdout
+            .is_empty()),
+        "nfcapd did not start"
+    );
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--iface",
+            &rx_b,
+            "--workers",
+            "1",
+            "--ipfix",
+            &format!("127.0.0.1:{port}"),
+        ],
+    );
+    let a = v.send(&dir, &MIX);
+    let b = v.send_on(&dir, &tx_b, None, &MIX);
+    cap.stop();
+    stop(&mut collector);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let (ia, ib) = (v.rx_ifindex(&v.rx_if), v.rx_ifindex(&rx_b));
+    for i in [&ia, &ib] {
+        assert!(log.contains(&format!("Observation domain {i} ")), "{log}");
+    }
+    let mut want: PerFlow<(String, IpAddr, IpAddr, u16, u16)> = BTreeMap::new();
+    for (rows, ifindex) in [(&a, &ia), (&b, &ib)] {
+        for r in rows {
+            let l2 = if r.vlan != 0 { 18 } else { 14 };
+            let e = want
+                .entry((
+                    ifindex.clone(),
+                    r.src.parse().unwrap(),
+                    r.dst.parse().unwrap(),
+                    r.src_port,
+                    r.dst_port,
+                ))
+                .or_default();
+            e.0 += r.packets;
+            e.1 += r.bytes - l2 * r.packets;
+        }
+    }
+    assert_eq!(want.len(), 1600, "the same 800 flows through each");
+    let out = Command::new(&nfdump)
+        .arg("-R")
+        .arg(&store)
+        .args(["-q", "-N", "-6", "-o", "fmt:%in|%sa|%da|%sp|%dp|%pkt|%byt"])
+        .output()
+        .unwrap();
+    let mut got: PerFlow<(String, IpAddr, IpAddr, u16, u16)> = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split('|').map(str::trim).collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let e = got
+            .entry((
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+                num(f[3]),
+                num(f[4]),
+            ))
+            .or_default();
+        e.0 += num::<u64>(f[5]);
+        e.1 += num::<u64>(f[6]);
+    }
+    assert_eq!(got, want);
+}

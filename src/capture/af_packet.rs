@@ -108,7 +108,7 @@ pub fn hold_promiscuous(iface: &Iface) -> Result<PacketSocket, CaptureError> {
 /// A ring packet as a worker frame: a VLAN tag the kernel stripped counts
 /// in the frame's length and gives the packet its VLAN id, as on the wire.
 #[inline]
-pub fn frame<'a>(link: LinkType, p: &RingPacket<'a>) -> Frame<'a> {
+pub fn frame<'a>(link: LinkType, iface: u8, p: &RingPacket<'a>) -> Frame<'a> {
     let (extra, vlan) = match p.stripped_tag {
         Some((_, tci)) => (4, tci & 0x0fff),
         None => (0, 0),
@@ -119,6 +119,7 @@ pub fn frame<'a>(link: LinkType, p: &RingPacket<'a>) -> Frame<'a> {
         orig_len: p.len + extra,
         ts_ns: p.ts_ns,
         vlan,
+        iface,
     }
 }
 
@@ -162,10 +163,10 @@ pub fn capture_loop<S: FrameSink>(
     loop {
         let mut blocks = 0;
         for s in queues.iter_mut() {
-            let link = s.iface.link;
+            let (link, number) = (s.iface.link, s.iface.number);
             if let Some(ring) = s.ring.as_mut() {
                 while let Some(b) = ring.next_block() {
-                    w.process_batch(b.packets().map(|p| frame(link, &p)));
+                    w.process_batch(b.packets().map(|p| frame(link, number, &p)));
                     blocks += 1;
                 }
             }
@@ -249,7 +250,10 @@ fn reopen(s: &mut QueueRing, socket: &SocketConfig, worker: usize) {
                     iface.name
                 );
             }
-            s.iface = iface;
+            s.iface = Iface {
+                number: s.iface.number,
+                ..iface
+            };
             s.ring = Some(ring);
         }
         Err(e) => {

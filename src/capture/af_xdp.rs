@@ -321,6 +321,8 @@ impl Waiter {
 /// One AF_XDP socket of a worker.
 pub struct QueueSocket {
     pub iface: String,
+    /// The interface's number among the capture interfaces.
+    pub iface_number: u8,
     pub queue: u32,
     pub cfg: XdpConfig,
     pub attachment: std::sync::Arc<SharedAttachment>,
@@ -441,6 +443,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                             orig_len: f.len() as u32,
                             ts_ns,
                             vlan: 0,
+                            iface: s.iface_number,
                         }
                     }),
             );

@@ -27,6 +27,8 @@ pub struct Frame<'a> {
     /// VLAN id of a tag the capture took off the frame (0: none); used when
     /// the frame itself carries no tag.
     pub vlan: u16,
+    /// The capture interface's number ([`Iface::number`]; 0 in a replay).
+    pub iface: u8,
 }
 
 /// What a capture loop hands its frames to: a worker.
@@ -145,7 +147,15 @@ pub struct Iface {
     pub dgram: bool,
     /// The fanout group every worker's socket on it joins.
     pub fanout_id: u16,
+    /// Its place among the capture interfaces, at most
+    /// [`MAX_IFACE_NUMBER`]: it is part of a flow's key, so that flow
+    /// export can say which interface a flow was seen on.
+    pub number: u8,
 }
+
+/// The highest interface number a flow key holds (4 bits): the 16th
+/// capture interface and those after it share it.
+pub const MAX_IFACE_NUMBER: u8 = 15;
 
 impl Iface {
     /// Looks `name` up; None if it does not exist (now).
@@ -172,6 +182,7 @@ impl Iface {
             },
             dgram,
             fanout_id: (h ^ (h >> 16)) as u16,
+            number: 0,
         })
     }
 

@@ -278,11 +278,12 @@ impl Accounts {
     }
 
     /// Keeps flow records for export from now on (before any
-    /// [`attach`](Self::attach)), cut by `timeouts`: a flow leaves its
+    /// [`attach`](Self::attach)), cut by `timeouts`, with where flows were
+    /// observed by capture interface number: a flow leaves its
     /// worker's table once idle for the idle timeout, if that is sooner
     /// than `--flow-table-idle`.
-    pub fn export_flows(&mut self, timeouts: Timeouts) {
-        self.meter = Some(Meter::new(timeouts));
+    pub fn export_flows(&mut self, timeouts: Timeouts, observed: Vec<Observation>) {
+        self.meter = Some(Meter::new(timeouts, observed));
         self.worker_idle_ticks = self.worker_idle_ticks.min(
             (timeouts
                 .idle
@@ -290,13 +291,6 @@ impl Accounts {
                 .div_ceil(self.refresh.as_nanos().max(1)) as u64)
                 .max(1),
         );
-    }
-
-    /// Where worker `worker`'s flows are observed (flow export).
-    pub fn observe(&mut self, worker: usize, observation: Observation) {
-        if let Some(m) = self.meter.as_mut() {
-            m.observe(worker, observation);
-        }
     }
 
     /// Cuts the flow records idle, or open for the active timeout, at
@@ -335,7 +329,7 @@ impl Accounts {
             self.workers.resize_with(worker + 1, || None);
         }
         if let Some(m) = self.meter.as_mut() {
-            m.attach(worker, view.capacity(), Observation::default());
+            m.attach(worker, view.capacity());
         }
         self.workers[worker] = Some(WorkerFlows::new(view));
     }
@@ -376,7 +370,7 @@ impl Accounts {
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
         if let Some(m) = self.meter.as_mut() {
-            m.overflow(worker, ch.overflow_packets, ch.overflow_bytes);
+            m.overflow(ch.overflow_packets, ch.overflow_bytes);
         }
         if let Some(Some(wf)) = self.workers.get_mut(worker) {
             wf.flows = ch.flows;

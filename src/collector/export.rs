@@ -153,10 +153,9 @@ const OPEN: u8 = 1;
 /// The idle timeout closed the record; the flow is still in its slot.
 const CLOSED: u8 = 2;
 
-/// One worker's records and where its flows were observed.
+/// One worker's records.
 struct WorkerRecords {
     open: [HugeBuf<Open>; 2],
-    observation: Observation,
     /// The key and MACs of slots asked to be freed: by the time the
     /// collector learns one was freed, the worker may have reused it.
     leaving: HashMap<u32, (FlowKey, [u8; 12])>,
@@ -168,11 +167,16 @@ struct WorkerRecords {
 /// cut and not yet taken.
 pub struct Meter {
     timeouts: Timeouts,
+    /// Where flows were observed, by capture interface number
+    /// ([`FlowKey::iface`]); a number missing here: domain 1, no
+    /// interface (a replay).
+    observed: Vec<Observation>,
     workers: Vec<Option<WorkerRecords>>,
     records: Vec<FlowRecord>,
-    /// Per observation domain: packets and bytes that found a table full
-    /// (in no record; the exporter reports them in its options record).
-    overflow: HashMap<u32, (u64, u64)>,
+    /// Packets and bytes that found a table full (in no record; the
+    /// exporter reports them in its options record). A table holds the
+    /// flows of every capture interface, so this is the exporter's total.
+    overflow: (u64, u64),
 }
 
 fn id(f: usize, s: u32) -> u32 {
@@ -180,12 +184,13 @@ fn id(f: usize, s: u32) -> u32 {
 }
 
 impl Meter {
-    pub fn new(timeouts: Timeouts) -> Meter {
+    pub fn new(timeouts: Timeouts, observed: Vec<Observation>) -> Meter {
         Meter {
             timeouts,
+            observed,
             workers: Vec::new(),
             records: Vec::new(),
-            overflow: HashMap::new(),
+            overflow: (0, 0),
         }
     }
 
@@ -194,24 +199,16 @@ impl Meter {
     }
 
     /// Keeps records for worker `worker`'s tables of `capacity` slots per
-    /// family, observed at `observation`.
-    pub fn attach(&mut self, worker: usize, capacity: [usize; 2], observation: Observation) {
+    /// family.
+    pub fn attach(&mut self, worker: usize, capacity: [usize; 2]) {
         if self.workers.len() <= worker {
             self.workers.resize_with(worker + 1, || None);
         }
         self.workers[worker] = Some(WorkerRecords {
             open: capacity.map(|n| HugeBuf::new(n, Open::default())),
-            observation,
             leaving: HashMap::new(),
             scanned_ms: 0,
         });
-    }
-
-    /// Sets where worker `worker`'s flows are observed.
-    pub fn observe(&mut self, worker: usize, observation: Observation) {
-        if let Some(Some(w)) = self.workers.get_mut(worker) {
-            w.observation = observation;
-        }
     }
 
     /// Bytes the records take.
@@ -284,7 +281,13 @@ impl Meter {
         o.flags |= flags;
         if o.end_ms - o.start_ms >= active_ms && o.packets > 0 {
             let macs = view.first(f, s).3;
-            let r = cut(o, *key, macs, EndReason::Active, w.observation);
+            let r = cut(
+                o,
+                *key,
+                macs,
+                EndReason::Active,
+                observed(&self.observed, key),
+            );
             self.records.push(r);
         }
     }
@@ -328,22 +331,16 @@ impl Meter {
             } else {
                 EndReason::Idle
             };
-            let r = cut(o, key, macs, why, w.observation);
+            let r = cut(o, key, macs, why, observed(&self.observed, &key));
             self.records.push(r);
         }
         *o = Open::default();
     }
 
-    /// Packets and bytes of worker `worker` that found its table full.
-    pub fn overflow(&mut self, worker: usize, packets: u64, bytes: u64) {
-        if packets == 0 {
-            return;
-        }
-        if let Some(Some(w)) = self.workers.get(worker) {
-            let o = self.overflow.entry(w.observation.domain).or_default();
-            o.0 += packets;
-            o.1 += bytes;
-        }
+    /// Packets and bytes that found a worker's table full.
+    pub fn overflow(&mut self, packets: u64, bytes: u64) {
+        self.overflow.0 += packets;
+        self.overflow.1 += bytes;
     }
 
     /// Cuts the records of worker `worker`'s flows that at `now_ms` (the
@@ -379,7 +376,7 @@ impl Meter {
                     } else {
                         EndReason::Active
                     };
-                    let r = cut(o, key, macs, why, w.observation);
+                    let r = cut(o, key, macs, why, observed(&self.observed, &key));
                     self.records.push(r);
                 }
                 if idle {
@@ -400,7 +397,13 @@ impl Meter {
                 if o.state == OPEN && o.packets > 0 {
                     let key = view.read(f, s as u32).0;
                     let macs = view.first(f, s as u32).3;
-                    let r = cut(o, key, macs, EndReason::Forced, w.observation);
+                    let r = cut(
+                        o,
+                        key,
+                        macs,
+                        EndReason::Forced,
+                        observed(&self.observed, &key),
+                    );
                     self.records.push(r);
                 }
                 *o = Open::default();
@@ -418,17 +421,21 @@ impl Meter {
         self.records.len()
     }
 
-    /// Packets and bytes per observation domain that found a table full,
-    /// since the start.
-    pub fn overflow_totals(&self) -> Vec<(u32, u64, u64)> {
-        let mut v: Vec<_> = self
-            .overflow
-            .iter()
-            .map(|(&d, &(p, b))| (d, p, b))
-            .collect();
-        v.sort_unstable();
-        v
+    /// Packets and bytes that found a table full since the start.
+    pub fn overflow_totals(&self) -> (u64, u64) {
+        self.overflow
     }
+}
+
+/// Where the flow of `key` was observed.
+fn observed(table: &[Observation], key: &FlowKey) -> Observation {
+    table
+        .get(usize::from(key.iface()))
+        .copied()
+        .unwrap_or(Observation {
+            domain: 1,
+            ifindex: 0,
+        })
 }
 
 /// Makes the record of `o` and opens the next where it ended.

@@ -47,8 +47,9 @@ pub struct PipelineConfig {
     /// workers hand over at an interval boundary of capture time. Else
     /// (live) they are evaluated at every refresh on the clock.
     pub capture_clock: bool,
-    /// Flow export: the timeouts that cut records, and where each worker's
-    /// flows are observed (a worker missing here: domain 1, no interface).
+    /// Flow export: the timeouts that cut records, and where flows are
+    /// observed by capture interface number (a number missing here:
+    /// domain 1, no interface, as in a replay).
     pub export: Option<(Timeouts, Vec<Observation>)>,
 }
 
@@ -84,8 +85,8 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let (tx, rx) = crossbeam_channel::bounded(3 * n + 2);
     let refresh = cfg.refresh.max(Duration::from_millis(10));
     let mut accounts = Accounts::new(n, refresh, cfg.accounting.clone());
-    if let Some((timeouts, _)) = &cfg.export {
-        accounts.export_flows(*timeouts);
+    if let Some((timeouts, observed)) = &cfg.export {
+        accounts.export_flows(*timeouts, observed.clone());
     }
     let mut workers = Vec::with_capacity(n);
     let mut returns = Vec::with_capacity(n);
@@ -96,13 +97,6 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         let macs = cfg.accounting.compat.trafficmonitor || cfg.export.is_some();
         let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
         accounts.attach(id, tables.view());
-        if let Some((_, observed)) = &cfg.export {
-            let at = observed.get(id).copied().unwrap_or(Observation {
-                domain: 1,
-                ifindex: 0,
-            });
-            accounts.observe(id, at);
-        }
         let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");
         let shard = Box::new(Shard::new());
@@ -237,11 +231,11 @@ pub struct CollectorLoop {
     export_counts: Option<Arc<ExportCounts>>,
 }
 
-/// Flow records cut since the last batch, with the packets and bytes per
-/// observation domain that found a table full since the start.
+/// Flow records cut since the last batch, with the packets and bytes
+/// that found a table full since the start.
 pub struct RecordBatch {
     pub records: Vec<FlowRecord>,
-    pub overflow: Vec<(u32, u64, u64)>,
+    pub overflow: (u64, u64),
 }
 
 /// Batches of records the exporter may fall behind by before the

@@ -691,16 +691,16 @@ fn run(
         })
         .collect();
     let mut enc = Encoder::new(settings.mtu);
-    let mut ignored: HashMap<u32, (u64, u64)> = HashMap::new();
+    // packets that found a table full: in no flow, said in every
+    // domain's options record (the tables hold every interface's flows)
+    let mut ignored = (0, 0);
     for c in &mut collectors {
         c.connect();
     }
     loop {
         match rx.recv_timeout(retry.min(Duration::from_secs(1))) {
             Ok(mut batch) => {
-                for (d, p, b) in batch.overflow {
-                    ignored.insert(d, (p, b));
-                }
+                ignored = batch.overflow;
                 batch
                     .records
                     .sort_by_key(|r| (r.observation.domain, r.key.version()));
@@ -709,9 +709,8 @@ fn run(
                     .chunk_by(|a, b| a.observation.domain == b.observation.domain)
                 {
                     let domain = group[0].observation.domain;
-                    let ign = ignored.get(&domain).copied().unwrap_or_default();
                     for c in &mut collectors {
-                        c.export(&mut enc, domain, group, ign);
+                        c.export(&mut enc, domain, group, ignored);
                     }
                 }
             }
@@ -721,8 +720,7 @@ fn run(
                     c.write_out();
                     let domains: Vec<u32> = c.domains.keys().copied().collect();
                     for d in domains {
-                        let ign = ignored.get(&d).copied().unwrap_or_default();
-                        c.templates_if_due(&mut enc, d, ign);
+                        c.templates_if_due(&mut enc, d, ignored);
                     }
                 }
             }
@@ -941,7 +939,7 @@ mod tests {
             std::thread::spawn(move || run(&settings, &rx, &c2, Duration::from_millis(100)));
         let batch = |n: u32| RecordBatch {
             records: (0..n).map(|i| record(false, i)).collect(),
-            overflow: Vec::new(),
+            overflow: (0, 0),
         };
         tx.send(batch(10)).unwrap();
         let c = &counts.collectors[0];

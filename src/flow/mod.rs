@@ -14,9 +14,9 @@ use std::net::IpAddr;
 ///
 /// Words 0-1 hold the source address, 2-3 the destination (big-endian, so
 /// the derived order is the address order), word 4 the rest:
-/// `meta << 56 | proto << 48 | vlan << 32 | src_port << 16 | dst_port`,
-/// where `meta` is the IP version in the low nibble and the [`PortKind`]
-/// above it.
+/// `meta << 56 | proto << 48 | iface << 44 | vlan << 32 | src_port << 16 |
+/// dst_port`, where `meta` is the IP version in the low nibble and the
+/// [`PortKind`] above it, and `iface` the capture interface's number.
 #[derive(Clone, Copy, Eq, PartialOrd, Ord, Default, Debug)]
 pub struct FlowKey {
     w: [u64; 5],
@@ -103,9 +103,25 @@ impl FlowKey {
         (self.w[4] >> 48) as u8
     }
 
+    /// The VLAN id (12 bits).
     #[inline]
     pub fn vlan(&self) -> u16 {
-        (self.w[4] >> 32) as u16
+        (self.w[4] >> 32) as u16 & 0x0fff
+    }
+
+    /// The number of the capture interface the flow was seen on (the 4
+    /// bits above the VLAN id; 0 in a replay).
+    #[inline]
+    pub fn iface(&self) -> u8 {
+        (self.w[4] >> 44) as u8 & 0x0f
+    }
+
+    /// The key of the same flow seen on capture interface number `n` (at
+    /// most 15): flows of different interfaces are different flows.
+    #[inline]
+    pub fn with_iface(mut self, n: u8) -> FlowKey {
+        self.w[4] = self.w[4] & !(0xf << 44) | u64::from(n & 0x0f) << 44;
+        self
     }
 
     #[inline]
@@ -353,6 +369,24 @@ mod tests {
         assert_eq!(v6.dst(), [0x20; 16]);
         assert_eq!(v6.port_kind(), PortKind::Icmp);
         assert_eq!(v6.version(), 6);
+    }
+
+    /// The interface number sits beside the VLAN id, changes neither, and
+    /// makes another flow; it survives the IPv4 table's two words and the
+    /// reversal.
+    #[test]
+    fn the_interface_number_is_part_of_the_key() {
+        let k = key([10, 0, 0, 1], 40000, [1, 2, 3, 4], 443);
+        assert_eq!(k.iface(), 0);
+        let on = k.with_iface(11);
+        assert_eq!((on.iface(), on.vlan(), on.proto()), (11, 7, 6));
+        assert_eq!((on.src_port(), on.dst_port()), (40000, 443));
+        assert_ne!(on, k);
+        assert_ne!(on.hash(1), k.hash(1));
+        assert_eq!(FlowKey::from_v4_words(on.v4_words()), on);
+        assert_eq!(on.reversed().iface(), 11);
+        assert_eq!(on.with_iface(0), k);
+        assert_eq!(k.with_iface(0x1f).iface(), 15);
     }
 
     #[test]

@@ -157,6 +157,7 @@ fn open_af_xdp(
             binds.push(bind);
             per_worker[w].push(af_xdp::QueueSocket {
                 iface: i.name.clone(),
+                iface_number: i.number,
                 queue: q,
                 cfg: cfg.clone(),
                 attachment: attachment.clone(),

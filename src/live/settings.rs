@@ -3,9 +3,9 @@
 //! every problem one line.
 
 use super::LiveError;
-use crate::capture::Iface;
 use crate::capture::af_packet::SocketConfig;
 use crate::capture::af_xdp::{self, XdpConfig};
+use crate::capture::{Iface, MAX_IFACE_NUMBER};
 use crate::collector::PipelineConfig;
 use crate::collector::export::Observation;
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
@@ -327,12 +327,13 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     }
     let mut ifaces = Vec::new();
     for n in &names {
-        let i = Iface::lookup(n).ok_or_else(|| {
+        let mut i = Iface::lookup(n).ok_or_else(|| {
             cfg(format!(
                 "interface {n} not found (available: {})",
                 available_ifaces().join(", ")
             ))
         })?;
+        i.number = ifaces.len().min(usize::from(MAX_IFACE_NUMBER)) as u8;
         ifaces.push(i);
     }
 
@@ -447,19 +448,24 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     let outputs = args.outputs();
     outputs.check().map_err(cfg)?;
     let ipfix = args.ipfix().settings().map_err(cfg)?;
-    // one capture interface: its index is the observation domain and the
-    // ingress interface of every record; several share a worker's table,
-    // so their records carry domain 0 (none in particular)
-    let observed = match ifaces.as_slice() {
-        [one] => Observation {
-            domain: one.ifindex,
-            ifindex: one.ifindex,
-        },
-        _ => Observation::default(),
-    };
+    // per interface number: its index is the observation domain and the
+    // ingress interface of its records; the 16th and later interfaces
+    // share a number, and their records carry domain 0 (none in
+    // particular)
+    let mut observed: Vec<Observation> = ifaces
+        .iter()
+        .take(usize::from(MAX_IFACE_NUMBER) + 1)
+        .map(|i| Observation {
+            domain: i.ifindex,
+            ifindex: i.ifindex,
+        })
+        .collect();
+    if ifaces.len() > usize::from(MAX_IFACE_NUMBER) + 1 {
+        observed[usize::from(MAX_IFACE_NUMBER)] = Observation::default();
+    }
     let export = ipfix
         .as_ref()
-        .map(|s| (crate::replay::flow_timeouts(s), vec![observed; workers]));
+        .map(|s| (crate::replay::flow_timeouts(s), observed));
     Ok(LiveSettings {
         ipfix,
         worker_priority,

@@ -234,6 +234,36 @@ impl VethPair {
         }
     }
 
+    /// A second veth pair between the same namespaces, up, IPv6 off (it
+    /// goes with them); returns its ends' names (sending, capturing).
+    pub fn add_link(&self, tag: &str) -> (String, String) {
+        let (t, r) = (
+            format!("{}{tag}", self.tx_if),
+            format!("{}{tag}", self.rx_if),
+        );
+        ip(&[
+            "link", "add", &t, "netns", &self.tx, "type", "veth", "peer", "name", &r, "netns",
+            &self.rx,
+        ]);
+        for (ns, ifc) in [(&self.tx, &t), (&self.rx, &r)] {
+            self.sysctl(ns, &format!("net.ipv6.conf.{ifc}.disable_ipv6=1"));
+            ip(&["-n", ns, "link", "set", ifc, "up"]);
+        }
+        let end = Instant::now() + Duration::from_secs(5);
+        while self.sysfs(&self.rx, &r, "operstate") != "up"
+            || self.sysfs(&self.tx, &t, "operstate") != "up"
+        {
+            assert!(Instant::now() < end, "veth pair did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (t, r)
+    }
+
+    /// The interface index of `ifc` in the capturing namespace.
+    pub fn rx_ifindex(&self, ifc: &str) -> String {
+        self.sysfs(&self.rx, ifc, "ifindex")
+    }
+
     /// Reads a sysfs file of interface `ifc` in namespace `ns`.
     fn sysfs(&self, ns: &str, ifc: &str, file: &str) -> String {
         let out = self
@@ -327,6 +357,18 @@ impl VethPair {
         cpu: Option<usize>,
         extra: &[&str],
     ) -> Vec<TruthRow> {
+        self.send_on(dir, &self.tx_if, cpu, extra)
+    }
+
+    /// [`send_from`](Self::send_from) out of `tx_if`, an interface of the
+    /// sending namespace (see [`add_link`](Self::add_link)).
+    pub fn send_on(
+        &self,
+        dir: &super::TempDir,
+        tx_if: &str,
+        cpu: Option<usize>,
+        extra: &[&str],
+    ) -> Vec<TruthRow> {
         let truth = dir.path(&format!(
             "truth-{}.csv",
             NEXT.fetch_add(1, Ordering::Relaxed)
@@ -340,13 +382,7 @@ impl VethPair {
             None => self.in_ns(&self.tx, super::bin()),
         };
         let out = cmd
-            .args([
-                "gen",
-                "--iface",
-                &self.tx_if,
-                "--truth",
-                truth.to_str().unwrap(),
-            ])
+            .args(["gen", "--iface", tx_if, "--truth", truth.to_str().unwrap()])
             .args(extra)
             .output()
             .unwrap();
