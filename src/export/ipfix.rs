@@ -975,6 +975,95 @@ mod tests {
         assert_eq!(c.messages.load(Relaxed), messages.len() as u64);
     }
 
+    /// Over UDP the templates and the options record go first, again
+    /// after at most 4096 messages, and again once the template refresh
+    /// has passed; the options record counts the messages and records sent
+    /// before it, and sequence numbers count every data record.
+    #[test]
+    fn udp_resends_templates_by_count_and_by_time() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let port = rx.local_addr().unwrap().port();
+        let settings = crate::config::export::IpfixArgs {
+            ipfix: vec![format!("127.0.0.1:{port}")],
+            ipfix_template_refresh: Some("1s".into()),
+            ipfix_mtu: Some(576),
+            ..Default::default()
+        }
+        .settings()
+        .unwrap()
+        .unwrap();
+        let counts = Arc::new(ExportCounts::new(&[settings.destinations[0].label()]));
+        let (tx, queue) = crossbeam_channel::bounded(64);
+        let c2 = counts.clone();
+        let exporter = std::thread::spawn(move || run(&settings, &queue, &c2, RETRY));
+        let receiver = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 65_536];
+            while let Ok(n) = rx.recv(&mut buf) {
+                got.push(buf[..n].to_vec());
+            }
+            got
+        });
+        let batch = |n: u32| RecordBatch {
+            records: (0..n).map(|i| record(false, i)).collect(),
+            overflow: (7, 700),
+        };
+        // 6 records a message at this MTU: 4800 messages, in steps of 40
+        // (a fifth of what the receive buffer holds) 10 ms apart, which
+        // the receiver keeps up with
+        for _ in 0..120 {
+            tx.send(batch(240)).unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        tx.send(batch(6)).unwrap();
+        drop(tx);
+        exporter.join().unwrap();
+        let got = receiver.join().unwrap();
+        let c = &counts.collectors[0];
+        assert_eq!(c.dropped.load(Relaxed), 0, "the receiver kept up");
+        assert_eq!(got.len() as u64, c.messages.load(Relaxed));
+        // messages that carry the templates, and the options record's
+        // counts in each: (index, messages, records)
+        let mut templates = Vec::new();
+        let mut seq = 0u32;
+        let mut records_before = 0u64;
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(u32_at(m, 8), seq, "message {i}");
+            let (id, len) = (u16_at(m, 16), usize::from(u16_at(m, 18)));
+            if id == TEMPLATE_SET {
+                let at = 16 + len;
+                let at = at + usize::from(u16_at(m, at + 2));
+                assert_eq!(u16_at(m, at), TEMPLATE_STATS);
+                let v = |k: usize| {
+                    u64::from_be_bytes(m[at + 8 + 8 * k..at + 16 + 8 * k].try_into().unwrap())
+                };
+                templates.push((i, v(0), v(1)));
+                assert_eq!((v(4), v(5)), (7, 700), "the ignored packets and bytes");
+                seq += 1;
+            } else {
+                let n = (usize::from(u16_at(m, 2)) - HEADER - SET_HEADER) / 76;
+                seq += n as u32;
+                records_before += n as u64;
+            }
+            if id == TEMPLATE_SET {
+                // what was sent before this message, templates included
+                let (_, messages, records) = *templates.last().unwrap();
+                assert_eq!(messages, i as u64);
+                // flow records: the options records are not counted
+                assert_eq!(records, records_before);
+            }
+        }
+        assert_eq!(templates[0].0, 0, "the templates come first");
+        for w in templates.windows(2) {
+            assert!(w[1].0 - w[0].0 <= TEMPLATE_EVERY as usize, "{templates:?}");
+        }
+        // by count (4800 messages) and by time (the last batch)
+        assert!(templates.len() >= 3, "{templates:?}");
+        assert_eq!(templates.last().unwrap().0, got.len() - 2, "{templates:?}");
+    }
+
     #[test]
     fn the_templates_message_describes_every_field() {
         let mut enc = Encoder::new(1400);
