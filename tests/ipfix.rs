@@ -530,6 +530,97 @@ fn tshark_messages(tshark: &Path, pcap: &Path, port: u16) -> Vec<Message> {
     messages
 }
 
+/// Replays `pcap` with `--ipfix` to a UDP receiver on loopback and
+/// `extra`, writes what it received into a capture file (each message at
+/// most `mtu` bytes with the IPv6 and UDP headers), and returns the
+/// messages as tshark decodes them, with the replay's exposition.
+fn export_and_decode(
+    tshark: &Path,
+    dir: &TempDir,
+    pcap: &Path,
+    extra: &[&str],
+    mtu: usize,
+) -> (Vec<Message>, String) {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(buf[..n].to_vec());
+        }
+        got
+    });
+    let to = format!("127.0.0.1:{port}");
+    let text = replay(pcap, &[&["--ipfix", to.as_str()], extra].concat());
+    let datagrams = receiver.join().unwrap();
+    assert!(!datagrams.is_empty());
+    let received = dir.path("ipfix.pcap");
+    {
+        let f = std::fs::File::create(&received).unwrap();
+        let mut w = synth::PcapWriter::new(f, 1, false).unwrap();
+        for (i, d) in datagrams.iter().enumerate() {
+            assert!(d.len() + 48 <= mtu, "message of {} bytes", d.len());
+            let mut udp = Vec::new();
+            udp.extend_from_slice(&40000u16.to_be_bytes());
+            udp.extend_from_slice(&port.to_be_bytes());
+            udp.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
+            udp.extend_from_slice(&[0, 0]);
+            udp.extend_from_slice(d);
+            let ip = synth::ipv4([127, 0, 0, 1], [127, 0, 0, 1], 17, (false, 0), &udp);
+            let frame = synth::ethernet(&[], 0x0800, &ip);
+            w.write(T0 + i as u64 * 1000, &frame, usize::MAX).unwrap();
+        }
+    }
+    let messages = tshark_messages(tshark, &received, port);
+    assert_eq!(messages.len(), datagrams.len());
+    (messages, text)
+}
+
+/// A flow table too small for the capture's flows: the packets that found
+/// it full are in no record, and the exporter's last options record says
+/// how many, with their IP bytes; with the records they add up to every
+/// packet of the capture.
+#[test]
+#[ignore = "needs tshark (apt-get install tshark)"]
+fn packets_of_a_full_table_are_in_the_options_record() {
+    let tshark = tool("tshark", "tshark");
+    let dir = TempDir::new("ipfix-overflow");
+    let pcap = capture(&dir);
+    let truth = truth(&tshark, &pcap);
+    let (messages, text) = export_and_decode(
+        &tshark,
+        &dir,
+        &pcap,
+        &["--flow-table-size", "64", "--flow-table-size-v6", "64"],
+        1400,
+    );
+    let overflow = sample(&text, "ringflow_flow_table_overflow_total");
+    assert!(overflow > 1000, "{overflow}");
+    let (mut packets, mut ip_bytes, mut flows) = (0u64, 0u64, 0u64);
+    let mut last_stats = None;
+    for (set, r) in messages.iter().flat_map(|m| &m.records) {
+        if *set == 258 {
+            last_stats = Some(r.clone());
+        } else {
+            packets += first_number(&r["Packets"], false);
+            ip_bytes += first_number(&r["Octets"], false);
+            flows += 1;
+        }
+    }
+    let stats = last_stats.unwrap();
+    let ignored = first_number(&stats["Ignored Packets"], false);
+    let ignored_bytes = first_number(&stats["Ignored Octets"], false);
+    assert_eq!(ignored, overflow);
+    assert_eq!(first_number(&stats["FlowsExp"], false), flows);
+    assert_eq!(first_number(&stats["Not Sent Flows"], false), 0);
+    let all: u64 = truth.values().map(|t| t.packets).sum();
+    let all_ip: u64 = truth.values().map(|t| t.ip_bytes).sum();
+    assert_eq!(packets + ignored, all);
+    assert_eq!(ip_bytes + ignored_bytes, all_ip);
+}
+
 /// The first number in `s` (`UDP (17)` gives 17 with `in_parens`).
 fn first_number(s: &str, in_parens: bool) -> u64 {
     let s = if in_parens {
@@ -561,47 +652,7 @@ fn tshark_decodes_every_field() {
     let dir = TempDir::new("ipfix-tshark");
     let pcap = capture(&dir);
     let truth = truth(&tshark, &pcap);
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = sock.local_addr().unwrap().port();
-    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let receiver = std::thread::spawn(move || {
-        let mut got = Vec::new();
-        let mut buf = vec![0u8; 65_536];
-        while let Ok(n) = sock.recv(&mut buf) {
-            got.push(buf[..n].to_vec());
-        }
-        got
-    });
-    replay(
-        &pcap,
-        &[
-            "--ipfix",
-            &format!("127.0.0.1:{port}"),
-            "--ipfix-mtu",
-            "1500",
-        ],
-    );
-    let datagrams = receiver.join().unwrap();
-    assert!(!datagrams.is_empty());
-    let received = dir.path("ipfix.pcap");
-    {
-        let f = std::fs::File::create(&received).unwrap();
-        let mut w = synth::PcapWriter::new(f, 1, false).unwrap();
-        for (i, d) in datagrams.iter().enumerate() {
-            assert!(d.len() + 48 <= 1500, "message of {} bytes", d.len());
-            let mut udp = Vec::new();
-            udp.extend_from_slice(&40000u16.to_be_bytes());
-            udp.extend_from_slice(&port.to_be_bytes());
-            udp.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
-            udp.extend_from_slice(&[0, 0]);
-            udp.extend_from_slice(d);
-            let ip = synth::ipv4([127, 0, 0, 1], [127, 0, 0, 1], 17, (false, 0), &udp);
-            let frame = synth::ethernet(&[], 0x0800, &ip);
-            w.write(T0 + i as u64 * 1000, &frame, usize::MAX).unwrap();
-        }
-    }
-    let messages = tshark_messages(&tshark, &received, port);
-    assert_eq!(messages.len(), datagrams.len());
+    let (messages, _) = export_and_decode(&tshark, &dir, &pcap, &["--ipfix-mtu", "1500"], 1500);
 
     // the first message: templates and the options record
     let first = &messages[0];

@@ -370,7 +370,10 @@ impl Accounts {
         let mut flows = std::mem::take(&mut self.scratch);
         flows.clear();
         if let Some(m) = self.meter.as_mut() {
-            m.overflow(ch.overflow_packets, ch.overflow_bytes);
+            m.overflow(
+                ch.overflow_packets,
+                ch.overflow_bytes.saturating_sub(ch.overflow_outside),
+            );
         }
         if let Some(Some(wf)) = self.workers.get_mut(worker) {
             wf.flows = ch.flows;

@@ -173,8 +173,9 @@ pub struct Meter {
     observed: Vec<Observation>,
     workers: Vec<Option<WorkerRecords>>,
     records: Vec<FlowRecord>,
-    /// Packets and bytes that found a table full (in no record; the
-    /// exporter reports them in its options record). A table holds the
+    /// Packets and IP-layer bytes that found a table full (in no record;
+    /// the exporter reports them in its options record as
+    /// `ignoredPacketTotalCount` and `ignoredOctetTotalCount`). A table holds the
     /// flows of every capture interface, so this is the exporter's total.
     overflow: (u64, u64),
 }
@@ -337,7 +338,7 @@ impl Meter {
         *o = Open::default();
     }
 
-    /// Packets and bytes that found a worker's table full.
+    /// Packets and IP-layer bytes that found a worker's table full.
     pub fn overflow(&mut self, packets: u64, bytes: u64) {
         self.overflow.0 += packets;
         self.overflow.1 += bytes;

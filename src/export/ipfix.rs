@@ -231,6 +231,19 @@ impl Encoder {
             self.buf.extend_from_slice(&ie.to_be_bytes());
             self.buf.extend_from_slice(&len.to_be_bytes());
         }
+        self.put_stats(domain, stats);
+        self.finish()
+    }
+
+    /// The message of the counts of `domain` alone (one data record of
+    /// the options template), for a stream that has the templates.
+    pub fn stats(&mut self, domain: u32, seq: u32, export_s: u32, stats: &DomainStats) -> &[u8] {
+        self.start(domain, seq, export_s);
+        self.put_stats(domain, stats);
+        self.finish()
+    }
+
+    fn put_stats(&mut self, domain: u32, stats: &DomainStats) {
         self.open_set(TEMPLATE_STATS);
         self.buf.extend_from_slice(&domain.to_be_bytes());
         for v in [
@@ -244,7 +257,6 @@ impl Encoder {
             self.buf.extend_from_slice(&v.to_be_bytes());
         }
         self.records = 1;
-        self.finish()
     }
 
     /// Encodes `records` (all of `domain`) into messages, from sequence
@@ -563,8 +575,16 @@ impl Collector<'_> {
         true
     }
 
-    /// Sends the templates of `domain` if they are due.
-    fn templates_if_due(&mut self, enc: &mut Encoder, domain: u32, ignored: (u64, u64)) {
+    /// Sends the templates of `domain` if they are due, or at once if
+    /// `last` (the exporter's last counts before it stops; over TCP, whose
+    /// templates open the connection only, the options record alone).
+    fn templates_if_due(
+        &mut self,
+        enc: &mut Encoder,
+        domain: u32,
+        ignored: (u64, u64),
+        last: bool,
+    ) {
         if matches!(self.conn, Conn::Down(_)) {
             return;
         }
@@ -578,7 +598,15 @@ impl Collector<'_> {
                 at.elapsed() >= refresh || d.since_templates + TEMPLATE_SLACK >= TEMPLATE_EVERY
             }
         };
-        if !due {
+        if !due && !last {
+            return;
+        }
+        if !due && tcp {
+            (d.stats.ignored_packets, d.stats.ignored_octets) = ignored;
+            let (seq, stats) = (d.seq, d.stats);
+            d.seq = d.seq.wrapping_add(1);
+            let msg = enc.stats(domain, seq, unix_seconds(), &stats).to_vec();
+            self.send(&msg, 0, domain);
             return;
         }
         d.templates_at = Some(Instant::now());
@@ -613,7 +641,7 @@ impl Collector<'_> {
                 d.stats.not_sent += chunk.len() as u64;
                 continue;
             }
-            self.templates_if_due(enc, domain, ignored);
+            self.templates_if_due(enc, domain, ignored, false);
             let seq = self.domains.entry(domain).or_default().seq;
             // the chunk's messages, one after another, then sent
             let mut bytes = std::mem::take(&mut self.scratch);
@@ -720,14 +748,22 @@ fn run(
                     c.write_out();
                     let domains: Vec<u32> = c.domains.keys().copied().collect();
                     for d in domains {
-                        c.templates_if_due(&mut enc, d, ignored);
+                        c.templates_if_due(&mut enc, d, ignored, false);
                     }
                 }
             }
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    // what TCP connections hold goes out, for at most 5 s
+    // the last counts, so a collector knows what it missed; then what TCP
+    // connections hold goes out, for at most 5 s
+    for c in &mut collectors {
+        let mut domains: Vec<u32> = c.domains.keys().copied().collect();
+        domains.sort_unstable();
+        for d in domains {
+            c.templates_if_due(&mut enc, d, ignored, true);
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(5);
     for c in &mut collectors {
         while let Conn::Tcp(_, out, _) = &c.conn {
@@ -882,8 +918,10 @@ mod tests {
     }
 
     /// The messages of a TCP stream: (sequence number, template sets
-    /// seen, flow records, packets in them).
-    fn read_stream(mut s: std::net::TcpStream) -> Vec<(u32, bool, usize, u64)> {
+    /// seen, flow records, packets in them, the flow records its options
+    /// record says were sent).
+    #[allow(clippy::type_complexity)]
+    fn read_stream(mut s: std::net::TcpStream) -> Vec<(u32, bool, usize, u64, Option<u64>)> {
         use std::io::Read;
         let mut all = Vec::new();
         s.read_to_end(&mut all).unwrap();
@@ -892,12 +930,16 @@ mod tests {
         while at + HEADER <= all.len() {
             let len = usize::from(u16_at(&all, at + 2));
             let m = &all[at..at + len];
-            let (mut templates, mut records, mut packets) = (false, 0, 0);
+            let (mut templates, mut records, mut packets, mut said) = (false, 0, 0, None);
             let mut set = HEADER;
             while set < m.len() {
                 let (id, slen) = (u16_at(m, set), usize::from(u16_at(m, set + 2)));
                 if id == TEMPLATE_SET {
                     templates = true;
+                }
+                if id == TEMPLATE_STATS {
+                    let at = set + SET_HEADER + 4 + 8;
+                    said = Some(u64::from_be_bytes(m[at..at + 8].try_into().unwrap()));
                 }
                 if id == TEMPLATE_V4 {
                     for r in m[set + SET_HEADER..set + slen].chunks(76) {
@@ -907,7 +949,7 @@ mod tests {
                 }
                 set += slen;
             }
-            out.push((u32_at(m, 8), templates, records, packets));
+            out.push((u32_at(m, 8), templates, records, packets, said));
             at += len;
         }
         out
@@ -960,6 +1002,9 @@ mod tests {
         exporter.join().unwrap();
         let messages = reader.join().unwrap();
         assert!(messages[0].1, "the stream opens with the templates");
+        // and ends with the last counts, without the templates
+        let last = messages.last().unwrap();
+        assert_eq!((last.1, last.2, last.4), (false, 0, Some(1000)));
         let mut seq = 1; // the options record of the first message
         for m in &messages[1..] {
             assert_eq!(m.0, seq);
@@ -1059,9 +1104,13 @@ mod tests {
         for w in templates.windows(2) {
             assert!(w[1].0 - w[0].0 <= TEMPLATE_EVERY as usize, "{templates:?}");
         }
-        // by count (4800 messages) and by time (the last batch)
-        assert!(templates.len() >= 3, "{templates:?}");
-        assert_eq!(templates.last().unwrap().0, got.len() - 2, "{templates:?}");
+        // by count (4800 messages), by time (before the last batch), and
+        // the last counts when the exporter stops: every flow record sent
+        let n = templates.len();
+        assert!(n >= 4, "{templates:?}");
+        assert_eq!(templates[n - 2].0, got.len() - 3, "{templates:?}");
+        assert_eq!(templates[n - 1].0, got.len() - 1, "{templates:?}");
+        assert_eq!(templates[n - 1].2, 120 * 240 + 6);
     }
 
     #[test]

@@ -207,6 +207,8 @@ struct Table<const W: usize> {
     spare: Lists,
     overflow_packets: u64,
     overflow_bytes: u64,
+    /// Of those bytes, the ones outside the IP datagrams.
+    overflow_outside: u64,
 }
 
 impl<const W: usize> Table<W>
@@ -238,6 +240,7 @@ where
             },
             overflow_packets: 0,
             overflow_bytes: 0,
+            overflow_outside: 0,
         }
     }
 
@@ -317,6 +320,7 @@ where
                 let Some(s) = self.free.pop() else {
                     self.overflow_packets += 1;
                     self.overflow_bytes += a.bytes;
+                    self.overflow_outside += u64::from(a.outside);
                     return false;
                 };
                 self.index[i] = want | (s + 1);
@@ -435,9 +439,11 @@ pub struct Changes {
     pub touched: [Vec<u32>; 2],
     /// Flows each table held at the hand-over.
     pub flows: [usize; 2],
-    /// Packets and bytes that found a table full.
+    /// Packets and bytes that found a table full, and the bytes of those
+    /// outside their IP datagrams.
     pub overflow_packets: u64,
     pub overflow_bytes: u64,
+    pub overflow_outside: u64,
     /// Filled by the collector: slots to free, applied when these changes
     /// come back to the worker.
     pub expire: [Vec<u32>; 2],
@@ -656,6 +662,7 @@ impl FlowTables {
         self.v6.keep(t6, f6, e6);
         back.overflow_packets = 0;
         back.overflow_bytes = 0;
+        back.overflow_outside = 0;
     }
 
     /// Ends the current epoch: its touched and freed slots and overflow
@@ -670,10 +677,13 @@ impl FlowTables {
         self.v6.hand_out(t6, f6, e6);
         out.flows = self.len();
         (out.overflow_packets, out.overflow_bytes) = self.overflow();
+        out.overflow_outside = self.v4.overflow_outside + self.v6.overflow_outside;
         self.v4.overflow_packets = 0;
         self.v4.overflow_bytes = 0;
+        self.v4.overflow_outside = 0;
         self.v6.overflow_packets = 0;
         self.v6.overflow_bytes = 0;
+        self.v6.overflow_outside = 0;
         self.epoch = self.epoch.wrapping_add(1).max(1);
     }
 
