@@ -168,7 +168,7 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     let exporter = match &ipfix {
         Some(s) => {
             // idle flows are found every second of capture time
-            job.sample_every(1_000_000_000);
+            job.export_every(1_000_000_000);
             let labels: Vec<String> = s.destinations.iter().map(|d| d.label()).collect();
             let (rx, counts) = job.collector.flow_records(&labels);
             Some(crate::export::ipfix::start(s, rx, counts).map_err(ReplayError::Thread)?)
@@ -279,6 +279,18 @@ impl Replay {
     /// Hands over at least every `step_ns` of capture time as well, so the
     /// history the API reads has samples of the capture's time.
     pub fn sample_every(&mut self, step_ns: u64) {
+        self.interval = Some(match self.interval {
+            Some((iv, end)) => (crate::detect::common_grid(iv, step_ns), end),
+            None => (step_ns, step_ns),
+        });
+    }
+
+    /// Hands over at least every `step_ns` of capture time for flow
+    /// export's timeouts too (after [`sample_every`](Self::sample_every)):
+    /// at those boundaries the collector cuts records and publishes
+    /// nothing.
+    pub fn export_every(&mut self, step_ns: u64) {
+        self.collector.publish_on(self.interval.map(|(iv, _)| iv));
         self.interval = Some(match self.interval {
             Some((iv, end)) => (crate::detect::common_grid(iv, step_ns), end),
             None => (step_ns, step_ns),

@@ -156,6 +156,9 @@ const CLOSED: u8 = 2;
 /// One worker's records.
 struct WorkerRecords {
     open: [HugeBuf<Open>; 2],
+    /// A bit per slot, set while its record is open: the scans look at
+    /// those alone, so they cost the open flows, not the table's size.
+    live: [Vec<u64>; 2],
     /// The key and MACs of slots asked to be freed: by the time the
     /// collector learns one was freed, the worker may have reused it.
     leaving: HashMap<u32, (FlowKey, [u8; 12])>,
@@ -207,6 +210,7 @@ impl Meter {
         }
         self.workers[worker] = Some(WorkerRecords {
             open: capacity.map(|n| HugeBuf::new(n, Open::default())),
+            live: capacity.map(|n| vec![0; n.div_ceil(64)]),
             leaving: HashMap::new(),
             scanned_ms: 0,
         });
@@ -253,6 +257,9 @@ impl Meter {
         };
         let (ms24, flags, outside_raw) = view.read_export(f, s);
         let end_ms = unwrap_ms24(ms24, near_ms);
+        if o.state != OPEN {
+            set_bit(&mut w.live[f], s, true);
+        }
         if new || o.state == EMPTY {
             let (first_ns, ..) = view.first(f, s);
             *o = Open {
@@ -336,6 +343,7 @@ impl Meter {
             self.records.push(r);
         }
         *o = Open::default();
+        set_bit(&mut w.live[f], s, false);
     }
 
     /// Packets and IP-layer bytes that found a worker's table full.
@@ -360,7 +368,10 @@ impl Meter {
         }
         w.scanned_ms = now_ms;
         for f in [V4, V6] {
-            for (s, o) in w.open[f].iter_mut().enumerate() {
+            for s in live_slots(&w.live[f]) {
+                let Some(o) = w.open[f].get_mut(s) else {
+                    continue;
+                };
                 if o.state != OPEN {
                     continue;
                 }
@@ -382,6 +393,7 @@ impl Meter {
                 }
                 if idle {
                     o.state = CLOSED;
+                    set_bit(&mut w.live[f], s as u32, false);
                 }
             }
         }
@@ -394,7 +406,10 @@ impl Meter {
             return;
         };
         for f in [V4, V6] {
-            for (s, o) in w.open[f].iter_mut().enumerate() {
+            for s in live_slots(&w.live[f]) {
+                let Some(o) = w.open[f].get_mut(s) else {
+                    continue;
+                };
                 if o.state == OPEN && o.packets > 0 {
                     let key = view.read(f, s as u32).0;
                     let macs = view.first(f, s as u32).3;
@@ -409,6 +424,7 @@ impl Meter {
                 }
                 *o = Open::default();
             }
+            w.live[f].fill(0);
         }
     }
 
@@ -426,6 +442,27 @@ impl Meter {
     pub fn overflow_totals(&self) -> (u64, u64) {
         self.overflow
     }
+}
+
+fn set_bit(bits: &mut [u64], s: u32, on: bool) {
+    if let Some(w) = bits.get_mut(s as usize / 64) {
+        let b = 1u64 << (s % 64);
+        if on { *w |= b } else { *w &= !b }
+    }
+}
+
+/// The slots whose bit is set in `bits`, in order (collected, so the
+/// caller may clear bits as it goes).
+fn live_slots(bits: &[u64]) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (i, &word) in bits.iter().enumerate() {
+        let mut w = word;
+        while w != 0 {
+            out.push(i * 64 + w.trailing_zeros() as usize);
+            w &= w - 1;
+        }
+    }
+    out
 }
 
 /// Where the flow of `key` was observed.
