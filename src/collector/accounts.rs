@@ -284,13 +284,21 @@ impl Accounts {
     /// than `--flow-table-idle`.
     pub fn export_flows(&mut self, timeouts: Timeouts, observed: Vec<Observation>) {
         self.meter = Some(Meter::new(timeouts, observed));
-        self.worker_idle_ticks = self.worker_idle_ticks.min(
-            (timeouts
-                .idle
-                .as_nanos()
-                .div_ceil(self.refresh.as_nanos().max(1)) as u64)
-                .max(1),
-        );
+        self.worker_idle_ticks = self.idle_ticks(&self.ledger.acc);
+    }
+
+    /// How many refreshes an idle flow stays in its worker's table under
+    /// `acc`: [`worker_idle_ticks`], or flow export's idle timeout if that
+    /// is sooner.
+    fn idle_ticks(&self, acc: &Accounting) -> u64 {
+        let table = worker_idle_ticks(acc, self.refresh);
+        match &self.meter {
+            Some(m) => {
+                let idle = m.timeouts().idle.as_nanos();
+                table.min((idle.div_ceil(self.refresh.as_nanos().max(1)) as u64).max(1))
+            }
+            None => table,
+        }
     }
 
     /// Cuts the flow records idle, or open for the active timeout, at
@@ -758,7 +766,7 @@ impl Accounts {
                 }
             }
         }
-        self.worker_idle_ticks = worker_idle_ticks(&acc, self.refresh);
+        self.worker_idle_ticks = self.idle_ticks(&acc);
         self.conversations.reserve(acc.max_entries);
         self.detector.reconfigure(acc.detection.clone());
         self.ledger.reconfigure(acc, self.refresh, self.tick);
