@@ -135,6 +135,8 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         records_tx: None,
         export_counts: None,
         publish_grid: None,
+        ahead: vec![false; n],
+        held: Vec::new(),
     };
     (workers, collector)
 }
@@ -235,6 +237,13 @@ pub struct CollectorLoop {
     /// (detection's and the history's; none: no such boundary) are
     /// detected at and published.
     publish_grid: Option<Option<u64>>,
+    /// Replay: per worker, whether it has handed over at a boundary of
+    /// capture time the others have not reached yet. What it hands over
+    /// next is held until they have, so that an interval's detection and
+    /// counts never take packets from past its end (the worker waits for
+    /// its spare shard meanwhile).
+    ahead: Vec<bool>,
+    held: Vec<(usize, Box<Shard>)>,
 }
 
 /// Flow records cut since the last batch, with the packets and bytes
@@ -358,18 +367,26 @@ impl CollectorLoop {
         let mut next_tick = Instant::now() + self.refresh;
         loop {
             match self.rx.recv_deadline(next_tick) {
-                Ok(Handoff::Shard { worker, mut shard }) => {
-                    self.accounts.merge(worker, &mut shard);
-                    if let Some(ret) = self.returns.get(worker) {
-                        // A stopped worker no longer takes spares back.
-                        let _ = ret.try_send(shard);
+                Ok(Handoff::Shard { worker, shard }) => {
+                    if self.ahead.get(worker).copied().unwrap_or(false) {
+                        // past a boundary the others have not reached:
+                        // counted after it (the worker waits for its
+                        // spare meanwhile)
+                        self.held.push((worker, shard));
+                    } else {
+                        self.merge_shard(worker, shard);
                     }
-                    self.send_records(RECORD_BATCH);
                 }
-                Ok(Handoff::Boundary { at_ns, .. }) => {
+                Ok(Handoff::Boundary { worker, at_ns }) => {
+                    if let Some(a) = self.ahead.get_mut(worker) {
+                        *a = true;
+                    }
                     let reached = self.boundaries.entry(at_ns).or_default();
                     *reached += 1;
                     let all = *reached == workers;
+                    if all {
+                        self.ahead.iter_mut().for_each(|a| *a = false);
+                    }
                     if all && !self.on_publish_grid(at_ns) {
                         // a boundary for flow export's timeouts alone
                         self.boundaries.remove(&at_ns);
@@ -388,6 +405,11 @@ impl CollectorLoop {
                         // everything up to at_ns is merged: a sample of
                         // the capture's time for the API's windows
                         self.at_boundary(at_ns);
+                    }
+                    if all {
+                        for (w, shard) in std::mem::take(&mut self.held) {
+                            self.merge_shard(w, shard);
+                        }
                     }
                 }
                 Ok(Handoff::Done { .. }) => {
@@ -459,6 +481,16 @@ impl CollectorLoop {
             self.point(end);
         }
         s
+    }
+
+    /// Merges worker `worker`'s shard and gives it back as its spare.
+    fn merge_shard(&mut self, worker: usize, mut shard: Box<Shard>) {
+        self.accounts.merge(worker, &mut shard);
+        if let Some(ret) = self.returns.get(worker) {
+            // A stopped worker no longer takes spares back.
+            let _ = ret.try_send(shard);
+        }
+        self.send_records(RECORD_BATCH);
     }
 
     /// Every worker has handed over up to `at_ns` of capture time.
