@@ -1222,3 +1222,45 @@ fn each_capture_interface_is_its_own_observation_domain() {
     }
     assert_eq!(got, want);
 }
+
+/// Flow export changes no other count: a replay with alert limits and
+/// scan detection gives the same exposition (but for the export's own
+/// metrics) and the same alert events with `--ipfix` as without, although
+/// the export makes the workers hand over every second of capture time.
+#[test]
+fn export_changes_nothing_else() {
+    let dir = TempDir::new("ipfix-same");
+    let pcap = capture(&dir);
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = format!("127.0.0.1:{}", sink.local_addr().unwrap().port());
+    let run = |log: &str, export: bool| {
+        let log = dir.path(log);
+        let mut args = vec![
+            "--workers",
+            "2",
+            "--alert-interval",
+            "10s",
+            "--alert-packets",
+            "5",
+            "--scan-hosts",
+            "50",
+            "--alert-log",
+            log.to_str().unwrap(),
+        ];
+        if export {
+            args.extend(["--ipfix", to.as_str()]);
+        }
+        let text = replay(&pcap, &args);
+        let events = std::fs::read_to_string(&log).unwrap();
+        let text: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.contains("ringflow_ipfix_"))
+            .collect();
+        (text.join("\n"), events)
+    };
+    let (plain, plain_events) = run("plain.jsonl", false);
+    let (exported, exported_events) = run("exported.jsonl", true);
+    assert!(!plain_events.is_empty(), "the limits raise alerts");
+    assert_eq!(exported_events, plain_events);
+    common::assert_same_exposition(&plain, &exported, "with and without --ipfix");
+}
