@@ -856,13 +856,22 @@ fn stop(c: &mut KillOnDrop) {
     c.0.wait().unwrap();
 }
 
-/// Per flow (source, destination, protocol, ports): packets and bytes of
-/// the records nfdump reads from `store`.
-fn nfdump_per_flow(nfdump: &Path, store: &Path) -> PerFlow<(IpAddr, IpAddr, u8, u16, u16)> {
+/// A flow as a live test keys it: the ingress interface nfdump shows
+/// (the capture interface's index), source, destination, protocol, ports.
+type LiveKey = (String, IpAddr, IpAddr, u8, u16, u16);
+
+/// Per flow: packets and bytes of the records nfdump reads from `store`.
+fn nfdump_per_flow(nfdump: &Path, store: &Path) -> PerFlow<LiveKey> {
     let out = Command::new(nfdump)
         .arg("-R")
         .arg(store)
-        .args(["-q", "-N", "-6", "-o", "fmt:%sa|%da|%pr|%sp|%dp|%pkt|%byt"])
+        .args([
+            "-q",
+            "-N",
+            "-6",
+            "-o",
+            "fmt:%in|%sa|%da|%pr|%sp|%dp|%pkt|%byt",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -873,96 +882,38 @@ fn nfdump_per_flow(nfdump: &Path, store: &Path) -> PerFlow<(IpAddr, IpAddr, u8, 
     let mut got = BTreeMap::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         let v: Vec<&str> = line.split('|').map(str::trim).collect();
-        if v.len() < 7 {
+        if v.len() < 8 {
             continue;
         }
-        let proto = match v[2] {
+        let proto = match v[3] {
             "TCP" => 6,
             "UDP" => 17,
             p => p.parse().unwrap_or(0),
         };
         let k = (
-            v[0].parse().unwrap(),
+            v[0].to_string(),
             v[1].parse().unwrap(),
+            v[2].parse().unwrap(),
             proto,
-            num(v[3]),
             num(v[4]),
+            num(v[5]),
         );
         let e: &mut (u64, u64) = got.entry(k).or_default();
-        e.0 += num::<u64>(v[5]);
-        e.1 += num::<u64>(v[6]);
+        e.0 += num::<u64>(v[6]);
+        e.1 += num::<u64>(v[7]);
     }
     got
 }
 
-/// Live capture on a veth pair with export to nfcapd in the capture's
-/// namespace: the generator's mix twice, 2.5 s apart (so the 1 s active
-/// timeout cuts records in between), then SIGTERM, which flushes every open flow.
-/// nfdump shows per flow exactly the packets sent and their IP bytes
-/// (each frame less its Ethernet header and VLAN tag); the records came
-/// from the capture interface's observation domain; ringflow counted as
-/// sent what nfcapd got, and nothing lost.
-#[test]
-#[ignore = "live: needs root for network namespaces, and nfdump"]
-fn live_capture_exports_exact_counts() {
-    use common::netns::{Capture, MIX, VethPair, serial};
-    let _g = serial();
-    let (nfcapd, nfdump) = (tool("nfcapd", "nfdump"), tool("nfdump", "nfdump"));
-    let v = VethPair::new("ipfix");
-    let dir = TempDir::new("ipfix-live");
-    let store = dir.path("nfcapd");
-    std::fs::create_dir_all(&store).unwrap();
-    let port = 4739u16.to_string();
-    let log = dir.path("nfcapd.log");
-    let mut collector = KillOnDrop(
-        v.in_ns(&v.rx, nfcapd.to_str().unwrap())
-            .args(["-b", "127.0.0.1", "-p", &port, "-t", "3600", "-v", "-w"])
-            .arg(&store)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let listening = wait_for(10, || {
-        let out = v
-            .in_ns(&v.rx, "ss")
-            .args(["-Hunl", &format!("sport = :{port}")])
-            .output()
-            .unwrap();
-        !out.stdout.is_empty()
-    });
-    assert!(listening, "nfcapd did not start");
-    let cap = Capture::start(
-        &v.rx,
-        &[
-            "--iface",
-            &v.rx_if,
-            "--workers",
-            "1",
-            "--ipfix",
-            &format!("127.0.0.1:{port}"),
-            "--ipfix-active-timeout",
-            "1s",
-        ],
-    );
-    let mut truth = v.send(&dir, &MIX);
-    std::thread::sleep(Duration::from_millis(2500));
-    truth.extend(v.send(&dir, &MIX));
-    let text = cap.stop();
-    stop(&mut collector);
-    let log = std::fs::read_to_string(&log).unwrap();
-    let ifindex = v.rx_sysfs("ifindex");
-    assert!(
-        log.contains(&format!("Observation domain {ifindex} ")),
-        "{log}"
-    );
-    assert!(log.contains("Sequence Errors: 0"), "{log}");
-
-    let mut want: PerFlow<(IpAddr, IpAddr, u8, u16, u16)> = BTreeMap::new();
-    for r in &truth {
+/// Adds what the generator says it sent (`rows`) through the capture
+/// interface of index `ifindex` to `want`: packets, and IP bytes (each
+/// frame less its Ethernet header and VLAN tag).
+fn sent_per_flow(rows: &[common::netns::TruthRow], ifindex: &str, want: &mut PerFlow<LiveKey>) {
+    for r in rows {
         let l2 = if r.vlan != 0 { 18 } else { 14 };
         let e = want
             .entry((
+                ifindex.to_string(),
                 r.src.parse().unwrap(),
                 r.dst.parse().unwrap(),
                 r.proto,
@@ -973,13 +924,85 @@ fn live_capture_exports_exact_counts() {
         e.0 += r.packets;
         e.1 += r.bytes - l2 * r.packets;
     }
+}
+
+/// nfcapd in the capturing namespace of `v` on 127.0.0.1:4739, storing in
+/// `store` and logging to `log`; returns once it listens.
+fn nfcapd_in(v: &common::netns::VethPair, store: &Path, log: &Path) -> KillOnDrop {
+    let nfcapd = tool("nfcapd", "nfdump");
+    std::fs::create_dir_all(store).unwrap();
+    let c = KillOnDrop(
+        v.in_ns(&v.rx, nfcapd.to_str().unwrap())
+            .args(["-b", "127.0.0.1", "-p", "4739", "-t", "3600", "-v", "-w"])
+            .arg(store)
+            .stdout(std::fs::File::create(log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let listening = wait_for(10, || {
+        let out = v
+            .in_ns(&v.rx, "ss")
+            .args(["-Hunl", "sport = :4739"])
+            .output()
+            .unwrap();
+        !out.stdout.is_empty()
+    });
+    assert!(listening, "nfcapd did not start");
+    c
+}
+
+/// Live capture on a veth pair with export to nfcapd in the capture's
+/// namespace: the generator's mix twice, 2.5 s apart (so the 1 s active
+/// timeout cuts records in between), then SIGTERM, which flushes every
+/// open flow. nfdump shows per flow exactly the packets sent and their IP
+/// bytes, with the capture interface as the ingress interface; the
+/// records came from its observation domain; ringflow counted as sent
+/// what nfcapd got, and nothing lost.
+#[test]
+#[ignore = "live: needs root for network namespaces, and nfdump"]
+fn live_capture_exports_exact_counts() {
+    use common::netns::{Capture, MIX, VethPair, serial};
+    let _g = serial();
+    let nfdump = tool("nfdump", "nfdump");
+    let v = VethPair::new("ipfix");
+    let dir = TempDir::new("ipfix-live");
+    let (store, log) = (dir.path("nfcapd"), dir.path("nfcapd.log"));
+    let mut collector = nfcapd_in(&v, &store, &log);
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "1",
+            "--ipfix",
+            "127.0.0.1:4739",
+            "--ipfix-active-timeout",
+            "1s",
+        ],
+    );
+    let mut truth = v.send(&dir, &MIX);
+    std::thread::sleep(Duration::from_millis(2500));
+    truth.extend(v.send(&dir, &MIX));
+    let text = cap.stop();
+    stop(&mut collector);
+    let log = std::fs::read_to_string(&log).unwrap();
+    let ifindex = v.rx_ifindex(&v.rx_if);
+    assert!(
+        log.contains(&format!("Observation domain {ifindex} ")),
+        "{log}"
+    );
+    assert!(log.contains("Sequence Errors: 0"), "{log}");
+    let mut want = BTreeMap::new();
+    sent_per_flow(&truth, &ifindex, &mut want);
     assert_eq!(want.len(), 800, "400 flows, both ways");
     let got = nfdump_per_flow(&nfdump, &store);
     assert_eq!(got.len(), want.len());
     for (k, w) in &want {
         assert_eq!(got.get(k), Some(w), "{k:?}");
     }
-    let c = format!("collector=\"udp://127.0.0.1:{port}\"");
+    let c = "collector=\"udp://127.0.0.1:4739\"";
     let sent = sample(
         &text,
         &format!("ringflow_ipfix_records_total{{{c},result=\"sent\"}}"),
@@ -1129,33 +1152,12 @@ fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
 fn each_capture_interface_is_its_own_observation_domain() {
     use common::netns::{Capture, MIX, VethPair, serial};
     let _g = serial();
-    let (nfcapd, nfdump) = (tool("nfcapd", "nfdump"), tool("nfdump", "nfdump"));
+    let nfdump = tool("nfdump", "nfdump");
     let v = VethPair::new("ipfix2");
     let (tx_b, rx_b) = v.add_link("b");
     let dir = TempDir::new("ipfix-two");
-    let store = dir.path("nfcapd");
-    std::fs::create_dir_all(&store).unwrap();
-    let port = "4739";
-    let log = dir.path("nfcapd.log");
-    let mut collector = KillOnDrop(
-        v.in_ns(&v.rx, nfcapd.to_str().unwrap())
-            .args(["-b", "127.0.0.1", "-p", port, "-t", "3600", "-v", "-w"])
-            .arg(&store)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    assert!(
-        wait_for(10, || !v
-            .in_ns(&v.rx, "ss")
-            .args(["-Hunl", &format!("sport = :{port}")])
-            .output()
-            .unwrap()
-            .stdout
-            .is_empty()),
-        "nfcapd did not start"
-    );
+    let (store, log) = (dir.path("nfcapd"), dir.path("nfcapd.log"));
+    let mut collector = nfcapd_in(&v, &store, &log);
     let cap = Capture::start(
         &v.rx,
         &[
@@ -1166,7 +1168,7 @@ fn each_capture_interface_is_its_own_observation_domain() {
             "--workers",
             "1",
             "--ipfix",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:4739",
         ],
     );
     let a = v.send(&dir, &MIX);
@@ -1178,49 +1180,11 @@ fn each_capture_interface_is_its_own_observation_domain() {
     for i in [&ia, &ib] {
         assert!(log.contains(&format!("Observation domain {i} ")), "{log}");
     }
-    let mut want: PerFlow<(String, IpAddr, IpAddr, u16, u16)> = BTreeMap::new();
-    for (rows, ifindex) in [(&a, &ia), (&b, &ib)] {
-        for r in rows {
-            let l2 = if r.vlan != 0 { 18 } else { 14 };
-            let e = want
-                .entry((
-                    ifindex.clone(),
-                    r.src.parse().unwrap(),
-                    r.dst.parse().unwrap(),
-                    r.src_port,
-                    r.dst_port,
-                ))
-                .or_default();
-            e.0 += r.packets;
-            e.1 += r.bytes - l2 * r.packets;
-        }
-    }
+    let mut want = BTreeMap::new();
+    sent_per_flow(&a, &ia, &mut want);
+    sent_per_flow(&b, &ib, &mut want);
     assert_eq!(want.len(), 1600, "the same 800 flows through each");
-    let out = Command::new(&nfdump)
-        .arg("-R")
-        .arg(&store)
-        .args(["-q", "-N", "-6", "-o", "fmt:%in|%sa|%da|%sp|%dp|%pkt|%byt"])
-        .output()
-        .unwrap();
-    let mut got: PerFlow<(String, IpAddr, IpAddr, u16, u16)> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
-        let f: Vec<&str> = line.split('|').map(str::trim).collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let e = got
-            .entry((
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
-                num(f[3]),
-                num(f[4]),
-            ))
-            .or_default();
-        e.0 += num::<u64>(f[5]);
-        e.1 += num::<u64>(f[6]);
-    }
-    assert_eq!(got, want);
+    assert_eq!(nfdump_per_flow(&nfdump, &store), want);
 }
 
 /// Flow export changes no other count: a replay with alert limits and

@@ -13,7 +13,7 @@
 //! and the exporter tries again.
 
 use crate::collector::RecordBatch;
-use crate::collector::export::{CollectorCounts, EndReason, ExportCounts, FlowRecord};
+use crate::collector::export::{CollectorCounts, ExportCounts, FlowRecord};
 use crate::config::export::{Destination, IpfixSettings, Transport};
 use crate::parse::PortKind;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -785,20 +785,10 @@ fn run(
     }
 }
 
-/// What a flow record's end reason is called (logs and tests).
-pub fn reason_name(r: EndReason) -> &'static str {
-    match r {
-        EndReason::Idle => "idle timeout",
-        EndReason::Active => "active timeout",
-        EndReason::Forced => "forced end",
-        EndReason::LackOfResources => "lack of resources",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collector::export::Observation;
+    use crate::collector::export::{EndReason, Observation};
     use crate::flow::FlowKey;
 
     fn record(v6: bool, i: u32) -> FlowRecord {
