@@ -395,7 +395,7 @@ pub struct AlertGroup {
 }
 
 /// TOML keys of [`AccountingArgs`].
-pub const ACCOUNTING_KEYS: [&str; 22] = [
+pub const ACCOUNTING_KEYS: [&str; 24] = [
     "local-networks",
     "monitor-subnets",
     "exclude-subnets",
@@ -404,7 +404,9 @@ pub const ACCOUNTING_KEYS: [&str; 22] = [
     "max-entries",
     "flow-window",
     "flow-idle",
+    "flow-table-idle",
     "compat",
+    "alert-history",
     "alert-interval",
     "alert-bytes",
     "alert-packets",

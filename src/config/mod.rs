@@ -647,6 +647,36 @@ mod tests {
         assert!(key("worker-priority = [1]").is_err());
     }
 
+    /// Every accounting flag has its key in the config file: the keys the
+    /// file's accounting table is read with are the flags' names (two were
+    /// missing, so `flow-table-idle` and `alert-history` could not be set
+    /// there although check-config printed them).
+    #[test]
+    fn every_accounting_flag_is_a_config_file_key() {
+        use clap::Args;
+        let cmd = AccountingArgs::augment_args(clap::Command::new("x"));
+        let mut flags: Vec<String> = cmd
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_string))
+            .collect();
+        // host groups are tables of the file alone
+        let mut keys: Vec<String> = ACCOUNTING_KEYS
+            .iter()
+            .filter(|k| **k != "alert-group")
+            .map(|k| k.to_string())
+            .collect();
+        flags.sort();
+        keys.sort();
+        assert_eq!(keys, flags);
+        let run = run_args_from_text(
+            std::path::Path::new("x.toml"),
+            "flow-table-idle = \"7s\"\nalert-history = 5\n",
+        )
+        .unwrap();
+        assert_eq!(run.accounting.flow_table_idle.as_deref(), Some("7s"));
+        assert_eq!(run.accounting.alert_history, Some(5));
+    }
+
     #[test]
     fn accounting_keys_are_read_from_the_file_and_flags_win() {
         let dir = std::env::temp_dir().join(format!("ringflow-cfg-{}", std::process::id()));
@@ -664,7 +694,7 @@ mod tests {
         let file = read_config_file(&path).unwrap();
         let a = &file.accounting;
         // every accounting key is a field, and each was read
-        assert_eq!(ACCOUNTING_KEYS.len(), 22);
+        assert_eq!(ACCOUNTING_KEYS.len(), 24);
         assert!(a.alert_interval.is_some() && a.alert_bytes.as_deref() == Some("1G"));
         assert!(a.alert_packets == Some(9) && a.alert_bps.as_deref() == Some("100000"));
         assert!(a.alert_pps == Some(8) && a.max_alerts == Some(3));
