@@ -1010,6 +1010,50 @@ mod tests {
         assert_eq!(c.messages.load(Relaxed), messages.len() as u64);
     }
 
+    /// A TCP collector that stops reading: once the kernel's buffers and
+    /// the exporter's 4 MiB are full, messages are dropped and counted,
+    /// never waited for; what is still unwritten after the last 5 s at the
+    /// end is counted as not exported. Every record is accounted for.
+    #[test]
+    fn a_collector_that_stops_reading_is_never_waited_for() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let settings = crate::config::export::IpfixArgs {
+            ipfix: vec![format!("tcp://127.0.0.1:{port}")],
+            ..Default::default()
+        }
+        .settings()
+        .unwrap()
+        .unwrap();
+        let counts = Arc::new(ExportCounts::new(&[settings.destinations[0].label()]));
+        let (tx, queue) = crossbeam_channel::bounded(64);
+        let c2 = counts.clone();
+        let exporter = std::thread::spawn(move || run(&settings, &queue, &c2, RETRY));
+        // accepted, and never read
+        let (_conn, _) = listener.accept().unwrap();
+        let started = Instant::now();
+        let total = 40 * 8192u64;
+        for _ in 0..40 {
+            tx.send(RecordBatch {
+                records: (0..8192).map(|i| record(false, i)).collect(),
+                overflow: (0, 0),
+            })
+            .unwrap();
+        }
+        drop(tx);
+        exporter.join().unwrap();
+        // the records alone are 25 MB: far more than the buffers take
+        assert!(started.elapsed() < Duration::from_secs(20));
+        let c = &counts.collectors[0];
+        let (sent, dropped, unsent) = (
+            c.sent.load(Relaxed),
+            c.dropped.load(Relaxed),
+            c.unreachable.load(Relaxed),
+        );
+        assert!(dropped > total / 2, "{sent} {dropped} {unsent}");
+        assert_eq!(sent + dropped + unsent, total, "{sent} {dropped} {unsent}");
+    }
+
     /// Over UDP the templates and the options record go first, again
     /// after at most 4096 messages, and again once the template refresh
     /// has passed; the options record counts the messages and records sent
