@@ -1237,5 +1237,10 @@ fn export_changes_nothing_else() {
     let (exported, exported_events) = run("exported.jsonl", true);
     assert!(!plain_events.is_empty(), "the limits raise alerts");
     assert_eq!(exported_events, plain_events);
-    common::assert_same_exposition(&plain, &exported, "with and without --ipfix");
+    // the same samples (active alerts are listed in the order they
+    // started, which within an interval follows the order flows were
+    // first merged)
+    let samples = |t: &str| common::parse_exposition(&common::without_run_specific(t));
+    assert_eq!(samples(&plain), samples(&exported));
+    assert!(samples(&plain).len() > 1000);
 }
