@@ -69,3 +69,41 @@ fn usage_errors_are_one_line_on_stderr_and_exit_2() {
         assert!(stderr.starts_with("ringflow: "), "{what}: {stderr}");
     }
 }
+
+/// What `check-config` prints is a config file that gives the same
+/// settings: every key it prints is one the file takes (two accounting
+/// keys once were not), flow export's among them.
+#[test]
+fn check_config_prints_a_config_file_that_reads_back_the_same() {
+    let dir = common::TempDir::new("cli-check-config");
+    let first = dir.path("first.toml");
+    std::fs::write(
+        &first,
+        "iface = [\"lo\"]\nflow-table-idle = \"7s\"\nalert-history = 50\n\
+         ipfix = [\"127.0.0.1:4739\", \"tcp://[::1]:4739\"]\nipfix-active-timeout = \"2m\"\n",
+    )
+    .unwrap();
+    let effective = |path: &std::path::Path| {
+        let out = run(&["check-config", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        // the first line names the file
+        text.lines().skip(1).collect::<Vec<_>>().join("\n")
+    };
+    let printed = effective(&first);
+    for key in [
+        "flow-table-idle = \"7s\"",
+        "alert-history = 50",
+        "ipfix = [\"udp://127.0.0.1:4739\", \"tcp://[::1]:4739\"]",
+        "ipfix-active-timeout = \"120s\"",
+    ] {
+        assert!(printed.contains(key), "{key} in {printed}");
+    }
+    let second = dir.path("second.toml");
+    std::fs::write(&second, &printed).unwrap();
+    assert_eq!(effective(&second), printed);
+}
