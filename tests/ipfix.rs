@@ -952,8 +952,8 @@ fn nfcapd_in(v: &common::netns::VethPair, store: &Path, log: &Path) -> KillOnDro
     c
 }
 
-/// Live capture on a veth pair with export to nfcapd in the capture's
-/// namespace: the generator's mix twice, 2.5 s apart (so the 1 s active
+/// Live capture (AF_PACKET, and AF_XDP below) on a veth pair with export
+/// to nfcapd in the capture's namespace: the generator's mix twice, 2.5 s apart (so the 1 s active
 /// timeout cuts records in between), then SIGTERM, which flushes every
 /// open flow. nfdump shows per flow exactly the packets sent and their IP
 /// bytes, with the capture interface as the ingress interface; the
@@ -961,7 +961,18 @@ fn nfcapd_in(v: &common::netns::VethPair, store: &Path, log: &Path) -> KillOnDro
 /// what nfcapd got, and nothing lost.
 #[test]
 #[ignore = "live: needs root for network namespaces, and nfdump"]
-fn live_capture_exports_exact_counts() {
+fn live_af_packet_capture_exports_exact_counts() {
+    live_capture_exports_exact_counts("af-packet");
+}
+
+/// The same with AF_XDP.
+#[test]
+#[ignore = "live: needs root for network namespaces, and nfdump"]
+fn live_af_xdp_capture_exports_exact_counts() {
+    live_capture_exports_exact_counts("af-xdp");
+}
+
+fn live_capture_exports_exact_counts(backend: &str) {
     use common::netns::{Capture, MIX, VethPair, serial};
     let _g = serial();
     let nfdump = tool("nfdump", "nfdump");
@@ -974,6 +985,8 @@ fn live_capture_exports_exact_counts() {
         &[
             "--iface",
             &v.rx_if,
+            "--backend",
+            backend,
             "--workers",
             "1",
             "--ipfix",
