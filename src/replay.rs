@@ -145,7 +145,9 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         .map_err(ReplayError::Config)?,
         capture_clock: true,
         // one observation domain (1) and no interface
-        export: ipfix.as_ref().map(|s| (flow_timeouts(s), Vec::new())),
+        export: ipfix
+            .as_ref()
+            .map(|s| (flow_timeouts(s), std::sync::Arc::default())),
     };
     // settings first, like the accounting ones: a bad web config stops
     // the replay before any file is read

@@ -92,7 +92,7 @@ fn run(export: bool) {
                     active: Duration::from_secs(1),
                     idle: Duration::from_secs(15),
                 },
-                Vec::new(),
+                Default::default(),
             )
         }),
     };

@@ -1257,3 +1257,56 @@ fn export_changes_nothing_else() {
     assert_eq!(samples(&plain), samples(&exported));
     assert!(samples(&plain).len() > 1000);
 }
+
+/// The capture interface is deleted and created again (a new index)
+/// while ringflow exports: the records of what came after name the new
+/// index as their ingress interface (and domain), and every flow's
+/// records add up to what was sent through both.
+#[test]
+#[ignore = "live: needs root for network namespaces, and nfdump"]
+fn an_interface_created_again_is_named_by_its_new_index() {
+    use common::netns::{Capture, VethPair, gone_and_back, serial};
+    let _g = serial();
+    let nfdump = tool("nfdump", "nfdump");
+    let v = VethPair::new("ipfix3");
+    let dir = TempDir::new("ipfix-again");
+    let (store, log) = (dir.path("nfcapd"), dir.path("nfcapd.log"));
+    let mut collector = nfcapd_in(&v, &store, &log);
+    let before = v.rx_ifindex(&v.rx_if);
+    let cap = Capture::start(
+        &v.rx,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "1",
+            "--ipfix",
+            "127.0.0.1:4739",
+        ],
+    );
+    let (_, truth) = gone_and_back(&v, &dir, cap, |_| {}, |_| {});
+    stop(&mut collector);
+    let after = v.rx_ifindex(&v.rx_if);
+    assert_ne!(before, after);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("Sequence Errors: 0"), "{log}");
+    let got = nfdump_per_flow(&nfdump, &store);
+    assert!(
+        got.keys().any(|k| k.0 == after),
+        "records under the new index"
+    );
+    assert!(got.keys().all(|k| k.0 == before || k.0 == after));
+    // per flow, whichever index its records came under
+    let strip = |m: &PerFlow<LiveKey>| {
+        let mut out: PerFlow<(IpAddr, IpAddr, u8, u16, u16)> = BTreeMap::new();
+        for (k, v) in m {
+            let e = out.entry((k.1, k.2, k.3, k.4, k.5)).or_default();
+            e.0 += v.0;
+            e.1 += v.1;
+        }
+        out
+    };
+    let mut want = BTreeMap::new();
+    sent_per_flow(&truth, &before, &mut want);
+    assert_eq!(strip(&got), strip(&want));
+}

@@ -127,6 +127,9 @@ pub fn frame<'a>(link: LinkType, iface: u8, p: &RingPacket<'a>) -> Frame<'a> {
 /// again when the interface comes back.
 pub struct QueueRing {
     pub iface: Iface,
+    /// The capture interfaces' indexes by number, for flow export: a new
+    /// index goes there when the interface comes back.
+    pub indexes: Arc<Vec<std::sync::atomic::AtomicU32>>,
     pub prog: Arc<Vec<libc::sock_filter>>,
     /// None while the interface is gone.
     pub ring: Option<RxRing>,
@@ -250,6 +253,7 @@ fn reopen(s: &mut QueueRing, socket: &SocketConfig, worker: usize) {
                     iface.name
                 );
             }
+            super::new_index(&s.indexes, s.iface.number, s.iface.ifindex, iface.ifindex);
             s.iface = Iface {
                 number: s.iface.number,
                 ..iface

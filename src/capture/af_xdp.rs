@@ -323,6 +323,8 @@ pub struct QueueSocket {
     pub iface: String,
     /// The interface's number among the capture interfaces.
     pub iface_number: u8,
+    /// The capture interfaces' indexes by number, for flow export.
+    pub indexes: Arc<Vec<std::sync::atomic::AtomicU32>>,
     pub queue: u32,
     pub cfg: XdpConfig,
     pub attachment: std::sync::Arc<SharedAttachment>,
@@ -356,6 +358,12 @@ impl QueueSocket {
         // the counts so far stay; the new socket's statistics start at 0
         self.take_stats();
         self.sock = sock;
+        super::new_index(
+            &self.indexes,
+            self.iface_number,
+            self.ifindex,
+            iface.ifindex,
+        );
         self.ifindex = iface.ifindex;
         self.last = XdpStats::default();
         Ok(true)

@@ -157,6 +157,16 @@ pub struct Iface {
 /// capture interface and those after it share it.
 pub const MAX_IFACE_NUMBER: u8 = 15;
 
+/// Interface number `number` came back as index `now` (it was `was`):
+/// the table of indexes by number says so, unless its entry stands for
+/// several interfaces (then it is 0, none in particular).
+pub fn new_index(indexes: &[std::sync::atomic::AtomicU32], number: u8, was: u32, now: u32) {
+    use std::sync::atomic::Ordering::Relaxed;
+    if let Some(i) = indexes.get(usize::from(number)) {
+        let _ = i.compare_exchange(was, now, Relaxed, Relaxed);
+    }
+}
+
 impl Iface {
     /// Looks `name` up; None if it does not exist (now).
     pub fn lookup(name: &str) -> Option<Iface> {

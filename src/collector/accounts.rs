@@ -2,7 +2,7 @@
 //! it: totals, the conversations, and the ledger of entries and hosts.
 
 use super::conversations::{Conversation, NO_SERIES, Opener, series_key};
-use super::export::{Meter, Observation, Timeouts};
+use super::export::{IfaceIndexes, Meter, Timeouts};
 use super::ledger::{Ledger, Untracked};
 use super::snapshot::{Count, SeriesKey, Snapshot, batch_row};
 use crate::config::Accounting;
@@ -282,7 +282,7 @@ impl Accounts {
     /// observed by capture interface number: a flow leaves its
     /// worker's table once idle for the idle timeout, if that is sooner
     /// than `--flow-table-idle`.
-    pub fn export_flows(&mut self, timeouts: Timeouts, observed: Vec<Observation>) {
+    pub fn export_flows(&mut self, timeouts: Timeouts, observed: IfaceIndexes) {
         self.meter = Some(Meter::new(timeouts, observed));
         self.worker_idle_ticks = self.idle_ticks(&self.ledger.acc);
     }

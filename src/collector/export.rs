@@ -115,6 +115,11 @@ pub struct FlowRecord {
     pub macs: [u8; 12],
 }
 
+/// The index of each capture interface by its number, shared by the
+/// capture loops (which write a new one when an interface comes back)
+/// and the meter (which names it in records).
+pub type IfaceIndexes = std::sync::Arc<Vec<std::sync::atomic::AtomicU32>>;
+
 /// Where a worker's flows were observed: the IPFIX observation domain
 /// and the interface index its records carry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -170,10 +175,12 @@ struct WorkerRecords {
 /// cut and not yet taken.
 pub struct Meter {
     timeouts: Timeouts,
-    /// Where flows were observed, by capture interface number
-    /// ([`FlowKey::iface`]); a number missing here: domain 1, no
-    /// interface (a replay).
-    observed: Vec<Observation>,
+    /// The capture interfaces' indexes, by interface number
+    /// ([`FlowKey::iface`]): each is the observation domain and ingress
+    /// interface of its flows (0: no domain in particular); a number
+    /// missing here: domain 1, no interface (a replay). The capture loops
+    /// update an index when an interface comes back with a new one.
+    observed: IfaceIndexes,
     workers: Vec<Option<WorkerRecords>>,
     records: Vec<FlowRecord>,
     /// Packets and IP-layer bytes that found a table full (in no record;
@@ -188,7 +195,7 @@ fn id(f: usize, s: u32) -> u32 {
 }
 
 impl Meter {
-    pub fn new(timeouts: Timeouts, observed: Vec<Observation>) -> Meter {
+    pub fn new(timeouts: Timeouts, observed: IfaceIndexes) -> Meter {
         Meter {
             timeouts,
             observed,
@@ -466,14 +473,20 @@ fn live_slots(bits: &[u64]) -> Vec<usize> {
 }
 
 /// Where the flow of `key` was observed.
-fn observed(table: &[Observation], key: &FlowKey) -> Observation {
-    table
-        .get(usize::from(key.iface()))
-        .copied()
-        .unwrap_or(Observation {
+fn observed(table: &IfaceIndexes, key: &FlowKey) -> Observation {
+    match table.get(usize::from(key.iface())) {
+        Some(i) => {
+            let i = i.load(Relaxed);
+            Observation {
+                domain: i,
+                ifindex: i,
+            }
+        }
+        None => Observation {
             domain: 1,
             ifindex: 0,
-        })
+        },
+    }
 }
 
 /// Makes the record of `o` and opens the next where it ended.

@@ -24,7 +24,7 @@ use crate::detect::deliver::Deliveries;
 use crate::flow::FlowTables;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use export::{ExportCounts, FlowRecord, Observation, Timeouts};
+use export::{ExportCounts, FlowRecord, IfaceIndexes, Timeouts};
 use history::{History, Point};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +50,7 @@ pub struct PipelineConfig {
     /// Flow export: the timeouts that cut records, and where flows are
     /// observed by capture interface number (a number missing here:
     /// domain 1, no interface, as in a replay).
-    pub export: Option<(Timeouts, Vec<Observation>)>,
+    pub export: Option<(Timeouts, IfaceIndexes)>,
 }
 
 impl Default for PipelineConfig {

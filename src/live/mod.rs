@@ -96,6 +96,7 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
             let ring = af_packet::open_ring(i, prog, &s.socket)?;
             queues.push(af_packet::QueueRing {
                 iface: i.clone(),
+                indexes: s.iface_indexes(),
                 prog: prog.clone(),
                 ring: Some(ring),
                 counters: stats.socket(&i.name, w),
@@ -158,6 +159,7 @@ fn open_af_xdp(
             per_worker[w].push(af_xdp::QueueSocket {
                 iface: i.name.clone(),
                 iface_number: i.number,
+                indexes: s.iface_indexes(),
                 queue: q,
                 cfg: cfg.clone(),
                 attachment: attachment.clone(),

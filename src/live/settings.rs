@@ -7,7 +7,7 @@ use crate::capture::af_packet::SocketConfig;
 use crate::capture::af_xdp::{self, XdpConfig};
 use crate::capture::{Iface, MAX_IFACE_NUMBER};
 use crate::collector::PipelineConfig;
-use crate::collector::export::Observation;
+
 use crate::config::{Backend, Direction, RunArgs, defaults, parse_cpu_list, parse_duration};
 use crate::sys::xdp::XskParams;
 use crate::sys::{self, af_packet::RingParams};
@@ -452,17 +452,20 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     // ingress interface of its records; the 16th and later interfaces
     // share a number, and their records carry domain 0 (none in
     // particular)
-    let mut observed: Vec<Observation> = ifaces
+    let mut observed: Vec<u32> = ifaces
         .iter()
         .take(usize::from(MAX_IFACE_NUMBER) + 1)
-        .map(|i| Observation {
-            domain: i.ifindex,
-            ifindex: i.ifindex,
-        })
+        .map(|i| i.ifindex)
         .collect();
     if ifaces.len() > usize::from(MAX_IFACE_NUMBER) + 1 {
-        observed[usize::from(MAX_IFACE_NUMBER)] = Observation::default();
+        observed[usize::from(MAX_IFACE_NUMBER)] = 0;
     }
+    let observed = std::sync::Arc::new(
+        observed
+            .into_iter()
+            .map(std::sync::atomic::AtomicU32::new)
+            .collect::<Vec<_>>(),
+    );
     let export = ipfix
         .as_ref()
         .map(|s| (crate::replay::flow_timeouts(s), observed));
@@ -528,6 +531,16 @@ impl LiveSettings {
     }
 
     /// The effective settings as TOML lines, defaults applied.
+    /// The capture interfaces' indexes by number that flow export names
+    /// in its records (an empty table without export).
+    pub fn iface_indexes(&self) -> crate::collector::export::IfaceIndexes {
+        self.pipeline
+            .export
+            .as_ref()
+            .map(|(_, i)| i.clone())
+            .unwrap_or_default()
+    }
+
     pub fn describe(&self) -> String {
         let list = |v: Vec<String>| {
             let q: Vec<String> = v.iter().map(|x| format!("\"{x}\"")).collect();
