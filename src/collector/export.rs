@@ -296,13 +296,7 @@ impl Meter {
         o.flags |= flags;
         if o.end_ms - o.start_ms >= active_ms && o.packets > 0 {
             let macs = view.first(f, s).3;
-            let r = cut(
-                o,
-                *key,
-                macs,
-                EndReason::Active,
-                observed(&self.observed, key),
-            );
+            let r = cut(o, (*key, macs), EndReason::Active, &self.observed);
             self.records.push(r);
         }
     }
@@ -313,9 +307,7 @@ impl Meter {
         if let Some(Some(w)) = self.workers.get_mut(worker)
             && w.open[f].get(s as usize).is_some_and(|o| o.state != EMPTY)
         {
-            let key = view.read(f, s).0;
-            let macs = view.first(f, s).3;
-            w.leaving.insert(id(f, s), (key, macs));
+            w.leaving.insert(id(f, s), flow_of(view, f, s));
         }
     }
 
@@ -339,15 +331,14 @@ impl Meter {
         };
         if o.state == OPEN
             && o.packets > 0
-            && let Some((key, macs)) = left
+            && let Some(flow) = left
         {
             let why = if pressed {
                 EndReason::LackOfResources
             } else {
                 EndReason::Idle
             };
-            let r = cut(o, key, macs, why, observed(&self.observed, &key));
-            self.records.push(r);
+            self.records.push(cut(o, flow, why, &self.observed));
         }
         *o = Open::default();
         set_bit(&mut w.live[f], s, false);
@@ -388,15 +379,13 @@ impl Meter {
                     continue;
                 }
                 if o.packets > 0 {
-                    let key = view.read(f, s as u32).0;
-                    let macs = view.first(f, s as u32).3;
                     let why = if idle {
                         EndReason::Idle
                     } else {
                         EndReason::Active
                     };
-                    let r = cut(o, key, macs, why, observed(&self.observed, &key));
-                    self.records.push(r);
+                    let flow = flow_of(view, f, s as u32);
+                    self.records.push(cut(o, flow, why, &self.observed));
                 }
                 if idle {
                     o.state = CLOSED;
@@ -418,16 +407,9 @@ impl Meter {
                     continue;
                 };
                 if o.state == OPEN && o.packets > 0 {
-                    let key = view.read(f, s as u32).0;
-                    let macs = view.first(f, s as u32).3;
-                    let r = cut(
-                        o,
-                        key,
-                        macs,
-                        EndReason::Forced,
-                        observed(&self.observed, &key),
-                    );
-                    self.records.push(r);
+                    let flow = flow_of(view, f, s as u32);
+                    self.records
+                        .push(cut(o, flow, EndReason::Forced, &self.observed));
                 }
                 *o = Open::default();
             }
@@ -435,20 +417,27 @@ impl Meter {
         }
     }
 
-    /// Records cut since the last call: they leave into `out`.
-    pub fn take(&mut self, out: &mut Vec<FlowRecord>) {
-        out.append(&mut self.records);
-    }
-
-    /// Records waiting to be taken.
+    /// Records waiting for [`batch`](Self::batch).
     pub fn waiting(&self) -> usize {
         self.records.len()
     }
 
-    /// Packets and bytes that found a table full since the start.
-    pub fn overflow_totals(&self) -> (u64, u64) {
-        self.overflow
+    /// The records cut since the last batch, with the packets and IP
+    /// bytes that found a table full since the start.
+    pub fn batch(&mut self) -> RecordBatch {
+        RecordBatch {
+            records: std::mem::take(&mut self.records),
+            overflow: self.overflow,
+        }
     }
+}
+
+/// What the collector hands the exporter: flow records cut since the last
+/// batch, with the packets and IP bytes that found a table full since the
+/// start.
+pub struct RecordBatch {
+    pub records: Vec<FlowRecord>,
+    pub overflow: (u64, u64),
 }
 
 fn set_bit(bits: &mut [u64], s: u32, on: bool) {
@@ -473,7 +462,7 @@ fn live_slots(bits: &[u64]) -> Vec<usize> {
 }
 
 /// Where the flow of `key` was observed.
-fn observed(table: &IfaceIndexes, key: &FlowKey) -> Observation {
+fn observation_of(table: &IfaceIndexes, key: &FlowKey) -> Observation {
     match table.get(usize::from(key.iface())) {
         Some(i) => {
             let i = i.load(Relaxed);
@@ -489,8 +478,20 @@ fn observed(table: &IfaceIndexes, key: &FlowKey) -> Observation {
     }
 }
 
-/// Makes the record of `o` and opens the next where it ended.
-fn cut(o: &mut Open, key: FlowKey, macs: [u8; 12], why: EndReason, at: Observation) -> FlowRecord {
+/// The key and first-packet MACs of the flow in slot `s` of family `f`.
+fn flow_of(view: &TablesView, f: usize, s: u32) -> (FlowKey, [u8; 12]) {
+    (view.read(f, s).0, view.first(f, s).3)
+}
+
+/// Makes the record of `o`, the flow `key` seen on the interface
+/// `observed` says, and opens the next where it ended.
+fn cut(
+    o: &mut Open,
+    (key, macs): (FlowKey, [u8; 12]),
+    why: EndReason,
+    observed: &IfaceIndexes,
+) -> FlowRecord {
+    let at = observation_of(observed, &key);
     let r = FlowRecord {
         key,
         packets: o.packets,

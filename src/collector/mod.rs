@@ -24,7 +24,8 @@ use crate::detect::deliver::Deliveries;
 use crate::flow::FlowTables;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use export::{ExportCounts, FlowRecord, IfaceIndexes, Timeouts};
+pub use export::RecordBatch;
+use export::{ExportCounts, IfaceIndexes, Timeouts};
 use history::{History, Point};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,7 +135,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         capture_now: 0,
         records_tx: None,
         export_counts: None,
-        publish_grid: None,
+        publish: Publish::Every,
         ahead: vec![false; n],
         held: Vec::new(),
     };
@@ -232,11 +233,9 @@ pub struct CollectorLoop {
     records_tx: Option<Sender<RecordBatch>>,
     /// What became of the records, per collector.
     export_counts: Option<Arc<ExportCounts>>,
-    /// Replay with flow export: the boundaries of capture time come every
-    /// second for the export's timeouts, and only those on this grid
-    /// (detection's and the history's; none: no such boundary) are
-    /// detected at and published.
-    publish_grid: Option<Option<u64>>,
+    /// Replay: the boundaries of capture time at which alert limits are
+    /// evaluated and the counts published.
+    publish: Publish,
     /// Replay: per worker, whether it has handed over at a boundary of
     /// capture time the others have not reached yet. What it hands over
     /// next is held until they have, so that an interval's detection and
@@ -246,11 +245,14 @@ pub struct CollectorLoop {
     held: Vec<(usize, Box<Shard>)>,
 }
 
-/// Flow records cut since the last batch, with the packets and bytes
-/// that found a table full since the start.
-pub struct RecordBatch {
-    pub records: Vec<FlowRecord>,
-    pub overflow: (u64, u64),
+/// Which boundaries of capture time a replay evaluates alert limits and
+/// publishes at: every one, or, when flow export adds a boundary every
+/// second, those on detection's and the history's grid (none without
+/// such a grid).
+enum Publish {
+    Every,
+    OnGrid(u64),
+    Never,
 }
 
 /// Batches of records the exporter may fall behind by before the
@@ -292,15 +294,7 @@ impl CollectorLoop {
     /// and the history's, if any) for flow export; only those on `grid`
     /// are detected at and published.
     pub fn publish_on(&mut self, grid: Option<u64>) {
-        self.publish_grid = Some(grid);
-    }
-
-    fn on_publish_grid(&self, at_ns: u64) -> bool {
-        match self.publish_grid {
-            None => true,
-            Some(None) => false,
-            Some(Some(g)) => at_ns.is_multiple_of(g),
-        }
+        self.publish = grid.map_or(Publish::Never, Publish::OnGrid);
     }
 
     fn records_unsent(&self, n: usize) {
@@ -320,13 +314,7 @@ impl CollectorLoop {
         if m.waiting() < at_least.max(1) {
             return;
         }
-        let mut records = Vec::with_capacity(m.waiting());
-        m.take(&mut records);
-        let batch = RecordBatch {
-            records,
-            overflow: m.overflow_totals(),
-        };
-        if let Err(crossbeam_channel::TrySendError::Full(b)) = tx.try_send(batch) {
+        if let Err(crossbeam_channel::TrySendError::Full(b)) = tx.try_send(m.batch()) {
             self.records_unsent(b.records.len());
         }
     }
@@ -383,30 +371,10 @@ impl CollectorLoop {
                     }
                     let reached = self.boundaries.entry(at_ns).or_default();
                     *reached += 1;
-                    let all = *reached == workers;
-                    if all {
+                    if *reached == workers {
+                        self.boundaries.remove(&at_ns);
                         self.ahead.iter_mut().for_each(|a| *a = false);
-                    }
-                    if all && !self.on_publish_grid(at_ns) {
-                        // a boundary for flow export's timeouts alone
-                        self.boundaries.remove(&at_ns);
-                        let seen = self.accounts.last_packet_ns().unwrap_or(at_ns);
-                        self.accounts.scan_export(at_ns.min(seen));
-                        self.send_records(1);
-                    } else if all {
-                        self.boundaries.remove(&at_ns);
-                        self.accounts.detect(at_ns);
-                        self.send_alerts();
-                        // capture time is known up to its latest packet:
-                        // the last boundary lies past it, on the grid
-                        let seen = self.accounts.last_packet_ns().unwrap_or(at_ns);
-                        self.accounts.scan_export(at_ns.min(seen));
-                        self.send_records(1);
-                        // everything up to at_ns is merged: a sample of
-                        // the capture's time for the API's windows
-                        self.at_boundary(at_ns);
-                    }
-                    if all {
+                        self.all_reached(at_ns);
                         for (w, shard) in std::mem::take(&mut self.held) {
                             self.merge_shard(w, shard);
                         }
@@ -453,12 +421,7 @@ impl CollectorLoop {
         // for none: the last batch may wait for room
         self.accounts.flush_export();
         if let (Some(tx), Some(m)) = (self.records_tx.take(), self.accounts.meter()) {
-            let mut records = Vec::new();
-            m.take(&mut records);
-            let batch = RecordBatch {
-                records,
-                overflow: m.overflow_totals(),
-            };
+            let batch = m.batch();
             let n = batch.records.len();
             if tx.send_timeout(batch, Duration::from_secs(5)).is_err() {
                 self.records_unsent(n);
@@ -493,7 +456,32 @@ impl CollectorLoop {
         self.send_records(RECORD_BATCH);
     }
 
-    /// Every worker has handed over up to `at_ns` of capture time.
+    /// Every worker has handed over up to `at_ns` of capture time: flow
+    /// export's timeouts are checked, and on detection's and the
+    /// history's grid the alert limits are evaluated and the counts
+    /// published.
+    fn all_reached(&mut self, at_ns: u64) {
+        // capture time is known up to its latest packet: the last boundary
+        // lies past it, on the grid
+        let seen = self.accounts.last_packet_ns().unwrap_or(at_ns);
+        self.accounts.scan_export(at_ns.min(seen));
+        self.send_records(1);
+        let on_grid = match self.publish {
+            Publish::Every => true,
+            Publish::OnGrid(g) => at_ns.is_multiple_of(g),
+            Publish::Never => false,
+        };
+        if on_grid {
+            self.accounts.detect(at_ns);
+            self.send_alerts();
+            // everything up to at_ns is merged: a sample of the capture's
+            // time for the API's windows
+            self.at_boundary(at_ns);
+        }
+    }
+
+    /// Every worker has handed over up to `at_ns` of capture time, a
+    /// boundary of detection's or the history's grid.
     fn at_boundary(&mut self, at_ns: u64) {
         if self.capture_now == 0 {
             // nothing was counted before the first packet
