@@ -164,11 +164,11 @@ struct WorkerRecords {
     /// A bit per slot, set while its record is open: the scans look at
     /// those alone, so they cost the open flows, not the table's size.
     live: [Vec<u64>; 2],
+    /// When the timeouts were last checked (ms).
+    scanned_ms: u64,
     /// The key and MACs of slots asked to be freed: by the time the
     /// collector learns one was freed, the worker may have reused it.
     leaving: HashMap<u32, (FlowKey, [u8; 12])>,
-    /// When the idle scan last ran (ms).
-    scanned_ms: u64,
 }
 
 /// The meter: a record per flow in the workers' tables, and the records
@@ -218,8 +218,8 @@ impl Meter {
         self.workers[worker] = Some(WorkerRecords {
             open: capacity.map(|n| HugeBuf::new(n, Open::default())),
             live: capacity.map(|n| vec![0; n.div_ceil(64)]),
-            leaving: HashMap::new(),
             scanned_ms: 0,
+            leaving: HashMap::new(),
         });
     }
 
@@ -351,17 +351,20 @@ impl Meter {
     }
 
     /// Cuts the records of worker `worker`'s flows that at `now_ms` (the
-    /// clock live, the capture's time in a replay) have been idle for the
-    /// idle timeout, or open for the active timeout, at most once a
-    /// second of that time. (A read cuts a record that has lasted the
-    /// active timeout too; this finds those that counted nothing since.)
+    /// clock at a refresh live, a boundary of capture time in a replay,
+    /// which comes every second of it) have been idle for the idle
+    /// timeout, or open for the active timeout; at most every
+    /// [`SCAN_EVERY_MS`], so a short `--refresh` does not scan more. (A
+    /// read cuts a record that has lasted the active timeout too; this
+    /// finds those that counted nothing since.) It looks at the open
+    /// records alone.
     pub fn scan(&mut self, worker: usize, view: &TablesView, now_ms: u64) {
         let idle_ms = self.timeouts.idle.as_millis() as u64;
         let active_ms = self.timeouts.active.as_millis() as u64;
         let Some(Some(w)) = self.workers.get_mut(worker) else {
             return;
         };
-        if now_ms < w.scanned_ms + 1000 {
+        if now_ms < w.scanned_ms + SCAN_EVERY_MS {
             return;
         }
         w.scanned_ms = now_ms;
@@ -439,6 +442,11 @@ pub struct RecordBatch {
     pub records: Vec<FlowRecord>,
     pub overflow: (u64, u64),
 }
+
+/// The timeouts are checked at most this often. Half a second, so that
+/// refreshes of a second (whose ticks come a little early or late) and a
+/// replay's boundaries a second of capture time apart each scan.
+const SCAN_EVERY_MS: u64 = 500;
 
 fn set_bit(bits: &mut [u64], s: u32, on: bool) {
     if let Some(w) = bits.get_mut(s as usize / 64) {
