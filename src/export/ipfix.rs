@@ -453,77 +453,84 @@ impl Collector<'_> {
         }
     }
 
-    /// Sends one message of `n` records (`stats` counts it). Returns
-    /// false when the collector went down.
-    fn send(&mut self, msg: &[u8], n: usize, domain: u32) -> bool {
-        let d = self.domains.entry(domain).or_default();
-        d.since_templates += 1;
-        let result = match &mut self.conn {
-            Conn::Down(_) => {
-                self.counts.unreachable.fetch_add(n as u64, Relaxed);
-                d.stats.not_sent += n as u64;
-                return false;
-            }
+    /// Sends one message of `n` flow records and counts what became of
+    /// it.
+    fn send(&mut self, msg: &[u8], n: usize, domain: u32) {
+        /// What became of a message.
+        enum Fate {
+            /// Handed to the kernel (UDP).
+            Sent,
+            /// Waiting in the connection's buffer (TCP).
+            Queued,
+            /// The socket's buffer was full.
+            Dropped,
+            /// An ICMP port unreachable came back for an earlier datagram.
+            Refused,
+            /// The collector is down, or went down with this message.
+            Lost(Option<std::io::Error>),
+        }
+        let fate = match &mut self.conn {
+            Conn::Down(_) => Fate::Lost(None),
             Conn::Udp(s) => match s.send(msg) {
-                Ok(_) => {
-                    self.counts.up.store(true, Relaxed);
-                    self.counts.sent.fetch_add(n as u64, Relaxed);
-                    self.counts.messages.fetch_add(1, Relaxed);
-                    d.stats.messages += 1;
-                    d.stats.records += n as u64;
-                    d.stats.octets += msg.len() as u64;
-                    Ok(())
-                }
+                Ok(_) => Fate::Sent,
                 Err(e)
                     if e.kind() == ErrorKind::WouldBlock
                         || e.raw_os_error() == Some(libc::ENOBUFS) =>
                 {
-                    self.counts.dropped.fetch_add(n as u64, Relaxed);
-                    d.stats.not_sent += n as u64;
-                    Ok(())
+                    Fate::Dropped
                 }
-                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                    // an ICMP port unreachable for an earlier datagram:
-                    // nobody listens there now; the socket stays, and the
-                    // next datagram goes out
-                    self.counts.unreachable.fetch_add(n as u64, Relaxed);
-                    self.counts.up.store(false, Relaxed);
-                    d.stats.not_sent += n as u64;
-                    if !self.refused_said {
-                        self.refused_said = true;
-                        crate::log!(
-                            "ringflow: IPFIX collector {}: nobody listens (ICMP port unreachable); records refused are counted as not exported",
-                            self.dest.label()
-                        );
-                    }
-                    return true;
-                }
-                Err(e) => {
-                    self.counts.unreachable.fetch_add(n as u64, Relaxed);
-                    d.stats.not_sent += n as u64;
-                    Err(e)
-                }
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => Fate::Refused,
+                Err(e) => Fate::Lost(Some(e)),
             },
-            Conn::Tcp(_, out, queued) => {
-                if out.len() + msg.len() > TCP_BUFFER {
-                    self.counts.dropped.fetch_add(n as u64, Relaxed);
-                    d.stats.not_sent += n as u64;
-                } else {
-                    out.extend_from_slice(msg);
-                    queued.push_back((msg.len(), n));
-                    d.stats.messages += 1;
-                    d.stats.records += n as u64;
-                    d.stats.octets += msg.len() as u64;
-                }
-                Ok(())
+            Conn::Tcp(_, out, queued) if out.len() + msg.len() <= TCP_BUFFER => {
+                out.extend_from_slice(msg);
+                queued.push_back((msg.len(), n));
+                Fate::Queued
             }
+            Conn::Tcp(..) => Fate::Dropped,
         };
-        match result {
-            Ok(()) => self.write_out(),
-            Err(e) => {
-                self.down(format!("{e}"));
-                false
+        let (c, n64) = (self.counts, n as u64);
+        let d = self.domains.entry(domain).or_default();
+        d.since_templates += 1;
+        match &fate {
+            Fate::Sent | Fate::Queued => {
+                d.stats.messages += 1;
+                d.stats.records += n64;
+                d.stats.octets += msg.len() as u64;
             }
+            Fate::Dropped => {
+                c.dropped.fetch_add(n64, Relaxed);
+                d.stats.not_sent += n64;
+            }
+            Fate::Refused | Fate::Lost(_) => {
+                c.unreachable.fetch_add(n64, Relaxed);
+                d.stats.not_sent += n64;
+            }
+        }
+        match fate {
+            Fate::Sent => {
+                // a TCP message counts as sent once written (write_out)
+                c.up.store(true, Relaxed);
+                c.sent.fetch_add(n64, Relaxed);
+                c.messages.fetch_add(1, Relaxed);
+            }
+            Fate::Queued => {
+                self.write_out();
+            }
+            Fate::Refused => {
+                // nobody listens there now; the socket stays, and the next
+                // datagram goes out
+                c.up.store(false, Relaxed);
+                if !self.refused_said {
+                    self.refused_said = true;
+                    crate::log!(
+                        "ringflow: IPFIX collector {}: nobody listens (ICMP port unreachable); records refused are counted as not exported",
+                        self.dest.label()
+                    );
+                }
+            }
+            Fate::Lost(Some(e)) => self.down(e.to_string()),
+            Fate::Dropped | Fate::Lost(None) => {}
         }
     }
 
@@ -601,23 +608,22 @@ impl Collector<'_> {
         if !due && !last {
             return;
         }
-        if !due && tcp {
-            (d.stats.ignored_packets, d.stats.ignored_octets) = ignored;
-            let (seq, stats) = (d.seq, d.stats);
-            d.seq = d.seq.wrapping_add(1);
-            let msg = enc.stats(domain, seq, unix_seconds(), &stats).to_vec();
-            self.send(&msg, 0, domain);
-            return;
-        }
-        d.templates_at = Some(Instant::now());
-        d.since_templates = 0;
+        // over TCP the templates open the connection only
+        let templates = due || !tcp;
         (d.stats.ignored_packets, d.stats.ignored_octets) = ignored;
         let (seq, stats) = (d.seq, d.stats);
-        d.seq = d.seq.wrapping_add(1);
-        let msg = enc.templates(domain, seq, unix_seconds(), &stats).to_vec();
         // the options record is a data record: it counts in the sequence
+        d.seq = d.seq.wrapping_add(1);
+        let export_s = unix_seconds();
+        let msg = if templates {
+            d.templates_at = Some(Instant::now());
+            enc.templates(domain, seq, export_s, &stats)
+        } else {
+            enc.stats(domain, seq, export_s, &stats)
+        }
+        .to_vec();
         self.send(&msg, 0, domain);
-        if let Some(d) = self.domains.get_mut(&domain) {
+        if templates && let Some(d) = self.domains.get_mut(&domain) {
             d.since_templates = 0;
         }
     }
@@ -789,6 +795,7 @@ fn run(
 mod tests {
     use super::*;
     use crate::collector::export::{EndReason, Observation};
+    use crate::config::export::IpfixArgs;
     use crate::flow::FlowKey;
 
     fn record(v6: bool, i: u32) -> FlowRecord {
@@ -827,6 +834,32 @@ mod tests {
             },
             macs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
         }
+    }
+
+    /// `n` IPv4 records, with `overflow` packets and bytes in no record.
+    fn batch(n: u32, overflow: (u64, u64)) -> RecordBatch {
+        RecordBatch {
+            records: (0..n).map(|i| record(false, i)).collect(),
+            overflow,
+        }
+    }
+
+    /// The exporter thread for the one collector `args` names, retrying
+    /// after `retry`: where batches go, its counts, the thread.
+    fn exporter(
+        args: IpfixArgs,
+        retry: Duration,
+    ) -> (
+        crossbeam_channel::Sender<RecordBatch>,
+        Arc<ExportCounts>,
+        JoinHandle<()>,
+    ) {
+        let settings = args.settings().unwrap().unwrap();
+        let counts = Arc::new(ExportCounts::new(&[settings.destinations[0].label()]));
+        let (tx, queue) = crossbeam_channel::bounded(64);
+        let c2 = counts.clone();
+        let t = std::thread::spawn(move || run(&settings, &queue, &c2, retry));
+        (tx, counts, t)
     }
 
     fn u16_at(b: &[u8], at: usize) -> u16 {
@@ -956,24 +989,14 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let settings = crate::config::export::IpfixArgs {
-            ipfix: vec![format!("tcp://127.0.0.1:{port}")],
-            ..Default::default()
-        }
-        .settings()
-        .unwrap()
-        .unwrap();
-        let labels = vec![settings.destinations[0].label()];
-        let counts = Arc::new(ExportCounts::new(&labels));
-        let (tx, rx) = crossbeam_channel::bounded(4);
-        let c2 = counts.clone();
-        let exporter =
-            std::thread::spawn(move || run(&settings, &rx, &c2, Duration::from_millis(100)));
-        let batch = |n: u32| RecordBatch {
-            records: (0..n).map(|i| record(false, i)).collect(),
-            overflow: (0, 0),
-        };
-        tx.send(batch(10)).unwrap();
+        let (tx, counts, exporter) = exporter(
+            IpfixArgs {
+                ipfix: vec![format!("tcp://127.0.0.1:{port}")],
+                ..Default::default()
+            },
+            Duration::from_millis(100),
+        );
+        tx.send(batch(10, (0, 0))).unwrap();
         let c = &counts.collectors[0];
         let until = Instant::now() + Duration::from_secs(5);
         while c.unreachable.load(Relaxed) < 10 && Instant::now() < until {
@@ -987,7 +1010,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(c.up.load(Relaxed));
-        tx.send(batch(1000)).unwrap();
+        tx.send(batch(1000, (0, 0))).unwrap();
         drop(tx);
         exporter.join().unwrap();
         let messages = reader.join().unwrap();
@@ -1018,27 +1041,19 @@ mod tests {
     fn a_collector_that_stops_reading_is_never_waited_for() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let settings = crate::config::export::IpfixArgs {
-            ipfix: vec![format!("tcp://127.0.0.1:{port}")],
-            ..Default::default()
-        }
-        .settings()
-        .unwrap()
-        .unwrap();
-        let counts = Arc::new(ExportCounts::new(&[settings.destinations[0].label()]));
-        let (tx, queue) = crossbeam_channel::bounded(64);
-        let c2 = counts.clone();
-        let exporter = std::thread::spawn(move || run(&settings, &queue, &c2, RETRY));
+        let (tx, counts, exporter) = exporter(
+            IpfixArgs {
+                ipfix: vec![format!("tcp://127.0.0.1:{port}")],
+                ..Default::default()
+            },
+            RETRY,
+        );
         // accepted, and never read
         let (_conn, _) = listener.accept().unwrap();
         let started = Instant::now();
         let total = 40 * 8192u64;
         for _ in 0..40 {
-            tx.send(RecordBatch {
-                records: (0..8192).map(|i| record(false, i)).collect(),
-                overflow: (0, 0),
-            })
-            .unwrap();
+            tx.send(batch(8192, (0, 0))).unwrap();
         }
         drop(tx);
         exporter.join().unwrap();
@@ -1063,19 +1078,15 @@ mod tests {
         let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let port = rx.local_addr().unwrap().port();
-        let settings = crate::config::export::IpfixArgs {
-            ipfix: vec![format!("127.0.0.1:{port}")],
-            ipfix_template_refresh: Some("1s".into()),
-            ipfix_mtu: Some(576),
-            ..Default::default()
-        }
-        .settings()
-        .unwrap()
-        .unwrap();
-        let counts = Arc::new(ExportCounts::new(&[settings.destinations[0].label()]));
-        let (tx, queue) = crossbeam_channel::bounded(64);
-        let c2 = counts.clone();
-        let exporter = std::thread::spawn(move || run(&settings, &queue, &c2, RETRY));
+        let (tx, counts, exporter) = exporter(
+            IpfixArgs {
+                ipfix: vec![format!("127.0.0.1:{port}")],
+                ipfix_template_refresh: Some("1s".into()),
+                ipfix_mtu: Some(576),
+                ..Default::default()
+            },
+            RETRY,
+        );
         let receiver = std::thread::spawn(move || {
             let mut got = Vec::new();
             let mut buf = vec![0u8; 65_536];
@@ -1084,10 +1095,7 @@ mod tests {
             }
             got
         });
-        let batch = |n: u32| RecordBatch {
-            records: (0..n).map(|i| record(false, i)).collect(),
-            overflow: (7, 700),
-        };
+        let batch = |n| batch(n, (7, 700));
         // 6 records a message at this MTU: 4800 messages, in steps of 40
         // (a fifth of what the receive buffer holds) 10 ms apart, which
         // the receiver keeps up with
