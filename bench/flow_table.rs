@@ -1,8 +1,10 @@
 //! Parse plus flow-table update on one core, 64-byte frames, 1k / 64k / 1M
 //! flows: ringflow's worker (parse, fixed open-addressing table, counters)
-//! next to the same parse feeding a std HashMap with SipHash.
+//! next to the same parse feeding a std HashMap with SipHash; and the
+//! worker with flow export on.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ringflow::collector::export::Timeouts;
 use ringflow::collector::{PipelineConfig, pipeline};
 use ringflow::flow::{FlowKey, FlowStats};
 use ringflow::parse::{LinkType, Outcome, parse};
@@ -24,22 +26,33 @@ fn bench_table(c: &mut Criterion) {
         let ring = common::ring_64(flows, packets);
         g.throughput(Throughput::Elements(packets as u64));
 
-        let cfg = PipelineConfig {
-            workers: 1,
-            table_capacity: flows,
-            ..PipelineConfig::default()
-        };
-        let (mut workers, collector) = pipeline(&cfg);
-        let mut w = workers.pop().unwrap();
-        g.bench_function(BenchmarkId::new("ringflow_worker", label), |b| {
-            b.iter(|| {
-                for start in (0..packets).step_by(BATCH) {
-                    w.process_batch(ring.frames(start..(start + BATCH).min(packets)));
-                }
-            })
-        });
-        drop(w);
-        drop(collector);
+        // and with flow export on, whose tables keep per packet the
+        // latest time, the TCP flags and the bytes outside IP as well
+        for (name, export) in [("ringflow_worker", false), ("ringflow_worker_ipfix", true)] {
+            let cfg = PipelineConfig {
+                workers: 1,
+                table_capacity: flows,
+                export: export.then(|| {
+                    let t = Timeouts {
+                        active: Duration::from_secs(60),
+                        idle: Duration::from_secs(15),
+                    };
+                    (t, Default::default())
+                }),
+                ..PipelineConfig::default()
+            };
+            let (mut workers, collector) = pipeline(&cfg);
+            let mut w = workers.pop().unwrap();
+            g.bench_function(BenchmarkId::new(name, label), |b| {
+                b.iter(|| {
+                    for start in (0..packets).step_by(BATCH) {
+                        w.process_batch(ring.frames(start..(start + BATCH).min(packets)));
+                    }
+                })
+            });
+            drop(w);
+            drop(collector);
+        }
 
         let mut map: HashMap<FlowKey, FlowStats> = HashMap::with_capacity(flows);
         g.bench_function(BenchmarkId::new("std_hashmap_siphash", label), |b| {

@@ -97,6 +97,11 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
         // export shows them
         let macs = cfg.accounting.compat.trafficmonitor || cfg.export.is_some();
         let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
+        let tables = if cfg.export.is_some() {
+            tables.for_export()
+        } else {
+            tables
+        };
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");

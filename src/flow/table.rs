@@ -48,11 +48,12 @@ pub fn v6_slots(n: usize) -> usize {
 }
 
 /// One flow: its key in `W` words, its cumulative counters, the worker
-/// epoch that last touched it (0: never), and for flow export the time of
-/// its latest packet with the TCP flags of all its packets and the
-/// cumulative bytes of its frames outside the IP datagram (so IP-layer
-/// bytes are `bytes - outside`). `outside` wraps at 2^32 like `packets`:
-/// the collector takes differences.
+/// epoch that last touched it (0: never), and for flow export (kept up
+/// only in tables [`FlowTables::for_export`]; else as of the first packet)
+/// the time of its latest packet with the TCP flags of all its packets
+/// and the cumulative bytes of its frames outside the IP datagram (so
+/// IP-layer bytes are `bytes - outside`). `outside` wraps at 2^32 like
+/// `packets`: the collector takes differences.
 #[repr(C)]
 pub struct Slot<const W: usize> {
     key: [AtomicU64; W],
@@ -209,6 +210,10 @@ struct Table<const W: usize> {
     overflow_bytes: u64,
     /// Of those bytes, the ones outside the IP datagrams.
     overflow_outside: u64,
+    /// Whether flow export reads the latest packet's time, the TCP flags
+    /// and the bytes outside IP: without it a packet of a known flow
+    /// writes its counters alone.
+    export: bool,
 }
 
 impl<const W: usize> Table<W>
@@ -241,6 +246,7 @@ where
             overflow_packets: 0,
             overflow_bytes: 0,
             overflow_outside: 0,
+            export: false,
         }
     }
 
@@ -357,10 +363,12 @@ where
                         .store(slot.packets.load(Relaxed).wrapping_add(1), Relaxed);
                     slot.bytes
                         .store(slot.bytes.load(Relaxed).wrapping_add(a.bytes), Relaxed);
-                    let flags = slot.last.load(Relaxed) & 0xff | u32::from(a.tcp_flags);
-                    slot.last.store(last_ms24(a.ts_ns) << 8 | flags, Relaxed);
-                    slot.outside
-                        .store(slot.outside.load(Relaxed).wrapping_add(a.outside), Relaxed);
+                    if self.export {
+                        let flags = slot.last.load(Relaxed) & 0xff | u32::from(a.tcp_flags);
+                        slot.last.store(last_ms24(a.ts_ns) << 8 | flags, Relaxed);
+                        slot.outside
+                            .store(slot.outside.load(Relaxed).wrapping_add(a.outside), Relaxed);
+                    }
                     if slot.epoch.load(Relaxed) != epoch {
                         slot.epoch.store(epoch, Relaxed);
                         self.dirty.push(s as u32);
@@ -543,6 +551,15 @@ impl FlowTables {
             seed: random_seed(),
             epoch: 1,
         }
+    }
+
+    /// The tables keep, per flow, what flow export reads (see
+    /// [`TablesView::read_export`]); without this a packet of a known flow
+    /// writes its counters alone.
+    pub fn for_export(mut self) -> FlowTables {
+        self.v4.export = true;
+        self.v6.export = true;
+        self
     }
 
     /// Flows each table holds ([`V4`], [`V6`]).
@@ -947,7 +964,7 @@ mod tests {
     /// seen, the bytes outside IP summed; a freed slot starts again.
     #[test]
     fn keeps_what_flow_export_reads() {
-        let mut t = FlowTables::with_sizes(16, 16, false);
+        let mut t = FlowTables::with_sizes(16, 16, false).for_export();
         let mut c = Changes::default();
         let (k, h) = (key(7), t.hash(&key(7)));
         let a = |outside, ts_ns, tcp_flags| Arrival {
