@@ -179,14 +179,8 @@ fn truth(tshark: &Path, pcap: &Path) -> BTreeMap<Key, Truth> {
     for f in fields {
         cmd.args(["-e", f]);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut t: BTreeMap<Key, Truth> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in stdout_of(&mut cmd).lines() {
         let v: Vec<&str> = line.split('|').collect();
         let at = |name: &str| v[fields.iter().position(|f| *f == name).unwrap()];
         let v6 = !at("ipv6.src").is_empty();
@@ -236,28 +230,38 @@ fn truth(tshark: &Path, pcap: &Path) -> BTreeMap<Key, Truth> {
     t
 }
 
-/// `ringflow replay FILE --print ARGS`; returns the exposition.
-fn replay(pcap: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin())
-        .arg("replay")
-        .arg(pcap)
-        .arg("--print")
-        .args(args)
-        .output()
-        .unwrap();
+/// The standard output of `cmd`, which must succeed.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// The value of the sample `name{labels}` in an exposition.
-fn sample(text: &str, name_and_labels: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name_and_labels} in the exposition"))
+/// The records nfdump reads from the files in `store`, one a line in the
+/// output format `format` (plain numbers, whole IPv6 addresses).
+fn nfdump_read(nfdump: &Path, store: &Path, format: &str) -> String {
+    stdout_of(
+        Command::new(nfdump)
+            .arg("-R")
+            .arg(store)
+            .args(["-q", "-N", "-6", "-o", format]),
+    )
+}
+
+/// The samples of the family `name` in an exposition, by their label
+/// values.
+fn samples(text: &str, name: &str) -> BTreeMap<Vec<String>, u64> {
+    common::family(&common::parse_exposition(text), name)
+}
+
+/// The records of the IPFIX collector `label` with `result`, as the
+/// exposition counts them.
+fn records(text: &str, label: &str, result: &str) -> u64 {
+    samples(text, "ringflow_ipfix_records_total")[&vec![label.to_string(), result.to_string()]]
 }
 
 /// Waits until `f` holds, at most `secs` seconds.
@@ -319,7 +323,7 @@ fn nfdump_shows_exactly_the_truth() {
             .unwrap(),
     );
     assert!(udp_bound(port), "nfcapd did not start");
-    let text = replay(&pcap, &["--ipfix", &format!("127.0.0.1:{port}")]);
+    let text = common::replay(&[&pcap], &["--ipfix", &format!("127.0.0.1:{port}")]);
     // nfcapd writes its file when it stops
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(collector.0.id() as i32),
@@ -330,25 +334,8 @@ fn nfdump_shows_exactly_the_truth() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("Sequence Errors: 0"), "{log}");
 
-    let out = Command::new(&nfdump)
-        .arg("-R")
-        .arg(&store)
-        .args([
-            "-q",
-            "-N",
-            "-6",
-            "-o",
-            "fmt:%sa|%da|%pr|%sp|%dp|%svln|%pkt|%byt",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut got: PerFlow<Key> = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in nfdump_read(&nfdump, &store, "fmt:%sa|%da|%pr|%sp|%dp|%svln|%pkt|%byt").lines() {
         let v: Vec<&str> = line.split('|').map(str::trim).collect();
         if v.len() < 8 {
             continue;
@@ -392,13 +379,7 @@ fn nfdump_shows_exactly_the_truth() {
 
     // the records themselves: more than the flows (long ones cut every
     // minute of capture time), each ended by the active timeout or the end
-    let raw = Command::new(&nfdump)
-        .arg("-R")
-        .arg(&store)
-        .args(["-q", "-o", "raw"])
-        .output()
-        .unwrap();
-    let raw = String::from_utf8_lossy(&raw.stdout);
+    let raw = nfdump_read(&nfdump, &store, "raw");
     let mut reasons: HashMap<String, usize> = HashMap::new();
     for l in raw.lines().filter(|l| l.contains("end reason")) {
         *reasons
@@ -423,22 +404,10 @@ fn nfdump_shows_exactly_the_truth() {
         "{reasons:?}"
     );
     assert!(reasons["0x04 forced end"] <= want.len(), "{reasons:?}");
-    let c = format!("collector=\"udp://127.0.0.1:{port}\"");
-    assert_eq!(
-        sample(
-            &text,
-            &format!("ringflow_ipfix_records_total{{{c},result=\"sent\"}}")
-        ),
-        records as u64
-    );
+    let c = format!("udp://127.0.0.1:{port}");
+    assert_eq!(self::records(&text, &c, "sent"), records as u64);
     for r in ["dropped", "not_exported"] {
-        assert_eq!(
-            sample(
-                &text,
-                &format!("ringflow_ipfix_records_total{{{c},result=\"{r}\"}}")
-            ),
-            0
-        );
+        assert_eq!(self::records(&text, &c, r), 0);
     }
 }
 
@@ -477,18 +446,11 @@ struct Message {
 
 /// Decodes the IPFIX messages of `pcap` (UDP to `port`) with tshark.
 fn tshark_messages(tshark: &Path, pcap: &Path, port: u16) -> Vec<Message> {
-    let out = Command::new(tshark)
-        .args(["-n", "-r"])
-        .arg(pcap)
-        .args(["-d", &format!("udp.port=={port},cflow"), "-V"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(Command::new(tshark).args(["-n", "-r"]).arg(pcap).args([
+        "-d",
+        &format!("udp.port=={port},cflow"),
+        "-V",
+    ]));
     let mut messages: Vec<Message> = Vec::new();
     let mut set = 0u16;
     for line in text.lines() {
@@ -553,7 +515,7 @@ fn export_and_decode(
         got
     });
     let to = format!("127.0.0.1:{port}");
-    let text = replay(pcap, &[&["--ipfix", to.as_str()], extra].concat());
+    let text = common::replay(&[pcap], &[&["--ipfix", to.as_str()], extra].concat());
     let datagrams = receiver.join().unwrap();
     assert!(!datagrams.is_empty());
     let received = dir.path("ipfix.pcap");
@@ -596,7 +558,7 @@ fn packets_of_a_full_table_are_in_the_options_record() {
         &["--flow-table-size", "64", "--flow-table-size-v6", "64"],
         1400,
     );
-    let overflow = sample(&text, "ringflow_flow_table_overflow_total");
+    let overflow = samples(&text, "ringflow_flow_table_overflow_total")[&vec![]];
     assert!(overflow > 1000, "{overflow}");
     let (mut packets, mut ip_bytes, mut flows) = (0u64, 0u64, 0u64);
     let mut last_stats = None;
@@ -789,7 +751,7 @@ fn nfacctd_shows_exactly_the_truth() {
             .unwrap(),
     );
     assert!(udp_bound(port), "nfacctd did not start");
-    replay(&pcap, &["--ipfix", &format!("127.0.0.1:{port}")]);
+    common::replay(&[&pcap], &["--ipfix", &format!("127.0.0.1:{port}")]);
     // what it counted is written at its next refresh: wait until every
     // packet is there, at most 10 s
     let total: u64 = truth.values().map(|t| t.packets).sum();
@@ -862,25 +824,8 @@ type LiveKey = (String, IpAddr, IpAddr, u8, u16, u16);
 
 /// Per flow: packets and bytes of the records nfdump reads from `store`.
 fn nfdump_per_flow(nfdump: &Path, store: &Path) -> PerFlow<LiveKey> {
-    let out = Command::new(nfdump)
-        .arg("-R")
-        .arg(store)
-        .args([
-            "-q",
-            "-N",
-            "-6",
-            "-o",
-            "fmt:%in|%sa|%da|%pr|%sp|%dp|%pkt|%byt",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut got = BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in nfdump_read(nfdump, store, "fmt:%in|%sa|%da|%pr|%sp|%dp|%pkt|%byt").lines() {
         let v: Vec<&str> = line.split('|').map(str::trim).collect();
         if v.len() < 8 {
             continue;
@@ -1015,11 +960,8 @@ fn live_capture_exports_exact_counts(backend: &str) {
     for (k, w) in &want {
         assert_eq!(got.get(k), Some(w), "{k:?}");
     }
-    let c = "collector=\"udp://127.0.0.1:4739\"";
-    let sent = sample(
-        &text,
-        &format!("ringflow_ipfix_records_total{{{c},result=\"sent\"}}"),
-    );
+    let c = "udp://127.0.0.1:4739";
+    let sent = records(&text, c, "sent");
     assert!(
         sent > want.len() as u64,
         "some flows were cut by the active timeout: {sent}"
@@ -1033,13 +975,7 @@ fn live_capture_exports_exact_counts(backend: &str) {
         "{flows_line}"
     );
     for r in ["dropped", "not_exported"] {
-        assert_eq!(
-            sample(
-                &text,
-                &format!("ringflow_ipfix_records_total{{{c},result=\"{r}\"}}")
-            ),
-            0
-        );
+        assert_eq!(records(&text, c, r), 0);
     }
 }
 
@@ -1125,7 +1061,7 @@ fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(sample(&text, "ringflow_packets_total"), 4000);
+    assert_eq!(samples(&text, "ringflow_packets_total")[&vec![]], 4000);
     let said: Vec<&str> = err.lines().filter(|l| l.contains("IPFIX")).collect();
     assert_eq!(said.len(), 2, "{err}");
     assert!(
@@ -1134,12 +1070,7 @@ fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
         "{err}"
     );
     assert!(said.iter().any(|l| l.contains("nobody listens")), "{err}");
-    let records = |c: &str, r: &str| {
-        sample(
-            &text,
-            &format!("ringflow_ipfix_records_total{{collector=\"{c}\",result=\"{r}\"}}"),
-        )
-    };
+    let records = |c: &str, r: &str| records(&text, c, r);
     // 200 conversations, both ways: a record each
     let c = "udp://nosuch.invalid:4739";
     assert_eq!(records(c, "not_exported"), 400);
@@ -1148,10 +1079,8 @@ fn unresolvable_and_unreachable_collectors_are_said_once_and_counted() {
     assert!(records(&c, "not_exported") > 0);
     assert_eq!(records(&c, "sent") + records(&c, "not_exported"), 400);
     assert_eq!(
-        sample(
-            &text,
-            "ringflow_ipfix_collector_up{collector=\"udp://nosuch.invalid:4739\"}"
-        ),
+        samples(&text, "ringflow_ipfix_collector_up")
+            [&vec!["udp://nosuch.invalid:4739".to_string()]],
         0
     );
 }
@@ -1228,7 +1157,7 @@ fn export_changes_nothing_else() {
         if export {
             args.extend(["--ipfix", to.as_str()]);
         }
-        let text = replay(&pcap, &args);
+        let text = common::replay(&[&pcap], &args);
         // the events, without the ids (numbered in the order hosts are
         // evaluated, which follows the order flows were first merged)
         let events: BTreeSet<String> = std::fs::read_to_string(&log)
