@@ -4,16 +4,19 @@
 
 use super::{defaults, parse_duration};
 use clap::Args;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// The flow export flags, as `ringflow replay` takes them (`ringflow run`
-/// has the same flags and config-file keys).
-#[derive(Debug, Default, Clone, PartialEq, Eq, Args)]
+/// The flow export flags of `ringflow run` and `ringflow replay`; in the
+/// config file the same keys.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Args, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct IpfixArgs {
     /// Export every flow as IPFIX records to this collector: HOST:PORT or
     /// udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat
     /// for several [default: none].
     #[arg(long = "ipfix", value_name = "HOST:PORT")]
+    #[serde(default)]
     pub ipfix: Vec<String>,
     /// IPFIX over UDP: resend the templates and the exporter's counts this
     /// often (and at least every 4096 messages).
@@ -31,6 +34,15 @@ pub struct IpfixArgs {
     #[arg(long, value_name = "DURATION")]
     pub ipfix_idle_timeout: Option<String>,
 }
+
+/// TOML keys of [`IpfixArgs`].
+pub const IPFIX_KEYS: [&str; 5] = [
+    "ipfix",
+    "ipfix-template-refresh",
+    "ipfix-mtu",
+    "ipfix-active-timeout",
+    "ipfix-idle-timeout",
+];
 
 /// How records travel to a collector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +228,33 @@ mod tests {
             assert!(!e.contains('\n'), "{e}");
             assert!(e.starts_with("--ipfix "), "{e}");
         }
+    }
+
+    /// Every flow export flag is a config-file key, read apart from the
+    /// capture keys, and a flag wins over the file.
+    #[test]
+    fn every_flag_is_a_config_file_key_and_flags_win() {
+        let cmd = IpfixArgs::augment_args(clap::Command::new("x"));
+        let mut flags: Vec<&str> = cmd.get_arguments().filter_map(|a| a.get_long()).collect();
+        let mut keys = IPFIX_KEYS.to_vec();
+        flags.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(keys, flags);
+        let path = std::path::Path::new("x.toml");
+        let file: toml::Table =
+            toml::from_str("ipfix = [\"a:1\"]\nipfix-mtu = 9000\nipfix-idle-timeout = \"5s\"\n")
+                .unwrap();
+        let cli = super::super::RunArgs {
+            ipfix: IpfixArgs {
+                ipfix_mtu: Some(1500),
+                ..IpfixArgs::default()
+            },
+            ..Default::default()
+        };
+        let m = super::super::merge(&cli, path, file).unwrap();
+        assert_eq!(m.ipfix.ipfix, ["a:1"]);
+        assert_eq!(m.ipfix.ipfix_mtu, Some(1500));
+        assert_eq!(m.ipfix.ipfix_idle_timeout.as_deref(), Some("5s"));
     }
 
     #[test]

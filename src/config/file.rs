@@ -5,6 +5,7 @@
 //! back as the arguments, checked as the file alone would be. A new flag
 //! needs nothing here.
 
+use super::export::IPFIX_KEYS;
 use super::{ACCOUNTING_KEYS, AccountingArgs, RunArgs};
 use serde::Serialize;
 use std::path::Path;
@@ -37,23 +38,34 @@ pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
 /// [`config_table`]) and takes their values.
 pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArgs, String> {
     let bad = |e| bad_file(path, e);
-    let mut acc = toml::Table::new();
-    for k in ACCOUNTING_KEYS {
-        if let Some(v) = table.remove(k) {
-            acc.insert(k.to_string(), v);
+    // the accounting and flow export keys are read into their own args
+    let mut apart = |keys: &[&str]| {
+        let mut t = toml::Table::new();
+        for k in keys {
+            if let Some(v) = table.remove(*k) {
+                t.insert(k.to_string(), v);
+            }
         }
-    }
+        t
+    };
+    let acc = apart(&ACCOUNTING_KEYS);
+    let ipfix = apart(&IPFIX_KEYS);
     let mut run: RunArgs = table.try_into().map_err(|e| {
-        // the accounting keys are read apart: name them too
+        // the accounting and flow export keys are read apart: name them too
         let m = bad(e);
         if m.contains("unknown field") {
-            let more: Vec<String> = ACCOUNTING_KEYS.iter().map(|k| format!("`{k}`")).collect();
+            let more: Vec<String> = ACCOUNTING_KEYS
+                .iter()
+                .chain(&IPFIX_KEYS)
+                .map(|k| format!("`{k}`"))
+                .collect();
             format!("{m}, {}", more.join(", "))
         } else {
             m
         }
     })?;
     run.accounting = acc.try_into().map_err(bad)?;
+    run.ipfix = ipfix.try_into().map_err(bad)?;
     Ok(run)
 }
 
@@ -77,6 +89,7 @@ fn given<T: Serialize>(args: &T) -> toml::Table {
 pub fn merge(cli: &RunArgs, path: &Path, mut file: toml::Table) -> Result<RunArgs, String> {
     file.extend(given(cli));
     file.extend(given(&cli.accounting));
+    file.extend(given(&cli.ipfix));
     let mut merged = run_args_from_table(path, file)?;
     merged.config = cli.config.clone();
     Ok(merged)

@@ -88,19 +88,6 @@ impl RunArgs {
     }
 }
 
-impl RunArgs {
-    /// The flow export flags.
-    pub fn ipfix(&self) -> export::IpfixArgs {
-        export::IpfixArgs {
-            ipfix: self.ipfix.clone(),
-            ipfix_template_refresh: self.ipfix_template_refresh.clone(),
-            ipfix_mtu: self.ipfix_mtu,
-            ipfix_active_timeout: self.ipfix_active_timeout.clone(),
-            ipfix_idle_timeout: self.ipfix_idle_timeout.clone(),
-        }
-    }
-}
-
 impl ReplayArgs {
     /// Where alert events go.
     pub fn outputs(&self) -> Outputs {
@@ -269,27 +256,10 @@ pub struct RunArgs {
     /// (at most 4 at once, killed after 10 s).
     #[arg(long, value_name = "PATH")]
     pub alert_exec: Option<PathBuf>,
-    /// Export every flow as IPFIX records to this collector: HOST:PORT or
-    /// udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat
-    /// for several [default: none].
-    #[arg(long = "ipfix", value_name = "HOST:PORT")]
-    #[serde(default)]
-    pub ipfix: Vec<String>,
-    /// IPFIX over UDP: resend the templates and the exporter's counts this
-    /// often (and at least every 4096 messages).
-    #[arg(long, value_name = "DURATION")]
-    pub ipfix_template_refresh: Option<String>,
-    /// IPFIX: the largest IP packet a message goes out in, headers
-    /// included (bytes).
-    #[arg(long, value_name = "BYTES")]
-    pub ipfix_mtu: Option<u32>,
-    /// IPFIX: a flow is reported once it has lasted this long since its
-    /// last record (a long flow every minute by default).
-    #[arg(long, value_name = "DURATION")]
-    pub ipfix_active_timeout: Option<String>,
-    /// IPFIX: a flow with no packet for this long ends and is reported.
-    #[arg(long, value_name = "DURATION")]
-    pub ipfix_idle_timeout: Option<String>,
+    /// Flow export (their own TOML keys, as the flags).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub ipfix: export::IpfixArgs,
     /// AF_XDP: RX queues to capture, `all` or a list such as `0-3`.
     #[arg(long, value_name = "all|LIST")]
     pub queues: Option<String>,

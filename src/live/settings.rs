@@ -447,7 +447,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     .map_err(cfg)?;
     let outputs = args.outputs();
     outputs.check().map_err(cfg)?;
-    let ipfix = args.ipfix().settings().map_err(cfg)?;
+    let ipfix = args.ipfix.settings().map_err(cfg)?;
     // per interface number: its index is the observation domain and the
     // ingress interface of its records; the 16th and later interfaces
     // share a number, and their records carry domain 0 (none in
