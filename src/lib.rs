@@ -11,6 +11,7 @@ pub mod capture;
 pub mod collector;
 pub mod config;
 pub mod detect;
+pub mod doctor;
 pub mod export;
 pub mod flow;
 pub mod live;

@@ -1,7 +1,9 @@
 //! ringflow: parse the command line, start the threads; no logic here.
 
 use anyhow::Context;
-use ringflow::config::{CheckConfigArgs, Cli, Command, GenArgs, ReplayArgs, RunArgs, SynthArgs};
+use ringflow::config::{
+    CheckConfigArgs, Cli, Command, DoctorArgs, GenArgs, ReplayArgs, RunArgs, SynthArgs,
+};
 use ringflow::tools::{generator, synth};
 use ringflow::{export, live, replay};
 use std::io::Write;
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Some(Command::Synth(args)) => run_synth(args).map_err(|e| (e, 1)),
         Some(Command::Gen(args)) => run_gen(args),
         Some(Command::CheckConfig(args)) => check_config(args),
+        Some(Command::Doctor(args)) => doctor(*args),
         Some(Command::GenerateDocs(args)) => ringflow::tools::docs::generate(&args.dir)
             .with_context(|| format!("writing into {}", args.dir.display()))
             .map_err(|e| (e, 1)),
@@ -74,6 +77,87 @@ fn check_config(args: CheckConfigArgs) -> Result<(), (anyhow::Error, u8)> {
     let settings = live::resolve(run).map_err(|e| (e.into(), 2))?;
     println!("# {}: ok; effective settings", args.file.display());
     println!("{}", settings.describe());
+    Ok(())
+}
+
+/// Settings that cannot be resolved exit with 2, like a run's; a problem
+/// found (or a fix that failed) with 1.
+fn doctor(args: DoctorArgs) -> Result<(), (anyhow::Error, u8)> {
+    use ringflow::doctor::{self, checks::Severity, kernel};
+    let settings = live::resolve(args.run).map_err(|e| (e.into(), 2))?;
+    let plan = doctor::Plan::from_settings(&settings);
+    let recorder = match &args.record {
+        Some(dir) => Some(kernel::Recorder::new(dir).map_err(|e| (anyhow::anyhow!(e), 2))?),
+        None => None,
+    };
+    let k: &dyn kernel::Kernel = match &recorder {
+        Some(r) => r,
+        None => &kernel::Live,
+    };
+    let report = doctor::examine(k, plan);
+    if let Some(r) = &recorder {
+        r.finish().map_err(|e| (anyhow::anyhow!(e), 1))?;
+    }
+    let out = if args.json {
+        serde_json::to_string_pretty(&report).map_err(|e| (e.into(), 1))? + "\n"
+    } else {
+        report.render()
+    };
+    print!("{out}");
+    if args.fix {
+        let actions: Vec<&doctor::fix::Action> =
+            report.findings.iter().flat_map(|f| &f.actions).collect();
+        return apply_fixes(&actions, args.yes).map_err(|e| (anyhow::anyhow!(e), 1));
+    }
+    if report.count(Severity::Problem) > 0 {
+        return Err((
+            anyhow::anyhow!("{} problem(s) found", report.count(Severity::Problem)),
+            1,
+        ));
+    }
+    Ok(())
+}
+
+/// Asks (unless `yes`), applies each action and says what changed and how
+/// to undo it; an action that fails is said and the others still run.
+fn apply_fixes(actions: &[&ringflow::doctor::fix::Action], yes: bool) -> Result<(), String> {
+    use std::io::{BufRead, IsTerminal};
+    if actions.is_empty() {
+        println!("\nnothing for --fix to change");
+        return Ok(());
+    }
+    println!("\n--fix will change:");
+    for a in actions {
+        println!("  {}", a.describe());
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                "--fix asks before it changes anything: answer on a terminal, or give --yes".into(),
+            );
+        }
+        print!("apply these {} change(s)? [y/N] ", actions.len());
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing changed");
+            return Ok(());
+        }
+    }
+    let mut failed = 0;
+    for a in actions {
+        match a.apply(&ringflow::doctor::kernel::Live) {
+            Ok(()) => println!("changed: {}; undo: {}", a.describe(), a.undo()),
+            Err(e) => {
+                failed += 1;
+                println!("failed: {}: {e}", a.describe());
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} of {} change(s) failed", actions.len()));
+    }
     Ok(())
 }
 

@@ -130,6 +130,11 @@ pub enum Command {
     /// Check a config file as `ringflow --config FILE` would take it, on
     /// this machine's interfaces, and print the effective settings.
     CheckConfig(CheckConfigArgs),
+    /// Check the capture interfaces and the host against what ringflow,
+    /// with these flags or config file, will do: a checklist of findings
+    /// (ok, warning, problem), why each matters and the command that fixes
+    /// it. Exits with 1 when a problem was found.
+    Doctor(Box<DoctorArgs>),
     /// Write the man pages and shell completions generated from this
     /// command line into a directory (for packaging).
     #[command(hide = true)]
@@ -141,6 +146,28 @@ pub struct GenerateDocsArgs {
     /// Directory to write `man/` and `completions/` into.
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The findings, what was read and what could not be, as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply the safe fixes (interrupts onto the workers' CPUs, receive
+    /// offloads off on an interface without addresses, receive rings at
+    /// their largest) and print what changed with the command that undoes it.
+    #[arg(long)]
+    pub fix: bool,
+    /// With --fix: do not ask first.
+    #[arg(long, requires = "fix")]
+    pub yes: bool,
+    /// Also write everything read into DIR, as a fixture the doctor's tests
+    /// (and a bug report) can replay.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+    /// The capture to check: the same flags (and --config) as a run.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 pub mod af_packet;
 pub mod bpf;
 pub mod caps;
+pub mod ethtool;
 pub mod filter;
 pub mod netlink;
 pub mod xdp;

@@ -1,0 +1,221 @@
+//! `ringflow doctor`: reads how each capture interface and the host are
+//! set (`nic`, `host`, from the kernel or a recorded fixture: `kernel`),
+//! compares that with what the configured ringflow will do (`Plan`), and
+//! gives a checklist: each finding with its severity, why it matters and
+//! the command that fixes it (`checks`); `--fix` applies the safe ones
+//! (`fix`).
+
+pub mod checks;
+pub mod fix;
+pub mod host;
+pub mod kernel;
+pub mod nic;
+
+use crate::live::{LiveBackend, LiveSettings};
+use serde::Serialize;
+
+/// Something the doctor could not read, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Unread {
+    pub subject: String,
+    pub what: String,
+    pub error: String,
+}
+
+impl Unread {
+    pub fn new(subject: &str, what: &str, error: String) -> Unread {
+        Unread {
+            subject: subject.to_string(),
+            what: what.to_string(),
+            error,
+        }
+    }
+}
+
+/// What the configured ringflow will do, as far as the checks care.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Plan {
+    /// `af-packet` or `af-xdp`.
+    pub backend: String,
+    /// `auto`, `native` or `skb` (AF_XDP only).
+    pub xdp_mode: Option<String>,
+    pub busy_poll: bool,
+    /// One CPU per worker, in worker order.
+    pub cpus: Vec<usize>,
+    pub ifaces: Vec<PlanIface>,
+    /// Capture rings and flow tables of all workers.
+    pub memory_bytes: u64,
+    /// Of which from the hugetlbfs pool (`--xdp-huge-pages`).
+    pub huge_pages_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PlanIface {
+    pub name: String,
+    /// AF_XDP: the queues captured, worker `i` on the `i`-th.
+    pub queues: Option<Vec<u32>>,
+}
+
+impl Plan {
+    pub fn from_settings(s: &LiveSettings) -> Plan {
+        let workers = s.pipeline.workers as u64;
+        let ifaces = s.ifaces.len() as u64;
+        let cap = s.pipeline.table_capacity;
+        let cap6 = s
+            .pipeline
+            .table_capacity_v6
+            .unwrap_or_else(|| crate::flow::table::v6_slots(cap));
+        let mut tables = crate::flow::table::FlowTables::with_sizes(cap, cap6, false);
+        if s.ipfix.is_some() {
+            tables = tables.for_export();
+        }
+        let tables = tables.memory_bytes() as u64 * workers;
+        let (backend, xdp_mode, busy_poll, queues, ring, huge) = match &s.backend {
+            LiveBackend::AfPacket => {
+                let r = &s.socket.ring;
+                let ring = u64::from(r.block_size) * u64::from(r.block_count) * workers * ifaces;
+                ("af-packet", None, false, None, ring, 0)
+            }
+            LiveBackend::AfXdp { cfg, queues } => {
+                let p = &cfg.params;
+                let per = u64::from(p.frame_size) * u64::from(p.frame_count);
+                let ring = per * queues.iter().map(|q| q.len() as u64).sum::<u64>();
+                let mode = format!("{:?}", cfg.mode).to_ascii_lowercase();
+                let huge = if p.huge_pages { ring } else { 0 };
+                (
+                    "af-xdp",
+                    Some(mode),
+                    cfg.busy_poll.is_some(),
+                    Some(queues.clone()),
+                    ring,
+                    huge,
+                )
+            }
+        };
+        Plan {
+            backend: backend.into(),
+            xdp_mode,
+            busy_poll,
+            cpus: s.cpus.clone(),
+            ifaces: s
+                .ifaces
+                .iter()
+                .enumerate()
+                .map(|(i, f)| PlanIface {
+                    name: f.name.clone(),
+                    queues: queues.as_ref().and_then(|q| q.get(i).cloned()),
+                })
+                .collect(),
+            memory_bytes: ring + tables,
+            huge_pages_bytes: huge,
+        }
+    }
+
+    pub fn af_xdp(&self) -> bool {
+        self.backend == "af-xdp"
+    }
+
+    /// The CPU of the worker that takes receive queue `queue` of `iface`:
+    /// AF_XDP's worker of that queue (none if it is not captured); with
+    /// AF_PACKET, queue `i` is matched with worker `i` (modulo the workers).
+    pub fn worker_cpu(&self, iface: &str, queue: u32) -> Option<usize> {
+        let f = self.ifaces.iter().find(|f| f.name == iface)?;
+        let worker = match &f.queues {
+            Some(q) => q.iter().position(|&x| x == queue)?,
+            None => queue as usize,
+        };
+        (!self.cpus.is_empty()).then(|| self.cpus[worker % self.cpus.len()])
+    }
+}
+
+/// Everything `ringflow doctor` says.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub plan: Plan,
+    pub interfaces: Vec<nic::Nic>,
+    pub host: host::Host,
+    pub findings: Vec<checks::Finding>,
+    pub unread: Vec<Unread>,
+}
+
+impl Report {
+    pub fn count(&self, s: checks::Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == s).count()
+    }
+
+    /// The checklist as text: per subject, each finding with its
+    /// severity, why it matters and the fix; then what could not be read.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let p = &self.plan;
+        let names: Vec<&str> = p.ifaces.iter().map(|f| f.name.as_str()).collect();
+        let cpus: Vec<String> = p.cpus.iter().map(|c| c.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "ringflow doctor: {} on {}, {} worker(s) on CPU {}, {} MiB of rings and flow tables",
+            p.backend,
+            names.join(", "),
+            p.cpus.len(),
+            cpus.join(","),
+            p.memory_bytes >> 20
+        );
+        let mut subjects: Vec<&str> = Vec::new();
+        for f in &self.findings {
+            if !subjects.contains(&f.subject.as_str()) {
+                subjects.push(&f.subject);
+            }
+        }
+        for s in subjects {
+            let _ = writeln!(out, "\n{s}");
+            for f in self.findings.iter().filter(|f| f.subject == s) {
+                let _ = writeln!(
+                    out,
+                    "  {:<9} {:<17} {}",
+                    format!("[{}]", f.severity.word()),
+                    f.check,
+                    f.found
+                );
+                if f.severity != checks::Severity::Ok {
+                    let _ = writeln!(out, "  {:<27} why: {}", "", f.why);
+                    if let Some(fix) = &f.fix {
+                        let _ = writeln!(out, "  {:<27} fix: {fix}", "");
+                    }
+                }
+            }
+        }
+        if !self.unread.is_empty() {
+            let _ = writeln!(out, "\ncould not read");
+            for u in &self.unread {
+                let _ = writeln!(out, "  {}: {}: {}", u.subject, u.what, u.error);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{} problem(s), {} warning(s), {} ok",
+            self.count(checks::Severity::Problem),
+            self.count(checks::Severity::Warning),
+            self.count(checks::Severity::Ok)
+        );
+        out
+    }
+}
+
+/// Reads the interfaces of `plan` and the host from `k` and checks them.
+pub fn examine(k: &dyn kernel::Kernel, plan: Plan) -> Report {
+    let mut unread = Vec::new();
+    let interfaces: Vec<nic::Nic> = plan
+        .ifaces
+        .iter()
+        .map(|f| nic::read(k, &f.name, &mut unread))
+        .collect();
+    let host = host::read(k, &mut unread);
+    let findings = checks::check(&interfaces, &host, &plan);
+    Report {
+        plan,
+        interfaces,
+        host,
+        findings,
+        unread,
+    }
+}
