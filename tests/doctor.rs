@@ -446,6 +446,7 @@ fn on_veth_the_json_names_findings_and_what_could_not_be_read() {
     let _g = serial();
     let v = VethPair::with_queues("doctor-json", 2);
     ethtool(&v, &["-K", &v.rx_if, "gro", "off"]);
+    let dir = TempDir::new("doctor-json");
     let (code, out, err) = doctor(
         &v,
         &[
@@ -456,11 +457,29 @@ fn on_veth_the_json_names_findings_and_what_could_not_be_read() {
             "--cpus",
             "0,1",
             "--json",
+            "--record",
+        ],
+    );
+    assert_eq!(code, 2, "--record needs its directory: {out}{err}");
+    let record = dir.path("recorded");
+    let (code, out, err) = doctor(
+        &v,
+        &[
+            "--iface",
+            &v.rx_if,
+            "--workers",
+            "2",
+            "--cpus",
+            "0,1",
+            "--json",
+            "--record",
+            record.to_str().unwrap(),
         ],
     );
     assert_eq!(code, 0, "{out}{err}");
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(j["plan"]["backend"], "af-packet");
+    assert_eq!(j["plan"]["cpus"], serde_json::json!([0, 1]));
     assert_eq!(j["interfaces"][0]["driver"], "veth");
     assert_eq!(j["interfaces"][0]["channels"]["rx"], 2);
     assert_eq!(j["interfaces"][0]["gro"], false);
@@ -478,6 +497,62 @@ fn on_veth_the_json_names_findings_and_what_could_not_be_read() {
     let gro = findings.iter().find(|f| f["check"] == "gro").unwrap();
     assert_eq!(gro["severity"], "ok");
     assert!(findings.iter().all(|f| f["severity"] != "problem"), "{out}");
+
+    // what was recorded replays to the same facts and findings
+    let plan: Plan = serde_json::from_value(j["plan"].clone()).unwrap();
+    let again = serde_json::to_value(examine_fixture(&record, plan)).unwrap();
+    for part in ["interfaces", "host", "findings", "unread"] {
+        assert_eq!(again[part], j[part], "{part}");
+    }
+}
+
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn doctor_takes_a_runs_config_file() {
+    let _g = serial();
+    let v = VethPair::with_queues("doctor-config", 2);
+    let dir = TempDir::new("doctor-config");
+    let conf = dir.path("ringflow.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "iface = [\"{}\"]\nbackend = \"af-xdp\"\nqueues = \"0\"\ncpus = \"1\"\n",
+            v.rx_if
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = doctor(&v, &["--config", conf.to_str().unwrap(), "--json"]);
+    // queue 1 is not captured: a problem
+    assert_eq!(code, 1, "{out}{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(j["plan"]["backend"], "af-xdp");
+    assert_eq!(j["plan"]["ifaces"][0]["queues"], serde_json::json!([0]));
+    let q = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "queues")
+        .unwrap();
+    assert_eq!(q["severity"], "problem");
+    assert_eq!(
+        q["fix"],
+        format!(
+            "ethtool -L {} rx 1 (or capture them all: --queues all)",
+            v.rx_if
+        )
+    );
+    // a flag wins over the file, as in a run
+    let (code, out, _) = doctor(
+        &v,
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--queues",
+            "all",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
 }
 
 #[test]

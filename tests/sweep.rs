@@ -178,3 +178,74 @@ fn the_sweep_refuses_an_unknown_setting_before_anything_runs() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown axis colour"), "{err}");
 }
+
+/// A namespace holding both ends of a veth pair, deleted on drop.
+struct PairNs {
+    name: String,
+}
+
+impl Drop for PairNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn between_two_named_interfaces_the_sweep_uses_them_as_they_are() {
+    let _g = serial();
+    assert!(is_root(), "the sweep needs root");
+    let ns = PairNs {
+        name: format!("rf-sweep-pair-{}", std::process::id()),
+    };
+    let sh = |args: &[&str]| {
+        let ok = Command::new("ip").args(args).status().unwrap().success();
+        assert!(ok, "ip {args:?}");
+    };
+    sh(&["netns", "add", &ns.name]);
+    sh(&[
+        "-n", &ns.name, "link", "add", "rfpa", "type", "veth", "peer", "name", "rfpb",
+    ]);
+    for l in ["rfpa", "rfpb", "lo"] {
+        sh(&["-n", &ns.name, "link", "set", l, "up"]);
+    }
+    let dir = TempDir::new("sweep-pair");
+    let out_dir = dir.path("out");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("ip")
+        .args(["netns", "exec", &ns.name])
+        .arg(root.join("tuning/sweep"))
+        .arg(&out_dir)
+        .env("TINY", "1")
+        .env("AXES", "backend")
+        .env("REPEAT", "1")
+        .env("TX_IF", "rfpa")
+        .env("RX_IF", "rfpb")
+        .env("RINGFLOW_BIN", bin())
+        .env("REPORT_BIN", REPORT)
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{log}");
+    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
+    let tools: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(tools, ["af-packet", "tcpdump"], "{csv}");
+    let meta = std::fs::read_to_string(out_dir.join("meta.txt")).unwrap();
+    assert!(
+        meta.contains("path: sent out of rfpa, captured on rfpb"),
+        "{meta}"
+    );
+    // it made no namespace of its own
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&list.stdout).contains("rfsweep"));
+}

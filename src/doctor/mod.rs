@@ -32,8 +32,9 @@ impl Unread {
     }
 }
 
-/// What the configured ringflow will do, as far as the checks care.
-#[derive(Debug, Clone, Serialize, Default)]
+/// What the configured ringflow will do, as far as the checks care (the
+/// `plan` of `--json`, and read back from it).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct Plan {
     /// `af-packet` or `af-xdp`.
     pub backend: String,
@@ -49,7 +50,7 @@ pub struct Plan {
     pub huge_pages_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct PlanIface {
     pub name: String,
     /// AF_XDP: the queues captured, worker `i` on the `i`-th.
