@@ -325,28 +325,19 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
         }
         Err(e) => miss("driver (ETHTOOL_GDRVINFO)", e),
     }
+    // sysfs gives -1, or refuses, when the link has no speed to tell
     match k.read(&format!("{sys}/speed")) {
-        Ok(s) => {
-            nic.speed_mbps = s
-                .trim()
-                .parse::<i64>()
-                .ok()
-                .and_then(|v| u32::try_from(v).ok())
-        }
-        Err(e) => miss("link speed", e),
+        Ok(s) => match s
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(|v| u32::try_from(v).ok())
+        {
+            Some(v) => nic.speed_mbps = Some(v),
+            None => miss("link speed", "the link reports none".into()),
+        },
+        Err(_) => miss("link speed", "the link reports none".into()),
     }
-    if nic.speed_mbps.is_none()
-        && !unread
-            .iter()
-            .any(|u| u.subject == name && u.what == "link speed")
-    {
-        unread.push(Unread::new(
-            name,
-            "link speed",
-            "the link reports none".into(),
-        ));
-    }
-    let mut miss = |what: &str, e: String| unread.push(Unread::new(name, what, e));
     match k.read(&format!("{sys}/device/numa_node")) {
         Ok(s) => nic.numa_node = s.trim().parse().ok(),
         Err(_) => miss("NUMA node", "not a device on a bus".into()),
