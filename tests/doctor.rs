@@ -447,35 +447,20 @@ fn on_veth_the_json_names_findings_and_what_could_not_be_read() {
     let v = VethPair::with_queues("doctor-json", 2);
     ethtool(&v, &["-K", &v.rx_if, "gro", "off"]);
     let dir = TempDir::new("doctor-json");
-    let (code, out, err) = doctor(
-        &v,
-        &[
-            "--iface",
-            &v.rx_if,
-            "--workers",
-            "2",
-            "--cpus",
-            "0,1",
-            "--json",
-            "--record",
-        ],
-    );
+    let args = [
+        "--iface",
+        &v.rx_if,
+        "--workers",
+        "2",
+        "--cpus",
+        "0,1",
+        "--json",
+        "--record",
+    ];
+    let (code, out, err) = doctor(&v, &args);
     assert_eq!(code, 2, "--record needs its directory: {out}{err}");
     let record = dir.path("recorded");
-    let (code, out, err) = doctor(
-        &v,
-        &[
-            "--iface",
-            &v.rx_if,
-            "--workers",
-            "2",
-            "--cpus",
-            "0,1",
-            "--json",
-            "--record",
-            record.to_str().unwrap(),
-        ],
-    );
+    let (code, out, err) = doctor(&v, &[&args[..], &[record.to_str().unwrap()]].concat());
     assert_eq!(code, 0, "{out}{err}");
     let j: serde_json::Value = serde_json::from_str(&out).expect("JSON");
     assert_eq!(j["plan"]["backend"], "af-packet");

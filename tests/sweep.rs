@@ -19,6 +19,34 @@ fn is_png(path: &Path) -> bool {
     std::fs::read(path).is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n") && b.len() > 10_000)
 }
 
+/// Runs `tuning/sweep OUT` (in namespace `ns` if given) with the test
+/// builds and `env`; its CSV once it succeeded.
+fn sweep(ns: Option<&str>, out_dir: &Path, env: &[(&str, &str)]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/sweep");
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(script);
+            c
+        }
+        None => Command::new(script),
+    };
+    let out = cmd
+        .arg(out_dir)
+        .envs(env.iter().copied())
+        .env("RINGFLOW_BIN", bin())
+        .env("REPORT_BIN", REPORT)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read_to_string(out_dir.join("results.csv")).unwrap()
+}
+
 const HEADER: &str = "axis,value,tool,repeat,flows,frame,offered_pps,captured_pps,drops,captured,sent,cpu_ns_per_pkt,peak_mib,args";
 
 #[test]
@@ -104,21 +132,7 @@ fn a_tiny_sweep_writes_its_csv_plots_and_report() {
     assert!(is_root(), "the sweep needs root");
     let dir = TempDir::new("sweep-tiny");
     let out_dir = dir.path("out");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("tuning/sweep"))
-        .arg(&out_dir)
-        .env("TINY", "1")
-        .env("RINGFLOW_BIN", bin())
-        .env("REPORT_BIN", REPORT)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{log}");
-    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
+    let csv = sweep(None, &out_dir, &[("TINY", "1")]);
     let mut lines = csv.lines();
     assert_eq!(lines.next(), Some(HEADER));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
@@ -213,27 +227,17 @@ fn between_two_named_interfaces_the_sweep_uses_them_as_they_are() {
     }
     let dir = TempDir::new("sweep-pair");
     let out_dir = dir.path("out");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new("ip")
-        .args(["netns", "exec", &ns.name])
-        .arg(root.join("tuning/sweep"))
-        .arg(&out_dir)
-        .env("TINY", "1")
-        .env("AXES", "backend")
-        .env("REPEAT", "1")
-        .env("TX_IF", "rfpa")
-        .env("RX_IF", "rfpb")
-        .env("RINGFLOW_BIN", bin())
-        .env("REPORT_BIN", REPORT)
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let csv = sweep(
+        Some(&ns.name),
+        &out_dir,
+        &[
+            ("TINY", "1"),
+            ("AXES", "backend"),
+            ("REPEAT", "1"),
+            ("TX_IF", "rfpa"),
+            ("RX_IF", "rfpb"),
+        ],
     );
-    assert!(out.status.success(), "{log}");
-    let csv = std::fs::read_to_string(out_dir.join("results.csv")).unwrap();
     let tools: Vec<&str> = csv
         .lines()
         .skip(1)
