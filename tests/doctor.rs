@@ -12,6 +12,7 @@ use ringflow::doctor::fix::{Action, Offload};
 use ringflow::doctor::kernel::Fixture;
 use ringflow::doctor::{Plan, PlanIface, Report, examine};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -599,4 +600,88 @@ fn doctor_refuses_an_interface_that_is_not_there() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("interface rf-no-such-if0 not found"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn threaded_napi_threads_away_from_the_workers_are_found_and_the_fix_works() {
+    let _g = serial();
+    let v = VethPair::new("doctor-napi");
+    // veth runs NAPI with GRO on; then a kernel thread per NAPI instance
+    ethtool(&v, &["-K", &v.rx_if, "gro", "on"]);
+    let threaded = format!("/sys/class/net/{}/threaded", v.rx_if);
+    let on = v
+        .in_ns(&v.rx, "sh")
+        .args(["-c", &format!("echo 1 > {threaded}")])
+        .status()
+        .unwrap();
+    assert!(on.success());
+    let args = [
+        "--iface",
+        &v.rx_if,
+        "--backend",
+        "af-xdp",
+        "--cpus",
+        "1",
+        "--json",
+    ];
+    let findings = |out: &str| -> serde_json::Value {
+        let j: serde_json::Value = serde_json::from_str(out).expect("JSON");
+        j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "threaded-napi")
+            .cloned()
+            .expect("a threaded-napi finding")
+    };
+    // pinned elsewhere first: a new thread may run anywhere
+    let pids = || -> Vec<String> {
+        let out = Command::new("pgrep")
+            .args(["-f", &format!("napi/{}-", v.rx_if)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let napi = pids();
+    assert!(!napi.is_empty(), "no napi thread for {}", v.rx_if);
+    for pid in &napi {
+        assert!(
+            Command::new("taskset")
+                .args(["-pc", "0", pid])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        );
+    }
+    let (_, out, err) = doctor(&v, &args);
+    let f = findings(&out);
+    assert_eq!(f["severity"], "warning", "{out}{err}");
+    let fix = f["fix"].as_str().unwrap().to_string();
+    assert_eq!(
+        fix,
+        napi.iter()
+            .map(|p| format!("taskset -pc 1 {p}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    // the fix as printed
+    for cmd in fix.split("; ") {
+        let w: Vec<&str> = cmd.split(' ').collect();
+        assert!(
+            Command::new(w[0])
+                .args(&w[1..])
+                .output()
+                .unwrap()
+                .status
+                .success(),
+            "{cmd}"
+        );
+    }
+    let (_, out, _) = doctor(&v, &args);
+    assert_eq!(findings(&out)["severity"], "ok", "{out}");
 }

@@ -546,15 +546,41 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
     }
 
     // NAPI and busy polling
-    if let Some(t) = n.threaded_napi {
-        o.ok(
+    let astray: Vec<&nic::NapiThread> = n
+        .napi_threads
+        .iter()
+        .filter(|t| t.cpus.is_empty() || t.cpus.iter().any(|c| !plan.cpus.contains(c)))
+        .collect();
+    match n.threaded_napi {
+        Some(true) if !astray.is_empty() => {
+            let what: Vec<String> = astray
+                .iter()
+                .map(|t| format!("{} (pid {}) on CPU {}", t.name, t.pid, list(&t.cpus)))
+                .collect();
+            let f = o.add(
+                "threaded-napi",
+                Severity::Warning,
+                format!("threaded NAPI on, its threads not on the workers' CPUs: {}", what.join(", ")),
+                "the receive work of a queue runs wherever the scheduler puts its thread, away from the worker that reads it",
+            );
+            let fix: Vec<String> = astray
+                .iter()
+                .map(|t| format!("taskset -pc {} {}", list(&plan.cpus), t.pid))
+                .collect();
+            f.fix = Some(fix.join("; "));
+        }
+        Some(true) => o.ok(
             "threaded-napi",
-            if t {
-                format!("on: pin the napi/{name}-* threads like the interrupts")
-            } else {
-                "off: receive work runs in the interrupt's softirq".into()
-            },
-        );
+            format!(
+                "on, its {} thread(s) on the workers' CPUs",
+                n.napi_threads.len()
+            ),
+        ),
+        Some(false) => o.ok(
+            "threaded-napi",
+            "off: receive work runs in the interrupt's softirq".into(),
+        ),
+        None => {}
     }
     if plan.busy_poll {
         let defer = n.napi_defer_hard_irqs.unwrap_or(0);

@@ -113,10 +113,19 @@ pub fn read(k: &dyn Kernel, unread: &mut Vec<Unread>) -> Host {
             }
         }
     }
-    h.irqbalance = k.list("/proc").unwrap_or_default().iter().any(|p| {
-        p.bytes().all(|b| b.is_ascii_digit())
-            && k.read(&format!("/proc/{p}/comm"))
-                .is_ok_and(|c| c.trim() == "irqbalance")
-    });
+    h.irqbalance = processes(k).iter().any(|(_, c)| c == "irqbalance");
     h
+}
+
+/// Every process and kernel thread: its pid and name.
+pub fn processes(k: &dyn Kernel) -> Vec<(u32, String)> {
+    k.list("/proc")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            let pid = p.parse().ok()?;
+            let comm = k.read(&format!("/proc/{p}/comm")).ok()?;
+            Some((pid, comm.trim().to_string()))
+        })
+        .collect()
 }

@@ -253,6 +253,13 @@ pub struct QueueIrq {
     pub cpus: Vec<usize>,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NapiThread {
+    pub pid: u32,
+    pub name: String,
+    pub cpus: Vec<usize>,
+}
+
 /// Everything read about one interface; `None` where it could not be read
 /// (the reason is in the report's unread list).
 #[derive(Debug, Clone, Serialize, Default)]
@@ -278,6 +285,9 @@ pub struct Nic {
     /// them, by name (driver statistics and the standard ones).
     pub drop_counters: Vec<(String, u64)>,
     pub threaded_napi: Option<bool>,
+    /// With threaded NAPI: each `napi/IF-N` kernel thread and the CPUs it
+    /// may run on.
+    pub napi_threads: Vec<NapiThread>,
     pub napi_defer_hard_irqs: Option<u32>,
     pub gro_flush_timeout_ns: Option<u64>,
     /// Has an address other than link-local: it carries the host's traffic.
@@ -440,6 +450,27 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
         .ok()
         .and_then(|s| s.trim().parse::<u8>().ok())
         .map(|v| v != 0);
+    if nic.threaded_napi == Some(true) {
+        let prefix = format!("napi/{name}-");
+        for (pid, comm) in super::host::processes(k) {
+            if !comm.starts_with(&prefix) {
+                continue;
+            }
+            let cpus = k
+                .read(&format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    let l = s.lines().find(|l| l.starts_with("Cpus_allowed_list:"))?;
+                    crate::config::parse_cpu_list(l.split_once(':')?.1.trim()).ok()
+                })
+                .unwrap_or_default();
+            nic.napi_threads.push(NapiThread {
+                pid,
+                name: comm,
+                cpus,
+            });
+        }
+    }
     nic.napi_defer_hard_irqs = k
         .read(&format!("{sys}/napi_defer_hard_irqs"))
         .ok()
