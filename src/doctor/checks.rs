@@ -137,6 +137,11 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
         _ => "combined",
     };
     let workers = plan.cpus.len() as u32;
+    let most = match n.channels {
+        Some(c) if kind == "rx" => format!(" (at most {})", c.max_rx),
+        Some(c) => format!(" (at most {})", c.max_combined),
+        None => String::new(),
+    };
     let captured = plan
         .ifaces
         .iter()
@@ -148,7 +153,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
             if missing.is_empty() {
                 o.ok(
                     "queues",
-                    format!("{queues} receive queue(s), each with its AF_XDP worker"),
+                    format!("{queues} receive queue(s){most}, each with its AF_XDP worker"),
                 );
             } else {
                 let f = o.add(
@@ -181,7 +186,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
         None => o.ok(
             "queues",
             format!(
-                "{queues} receive queue(s) for {workers} worker(s) (AF_PACKET fanout spreads them)"
+                "{queues} receive queue(s){most} for {workers} worker(s) (AF_PACKET fanout spreads them)"
             ),
         ),
     }
