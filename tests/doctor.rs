@@ -261,8 +261,12 @@ fn against_af_packet_with_two_workers_the_same_nic_has_other_findings() {
         })
         .collect();
     assert_eq!(to, [2, 3, 2, 3]);
-    // AF_XDP's concerns do not apply
+    // AF_XDP's concerns do not apply: AF_PACKET gives a stripped VLAN
+    // tag back, and copies anyway
     assert_eq!(finding(&r, "eth1", "xdp").severity, Severity::Ok);
+    let vlan = finding(&r, "eth1", "rx-vlan-offload");
+    assert_eq!(vlan.severity, Severity::Ok);
+    assert!(vlan.actions.is_empty());
 }
 
 /// The fixture with its faults mended: a symmetric key, UDP hashed by

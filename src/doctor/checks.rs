@@ -387,15 +387,26 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
         None => {}
     }
     match n.rx_vlan_offload {
-        Some(true) => offload(
+        Some(true) if plan.af_xdp() => offload(
             o,
             "rx-vlan-offload",
             "rxvlan",
             super::fix::Offload::RxVlan,
             Severity::Warning,
-            "the NIC strips VLAN tags before capture: flows lose their VLAN",
+            "the NIC strips VLAN tags before XDP sees the frame: flows lose their VLAN",
         ),
-        Some(false) => o.ok("rx-vlan-offload", "rx-vlan-offload off".into()),
+        Some(v) => o.ok(
+            "rx-vlan-offload",
+            format!(
+                "rx-vlan-offload {}{}",
+                on(v),
+                if v {
+                    " (AF_PACKET hands the stripped tag back with the frame)"
+                } else {
+                    ""
+                }
+            ),
+        ),
         None => {}
     }
     if let Some(g) = n.gso {
