@@ -253,3 +253,57 @@ fn between_two_named_interfaces_the_sweep_uses_them_as_they_are() {
     let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&list.stdout).contains("rfsweep"));
 }
+
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn a_sweep_stopped_by_a_signal_leaves_no_namespace_or_capture_behind() {
+    let _g = serial();
+    assert!(is_root(), "the sweep needs root");
+    let dir = TempDir::new("sweep-stopped");
+    let out_dir = dir.path("out");
+    let mut child = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("tuning/sweep"))
+        .arg(&out_dir)
+        .env("TINY", "1")
+        .env("RINGFLOW_BIN", bin())
+        .env("REPORT_BIN", REPORT)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // stop it once a run is done and the next has started
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(out_dir.join("results.csv"))
+        .map(|c| c.lines().count() < 2)
+        .unwrap_or(true)
+    {
+        assert!(started.elapsed().as_secs() < 60, "no run finished");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "stopped, not finished");
+    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(!list.contains(&format!("rfsweep-rx-{pid}")), "{list}");
+    assert!(!list.contains(&format!("rfsweep-tx-{pid}")), "{list}");
+    // the kernel takes down the veth (and its NAPI thread) a moment after
+    // its namespace goes
+    let left = || {
+        let out = Command::new("pgrep")
+            .args(["-af", &format!("rfsr{pid}")])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let gone = std::time::Instant::now();
+    while !left().is_empty() && gone.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(left(), "", "left running");
+}
