@@ -235,7 +235,12 @@ impl Kernel for Recorder {
         let key = answer_key(buf);
         let r = Live.ethtool(iface, buf);
         match &r {
-            Ok(()) => self.keep(iface, &key, to_hex(buf)),
+            // the request was zeros past what the kernel wrote, so the
+            // trailing zeros are left out and come back on replay
+            Ok(()) => {
+                let end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                self.keep(iface, &key, to_hex(&buf[..end]))
+            }
             Err(e) => self.keep(iface, &key, errno_of(e)),
         }
         r

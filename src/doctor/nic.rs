@@ -414,11 +414,17 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
     }
     // the driver's own counters, then the standard ones
     if n_stats > 0 {
-        let names = call(GSTRINGS, 12 + 32 * n_stats as usize, &[SS_STATS, n_stats]);
-        let values = call(GSTATS, 8 + 8 * n_stats as usize, &[n_stats]);
+        // The kernel writes as many names and values as the driver counts
+        // at the time of each call, whatever the request says: room for
+        // twice the count read a moment ago, and more, so that a driver
+        // that grew its statistics in between (new channels) still fits.
+        let room = 2 * n_stats as usize + 1024;
+        let names = call(GSTRINGS, 12 + 32 * room, &[SS_STATS, n_stats]);
+        let values = call(GSTATS, 8 + 8 * room, &[n_stats]);
         match (names, values) {
             (Ok(names), Ok(values)) => {
-                for i in 0..n_stats.min(word(&names, 8)).min(word(&values, 4)) as usize {
+                let told = word(&names, 8).min(word(&values, 4)) as usize;
+                for i in 0..told.min(room) {
                     let stat = text(&names, 12 + 32 * i, 32);
                     let v = values
                         .get(8 + 8 * i..16 + 8 * i)

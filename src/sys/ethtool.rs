@@ -28,8 +28,11 @@ pub fn ethtool(iface: &str, buf: &mut [u8]) -> Result<(), SysError> {
     ifr.ifr_ifru.ifru_data = buf.as_mut_ptr().cast();
     // SAFETY: `ifr` names the interface and points at `buf`, which is
     // writable for its whole length and outlives the call. The caller sized
-    // `buf` for the command it wrote (the kernel reads the sizes it may
-    // write from the request, as `struct ethtool_*` lays them out).
+    // `buf` for the command it wrote: the fixed `struct ethtool_*` of the
+    // command, the sizes it gave (`ETHTOOL_GRSSH` refuses other sizes than
+    // the device's), or, for the string sets and statistics, whose count
+    // the kernel takes from the driver at the call, room well beyond the
+    // count read just before.
     let ret = unsafe { libc::ioctl(raw(&fd), libc::SIOCETHTOOL as _, &mut ifr) };
     check_ret("ioctl(SIOCETHTOOL)", ret).map(|_| ())
 }
