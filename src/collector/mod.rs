@@ -74,6 +74,19 @@ impl PipelineConfig {
         self.table_capacity_v6
             .unwrap_or(crate::flow::table::v6_slots(self.table_capacity))
     }
+
+    /// A worker's flow tables as these settings make them.
+    pub fn worker_tables(&self) -> FlowTables {
+        // the MACs of first packets only where an exposition or flow
+        // export shows them
+        let macs = self.accounting.compat.trafficmonitor || self.export.is_some();
+        let tables = FlowTables::with_sizes(self.table_capacity, self.v6_capacity(), macs);
+        if self.export.is_some() {
+            tables.for_export()
+        } else {
+            tables
+        }
+    }
 }
 
 /// Builds `cfg.workers` workers and the collector that serves them. Each
@@ -93,15 +106,7 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        // the MACs of first packets only where an exposition or flow
-        // export shows them
-        let macs = cfg.accounting.compat.trafficmonitor || cfg.export.is_some();
-        let tables = FlowTables::with_sizes(cfg.table_capacity, cfg.v6_capacity(), macs);
-        let tables = if cfg.export.is_some() {
-            tables.for_export()
-        } else {
-            tables
-        };
+        let tables = cfg.worker_tables();
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");

@@ -349,6 +349,12 @@ fn word_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Strin
     }))
 }
 
+/// A CPU list as `--cpus` takes it and [`parse_cpu_list`] reads it: `0,1`.
+pub fn format_cpu_list(cpus: &[usize]) -> String {
+    let cpus: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+    cpus.join(",")
+}
+
 /// Parses a CPU list such as `0-3,6`.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();

@@ -4,6 +4,7 @@ use super::Plan;
 use super::fix::Action;
 use super::host::Host;
 use super::nic::{self, Nic};
+use crate::config::format_cpu_list;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,11 +69,6 @@ impl Out<'_> {
     fn ok(&mut self, check: &'static str, found: String) {
         self.add(check, Severity::Ok, found, "");
     }
-}
-
-fn list(cpus: &[usize]) -> String {
-    let v: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
-    v.join(",")
 }
 
 fn on(v: bool) -> &'static str {
@@ -465,7 +461,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
                     "queue {} (IRQ {}) on CPU {} not {cpu}",
                     q.queue,
                     q.irq,
-                    list(&q.cpus)
+                    format_cpu_list(&q.cpus)
                 ));
                 fixes.push(format!(
                     "echo {cpu} > /proc/irq/{}/smp_affinity_list",
@@ -473,7 +469,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
                 ));
                 actions.push(Action::IrqAffinity {
                     irq: q.irq,
-                    from: list(&q.cpus),
+                    from: format_cpu_list(&q.cpus),
                     to: cpu,
                 });
             }
@@ -497,7 +493,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
                     format!(
                         "the interrupts of all {} queues are on CPU {}: {}",
                         n.irqs.len(),
-                        list(single[0]),
+                        format_cpu_list(single[0]),
                         wrong.join(", ")
                     )
                 } else {
@@ -530,11 +526,11 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
                 Severity::Warning,
                 format!(
                     "the NIC is on NUMA node {node}; worker CPU(s) {} are not",
-                    list(&far)
+                    format_cpu_list(&far)
                 ),
                 "every frame those workers read crosses the interconnect between sockets",
             );
-            f.fix = Some(format!("--cpus {}", list(node_cpus)));
+            f.fix = Some(format!("--cpus {}", format_cpu_list(node_cpus)));
         }
     }
 
@@ -571,7 +567,14 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
         Some(true) if !astray.is_empty() => {
             let what: Vec<String> = astray
                 .iter()
-                .map(|t| format!("{} (pid {}) on CPU {}", t.name, t.pid, list(&t.cpus)))
+                .map(|t| {
+                    format!(
+                        "{} (pid {}) on CPU {}",
+                        t.name,
+                        t.pid,
+                        format_cpu_list(&t.cpus)
+                    )
+                })
                 .collect();
             let f = o.add(
                 "threaded-napi",
@@ -581,7 +584,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
             );
             let fix: Vec<String> = astray
                 .iter()
-                .map(|t| format!("taskset -pc {} {}", list(&plan.cpus), t.pid))
+                .map(|t| format!("taskset -pc {} {}", format_cpu_list(&plan.cpus), t.pid))
                 .collect();
             f.fix = Some(fix.join("; "));
         }
@@ -632,7 +635,7 @@ fn check_host(o: &mut Out, h: &Host, plan: &Plan, irq_fixes: bool) {
             format!(
                 "{} workers share CPU(s) {}",
                 plan.cpus.len(),
-                list(&distinct)
+                format_cpu_list(&distinct)
             ),
             "workers on one core take turns, and each turn is a queue left unread",
         );
@@ -643,7 +646,7 @@ fn check_host(o: &mut Out, h: &Host, plan: &Plan, irq_fixes: bool) {
     } else {
         o.ok(
             "worker-cpus",
-            format!("one CPU per worker: {}", list(&plan.cpus)),
+            format!("one CPU per worker: {}", format_cpu_list(&plan.cpus)),
         );
     }
     let slow: Vec<&(usize, String)> = h
@@ -682,7 +685,10 @@ fn check_host(o: &mut Out, h: &Host, plan: &Plan, irq_fixes: bool) {
     if shared.is_empty() {
         o.ok(
             "isolated-cpus",
-            format!("the workers' CPUs {} are isolated", list(&distinct)),
+            format!(
+                "the workers' CPUs {} are isolated",
+                format_cpu_list(&distinct)
+            ),
         );
     } else {
         let f = o.add(
@@ -690,18 +696,18 @@ fn check_host(o: &mut Out, h: &Host, plan: &Plan, irq_fixes: bool) {
             Severity::Warning,
             format!(
                 "worker CPU(s) {} are not isolated (isolated: {})",
-                list(&shared),
+                format_cpu_list(&shared),
                 if h.isolated_cpus.is_empty() {
                     "none".into()
                 } else {
-                    list(&h.isolated_cpus)
+                    format_cpu_list(&h.isolated_cpus)
                 }
             ),
             "other tasks and timer ticks interrupt the workers",
         );
         f.fix = Some(format!(
             "add isolcpus={l} nohz_full={l} rcu_nocbs={l} to the kernel command line and reboot",
-            l = list(&distinct)
+            l = format_cpu_list(&distinct)
         ));
     }
     if irq_fixes && h.irqbalance {

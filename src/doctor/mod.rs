@@ -59,42 +59,25 @@ pub struct PlanIface {
 
 impl Plan {
     pub fn from_settings(s: &LiveSettings) -> Plan {
-        let workers = s.pipeline.workers as u64;
-        let ifaces = s.ifaces.len() as u64;
-        let cap = s.pipeline.table_capacity;
-        let cap6 = s
-            .pipeline
-            .table_capacity_v6
-            .unwrap_or_else(|| crate::flow::table::v6_slots(cap));
-        let mut tables = crate::flow::table::FlowTables::with_sizes(cap, cap6, false);
-        if s.ipfix.is_some() {
-            tables = tables.for_export();
-        }
-        let tables = tables.memory_bytes() as u64 * workers;
-        let (backend, xdp_mode, busy_poll, queues, ring, huge) = match &s.backend {
-            LiveBackend::AfPacket => {
-                let r = &s.socket.ring;
-                let ring = u64::from(r.block_size) * u64::from(r.block_count) * workers * ifaces;
-                ("af-packet", None, false, None, ring, 0)
-            }
-            LiveBackend::AfXdp { cfg, queues } => {
-                let p = &cfg.params;
-                let per = u64::from(p.frame_size) * u64::from(p.frame_count);
-                let ring = per * queues.iter().map(|q| q.len() as u64).sum::<u64>();
-                let mode = format!("{:?}", cfg.mode).to_ascii_lowercase();
-                let huge = if p.huge_pages { ring } else { 0 };
-                (
-                    "af-xdp",
-                    Some(mode),
-                    cfg.busy_poll.is_some(),
-                    Some(queues.clone()),
-                    ring,
-                    huge,
-                )
-            }
+        // the tables and rings a run would make, as it would make them
+        let tables = s.pipeline.worker_tables().memory_bytes() * s.pipeline.workers;
+        let capture = s.capture_bytes();
+        let (xdp_mode, busy_poll, queues, huge) = match &s.backend {
+            LiveBackend::AfPacket => (None, false, None, 0),
+            LiveBackend::AfXdp { cfg, queues } => (
+                Some(format!("{:?}", cfg.mode).to_lowercase()),
+                cfg.busy_poll.is_some(),
+                Some(queues),
+                if cfg.params.huge_pages { capture } else { 0 },
+            ),
         };
         Plan {
-            backend: backend.into(),
+            backend: if queues.is_some() {
+                "af-xdp"
+            } else {
+                "af-packet"
+            }
+            .into(),
             xdp_mode,
             busy_poll,
             cpus: s.cpus.clone(),
@@ -104,11 +87,11 @@ impl Plan {
                 .enumerate()
                 .map(|(i, f)| PlanIface {
                     name: f.name.clone(),
-                    queues: queues.as_ref().and_then(|q| q.get(i).cloned()),
+                    queues: queues.and_then(|q| q.get(i).cloned()),
                 })
                 .collect(),
-            memory_bytes: ring + tables,
-            huge_pages_bytes: huge,
+            memory_bytes: (capture + tables) as u64,
+            huge_pages_bytes: huge as u64,
         }
     }
 

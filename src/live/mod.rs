@@ -66,8 +66,8 @@ enum WorkerQueues {
 }
 
 /// Each worker's queues, what was opened (for the start line), and what
-/// its memory is called and takes.
-type Opened = (Vec<WorkerQueues>, String, &'static str, usize);
+/// its memory is called (its size: `LiveSettings::capture_bytes`).
+type Opened = (Vec<WorkerQueues>, String, &'static str);
 
 fn iface_names(s: &LiveSettings) -> String {
     s.ifaces
@@ -104,12 +104,10 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
         }
         per_worker.push(WorkerQueues::Packet(queues));
     }
-    let bytes = n * s.ifaces.len() * s.socket.ring.bytes();
     Ok((
         per_worker,
         format!("af-packet on {}", iface_names(s)),
         "rings",
-        bytes,
     ))
 }
 
@@ -120,12 +118,10 @@ fn open_af_xdp(
     stats: &CaptureStats,
     held: &mut Held,
 ) -> Result<Opened, LiveError> {
-    let umem: usize = queues.iter().map(Vec::len).sum::<usize>() * cfg.params.umem_bytes();
-    crate::capture::check_privileges(true, umem)?;
+    crate::capture::check_privileges(true, s.capture_bytes())?;
     let n = s.pipeline.workers;
     let mut per_worker: Vec<Vec<af_xdp::QueueSocket>> = (0..n).map(|_| Vec::new()).collect();
     let mut described = Vec::new();
-    let mut sockets = 0;
     for (i, qs) in s.ifaces.iter().zip(queues) {
         let filter = match &s.filter {
             Some(expr) => Some(
@@ -170,7 +166,6 @@ fn open_af_xdp(
                 packets: 0,
                 last: Default::default(),
             });
-            sockets += 1;
         }
         binds.dedup();
         described.push(format!(
@@ -189,7 +184,6 @@ fn open_af_xdp(
         per_worker.into_iter().map(WorkerQueues::Xdp).collect(),
         format!("af-xdp on {}", described.join(", ")),
         "UMEM",
-        sockets * cfg.params.umem_bytes(),
     ))
 }
 
@@ -208,7 +202,7 @@ impl Live {
         }
         let n = s.pipeline.workers;
         let mut held = Held::default();
-        let (per_worker, what, memory, capture_bytes) = match &s.backend {
+        let (per_worker, what, memory) = match &s.backend {
             LiveBackend::AfPacket => open_af_packet(s, &stats)?,
             LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &stats, &mut held)?,
         };
@@ -221,7 +215,7 @@ impl Live {
         );
         let memory = format!(
             "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
-            capture_bytes >> 20,
+            s.capture_bytes() >> 20,
             collector.shard_memory_bytes() >> 20,
             collector.table_memory_bytes() >> 20,
         );

@@ -509,16 +509,23 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     })
 }
 
-/// CPUs as `--cpus` takes them: `0,1`.
-fn list_of(cpus: &[usize]) -> String {
-    let cpus: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
-    cpus.join(",")
-}
-
 impl LiveSettings {
+    /// Bytes of the capture's rings (AF_PACKET: one per worker and
+    /// interface) or UMEM (AF_XDP: one per captured queue).
+    pub fn capture_bytes(&self) -> usize {
+        match &self.backend {
+            LiveBackend::AfPacket => {
+                self.pipeline.workers * self.ifaces.len() * self.socket.ring.bytes()
+            }
+            LiveBackend::AfXdp { cfg, queues } => {
+                queues.iter().map(Vec::len).sum::<usize>() * cfg.params.umem_bytes()
+            }
+        }
+    }
+
     /// The workers' CPUs, as `--cpus` takes them: `0,1`.
     pub(super) fn cpu_list(&self) -> String {
-        list_of(&self.cpus)
+        crate::config::format_cpu_list(&self.cpus)
     }
 
     /// Where the collector runs, for the start line.
@@ -526,7 +533,10 @@ impl LiveSettings {
         if self.collector_cpus.is_empty() {
             String::new()
         } else {
-            format!(", collector on CPU {}", list_of(&self.collector_cpus))
+            format!(
+                ", collector on CPU {}",
+                crate::config::format_cpu_list(&self.collector_cpus)
+            )
         }
     }
 
@@ -599,7 +609,7 @@ impl LiveSettings {
         if !self.collector_cpus.is_empty() {
             out.push(format!(
                 "collector-cpus = \"{}\"",
-                list_of(&self.collector_cpus)
+                crate::config::format_cpu_list(&self.collector_cpus)
             ));
         }
         out.push(format!("snaplen = {}", self.snaplen));
