@@ -787,21 +787,16 @@ fn check_host(o: &mut Out, h: &Host, plan: &Plan, irq_fixes: bool) {
             ),
         );
     }
-    o.ok(
-        "busy-poll-sysctls",
-        format!(
-            "net.core.busy_poll {}, busy_read {}{}",
-            h.busy_poll_us
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "unknown".into()),
-            h.busy_read_us
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "unknown".into()),
-            if plan.busy_poll {
-                " (ringflow sets busy polling on its own sockets)"
-            } else {
-                ""
-            }
-        ),
-    );
+    // not readable outside the first network namespace: said in `unread`
+    if let (Some(poll), Some(read)) = (h.busy_poll_us, h.busy_read_us) {
+        let own = if plan.busy_poll {
+            " (ringflow sets busy polling on its own sockets)"
+        } else {
+            ""
+        };
+        o.ok(
+            "busy-poll-sysctls",
+            format!("net.core.busy_poll {poll}, busy_read {read}{own}"),
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //! interfaces the doctor reads, and said back with the command that
 //! undoes it.
 
-use super::kernel::Kernel;
+use super::kernel::{Kernel, why};
 use super::nic;
 use serde::Serialize;
 
@@ -77,34 +77,34 @@ impl Action {
     }
 
     pub fn apply(&self, k: &dyn Kernel) -> Result<(), String> {
-        match self {
+        let done = match self {
             Action::IrqAffinity { irq, to, .. } => k.write(
                 &format!("/proc/irq/{irq}/smp_affinity_list"),
                 &to.to_string(),
             ),
+            Action::Offload {
+                iface,
+                what: Offload::Gro,
+            } => k.ethtool(iface, &mut nic::request(nic::SGRO, 8, &[0])),
+            // the legacy flags are set all at once: the others as they are
             Action::Offload { iface, what } => {
-                let (get, set, bit) = match what {
-                    Offload::Gro => (nic::GGRO, nic::SGRO, None),
-                    Offload::Lro => (nic::GFLAGS, nic::SFLAGS, Some(nic::FLAG_LRO)),
-                    Offload::RxVlan => (nic::GFLAGS, nic::SFLAGS, Some(nic::FLAG_RXVLAN)),
+                let bit = match what {
+                    Offload::Lro => nic::FLAG_LRO,
+                    _ => nic::FLAG_RXVLAN,
                 };
-                let mut b = nic::request(get, 8, &[]);
-                k.ethtool(iface, &mut b)?;
-                let now = u32::from_ne_bytes(b[4..8].try_into().unwrap_or([0; 4]));
-                let value = match bit {
-                    Some(bit) => now & !bit,
-                    None => 0,
-                };
-                let mut b = nic::request(set, 8, &[value]);
-                k.ethtool(iface, &mut b)
+                let mut b = nic::request(nic::GFLAGS, 8, &[]);
+                k.ethtool(iface, &mut b).and_then(|()| {
+                    let value = nic::word(&b, 4) & !bit;
+                    k.ethtool(iface, &mut nic::request(nic::SFLAGS, 8, &[value]))
+                })
             }
             Action::RxRing { iface, to, raw, .. } => {
                 let mut words = *raw;
                 words[4] = *to;
-                let mut b = nic::request(nic::SRINGPARAM, 36, &words);
-                k.ethtool(iface, &mut b)
+                k.ethtool(iface, &mut nic::request(nic::SRINGPARAM, 36, &words))
             }
-        }
+        };
+        done.map_err(|e| why(&e))
     }
 }
 
@@ -123,26 +123,26 @@ mod tests {
     }
 
     impl Kernel for Kept {
-        fn ethtool(&self, _: &str, buf: &mut [u8]) -> Result<(), String> {
+        fn ethtool(&self, _: &str, buf: &mut [u8]) -> std::io::Result<()> {
             if buf[0..4] == nic::GFLAGS.to_ne_bytes() {
                 buf[4..8].copy_from_slice(&self.flags.to_ne_bytes());
             }
             self.calls.borrow_mut().push(buf.to_vec());
             Ok(())
         }
-        fn xdp_features(&self, _: &str) -> Result<u64, String> {
-            Err("none".into())
+        fn xdp_features(&self, _: &str) -> std::io::Result<u64> {
+            Err(std::io::Error::other("none"))
         }
         fn addresses(&self, _: &str) -> Vec<IpAddr> {
             Vec::new()
         }
-        fn read(&self, _: &str) -> Result<String, String> {
-            Err("none".into())
+        fn read(&self, _: &str) -> std::io::Result<String> {
+            Err(std::io::Error::other("none"))
         }
-        fn list(&self, _: &str) -> Result<Vec<String>, String> {
-            Err("none".into())
+        fn list(&self, _: &str) -> std::io::Result<Vec<String>> {
+            Err(std::io::Error::other("none"))
         }
-        fn write(&self, path: &str, text: &str) -> Result<(), String> {
+        fn write(&self, path: &str, text: &str) -> std::io::Result<()> {
             self.writes.borrow_mut().push((path.into(), text.into()));
             Ok(())
         }
@@ -199,7 +199,7 @@ mod tests {
             what: Offload::Gro,
         };
         gro.apply(&k).unwrap();
-        assert_eq!(words(&k.calls.borrow()[3]), [nic::SGRO, 0]);
+        assert_eq!(words(k.calls.borrow().last().unwrap()), [nic::SGRO, 0]);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! and busy-poll sysctls, NUMA nodes, and whether irqbalance runs.
 
 use super::Unread;
-use super::kernel::Kernel;
+use super::kernel::{Kernel, why};
 use crate::config::parse_cpu_list;
 use serde::Serialize;
 
@@ -41,14 +41,13 @@ fn number(k: &dyn Kernel, path: &str) -> Option<u64> {
     k.read(path).ok()?.trim().parse().ok()
 }
 
-pub fn read(k: &dyn Kernel, unread: &mut Vec<Unread>) -> Host {
+/// Reads the host; `processes` are its (pid, name).
+pub fn read(k: &dyn Kernel, processes: &[(u32, String)], unread: &mut Vec<Unread>) -> Host {
     let mut h = Host::default();
-    let miss =
-        |unread: &mut Vec<Unread>, what: &str, e: String| unread.push(Unread::new("host", what, e));
-    let mut miss = |what: &str, e: String| miss(unread, what, e);
+    let mut miss = |what: &str, e: String| unread.push(Unread::new("host", what, e));
     match k.read("/sys/devices/system/cpu/online") {
         Ok(s) => h.online_cpus = parse_cpu_list(s.trim()).unwrap_or_default(),
-        Err(e) => miss("online CPUs", e),
+        Err(e) => miss("online CPUs", why(&e)),
     }
     for &cpu in &h.online_cpus {
         if let Ok(g) = k.read(&format!(
@@ -84,7 +83,7 @@ pub fn read(k: &dyn Kernel, unread: &mut Vec<Unread>) -> Host {
                 }
             }
         }
-        Err(e) => miss("memory (/proc/meminfo)", e),
+        Err(e) => miss("memory (/proc/meminfo)", why(&e)),
     }
     h.transparent_huge_pages = k
         .read("/sys/kernel/mm/transparent_hugepage/enabled")
@@ -113,7 +112,7 @@ pub fn read(k: &dyn Kernel, unread: &mut Vec<Unread>) -> Host {
             }
         }
     }
-    h.irqbalance = processes(k).iter().any(|(_, c)| c == "irqbalance");
+    h.irqbalance = processes.iter().any(|(_, c)| c == "irqbalance");
     h
 }
 

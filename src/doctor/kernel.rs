@@ -12,71 +12,73 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-/// What the doctor reads, and the one thing `--fix` writes.
+/// What the doctor reads, and the one thing `--fix` writes. Errors keep
+/// the kernel's errno, so that a recording replays the same refusal.
 pub trait Kernel {
     /// One ethtool command: `buf` holds the request and receives the answer.
-    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> Result<(), String>;
+    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> io::Result<()>;
     /// The driver's `xdp-features` bits.
-    fn xdp_features(&self, iface: &str) -> Result<u64, String>;
+    fn xdp_features(&self, iface: &str) -> io::Result<u64>;
     /// The IP addresses the interface has.
     fn addresses(&self, iface: &str) -> Vec<IpAddr>;
     /// A sysfs or procfs file, by its absolute path.
-    fn read(&self, path: &str) -> Result<String, String>;
+    fn read(&self, path: &str) -> io::Result<String>;
     /// The names in a sysfs or procfs directory, sorted.
-    fn list(&self, path: &str) -> Result<Vec<String>, String>;
+    fn list(&self, path: &str) -> io::Result<Vec<String>>;
     /// Writes a sysfs or procfs file (`--fix`).
-    fn write(&self, path: &str, text: &str) -> Result<(), String>;
+    fn write(&self, path: &str, text: &str) -> io::Result<()>;
 }
 
 /// The name under which a fixture keeps the answer to `buf`'s request.
 pub fn answer_key(buf: &[u8]) -> String {
-    let word = |at: usize| {
-        buf.get(at..at + 4)
-            .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
-            .unwrap_or(0)
-    };
-    let cmd = word(0);
-    let name = super::nic::command_name(cmd);
+    use super::nic::{GRXFH, GSTRINGS, command_name, word};
+    let cmd = word(buf, 0);
     match cmd {
-        super::nic::GRXFH | super::nic::GSTRINGS => format!("{name}:{}", word(4)),
-        _ => name.to_string(),
+        GRXFH | GSTRINGS => format!("{}:{}", command_name(cmd), word(buf, 4)),
+        _ => command_name(cmd).to_string(),
     }
 }
 
-fn io_text(e: &std::io::Error) -> String {
+/// An error as the checklist says it.
+pub fn why(e: &io::Error) -> String {
     match e.raw_os_error() {
         Some(libc::EOPNOTSUPP) => "the driver does not offer it".into(),
         _ => e.to_string(),
     }
 }
 
+fn unsupported() -> io::Error {
+    io::Error::from_raw_os_error(libc::EOPNOTSUPP)
+}
+
 /// This machine.
 pub struct Live;
 
 impl Kernel for Live {
-    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> Result<(), String> {
-        crate::sys::ethtool::ethtool(iface, buf).map_err(|e| io_text(&e.source))
+    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> io::Result<()> {
+        crate::sys::ethtool::ethtool(iface, buf).map_err(|e| e.source)
     }
 
-    fn xdp_features(&self, iface: &str) -> Result<u64, String> {
-        let ifindex = crate::sys::ifindex(iface).ok_or("no such interface")?;
-        crate::sys::ethtool::xdp_features(ifindex).map_err(|e| io_text(&e.source))
+    fn xdp_features(&self, iface: &str) -> io::Result<u64> {
+        let ifindex =
+            crate::sys::ifindex(iface).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+        crate::sys::ethtool::xdp_features(ifindex).map_err(|e| e.source)
     }
 
     fn addresses(&self, iface: &str) -> Vec<IpAddr> {
         crate::sys::netlink::addresses(iface)
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| io_text(&e))
+    fn read(&self, path: &str) -> io::Result<String> {
+        std::fs::read_to_string(path)
     }
 
-    fn list(&self, path: &str) -> Result<Vec<String>, String> {
-        let mut names: Vec<String> = std::fs::read_dir(path)
-            .map_err(|e| io_text(&e))?
+    fn list(&self, path: &str) -> io::Result<Vec<String>> {
+        let mut names: Vec<String> = std::fs::read_dir(path)?
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
@@ -84,8 +86,8 @@ impl Kernel for Live {
         Ok(names)
     }
 
-    fn write(&self, path: &str, text: &str) -> Result<(), String> {
-        std::fs::write(path, text).map_err(|e| io_text(&e))
+    fn write(&self, path: &str, text: &str) -> io::Result<()> {
+        std::fs::write(path, text)
     }
 }
 
@@ -129,15 +131,17 @@ impl Fixture {
         })
     }
 
-    fn answer(&self, iface: &str, key: &str) -> Result<&str, String> {
+    /// The recorded answer: its value, or the refusal recorded.
+    fn answer(&self, iface: &str, key: &str) -> io::Result<&str> {
         let v = self
             .answers
             .get(&(iface.to_string(), key.to_string()))
-            .ok_or("the driver does not offer it")?;
+            .ok_or_else(unsupported)?;
         match v.strip_prefix('!') {
-            Some(errno) => Err(io_text(&std::io::Error::from_raw_os_error(
-                errno.parse().unwrap_or(libc::EOPNOTSUPP),
-            ))),
+            Some(errno) => Err(errno
+                .parse()
+                .map(io::Error::from_raw_os_error)
+                .unwrap_or_else(|_| unsupported())),
             None => Ok(v),
         }
     }
@@ -148,18 +152,18 @@ impl Fixture {
 }
 
 impl Kernel for Fixture {
-    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> Result<(), String> {
+    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> io::Result<()> {
         let hex = self.answer(iface, &answer_key(buf))?;
-        let bytes = from_hex(hex).ok_or("bad hex in the fixture")?;
+        let bytes = from_hex(hex).ok_or_else(|| io::Error::other("bad hex in the fixture"))?;
         let n = bytes.len().min(buf.len());
         buf[..n].copy_from_slice(&bytes[..n]);
         Ok(())
     }
 
-    fn xdp_features(&self, iface: &str) -> Result<u64, String> {
+    fn xdp_features(&self, iface: &str) -> io::Result<u64> {
         self.answer(iface, "xdp-features")?
             .parse()
-            .map_err(|_| "bad number in the fixture".into())
+            .map_err(|_| io::Error::other("bad number in the fixture"))
     }
 
     fn addresses(&self, iface: &str) -> Vec<IpAddr> {
@@ -168,18 +172,18 @@ impl Kernel for Fixture {
             .unwrap_or_default()
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(self.path(path)).map_err(|e| io_text(&e))
+    fn read(&self, path: &str) -> io::Result<String> {
+        std::fs::read_to_string(self.path(path))
     }
 
-    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+    fn list(&self, path: &str) -> io::Result<Vec<String>> {
         let mut names = Live.list(&self.path(path).to_string_lossy())?;
         names.retain(|n| !n.starts_with('.'));
         Ok(names)
     }
 
-    fn write(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("a recorded fixture is not changed".into())
+    fn write(&self, _: &str, _: &str) -> io::Result<()> {
+        Err(io::Error::other("a recorded fixture is not changed"))
     }
 }
 
@@ -222,16 +226,13 @@ impl Recorder {
     }
 }
 
-fn errno_of(e: &str) -> String {
-    if e == "the driver does not offer it" {
-        format!("!{}", libc::EOPNOTSUPP)
-    } else {
-        format!("!{}", libc::EINVAL)
-    }
+/// A refusal as a fixture keeps it: its errno.
+fn refusal(e: &io::Error) -> String {
+    format!("!{}", e.raw_os_error().unwrap_or(libc::EINVAL))
 }
 
 impl Kernel for Recorder {
-    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> Result<(), String> {
+    fn ethtool(&self, iface: &str, buf: &mut [u8]) -> io::Result<()> {
         let key = answer_key(buf);
         let r = Live.ethtool(iface, buf);
         match &r {
@@ -241,16 +242,16 @@ impl Kernel for Recorder {
                 let end = buf.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
                 self.keep(iface, &key, to_hex(&buf[..end]))
             }
-            Err(e) => self.keep(iface, &key, errno_of(e)),
+            Err(e) => self.keep(iface, &key, refusal(e)),
         }
         r
     }
 
-    fn xdp_features(&self, iface: &str) -> Result<u64, String> {
+    fn xdp_features(&self, iface: &str) -> io::Result<u64> {
         let r = Live.xdp_features(iface);
         match &r {
             Ok(v) => self.keep(iface, "xdp-features", v.to_string()),
-            Err(e) => self.keep(iface, "xdp-features", errno_of(e)),
+            Err(e) => self.keep(iface, "xdp-features", refusal(e)),
         }
         r
     }
@@ -262,7 +263,7 @@ impl Kernel for Recorder {
         a
     }
 
-    fn read(&self, path: &str) -> Result<String, String> {
+    fn read(&self, path: &str) -> io::Result<String> {
         let r = Live.read(path);
         if let Ok(text) = &r {
             self.copy(path, text);
@@ -270,7 +271,7 @@ impl Kernel for Recorder {
         r
     }
 
-    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+    fn list(&self, path: &str) -> io::Result<Vec<String>> {
         let r = Live.list(path);
         // the processes are kept by the files read under them, not all
         if let (Ok(names), false) = (&r, path == "/proc") {
@@ -295,8 +296,8 @@ impl Kernel for Recorder {
         r
     }
 
-    fn write(&self, _: &str, _: &str) -> Result<(), String> {
-        Err("recording changes nothing".into())
+    fn write(&self, _: &str, _: &str) -> io::Result<()> {
+        Err(io::Error::other("recording changes nothing"))
     }
 }
 
@@ -312,4 +313,36 @@ pub fn from_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doctor::nic::{GCHANNELS, GGRO, GRINGPARAM, request, word};
+
+    #[test]
+    fn a_refusal_replays_with_the_errno_it_was_recorded_with() {
+        let dir = std::env::temp_dir().join(format!("ringflow-kernel-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let eperm = io::Error::from_raw_os_error(libc::EPERM);
+        let lines = format!(
+            "eth1 gringparam {}\neth1 ggro 2b00000001\neth1 addresses\n",
+            refusal(&eperm)
+        );
+        std::fs::write(dir.join("ethtool.txt"), lines).unwrap();
+        let f = Fixture::load(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut ring = request(GRINGPARAM, 36, &[]);
+        let e = f.ethtool("eth1", &mut ring).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        // not recorded at all: the driver does not offer it
+        let mut chan = request(GCHANNELS, 36, &[]);
+        let e = f.ethtool("eth1", &mut chan).unwrap_err();
+        assert_eq!(why(&e), "the driver does not offer it");
+        // an answer shorter than the request (trailing zeros left out)
+        let mut gro = request(GGRO, 8, &[]);
+        f.ethtool("eth1", &mut gro).unwrap();
+        assert_eq!(word(&gro, 4), 1);
+        assert!(f.addresses("eth1").is_empty());
+    }
 }

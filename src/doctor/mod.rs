@@ -188,12 +188,13 @@ impl Report {
 /// Reads the interfaces of `plan` and the host from `k` and checks them.
 pub fn examine(k: &dyn kernel::Kernel, plan: Plan) -> Report {
     let mut unread = Vec::new();
+    let processes = host::processes(k);
     let interfaces: Vec<nic::Nic> = plan
         .ifaces
         .iter()
-        .map(|f| nic::read(k, &f.name, &mut unread))
+        .map(|f| nic::read(k, &f.name, &processes, &mut unread))
         .collect();
-    let host = host::read(k, &mut unread);
+    let host = host::read(k, &processes, &mut unread);
     let findings = checks::check(&interfaces, &host, &plan);
     Report {
         plan,

@@ -3,7 +3,7 @@
 //! directory, and its interrupts in procfs.
 
 use super::Unread;
-use super::kernel::Kernel;
+use super::kernel::{Kernel, why};
 use serde::Serialize;
 
 pub const GDRVINFO: u32 = 0x03;
@@ -62,9 +62,17 @@ pub fn command_name(cmd: u32) -> &'static str {
     }
 }
 
-fn word(b: &[u8], at: usize) -> u32 {
+/// The `u32` at `at` of a `struct ethtool_*` (0 past its end).
+pub fn word(b: &[u8], at: usize) -> u32 {
     b.get(at..at + 4)
         .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
+        .unwrap_or(0)
+}
+
+/// The `u64` at `at` (0 past its end).
+fn dword(b: &[u8], at: usize) -> u64 {
+    b.get(at..at + 8)
+        .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
         .unwrap_or(0)
 }
 
@@ -313,14 +321,21 @@ fn is_drop_counter(name: &str) -> bool {
         .any(|w| n.contains(w))
 }
 
-pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
+/// Reads interface `name`; `processes` are the host's (pid, name), where
+/// its threaded-NAPI threads are found.
+pub fn read(
+    k: &dyn Kernel,
+    name: &str,
+    processes: &[(u32, String)],
+    unread: &mut Vec<Unread>,
+) -> Nic {
     let mut nic = Nic {
         name: name.to_string(),
         ..Nic::default()
     };
     let mut miss = |what: &str, e: String| unread.push(Unread::new(name, what, e));
     let sys = format!("/sys/class/net/{name}");
-    let call = |cmd: u32, len: usize, words: &[u32]| -> Result<Vec<u8>, String> {
+    let call = |cmd: u32, len: usize, words: &[u32]| -> std::io::Result<Vec<u8>> {
         let mut b = request(cmd, len, words);
         k.ethtool(name, &mut b).map(|()| b)
     };
@@ -333,20 +348,15 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
             nic.driver = Some(d.driver);
             nic.bus = Some(d.bus).filter(|b| !b.is_empty() && b != "N/A");
         }
-        Err(e) => miss("driver (ETHTOOL_GDRVINFO)", e),
+        Err(e) => miss("driver (ETHTOOL_GDRVINFO)", why(&e)),
     }
     // sysfs gives -1, or refuses, when the link has no speed to tell
-    match k.read(&format!("{sys}/speed")) {
-        Ok(s) => match s
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .and_then(|v| u32::try_from(v).ok())
-        {
-            Some(v) => nic.speed_mbps = Some(v),
-            None => miss("link speed", "the link reports none".into()),
-        },
-        Err(_) => miss("link speed", "the link reports none".into()),
+    nic.speed_mbps = k
+        .read(&format!("{sys}/speed"))
+        .ok()
+        .and_then(|s| u32::try_from(s.trim().parse::<i64>().ok()?).ok());
+    if nic.speed_mbps.is_none() {
+        miss("link speed", "the link reports none".into());
     }
     match k.read(&format!("{sys}/device/numa_node")) {
         Ok(s) => nic.numa_node = s.trim().parse().ok(),
@@ -358,55 +368,54 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
         .unwrap_or(0);
     match call(GCHANNELS, 36, &[]) {
         Ok(b) => nic.channels = Some(parse_channels(&b)),
-        Err(e) => miss("queues (ETHTOOL_GCHANNELS)", e),
+        Err(e) => miss("queues (ETHTOOL_GCHANNELS)", why(&e)),
     }
     match call(GRINGPARAM, 36, &[]) {
         Ok(b) => nic.rings = Some(parse_rings(&b)),
-        Err(e) => miss("ring sizes (ETHTOOL_GRINGPARAM)", e),
+        Err(e) => miss("ring sizes (ETHTOOL_GRINGPARAM)", why(&e)),
     }
-    match call(GRSSH, RXFH_HEADER, &[]) {
-        Ok(b) => {
-            let (n, key) = parse_rxfh_sizes(&b);
-            let len = RXFH_HEADER + 4 * n as usize + key as usize;
-            match call(GRSSH, len, &[0, n, key]) {
-                Ok(b) => nic.rss = Some(parse_rxfh(&b)),
-                Err(e) => miss("RSS table and key (ETHTOOL_GRSSH)", e),
-            }
-        }
-        Err(e) => miss("RSS table and key (ETHTOOL_GRSSH)", e),
+    // the sizes first, then the table and key of those sizes
+    let rss = call(GRSSH, RXFH_HEADER, &[]).and_then(|b| {
+        let (n, key) = parse_rxfh_sizes(&b);
+        let len = RXFH_HEADER + 4 * n as usize + key as usize;
+        call(GRSSH, len, &[0, n, key])
+    });
+    match rss {
+        Ok(b) => nic.rss = Some(parse_rxfh(&b)),
+        Err(e) => miss("RSS table and key (ETHTOOL_GRSSH)", why(&e)),
     }
     let mut fields_err = None;
     for (flow_type, flow) in FLOW_TYPES {
         match call(GRXFH, 256, &[flow_type]) {
             Ok(b) => nic.hash_fields.push(HashFields {
                 flow,
-                fields: u64::from(word(&b, 8)) | (u64::from(word(&b, 12)) << 32),
+                fields: dword(&b, 8),
             }),
             Err(e) => fields_err = Some(e),
         }
     }
     if let Some(e) = fields_err.filter(|_| nic.hash_fields.is_empty()) {
-        miss("RSS hash fields (ETHTOOL_GRXFH)", e);
+        miss("RSS hash fields (ETHTOOL_GRXFH)", why(&e));
     }
     let value = |cmd: u32| call(cmd, 8, &[]).map(|b| word(&b, 4));
     match value(GGRO) {
         Ok(v) => nic.gro = Some(v != 0),
-        Err(e) => miss("GRO (ETHTOOL_GGRO)", e),
+        Err(e) => miss("GRO (ETHTOOL_GGRO)", why(&e)),
     }
     match value(GGSO) {
         Ok(v) => nic.gso = Some(v != 0),
-        Err(e) => miss("GSO (ETHTOOL_GGSO)", e),
+        Err(e) => miss("GSO (ETHTOOL_GGSO)", why(&e)),
     }
     match value(GFLAGS) {
         Ok(v) => {
             nic.lro = Some(v & FLAG_LRO != 0);
             nic.rx_vlan_offload = Some(v & FLAG_RXVLAN != 0);
         }
-        Err(e) => miss("LRO and rx-vlan-offload (ETHTOOL_GFLAGS)", e),
+        Err(e) => miss("LRO and rx-vlan-offload (ETHTOOL_GFLAGS)", why(&e)),
     }
     match k.xdp_features(name) {
         Ok(f) => nic.xdp_features = Some(f),
-        Err(e) => miss("XDP features (netdev netlink)", e),
+        Err(e) => miss("XDP features (netdev netlink)", why(&e)),
     }
     match read_irqs(k, name) {
         Ok(irqs) => nic.irqs = irqs,
@@ -426,16 +435,12 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
                 let told = word(&names, 8).min(word(&values, 4)) as usize;
                 for i in 0..told.min(room) {
                     let stat = text(&names, 12 + 32 * i, 32);
-                    let v = values
-                        .get(8 + 8 * i..16 + 8 * i)
-                        .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-                        .unwrap_or(0);
                     if is_drop_counter(&stat) {
-                        nic.drop_counters.push((stat, v));
+                        nic.drop_counters.push((stat, dword(&values, 8 + 8 * i)));
                     }
                 }
             }
-            (Err(e), _) | (_, Err(e)) => miss("driver statistics (ETHTOOL_GSTATS)", e),
+            (Err(e), _) | (_, Err(e)) => miss("driver statistics (ETHTOOL_GSTATS)", why(&e)),
         }
     }
     for stat in [
@@ -458,7 +463,7 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
         .map(|v| v != 0);
     if nic.threaded_napi == Some(true) {
         let prefix = format!("napi/{name}-");
-        for (pid, comm) in super::host::processes(k) {
+        for (pid, comm) in processes {
             if !comm.starts_with(&prefix) {
                 continue;
             }
@@ -471,8 +476,8 @@ pub fn read(k: &dyn Kernel, name: &str, unread: &mut Vec<Unread>) -> Nic {
                 })
                 .unwrap_or_default();
             nic.napi_threads.push(NapiThread {
-                pid,
-                name: comm,
+                pid: *pid,
+                name: comm.clone(),
                 cpus,
             });
         }
@@ -500,7 +505,7 @@ fn read_irqs(k: &dyn Kernel, name: &str) -> Result<Vec<QueueIrq>, String> {
     let vectors = k
         .list(&format!("/sys/class/net/{name}/device/msi_irqs"))
         .map_err(|_| "no MSI interrupts (not a PCI device, or a virtual one)".to_string())?;
-    let table = k.read("/proc/interrupts")?;
+    let table = k.read("/proc/interrupts").map_err(|e| why(&e))?;
     let mut out = Vec::new();
     for line in table.lines() {
         let Some((irq, rest)) = line.trim_start().split_once(':') else {
