@@ -133,11 +133,15 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
         _ => "combined",
     };
     let workers = plan.cpus.len() as u32;
-    let most = match n.channels {
-        Some(c) if kind == "rx" => format!(" (at most {})", c.max_rx),
-        Some(c) => format!(" (at most {})", c.max_combined),
-        None => String::new(),
-    };
+    // the most queues of that kind the NIC can have
+    let max = n.channels.map(|c| {
+        if kind == "rx" {
+            c.max_rx
+        } else {
+            c.max_combined
+        }
+    });
+    let most = max.map(|m| format!(" (at most {m})")).unwrap_or_default();
     let captured = plan
         .ifaces
         .iter()
@@ -186,21 +190,17 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
             ),
         ),
     }
-    if let Some(c) = n.channels {
-        let max = if kind == "rx" {
-            c.max_rx
-        } else {
-            c.max_combined
-        };
-        if max > queues && workers > queues {
-            let f = o.add(
-                "queues",
-                Severity::Warning,
-                format!("{queues} of at most {max} queues in use, for {workers} workers"),
-                "one queue's interrupt is one core's work: more queues spread the receive load",
-            );
-            f.fix = Some(format!("ethtool -L {name} {kind} {}", workers.min(max)));
-        }
+    if let Some(max) = max
+        && max > queues
+        && workers > queues
+    {
+        let f = o.add(
+            "queues",
+            Severity::Warning,
+            format!("{queues} of at most {max} queues in use, for {workers} workers"),
+            "one queue's interrupt is one core's work: more queues spread the receive load",
+        );
+        f.fix = Some(format!("ethtool -L {name} {kind} {}", workers.min(max)));
     }
 
     // ring sizes
@@ -335,15 +335,16 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
                    sev: Severity,
                    why: &str| {
         let f = o.add(check, sev, format!("{check} on"), why);
-        f.fix = Some(format!("ethtool -K {name} {word} off"));
+        let fix = format!("ethtool -K {name} {word} off");
         if capture_only {
+            f.fix = Some(fix);
             f.actions.push(Action::Offload {
                 iface: name.to_string(),
                 what,
             });
         } else {
             f.fix = Some(format!(
-                "ethtool -K {name} {word} off ({name} has addresses, so it carries this host's own traffic: --fix leaves it)"
+                "{fix} ({name} has addresses, so it carries this host's own traffic: --fix leaves it)"
             ));
         }
     };
