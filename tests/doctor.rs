@@ -432,17 +432,7 @@ fn doctor(v: &VethPair, args: &[&str]) -> (i32, String, String) {
 }
 
 fn ethtool(v: &VethPair, args: &[&str]) -> String {
-    let out = v
-        .in_ns(&v.rx, "ethtool")
-        .args(args)
-        .output()
-        .expect("ethtool");
-    assert!(
-        out.status.success(),
-        "ethtool {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    stdout_of(v.in_ns(&v.rx, "ethtool").args(args))
 }
 
 #[test]

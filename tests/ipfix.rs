@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{KillOnDrop, TempDir, bin, free_port, synth, tool};
+use common::{KillOnDrop, TempDir, bin, free_port, stdout_of, synth, tool};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -228,17 +228,6 @@ fn truth(tshark: &Path, pcap: &Path) -> BTreeMap<Key, Truth> {
         e.tcp_flags |= num::<u8>(at("tcp.flags"));
     }
     t
-}
-
-/// The standard output of `cmd`, which must succeed.
-fn stdout_of(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The records nfdump reads from the files in `store`, one a line in the

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{TempDir, run, tool};
+use common::{TempDir, run, stdout_of, tool};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -119,21 +119,10 @@ fn dpkg_status() -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn must(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// `systemd-analyze security`'s overall exposure of a unit file (0 is
 /// the best, 10 the worst).
 fn exposure(unit: &Path) -> f64 {
-    let out = must(
+    let out = stdout_of(
         Command::new("systemd-analyze")
             .args(["security", "--offline=true", "--no-pager"])
             .arg(unit),
@@ -171,7 +160,7 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
     // Its own target directory: the one `cargo test` uses is locked
     // while the tests run.
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/package-test");
-    let built = must(
+    let built = stdout_of(
         Command::new(env!("CARGO"))
             .args(["deb", "--manifest-path"])
             .arg(repo("Cargo.toml"))
@@ -185,9 +174,9 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
         .to_string();
 
     let _installed = Installed;
-    must(Command::new("dpkg").args(["-i", &deb]));
+    stdout_of(Command::new("dpkg").args(["-i", &deb]));
     assert!(dpkg_status().contains("install ok installed"));
-    let files: Vec<String> = must(Command::new("dpkg").args(["-L", "ringflow"]))
+    let files: Vec<String> = stdout_of(Command::new("dpkg").args(["-L", "ringflow"]))
         .lines()
         .map(str::to_string)
         .filter(|f| !Path::new(f).is_dir())
@@ -213,13 +202,14 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
     let copyright = std::fs::read_to_string("/usr/share/doc/ringflow/copyright").unwrap();
     assert!(copyright.contains("Permission is hereby granted"));
     // only the conffile is one
-    let conffiles = must(Command::new("dpkg-query").args(["-W", "-f=${Conffiles}", "ringflow"]));
+    let conffiles =
+        stdout_of(Command::new("dpkg-query").args(["-W", "-f=${Conffiles}", "ringflow"]));
     assert_eq!(
         conffiles.split_whitespace().next(),
         Some("/etc/ringflow/ringflow.toml")
     );
 
-    let version = must(Command::new("/usr/bin/ringflow").arg("--version"));
+    let version = stdout_of(Command::new("/usr/bin/ringflow").arg("--version"));
     assert_eq!(
         version.trim(),
         format!("ringflow {}", env!("CARGO_PKG_VERSION"))
@@ -262,7 +252,7 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
     assert!(af_xdp <= 2.6, "exposure with AF_XDP {af_xdp}");
     println!("systemd-analyze security: AF_PACKET {af_packet}, AF_XDP {af_xdp}");
 
-    must(Command::new("dpkg").args(["-r", "ringflow"]));
+    stdout_of(Command::new("dpkg").args(["-r", "ringflow"]));
     assert!(dpkg_status().contains("config-files"), "{}", dpkg_status());
     let left: Vec<&String> = files
         .iter()
@@ -270,11 +260,11 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
         .collect();
     assert_eq!(left, ["/etc/ringflow/ringflow.toml"], "left after dpkg -r");
 
-    must(Command::new("dpkg").args(["--purge", "ringflow"]));
+    stdout_of(Command::new("dpkg").args(["--purge", "ringflow"]));
     assert_eq!(dpkg_status(), "");
     assert!(!Path::new("/etc/ringflow").exists());
     for dir in ["/etc/systemd/system", "/var/lib/systemd"] {
-        let found = must(Command::new("find").args([dir, "-name", "*ringflow*"]));
+        let found = stdout_of(Command::new("find").args([dir, "-name", "*ringflow*"]));
         assert!(found.trim().is_empty(), "left after purge: {found}");
     }
 }

@@ -31,18 +31,11 @@ fn sweep(ns: Option<&str>, out_dir: &Path, env: &[(&str, &str)]) -> String {
         }
         None => Command::new(script),
     };
-    let out = cmd
-        .arg(out_dir)
-        .envs(env.iter().copied())
-        .env("RINGFLOW_BIN", bin())
-        .env("REPORT_BIN", REPORT)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        cmd.arg(out_dir)
+            .envs(env.iter().copied())
+            .env("RINGFLOW_BIN", bin())
+            .env("REPORT_BIN", REPORT),
     );
     std::fs::read_to_string(out_dir.join("results.csv")).unwrap()
 }
@@ -214,10 +207,7 @@ fn between_two_named_interfaces_the_sweep_uses_them_as_they_are() {
     let ns = PairNs {
         name: format!("rf-sweep-pair-{}", std::process::id()),
     };
-    let sh = |args: &[&str]| {
-        let ok = Command::new("ip").args(args).status().unwrap().success();
-        assert!(ok, "ip {args:?}");
-    };
+    let sh = |args: &[&str]| stdout_of(Command::new("ip").args(args));
     sh(&["netns", "add", &ns.name]);
     sh(&[
         "-n", &ns.name, "link", "add", "rfpa", "type", "veth", "peer", "name", "rfpb",

@@ -159,12 +159,17 @@ mod tests {
     }
 
     #[test]
-    fn loopback_answers_the_driver_question() {
-        // ETHTOOL_GDRVINFO on lo: no driver ops there, so an error, but
-        // never a crash; a name too long is refused before any call
-        let mut buf = vec![0u8; 196];
-        buf[0..4].copy_from_slice(&3u32.to_ne_bytes());
-        let _ = ethtool("lo", &mut buf);
-        assert!(ethtool("a-name-far-too-long-for-ifnamsiz", &mut buf).is_err());
+    fn loopback_answers_a_feature_question_and_a_missing_interface_does_not() {
+        // ETHTOOL_GGSO is answered for every device from its features; lo
+        // segments nothing it sends, so GSO is on
+        let mut buf = [0u8; 8];
+        buf[0..4].copy_from_slice(&0x23u32.to_ne_bytes());
+        ethtool("lo", &mut buf).expect("lo answers ETHTOOL_GGSO");
+        assert_eq!(u32::from_ne_bytes(buf[4..8].try_into().unwrap()), 1);
+        let e = ethtool("rf-no-such-if0", &mut buf).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENODEV));
+        // a name too long is refused before any call
+        let e = ethtool("a-name-far-too-long-for-ifnamsiz", &mut buf).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::EINVAL));
     }
 }

@@ -268,6 +268,19 @@ pub fn tool(program: &str, package: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{program} not found: apt-get install {package}"))
 }
 
+/// The standard output of `cmd`, which must succeed (else the test fails
+/// with the command and all it printed).
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// An HTTP/1.1 response read off the socket: status line and headers
 /// (lower-cased names), body bytes.
 pub struct HttpResponse {
