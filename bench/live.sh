@@ -28,6 +28,7 @@
 # GEN=sock with sendmmsg (about 0.6 Mpps, throttled by the receive core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/capture-lib.sh
 [ "$(id -u)" -eq 0 ] || { echo "bench/live.sh: needs root (network namespaces)"; exit 2; }
 command -v tcpdump >/dev/null || { echo "bench/live.sh: needs tcpdump (apt-get install tcpdump)"; exit 2; }
 
@@ -53,12 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ip netns add "$TX"; ip netns add "$RX"
-ip link add "$TXIF" netns "$TX" type veth peer name "$RXIF" netns "$RX"
-ip netns exec "$TX" sysctl -qw "net.ipv6.conf.$TXIF.disable_ipv6=1"
-ip netns exec "$RX" sysctl -qw "net.ipv6.conf.$RXIF.disable_ipv6=1"
-ip -n "$TX" link set "$TXIF" up; ip -n "$RX" link set "$RXIF" up
-ip -n "$RX" link set lo up
+veth_path "$TX" "$RX" "$TXIF" "$RXIF" "$CAP_CPU"
 export_args=""
 if [ -n "${IPFIX:-}" ]; then
   command -v nfcapd >/dev/null || { echo "bench/live.sh: IPFIX=1 needs nfcapd (apt-get install nfdump)"; exit 2; }
@@ -67,16 +63,6 @@ if [ -n "${IPFIX:-}" ]; then
   export_args="--ipfix 127.0.0.1:4739"
 fi
 sleep 1
-# veth only runs NAPI with GRO (or XDP) on; then threaded NAPI on the
-# receive side, its kthread pinned to the capture CPU.
-ip netns exec "$RX" ethtool -K "$RXIF" gro on >/dev/null
-ip netns exec "$RX" sh -c "echo 1 > /sys/class/net/$RXIF/threaded"
-for pid in $(pgrep -f "napi/$RXIF" || true); do taskset -pc "$CAP_CPU" "$pid" >/dev/null; done
-
-# CPU time of all the process's threads in ns (schedstat is exact, the
-# tick-based utime/stime are not)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s}'; }
-hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # "thread-name ns" per thread, summed by name
 threads_ns() {
   for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f1 "$t/schedstat")"; done |
@@ -118,7 +104,7 @@ for flows in $FLOWS; do
     esac
     sleep 0.2
     pid=$(pgrep -f -n "$RXIF" | head -1)
-    for _ in $(seq 100); do grep -q "$ready" "$log" && break; sleep 0.05; done
+    wait_ready "$log" "$ready" || true
     c0=$(cpu_ns "$pid")
     threads_ns "$pid" >"$work/t0"
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
@@ -126,27 +112,22 @@ for flows in $FLOWS; do
     [ "$mix" = zipf ] && gen_args+=(--zipf "$ZIPF")
     [ -n "${RATE:-}" ] && gen_args+=(--rate "$RATE")
     gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
-    sleep 0.3
+    settle "$tool"
     c1=$(cpu_ns "$pid")
     threads_ns "$pid" >"$work/t1"
     hwm=$(hwm_kib "$pid")
-    sent=$(echo "$gen" | sed -E 's/.*sent ([0-9]+) packets.*/\1/')
-    secs=$(echo "$gen" | sed -E 's/.* in ([0-9.]+) s.*/\1/')
+    read -r sent secs < <(gen_figures "$gen") || true
     case $tool in
       tcpdump)
         kill -INT "$pid"; wait "$pid" || true
-        captured=$(awk '/packets captured/ {print $1}' "$log")
-        drops=$(awk '/dropped by kernel/ {print $1}' "$log") ;;
+        read -r captured drops < <(tcpdump_counts "$log") || true ;;
       drop-*)
         kill -INT "$pid"; wait "$pid" || true
         captured=$(awk '/received/ {print $3}' "$work/out")
         drops=$(awk '/received/ {print $5}' "$work/out") ;;
       *)
         kill -TERM "$pid"; wait "$pid" || true
-        captured=$(awk '/^ringflow_packets_total/ {print $2}' "$work/out")
-        # AF_XDP in copy mode counts a frame that found the fill ring empty
-        # in rx_dropped as well: that reason is not added again
-        drops=$(awk '/^ringflow_capture_drops_total/ && !/rx_fill_ring_empty_descs/ {s += $2} END {print s + 0}' "$work/out") ;;
+        read -r captured drops < <(ringflow_counts "$work/out") || true ;;
     esac
     awk -v t="$tool" -v f="$flows" -v m="$mix" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
