@@ -159,11 +159,7 @@ fn best<'a>(axis: &str, pts: &'a [Point]) -> Option<&'a Point> {
         .filter(|d| d.is_finite())
         .fold(f64::INFINITY, f64::min);
     ours()
-        // a share that cannot be told (no frame seen) does not rule it out
-        .filter(|p| {
-            let d = median(&p.drop_pct);
-            d.is_nan() || d <= least + 1.0
-        })
+        .filter(|p| median(&p.drop_pct) <= least + 1.0)
         .max_by(|a, b| {
             let (ra, rb) = (median(&a.captured_pps), median(&b.captured_pps));
             if (ra - rb).abs() <= 0.01 * ra.max(rb) {
