@@ -679,3 +679,31 @@ fn threaded_napi_threads_away_from_the_workers_are_found_and_the_fix_works() {
     let (_, out, _) = doctor(&v, &args);
     assert_eq!(findings(&out)["severity"], "ok", "{out}");
 }
+
+/// The README quotes what the doctor says of the ixgbe fixture: every
+/// line it quotes whole (not cut short with `...`) is in what it says.
+#[test]
+fn the_readmes_doctor_output_is_what_the_doctor_says() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let from = readme
+        .find("Part of what it says of the four-queue ixgbe port")
+        .expect("the README quotes the doctor");
+    let block = readme[from..].split("```").nth(1).expect("a code block");
+    let r = examine_fixture(
+        &fixture("ixgbe-4q"),
+        af_xdp_plan("eth1", vec![0, 1, 2, 3], vec![0, 1, 2, 3]),
+    );
+    let said = r.render();
+    let quoted: Vec<&str> = block
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.contains("..."))
+        .collect();
+    assert!(quoted.len() >= 8, "{block}");
+    for line in quoted {
+        assert!(
+            said.lines().any(|s| s == line),
+            "README line not said: {line:?}\n{said}"
+        );
+    }
+}
