@@ -7,6 +7,7 @@ mod common;
 
 use common::netns::{VethPair, serial};
 use common::*;
+use ringflow::config::{Backend, XdpMode};
 use ringflow::doctor::checks::{Finding, Severity};
 use ringflow::doctor::fix::{Action, Offload};
 use ringflow::doctor::kernel::Fixture;
@@ -22,28 +23,31 @@ fn fixture(name: &str) -> PathBuf {
 
 fn af_xdp_plan(iface: &str, queues: Vec<u32>, cpus: Vec<usize>) -> Plan {
     Plan {
-        backend: "af-xdp".into(),
-        xdp_mode: Some("auto".into()),
+        backend: Backend::AfXdp,
+        xdp_mode: Some(XdpMode::Auto),
         cpus,
         ifaces: vec![PlanIface {
             name: iface.into(),
             queues: Some(queues),
         }],
         memory_bytes: 300 << 20,
-        ..Plan::default()
+        busy_poll: false,
+        huge_pages_bytes: 0,
     }
 }
 
 fn af_packet_plan(iface: &str, cpus: Vec<usize>) -> Plan {
     Plan {
-        backend: "af-packet".into(),
+        backend: Backend::AfPacket,
         cpus,
         ifaces: vec![PlanIface {
             name: iface.into(),
             queues: None,
         }],
         memory_bytes: 200 << 20,
-        ..Plan::default()
+        xdp_mode: None,
+        busy_poll: false,
+        huge_pages_bytes: 0,
     }
 }
 

@@ -423,7 +423,7 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
             if zc { "yes" } else { "no" }
         );
         if plan.af_xdp() && !native {
-            let sev = if plan.xdp_mode.as_deref() == Some("native") {
+            let sev = if plan.xdp_mode == Some(crate::config::XdpMode::Native) {
                 Severity::Problem
             } else {
                 Severity::Warning

@@ -11,6 +11,7 @@ pub mod host;
 pub mod kernel;
 pub mod nic;
 
+use crate::config::{Backend, XdpMode};
 use crate::live::{LiveBackend, LiveSettings};
 use serde::Serialize;
 
@@ -34,12 +35,12 @@ impl Unread {
 
 /// What the configured ringflow will do, as far as the checks care (the
 /// `plan` of `--json`, and read back from it).
-#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Plan {
-    /// `af-packet` or `af-xdp`.
-    pub backend: String,
-    /// `auto`, `native` or `skb` (AF_XDP only).
-    pub xdp_mode: Option<String>,
+    /// `af-packet` or `af-xdp` (never `auto`: resolved as a run would).
+    pub backend: Backend,
+    /// AF_XDP only.
+    pub xdp_mode: Option<XdpMode>,
     pub busy_poll: bool,
     /// One CPU per worker, in worker order.
     pub cpus: Vec<usize>,
@@ -65,7 +66,7 @@ impl Plan {
         let (xdp_mode, busy_poll, queues, huge) = match &s.backend {
             LiveBackend::AfPacket => (None, false, None, 0),
             LiveBackend::AfXdp { cfg, queues } => (
-                Some(format!("{:?}", cfg.mode).to_lowercase()),
+                Some(cfg.mode),
                 cfg.busy_poll.is_some(),
                 Some(queues),
                 if cfg.params.huge_pages { capture } else { 0 },
@@ -73,11 +74,10 @@ impl Plan {
         };
         Plan {
             backend: if queues.is_some() {
-                "af-xdp"
+                Backend::AfXdp
             } else {
-                "af-packet"
-            }
-            .into(),
+                Backend::AfPacket
+            },
             xdp_mode,
             busy_poll,
             cpus: s.cpus.clone(),
@@ -96,7 +96,7 @@ impl Plan {
     }
 
     pub fn af_xdp(&self) -> bool {
-        self.backend == "af-xdp"
+        self.backend == Backend::AfXdp
     }
 
     /// The CPU of the worker that takes receive queue `queue` of `iface`:
@@ -134,14 +134,13 @@ impl Report {
         let mut out = String::new();
         let p = &self.plan;
         let names: Vec<&str> = p.ifaces.iter().map(|f| f.name.as_str()).collect();
-        let cpus: Vec<String> = p.cpus.iter().map(|c| c.to_string()).collect();
         let _ = writeln!(
             out,
             "ringflow doctor: {} on {}, {} worker(s) on CPU {}, {} MiB of rings and flow tables",
-            p.backend,
+            if p.af_xdp() { "af-xdp" } else { "af-packet" },
             names.join(", "),
             p.cpus.len(),
-            cpus.join(","),
+            crate::config::format_cpu_list(&p.cpus),
             p.memory_bytes >> 20
         );
         let mut subjects: Vec<&str> = Vec::new();
