@@ -66,7 +66,7 @@ impl Kernel for Live {
     fn xdp_features(&self, iface: &str) -> io::Result<u64> {
         let ifindex =
             crate::sys::ifindex(iface).ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
-        crate::sys::ethtool::xdp_features(ifindex).map_err(|e| e.source)
+        crate::sys::netlink::xdp_features(ifindex).map_err(|e| e.source)
     }
 
     fn addresses(&self, iface: &str) -> Vec<IpAddr> {

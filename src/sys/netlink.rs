@@ -1,8 +1,9 @@
-//! Two questions to the kernel about an interface: which XDP program is
-//! attached to it (rtnetlink `RTM_GETLINK`, attribute `IFLA_XDP`), and
-//! which IP addresses it has (`getifaddrs`).
+//! Questions to the kernel about an interface: which XDP program is
+//! attached to it (rtnetlink `RTM_GETLINK`, attribute `IFLA_XDP`), which
+//! XDP features its driver offers (the `netdev` generic netlink family),
+//! and which IP addresses it has (`getifaddrs`).
 
-use super::{check_len, check_ret, owned, raw};
+use super::{SysError, check_len, check_ret, owned, raw};
 use std::net::IpAddr;
 
 const RTM_GETLINK: u16 = 18;
@@ -12,17 +13,30 @@ const IFLA_XDP: u16 = 43;
 const IFLA_XDP_PROG_ID: u16 = 4;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-/// The id of the XDP program attached to `ifindex` in any mode, if any.
-pub fn xdp_program_id(ifindex: u32) -> Option<u32> {
+/// Sends one netlink request on a socket of `protocol` and returns the
+/// first answer's bytes.
+fn ask(protocol: libc::c_int, req: &[u8]) -> Result<Vec<u8>, SysError> {
     // SAFETY: plain socket creation.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
+            protocol,
         )
     };
-    let fd = owned(check_ret("socket(AF_NETLINK)", fd).ok()?);
+    let fd = owned(check_ret("socket(AF_NETLINK)", fd)?);
+    // SAFETY: `req` is a readable buffer of the length passed.
+    let sent = unsafe { libc::send(raw(&fd), req.as_ptr().cast(), req.len(), 0) };
+    check_len("send(netlink)", sent)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    // SAFETY: `buf` is a writable buffer of the length passed.
+    let n = unsafe { libc::recv(raw(&fd), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    buf.truncate(check_len("recv(netlink)", n)?);
+    Ok(buf)
+}
+
+/// The id of the XDP program attached to `ifindex` in any mode, if any.
+pub fn xdp_program_id(ifindex: u32) -> Option<u32> {
     // struct nlmsghdr (16 bytes) + struct ifinfomsg (16 bytes)
     let mut req = [0u8; 32];
     req[0..4].copy_from_slice(&32u32.to_ne_bytes());
@@ -31,14 +45,7 @@ pub fn xdp_program_id(ifindex: u32) -> Option<u32> {
     req[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence
     req[16] = libc::AF_UNSPEC as u8;
     req[20..24].copy_from_slice(&(ifindex as i32).to_ne_bytes());
-    // SAFETY: `req` is a readable buffer of the length passed.
-    let sent = unsafe { libc::send(raw(&fd), req.as_ptr().cast(), req.len(), 0) };
-    check_len("send(netlink)", sent).ok()?;
-    let mut buf = vec![0u8; 64 * 1024];
-    // SAFETY: `buf` is a writable buffer of the length passed.
-    let n = unsafe { libc::recv(raw(&fd), buf.as_mut_ptr().cast(), buf.len(), 0) };
-    let n = check_len("recv(netlink)", n).ok()?;
-    parse_link_reply(buf.get(..n)?)
+    parse_link_reply(&ask(libc::NETLINK_ROUTE, &req).ok()?)
 }
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
@@ -56,29 +63,99 @@ fn parse_link_reply(msg: &[u8]) -> Option<u32> {
     if u16_at(msg, 4)? == NLMSG_ERROR {
         return None;
     }
-    let msg = msg.get(..len)?;
-    let attrs = |b: &[u8]| -> Vec<(u16, Vec<u8>)> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        while let (Some(l), Some(t)) = (u16_at(b, at), u16_at(b, at + 2)) {
-            let l = usize::from(l);
-            if l < 4 {
-                break;
-            }
-            if let Some(v) = b.get(at + 4..at + l) {
-                out.push((t & NLA_TYPE_MASK, v.to_vec()));
-            }
-            at += (l + 3) & !3;
+    let xdp = find_attr(msg.get(..len)?.get(32..)?, IFLA_XDP)?;
+    u32_at(find_attr(xdp, IFLA_XDP_PROG_ID)?, 0).filter(|&id| id != 0)
+}
+
+const GENL_ID_CTRL: u16 = 0x10;
+const CTRL_CMD_GETFAMILY: u8 = 3;
+const CTRL_ATTR_FAMILY_ID: u16 = 1;
+const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+const NETDEV_CMD_DEV_GET: u8 = 1;
+const NETDEV_A_DEV_IFINDEX: u16 = 1;
+const NETDEV_A_DEV_XDP_FEATURES: u16 = 3;
+
+/// The `xdp-features` bits the driver of `ifindex` announces (netdev
+/// family, kernel 6.3 and later): `NETDEV_XDP_ACT_BASIC` (1) is native
+/// XDP, `NETDEV_XDP_ACT_XSK_ZEROCOPY` (8) zero-copy AF_XDP.
+pub fn xdp_features(ifindex: u32) -> Result<u64, SysError> {
+    let family = genl_call(
+        GENL_ID_CTRL,
+        CTRL_CMD_GETFAMILY,
+        CTRL_ATTR_FAMILY_NAME,
+        b"netdev\0",
+    )?;
+    let id = find_attr(&family, CTRL_ATTR_FAMILY_ID)
+        .and_then(|v| Some(u16::from_ne_bytes(v.get(..2)?.try_into().ok()?)))
+        .ok_or_else(|| not_found("netlink(netdev family)"))?;
+    let dev = genl_call(
+        id,
+        NETDEV_CMD_DEV_GET,
+        NETDEV_A_DEV_IFINDEX,
+        &ifindex.to_ne_bytes(),
+    )?;
+    find_attr(&dev, NETDEV_A_DEV_XDP_FEATURES)
+        .and_then(|v| Some(u64::from_ne_bytes(v.get(..8)?.try_into().ok()?)))
+        .ok_or_else(|| not_found("netlink(xdp-features)"))
+}
+
+fn not_found(call: &'static str) -> SysError {
+    SysError {
+        call,
+        source: std::io::Error::from_raw_os_error(libc::EOPNOTSUPP),
+    }
+}
+
+/// One generic netlink request with one attribute; the attributes of
+/// the answer.
+fn genl_call(family: u16, cmd: u8, attr: u16, value: &[u8]) -> Result<Vec<u8>, SysError> {
+    // struct nlmsghdr (16 bytes) + struct genlmsghdr (4) + the attribute
+    let alen = 4 + value.len();
+    let len = 16 + 4 + ((alen + 3) & !3);
+    let mut req = vec![0u8; len];
+    req[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
+    req[4..6].copy_from_slice(&family.to_ne_bytes());
+    req[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence
+    req[16] = cmd;
+    req[17] = 1; // version
+    req[20..22].copy_from_slice(&(alen as u16).to_ne_bytes());
+    req[22..24].copy_from_slice(&attr.to_ne_bytes());
+    req[24..24 + value.len()].copy_from_slice(value);
+    let msg = ask(libc::NETLINK_GENERIC, &req)?;
+    if u16_at(&msg, 4) == Some(NLMSG_ERROR) || msg.len() < 20 {
+        // struct nlmsgerr: the negative errno after the header
+        let errno = u32_at(&msg, 16)
+            .map(|e| -(e as i32))
+            .filter(|e| *e > 0)
+            .unwrap_or(libc::EOPNOTSUPP);
+        return Err(SysError {
+            call: "netlink(generic)",
+            source: std::io::Error::from_raw_os_error(errno),
+        });
+    }
+    let total = u32_at(&msg, 0).unwrap_or(0) as usize;
+    Ok(msg
+        .get(20..total.min(msg.len()))
+        .unwrap_or_default()
+        .to_vec())
+}
+
+/// The value of the first attribute of type `want` in a run of them.
+fn find_attr(attrs: &[u8], want: u16) -> Option<&[u8]> {
+    let mut at = 0;
+    while at + 4 <= attrs.len() {
+        let l = usize::from(u16_at(attrs, at)?);
+        let t = u16_at(attrs, at + 2)? & NLA_TYPE_MASK;
+        if l < 4 {
+            return None;
         }
-        out
-    };
-    let (_, xdp) = attrs(msg.get(32..)?)
-        .into_iter()
-        .find(|(t, _)| *t == IFLA_XDP)?;
-    let (_, id) = attrs(&xdp)
-        .into_iter()
-        .find(|(t, _)| *t == IFLA_XDP_PROG_ID)?;
-    u32_at(&id, 0).filter(|&id| id != 0)
+        if t == want {
+            return attrs.get(at + 4..at + l);
+        }
+        at += (l + 3) & !3;
+    }
+    None
 }
 
 /// The IP addresses of interface `name`.
@@ -143,6 +220,17 @@ mod tests {
         none[56..60].copy_from_slice(&0u32.to_ne_bytes());
         assert_eq!(parse_link_reply(&none), None);
         assert_eq!(parse_link_reply(&m[..40]), None);
+    }
+
+    #[test]
+    fn finds_an_attribute_among_others() {
+        let mut a = vec![6, 0, 2, 0, b'n', b'd', 0, 0];
+        a.extend_from_slice(&[12, 0, 3, 0]);
+        a.extend_from_slice(&9u64.to_ne_bytes());
+        assert_eq!(find_attr(&a, 3), Some(&9u64.to_ne_bytes()[..]));
+        assert_eq!(find_attr(&a, 2), Some(&b"nd"[..]));
+        assert_eq!(find_attr(&a, 7), None);
+        assert_eq!(find_attr(&a[..3], 2), None);
     }
 
     #[test]
