@@ -28,15 +28,6 @@ pub struct Host {
     pub irqbalance: bool,
 }
 
-impl Host {
-    pub fn numa_node_of(&self, cpu: usize) -> Option<u32> {
-        self.numa_nodes
-            .iter()
-            .find(|(_, cpus)| cpus.contains(&cpu))
-            .map(|(n, _)| *n)
-    }
-}
-
 fn number(k: &dyn Kernel, path: &str) -> Option<u64> {
     k.read(path).ok()?.trim().parse().ok()
 }
