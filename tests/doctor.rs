@@ -277,13 +277,12 @@ fn against_af_packet_with_two_workers_the_same_nic_has_other_findings() {
 /// ports, each interrupt on its worker's CPU, the ring at its largest.
 fn mended(dir: &TempDir) -> PathBuf {
     let to = dir.path("mended");
-    let copy = std::process::Command::new("cp")
-        .args(["-r"])
-        .arg(fixture("ixgbe-4q"))
-        .arg(&to)
-        .status()
-        .unwrap();
-    assert!(copy.success());
+    stdout_of(
+        Command::new("cp")
+            .arg("-r")
+            .arg(fixture("ixgbe-4q"))
+            .arg(&to),
+    );
     let answers = std::fs::read_to_string(to.join("ethtool.txt")).unwrap();
     let key = "6d5a56da255b0ec24167253d43a38fb0d0ca2bcbae7b30b477cb2da38030f20c6a42b73bbeac01fa";
     assert!(answers.contains(key));
