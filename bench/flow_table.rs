@@ -7,7 +7,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ringflow::collector::export::Timeouts;
 use ringflow::collector::{PipelineConfig, pipeline};
 use ringflow::flow::{FlowKey, FlowStats};
-use ringflow::parse::{LinkType, Outcome, parse};
+use ringflow::parse::{Decap, LinkType, Outcome, parse};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
@@ -58,7 +58,9 @@ fn bench_table(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("std_hashmap_siphash", label), |b| {
             b.iter(|| {
                 for f in ring.frames(0..packets) {
-                    if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f.data)) {
+                    if let Outcome::Ip(p) =
+                        parse(LinkType::Ethernet, black_box(f.data), &Decap::default())
+                    {
                         let s = map.entry(FlowKey::from_packet(&p)).or_default();
                         s.packets += 1;
                         s.bytes += 64;

@@ -1,7 +1,7 @@
 //! Parse only: 64-byte IPv4/TCP frames, and a mix with IPv6, VLAN and IMIX sizes.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ringflow::parse::{LinkType, Outcome, parse};
+use ringflow::parse::{Decap, LinkType, Outcome, parse};
 use std::hint::black_box;
 
 #[path = "common.rs"]
@@ -15,7 +15,9 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             let mut ports = 0u64;
             for f in ring.frames(0..ring.packets) {
-                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f.data)) {
+                if let Outcome::Ip(p) =
+                    parse(LinkType::Ethernet, black_box(f.data), &Decap::default())
+                {
                     ports += u64::from(p.dst_port);
                 }
             }
@@ -29,7 +31,7 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             let mut ports = 0u64;
             for f in &mixed {
-                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f)) {
+                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f), &Decap::default()) {
                     ports += u64::from(p.dst_port);
                 }
             }

@@ -9,8 +9,7 @@ use crate::collector::{PipelineConfig, Published, Snapshot, pipeline};
 use crate::config::ReplayArgs;
 use crate::export::Counted;
 use crate::export::http::{self, HttpError};
-use crate::flow::FlowKey;
-use crate::parse::{self, LinkType, Outcome};
+use crate::parse::{self, Decap, LinkType, Outcome};
 use crate::worker::Worker;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::io::Read;
@@ -87,18 +86,17 @@ impl Batch {
     }
 }
 
-/// Which worker a frame goes to: both directions of a conversation land on
-/// the same one.
+/// Which worker a frame goes to: by the host pair of the packet counted
+/// (inside the tunnels `decap` opens), as live AF_PACKET capture spreads
+/// them ([`crate::capture::spread`]), so both directions of a conversation
+/// and every copy of a packet land on the same one.
 #[inline]
-pub fn dispatch(link: LinkType, data: &[u8], workers: usize) -> usize {
+pub fn dispatch(link: LinkType, data: &[u8], decap: &Decap, workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    match parse::parse(link, data) {
-        Outcome::Ip(p) => {
-            let h = FlowKey::from_packet(&p).symmetric_hash();
-            ((u128::from(h) * workers as u128) >> 64) as usize
-        }
+    match parse::parse(link, data, decap) {
+        Outcome::Ip(p) => crate::capture::spread::worker_of(&p, workers),
         _ => 0,
     }
 }
@@ -128,6 +126,20 @@ pub enum ReplayError {
 /// serves it during the replay and after the end until interrupted.
 pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     let ipfix = args.ipfix.settings().map_err(ReplayError::Usage)?;
+    let decode = match &args.config {
+        Some(path) => {
+            let file = crate::config::config_table(path).map_err(ReplayError::Config)?;
+            let run = crate::config::RunArgs {
+                decode: args.decode.clone(),
+                ..Default::default()
+            };
+            crate::config::merge(&run, path, file)
+                .map_err(ReplayError::Config)?
+                .decode
+        }
+        None => args.decode.clone(),
+    };
+    let (decap, dedup) = decode.settings().map_err(ReplayError::Usage)?;
     let cfg = PipelineConfig {
         workers: usize::from(args.pipeline.workers),
         table_capacity: args.pipeline.flow_table_size as usize,
@@ -148,6 +160,8 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
         export: ipfix
             .as_ref()
             .map(|s| (flow_timeouts(s), std::sync::Arc::default())),
+        decap,
+        dedup,
     };
     // settings first, like the accounting ones: a bad web config stops
     // the replay before any file is read
@@ -258,6 +272,8 @@ pub struct Replay {
     /// and the history's when served), and the grid the last interval
     /// ends on (detection's, so the end is the same served or not).
     interval: Option<(u64, u64)>,
+    /// The tunnels opened, which the spread over the workers follows.
+    decap: Decap,
 }
 
 impl Replay {
@@ -275,6 +291,7 @@ impl Replay {
             batch: batch.max(1),
             stats: Arc::new(CaptureStats::default()),
             interval: crate::detect::Detector::grid_ns(d).map(|g| (g, g)),
+            decap: cfg.decap,
         }
     }
 
@@ -337,6 +354,7 @@ impl Replay {
             batch,
             stats,
             interval,
+            decap,
         } = self;
         let n = workers.len();
         let collector = std::thread::Builder::new()
@@ -362,7 +380,7 @@ impl Replay {
             threads.push(t);
         }
 
-        let result = read_inputs(inputs, batch, interval, &to_worker, &pools, &stats);
+        let result = read_inputs(inputs, batch, interval, &decap, &to_worker, &pools, &stats);
         // Closing the channels stops the workers, which hand over their
         // last shards; then the collector merges them and stops.
         drop(to_worker);
@@ -442,6 +460,7 @@ fn read_inputs(
     inputs: Vec<Input>,
     batch: usize,
     interval: Option<(u64, u64)>,
+    decap: &Decap,
     to_worker: &[Sender<Batch>],
     pools: &[Receiver<Batch>],
     stats: &CaptureStats,
@@ -477,7 +496,7 @@ fn read_inputs(
                 }
             }
             let data = input.data();
-            let w = dispatch(rec.link, data, n);
+            let w = dispatch(rec.link, data, decap, n);
             current[w].push(rec.link, data, rec.orig_len, rec.ts_ns);
             if current[w].len() == batch {
                 send_batch(w, &mut current, to_worker, pools)?;
@@ -521,8 +540,12 @@ mod tests {
             for d in &flows {
                 let there = d.frame(true, tcp_flags::SYN, 100);
                 let back = d.frame(false, tcp_flags::ACK, 1400);
-                let w = dispatch(LinkType::Ethernet, &there, workers);
-                assert_eq!(w, dispatch(LinkType::Ethernet, &back, workers), "{d:?}");
+                let w = dispatch(LinkType::Ethernet, &there, &Decap::default(), workers);
+                assert_eq!(
+                    w,
+                    dispatch(LinkType::Ethernet, &back, &Decap::default(), workers),
+                    "{d:?}"
+                );
                 assert!(w < workers);
                 load[w] += 1;
             }
@@ -539,10 +562,13 @@ mod tests {
     fn one_worker_and_what_is_not_ip_go_to_the_first() {
         let d = Mix::default().flow_descs()[0];
         let f = d.frame(true, tcp_flags::SYN, 64);
-        assert_eq!(dispatch(LinkType::Ethernet, &f, 1), 0);
+        assert_eq!(dispatch(LinkType::Ethernet, &f, &Decap::default(), 1), 0);
         let arp = synth::ethernet(&[], 0x0806, &[0; 28]);
-        assert_eq!(dispatch(LinkType::Ethernet, &arp, 4), 0);
-        assert_eq!(dispatch(LinkType::Ethernet, &[0xff; 5], 4), 0);
+        assert_eq!(dispatch(LinkType::Ethernet, &arp, &Decap::default(), 4), 0);
+        assert_eq!(
+            dispatch(LinkType::Ethernet, &[0xff; 5], &Decap::default(), 4),
+            0
+        );
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! shard is merged exactly once.
 
 use crate::capture::{Frame, FrameSink};
+use crate::flow::dedup::Dedup;
 use crate::flow::{Arrival, Changes, FlowKey, FlowTables};
-use crate::parse::{self, LinkType, Outcome, ParseError};
+use crate::parse::{self, Decap, Encap, LinkType, Outcome, ParseError};
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 use std::sync::Arc;
@@ -81,6 +82,12 @@ pub struct Shard {
     pub last_ns: u64,
     pub parse_errors: [u64; ParseError::INDEX_COUNT],
     pub non_ip: EthertypeCounts,
+    /// Per kind of tunnel ([`Encap`] order): packets that came through
+    /// one, and the bytes it took (its headers and those outside it).
+    pub decap_packets: [u64; Encap::COUNT],
+    pub decap_bytes: [u64; Encap::COUNT],
+    /// Packets not counted as duplicates of one seen just before.
+    pub dedup_dropped: u64,
     /// Batch processing times in ns.
     pub batch_ns: Histogram<u64>,
     pub batch_ns_sum: u64,
@@ -106,6 +113,9 @@ impl Shard {
             last_ns: 0,
             parse_errors: [0; ParseError::INDEX_COUNT],
             non_ip: EthertypeCounts::default(),
+            decap_packets: [0; Encap::COUNT],
+            decap_bytes: [0; Encap::COUNT],
+            dedup_dropped: 0,
             batch_ns: new_batch_histogram(),
             batch_ns_sum: 0,
         }
@@ -119,6 +129,9 @@ impl Shard {
         self.last_ns = 0;
         self.parse_errors = [0; ParseError::INDEX_COUNT];
         self.non_ip.clear();
+        self.decap_packets = [0; Encap::COUNT];
+        self.decap_bytes = [0; Encap::COUNT];
+        self.dedup_dropped = 0;
         self.batch_ns.reset();
         self.batch_ns_sum = 0;
     }
@@ -156,6 +169,8 @@ pub struct Worker {
     epoch: Arc<AtomicU64>,
     to_collector: Sender<Handoff>,
     spare: Receiver<Box<Shard>>,
+    decap: Decap,
+    dedup: Option<Box<Dedup>>,
 }
 
 impl Worker {
@@ -178,7 +193,15 @@ impl Worker {
             epoch,
             to_collector,
             spare,
+            decap: Decap::default(),
+            dedup: None,
         }
+    }
+
+    /// The tunnels this worker opens, and its duplicate table.
+    pub(crate) fn decode(&mut self, decap: Decap, dedup: Option<Dedup>) {
+        self.decap = decap;
+        self.dedup = dedup.map(Box::new);
     }
 
     pub fn id(&self) -> usize {
@@ -194,7 +217,9 @@ impl Worker {
     /// asked before it runs: the lists of changes the shards carry later
     /// are the tables' then.
     pub fn memory_bytes(&self) -> usize {
-        self.tables.memory_bytes() + 2 * std::mem::size_of::<Shard>()
+        self.tables.memory_bytes()
+            + 2 * std::mem::size_of::<Shard>()
+            + self.dedup.as_ref().map_or(0, |d| d.memory_bytes())
     }
 
     /// Parses `f` and counts everything but its table update, which it
@@ -202,17 +227,33 @@ impl Worker {
     #[inline]
     fn stage_frame(&mut self, f: &Frame<'_>, at: usize) -> bool {
         let s = &mut *self.shard;
-        let bytes = u64::from(f.orig_len);
         s.packets += 1;
-        s.bytes += bytes;
+        s.bytes += u64::from(f.orig_len);
         self.seq = self.seq.wrapping_add(1);
-        match parse::parse(f.link, f.data) {
+        match parse::parse(f.link, f.data, &self.decap) {
             Outcome::Ip(mut p) => {
                 if let Some(e) = p.l4_error {
                     s.parse_errors[e.index()] += 1;
                 }
-                if p.vlan == 0 {
-                    p.vlan = f.vlan;
+                let bytes = if p.tunnels.depth == 0 {
+                    // the tag the kernel took off is the frame's own
+                    if p.vlan == 0 {
+                        p.vlan = f.vlan;
+                    }
+                    u64::from(f.orig_len)
+                } else {
+                    let inner = p.tunnels.unwrap_len(f.orig_len, |e, n| {
+                        s.decap_packets[e as usize] += 1;
+                        s.decap_bytes[e as usize] += u64::from(n);
+                    });
+                    u64::from(inner)
+                };
+                if let Some(d) = self.dedup.as_deref_mut() {
+                    let ip = f.data.get(p.ip_offset as usize..).unwrap_or_default();
+                    if d.is_duplicate(p.version, ip, f.ts_ns) {
+                        s.dedup_dropped += 1;
+                        return false;
+                    }
                 }
                 let key = FlowKey::from_packet(&p).with_iface(f.iface);
                 let hash = self.tables.hash(&key);
@@ -228,8 +269,14 @@ impl Worker {
                     ts_ns: f.ts_ns,
                     seq: self.seq,
                     tcp_flags: p.tcp_flags,
-                    macs: match (f.link, f.data.first_chunk::<12>()) {
-                        (LinkType::Ethernet, Some(m)) => *m,
+                    macs: match p.macs_at() {
+                        // an Ethernet frame a tunnel carried has them too
+                        Some(at) if at > 0 || f.link == LinkType::Ethernet => f
+                            .data
+                            .get(at..)
+                            .and_then(|d| d.first_chunk::<12>())
+                            .copied()
+                            .unwrap_or([0; 12]),
                         _ => [0; 12],
                     },
                 };

@@ -95,6 +95,7 @@ fn run(export: bool) {
                 Default::default(),
             )
         }),
+        ..PipelineConfig::default()
     };
     let (workers, mut collector) = pipeline(&cfg);
     let records = export.then(|| {

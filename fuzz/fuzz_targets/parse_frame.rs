@@ -3,12 +3,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ringflow::parse::{LinkType, parse};
+use ringflow::parse::{Decap, LinkType, parse};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, frame)) = data.split_first() else {
         return;
     };
     let links = LinkType::ALL;
-    let _ = parse(links[usize::from(which) % links.len()], frame);
+    let _ = parse(links[usize::from(which) % links.len()], frame, &Decap::default());
 });

@@ -5,7 +5,7 @@
 use super::stats::SocketCounters;
 use super::{CaptureError, Frame, FrameSink, Iface};
 use crate::config::{Direction, Fanout};
-use crate::parse::LinkType;
+use crate::parse::{Decap, LinkType};
 use crate::sys::af_packet::{PacketSocket, RingPacket, RingParams, RxRing};
 use crate::sys::{self, SysError};
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 /// The kernel's `PACKET_FANOUT_*` mode for a fanout setting.
 fn fanout_mode(f: Fanout) -> u16 {
     match f {
+        Fanout::Inner => 6,
         Fanout::Hash => 0,
         Fanout::Lb => 1,
         Fanout::Cpu => 2,
@@ -33,6 +34,8 @@ pub struct SocketConfig {
     /// depend on the worker count, and the kernel keeps no fragments on
     /// the monitor's behalf.
     pub fanout: Option<Fanout>,
+    /// The tunnels the workers open, which `Fanout::Inner` spreads by.
+    pub decap: Decap,
     pub promisc: bool,
     pub direction: Direction,
 }
@@ -70,6 +73,11 @@ pub fn open_ring(
     if let Some(fanout) = cfg.fanout {
         sock.join_fanout(iface.fanout_id, fanout_mode(fanout))
             .map_err(sock_err)?;
+        if fanout == Fanout::Inner {
+            // the group's program; each member sets the same one
+            sock.set_fanout_program(&super::spread::fanout_program(&cfg.decap))
+                .map_err(sock_err)?;
+        }
     }
     if cfg.promisc {
         sock.add_promisc(iface.ifindex).map_err(sock_err)?;

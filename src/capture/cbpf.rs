@@ -32,6 +32,12 @@ const A: u16 = 0x10;
 
 const MEMWORDS: usize = 16;
 
+/// Loads at these offsets (as negative `i32`) and above read relative to
+/// the network header (`SKF_NET_OFF`) and the link-layer header
+/// (`SKF_LL_OFF`) instead of the packet's start.
+const SKF_NET_OFF: u32 = (-0x10_0000i32) as u32;
+const SKF_LL_OFF: u32 = (-0x20_0000i32) as u32;
+
 /// Every opcode of classic BPF, as the kernel's `bpf_check_classic`
 /// allows them: bits outside an instruction's fields (a return with a
 /// mode, a code wider than a byte) make another, refused opcode.
@@ -133,12 +139,24 @@ impl Filter {
     /// Runs the filter on `frame` (whose length on the wire is `wire_len`):
     /// true when the packet is accepted (a non-zero return).
     pub fn accepts(&self, frame: &[u8], wire_len: u32) -> bool {
+        self.run(frame, wire_len, None) != 0
+    }
+
+    /// Runs the program and returns its value. With `net`, the frame's
+    /// network header is at that offset, and loads at `SKF_NET_OFF` and
+    /// above read from there, as the kernel's do; without it they fail.
+    pub fn run(&self, frame: &[u8], wire_len: u32, net: Option<usize>) -> u32 {
         let mut a: u32 = 0;
         let mut x: u32 = 0;
         let mut mem = [0u32; MEMWORDS];
         let mut pc = 0usize;
         let load = |off: u32, size: u16| -> Option<u32> {
-            let off = off as usize;
+            let off = match (off.checked_sub(SKF_NET_OFF), net) {
+                (Some(rel), Some(n)) => n.checked_add(rel as usize)?,
+                (Some(_), None) => return None,
+                (None, _) if off >= SKF_LL_OFF => return None,
+                (None, _) => off as usize,
+            };
             match size {
                 W => frame
                     .get(off..off.checked_add(4)?)
@@ -161,11 +179,11 @@ impl Filter {
                         MEM => mem[k as usize % MEMWORDS],
                         ABS => match load(k, size) {
                             Some(v) => v,
-                            None => return false,
+                            None => return 0,
                         },
-                        _ => match x.checked_add(k).and_then(|o| load(o, size)) {
+                        _ => match load(x.wrapping_add(k), size) {
                             Some(v) => v,
-                            None => return false,
+                            None => return 0,
                         },
                     }
                 }
@@ -176,7 +194,7 @@ impl Filter {
                         MEM => mem[k as usize % MEMWORDS],
                         _ => match load(k, B) {
                             Some(v) => (v & 0x0f) * 4,
-                            None => return false,
+                            None => return 0,
                         },
                     }
                 }
@@ -190,7 +208,7 @@ impl Filter {
                         0x20 => a.wrapping_mul(v),
                         0x30 => match a.checked_div(v) {
                             Some(r) => r,
-                            None => return false,
+                            None => return 0,
                         },
                         0x40 => a | v,
                         0x50 => a & v,
@@ -200,7 +218,7 @@ impl Filter {
                         0x80 => a.wrapping_neg(),
                         0x90 => match a.checked_rem(v) {
                             Some(r) => r,
-                            None => return false,
+                            None => return 0,
                         },
                         _ => a ^ v,
                     }
@@ -220,8 +238,7 @@ impl Filter {
                     pc += usize::from(if taken { i.jt } else { i.jf });
                 }
                 RET => {
-                    let r = if i.code & 0x18 == A { a } else { k };
-                    return r != 0;
+                    return if i.code & 0x18 == A { a } else { k };
                 }
                 _ => {
                     if i.code & 0x80 != 0 {
@@ -232,7 +249,7 @@ impl Filter {
                 }
             }
         }
-        false
+        0
     }
 }
 

@@ -8,6 +8,7 @@ pub mod af_packet;
 pub mod af_xdp;
 pub mod cbpf;
 pub mod pcap_file;
+pub mod spread;
 pub mod stats;
 
 use crate::config::Direction;

@@ -9,7 +9,7 @@ use crate::config::Accounting;
 use crate::detect::{AlertEvent, Detector};
 use crate::flow::map::FlowMap;
 use crate::flow::{Changes, FastState, FlowKey, FlowStats, TablesView, V4, V6};
-use crate::parse::{ERROR_KINDS, ParseError};
+use crate::parse::{ERROR_KINDS, Encap, ParseError};
 use crate::sys::HugeBuf;
 use crate::worker::{Shard, new_batch_histogram};
 use hdrhistogram::Histogram;
@@ -207,6 +207,9 @@ pub struct Accounts {
     parse_errors: [u64; ParseError::INDEX_COUNT],
     non_ip: BTreeMap<u16, u64>,
     non_ip_other: u64,
+    decap_packets: [u64; Encap::COUNT],
+    decap_bytes: [u64; Encap::COUNT],
+    dedup_dropped: u64,
     overflow_packets: u64,
     overflow_bytes: u64,
     conversations: FlowMap<Conversation>,
@@ -253,6 +256,9 @@ impl Accounts {
             parse_errors: [0; ParseError::INDEX_COUNT],
             non_ip: BTreeMap::new(),
             non_ip_other: 0,
+            decap_packets: [0; Encap::COUNT],
+            decap_bytes: [0; Encap::COUNT],
+            dedup_dropped: 0,
             overflow_packets: 0,
             overflow_bytes: 0,
             conversations: FlowMap::with_capacity(acc.max_entries),
@@ -357,6 +363,11 @@ impl Accounts {
             *self.non_ip.entry(et).or_default() += n;
         }
         self.non_ip_other += shard.non_ip.other;
+        for k in 0..Encap::COUNT {
+            self.decap_packets[k] += shard.decap_packets[k];
+            self.decap_bytes[k] += shard.decap_bytes[k];
+        }
+        self.dedup_dropped += shard.dedup_dropped;
         if let Some((h, sum)) = self.batches.get_mut(worker) {
             // Same bounds on both sides, so adding cannot fail.
             let _ = h.add(&shard.batch_ns);
@@ -866,6 +877,9 @@ impl Accounts {
             .map(|e| (*e, self.parse_errors[e.index()]))
             .collect();
         s.non_ip = non_ip;
+        s.decap_packets = self.decap_packets;
+        s.decap_bytes = self.decap_bytes;
+        s.dedup_dropped = self.dedup_dropped;
         s.overflow_packets = self.overflow_packets;
         s.overflow_bytes = self.overflow_bytes;
         for wf in self.workers.iter().flatten() {

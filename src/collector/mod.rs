@@ -22,6 +22,8 @@ use crate::config::{Accounting, defaults};
 use crate::detect::AlertEvent;
 use crate::detect::deliver::Deliveries;
 use crate::flow::FlowTables;
+use crate::flow::dedup::Dedup;
+use crate::parse::Decap;
 use crate::worker::{Handoff, Shard, Worker};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 pub use export::RecordBatch;
@@ -52,6 +54,10 @@ pub struct PipelineConfig {
     /// observed by capture interface number (a number missing here:
     /// domain 1, no interface, as in a replay).
     pub export: Option<(Timeouts, IfaceIndexes)>,
+    /// The tunnels the workers open (`--decap`, `--vxlan-port`).
+    pub decap: Decap,
+    /// Duplicates within this window are counted once (`--dedup`).
+    pub dedup: Option<Duration>,
 }
 
 impl Default for PipelineConfig {
@@ -64,6 +70,8 @@ impl Default for PipelineConfig {
             accounting: Accounting::default(),
             capture_clock: false,
             export: None,
+            decap: Decap::default(),
+            dedup: None,
         }
     }
 }
@@ -119,6 +127,8 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
             tx.clone(),
             ret_rx,
         ));
+        let w = workers.last_mut().expect("just pushed");
+        w.decode(cfg.decap, cfg.dedup.map(Dedup::new));
         returns.push(ret_tx);
     }
     // the collector's handles are sized with the tables, and count with them

@@ -6,7 +6,7 @@ use crate::config::Accounting;
 use crate::detect::DetectionView;
 use crate::flow::FlowKey;
 use crate::netset::Class;
-use crate::parse::{ERROR_KINDS, ParseError, PortKind};
+use crate::parse::{ERROR_KINDS, Encap, ParseError, PortKind};
 use crate::worker::new_batch_histogram;
 use hdrhistogram::Histogram;
 use std::sync::Arc;
@@ -197,6 +197,12 @@ pub struct Snapshot {
     /// (ethertype, packets) by ethertype, then what did not fit a
     /// shard's ethertype table (`None`).
     pub non_ip: Vec<(Option<u16>, u64)>,
+    /// Per kind of tunnel ([`Encap::ALL`] order): packets that came
+    /// through one and the bytes it took.
+    pub decap_packets: [u64; Encap::COUNT],
+    pub decap_bytes: [u64; Encap::COUNT],
+    /// Packets not counted as copies of one seen just before (`--dedup`).
+    pub dedup_dropped: u64,
     pub overflow_packets: u64,
     pub overflow_bytes: u64,
     /// Flows in the workers' tables at their last hand-overs, per family
@@ -257,6 +263,9 @@ impl Snapshot {
             bytes: 0,
             parse_errors: ERROR_KINDS.iter().map(|e| (*e, 0)).collect(),
             non_ip: Vec::new(),
+            decap_packets: [0; Encap::COUNT],
+            decap_bytes: [0; Encap::COUNT],
+            dedup_dropped: 0,
             overflow_packets: 0,
             table_flows: [0; 2],
             table_slots: [0; 2],

@@ -21,7 +21,11 @@ pub enum Backend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Fanout {
-    /// By flow hash (symmetric): a flow stays on one worker.
+    /// By the host pair of the innermost packet, inside the tunnels
+    /// `--decap` opens (a classic BPF program): both directions, a mirror
+    /// session's flows and every copy of a packet meet on one worker.
+    Inner,
+    /// By the kernel's flow hash (symmetric) of the outer headers.
     Hash,
     /// By the CPU that received the packet.
     Cpu,

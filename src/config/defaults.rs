@@ -22,12 +22,17 @@ pub const BACKEND: Backend = Backend::AfPacket;
 /// Packets captured: both directions.
 pub const DIRECTION: Direction = Direction::Both;
 /// How the kernel spreads packets over the workers.
-pub const FANOUT: Fanout = Fanout::Hash;
+pub const FANOUT: Fanout = Fanout::Inner;
 /// AF_XDP: how the program is attached, and how sockets bind.
 pub const XDP_MODE: XdpMode = XdpMode::Auto;
 pub const XDP_BIND: XdpBind = XdpBind::Auto;
 /// AF_XDP: the RX queues captured.
 pub const QUEUES: &str = "all";
+
+/// The tunnels the workers open.
+pub const DECAP: &str = "all";
+/// The UDP port VXLAN arrives on (IANA's).
+pub const VXLAN_PORT: u16 = 4789;
 
 /// Bytes of each packet copied to an AF_PACKET ring.
 pub const SNAPLEN: u32 = 256;
@@ -124,6 +129,8 @@ fn shown() -> Vec<(&'static str, String)> {
         ("xdp_mode", name(XDP_MODE)),
         ("xdp_bind", name(XDP_BIND)),
         ("queues", QUEUES.to_string()),
+        ("decap", DECAP.to_string()),
+        ("vxlan_port", VXLAN_PORT.to_string()),
         ("listen", LISTEN.to_string()),
         ("web_max_connections", WEB_MAX_CONNECTIONS.to_string()),
         ("refresh", REFRESH.to_string()),

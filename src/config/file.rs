@@ -5,6 +5,7 @@
 //! back as the arguments, checked as the file alone would be. A new flag
 //! needs nothing here.
 
+use super::decode::DECODE_KEYS;
 use super::export::IPFIX_KEYS;
 use super::{ACCOUNTING_KEYS, AccountingArgs, RunArgs};
 use serde::Serialize;
@@ -50,6 +51,7 @@ pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArg
     };
     let acc = apart(&ACCOUNTING_KEYS);
     let ipfix = apart(&IPFIX_KEYS);
+    let decode = apart(&DECODE_KEYS);
     let mut run: RunArgs = table.try_into().map_err(|e| {
         // the accounting and flow export keys are read apart: name them too
         let m = bad(e);
@@ -57,6 +59,7 @@ pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArg
             let more: Vec<String> = ACCOUNTING_KEYS
                 .iter()
                 .chain(&IPFIX_KEYS)
+                .chain(&DECODE_KEYS)
                 .map(|k| format!("`{k}`"))
                 .collect();
             format!("{m}, {}", more.join(", "))
@@ -66,6 +69,7 @@ pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArg
     })?;
     run.accounting = acc.try_into().map_err(bad)?;
     run.ipfix = ipfix.try_into().map_err(bad)?;
+    run.decode = decode.try_into().map_err(bad)?;
     Ok(run)
 }
 
@@ -90,6 +94,7 @@ pub fn merge(cli: &RunArgs, path: &Path, mut file: toml::Table) -> Result<RunArg
     file.extend(given(cli));
     file.extend(given(&cli.accounting));
     file.extend(given(&cli.ipfix));
+    file.extend(given(&cli.decode));
     let mut merged = run_args_from_table(path, file)?;
     merged.config = cli.config.clone();
     Ok(merged)

@@ -6,6 +6,7 @@
 
 mod accounting;
 mod capture;
+pub mod decode;
 pub mod defaults;
 pub mod export;
 mod file;
@@ -287,6 +288,10 @@ pub struct RunArgs {
     #[command(flatten)]
     #[serde(skip)]
     pub ipfix: export::IpfixArgs,
+    /// Tunnels and duplicates (their own TOML keys, as the flags).
+    #[command(flatten)]
+    #[serde(skip)]
+    pub decode: decode::DecodeArgs,
     /// AF_XDP: RX queues to capture, `all` or a list such as `0-3`.
     #[arg(long, value_name = "all|LIST")]
     pub queues: Option<String>,
@@ -514,6 +519,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub ipfix: export::IpfixArgs,
     #[command(flatten)]
+    pub decode: decode::DecodeArgs,
+    #[command(flatten)]
     pub accounting: AccountingArgs,
     /// Packets per batch handed to a worker.
     #[arg(long, default_value_t = defaults::REPLAY_BATCH, value_parser = clap::value_parser!(u32).range(1..=65_536))]
@@ -606,7 +613,9 @@ mod tests {
                 ("flow_window", defaults::FLOW_WINDOW.to_string()),
                 ("listen", defaults::LISTEN.to_string()),
                 ("backend", "af-packet".to_string()),
-                ("fanout", "hash".to_string()),
+                ("fanout", "inner".to_string()),
+                ("decap", "all".to_string()),
+                ("vxlan_port", "4789".to_string()),
             ] {
                 let h = help(c, id);
                 assert!(h.contains(&format!("[default: {value}")), "--{id}: {h}");

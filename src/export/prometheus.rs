@@ -8,7 +8,7 @@ use crate::capture::stats::{CaptureStats, SocketKind, XDP_DROP_REASONS};
 use crate::collector::{Count, FlowRow, HostCounts, Snapshot};
 use crate::detect::{DetectionView, Direction as AlertDirection, Kind};
 use crate::netset::Class;
-use crate::parse::to_ip;
+use crate::parse::{Encap, to_ip};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet, text};
 use prometheus_client::metrics::MetricType;
@@ -236,6 +236,35 @@ impl Collector for SnapshotMetrics {
             m.encode_family(&[("ethertype", et.as_str())])?
                 .encode_counter::<NoLabelSet, _, u64>(n, None)?;
         }
+
+        let mut m = enc.describe(
+            "ringflow_decap_packets",
+            "Packets that arrived in a tunnel the parser opened, by kind (erspan, vxlan, \
+             geneve, gre, ipip); a packet in two tunnels counts in both. Their flows count \
+             the packet inside.",
+            MetricType::Counter,
+        )?;
+        for e in Encap::ALL {
+            m.encode_family(&[("encap", e.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(&s.decap_packets[e as usize], None)?;
+        }
+        let mut m = enc.describe(
+            "ringflow_decap_bytes",
+            "Bytes the tunnels took, by kind: their headers and the headers outside them, \
+             which the flows of the packets inside do not count.",
+            MetricType::Counter,
+        )?;
+        for e in Encap::ALL {
+            m.encode_family(&[("encap", e.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(&s.decap_bytes[e as usize], None)?;
+        }
+        counter(
+            &mut enc,
+            "ringflow_dedup_dropped",
+            "Packets not counted because the same IP packet (apart from TTL and checksum) was \
+             seen within the --dedup window.",
+            s.dedup_dropped,
+        )?;
 
         counter(
             &mut enc,

@@ -1,5 +1,6 @@
 //! Flow keys and the per-worker flow table.
 
+pub mod dedup;
 pub mod map;
 pub mod table;
 

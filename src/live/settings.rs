@@ -448,6 +448,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     let outputs = args.outputs();
     outputs.check().map_err(cfg)?;
     let ipfix = args.ipfix.settings().map_err(cfg)?;
+    let (decap, dedup) = args.decode.settings().map_err(cfg)?;
     // per interface number: its index is the observation domain and the
     // ingress interface of its records; the 16th and later interfaces
     // share a number, and their records carry domain 0 (none in
@@ -481,6 +482,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         socket: SocketConfig {
             ring,
             fanout: (workers > 1).then(|| args.fanout.unwrap_or(defaults::FANOUT)),
+            decap,
             promisc: args.promisc,
             direction: args.direction.unwrap_or(defaults::DIRECTION),
         },
@@ -492,6 +494,8 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             accounting: args.accounting.resolve().map_err(cfg)?,
             capture_clock: false,
             export,
+            decap,
+            dedup,
         },
         listen: args
             .listen
@@ -657,6 +661,10 @@ impl LiveSettings {
                 x.idle_timeout.as_secs()
             ));
         }
+        out.extend(crate::config::decode::describe(
+            &self.pipeline.decap,
+            self.pipeline.dedup,
+        ));
         let o = &self.outputs;
         for (key, v) in [
             ("alert-log", o.log.as_ref().map(|p| p.display().to_string())),
@@ -769,7 +777,7 @@ mod tests {
 
     #[test]
     fn several_workers_share_a_fanout_group_hash_by_default() {
-        assert_eq!(settings(2, None).socket.fanout, Some(Fanout::Hash));
+        assert_eq!(settings(2, None).socket.fanout, Some(Fanout::Inner));
         assert_eq!(
             settings(2, Some(Fanout::Lb)).socket.fanout,
             Some(Fanout::Lb)

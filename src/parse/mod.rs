@@ -5,8 +5,18 @@
 //! header is valid the packet always belongs to its host pair; a damaged
 //! transport header only loses the ports. Nothing here allocates, logs or
 //! panics, whatever the input.
+//!
+//! Tunnels are opened as [`Decap`] says (ERSPAN, VXLAN, GENEVE, GRE and
+//! IP-in-IP, up to [`MAX_DECAP_DEPTH`] inside one another): the packet
+//! returned is then the innermost one, and [`Packet::tunnels`] says what was
+//! stripped and where the counted unit lies in the frame. A tunnel whose
+//! header is broken is not opened: the packet counts as the one that
+//! carried it, with the reason in [`Packet::l4_error`].
 
+pub mod erspan;
 pub mod ethernet;
+pub mod geneve;
+pub mod gre;
 pub mod icmp;
 pub mod ipv4;
 pub mod ipv6;
@@ -16,6 +26,7 @@ pub mod sll;
 pub mod tcp;
 pub mod udp;
 pub mod vlan;
+pub mod vxlan;
 
 use ethernet::{EthernetFrame, ethertype};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -27,12 +38,175 @@ pub const MAX_MPLS_LABELS: usize = 8;
 /// Most IPv6 extension headers walked before giving up.
 pub const MAX_IPV6_EXT_HEADERS: usize = 8;
 
+/// Most tunnels opened inside one another; a packet nested deeper counts
+/// as the outermost one (`tunnel/too_deep`).
+pub const MAX_DECAP_DEPTH: usize = 3;
+/// Most UDP ports VXLAN is recognised on.
+pub const MAX_VXLAN_PORTS: usize = 4;
+
 /// IP protocol numbers the decoder looks into.
 pub mod proto {
     pub const ICMP: u8 = 1;
+    /// IPv4 inside IP.
+    pub const IPIP: u8 = 4;
     pub const TCP: u8 = 6;
     pub const UDP: u8 = 17;
+    /// IPv6 inside IP (6in4, 6in6).
+    pub const IPV6: u8 = 41;
+    pub const GRE: u8 = 47;
     pub const ICMPV6: u8 = 58;
+}
+
+/// A kind of tunnel the decoder opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[repr(u8)]
+pub enum Encap {
+    /// ERSPAN type I, II and III (GRE protocol 0x88BE, 0x22EB).
+    #[default]
+    Erspan,
+    Vxlan,
+    Geneve,
+    /// GRE carrying Ethernet (0x6558), IPv4 or IPv6.
+    Gre,
+    /// IPv4 or IPv6 directly inside IPv4 or IPv6 (protocols 4 and 41).
+    Ipip,
+}
+
+impl Encap {
+    pub const COUNT: usize = 5;
+    pub const ALL: [Encap; Encap::COUNT] = [
+        Encap::Erspan,
+        Encap::Vxlan,
+        Encap::Geneve,
+        Encap::Gre,
+        Encap::Ipip,
+    ];
+
+    /// The name in `--decap` and in the `encap` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encap::Erspan => "erspan",
+            Encap::Vxlan => "vxlan",
+            Encap::Geneve => "geneve",
+            Encap::Gre => "gre",
+            Encap::Ipip => "ipip",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Encap> {
+        Encap::ALL.into_iter().find(|e| e.as_str() == name)
+    }
+
+    #[inline]
+    fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// Which tunnels the decoder opens, and the UDP ports VXLAN is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decap {
+    kinds: u8,
+    /// 0 marks an unused place.
+    vxlan_ports: [u16; MAX_VXLAN_PORTS],
+}
+
+impl Default for Decap {
+    /// Every kind, VXLAN on its IANA port.
+    fn default() -> Self {
+        Decap::new(&Encap::ALL, &[vxlan::PORT]).expect("one port fits")
+    }
+}
+
+impl Decap {
+    /// Opens no tunnel: packets count on their outer headers.
+    pub const NONE: Decap = Decap {
+        kinds: 0,
+        vxlan_ports: [0; MAX_VXLAN_PORTS],
+    };
+
+    /// The given kinds, VXLAN on the given ports (at most
+    /// [`MAX_VXLAN_PORTS`], none of them 0).
+    pub fn new(kinds: &[Encap], vxlan_ports: &[u16]) -> Result<Decap, String> {
+        if vxlan_ports.len() > MAX_VXLAN_PORTS {
+            return Err(format!(
+                "at most {MAX_VXLAN_PORTS} VXLAN ports, not {}",
+                vxlan_ports.len()
+            ));
+        }
+        if vxlan_ports.contains(&0) {
+            return Err("a VXLAN port must be 1 to 65535".into());
+        }
+        let mut d = Decap::NONE;
+        for k in kinds {
+            d.kinds |= k.bit();
+        }
+        d.vxlan_ports[..vxlan_ports.len()].copy_from_slice(vxlan_ports);
+        Ok(d)
+    }
+
+    #[inline]
+    pub fn opens(&self, e: Encap) -> bool {
+        self.kinds & e.bit() != 0
+    }
+
+    /// The kinds opened, in [`Encap::ALL`]'s order.
+    pub fn kinds(&self) -> impl Iterator<Item = Encap> + '_ {
+        Encap::ALL.into_iter().filter(|e| self.opens(*e))
+    }
+
+    pub fn vxlan_ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.vxlan_ports.iter().copied().filter(|p| *p != 0)
+    }
+
+    #[inline]
+    fn is_vxlan_port(&self, port: u16) -> bool {
+        port != 0 && self.vxlan_ports.contains(&port)
+    }
+}
+
+/// One tunnel the decoder opened: its kind, and where what it carried (an
+/// Ethernet frame or an IP packet) lies in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stripped {
+    pub encap: Encap,
+    /// What it carried is an Ethernet frame (else an IP packet).
+    pub ethernet: bool,
+    /// Offset in the frame where it starts.
+    pub start: u32,
+    /// Offset in the frame where it ends, from the length fields of the
+    /// headers around it (which may lie past the captured bytes);
+    /// `u32::MAX` when they leave it open.
+    pub end: u32,
+}
+
+/// The tunnels opened around a packet, outermost first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Tunnels {
+    pub depth: u8,
+    pub layers: [Stripped; MAX_DECAP_DEPTH],
+}
+
+impl Tunnels {
+    #[inline]
+    pub fn opened(&self) -> &[Stripped] {
+        &self.layers[..usize::from(self.depth)]
+    }
+
+    /// The length of what the innermost tunnel carried in a frame of
+    /// `orig_len` bytes on the wire, and for each tunnel (outermost first)
+    /// the bytes it took: its own headers and those outside it.
+    #[inline]
+    pub fn unwrap_len(&self, orig_len: u32, mut stripped: impl FnMut(Encap, u32)) -> u32 {
+        let (mut end, mut len) = (orig_len, orig_len);
+        for t in self.opened() {
+            end = end.min(t.end);
+            let inner = end.saturating_sub(t.start);
+            stripped(t.encap, len - inner.min(len));
+            len = inner.min(len);
+        }
+        len
+    }
 }
 
 /// The link layer of a capture: what the first byte of a frame is.
@@ -107,10 +281,17 @@ pub enum Layer {
     Udp,
     Icmp,
     Icmpv6,
+    /// A GRE header cut short.
+    Gre,
+    Erspan,
+    Vxlan,
+    Geneve,
+    /// Tunnels nested deeper than [`MAX_DECAP_DEPTH`].
+    Tunnel,
 }
 
 impl Layer {
-    pub const COUNT: usize = 11;
+    pub const COUNT: usize = 16;
     pub const ALL: [Layer; Layer::COUNT] = [
         Layer::Link,
         Layer::Vlan,
@@ -123,6 +304,11 @@ impl Layer {
         Layer::Udp,
         Layer::Icmp,
         Layer::Icmpv6,
+        Layer::Gre,
+        Layer::Erspan,
+        Layer::Vxlan,
+        Layer::Geneve,
+        Layer::Tunnel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -138,10 +324,17 @@ impl Layer {
             Layer::Udp => "udp",
             Layer::Icmp => "icmp",
             Layer::Icmpv6 => "icmpv6",
+            Layer::Gre => "gre",
+            Layer::Erspan => "erspan",
+            Layer::Vxlan => "vxlan",
+            Layer::Geneve => "geneve",
+            Layer::Tunnel => "tunnel",
         }
     }
 
-    /// Does a packet that failed at this layer still count under a host pair?
+    /// Does a packet that failed at this layer still count under a host
+    /// pair? (A broken header inside a tunnel does too, under the pair of
+    /// the packet that carried it: see [`Packet::l4_error`].)
     pub fn counted_in_flows(self) -> bool {
         self >= Layer::Ipv6Ext
     }
@@ -164,10 +357,12 @@ pub enum Reason {
     TooManyTags,
     TooManyLabels,
     TooManyExtHeaders,
+    /// Tunnels nested deeper than [`MAX_DECAP_DEPTH`].
+    TooDeep,
 }
 
 impl Reason {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -179,13 +374,14 @@ impl Reason {
             Reason::TooManyTags => "too_many_tags",
             Reason::TooManyLabels => "too_many_labels",
             Reason::TooManyExtHeaders => "too_many_ext_headers",
+            Reason::TooDeep => "too_deep",
         }
     }
 }
 
 /// Every (layer, reason) pair the decoder can produce: the label sets of
 /// `ringflow_parse_errors_total`, exported from the start at 0.
-pub const ERROR_KINDS: [ParseError; 22] = {
+pub const ERROR_KINDS: [ParseError; 29] = {
     use Layer as L;
     use Reason as R;
     const fn e(layer: Layer, reason: Reason) -> ParseError {
@@ -214,6 +410,13 @@ pub const ERROR_KINDS: [ParseError; 22] = {
         e(L::Udp, R::BadLength),
         e(L::Icmp, R::Truncated),
         e(L::Icmpv6, R::Truncated),
+        e(L::Gre, R::Truncated),
+        e(L::Erspan, R::Truncated),
+        e(L::Erspan, R::BadVersion),
+        e(L::Vxlan, R::Truncated),
+        e(L::Geneve, R::Truncated),
+        e(L::Geneve, R::BadVersion),
+        e(L::Tunnel, R::TooDeep),
     ]
 };
 
@@ -268,7 +471,9 @@ pub struct Packet {
     /// VLAN id of the innermost tag, 0 when untagged.
     pub vlan: u16,
     /// Set when a header above IP could not be read; the packet still
-    /// counts under its host pair, without ports.
+    /// counts under its host pair, without ports. Also set when a tunnel
+    /// it carries could not be opened (its header, or a header inside it,
+    /// is broken): the packet then counts as itself.
     pub l4_error: Option<ParseError>,
     /// The IP datagram's length as its header states it (IPv4 total
     /// length, IPv6 40 + payload length), 0 where the header leaves it
@@ -277,21 +482,61 @@ pub struct Packet {
     /// Bytes captured from the IP header on: what came before it in the
     /// frame is the link layer.
     pub ip_captured: u32,
+    /// Offset of the IP header in the frame.
+    pub ip_offset: u32,
+    /// The tunnels opened to reach this packet (none: it is the frame's
+    /// own).
+    pub tunnels: Tunnels,
 }
 
 impl Packet {
-    /// The bytes of a frame of `orig_len` bytes on the wire (`captured`
-    /// in hand) that lie outside its IP datagram: link-layer headers,
-    /// padding and trailers. What is left is the IP-layer length routers
-    /// report (RFC 7012's `octetDeltaCount`).
+    /// The bytes this packet counts for in a frame of `orig_len` bytes on
+    /// the wire: the frame, or, inside tunnels, what the innermost one
+    /// carried (an Ethernet frame, or an IP packet).
+    #[inline]
+    pub fn counted_len(&self, orig_len: u32) -> u32 {
+        if self.tunnels.depth == 0 {
+            return orig_len;
+        }
+        self.tunnels.unwrap_len(orig_len, |_, _| {})
+    }
+
+    /// Where what is counted starts in the frame.
+    #[inline]
+    fn unit_start(&self) -> u32 {
+        match self.tunnels.opened().last() {
+            Some(t) => t.start,
+            None => 0,
+        }
+    }
+
+    /// Where the MAC addresses of what is counted are in the frame of a
+    /// link type with them: the frame's own, or the innermost Ethernet
+    /// frame a tunnel carried; `None` if the innermost tunnel carried IP.
+    #[inline]
+    pub fn macs_at(&self) -> Option<usize> {
+        match self.tunnels.opened().last() {
+            None => Some(0),
+            Some(t) if t.ethernet => Some(t.start as usize),
+            Some(_) => None,
+        }
+    }
+
+    /// The bytes of what is counted (see [`Packet::counted_len`]; a frame
+    /// of `orig_len` bytes on the wire, `captured` in hand) that lie
+    /// outside its IP datagram: link-layer headers, padding and trailers.
+    /// What is left is the IP-layer length routers report (RFC 7012's
+    /// `octetDeltaCount`).
     #[inline]
     pub fn outside_ip(&self, orig_len: u32, captured: usize) -> u32 {
+        let len = self.counted_len(orig_len);
         if self.ip_len != 0 {
-            orig_len.saturating_sub(self.ip_len)
+            len.saturating_sub(self.ip_len)
         } else {
             (captured as u32)
+                .saturating_sub(self.unit_start())
                 .saturating_sub(self.ip_captured)
-                .min(orig_len)
+                .min(len)
         }
     }
 
@@ -309,6 +554,8 @@ impl Packet {
             l4_error: None,
             ip_len: 0,
             ip_captured: 0,
+            ip_offset: 0,
+            tunnels: Tunnels::default(),
         }
     }
 }
@@ -331,157 +578,371 @@ fn fail(layer: Layer, reason: Reason) -> Outcome {
     Outcome::Error(ParseError::new(layer, reason))
 }
 
-/// Decodes one frame of the given link type.
+/// Decodes one frame of the given link type, opening the tunnels `decap`
+/// names.
 #[inline]
-pub fn parse(link: LinkType, data: &[u8]) -> Outcome {
-    match link {
-        LinkType::Ethernet => match EthernetFrame::new_checked(data) {
-            Ok(eth) => parse_ethertype(eth.ethertype(), eth.payload()),
-            Err(r) => fail(Layer::Link, r),
-        },
-        LinkType::LinuxSll => match sll::SllHeader::new_checked(data) {
-            Ok(h) => parse_ethertype(h.protocol(), h.payload()),
-            Err(r) => fail(Layer::Link, r),
-        },
-        LinkType::LinuxSll2 => match sll::Sll2Header::new_checked(data) {
-            Ok(h) => parse_ethertype(h.protocol(), h.payload()),
-            Err(r) => fail(Layer::Link, r),
-        },
-        LinkType::RawIp => match data.first().map(|b| b >> 4) {
-            Some(4) => parse_ipv4(data, 0),
-            Some(6) => parse_ipv6(data, 0),
-            Some(_) => fail(Layer::Link, Reason::BadVersion),
-            None => fail(Layer::Link, Reason::Truncated),
-        },
-        LinkType::Ipv4 => parse_ipv4(data, 0),
-        LinkType::Ipv6 => parse_ipv6(data, 0),
+pub fn parse(link: LinkType, data: &[u8], decap: &Decap) -> Outcome {
+    let mut d = Decoder {
+        frame: data,
+        decap,
+        tunnels: Tunnels::default(),
+        too_deep: false,
+    };
+    let o = d.link(link, data);
+    if !d.too_deep {
+        return o;
     }
-}
-
-/// Dispatches on an ethertype, walking VLAN tags first.
-fn parse_ethertype(mut et: u16, mut data: &[u8]) -> Outcome {
-    let mut vid = 0;
-    let mut tags = 0;
-    loop {
-        match et {
-            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
-                if tags == MAX_VLAN_TAGS {
-                    return fail(Layer::Vlan, Reason::TooManyTags);
-                }
-                let tag = match vlan::VlanTag::new_checked(data) {
-                    Ok(t) => t,
-                    Err(r) => return fail(Layer::Vlan, r),
-                };
-                vid = tag.vid();
-                et = tag.ethertype();
-                data = tag.payload();
-                tags += 1;
-            }
-            ethertype::IPV4 => return parse_ipv4(data, vid),
-            ethertype::IPV6 => return parse_ipv6(data, vid),
-            ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => {
-                return parse_mpls(et, data, vid);
-            }
-            ethertype::PPPOE_SESSION => return parse_pppoe(data, vid),
-            other => {
-                let ethertype = if other < ethertype::MIN_ETHERTYPE {
-                    0
-                } else {
-                    other
-                };
-                return Outcome::NonIp { ethertype };
-            }
+    // A nest deeper than the limit (a loop, or crafted) is not believed:
+    // it counts as the outermost packet.
+    let mut outer = Decoder {
+        frame: data,
+        decap: &Decap::NONE,
+        tunnels: Tunnels::default(),
+        too_deep: false,
+    };
+    match outer.link(link, data) {
+        Outcome::Ip(mut p) => {
+            p.l4_error = Some(ParseError::new(Layer::Tunnel, Reason::TooDeep));
+            Outcome::Ip(p)
         }
+        other => other,
     }
 }
 
-fn parse_mpls(et: u16, mut data: &[u8], vid: u16) -> Outcome {
-    for _ in 0..MAX_MPLS_LABELS {
-        let entry = match mpls::MplsEntry::new_checked(data) {
-            Ok(e) => e,
-            Err(r) => return fail(Layer::Mpls, r),
-        };
-        data = entry.payload();
-        if entry.bottom() {
-            return match data.first().map(|b| b >> 4) {
-                Some(4) => parse_ipv4(data, vid),
-                Some(6) => parse_ipv6(data, vid),
-                // A pseudowire or other non-IP payload.
-                Some(_) => Outcome::NonIp { ethertype: et },
-                None => fail(Layer::Mpls, Reason::Truncated),
-            };
-        }
-    }
-    fail(Layer::Mpls, Reason::TooManyLabels)
+/// What a tunnel carries.
+#[derive(Clone, Copy)]
+enum Carried {
+    Ethernet,
+    Ipv4,
+    Ipv6,
 }
 
-fn parse_pppoe(data: &[u8], vid: u16) -> Outcome {
-    match pppoe::PppoeSession::new_checked(data) {
-        Ok(s) => match s.protocol() {
-            pppoe::ppp::IPV4 => parse_ipv4(s.payload(), vid),
-            pppoe::ppp::IPV6 => parse_ipv6(s.payload(), vid),
-            // LCP, IPCP, ...: PPP control traffic.
-            _ => Outcome::NonIp {
-                ethertype: ethertype::PPPOE_SESSION,
+/// One frame's walk: the frame (to place what tunnels carried in it), the
+/// tunnels to open and those opened so far.
+struct Decoder<'a> {
+    frame: &'a [u8],
+    decap: &'a Decap,
+    tunnels: Tunnels,
+    too_deep: bool,
+}
+
+impl<'a> Decoder<'a> {
+    /// Offset of `part` (a slice of the frame) in the frame.
+    #[inline]
+    fn offset(&self, part: &[u8]) -> u32 {
+        (part.as_ptr() as usize - self.frame.as_ptr() as usize) as u32
+    }
+
+    #[inline]
+    fn link(&mut self, link: LinkType, data: &'a [u8]) -> Outcome {
+        match link {
+            LinkType::Ethernet => self.ethernet(data),
+            LinkType::LinuxSll => match sll::SllHeader::new_checked(data) {
+                Ok(h) => self.ethertype(h.protocol(), h.payload()),
+                Err(r) => fail(Layer::Link, r),
             },
-        },
-        Err(r) => fail(Layer::Pppoe, r),
-    }
-}
-
-#[inline]
-fn parse_ipv4(data: &[u8], vid: u16) -> Outcome {
-    let ip = match ipv4::Ipv4Packet::new_checked(data) {
-        Ok(p) => p,
-        Err(r) => return fail(Layer::Ipv4, r),
-    };
-    let mut pkt = Packet::new(4, v4_addr(ip.src()), v4_addr(ip.dst()), ip.protocol(), vid);
-    pkt.ip_len = u32::from(ip.total_len());
-    pkt.ip_captured = data.len() as u32;
-    // Only the first fragment carries the transport header.
-    if ip.frag_offset() == 0 {
-        parse_transport(&mut pkt, ip.payload());
-    }
-    Outcome::Ip(pkt)
-}
-
-#[inline]
-fn parse_ipv6(data: &[u8], vid: u16) -> Outcome {
-    let ip = match ipv6::Ipv6Packet::new_checked(data) {
-        Ok(p) => p,
-        Err(r) => return fail(Layer::Ipv6, r),
-    };
-    let mut nh = ip.next_header();
-    let mut pkt = Packet::new(6, ip.src(), ip.dst(), nh, vid);
-    if ip.payload_len() != 0 {
-        pkt.ip_len = ipv6::HEADER_LEN as u32 + u32::from(ip.payload_len());
-    }
-    pkt.ip_captured = data.len() as u32;
-    let mut rest = ip.payload();
-    let mut walked = 0;
-    while ipv6::is_ext_header(nh) {
-        if walked == MAX_IPV6_EXT_HEADERS {
-            pkt.l4_error = Some(ParseError::new(Layer::Ipv6Ext, Reason::TooManyExtHeaders));
-            return Outcome::Ip(pkt);
+            LinkType::LinuxSll2 => match sll::Sll2Header::new_checked(data) {
+                Ok(h) => self.ethertype(h.protocol(), h.payload()),
+                Err(r) => fail(Layer::Link, r),
+            },
+            LinkType::RawIp => match data.first().map(|b| b >> 4) {
+                Some(4) => self.ipv4(data, 0),
+                Some(6) => self.ipv6(data, 0),
+                Some(_) => fail(Layer::Link, Reason::BadVersion),
+                None => fail(Layer::Link, Reason::Truncated),
+            },
+            LinkType::Ipv4 => self.ipv4(data, 0),
+            LinkType::Ipv6 => self.ipv6(data, 0),
         }
-        let ext = match ipv6::ext_header(nh, rest) {
-            Ok(e) => e,
-            Err(r) => {
-                pkt.l4_error = Some(ParseError::new(Layer::Ipv6Ext, r));
+    }
+
+    #[inline]
+    fn ethernet(&mut self, data: &'a [u8]) -> Outcome {
+        match EthernetFrame::new_checked(data) {
+            Ok(eth) => self.ethertype(eth.ethertype(), eth.payload()),
+            Err(r) => fail(Layer::Link, r),
+        }
+    }
+
+    /// Dispatches on an ethertype, walking VLAN tags first.
+    fn ethertype(&mut self, mut et: u16, mut data: &'a [u8]) -> Outcome {
+        let mut vid = 0;
+        let mut tags = 0;
+        loop {
+            match et {
+                ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD => {
+                    if tags == MAX_VLAN_TAGS {
+                        return fail(Layer::Vlan, Reason::TooManyTags);
+                    }
+                    let tag = match vlan::VlanTag::new_checked(data) {
+                        Ok(t) => t,
+                        Err(r) => return fail(Layer::Vlan, r),
+                    };
+                    vid = tag.vid();
+                    et = tag.ethertype();
+                    data = tag.payload();
+                    tags += 1;
+                }
+                ethertype::IPV4 => return self.ipv4(data, vid),
+                ethertype::IPV6 => return self.ipv6(data, vid),
+                ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => {
+                    return self.mpls(et, data, vid);
+                }
+                ethertype::PPPOE_SESSION => return self.pppoe(data, vid),
+                other => {
+                    let ethertype = if other < ethertype::MIN_ETHERTYPE {
+                        0
+                    } else {
+                        other
+                    };
+                    return Outcome::NonIp { ethertype };
+                }
+            }
+        }
+    }
+
+    fn mpls(&mut self, et: u16, mut data: &'a [u8], vid: u16) -> Outcome {
+        for _ in 0..MAX_MPLS_LABELS {
+            let entry = match mpls::MplsEntry::new_checked(data) {
+                Ok(e) => e,
+                Err(r) => return fail(Layer::Mpls, r),
+            };
+            data = entry.payload();
+            if entry.bottom() {
+                return match data.first().map(|b| b >> 4) {
+                    Some(4) => self.ipv4(data, vid),
+                    Some(6) => self.ipv6(data, vid),
+                    // A pseudowire or other non-IP payload.
+                    Some(_) => Outcome::NonIp { ethertype: et },
+                    None => fail(Layer::Mpls, Reason::Truncated),
+                };
+            }
+        }
+        fail(Layer::Mpls, Reason::TooManyLabels)
+    }
+
+    fn pppoe(&mut self, data: &'a [u8], vid: u16) -> Outcome {
+        match pppoe::PppoeSession::new_checked(data) {
+            Ok(s) => match s.protocol() {
+                pppoe::ppp::IPV4 => self.ipv4(s.payload(), vid),
+                pppoe::ppp::IPV6 => self.ipv6(s.payload(), vid),
+                // LCP, IPCP, ...: PPP control traffic.
+                _ => Outcome::NonIp {
+                    ethertype: ethertype::PPPOE_SESSION,
+                },
+            },
+            Err(r) => fail(Layer::Pppoe, r),
+        }
+    }
+
+    #[inline]
+    fn packet(&self, version: u8, src: [u8; 16], dst: [u8; 16], proto: u8, vid: u16) -> Packet {
+        let mut p = Packet::new(version, src, dst, proto, vid);
+        p.tunnels = self.tunnels;
+        p
+    }
+
+    #[inline]
+    fn ipv4(&mut self, data: &'a [u8], vid: u16) -> Outcome {
+        let ip = match ipv4::Ipv4Packet::new_checked(data) {
+            Ok(p) => p,
+            Err(r) => return fail(Layer::Ipv4, r),
+        };
+        let mut pkt = self.packet(4, v4_addr(ip.src()), v4_addr(ip.dst()), ip.protocol(), vid);
+        pkt.ip_len = u32::from(ip.total_len());
+        pkt.ip_captured = data.len() as u32;
+        pkt.ip_offset = self.offset(data);
+        // Only the first fragment carries the transport header; a tunnel
+        // is opened only in a whole packet.
+        if ip.frag_offset() == 0 {
+            let l4 = ip.payload();
+            parse_transport(&mut pkt, l4);
+            if !ip.more_fragments() {
+                return self.open(pkt, l4);
+            }
+        }
+        Outcome::Ip(pkt)
+    }
+
+    #[inline]
+    fn ipv6(&mut self, data: &'a [u8], vid: u16) -> Outcome {
+        let ip = match ipv6::Ipv6Packet::new_checked(data) {
+            Ok(p) => p,
+            Err(r) => return fail(Layer::Ipv6, r),
+        };
+        let mut nh = ip.next_header();
+        let mut pkt = self.packet(6, ip.src(), ip.dst(), nh, vid);
+        if ip.payload_len() != 0 {
+            pkt.ip_len = ipv6::HEADER_LEN as u32 + u32::from(ip.payload_len());
+        }
+        pkt.ip_captured = data.len() as u32;
+        pkt.ip_offset = self.offset(data);
+        let mut rest = ip.payload();
+        let mut walked = 0;
+        let mut fragment = false;
+        while ipv6::is_ext_header(nh) {
+            if walked == MAX_IPV6_EXT_HEADERS {
+                pkt.l4_error = Some(ParseError::new(Layer::Ipv6Ext, Reason::TooManyExtHeaders));
                 return Outcome::Ip(pkt);
             }
-        };
-        nh = ext.next_header;
-        pkt.proto = nh;
-        rest = &rest[ext.len..];
-        walked += 1;
-        if ext.frag_offset != 0 {
-            // A later fragment: host pair and protocol, no ports.
+            let ext = match ipv6::ext_header(nh, rest) {
+                Ok(e) => e,
+                Err(r) => {
+                    pkt.l4_error = Some(ParseError::new(Layer::Ipv6Ext, r));
+                    return Outcome::Ip(pkt);
+                }
+            };
+            fragment |= nh == ipv6::next_header::FRAGMENT;
+            nh = ext.next_header;
+            pkt.proto = nh;
+            rest = &rest[ext.len..];
+            walked += 1;
+            if ext.frag_offset != 0 {
+                // A later fragment: host pair and protocol, no ports.
+                return Outcome::Ip(pkt);
+            }
+        }
+        parse_transport(&mut pkt, rest);
+        if fragment {
             return Outcome::Ip(pkt);
         }
+        self.open(pkt, rest)
     }
-    parse_transport(&mut pkt, rest);
-    Outcome::Ip(pkt)
+
+    /// Opens the tunnel `pkt` carries in `l4` (its IP payload), if it
+    /// carries one `decap` names: returns the packet inside, or `pkt` (a
+    /// foreign tunnel, or a broken one with the reason).
+    #[inline]
+    fn open(&mut self, mut pkt: Packet, l4: &'a [u8]) -> Outcome {
+        let step = match pkt.proto {
+            proto::IPIP if self.decap.opens(Encap::Ipip) => {
+                self.enter(Encap::Ipip, Carried::Ipv4, &pkt, l4)
+            }
+            proto::IPV6 if self.decap.opens(Encap::Ipip) => {
+                self.enter(Encap::Ipip, Carried::Ipv6, &pkt, l4)
+            }
+            proto::GRE => self.gre(&pkt, l4),
+            proto::UDP if pkt.port_kind == PortKind::Ports && pkt.l4_error.is_none() => {
+                let payload = &l4[udp::HEADER_LEN..];
+                if self.decap.opens(Encap::Vxlan) && self.decap.is_vxlan_port(pkt.dst_port) {
+                    self.vxlan(&pkt, payload)
+                } else if self.decap.opens(Encap::Geneve) && pkt.dst_port == geneve::PORT {
+                    self.geneve(&pkt, payload)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        match step {
+            None => Outcome::Ip(pkt),
+            Some(Ok(inner)) => inner,
+            Some(Err(e)) => {
+                pkt.l4_error = Some(e);
+                Outcome::Ip(pkt)
+            }
+        }
+    }
+
+    /// Strips one tunnel of `outer` and decodes what it carried, which
+    /// starts at `inner`. `Err`: what it carried is broken.
+    fn enter(
+        &mut self,
+        encap: Encap,
+        carried: Carried,
+        outer: &Packet,
+        inner: &'a [u8],
+    ) -> Option<Result<Outcome, ParseError>> {
+        let depth = usize::from(self.tunnels.depth);
+        if depth == MAX_DECAP_DEPTH {
+            self.too_deep = true;
+            return Some(Err(ParseError::new(Layer::Tunnel, Reason::TooDeep)));
+        }
+        self.tunnels.layers[depth] = Stripped {
+            encap,
+            ethernet: matches!(carried, Carried::Ethernet),
+            start: self.offset(inner),
+            end: if outer.ip_len != 0 {
+                outer.ip_offset.saturating_add(outer.ip_len)
+            } else {
+                u32::MAX
+            },
+        };
+        self.tunnels.depth += 1;
+        let o = match carried {
+            Carried::Ethernet => self.ethernet(inner),
+            Carried::Ipv4 => self.ipv4(inner, 0),
+            Carried::Ipv6 => self.ipv6(inner, 0),
+        };
+        self.tunnels.depth -= 1;
+        match o {
+            Outcome::Error(e) => Some(Err(e)),
+            o => Some(Ok(o)),
+        }
+    }
+
+    fn gre(&mut self, outer: &Packet, l4: &'a [u8]) -> Option<Result<Outcome, ParseError>> {
+        use gre::protocol;
+        let (gre_on, erspan_on) = (
+            self.decap.opens(Encap::Gre),
+            self.decap.opens(Encap::Erspan),
+        );
+        if !gre_on && !erspan_on {
+            return None;
+        }
+        let g = match gre::GreHeader::new_checked(l4) {
+            Ok(Ok(g)) => g,
+            // PPTP and source-routed GRE are not tunnels we open
+            Ok(Err(_)) => return None,
+            Err(r) => return Some(Err(ParseError::new(Layer::Gre, r))),
+        };
+        let payload = g.payload();
+        let erspan = |version| match erspan::ErspanHeader::new_checked(payload, version) {
+            Ok(h) => Ok(h.payload()),
+            Err(r) => Err(ParseError::new(Layer::Erspan, r)),
+        };
+        match g.protocol() {
+            protocol::TEB if gre_on => self.enter(Encap::Gre, Carried::Ethernet, outer, payload),
+            protocol::IPV4 if gre_on => self.enter(Encap::Gre, Carried::Ipv4, outer, payload),
+            protocol::IPV6 if gre_on => self.enter(Encap::Gre, Carried::Ipv6, outer, payload),
+            // type I has no sequence number and no ERSPAN header
+            protocol::ERSPAN_II if erspan_on && !g.has_sequence() => {
+                self.enter(Encap::Erspan, Carried::Ethernet, outer, payload)
+            }
+            protocol::ERSPAN_II if erspan_on => match erspan(erspan::version::TYPE_II) {
+                Ok(frame) => self.enter(Encap::Erspan, Carried::Ethernet, outer, frame),
+                Err(e) => Some(Err(e)),
+            },
+            protocol::ERSPAN_III if erspan_on => match erspan(erspan::version::TYPE_III) {
+                Ok(frame) => self.enter(Encap::Erspan, Carried::Ethernet, outer, frame),
+                Err(e) => Some(Err(e)),
+            },
+            _ => None,
+        }
+    }
+
+    fn vxlan(&mut self, outer: &Packet, payload: &'a [u8]) -> Option<Result<Outcome, ParseError>> {
+        match vxlan::VxlanHeader::new_checked(payload) {
+            // without the I flag it is another protocol on the port
+            Ok(h) if !h.vni_valid() => None,
+            Ok(h) => self.enter(Encap::Vxlan, Carried::Ethernet, outer, h.payload()),
+            Err(r) => Some(Err(ParseError::new(Layer::Vxlan, r))),
+        }
+    }
+
+    fn geneve(&mut self, outer: &Packet, payload: &'a [u8]) -> Option<Result<Outcome, ParseError>> {
+        let h = match geneve::GeneveHeader::new_checked(payload) {
+            Ok(h) => h,
+            Err(r) => return Some(Err(ParseError::new(Layer::Geneve, r))),
+        };
+        let carried = match h.protocol() {
+            gre::protocol::TEB => Carried::Ethernet,
+            gre::protocol::IPV4 => Carried::Ipv4,
+            gre::protocol::IPV6 => Carried::Ipv6,
+            _ => return None,
+        };
+        self.enter(Encap::Geneve, carried, outer, h.payload())
+    }
 }
 
 /// Reads ports (or ICMP type and code) into `pkt`. A damaged header keeps
@@ -577,6 +1038,11 @@ pub fn to_ip(version: u8, a: [u8; 16]) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The decoder as a run uses it by default (every tunnel opened).
+    fn parse(link: LinkType, data: &[u8]) -> Outcome {
+        super::parse(link, data, &Decap::default())
+    }
 
     fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
@@ -812,5 +1278,330 @@ mod tests {
         }
         assert!(Layer::Tcp.counted_in_flows());
         assert!(!Layer::Ipv6.counted_in_flows());
+    }
+
+    mod tunnels {
+        use super::super::*;
+        use crate::tools::synth::tunnel::{Outer, Wrap, payload};
+        use crate::tools::synth::{self, FlowDesc};
+
+        fn inner_flow(v6: bool, vlan: Option<u16>) -> FlowDesc {
+            let mut c = [0u8; 16];
+            let mut s = [0u8; 16];
+            if v6 {
+                c[..2].copy_from_slice(&[0xfd, 0x01]);
+                c[15] = 5;
+                s[..2].copy_from_slice(&[0x20, 0x01]);
+                s[15] = 9;
+            } else {
+                c[..4].copy_from_slice(&[10, 9, 8, 7]);
+                s[..4].copy_from_slice(&[203, 0, 113, 5]);
+            }
+            FlowDesc {
+                v6,
+                client: c,
+                server: s,
+                client_port: 51000,
+                server_port: 443,
+                udp: false,
+                vlan,
+            }
+        }
+
+        fn outer(v6: bool, tags: &'static [(u16, u16)]) -> Outer {
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            if v6 {
+                src[..2].copy_from_slice(&[0xfd, 0x13]);
+                src[15] = 1;
+                dst[..2].copy_from_slice(&[0xfd, 0x13]);
+                dst[15] = 2;
+            } else {
+                src[..4].copy_from_slice(&[192, 0, 2, 1]);
+                dst[..4].copy_from_slice(&[192, 0, 2, 2]);
+            }
+            Outer {
+                v6,
+                src,
+                dst,
+                tags,
+                ttl: 64,
+            }
+        }
+
+        fn all() -> Vec<Wrap> {
+            vec![
+                Wrap::ErspanI,
+                Wrap::ErspanII {
+                    vlan: 10,
+                    session: 5,
+                },
+                Wrap::ErspanIII {
+                    session: 6,
+                    subheader: false,
+                },
+                Wrap::ErspanIII {
+                    session: 6,
+                    subheader: true,
+                },
+                Wrap::Vxlan {
+                    vni: 77,
+                    port: 4789,
+                },
+                Wrap::Geneve {
+                    vni: 9,
+                    option_words: 2,
+                },
+                Wrap::GeneveIp { vni: 9 },
+                Wrap::GreTeb {
+                    key: Some(1),
+                    seq: Some(2),
+                    checksum: true,
+                },
+                Wrap::GreTeb {
+                    key: None,
+                    seq: None,
+                    checksum: false,
+                },
+                Wrap::GreIp { key: None },
+                Wrap::GreIp { key: Some(5) },
+                Wrap::Ipip,
+            ]
+        }
+
+        fn ip(o: Outcome) -> Packet {
+            match o {
+                Outcome::Ip(p) => p,
+                other => panic!("expected IP, got {other:?}"),
+            }
+        }
+
+        fn decode(frame: &[u8]) -> Packet {
+            ip(parse(LinkType::Ethernet, frame, &Decap::default()))
+        }
+
+        #[test]
+        fn every_kind_over_both_outer_versions_counts_the_inner_packet() {
+            for wrap in all() {
+                for inner_v6 in [false, true] {
+                    for (outer_v6, tags) in [
+                        (false, &[][..]),
+                        (true, &[(0x88a8, 100), (0x8100, 200)][..]),
+                    ] {
+                        let f = inner_flow(inner_v6, Some(42).filter(|_| wrap.carries_ethernet()));
+                        let raw = f.frame(true, synth::tcp_flags::ACK, 300);
+                        let o = outer(outer_v6, tags);
+                        let frame = o.wrap(wrap, &raw, 1);
+                        let p = decode(&frame);
+                        let what = format!("{wrap:?} inner v6 {inner_v6} outer v6 {outer_v6}");
+                        assert_eq!(p.version, if inner_v6 { 6 } else { 4 }, "{what}");
+                        assert_eq!(p.src, f.client, "{what}");
+                        assert_eq!(p.dst, f.server, "{what}");
+                        assert_eq!((p.src_port, p.dst_port), (51000, 443), "{what}");
+                        assert_eq!(p.l4_error, None, "{what}");
+                        assert_eq!(p.tunnels.depth, 1, "{what}");
+                        let t = p.tunnels.layers[0];
+                        assert_eq!(t.encap.as_str(), wrap.kind(), "{what}");
+                        // the inner VLAN, never the outer one
+                        let vlan = if wrap.carries_ethernet() { 42 } else { 0 };
+                        assert_eq!(p.vlan, vlan, "{what}");
+                        // counted: the inner frame, or the inner IP packet
+                        let ip_len = raw.len() - if f.vlan.is_some() { 18 } else { 14 };
+                        let want = if wrap.carries_ethernet() {
+                            raw.len()
+                        } else {
+                            ip_len
+                        };
+                        let wire = frame.len() as u32 + 4; // and an FCS
+                        assert_eq!(p.counted_len(wire) as usize, want, "{what}");
+                        assert_eq!(p.ip_len as usize, ip_len, "{what}");
+                        assert_eq!(p.outside_ip(wire, frame.len()) as usize, want - ip_len);
+                        let mut stripped = Vec::new();
+                        p.tunnels.unwrap_len(wire, |e, n| stripped.push((e, n)));
+                        assert_eq!(stripped, vec![(t.encap, wire - want as u32)], "{what}");
+                        // the inner MACs where the tunnel carried a frame
+                        match p.macs_at() {
+                            Some(at) => assert_eq!(frame[at..at + 12], raw[..12], "{what}"),
+                            None => assert!(!wrap.carries_ethernet(), "{what}"),
+                        }
+                        // without decapsulation: the outer pair
+                        let o_pkt = ip(parse(LinkType::Ethernet, &frame, &Decap::NONE));
+                        assert_eq!(o_pkt.src, o.src);
+                        assert_eq!(o_pkt.tunnels.depth, 0);
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn only_the_kinds_given_are_opened() {
+            let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
+            let o = outer(false, &[]);
+            for wrap in all() {
+                let frame = o.wrap(wrap, &raw, 1);
+                let kind = Encap::from_name(wrap.kind()).unwrap();
+                let others: Vec<Encap> = Encap::ALL.into_iter().filter(|e| *e != kind).collect();
+                let d = Decap::new(&others, &[4789]).unwrap();
+                let p = ip(parse(LinkType::Ethernet, &frame, &d));
+                assert_eq!(p.src, o.src, "{wrap:?} opened though not asked");
+                assert_eq!(p.l4_error, None);
+                let d = Decap::new(&[kind], &[4789]).unwrap();
+                assert_eq!(ip(parse(LinkType::Ethernet, &frame, &d)).tunnels.depth, 1);
+            }
+            // VXLAN on another port only where it is given
+            let frame = o.wrap(Wrap::Vxlan { vni: 1, port: 8472 }, &raw, 1);
+            assert_eq!(decode(&frame).tunnels.depth, 0);
+            let d = Decap::new(&Encap::ALL, &[4789, 8472]).unwrap();
+            assert_eq!(ip(parse(LinkType::Ethernet, &frame, &d)).tunnels.depth, 1);
+        }
+
+        #[test]
+        fn nested_up_to_the_depth_and_no_further() {
+            let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
+            let o = outer(false, &[]);
+            // ERSPAN carrying VXLAN carrying GRE
+            let l3 = o.wrap(
+                Wrap::GreTeb {
+                    key: None,
+                    seq: None,
+                    checksum: false,
+                },
+                &raw,
+                1,
+            );
+            let l2 = o.wrap(Wrap::Vxlan { vni: 5, port: 4789 }, &l3, 2);
+            let l1 = o.wrap(
+                Wrap::ErspanII {
+                    vlan: 0,
+                    session: 1,
+                },
+                &l2,
+                3,
+            );
+            let p = decode(&l1);
+            assert_eq!(p.tunnels.depth, 3);
+            assert_eq!(&p.src[..4], &[10, 9, 8, 7]);
+            let kinds: Vec<Encap> = p.tunnels.opened().iter().map(|t| t.encap).collect();
+            assert_eq!(kinds, vec![Encap::Erspan, Encap::Vxlan, Encap::Gre]);
+            let wire = l1.len() as u32;
+            let mut stripped = Vec::new();
+            let inner = p.tunnels.unwrap_len(wire, |e, n| stripped.push((e, n)));
+            assert_eq!(inner as usize, raw.len());
+            assert_eq!(
+                stripped,
+                vec![
+                    (Encap::Erspan, (l1.len() - l2.len()) as u32),
+                    (Encap::Vxlan, (l2.len() - l3.len()) as u32),
+                    (Encap::Gre, (l3.len() - raw.len()) as u32),
+                ]
+            );
+            // one more is too deep: counted as the outermost packet
+            let l0 = o.wrap(Wrap::Ipip, &synth::ethernet(&[], 0x0800, &l1[14..]), 4);
+            let p = decode(&l0);
+            assert_eq!(p.tunnels.depth, 0);
+            assert_eq!(p.src, o.src);
+            assert_eq!(
+                p.l4_error,
+                Some(ParseError::new(Layer::Tunnel, Reason::TooDeep))
+            );
+        }
+
+        #[test]
+        fn broken_and_foreign_tunnels_count_as_the_outer_packet() {
+            let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
+            let o = outer(false, &[]);
+            let outer_ip = |proto: u8, body: &[u8]| o.frame(proto, body, 1);
+            let check = |frame: &[u8], err: Option<(Layer, Reason)>| {
+                let p = decode(frame);
+                assert_eq!(p.src, o.src, "{err:?}");
+                assert_eq!(p.tunnels.depth, 0, "{err:?}");
+                assert_eq!(p.l4_error, err.map(|(l, r)| ParseError::new(l, r)));
+            };
+            // GRE cut short
+            check(
+                &outer_ip(47, &[0x20, 0x00, 0x65, 0x58, 0]),
+                Some((Layer::Gre, Reason::Truncated)),
+            );
+            // PPTP's GRE version 1: foreign, not broken
+            check(&outer_ip(47, &[0x30, 0x81, 0x88, 0x0b, 0, 0, 0, 0]), None);
+            // ERSPAN II header of the wrong version
+            let (_, mut g) = payload(
+                Wrap::ErspanII {
+                    vlan: 0,
+                    session: 1,
+                },
+                &raw,
+                false,
+                1,
+            );
+            g[8] = 0x20;
+            check(&outer_ip(47, &g), Some((Layer::Erspan, Reason::BadVersion)));
+            // GENEVE options longer than the packet
+            let mut g6 = vec![0x3f, 0, 0x65, 0x58, 0, 0, 1, 0];
+            g6.extend_from_slice(&[0; 20]);
+            check(
+                &outer_ip(17, &synth::tunnel::with_udp(1, 6081, &g6)),
+                Some((Layer::Geneve, Reason::Truncated)),
+            );
+            // VXLAN header cut short
+            check(
+                &outer_ip(17, &synth::tunnel::with_udp(1, 4789, &[0x08, 0, 0])),
+                Some((Layer::Vxlan, Reason::Truncated)),
+            );
+            // an inner frame too short for its IP header: the IPv4 reason
+            let (_, mut v) = payload(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, false, 1);
+            v.truncate(8 + 8 + 14 + 10);
+            check(&outer_ip(17, &v), Some((Layer::Ipv4, Reason::Truncated)));
+            // IP-in-IP of the wrong version
+            let mut inner = raw[14..].to_vec();
+            inner[0] = 0x65;
+            check(
+                &outer_ip(4, &inner),
+                Some((Layer::Ipv4, Reason::BadVersion)),
+            );
+            // a fragment of a tunnel packet is not opened
+            let frag = synth::ethernet(
+                &[],
+                0x0800,
+                &synth::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 4, (true, 0), &raw[14..]),
+            );
+            check(&frag, None);
+            // a tunnel carrying ARP is not IP
+            let arp = synth::ethernet(&[], 0x0806, &[0; 28]);
+            let frame = o.wrap(Wrap::Vxlan { vni: 1, port: 4789 }, &arp, 1);
+            assert_eq!(
+                parse(LinkType::Ethernet, &frame, &Decap::default()),
+                Outcome::NonIp { ethertype: 0x0806 }
+            );
+        }
+
+        #[test]
+        fn a_snapped_frame_counts_what_the_wire_carried() {
+            let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 1400);
+            let frame = outer(false, &[]).wrap(
+                Wrap::ErspanII {
+                    vlan: 0,
+                    session: 1,
+                },
+                &raw,
+                1,
+            );
+            // captured up to the inner TCP header only
+            let p = decode(&frame[..14 + 20 + 8 + 8 + 14 + 20 + 20]);
+            assert_eq!(p.dst_port, 443);
+            assert_eq!(p.counted_len(frame.len() as u32) as usize, raw.len());
+        }
+
+        #[test]
+        fn mpls_outside_and_the_encap_names() {
+            let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
+            let o = outer(false, &[]);
+            let f = o.wrap(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, 1);
+            let mpls = synth::ethernet(&[], 0x8847, &synth::mpls(&[16, 17], &f[14..]));
+            assert_eq!(&decode(&mpls).src[..4], &[10, 9, 8, 7]);
+            for e in Encap::ALL {
+                assert_eq!(Encap::from_name(e.as_str()), Some(e));
+            }
+        }
     }
 }

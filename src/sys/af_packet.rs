@@ -172,6 +172,23 @@ impl PacketSocket {
         )
     }
 
+    /// The classic BPF program of a `PACKET_FANOUT_CBPF` group this socket
+    /// joined: its value, modulo the members, picks the socket a packet
+    /// goes to. Classic BPF needs no capability beyond the socket's.
+    pub fn set_fanout_program(&self, prog: &[libc::sock_filter]) -> Result<(), SysError> {
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_ptr().cast_mut(),
+        };
+        setsockopt(
+            self.fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_FANOUT_DATA,
+            &fprog,
+            "setsockopt(PACKET_FANOUT_DATA)",
+        )
+    }
+
     /// Promiscuous mode on `ifindex` for as long as this socket lives: the
     /// kernel drops the membership when the socket closes, however the
     /// process ends.

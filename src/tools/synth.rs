@@ -530,3 +530,241 @@ mod tests {
         assert_eq!(m.to_pcap(0), m.to_pcap(0));
     }
 }
+
+/// Tunnels around a frame or packet, as mirror sessions, cloud traffic
+/// mirroring and router links send them: for tests, benches and the
+/// synthetic capture of every encapsulation the parser opens.
+pub mod tunnel {
+    use super::{ethernet, ipv4_with_id, ipv6, udp};
+
+    /// How a mirrored or routed packet is wrapped.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Wrap {
+        /// ERSPAN type I: GRE 0x88BE without a sequence number.
+        ErspanI,
+        /// ERSPAN type II (GRE with a sequence number, 8-byte header).
+        ErspanII {
+            vlan: u16,
+            session: u16,
+        },
+        /// ERSPAN type III, with or without the platform sub-header.
+        ErspanIII {
+            session: u16,
+            subheader: bool,
+        },
+        Vxlan {
+            vni: u32,
+            port: u16,
+        },
+        /// GENEVE with this many 4-byte words of options, carrying Ethernet.
+        Geneve {
+            vni: u32,
+            option_words: u8,
+        },
+        /// GENEVE carrying the IP packet directly.
+        GeneveIp {
+            vni: u32,
+        },
+        /// GRE carrying Ethernet (0x6558), with the optional fields given.
+        GreTeb {
+            key: Option<u32>,
+            seq: Option<u32>,
+            checksum: bool,
+        },
+        /// GRE carrying the IP packet.
+        GreIp {
+            key: Option<u32>,
+        },
+        /// IPv4 or IPv6 directly in IP (protocol 4 or 41).
+        Ipip,
+    }
+
+    impl Wrap {
+        /// Whether what it carries is an Ethernet frame (else the IP packet).
+        pub fn carries_ethernet(self) -> bool {
+            !matches!(
+                self,
+                Wrap::GreIp { .. } | Wrap::Ipip | Wrap::GeneveIp { .. }
+            )
+        }
+
+        /// The name of its kind in `--decap`.
+        pub fn kind(self) -> &'static str {
+            match self {
+                Wrap::ErspanI | Wrap::ErspanII { .. } | Wrap::ErspanIII { .. } => "erspan",
+                Wrap::Vxlan { .. } => "vxlan",
+                Wrap::Geneve { .. } | Wrap::GeneveIp { .. } => "geneve",
+                Wrap::GreTeb { .. } | Wrap::GreIp { .. } => "gre",
+                Wrap::Ipip => "ipip",
+            }
+        }
+    }
+
+    /// A GRE header (version 0) with the optional fields given, then `payload`.
+    pub fn gre(
+        protocol: u16,
+        checksum: bool,
+        key: Option<u32>,
+        seq: Option<u32>,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let flags: u16 = (u16::from(checksum) << 15)
+            | (u16::from(key.is_some()) << 13)
+            | (u16::from(seq.is_some()) << 12);
+        let mut g = flags.to_be_bytes().to_vec();
+        g.extend_from_slice(&protocol.to_be_bytes());
+        if checksum {
+            g.extend_from_slice(&[0; 4]);
+        }
+        if let Some(k) = key {
+            g.extend_from_slice(&k.to_be_bytes());
+        }
+        if let Some(s) = seq {
+            g.extend_from_slice(&s.to_be_bytes());
+        }
+        g.extend_from_slice(payload);
+        if checksum {
+            let c = super::checksum(&g);
+            g[4..6].copy_from_slice(&c.to_be_bytes());
+        }
+        g
+    }
+
+    /// The IP payload (protocol, bytes) that wraps `inner`: an Ethernet
+    /// frame when [`Wrap::carries_ethernet`], else an IP packet of version
+    /// `inner_v6`'s.
+    pub fn payload(wrap: Wrap, inner: &[u8], inner_v6: bool, seq: u32) -> (u8, Vec<u8>) {
+        let ip_proto: u16 = if inner_v6 { 0x86dd } else { 0x0800 };
+        match wrap {
+            Wrap::ErspanI => (47, gre(0x88be, false, None, None, inner)),
+            Wrap::ErspanII { vlan, session } => {
+                let mut h = vec![0x10 | (vlan >> 8) as u8 & 0x0f, vlan as u8];
+                h.extend_from_slice(&(session & 0x3ff).to_be_bytes());
+                h.extend_from_slice(&[0, 0, 0, 7]);
+                h.extend_from_slice(inner);
+                (47, gre(0x88be, false, None, Some(seq), &h))
+            }
+            Wrap::ErspanIII { session, subheader } => {
+                let mut h = vec![0x20, 0];
+                h.extend_from_slice(&(session & 0x3ff).to_be_bytes());
+                h.extend_from_slice(&seq.to_be_bytes()); // timestamp
+                h.extend_from_slice(&[0, 0, 0, u8::from(subheader)]);
+                if subheader {
+                    h.extend_from_slice(&[0x0a, 0, 0, 0, 0, 0, 0, 1]);
+                }
+                h.extend_from_slice(inner);
+                (47, gre(0x22eb, false, None, Some(seq), &h))
+            }
+            Wrap::Vxlan { vni, port } => {
+                let mut v = vec![0x08, 0, 0, 0];
+                v.extend_from_slice(&(vni << 8).to_be_bytes());
+                v.extend_from_slice(inner);
+                (17, with_udp(49152 + (seq % 1000) as u16, port, &v))
+            }
+            Wrap::Geneve { vni, option_words } => {
+                let mut g = vec![option_words & 0x3f, 0, 0x65, 0x58];
+                g.extend_from_slice(&(vni << 8).to_be_bytes());
+                for w in 0..option_words {
+                    g.extend_from_slice(&[0x01, 0x02, 0x80, w]);
+                }
+                g.extend_from_slice(inner);
+                (17, with_udp(50000, 6081, &g))
+            }
+            Wrap::GeneveIp { vni } => {
+                let mut g = vec![0, 0];
+                g.extend_from_slice(&ip_proto.to_be_bytes());
+                g.extend_from_slice(&(vni << 8).to_be_bytes());
+                g.extend_from_slice(inner);
+                (17, with_udp(50001, 6081, &g))
+            }
+            Wrap::GreTeb {
+                key,
+                seq: s,
+                checksum,
+            } => (47, gre(0x6558, checksum, key, s, inner)),
+            Wrap::GreIp { key } => (47, gre(ip_proto, false, key, None, inner)),
+            Wrap::Ipip => (if inner_v6 { 41 } else { 4 }, inner.to_vec()),
+        }
+    }
+
+    /// A UDP datagram carrying `payload`.
+    pub fn with_udp(sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {
+        let mut u = udp(sp, dp, 0);
+        u.extend_from_slice(payload);
+        let len = u.len() as u16;
+        u[4..6].copy_from_slice(&len.to_be_bytes());
+        u
+    }
+
+    /// The outer endpoints of a tunnel: a switch or VTEP and the monitor.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Outer {
+        pub v6: bool,
+        pub src: [u8; 16],
+        pub dst: [u8; 16],
+        /// VLAN tags around the outer IP header, outermost first.
+        pub tags: &'static [(u16, u16)],
+        pub ttl: u8,
+    }
+
+    impl Outer {
+        /// An outer Ethernet frame around `ip_payload` of protocol `proto`.
+        pub fn frame(&self, proto: u8, ip_payload: &[u8], id: u16) -> Vec<u8> {
+            let (et, mut ip) = if self.v6 {
+                (0x86dd, ipv6(self.src, self.dst, proto, &[], ip_payload))
+            } else {
+                let v4 = |a: [u8; 16]| [a[0], a[1], a[2], a[3]];
+                (
+                    0x0800,
+                    ipv4_with_id(
+                        v4(self.src),
+                        v4(self.dst),
+                        proto,
+                        id,
+                        (false, 0),
+                        ip_payload,
+                    ),
+                )
+            };
+            set_ttl(&mut ip, self.ttl);
+            ethernet(self.tags, et, &ip)
+        }
+
+        /// `inner_frame` (an untagged Ethernet frame carrying IP) wrapped as
+        /// `wrap` says, in this outer frame.
+        pub fn wrap(&self, wrap: Wrap, inner_frame: &[u8], seq: u32) -> Vec<u8> {
+            // the IP packet after the inner frame's tags
+            let mut at = 12;
+            while matches!(
+                inner_frame.get(at..at + 2),
+                Some([0x81, 0x00] | [0x88, 0xa8])
+            ) {
+                at += 4;
+            }
+            let inner_v6 = inner_frame.get(at..at + 2) == Some(&[0x86, 0xdd][..]);
+            let inner: &[u8] = if wrap.carries_ethernet() {
+                inner_frame
+            } else {
+                &inner_frame[at + 2..]
+            };
+            let (proto, p) = payload(wrap, inner, inner_v6, seq);
+            self.frame(proto, &p, seq as u16)
+        }
+    }
+
+    /// Sets the TTL (IPv4, its checksum made again) or hop limit (IPv6) of
+    /// the IP packet `ip`.
+    pub fn set_ttl(ip: &mut [u8], ttl: u8) {
+        match ip.first().map(|b| b >> 4) {
+            Some(4) if ip.len() >= 20 => {
+                ip[8] = ttl;
+                ip[10..12].copy_from_slice(&[0, 0]);
+                let hl = usize::from(ip[0] & 0x0f) * 4;
+                let c = super::checksum(&ip[..hl.min(ip.len())]);
+                ip[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            Some(6) if ip.len() >= 40 => ip[7] = ttl,
+            _ => {}
+        }
+    }
+}
