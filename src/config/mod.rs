@@ -566,11 +566,12 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a duration (examples: 1s, 250ms, 2m)"))?;
     let secs = match unit {
+        "us" | "µs" => v / 1e6,
         "ms" => v / 1000.0,
         "s" => v,
         "m" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!("unknown unit in '{s}' (use ms, s, m or h)")),
+        _ => return Err(format!("unknown unit in '{s}' (use us, ms, s, m or h)")),
     };
     if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
         return Err(format!("'{s}' must be a positive duration"));

@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 
 pub use ringflow::tools::synth;
 
+pub mod mirror;
 pub mod netns;
 
 /// A scratch directory removed when dropped.
