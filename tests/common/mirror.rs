@@ -303,11 +303,8 @@ pub fn mirror_capture(flows: u32, packets: u32, seed: u64, start_ns: u64) -> Mir
                     let mut frame = lower.clone();
                     if how.is_none() && f.vlan.is_none() {
                         // tagged on this port
-                        frame = synth::ethernet(
-                            &[(0x8100, 7)],
-                            { u16::from_be_bytes([lower[12], lower[13]]) },
-                            &lower[14..],
-                        );
+                        let et = u16::from_be_bytes([lower[12], lower[13]]);
+                        frame = synth::ethernet(&[(0x8100, 7)], et, &lower[14..]);
                     }
                     let d = deliver(&frame, how, false, session + 1 + c, seq);
                     cap.count(&f, from_client, &d, true);
@@ -352,7 +349,18 @@ pub fn mirror_capture(flows: u32, packets: u32, seed: u64, start_ns: u64) -> Mir
 /// Tunnels that must not be opened (broken headers, PPTP's GRE, a nest
 /// too deep), each counted as the packet that carried it: the outer
 /// pair's truth, and the parse errors (layer, reason) they must add.
-pub fn broken_capture(start_ns: u64) -> (Vec<Rec>, PerPair, Vec<((String, String), u64)>) {
+/// The capture of [`broken_capture`] and what it must give.
+pub struct Broken {
+    pub recs: Vec<Rec>,
+    pub truth: PerPair,
+    /// (layer, reason) of each parse error it must add, once each.
+    pub errors: Vec<(String, String)>,
+}
+
+/// A frame, and the parse error (layer, reason) it must add.
+type Case = (Vec<u8>, Option<(&'static str, &'static str)>);
+
+pub fn broken_capture(start_ns: u64) -> Broken {
     let f = FlowDesc {
         v6: false,
         client: {
@@ -372,7 +380,7 @@ pub fn broken_capture(start_ns: u64) -> (Vec<Rec>, PerPair, Vec<((String, String
     };
     let raw = f.frame(true, synth::tcp_flags::ACK, 200);
     let o = outer(0);
-    let mut frames: Vec<(Vec<u8>, Option<(&str, &str)>)> = Vec::new();
+    let mut frames: Vec<Case> = Vec::new();
     frames.push((
         o.frame(47, &[0x20, 0x00, 0x65, 0x58, 0], 1),
         Some(("gre", "truncated")),
@@ -413,7 +421,7 @@ pub fn broken_capture(start_ns: u64) -> (Vec<Rec>, PerPair, Vec<((String, String
     }
     frames.push((deep, Some(("tunnel", "too_deep"))));
     let mut truth = PerPair::new();
-    let mut errors: Vec<((String, String), u64)> = Vec::new();
+    let mut errors = Vec::new();
     let mut recs = Vec::new();
     for (i, (frame, err)) in frames.into_iter().enumerate() {
         let e = truth
@@ -422,7 +430,7 @@ pub fn broken_capture(start_ns: u64) -> (Vec<Rec>, PerPair, Vec<((String, String
         e.0 += 1;
         e.1 += frame.len() as u64;
         if let Some((l, r)) = err {
-            errors.push(((l.to_string(), r.to_string()), 1));
+            errors.push((l.to_string(), r.to_string()));
         }
         recs.push(Rec {
             ts_ns: start_ns + i as u64 * 1000,
@@ -430,5 +438,9 @@ pub fn broken_capture(start_ns: u64) -> (Vec<Rec>, PerPair, Vec<((String, String
             caplen: None,
         });
     }
-    (recs, truth, errors)
+    Broken {
+        recs,
+        truth,
+        errors,
+    }
 }
