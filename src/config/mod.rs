@@ -449,6 +449,30 @@ pub struct GenArgs {
     /// Write what was sent, per flow and direction, to this CSV file.
     #[arg(long, value_name = "FILE")]
     pub truth: Option<PathBuf>,
+    /// Send every frame as a remote mirror session delivers it: inside
+    /// this tunnel, from 10.213.255.1 to 10.213.255.2 (the truth counts
+    /// the frames inside; --packets and --rate count frames sent).
+    #[arg(long, value_enum, value_name = "KIND", conflicts_with = "xdp")]
+    pub mirror_session: Option<MirrorSession>,
+    /// With --mirror-session: send every frame raw as well, just after
+    /// its tunnelled copy, as a switch mirroring it twice does.
+    #[arg(long, requires = "mirror_session")]
+    pub mirror_raw: bool,
+}
+
+/// The tunnels `ringflow gen --mirror-session` sends frames in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MirrorSession {
+    /// ERSPAN type II (GRE with a sequence number).
+    Erspan2,
+    /// ERSPAN type III with the platform sub-header.
+    Erspan3,
+    /// VXLAN on port 4789, as AWS VPC Traffic Mirroring sends it.
+    Vxlan,
+    /// GENEVE carrying Ethernet, with one word of options.
+    Geneve,
+    /// GRE carrying Ethernet (Transparent Ethernet Bridging) with a key.
+    Gre,
 }
 
 #[derive(Debug, Args)]

@@ -4,10 +4,11 @@
 //! writes exactly what it sent per flow and direction.
 
 use crate::capture::{CaptureError, Iface};
-use crate::config::GenArgs;
+use crate::config::{GenArgs, MirrorSession};
 use crate::sys::SysError;
 use crate::sys::af_packet::{PacketSocket, SendBuf};
 use crate::sys::bpf::{BPF_MAP_TYPE_ARRAY, Insn, Map, Program, insn, op};
+use crate::tools::synth::tunnel::{Outer, Wrap};
 use crate::tools::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -54,9 +55,76 @@ pub struct GenReport {
 
 /// The frames of one flow: the client's opening packet, then client data
 /// and server data; each is one frame, or the fragments of one datagram.
+/// `wire` is what goes out for each: the frames, or their mirrored
+/// copies, each with the frame it counts in the truth (`None`: a second
+/// copy of one).
 struct FlowFrames {
     desc: FlowDesc,
     frames: [Vec<Vec<u8>>; 3],
+    wire: [Vec<(Vec<u8>, Option<usize>)>; 3],
+}
+
+/// The tunnel a mirror session sends `frame` in.
+fn session_wrap(kind: MirrorSession) -> Wrap {
+    match kind {
+        MirrorSession::Erspan2 => Wrap::ErspanII {
+            vlan: 0,
+            session: 1,
+        },
+        MirrorSession::Erspan3 => Wrap::ErspanIII {
+            session: 1,
+            subheader: true,
+        },
+        MirrorSession::Vxlan => Wrap::Vxlan { vni: 1, port: 4789 },
+        MirrorSession::Geneve => Wrap::Geneve {
+            vni: 1,
+            option_words: 1,
+        },
+        MirrorSession::Gre => Wrap::GreTeb {
+            key: Some(1),
+            seq: None,
+            checksum: false,
+        },
+    }
+}
+
+/// What goes out for `frames`: each as it is, or in the mirror session's
+/// tunnel (and raw after it with `raw`).
+fn on_the_wire(
+    frames: &[Vec<u8>],
+    session: Option<MirrorSession>,
+    raw: bool,
+    seq: &mut u32,
+) -> Vec<(Vec<u8>, Option<usize>)> {
+    let Some(kind) = session else {
+        return frames
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, f)| (f, Some(i)))
+            .collect();
+    };
+    // the switch and the monitor's capture port
+    let mut src = [0u8; 16];
+    let mut dst = [0u8; 16];
+    src[..4].copy_from_slice(&[10, 213, 255, 1]);
+    dst[..4].copy_from_slice(&[10, 213, 255, 2]);
+    let outer = Outer {
+        v6: false,
+        src,
+        dst,
+        tags: &[],
+        ttl: 64,
+    };
+    let mut out = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        *seq = seq.wrapping_add(1);
+        out.push((outer.wrap(session_wrap(kind), f, *seq), Some(i)));
+        if raw {
+            out.push((f.clone(), None));
+        }
+    }
+    out
 }
 
 fn plan(args: &GenArgs) -> Vec<FlowFrames> {
@@ -72,6 +140,7 @@ fn plan(args: &GenArgs) -> Vec<FlowFrames> {
     // A generator of its own, so that the same seed sends the same
     // conversations whatever --fragment-percent is.
     let mut fragmenting = Rng::new(args.seed ^ 0xf4a9_0000);
+    let mut seq = 0;
     mix.flow_descs()
         .into_iter()
         .enumerate()
@@ -98,9 +167,12 @@ fn plan(args: &GenArgs) -> Vec<FlowFrames> {
             });
             let [a, b, c]: [Vec<Vec<u8>>; 3] =
                 frames.collect::<Vec<_>>().try_into().expect("three kinds");
+            let wire = [&a, &b, &c]
+                .map(|f| on_the_wire(f, args.mirror_session, args.mirror_raw, &mut seq));
             FlowFrames {
                 desc,
                 frames: [a, b, c],
+                wire,
             }
         })
         .collect()
@@ -179,7 +251,7 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
     // The fragments of one datagram go out in one batch.
     let most_frames = flows
         .iter()
-        .flat_map(|f| f.frames.iter().map(Vec::len))
+        .flat_map(|f| f.wire.iter().map(Vec::len))
         .max()
         .unwrap_or(1) as u64;
     let start = Instant::now();
@@ -211,11 +283,11 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
         let mut picked = 0;
         loop {
             let (f, kind) = pick(datagrams + picked, flows.len());
-            let frames = &flows[f].frames[kind];
+            let frames = &flows[f].wire[kind];
             if refs.len() + frames.len() > budget {
                 break;
             }
-            for (i, frame) in frames.iter().enumerate() {
+            for (i, (frame, _)) in frames.iter().enumerate() {
                 batch.push((f, kind, i));
                 refs.push(frame);
             }
@@ -240,9 +312,13 @@ fn run_sockets(args: &GenArgs) -> Result<GenReport, GenError> {
             }
         }
         for &(f, kind, i) in &batch[..done] {
-            let c = &mut counts[f][usize::from(kind == 2)][usize::from(i > 0)];
+            // the truth counts the frame a copy carries, once
+            let Some(j) = flows[f].wire[kind][i].1 else {
+                continue;
+            };
+            let c = &mut counts[f][usize::from(kind == 2)][usize::from(j > 0)];
             c.packets += 1;
-            c.bytes += flows[f].frames[kind][i].len() as u64;
+            c.bytes += flows[f].frames[kind][j].len() as u64;
         }
         n += done as u64;
         datagrams += picked;
