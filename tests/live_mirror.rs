@@ -43,9 +43,7 @@ fn tc(ns: &str, args: &[&str]) {
 fn kernel_vxlan_mirror(v: &VethPair) -> String {
     let (tx, link) = (v.tx.as_str(), v.tx_if.as_str());
     let (vx, mon, peer) = (format!("{link}x"), format!("{link}m"), format!("{link}n"));
-    for ifc in [link] {
-        ip(&["-n", tx, "link", "set", ifc, "mtu", "9000"]);
-    }
+    ip(&["-n", tx, "link", "set", link, "mtu", "9000"]);
     ip(&["-n", &v.rx, "link", "set", &v.rx_if, "mtu", "9000"]);
     ip(&["-n", tx, "addr", "add", "10.213.250.1/30", "dev", link]);
     ip(&[
