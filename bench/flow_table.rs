@@ -1,7 +1,7 @@
 //! Parse plus flow-table update on one core, 64-byte frames, 1k / 64k / 1M
 //! flows: ringflow's worker (parse, fixed open-addressing table, counters)
 //! next to the same parse feeding a std HashMap with SipHash; and the
-//! worker with flow export on.
+//! worker with flow export on, and with `--dedup 1ms`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ringflow::collector::export::Timeouts;
@@ -28,8 +28,15 @@ fn bench_table(c: &mut Criterion) {
 
         // and with flow export on, whose tables keep per packet the
         // latest time, the TCP flags and the bytes outside IP as well
-        for (name, export) in [("ringflow_worker", false), ("ringflow_worker_ipfix", true)] {
+        // and with --dedup 1ms, which looks every packet up in a table of
+        // those seen within the window
+        for (name, export, dedup) in [
+            ("ringflow_worker", false, false),
+            ("ringflow_worker_ipfix", true, false),
+            ("ringflow_worker_dedup", false, true),
+        ] {
             let cfg = PipelineConfig {
+                dedup: dedup.then_some(Duration::from_millis(1)),
                 workers: 1,
                 table_capacity: flows,
                 export: export.then(|| {

@@ -1,4 +1,5 @@
-//! Parse only: 64-byte IPv4/TCP frames, and a mix with IPv6, VLAN and IMIX sizes.
+//! Parse only: 64-byte IPv4/TCP frames, a mix with IPv6, VLAN and IMIX
+//! sizes, and that mix inside mirror sessions' tunnels.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ringflow::parse::{Decap, LinkType, Outcome, parse};
@@ -38,6 +39,26 @@ fn bench_parse(c: &mut Criterion) {
             ports
         })
     });
+
+    // the same mix inside tunnels, opened (the default) and not
+    let tunnelled = common::tunnelled_frames();
+    g.throughput(Throughput::Elements(tunnelled.len() as u64));
+    for (name, decap) in [
+        ("tunnelled_mix_decap", Decap::default()),
+        ("tunnelled_mix_outer_only", Decap::NONE),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut ports = 0u64;
+                for f in &tunnelled {
+                    if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f), &decap) {
+                        ports += u64::from(p.dst_port);
+                    }
+                }
+                ports
+            })
+        });
+    }
     g.finish();
 }
 

@@ -80,9 +80,9 @@ pub fn parse_kinds(text: &str) -> Result<Vec<Encap>, String> {
     Ok(kinds)
 }
 
-/// A window above 0 and at most [`crate::flow::dedup::MAX_WINDOW`].
+/// A window above 0 and at most [`defaults::DEDUP_MAX_WINDOW`].
 pub fn parse_window(text: &str) -> Result<Duration, String> {
-    let max = crate::flow::dedup::MAX_WINDOW;
+    let max = defaults::DEDUP_MAX_WINDOW;
     let w = super::parse_duration(text).map_err(|e| format!("--dedup: {e}"))?;
     if w > max {
         return Err(format!(

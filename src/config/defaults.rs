@@ -33,6 +33,9 @@ pub const QUEUES: &str = "all";
 pub const DECAP: &str = "all";
 /// The UDP port VXLAN arrives on (IANA's).
 pub const VXLAN_PORT: u16 = 4789;
+/// The longest `--dedup` window: copies arrive microseconds apart, and a
+/// worker's table holds at most about 100 ms at 4 Mpps.
+pub const DEDUP_MAX_WINDOW: Duration = Duration::from_millis(100);
 
 /// Bytes of each packet copied to an AF_PACKET ring.
 pub const SNAPLEN: u32 = 256;

@@ -27,11 +27,10 @@ pub const WAYS: usize = 4;
 /// The packet rate per worker the table is sized for: twice the packets
 /// a window holds at this rate.
 pub const RATE_PER_WORKER: u64 = 4_000_000;
-/// The table's bounds, in entries.
+/// The table's bounds, in entries (a window of 100 ms, the longest
+/// `--dedup` takes, gets the most).
 pub const MIN_ENTRIES: usize = 4096;
 pub const MAX_ENTRIES: usize = 1 << 20;
-/// The longest window `--dedup` takes.
-pub const MAX_WINDOW: Duration = Duration::from_millis(100);
 
 #[derive(Clone, Copy, Default)]
 #[repr(C)]
@@ -225,7 +224,7 @@ mod tests {
         assert_eq!(Dedup::entries_for(Duration::from_micros(1)), MIN_ENTRIES);
         // 1 ms at 4 Mpps: 4000 packets, twice that, rounded up
         assert_eq!(Dedup::entries_for(Duration::from_millis(1)), 8192);
-        assert_eq!(Dedup::entries_for(MAX_WINDOW), MAX_ENTRIES);
+        assert_eq!(Dedup::entries_for(Duration::from_millis(100)), MAX_ENTRIES);
         assert_eq!(
             Dedup::new(Duration::from_millis(1)).memory_bytes(),
             8192 * 16

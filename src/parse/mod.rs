@@ -101,6 +101,17 @@ impl Encap {
     fn bit(self) -> u8 {
         1 << self as u8
     }
+
+    /// The layer its parse errors are counted at.
+    pub fn layer(self) -> Layer {
+        match self {
+            Encap::Erspan => Layer::Erspan,
+            Encap::Vxlan => Layer::Vxlan,
+            Encap::Geneve => Layer::Geneve,
+            Encap::Gre => Layer::Gre,
+            Encap::Ipip => Layer::Ipip,
+        }
+    }
 }
 
 /// Which tunnels the decoder opens, and the UDP ports VXLAN is on.
@@ -286,12 +297,14 @@ pub enum Layer {
     Erspan,
     Vxlan,
     Geneve,
+    /// IP in IP (only ever with [`Reason::BadInner`]).
+    Ipip,
     /// Tunnels nested deeper than [`MAX_DECAP_DEPTH`].
     Tunnel,
 }
 
 impl Layer {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 17;
     pub const ALL: [Layer; Layer::COUNT] = [
         Layer::Link,
         Layer::Vlan,
@@ -308,6 +321,7 @@ impl Layer {
         Layer::Erspan,
         Layer::Vxlan,
         Layer::Geneve,
+        Layer::Ipip,
         Layer::Tunnel,
     ];
 
@@ -328,13 +342,13 @@ impl Layer {
             Layer::Erspan => "erspan",
             Layer::Vxlan => "vxlan",
             Layer::Geneve => "geneve",
+            Layer::Ipip => "ipip",
             Layer::Tunnel => "tunnel",
         }
     }
 
     /// Does a packet that failed at this layer still count under a host
-    /// pair? (A broken header inside a tunnel does too, under the pair of
-    /// the packet that carried it: see [`Packet::l4_error`].)
+    /// pair? (A tunnel's layer: the packet that carried it.)
     pub fn counted_in_flows(self) -> bool {
         self >= Layer::Ipv6Ext
     }
@@ -359,10 +373,13 @@ pub enum Reason {
     TooManyExtHeaders,
     /// Tunnels nested deeper than [`MAX_DECAP_DEPTH`].
     TooDeep,
+    /// What a tunnel carried is broken below IP (its Ethernet, VLAN or IP
+    /// header): the layer names the tunnel.
+    BadInner,
 }
 
 impl Reason {
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -375,13 +392,14 @@ impl Reason {
             Reason::TooManyLabels => "too_many_labels",
             Reason::TooManyExtHeaders => "too_many_ext_headers",
             Reason::TooDeep => "too_deep",
+            Reason::BadInner => "bad_inner",
         }
     }
 }
 
 /// Every (layer, reason) pair the decoder can produce: the label sets of
 /// `ringflow_parse_errors_total`, exported from the start at 0.
-pub const ERROR_KINDS: [ParseError; 29] = {
+pub const ERROR_KINDS: [ParseError; 34] = {
     use Layer as L;
     use Reason as R;
     const fn e(layer: Layer, reason: Reason) -> ParseError {
@@ -411,11 +429,16 @@ pub const ERROR_KINDS: [ParseError; 29] = {
         e(L::Icmp, R::Truncated),
         e(L::Icmpv6, R::Truncated),
         e(L::Gre, R::Truncated),
+        e(L::Gre, R::BadInner),
         e(L::Erspan, R::Truncated),
         e(L::Erspan, R::BadVersion),
+        e(L::Erspan, R::BadInner),
         e(L::Vxlan, R::Truncated),
+        e(L::Vxlan, R::BadInner),
         e(L::Geneve, R::Truncated),
         e(L::Geneve, R::BadVersion),
+        e(L::Geneve, R::BadInner),
+        e(L::Ipip, R::BadInner),
         e(L::Tunnel, R::TooDeep),
     ]
 };
@@ -473,7 +496,8 @@ pub struct Packet {
     /// Set when a header above IP could not be read; the packet still
     /// counts under its host pair, without ports. Also set when a tunnel
     /// it carries could not be opened (its header, or a header inside it,
-    /// is broken): the packet then counts as itself.
+    /// is broken: the layer is the tunnel's): the packet then counts as
+    /// itself.
     pub l4_error: Option<ParseError>,
     /// The IP datagram's length as its header states it (IPv4 total
     /// length, IPv6 40 + payload length), 0 where the header leaves it
@@ -876,7 +900,9 @@ impl<'a> Decoder<'a> {
         };
         self.tunnels.depth -= 1;
         match o {
-            Outcome::Error(e) => Some(Err(e)),
+            // counted as the packet that carried it: the error names the
+            // tunnel (so the packets below IP stay those in no flow)
+            Outcome::Error(_) => Some(Err(ParseError::new(encap.layer(), Reason::BadInner))),
             o => Some(Ok(o)),
         }
     }
@@ -1548,17 +1574,14 @@ mod tests {
                 &outer_ip(17, &synth::tunnel::with_udp(1, 4789, &[0x08, 0, 0])),
                 Some((Layer::Vxlan, Reason::Truncated)),
             );
-            // an inner frame too short for its IP header: the IPv4 reason
+            // an inner frame too short for its IP header
             let (_, mut v) = payload(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, false, 1);
             v.truncate(8 + 8 + 14 + 10);
-            check(&outer_ip(17, &v), Some((Layer::Ipv4, Reason::Truncated)));
+            check(&outer_ip(17, &v), Some((Layer::Vxlan, Reason::BadInner)));
             // IP-in-IP of the wrong version
             let mut inner = raw[14..].to_vec();
             inner[0] = 0x65;
-            check(
-                &outer_ip(4, &inner),
-                Some((Layer::Ipv4, Reason::BadVersion)),
-            );
+            check(&outer_ip(4, &inner), Some((Layer::Ipip, Reason::BadInner)));
             // a fragment of a tunnel packet is not opened
             let frag = synth::ethernet(
                 &[],

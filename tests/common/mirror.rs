@@ -405,7 +405,7 @@ pub fn broken_capture(start_ns: u64) -> Broken {
     ));
     let (_, mut v) = synth::tunnel::payload(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, false, 1);
     v.truncate(8 + 8 + 14 + 10);
-    frames.push((o.frame(17, &v, 5), Some(("ipv4", "truncated"))));
+    frames.push((o.frame(17, &v, 5), Some(("vxlan", "bad_inner"))));
     // four tunnels deep
     let mut deep = raw.clone();
     for s in 0..4 {
