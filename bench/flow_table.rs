@@ -66,7 +66,7 @@ fn bench_table(c: &mut Criterion) {
             b.iter(|| {
                 for f in ring.frames(0..packets) {
                     if let Outcome::Ip(p) =
-                        parse(LinkType::Ethernet, black_box(f.data), &Decap::default())
+                        parse(LinkType::Ethernet, black_box(f.data), &Decap::ALL)
                     {
                         let s = map.entry(FlowKey::from_packet(&p)).or_default();
                         s.packets += 1;

@@ -16,9 +16,7 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             let mut ports = 0u64;
             for f in ring.frames(0..ring.packets) {
-                if let Outcome::Ip(p) =
-                    parse(LinkType::Ethernet, black_box(f.data), &Decap::default())
-                {
+                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f.data), &Decap::ALL) {
                     ports += u64::from(p.dst_port);
                 }
             }
@@ -32,7 +30,7 @@ fn bench_parse(c: &mut Criterion) {
         b.iter(|| {
             let mut ports = 0u64;
             for f in &mixed {
-                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f), &Decap::default()) {
+                if let Outcome::Ip(p) = parse(LinkType::Ethernet, black_box(f), &Decap::ALL) {
                     ports += u64::from(p.dst_port);
                 }
             }
@@ -44,7 +42,7 @@ fn bench_parse(c: &mut Criterion) {
     let tunnelled = common::tunnelled_frames();
     g.throughput(Throughput::Elements(tunnelled.len() as u64));
     for (name, decap) in [
-        ("tunnelled_mix_decap", Decap::default()),
+        ("tunnelled_mix_decap", Decap::ALL),
         ("tunnelled_mix_outer_only", Decap::NONE),
     ] {
         g.bench_function(name, |b| {

@@ -171,6 +171,8 @@ pub struct Worker {
     spare: Receiver<Box<Shard>>,
     decap: Decap,
     dedup: Option<Box<Dedup>>,
+    /// With `--dedup`: the fingerprints of the staged packets.
+    fingerprints: [u64; STAGE],
 }
 
 impl Worker {
@@ -195,6 +197,7 @@ impl Worker {
             spare,
             decap: Decap::default(),
             dedup: None,
+            fingerprints: [0; STAGE],
         }
     }
 
@@ -235,25 +238,26 @@ impl Worker {
                 if let Some(e) = p.l4_error {
                     s.parse_errors[e.index()] += 1;
                 }
-                let bytes = if p.tunnels.depth == 0 {
+                // what the packet counts for: the frame, or what its
+                // innermost tunnel carried
+                let (bytes, outside, macs) = if p.tunnels.depth == 0 {
                     // the tag the kernel took off is the frame's own
                     if p.vlan == 0 {
                         p.vlan = f.vlan;
                     }
-                    u64::from(f.orig_len)
+                    let macs = match (f.link, f.data.first_chunk::<12>()) {
+                        (LinkType::Ethernet, Some(m)) => *m,
+                        _ => [0; 12],
+                    };
+                    let outside = p.outside_ip(f.orig_len, f.data.len());
+                    (u64::from(f.orig_len), outside, macs)
                 } else {
-                    let inner = p.tunnels.unwrap_len(f.orig_len, |e, n| {
-                        s.decap_packets[e as usize] += 1;
-                        s.decap_bytes[e as usize] += u64::from(n);
-                    });
-                    u64::from(inner)
+                    tunnelled(s, &p, f)
                 };
-                if let Some(d) = self.dedup.as_deref_mut() {
-                    let ip = f.data.get(p.ip_offset as usize..).unwrap_or_default();
-                    if d.is_duplicate(p.version, ip, f.ts_ns) {
-                        s.dedup_dropped += 1;
-                        return false;
-                    }
+                // with --dedup, whether it is a copy is asked when the
+                // stage is counted, its table's bucket loaded by then
+                if let Some(d) = self.dedup.as_deref() {
+                    self.fingerprints[at] = fingerprint(d, &p, f);
                 }
                 let key = FlowKey::from_packet(&p).with_iface(f.iface);
                 let hash = self.tables.hash(&key);
@@ -265,20 +269,11 @@ impl Worker {
                     key,
                     hash,
                     bytes,
-                    outside: p.outside_ip(f.orig_len, f.data.len()),
+                    outside,
                     ts_ns: f.ts_ns,
                     seq: self.seq,
                     tcp_flags: p.tcp_flags,
-                    macs: match p.macs_at() {
-                        // an Ethernet frame a tunnel carried has them too
-                        Some(at) if at > 0 || f.link == LinkType::Ethernet => f
-                            .data
-                            .get(at..)
-                            .and_then(|d| d.first_chunk::<12>())
-                            .copied()
-                            .unwrap_or([0; 12]),
-                        _ => [0; 12],
-                    },
+                    macs,
                 };
                 true
             }
@@ -303,8 +298,22 @@ impl Worker {
         for p in &self.stage[..n] {
             table.touch_slot(&p.key, p.hash);
         }
-        for p in &self.stage[..n] {
-            table.count(p);
+        match self.dedup.as_deref_mut() {
+            None => {
+                for p in &self.stage[..n] {
+                    table.count(p);
+                }
+            }
+            // in arrival order: a copy in the same stage finds the first
+            Some(d) => {
+                for (p, fp) in self.stage[..n].iter().zip(&self.fingerprints) {
+                    if d.seen(*fp, p.ts_ns) {
+                        self.shard.dedup_dropped += 1;
+                    } else {
+                        table.count(p);
+                    }
+                }
+            }
         }
     }
 
@@ -418,6 +427,37 @@ impl Worker {
             at_ns,
         });
     }
+}
+
+/// For a packet that came in tunnels: counts what they took, and gives
+/// the bytes it counts for (what the innermost tunnel carried), those
+/// outside its IP datagram, and its MACs (the inner frame's, if the tunnel
+/// carried one). Out of line: the common packet never comes here.
+#[cold]
+#[inline(never)]
+fn tunnelled(s: &mut Shard, p: &parse::Packet, f: &Frame<'_>) -> (u64, u32, [u8; 12]) {
+    let inner = p.tunnels.unwrap_len(f.orig_len, |e, n| {
+        s.decap_packets[e as usize] += 1;
+        s.decap_bytes[e as usize] += u64::from(n);
+    });
+    let macs = p
+        .macs_at()
+        .and_then(|at| f.data.get(at..))
+        .and_then(|d| d.first_chunk::<12>())
+        .copied()
+        .unwrap_or([0; 12]);
+    (
+        u64::from(inner),
+        p.outside_ip(f.orig_len, f.data.len()),
+        macs,
+    )
+}
+
+/// The fingerprint of `p`'s IP packet in `d` (its bucket starts loading).
+#[inline(never)]
+fn fingerprint(d: &Dedup, p: &parse::Packet, f: &Frame<'_>) -> u64 {
+    let ip = f.data.get(usize::from(p.ip_offset)..).unwrap_or_default();
+    d.fingerprint(p.version, ip)
 }
 
 impl FrameSink for Worker {

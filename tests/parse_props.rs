@@ -26,8 +26,8 @@ fn check_outcome(o: &Outcome) {
             let counted = p.counted_len(len);
             assert!(counted <= len);
             assert!(p.outside_ip(len, 300) <= counted);
-            if let Some(t) = p.tunnels.opened().last() {
-                assert!(t.start >= p.tunnels.opened()[0].start);
+            if let Some(t) = p.tunnels.innermost() {
+                assert!(t.start >= p.tunnels.get(0).start);
             }
         }
         Outcome::NonIp { .. } => {}

@@ -82,11 +82,34 @@ impl Dedup {
     /// window; if not, it is remembered.
     #[inline]
     pub fn is_duplicate(&mut self, version: u8, ip: &[u8], ts_ns: u64) -> bool {
+        let fp = self.fingerprint(version, ip);
+        self.seen(fp, ts_ns)
+    }
+
+    /// The fingerprint of a packet for this table (see [`fingerprint`]);
+    /// starts loading its bucket, so that [`Dedup::seen`] a little later
+    /// finds it in cache.
+    #[inline]
+    pub fn fingerprint(&self, version: u8, ip: &[u8]) -> u64 {
         let fp = fingerprint(self.seed, version, ip);
-        let i = (fp >> 32) as usize & (self.buckets.len() - 1);
+        crate::sys::prefetch(&self.buckets[self.bucket(fp)]);
+        fp
+    }
+
+    #[inline]
+    fn bucket(&self, fp: u64) -> usize {
+        (fp >> 32) as usize & (self.buckets.len() - 1)
+    }
+
+    /// Whether the packet of fingerprint `fp`, seen at `ts_ns`, repeats one
+    /// seen within the window; if not, it is remembered.
+    #[inline]
+    pub fn seen(&mut self, fp: u64, ts_ns: u64) -> bool {
+        let i = self.bucket(fp);
         let bucket = &mut self.buckets[i].0;
         let mut oldest = 0;
-        for (k, e) in bucket.iter().enumerate() {
+        for k in 0..WAYS {
+            let e = bucket[k];
             if e.fingerprint == fp && e.ts_ns.abs_diff(ts_ns) <= self.window_ns {
                 return true;
             }
@@ -105,20 +128,38 @@ impl Dedup {
     }
 }
 
-const K: u64 = 0x9e37_79b9_7f4a_7c15;
+const K: [u64; 4] = [
+    0x9e37_79b9_7f4a_7c15,
+    0xbf58_476d_1ce4_e5b9,
+    0x94d0_49bb_1331_11eb,
+    0x2545_f491_4f6c_dd1d,
+];
 
-#[inline]
-fn mix(h: u64, w: u64) -> u64 {
-    let full = u128::from(h ^ w) * u128::from(K);
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
     (full as u64) ^ (full >> 64) as u64
 }
 
+#[inline(always)]
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
 /// The packet's fingerprint, never 0: its first [`FINGERPRINT_BYTES`]
-/// bytes in 8-byte words, with the TTL and checksum (IPv4) or the hop
-/// limit (IPv6) masked out.
+/// bytes in 16-byte blocks, each folded by a multiply with keys of its
+/// place (the blocks' products do not wait on each other), with the TTL
+/// and checksum (IPv4) or the hop limit (IPv6) masked out. `ip` holds a
+/// whole IP header (20 bytes at least).
 #[inline]
 pub fn fingerprint(seed: u64, version: u8, ip: &[u8]) -> u64 {
-    let data = &ip[..ip.len().min(FINGERPRINT_BYTES)];
+    let n = ip.len().min(FINGERPRINT_BYTES);
+    if n < 16 {
+        // not an IP header the parser let through; still a fingerprint
+        let mut b = [0u8; 16];
+        b[..n].copy_from_slice(&ip[..n]);
+        return fold_mul(word(&b, 0) ^ seed, word(&b, 8) ^ K[3] ^ n as u64) | 1;
+    }
     // little-endian words: byte i of a word is bits 8i..8i+8
     let (mask0, mask1) = if version == 4 {
         // word 1 holds TTL (byte 8) and the checksum (bytes 10 and 11)
@@ -127,26 +168,22 @@ pub fn fingerprint(seed: u64, version: u8, ip: &[u8]) -> u64 {
         // word 0 holds the hop limit (byte 7)
         (!0xff00_0000_0000_0000u64, !0u64)
     };
-    let mut h = seed ^ data.len() as u64;
-    let mut chunks = data.chunks_exact(8);
-    for (i, c) in chunks.by_ref().enumerate() {
-        let mut w = u64::from_le_bytes(c.try_into().expect("chunks of 8"));
-        if i == 0 {
-            w &= mask0;
-        } else if i == 1 {
-            w &= mask1;
-        }
-        h = mix(h, w);
+    let block = |at: usize, a: u64, b: u64| {
+        let key = seed.rotate_left(at as u32 / 2) ^ K[(at / 16) & 3];
+        fold_mul(a ^ key, b ^ K[1] ^ at as u64)
+    };
+    let mut acc = block(0, word(ip, 0) & mask0, word(ip, 8) & mask1);
+    let mut at = 16;
+    while at + 16 <= n {
+        acc ^= block(at, word(ip, at), word(ip, at + 8));
+        at += 16;
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        // a header shorter than 16 bytes never reaches here: IP headers
-        // are 20 and 40
-        h = mix(h, u64::from_le_bytes(last));
+    if at < n {
+        // the last 16 bytes, overlapping the block before: no copy
+        let t = n - 16;
+        acc ^= block(at, word(ip, t), word(ip, t + 8));
     }
-    mix(h, K) | 1
+    fold_mul(acc ^ n as u64, seed ^ K[2]) | 1
 }
 
 #[cfg(test)]

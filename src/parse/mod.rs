@@ -123,13 +123,18 @@ pub struct Decap {
 }
 
 impl Default for Decap {
-    /// Every kind, VXLAN on its IANA port.
     fn default() -> Self {
-        Decap::new(&Encap::ALL, &[vxlan::PORT]).expect("one port fits")
+        Decap::ALL
     }
 }
 
 impl Decap {
+    /// Every kind, VXLAN on its IANA port: the default.
+    pub const ALL: Decap = Decap {
+        kinds: (1 << Encap::COUNT) - 1,
+        vxlan_ports: [vxlan::PORT, 0, 0, 0],
+    };
+
     /// Opens no tunnel: packets count on their outer headers.
     pub const NONE: Decap = Decap {
         kinds: 0,
@@ -191,17 +196,70 @@ pub struct Stripped {
     pub end: u32,
 }
 
-/// The tunnels opened around a packet, outermost first.
+/// The tunnels opened around a packet, outermost first, packed small
+/// (every packet carries this): a tunnel is opened only where what it
+/// carried starts within the first 64 KiB of the frame, and no IP packet
+/// carries more than 64 KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Tunnels {
     pub depth: u8,
-    pub layers: [Stripped; MAX_DECAP_DEPTH],
+    /// Bit `i`: tunnel `i` carried an Ethernet frame.
+    ethernet: u8,
+    kinds: [Encap; MAX_DECAP_DEPTH],
+    starts: [u16; MAX_DECAP_DEPTH],
+    /// The length of what each carried; `u16::MAX`: open.
+    lens: [u16; MAX_DECAP_DEPTH],
 }
 
 impl Tunnels {
+    /// Tunnel `i` (outermost 0), `i < depth`.
     #[inline]
-    pub fn opened(&self) -> &[Stripped] {
-        &self.layers[..usize::from(self.depth)]
+    pub fn get(&self, i: usize) -> Stripped {
+        let start = u32::from(self.starts[i]);
+        Stripped {
+            encap: self.kinds[i],
+            ethernet: self.ethernet & (1 << i) != 0,
+            start,
+            end: match self.lens[i] {
+                u16::MAX => u32::MAX,
+                n => start + u32::from(n),
+            },
+        }
+    }
+
+    /// The tunnels opened, outermost first.
+    pub fn opened(&self) -> impl Iterator<Item = Stripped> + '_ {
+        (0..usize::from(self.depth)).map(|i| self.get(i))
+    }
+
+    #[inline]
+    pub fn innermost(&self) -> Option<Stripped> {
+        match self.depth {
+            0 => None,
+            d => Some(self.get(usize::from(d) - 1)),
+        }
+    }
+
+    /// Adds `t` inside the others; false if it does not fit (too deep, or
+    /// past the first 64 KiB).
+    #[inline]
+    fn push(&mut self, t: Stripped) -> bool {
+        let i = usize::from(self.depth);
+        let Ok(start) = u16::try_from(t.start) else {
+            return false;
+        };
+        if i == MAX_DECAP_DEPTH {
+            return false;
+        }
+        self.kinds[i] = t.encap;
+        self.ethernet = self.ethernet & !(1 << i) | u8::from(t.ethernet) << i;
+        self.starts[i] = start;
+        self.lens[i] = match t.end {
+            u32::MAX => u16::MAX,
+            end => u16::try_from(end.saturating_sub(t.start)).unwrap_or(u16::MAX - 1),
+        };
+        self.depth += 1;
+        true
     }
 
     /// The length of what the innermost tunnel carried in a frame of
@@ -506,8 +564,9 @@ pub struct Packet {
     /// Bytes captured from the IP header on: what came before it in the
     /// frame is the link layer.
     pub ip_captured: u32,
-    /// Offset of the IP header in the frame.
-    pub ip_offset: u32,
+    /// Offset of the IP header in the frame (within its first 64 KiB,
+    /// as tunnels are opened only there).
+    pub ip_offset: u16,
     /// The tunnels opened to reach this packet (none: it is the frame's
     /// own).
     pub tunnels: Tunnels,
@@ -528,7 +587,7 @@ impl Packet {
     /// Where what is counted starts in the frame.
     #[inline]
     fn unit_start(&self) -> u32 {
-        match self.tunnels.opened().last() {
+        match self.tunnels.innermost() {
             Some(t) => t.start,
             None => 0,
         }
@@ -539,7 +598,7 @@ impl Packet {
     /// frame a tunnel carried; `None` if the innermost tunnel carried IP.
     #[inline]
     pub fn macs_at(&self) -> Option<usize> {
-        match self.tunnels.opened().last() {
+        match self.tunnels.innermost() {
             None => Some(0),
             Some(t) if t.ethernet => Some(t.start as usize),
             Some(_) => None,
@@ -553,6 +612,15 @@ impl Packet {
     /// `octetDeltaCount`).
     #[inline]
     pub fn outside_ip(&self, orig_len: u32, captured: usize) -> u32 {
+        if self.tunnels.depth == 0 {
+            return if self.ip_len != 0 {
+                orig_len.saturating_sub(self.ip_len)
+            } else {
+                (captured as u32)
+                    .saturating_sub(self.ip_captured)
+                    .min(orig_len)
+            };
+        }
         let len = self.counted_len(orig_len);
         if self.ip_len != 0 {
             len.saturating_sub(self.ip_len)
@@ -564,6 +632,7 @@ impl Packet {
         }
     }
 
+    #[inline(always)]
     fn new(version: u8, src: [u8; 16], dst: [u8; 16], proto: u8, vlan: u16) -> Self {
         Packet {
             version,
@@ -606,25 +675,25 @@ fn fail(layer: Layer, reason: Reason) -> Outcome {
 /// names.
 #[inline]
 pub fn parse(link: LinkType, data: &[u8], decap: &Decap) -> Outcome {
-    let mut d = Decoder {
-        frame: data,
-        decap,
-        tunnels: Tunnels::default(),
-        too_deep: false,
-    };
+    // Most packets carry no tunnel: they are decoded by the walk that
+    // cannot open one, which keeps no state of tunnels at all. A packet
+    // that may carry one is walked again by the walk that opens them.
+    // (The outcome is returned as the walk builds it, never inspected
+    // here: moving it after reading it would cost more than the walk.)
+    Decoder::<false>::new(link, data, decap).link(link, data)
+}
+
+/// The walk that opens tunnels, for a packet that may carry one.
+#[inline(never)]
+fn parse_tunnels(link: LinkType, data: &[u8], decap: &Decap) -> Outcome {
+    let mut d = Decoder::<true>::new(link, data, decap);
     let o = d.link(link, data);
     if !d.too_deep {
         return o;
     }
     // A nest deeper than the limit (a loop, or crafted) is not believed:
     // it counts as the outermost packet.
-    let mut outer = Decoder {
-        frame: data,
-        decap: &Decap::NONE,
-        tunnels: Tunnels::default(),
-        too_deep: false,
-    };
-    match outer.link(link, data) {
+    match Decoder::<true>::new(link, data, &Decap::NONE).link(link, data) {
         Outcome::Ip(mut p) => {
             p.l4_error = Some(ParseError::new(Layer::Tunnel, Reason::TooDeep));
             Outcome::Ip(p)
@@ -642,15 +711,45 @@ enum Carried {
 }
 
 /// One frame's walk: the frame (to place what tunnels carried in it), the
-/// tunnels to open and those opened so far.
-struct Decoder<'a> {
+/// tunnels to open and those opened so far. `OPEN`: whether it opens
+/// tunnels; the walk that does not keeps no state of them, and hands a
+/// packet that may carry one to the walk that does ([`parse_tunnels`]).
+struct Decoder<'a, const OPEN: bool> {
+    link: LinkType,
     frame: &'a [u8],
     decap: &'a Decap,
     tunnels: Tunnels,
     too_deep: bool,
 }
 
-impl<'a> Decoder<'a> {
+impl<'a, const OPEN: bool> Decoder<'a, OPEN> {
+    #[inline(always)]
+    fn new(link: LinkType, frame: &'a [u8], decap: &'a Decap) -> Self {
+        Decoder {
+            link,
+            frame,
+            decap,
+            tunnels: Tunnels::default(),
+            too_deep: false,
+        }
+    }
+
+    /// The packet `pkt` of a whole IP packet, whose payload is `l4`: the
+    /// packet inside if it carries a tunnel this walk opens, else `pkt`.
+    #[inline(always)]
+    fn whole(&mut self, mut pkt: Packet, l4: &'a [u8]) -> Outcome {
+        if self.may_carry(&pkt) {
+            if !OPEN {
+                // walked again by the walk that opens tunnels
+                return parse_tunnels(self.link, self.frame, self.decap);
+            }
+            if let Some(inner) = self.open(&mut pkt, l4) {
+                return inner;
+            }
+        }
+        Outcome::Ip(pkt)
+    }
+
     /// Offset of `part` (a slice of the frame) in the frame.
     #[inline]
     fn offset(&self, part: &[u8]) -> u32 {
@@ -759,10 +858,12 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn packet(&self, version: u8, src: [u8; 16], dst: [u8; 16], proto: u8, vid: u16) -> Packet {
         let mut p = Packet::new(version, src, dst, proto, vid);
-        p.tunnels = self.tunnels;
+        if OPEN {
+            p.tunnels = self.tunnels;
+        }
         p
     }
 
@@ -775,14 +876,14 @@ impl<'a> Decoder<'a> {
         let mut pkt = self.packet(4, v4_addr(ip.src()), v4_addr(ip.dst()), ip.protocol(), vid);
         pkt.ip_len = u32::from(ip.total_len());
         pkt.ip_captured = data.len() as u32;
-        pkt.ip_offset = self.offset(data);
+        pkt.ip_offset = self.offset(data) as u16;
         // Only the first fragment carries the transport header; a tunnel
         // is opened only in a whole packet.
         if ip.frag_offset() == 0 {
             let l4 = ip.payload();
             parse_transport(&mut pkt, l4);
             if !ip.more_fragments() {
-                return self.open(pkt, l4);
+                return self.whole(pkt, l4);
             }
         }
         Outcome::Ip(pkt)
@@ -800,7 +901,7 @@ impl<'a> Decoder<'a> {
             pkt.ip_len = ipv6::HEADER_LEN as u32 + u32::from(ip.payload_len());
         }
         pkt.ip_captured = data.len() as u32;
-        pkt.ip_offset = self.offset(data);
+        pkt.ip_offset = self.offset(data) as u16;
         let mut rest = ip.payload();
         let mut walked = 0;
         let mut fragment = false;
@@ -827,31 +928,48 @@ impl<'a> Decoder<'a> {
             }
         }
         parse_transport(&mut pkt, rest);
-        if fragment {
-            return Outcome::Ip(pkt);
+        if !fragment {
+            return self.whole(pkt, rest);
         }
-        self.open(pkt, rest)
+        Outcome::Ip(pkt)
+    }
+
+    /// Whether `pkt` may carry a tunnel this decoder opens: a protocol or
+    /// UDP port of one. The common packet is decided here, inline.
+    #[inline]
+    fn may_carry(&self, pkt: &Packet) -> bool {
+        if self.decap.kinds == 0 {
+            return false;
+        }
+        match pkt.proto {
+            proto::IPIP | proto::IPV6 | proto::GRE => true,
+            proto::UDP => {
+                pkt.port_kind == PortKind::Ports
+                    && (pkt.dst_port == geneve::PORT || self.decap.is_vxlan_port(pkt.dst_port))
+            }
+            _ => false,
+        }
     }
 
     /// Opens the tunnel `pkt` carries in `l4` (its IP payload), if it
-    /// carries one `decap` names: returns the packet inside, or `pkt` (a
-    /// foreign tunnel, or a broken one with the reason).
-    #[inline]
-    fn open(&mut self, mut pkt: Packet, l4: &'a [u8]) -> Outcome {
+    /// carries one `decap` names: the packet inside, or `None` to count
+    /// `pkt` (a foreign tunnel, or a broken one, whose reason it records).
+    #[inline(never)]
+    fn open(&mut self, pkt: &mut Packet, l4: &'a [u8]) -> Option<Outcome> {
         let step = match pkt.proto {
             proto::IPIP if self.decap.opens(Encap::Ipip) => {
-                self.enter(Encap::Ipip, Carried::Ipv4, &pkt, l4)
+                self.enter(Encap::Ipip, Carried::Ipv4, pkt, l4)
             }
             proto::IPV6 if self.decap.opens(Encap::Ipip) => {
-                self.enter(Encap::Ipip, Carried::Ipv6, &pkt, l4)
+                self.enter(Encap::Ipip, Carried::Ipv6, pkt, l4)
             }
-            proto::GRE => self.gre(&pkt, l4),
-            proto::UDP if pkt.port_kind == PortKind::Ports && pkt.l4_error.is_none() => {
+            proto::GRE => self.gre(pkt, l4),
+            proto::UDP if pkt.l4_error.is_none() => {
                 let payload = &l4[udp::HEADER_LEN..];
                 if self.decap.opens(Encap::Vxlan) && self.decap.is_vxlan_port(pkt.dst_port) {
-                    self.vxlan(&pkt, payload)
+                    self.vxlan(pkt, payload)
                 } else if self.decap.opens(Encap::Geneve) && pkt.dst_port == geneve::PORT {
-                    self.geneve(&pkt, payload)
+                    self.geneve(pkt, payload)
                 } else {
                     None
                 }
@@ -859,17 +977,20 @@ impl<'a> Decoder<'a> {
             _ => None,
         };
         match step {
-            None => Outcome::Ip(pkt),
-            Some(Ok(inner)) => inner,
+            None => None,
+            Some(Ok(inner)) => Some(inner),
             Some(Err(e)) => {
                 pkt.l4_error = Some(e);
-                Outcome::Ip(pkt)
+                None
             }
         }
     }
 
     /// Strips one tunnel of `outer` and decodes what it carried, which
-    /// starts at `inner`. `Err`: what it carried is broken.
+    /// starts at `inner`. `Err`: what it carried is broken. Never inlined:
+    /// it closes the loop back to the link layer, and a packet without a
+    /// tunnel must not pay for it.
+    #[inline(never)]
     fn enter(
         &mut self,
         encap: Encap,
@@ -877,22 +998,24 @@ impl<'a> Decoder<'a> {
         outer: &Packet,
         inner: &'a [u8],
     ) -> Option<Result<Outcome, ParseError>> {
-        let depth = usize::from(self.tunnels.depth);
-        if depth == MAX_DECAP_DEPTH {
+        if usize::from(self.tunnels.depth) == MAX_DECAP_DEPTH {
             self.too_deep = true;
             return Some(Err(ParseError::new(Layer::Tunnel, Reason::TooDeep)));
         }
-        self.tunnels.layers[depth] = Stripped {
+        let opened = self.tunnels.push(Stripped {
             encap,
             ethernet: matches!(carried, Carried::Ethernet),
             start: self.offset(inner),
             end: if outer.ip_len != 0 {
-                outer.ip_offset.saturating_add(outer.ip_len)
+                u32::from(outer.ip_offset).saturating_add(outer.ip_len)
             } else {
                 u32::MAX
             },
-        };
-        self.tunnels.depth += 1;
+        });
+        if !opened {
+            // past the first 64 KiB of a giant frame: not a mirror's
+            return None;
+        }
         let o = match carried {
             Carried::Ethernet => self.ethernet(inner),
             Carried::Ipv4 => self.ipv4(inner, 0),
@@ -907,6 +1030,7 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    #[inline(never)]
     fn gre(&mut self, outer: &Packet, l4: &'a [u8]) -> Option<Result<Outcome, ParseError>> {
         use gre::protocol;
         let (gre_on, erspan_on) = (
@@ -947,6 +1071,7 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    #[inline(never)]
     fn vxlan(&mut self, outer: &Packet, payload: &'a [u8]) -> Option<Result<Outcome, ParseError>> {
         match vxlan::VxlanHeader::new_checked(payload) {
             // without the I flag it is another protocol on the port
@@ -1426,7 +1551,7 @@ mod tests {
                         assert_eq!((p.src_port, p.dst_port), (51000, 443), "{what}");
                         assert_eq!(p.l4_error, None, "{what}");
                         assert_eq!(p.tunnels.depth, 1, "{what}");
-                        let t = p.tunnels.layers[0];
+                        let t = p.tunnels.get(0);
                         assert_eq!(t.encap.as_str(), wrap.kind(), "{what}");
                         // the inner VLAN, never the outer one
                         let vlan = if wrap.carries_ethernet() { 42 } else { 0 };
@@ -1507,7 +1632,7 @@ mod tests {
             let p = decode(&l1);
             assert_eq!(p.tunnels.depth, 3);
             assert_eq!(&p.src[..4], &[10, 9, 8, 7]);
-            let kinds: Vec<Encap> = p.tunnels.opened().iter().map(|t| t.encap).collect();
+            let kinds: Vec<Encap> = p.tunnels.opened().map(|t| t.encap).collect();
             assert_eq!(kinds, vec![Encap::Erspan, Encap::Vxlan, Encap::Gre]);
             let wire = l1.len() as u32;
             let mut stripped = Vec::new();
