@@ -177,3 +177,33 @@ proptest! {
         prop_assert!(p.counted_len(frame.len() as u32) as usize <= frame.len());
     }
 }
+
+/// The fuzz corpus holds a frame of each tunnel, so the fuzzer starts
+/// inside them: each decodes to the packet inside (PPTP's GRE excepted).
+#[test]
+fn fuzz_corpus_seeds_open_their_tunnels() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_frame");
+    let mut seen = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("tunnel-") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        // the first byte picks the link type: 0 is Ethernet
+        assert_eq!(data[0], 0, "{name}");
+        let Outcome::Ip(p) = parse::parse(LinkType::Ethernet, &data[1..], &Decap::default()) else {
+            panic!("{name}: not IP");
+        };
+        let want = match name.as_str() {
+            "tunnel-pptp-gre1" => 0,
+            "tunnel-erspan-vxlan" => 2,
+            _ => 1,
+        };
+        assert_eq!(p.tunnels.depth, want, "{name}");
+        assert_eq!(p.l4_error, None, "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 9);
+}

@@ -71,7 +71,7 @@ _ringflow() {
 
     case "${cmd}" in
         ringflow)
-            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config doctor generate-docs run replay help"
+            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config doctor generate-docs run replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -129,6 +129,10 @@ _ringflow() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dedup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --busy-poll)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -182,7 +186,7 @@ _ringflow() {
                     return 0
                     ;;
                 --fanout)
-                    COMPREPLY=($(compgen -W "hash cpu qm lb" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "inner hash cpu qm lb" -- "${cur}"))
                     return 0
                     ;;
                 --xdp-mode)
@@ -194,6 +198,14 @@ _ringflow() {
                     return 0
                     ;;
                 --queues)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -347,7 +359,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__doctor)
-            opts="-h --json --fix --yes --record --config --iface --exclude-iface --backend --workers --cpus --collector-cpus --snaplen --filter --promisc --direction --fanout --block-size --block-count --frame-size --block-timeout --listen --web-config --web-max-connections --refresh --flow-table-size --flow-table-size-v6 --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --queues --xdp-mode --xdp-bind --xdp-frame-size --xdp-frames --xdp-ring-size --xdp-huge-pages --busy-poll --busy-poll-budget --xdp-steal --worker-priority --local-networks --monitor-subnets --exclude-subnets --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --compat --alert-interval --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-ignore --scan-max-sources --help"
+            opts="-h --json --fix --yes --record --config --iface --exclude-iface --backend --workers --cpus --collector-cpus --snaplen --filter --promisc --direction --fanout --block-size --block-count --frame-size --block-timeout --listen --web-config --web-max-connections --refresh --flow-table-size --flow-table-size-v6 --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --queues --xdp-mode --xdp-bind --xdp-frame-size --xdp-frames --xdp-ring-size --xdp-huge-pages --busy-poll --busy-poll-budget --xdp-steal --worker-priority --local-networks --monitor-subnets --exclude-subnets --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --compat --alert-interval --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-ignore --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -398,7 +410,7 @@ _ringflow() {
                     return 0
                     ;;
                 --fanout)
-                    COMPREPLY=($(compgen -W "hash cpu qm lb" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "inner hash cpu qm lb" -- "${cur}"))
                     return 0
                     ;;
                 --block-size)
@@ -474,6 +486,18 @@ _ringflow() {
                     return 0
                     ;;
                 --ipfix-idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -613,7 +637,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__gen)
-            opts="-h --iface --flows --packets --rate --duration --frame-size --ipv6-percent --vlan-percent --udp-percent --fragment-percent --seed --through-qdisc --xdp --zipf --truth --help"
+            opts="-h --iface --flows --packets --rate --duration --frame-size --ipv6-percent --vlan-percent --udp-percent --fragment-percent --seed --through-qdisc --xdp --zipf --truth --mirror-session --mirror-raw --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -669,6 +693,10 @@ _ringflow() {
                     ;;
                 --truth)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mirror-session)
+                    COMPREPLY=($(compgen -W "erspan2 erspan3 vxlan geneve gre" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -819,7 +847,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__replay)
-            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -890,6 +918,18 @@ _ringflow() {
                     return 0
                     ;;
                 --ipfix-idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dedup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -997,7 +1037,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__run)
-            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1055,6 +1095,10 @@ _ringflow() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dedup)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --busy-poll)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1108,7 +1152,7 @@ _ringflow() {
                     return 0
                     ;;
                 --fanout)
-                    COMPREPLY=($(compgen -W "hash cpu qm lb" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "inner hash cpu qm lb" -- "${cur}"))
                     return 0
                     ;;
                 --xdp-mode)
@@ -1120,6 +1164,14 @@ _ringflow() {
                     return 0
                     ;;
                 --queues)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --vxlan-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

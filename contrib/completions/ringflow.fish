@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ringflow_global_optspecs
-    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= ipfix= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= listen= web-max-connections= refresh= ipfix-template-refresh= ipfix-mtu= ipfix-active-timeout= ipfix-idle-timeout= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
+    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= ipfix= dedup= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= decap= vxlan-port= listen= web-max-connections= refresh= ipfix-template-refresh= ipfix-mtu= ipfix-active-timeout= ipfix-idle-timeout= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
 end
 
 function __fish_ringflow_needs_command
@@ -37,6 +37,7 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-webhook -d 'POS
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-exec -d 'Run this program on each alert event with the arguments IP DIRECTION KIND start|update|end and the event\'s JSON on its input (at most 4 at once, killed after 10 s)' -r -F
 complete -c ringflow -n "__fish_ringflow_needs_command" -l ipfix -d 'Export every flow as IPFIX records to this collector: HOST:PORT or udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat for several [default: none]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l dedup -d 'Count a packet once when the same IP packet (apart from its TTL and checksum, whatever Layer 2 or tunnel it came in) was seen within this window, e.g. 1ms; at most 100ms [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l busy-poll -d 'AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l worker-priority -d 'Scheduling of the worker threads: `normal`, a SCHED_FIFO priority from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP workers, whose capture port feeds nothing else; normal for AF_PACKET, which must never take its core before the kernel\'s own traffic]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
@@ -55,7 +56,8 @@ auto\t'AF_XDP on an interface without addresses (a SPAN port), else AF_PACKET'"
 complete -c ringflow -n "__fish_ringflow_needs_command" -l direction -d 'Packets to capture: both directions, received (in) or sent (out) [default: both]' -r -f -a "both\t''
 in\t'Received packets only'
 out\t'Packets this host sends only'"
-complete -c ringflow -n "__fish_ringflow_needs_command" -l fanout -d 'How the kernel spreads packets over the workers [default: hash]' -r -f -a "hash\t'By flow hash (symmetric): a flow stays on one worker'
+complete -c ringflow -n "__fish_ringflow_needs_command" -l fanout -d 'How the kernel spreads packets over the workers [default: inner]' -r -f -a "inner\t'By the host pair of the innermost packet, inside the tunnels `--decap` opens (a classic BPF program): both directions, a mirror session\'s flows and every copy of a packet meet on one worker'
+hash\t'By the kernel\'s flow hash (symmetric) of the outer headers'
 cpu\t'By the CPU that received the packet'
 qm\t'By the NIC queue the packet came in on'
 lb\t'Round robin'"
@@ -66,6 +68,8 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l xdp-bind -d 'AF_XDP: 
 zero-copy\t''
 copy\t''"
 complete -c ringflow -n "__fish_ringflow_needs_command" -l queues -d 'AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l decap -d 'Tunnels to open and count the packets inside: a comma list of erspan, vxlan, geneve, gre, ipip; `all` or `none` (count the outer headers) [default: all]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l vxlan-port -d 'UDP port VXLAN arrives on; repeat for several (at most 4) [default: 4789]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
@@ -133,9 +137,15 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l fragment-perce
 complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l seed -d 'Seed of the mix' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l zipf -d 'With --xdp: share the packets among the flows by a Zipf law of exponent S (a few elephants, many mice): every flow sends at least one packet a round, the flow of rank r about 1/r^S of the rest. Without it, flows take turns' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l truth -d 'Write what was sent, per flow and direction, to this CSV file' -r -F
+complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l mirror-session -d 'Send every frame as a remote mirror session delivers it: inside this tunnel, from 10.213.255.1 to 10.213.255.2 (the truth counts the frames inside; --packets and --rate count frames sent)' -r -f -a "erspan2\t'ERSPAN type II (GRE with a sequence number)'
+erspan3\t'ERSPAN type III with the platform sub-header'
+vxlan\t'VXLAN on port 4789, as AWS VPC Traffic Mirroring sends it'
+geneve\t'GENEVE carrying Ethernet, with one word of options'
+gre\t'GRE carrying Ethernet (Transparent Ethernet Bridging) with a key'"
 complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l through-qdisc -d 'Send through the qdisc layer instead of bypassing it: slower, but packet captures on this host see the frames (bypassed ones skip them)'
 complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l xdp -d 'Let the kernel send: an XDP_TX program run with BPF_PROG_RUN and live frames on the interface (IPv4/UDP only, from 10.0.0.0/8, one source address per flow; --frame-size 0 means 64), far faster than sockets'
-complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -s h -l help -d 'Print help'
+complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -l mirror-raw -d 'With --mirror-session: send every frame raw as well, just after its tunnelled copy, as a switch mirroring it twice does'
+complete -c ringflow -n "__fish_ringflow_using_subcommand gen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c ringflow -n "__fish_ringflow_using_subcommand check-config" -s h -l help -d 'Print help'
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l record -d 'Also write everything read into DIR, as a fixture the doctor\'s tests (and a bug report) can replay' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l config -d 'TOML file with any of these settings (keys as the flags, without --)' -r -F
@@ -152,7 +162,8 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l filter -d '
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l direction -d 'Packets to capture: both directions, received (in) or sent (out)' -r -f -a "both\t''
 in\t'Received packets only'
 out\t'Packets this host sends only'"
-complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l fanout -d 'How the kernel spreads packets over the workers' -r -f -a "hash\t'By flow hash (symmetric): a flow stays on one worker'
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l fanout -d 'How the kernel spreads packets over the workers' -r -f -a "inner\t'By the host pair of the innermost packet, inside the tunnels `--decap` opens (a classic BPF program): both directions, a mirror session\'s flows and every copy of a packet meet on one worker'
+hash\t'By the kernel\'s flow hash (symmetric) of the outer headers'
 cpu\t'By the CPU that received the packet'
 qm\t'By the NIC queue the packet came in on'
 lb\t'Round robin'"
@@ -175,6 +186,9 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l ipfix-templ
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l ipfix-mtu -d 'IPFIX: the largest IP packet a message goes out in, headers included (bytes)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l ipfix-active-timeout -d 'IPFIX: a flow is reported once it has lasted this long since its last record (a long flow every minute by default)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l ipfix-idle-timeout -d 'IPFIX: a flow with no packet for this long ends and is reported' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l decap -d 'Tunnels to open and count the packets inside: a comma list of erspan, vxlan, geneve, gre, ipip; `all` or `none` (count the outer headers)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l vxlan-port -d 'UDP port VXLAN arrives on; repeat for several (at most 4)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l dedup -d 'Count a packet once when the same IP packet (apart from its TTL and checksum, whatever Layer 2 or tunnel it came in) was seen within this window, e.g. 1ms; at most 100ms [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l queues -d 'AF_XDP: RX queues to capture, `all` or a list such as `0-3`' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l xdp-mode -d 'AF_XDP: how the XDP program is attached' -r -f -a "auto\t'Native (driver) mode where the driver has it, else SKB mode'
 native\t'In the driver, before any socket buffer exists'
@@ -234,6 +248,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-webhook 
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-exec -d 'Run this program on each alert event with the arguments IP DIRECTION KIND start|update|end and the event\'s JSON on its input (at most 4 at once, killed after 10 s)' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l ipfix -d 'Export every flow as IPFIX records to this collector: HOST:PORT or udp://HOST:PORT (UDP), tcp://HOST:PORT (TCP, reconnecting); repeat for several [default: none]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l dedup -d 'Count a packet once when the same IP packet (apart from its TTL and checksum, whatever Layer 2 or tunnel it came in) was seen within this window, e.g. 1ms; at most 100ms [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l busy-poll -d 'AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l worker-priority -d 'Scheduling of the worker threads: `normal`, a SCHED_FIFO priority from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP workers, whose capture port feeds nothing else; normal for AF_PACKET, which must never take its core before the kernel\'s own traffic]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
@@ -252,7 +267,8 @@ auto\t'AF_XDP on an interface without addresses (a SPAN port), else AF_PACKET'"
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l direction -d 'Packets to capture: both directions, received (in) or sent (out) [default: both]' -r -f -a "both\t''
 in\t'Received packets only'
 out\t'Packets this host sends only'"
-complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l fanout -d 'How the kernel spreads packets over the workers [default: hash]' -r -f -a "hash\t'By flow hash (symmetric): a flow stays on one worker'
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l fanout -d 'How the kernel spreads packets over the workers [default: inner]' -r -f -a "inner\t'By the host pair of the innermost packet, inside the tunnels `--decap` opens (a classic BPF program): both directions, a mirror session\'s flows and every copy of a packet meet on one worker'
+hash\t'By the kernel\'s flow hash (symmetric) of the outer headers'
 cpu\t'By the CPU that received the packet'
 qm\t'By the NIC queue the packet came in on'
 lb\t'Round robin'"
@@ -263,6 +279,8 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l xdp-bind -d 'A
 zero-copy\t''
 copy\t''"
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l queues -d 'AF_XDP: RX queues to capture, `all` or a list such as `0-3` [default: all]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l decap -d 'Tunnels to open and count the packets inside: a comma list of erspan, vxlan, geneve, gre, ipip; `all` or `none` (count the outer headers) [default: all]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l vxlan-port -d 'UDP port VXLAN arrives on; repeat for several (at most 4) [default: 4789]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard) [default: 0.0.0.0:19213]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed [default: 64]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l refresh -d 'How often the collector merges and publishes [default: 1s]' -r
@@ -317,6 +335,9 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-templ
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-mtu -d 'IPFIX: the largest IP packet a message goes out in, headers included (bytes)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-active-timeout -d 'IPFIX: a flow is reported once it has lasted this long since its last record (a long flow every minute by default)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l ipfix-idle-timeout -d 'IPFIX: a flow with no packet for this long ends and is reported' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l decap -d 'Tunnels to open and count the packets inside: a comma list of erspan, vxlan, geneve, gre, ipip; `all` or `none` (count the outer headers)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l vxlan-port -d 'UDP port VXLAN arrives on; repeat for several (at most 4)' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l dedup -d 'Count a packet once when the same IP packet (apart from its TTL and checksum, whatever Layer 2 or tunnel it came in) was seen within this window, e.g. 1ms; at most 100ms [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l exclude-subnets -d '... and outside these [default: none]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l compat -d 'Also export the families of a replaced tool (repeatable or comma-separated)' -r -f -a "promflow\t'promflow_transmit_bytes_total{ip} and promflow_receive_bytes_total{ip}'
