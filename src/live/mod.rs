@@ -213,8 +213,16 @@ impl Live {
             s.cpu_list(),
             s.collector_cpu_note(),
         );
+        let dedup = match s.pipeline.dedup {
+            // in the flow tables' figure; said apart, as it is chosen apart
+            Some(w) => format!(
+                " (of which --dedup {} KiB a worker)",
+                crate::flow::dedup::Dedup::memory_for(w) >> 10
+            ),
+            None => String::new(),
+        };
         let memory = format!(
-            "memory: {memory} {} MiB + flow tables {} MiB + collector {} MiB",
+            "memory: {memory} {} MiB + flow tables {} MiB{dedup} + collector {} MiB",
             s.capture_bytes() >> 20,
             collector.shard_memory_bytes() >> 20,
             collector.table_memory_bytes() >> 20,
