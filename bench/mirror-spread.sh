@@ -7,8 +7,9 @@
 # (the kernel's hash of the outer headers). Evenly paced at RATE (default
 # 100000 frames/s) and as a burst (as fast as `ringflow gen` sends). Prints
 # per run: the frames offered and captured per second, each worker's share
-# of them, the copies --dedup dropped (every raw copy, when copies meet
-# their original on one worker), drops, and the capture's CPU per frame.
+# of them, the raw copies sent and those --dedup dropped (every one, when
+# copies meet their original on one worker), drops, and the capture's CPU
+# per frame.
 #
 #   bench/mirror-spread.sh
 #   RATE=250000 PACKETS=2000000 bench/mirror-spread.sh
@@ -35,7 +36,7 @@ trap cleanup EXIT
 veth_path "$TX" "$RX" "$TXIF" "$RXIF" "$CAP_CPU"
 sleep 1
 
-printf '%-7s %-7s %12s %12s %15s %12s %8s %12s\n' fanout load offered_fps captured_fps worker_shares dedup_dropped drops cpu_ns/frame
+printf '%-7s %-7s %12s %12s %15s %10s %12s %8s %12s\n' fanout load offered_fps captured_fps worker_shares raw_copies dedup_dropped drops cpu_ns/frame
 for load in paced burst; do
   for fanout in inner hash; do
     log=$work/log
@@ -54,7 +55,7 @@ for load in paced burst; do
     kill -TERM "$pid"; wait "$pid" || true
     # gen counts the frames inside the session; each went out twice
     read -r inner secs < <(gen_figures "$gen") || true
-    awk -v f="$fanout" -v l="$load" -v secs="$secs" -v sent=$((2 * inner)) -v cpu=$((c1 - c0)) '
+    awk -v f="$fanout" -v l="$load" -v secs="$secs" -v inner="$inner" -v sent=$((2 * inner)) -v cpu=$((c1 - c0)) '
       /^ringflow_packets_total/ {c = $2}
       /^ringflow_capture_drops_total/ {d += $2}
       /^ringflow_dedup_dropped_total/ {dd = $2}
@@ -62,7 +63,7 @@ for load in paced burst; do
       END {
         shares = ""
         for (i = 0; i < n; i++) shares = shares (i ? "/" : "") sprintf("%.0f%%", c ? 100 * w[i] / c : 0)
-        printf "%-7s %-7s %12.0f %12.0f %15s %12d %8d %12.0f\n", f, l, sent / secs, c / secs, shares, dd, d,
+        printf "%-7s %-7s %12.0f %12.0f %15s %10d %12d %8d %12.0f\n", f, l, sent / secs, c / secs, shares, inner, dd, d,
           (c > 0 ? cpu / c : 0)
       }' "$work/out"
   done
