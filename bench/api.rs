@@ -3,7 +3,7 @@
 //! snapshots, then the aggregation), with the default flow-series bound
 //! (10000 series exported) and with `--max-flow-series 1000000` (every
 //! entry exported, the worst case). Prints each answer's JSON size, and
-//! the dashboard's bytes on the wire and the sizes behind README's Memory
+//! the dashboard's bytes on the wire and the sizes behind docs/memory.md
 //! figures for the API.
 
 use criterion::{Criterion, criterion_group, criterion_main};

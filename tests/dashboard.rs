@@ -310,7 +310,7 @@ fn a_refresh_with_ten_thousand_hosts_renders_quickly() {
         .unwrap();
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard-10k.png");
     std::fs::write(&out, png).unwrap();
-    // a measurement, not a pass/fail: README carries the figure
+    // a measurement, not a pass/fail: docs/performance.md carries the figure
     eprintln!(
         "dashboard refresh with {known} hosts known ({hosts} monitored), {} nodes and {} edges drawn: last {:.1} ms, slowest of {} {:.1} ms ({})",
         stats["nodes"],

@@ -683,15 +683,17 @@ fn threaded_napi_threads_away_from_the_workers_are_found_and_the_fix_works() {
     assert_eq!(findings(&out)["severity"], "ok", "{out}");
 }
 
-/// The README quotes what the doctor says of the ixgbe fixture: every
-/// line it quotes whole (not cut short with `...`) is in what it says.
+/// The manual (docs/tuning.md) quotes what the doctor says of the ixgbe
+/// fixture: every line it quotes whole (not cut short with `...`) is in
+/// what it says.
 #[test]
-fn the_readmes_doctor_output_is_what_the_doctor_says() {
+fn the_manuals_doctor_output_is_what_the_doctor_says() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/tuning.md"))
+            .unwrap();
     let from = readme
         .find("Part of what it says of the four-queue ixgbe port")
-        .expect("the README quotes the doctor");
+        .expect("docs/tuning.md quotes the doctor");
     let block = readme[from..].split("```").nth(1).expect("a code block");
     let r = examine_fixture(
         &fixture("ixgbe-4q"),

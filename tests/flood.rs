@@ -1,7 +1,7 @@
 //! A flood of two million distinct spoofed sources, replayed: the
 //! collector's entries stay within --max-entries, every packet is still
 //! counted in its class and its monitored host, the process's peak memory
-//! stays under the bound README states for the limits, and a real scanner
+//! stays under the bound docs/classes.md states for the limits, and a real scanner
 //! hidden in the flood is still detected.
 
 mod common;
@@ -124,7 +124,7 @@ fn two_million_spoofed_sources_stay_within_the_limits() {
     assert!(one("ringflow_scan_sources") <= 2 * 100_000);
     assert_eq!(one("ringflow_scan_untracked_total"), 0);
 
-    // README: at most 500 bytes per --max-entries, plus the worker tables
+    // docs/classes.md: at most 500 bytes per --max-entries, plus the worker tables
     // (25 MiB for one worker, handles included), plus the scan tables'
     // bound, plus 64 MiB for the program, the replay buffers and the
     // exposition

@@ -191,6 +191,7 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
         "/usr/share/zsh/vendor-completions/_ringflow",
         "/usr/share/fish/vendor_completions.d/ringflow.fish",
         "/usr/share/doc/ringflow/README.md",
+        "/usr/share/doc/ringflow/docs/mirror-ports.md",
         "/usr/share/doc/ringflow/copyright",
         "/usr/share/doc/ringflow/examples/af-xdp.conf",
     ] {
@@ -236,7 +237,7 @@ fn deb_builds_installs_runs_and_removes_cleanly() {
         "systemd-analyze verify: {}",
         String::from_utf8_lossy(&verify.stderr)
     );
-    // README states these scores: AF_PACKET as shipped, and with the
+    // docs/service.md states these scores: AF_PACKET as shipped, and with the
     // AF_XDP drop-in (its lines appended, as systemd merges them)
     let af_packet = exposure(unit);
     assert!(af_packet <= 2.3, "exposure {af_packet}");

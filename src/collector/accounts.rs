@@ -962,7 +962,7 @@ mod tests {
 
     #[test]
     fn handles_are_compact() {
-        // the README's memory per flow counts on it
+        // docs/memory.md's memory per flow counts on it
         assert_eq!(std::mem::size_of::<Handle>(), 32);
         let mut h = VACANT_HANDLE;
         assert_eq!(h.entry(), (NO_SERIES, 0));
