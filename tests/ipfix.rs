@@ -10,12 +10,14 @@
 
 mod common;
 
-use common::{KillOnDrop, TempDir, bin, free_port, stdout_of, synth, tool};
+use common::{
+    KillOnDrop, TempDir, bin, free_port, nfdump_read, stdout_of, synth, tool, udp_bound, wait_for,
+};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Capture time of the first frame (ns).
 const T0: u64 = 1_700_000_000_000_000_000;
@@ -230,17 +232,6 @@ fn truth(tshark: &Path, pcap: &Path) -> BTreeMap<Key, Truth> {
     t
 }
 
-/// The records nfdump reads from the files in `store`, one a line in the
-/// output format `format` (plain numbers, whole IPv6 addresses).
-fn nfdump_read(nfdump: &Path, store: &Path, format: &str) -> String {
-    stdout_of(
-        Command::new(nfdump)
-            .arg("-R")
-            .arg(store)
-            .args(["-q", "-N", "-6", "-o", format]),
-    )
-}
-
 /// The samples of the family `name` in an exposition, by their label
 /// values.
 fn samples(text: &str, name: &str) -> BTreeMap<Vec<String>, u64> {
@@ -251,26 +242,6 @@ fn samples(text: &str, name: &str) -> BTreeMap<Vec<String>, u64> {
 /// exposition counts them.
 fn records(text: &str, label: &str, result: &str) -> u64 {
     samples(text, "ringflow_ipfix_records_total")[&vec![label.to_string(), result.to_string()]]
-}
-
-/// Waits until `f` holds, at most `secs` seconds.
-fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < until {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-/// Waits (at most 10 s) until something listens on UDP port `port` of
-/// 127.0.0.1: a collector that started.
-fn udp_bound(port: u16) -> bool {
-    wait_for(10, || {
-        std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
-    })
 }
 
 /// nfcapd on loopback: the records replayed to it, as `nfdump` reads them

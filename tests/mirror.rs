@@ -172,29 +172,24 @@ fn bad_decap_and_dedup_are_one_line_and_exit_2() {
 
 /// (innermost source, destination) -> frames, as tshark decodes them.
 fn tshark_inner_pairs(file: &std::path::Path) -> std::collections::BTreeMap<(String, String), u64> {
-    let out = Command::new(tool("tshark", "tshark"))
-        .args([
-            "-n",
-            "-r",
-            file.to_str().unwrap(),
-            "-T",
-            "fields",
-            "-E",
-            "occurrence=a",
-        ])
-        .args([
-            "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
-        ])
-        .args(["-e", "frame.protocols"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = stdout_of(
+        Command::new(tool("tshark", "tshark"))
+            .args([
+                "-n",
+                "-r",
+                file.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-E",
+                "occurrence=a",
+            ])
+            .args([
+                "-e", "ip.src", "-e", "ip.dst", "-e", "ipv6.src", "-e", "ipv6.dst",
+            ])
+            .args(["-e", "frame.protocols"]),
     );
     let mut m = std::collections::BTreeMap::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in text.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         // the last IP header in the protocol stack is the innermost
         let last_ip = f[4].split(':').rev().find(|p| *p == "ip" || *p == "ipv6");
@@ -252,7 +247,7 @@ fn flow_records_carry_the_inner_flow() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(udp_bound(port), "nfcapd did not start");
     replay(&[&path], &["--ipfix", &format!("127.0.0.1:{port}")]);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(collector.id() as i32),
@@ -260,19 +255,8 @@ fn flow_records_carry_the_inner_flow() {
     )
     .unwrap();
     collector.wait().unwrap();
-    let out = Command::new(&nfdump)
-        .args(["-q", "-N", "-R"])
-        .arg(&store)
-        .args(["-o", "fmt:%sa|%da|%pkt|%byt"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut got = PerPair::new();
-    for line in String::from_utf8(out.stdout).unwrap().lines() {
+    for line in nfdump_read(&nfdump, &store, "fmt:%sa|%da|%pkt|%byt").lines() {
         let v: Vec<&str> = line.split('|').map(str::trim).collect();
         if v.len() < 4 {
             continue;

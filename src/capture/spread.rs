@@ -440,7 +440,7 @@ mod tests {
     use super::*;
     use crate::capture::cbpf::Filter;
     use crate::parse::{LinkType, Outcome, parse};
-    use crate::tools::synth::tunnel::{Outer, Wrap};
+    use crate::tools::synth::tunnel::{Outer, Wrap, every_wrap};
     use crate::tools::synth::{self, FlowDesc};
 
     fn flows() -> Vec<FlowDesc> {
@@ -470,70 +470,6 @@ mod tests {
             });
         }
         out
-    }
-
-    pub(crate) fn wraps() -> Vec<Wrap> {
-        vec![
-            Wrap::ErspanI,
-            Wrap::ErspanII {
-                vlan: 10,
-                session: 5,
-            },
-            Wrap::ErspanIII {
-                session: 6,
-                subheader: false,
-            },
-            Wrap::ErspanIII {
-                session: 6,
-                subheader: true,
-            },
-            Wrap::Vxlan {
-                vni: 77,
-                port: 4789,
-            },
-            Wrap::Geneve {
-                vni: 9,
-                option_words: 0,
-            },
-            Wrap::Geneve {
-                vni: 9,
-                option_words: 3,
-            },
-            Wrap::GeneveIp { vni: 9 },
-            Wrap::GreTeb {
-                key: Some(1),
-                seq: Some(2),
-                checksum: true,
-            },
-            Wrap::GreTeb {
-                key: None,
-                seq: None,
-                checksum: false,
-            },
-            Wrap::GreIp { key: Some(5) },
-            Wrap::Ipip,
-        ]
-    }
-
-    fn outer(v6: bool, tags: &'static [(u16, u16)]) -> Outer {
-        let mut src = [0u8; 16];
-        let mut dst = [0u8; 16];
-        if v6 {
-            src[..2].copy_from_slice(&[0xfd, 0x13]);
-            src[15] = 1;
-            dst[..2].copy_from_slice(&[0xfd, 0x13]);
-            dst[15] = 2;
-        } else {
-            src[..4].copy_from_slice(&[192, 0, 2, 1]);
-            dst[..4].copy_from_slice(&[192, 0, 2, 2]);
-        }
-        Outer {
-            v6,
-            src,
-            dst,
-            tags,
-            ttl: 63,
-        }
     }
 
     fn packet(frame: &[u8]) -> Packet {
@@ -571,16 +507,22 @@ mod tests {
                 let raw = f.frame(from_client, synth::tcp_flags::ACK, 200);
                 let want = spread_hash(&packet(&raw));
                 assert_eq!(run(&prog, &raw), want, "raw {f:?}");
-                for wrap in wraps() {
-                    for o in [outer(false, &[]), outer(true, &[(0x8100, 99)])] {
+                for wrap in every_wrap() {
+                    for o in [
+                        Outer::example(false, &[]),
+                        Outer::example(true, &[(0x8100, 99)]),
+                    ] {
                         let once = o.wrap(wrap, &raw, 1);
                         let p = packet(&once);
                         assert_eq!(p.tunnels.depth, 1, "{wrap:?}");
                         assert_eq!(spread_hash(&p), want, "{wrap:?}");
                         assert_eq!(run(&prog, &once), want, "{wrap:?} over {o:?}");
                         // ERSPAN carrying VXLAN: two levels
-                        let vx =
-                            outer(false, &[]).wrap(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, 2);
+                        let vx = Outer::example(false, &[]).wrap(
+                            Wrap::Vxlan { vni: 1, port: 4789 },
+                            &raw,
+                            2,
+                        );
                         let twice = o.wrap(wrap, &vx, 3);
                         if wrap.carries_ethernet() {
                             assert_eq!(packet(&twice).tunnels.depth, 2);
@@ -602,7 +544,7 @@ mod tests {
     #[test]
     fn unopened_or_broken_tunnels_hash_the_outer_pair() {
         let raw = flows()[0].frame(true, synth::tcp_flags::ACK, 200);
-        let o = outer(false, &[]);
+        let o = Outer::example(false, &[]);
         let wrapped = o.wrap(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, 1);
         let outer_hash = spread_hash(&packet(&o.frame(17, &[0; 8], 1)));
         // VXLAN not opened: the outer pair

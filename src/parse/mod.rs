@@ -1433,7 +1433,7 @@ mod tests {
 
     mod tunnels {
         use super::super::*;
-        use crate::tools::synth::tunnel::{Outer, Wrap, payload};
+        use crate::tools::synth::tunnel::{Outer, Wrap, every_wrap, payload};
         use crate::tools::synth::{self, FlowDesc};
 
         fn inner_flow(v6: bool, vlan: Option<u16>) -> FlowDesc {
@@ -1459,67 +1459,6 @@ mod tests {
             }
         }
 
-        fn outer(v6: bool, tags: &'static [(u16, u16)]) -> Outer {
-            let mut src = [0u8; 16];
-            let mut dst = [0u8; 16];
-            if v6 {
-                src[..2].copy_from_slice(&[0xfd, 0x13]);
-                src[15] = 1;
-                dst[..2].copy_from_slice(&[0xfd, 0x13]);
-                dst[15] = 2;
-            } else {
-                src[..4].copy_from_slice(&[192, 0, 2, 1]);
-                dst[..4].copy_from_slice(&[192, 0, 2, 2]);
-            }
-            Outer {
-                v6,
-                src,
-                dst,
-                tags,
-                ttl: 64,
-            }
-        }
-
-        fn all() -> Vec<Wrap> {
-            vec![
-                Wrap::ErspanI,
-                Wrap::ErspanII {
-                    vlan: 10,
-                    session: 5,
-                },
-                Wrap::ErspanIII {
-                    session: 6,
-                    subheader: false,
-                },
-                Wrap::ErspanIII {
-                    session: 6,
-                    subheader: true,
-                },
-                Wrap::Vxlan {
-                    vni: 77,
-                    port: 4789,
-                },
-                Wrap::Geneve {
-                    vni: 9,
-                    option_words: 2,
-                },
-                Wrap::GeneveIp { vni: 9 },
-                Wrap::GreTeb {
-                    key: Some(1),
-                    seq: Some(2),
-                    checksum: true,
-                },
-                Wrap::GreTeb {
-                    key: None,
-                    seq: None,
-                    checksum: false,
-                },
-                Wrap::GreIp { key: None },
-                Wrap::GreIp { key: Some(5) },
-                Wrap::Ipip,
-            ]
-        }
-
         fn ip(o: Outcome) -> Packet {
             match o {
                 Outcome::Ip(p) => p,
@@ -1533,7 +1472,7 @@ mod tests {
 
         #[test]
         fn every_kind_over_both_outer_versions_counts_the_inner_packet() {
-            for wrap in all() {
+            for wrap in every_wrap() {
                 for inner_v6 in [false, true] {
                     for (outer_v6, tags) in [
                         (false, &[][..]),
@@ -1541,7 +1480,7 @@ mod tests {
                     ] {
                         let f = inner_flow(inner_v6, Some(42).filter(|_| wrap.carries_ethernet()));
                         let raw = f.frame(true, synth::tcp_flags::ACK, 300);
-                        let o = outer(outer_v6, tags);
+                        let o = Outer::example(outer_v6, tags);
                         let frame = o.wrap(wrap, &raw, 1);
                         let p = decode(&frame);
                         let what = format!("{wrap:?} inner v6 {inner_v6} outer v6 {outer_v6}");
@@ -1587,8 +1526,8 @@ mod tests {
         #[test]
         fn only_the_kinds_given_are_opened() {
             let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
-            let o = outer(false, &[]);
-            for wrap in all() {
+            let o = Outer::example(false, &[]);
+            for wrap in every_wrap() {
                 let frame = o.wrap(wrap, &raw, 1);
                 let kind = Encap::from_name(wrap.kind()).unwrap();
                 let others: Vec<Encap> = Encap::ALL.into_iter().filter(|e| *e != kind).collect();
@@ -1609,7 +1548,7 @@ mod tests {
         #[test]
         fn nested_up_to_the_depth_and_no_further() {
             let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
-            let o = outer(false, &[]);
+            let o = Outer::example(false, &[]);
             // ERSPAN carrying VXLAN carrying GRE
             let l3 = o.wrap(
                 Wrap::GreTeb {
@@ -1660,7 +1599,7 @@ mod tests {
         #[test]
         fn broken_and_foreign_tunnels_count_as_the_outer_packet() {
             let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
-            let o = outer(false, &[]);
+            let o = Outer::example(false, &[]);
             let outer_ip = |proto: u8, body: &[u8]| o.frame(proto, body, 1);
             let check = |frame: &[u8], err: Option<(Layer, Reason)>| {
                 let p = decode(frame);
@@ -1726,7 +1665,7 @@ mod tests {
         #[test]
         fn a_snapped_frame_counts_what_the_wire_carried() {
             let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 1400);
-            let frame = outer(false, &[]).wrap(
+            let frame = Outer::example(false, &[]).wrap(
                 Wrap::ErspanII {
                     vlan: 0,
                     session: 1,
@@ -1743,7 +1682,7 @@ mod tests {
         #[test]
         fn mpls_outside_and_the_encap_names() {
             let raw = inner_flow(false, None).frame(true, synth::tcp_flags::ACK, 100);
-            let o = outer(false, &[]);
+            let o = Outer::example(false, &[]);
             let f = o.wrap(Wrap::Vxlan { vni: 1, port: 4789 }, &raw, 1);
             let mpls = synth::ethernet(&[], 0x8847, &synth::mpls(&[16, 17], &f[14..]));
             assert_eq!(&decode(&mpls).src[..4], &[10, 9, 8, 7]);

@@ -600,6 +600,54 @@ pub mod tunnel {
         }
     }
 
+    /// One of each way a packet is wrapped, with the variants the parser
+    /// must tell apart (ERSPAN III with and without its sub-header, GENEVE
+    /// with and without options, GRE with and without its optional fields
+    /// or key): what the tests run every tunnel through.
+    pub fn every_wrap() -> Vec<Wrap> {
+        vec![
+            Wrap::ErspanI,
+            Wrap::ErspanII {
+                vlan: 10,
+                session: 5,
+            },
+            Wrap::ErspanIII {
+                session: 6,
+                subheader: false,
+            },
+            Wrap::ErspanIII {
+                session: 7,
+                subheader: true,
+            },
+            Wrap::Vxlan {
+                vni: 77,
+                port: 4789,
+            },
+            Wrap::Geneve {
+                vni: 9,
+                option_words: 0,
+            },
+            Wrap::Geneve {
+                vni: 9,
+                option_words: 3,
+            },
+            Wrap::GeneveIp { vni: 11 },
+            Wrap::GreTeb {
+                key: Some(1),
+                seq: Some(2),
+                checksum: true,
+            },
+            Wrap::GreTeb {
+                key: None,
+                seq: None,
+                checksum: false,
+            },
+            Wrap::GreIp { key: None },
+            Wrap::GreIp { key: Some(5) },
+            Wrap::Ipip,
+        ]
+    }
+
     /// A GRE header (version 0) with the optional fields given, then `payload`.
     pub fn gre(
         protocol: u16,
@@ -708,6 +756,29 @@ pub mod tunnel {
     }
 
     impl Outer {
+        /// A switch and a monitor: 192.0.2.1 to 192.0.2.2, or fd13::1 to
+        /// fd13::2, behind `tags`.
+        pub fn example(v6: bool, tags: &'static [(u16, u16)]) -> Outer {
+            let mut src = [0u8; 16];
+            let mut dst = [0u8; 16];
+            if v6 {
+                src[..2].copy_from_slice(&[0xfd, 0x13]);
+                src[15] = 1;
+                dst[..2].copy_from_slice(&[0xfd, 0x13]);
+                dst[15] = 2;
+            } else {
+                src[..4].copy_from_slice(&[192, 0, 2, 1]);
+                dst[..4].copy_from_slice(&[192, 0, 2, 2]);
+            }
+            Outer {
+                v6,
+                src,
+                dst,
+                tags,
+                ttl: 64,
+            }
+        }
+
         /// An outer Ethernet frame around `ip_payload` of protocol `proto`.
         pub fn frame(&self, proto: u8, ip_payload: &[u8], id: u16) -> Vec<u8> {
             let (et, mut ip) = if self.v6 {

@@ -11,51 +11,9 @@ use synth::{FlowDesc, Rng};
 
 /// Every way a packet is delivered, raw first.
 pub fn deliveries() -> Vec<Option<Wrap>> {
-    let mut d = vec![None];
-    for w in [
-        Wrap::ErspanI,
-        Wrap::ErspanII {
-            vlan: 10,
-            session: 5,
-        },
-        Wrap::ErspanIII {
-            session: 6,
-            subheader: false,
-        },
-        Wrap::ErspanIII {
-            session: 7,
-            subheader: true,
-        },
-        Wrap::Vxlan {
-            vni: 77,
-            port: 4789,
-        },
-        Wrap::Geneve {
-            vni: 9,
-            option_words: 0,
-        },
-        Wrap::Geneve {
-            vni: 9,
-            option_words: 3,
-        },
-        Wrap::GeneveIp { vni: 11 },
-        Wrap::GreTeb {
-            key: Some(1),
-            seq: Some(2),
-            checksum: true,
-        },
-        Wrap::GreTeb {
-            key: None,
-            seq: None,
-            checksum: false,
-        },
-        Wrap::GreIp { key: None },
-        Wrap::GreIp { key: Some(5) },
-        Wrap::Ipip,
-    ] {
-        d.push(Some(w));
-    }
-    d
+    std::iter::once(None)
+        .chain(synth::tunnel::every_wrap().into_iter().map(Some))
+        .collect()
 }
 
 /// What a capture holds and what counting it must give.

@@ -542,3 +542,34 @@ pub fn serve_known_traffic(dir: &TempDir) -> (ServedReplay, u64) {
     );
     (s, last)
 }
+
+/// Waits until `f` holds, at most `secs` seconds.
+pub fn wait_for(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+/// Waits (at most 10 s) until something listens on UDP port `port` of
+/// 127.0.0.1: a collector that started.
+pub fn udp_bound(port: u16) -> bool {
+    wait_for(10, || {
+        std::net::UdpSocket::bind(("127.0.0.1", port)).is_err()
+    })
+}
+
+/// The records nfdump reads from the files in `store`, one a line in the
+/// output format `format` (plain numbers, whole IPv6 addresses).
+pub fn nfdump_read(nfdump: &Path, store: &Path, format: &str) -> String {
+    stdout_of(
+        Command::new(nfdump)
+            .arg("-R")
+            .arg(store)
+            .args(["-q", "-N", "-6", "-o", format]),
+    )
+}
