@@ -23,7 +23,9 @@
 use crate::parse::{self, Decap, Encap, MAX_DECAP_DEPTH, Packet};
 
 /// The hash of a packet's host pair (either direction) the workers are
-/// spread by: the XOR of its addresses' 32-bit words, mixed.
+/// spread by: the sum of its addresses' 32-bit words, mixed. A sum, not an
+/// XOR: a client and a server that share their last bytes (10.0.0.7 and
+/// 198.51.100.7) would cancel them out.
 #[inline]
 pub fn spread_hash(p: &Packet) -> u32 {
     let word = |a: &[u8; 16], i: usize| {
@@ -32,16 +34,26 @@ pub fn spread_hash(p: &Packet) -> u32 {
     let words = if p.version == 4 { 1 } else { 4 };
     let mut x = 0u32;
     for i in 0..words {
-        x ^= word(&p.src, i) ^ word(&p.dst, i);
+        x = x
+            .wrapping_add(word(&p.src, i))
+            .wrapping_add(word(&p.dst, i));
     }
     mix(x)
 }
 
-const GOLDEN: u32 = 0x9e37_79b1;
+/// The multipliers of MurmurHash3's 32-bit finalizer.
+const M1: u32 = 0x85eb_ca6b;
+const M2: u32 = 0xc2b2_ae35;
 
+/// MurmurHash3's finalizer: every input bit reaches every output bit, so
+/// the kernel's value modulo the workers is even for addresses that
+/// differ in a few bits only.
 #[inline]
 fn mix(x: u32) -> u32 {
-    let h = x.wrapping_mul(GOLDEN);
+    let mut h = x ^ (x >> 16);
+    h = h.wrapping_mul(M1);
+    h ^= h >> 13;
+    h = h.wrapping_mul(M2);
     h ^ (h >> 16)
 }
 
@@ -239,8 +251,8 @@ fn ethernet(a: &mut Asm, level: usize) {
     a.place(At(Eth, level, 5)).advance(14).ja(At(Ip6, level, 0));
 }
 
-/// XOR of the words at `offs` from the base into A, then the mix, kept as
-/// the hash; X is the base again after.
+/// The sum of the words at `offs` from the base into A, then the mix, kept
+/// as the hash; X is the base again after.
 fn hash_words(a: &mut Asm, offs: &[u32]) {
     a.i(STX, M_BASE);
     a.ld(LD_W_IND, offs[0]).i(ST, M_TMP);
@@ -248,17 +260,23 @@ fn hash_words(a: &mut Asm, offs: &[u32]) {
         a.i(LDX_MEM, M_BASE)
             .ld(LD_W_IND, o)
             .i(LDX_MEM, M_TMP)
-            .i(ALU_XOR_X, 0)
+            .i(ALU_ADD_X, 0)
             .i(ST, M_TMP);
     }
-    // h = x * GOLDEN; h ^= h >> 16
-    a.i(ALU_MUL_K, GOLDEN)
-        .i(ST, M_TMP)
-        .i(ALU_RSH_K, 16)
-        .i(LDX_MEM, M_TMP)
-        .i(ALU_XOR_X, 0)
-        .i(ST, M_HASH)
-        .i(LDX_MEM, M_BASE);
+    // MurmurHash3's finalizer, as `mix`: A ^= A >> k is A stored, shifted,
+    // and XORed with the stored value through X
+    let xor_shift = |a: &mut Asm, k: u32| {
+        a.i(ST, M_TMP)
+            .i(ALU_RSH_K, k)
+            .i(LDX_MEM, M_TMP)
+            .i(ALU_XOR_X, 0);
+    };
+    xor_shift(a, 16);
+    a.i(ALU_MUL_K, M1);
+    xor_shift(a, 13);
+    a.i(ALU_MUL_K, M2);
+    xor_shift(a, 16);
+    a.i(ST, M_HASH).i(LDX_MEM, M_BASE);
 }
 
 /// X at an IPv4 header.
@@ -566,5 +584,20 @@ mod tests {
         let p = packet(&flows()[0].frame(true, synth::tcp_flags::ACK, 100));
         assert_eq!(worker_of(&p, 1), 0);
         assert_eq!(worker_of(&p, 3), spread_hash(&p) as usize % 3);
+        // many host pairs share 3 workers fairly, each pair both ways on one
+        let mut load = [0usize; 3];
+        for i in 0..3000u32 {
+            let f = FlowDesc {
+                client: crate::parse::v4_addr((0x0a00_0000 + i).to_be_bytes()),
+                server: crate::parse::v4_addr([198, 51, 100, (i % 200) as u8]),
+                ..flows()[0]
+            };
+            let there = packet(&f.frame(true, synth::tcp_flags::ACK, 100));
+            let back = packet(&f.frame(false, synth::tcp_flags::ACK, 100));
+            let w = worker_of(&there, 3);
+            assert_eq!(w, worker_of(&back, 3));
+            load[w] += 1;
+        }
+        assert!(load.iter().all(|&n| n > 800 && n < 1200), "{load:?}");
     }
 }
