@@ -3,7 +3,7 @@
 //! in the config file; `ringflow run` and `ringflow replay` both take them.
 
 use super::defaults;
-use crate::parse::{Decap, Encap, MAX_VXLAN_PORTS};
+use crate::parse::{Decap, Encap};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -40,12 +40,6 @@ impl DecodeArgs {
         } else {
             self.vxlan_port.clone()
         };
-        if ports.len() > MAX_VXLAN_PORTS {
-            return Err(format!(
-                "--vxlan-port: at most {MAX_VXLAN_PORTS} ports, {} given",
-                ports.len()
-            ));
-        }
         let decap = Decap::new(&kinds, &ports).map_err(|e| format!("--vxlan-port: {e}"))?;
         let dedup = match &self.dedup {
             None => None,

@@ -77,16 +77,9 @@ impl Dedup {
         self.buckets.len() * std::mem::size_of::<Bucket>()
     }
 
-    /// Whether the IP packet `ip` (captured bytes from its header on, of
-    /// IP version `version`), seen at `ts_ns`, repeats one seen within the
-    /// window; if not, it is remembered.
-    #[inline]
-    pub fn is_duplicate(&mut self, version: u8, ip: &[u8], ts_ns: u64) -> bool {
-        let fp = self.fingerprint(version, ip);
-        self.seen(fp, ts_ns)
-    }
-
-    /// The fingerprint of a packet for this table (see [`fingerprint`]);
+    /// The fingerprint of the IP packet `ip` (captured bytes from its
+    /// header on, of IP version `version`) for this table (see
+    /// [`fingerprint`]);
     /// starts loading its bucket, so that [`Dedup::seen`] a little later
     /// finds it in cache.
     #[inline]
@@ -189,6 +182,15 @@ pub fn fingerprint(seed: u64, version: u8, ip: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Dedup {
+        /// [`Dedup::fingerprint`] and [`Dedup::seen`] at once, as the
+        /// worker asks them a stage apart.
+        fn is_duplicate(&mut self, version: u8, ip: &[u8], ts_ns: u64) -> bool {
+            let fp = self.fingerprint(version, ip);
+            self.seen(fp, ts_ns)
+        }
+    }
 
     fn ipv4(ttl: u8, id: u16, payload: &[u8]) -> Vec<u8> {
         let mut p = vec![

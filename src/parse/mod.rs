@@ -240,17 +240,14 @@ impl Tunnels {
         }
     }
 
-    /// Adds `t` inside the others; false if it does not fit (too deep, or
-    /// past the first 64 KiB).
+    /// Adds `t` inside the others (the caller keeps to
+    /// [`MAX_DECAP_DEPTH`]); false if it starts past the first 64 KiB.
     #[inline]
     fn push(&mut self, t: Stripped) -> bool {
         let i = usize::from(self.depth);
         let Ok(start) = u16::try_from(t.start) else {
             return false;
         };
-        if i == MAX_DECAP_DEPTH {
-            return false;
-        }
         self.kinds[i] = t.encap;
         self.ethernet = self.ethernet & !(1 << i) | u8::from(t.ethernet) << i;
         self.starts[i] = start;
@@ -612,15 +609,6 @@ impl Packet {
     /// `octetDeltaCount`).
     #[inline]
     pub fn outside_ip(&self, orig_len: u32, captured: usize) -> u32 {
-        if self.tunnels.depth == 0 {
-            return if self.ip_len != 0 {
-                orig_len.saturating_sub(self.ip_len)
-            } else {
-                (captured as u32)
-                    .saturating_sub(self.ip_captured)
-                    .min(orig_len)
-            };
-        }
         let len = self.counted_len(orig_len);
         if self.ip_len != 0 {
             len.saturating_sub(self.ip_len)
