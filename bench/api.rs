@@ -121,5 +121,11 @@ fn bench_api(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_api);
+criterion_group! {
+    name = benches;
+    // no plots: criterion would draw them with plotters, which finds no font
+    // on a machine without gnuplot; the figures are in the terminal
+    config = Criterion::default().without_plots();
+    targets = bench_api
+}
 criterion_main!(benches);

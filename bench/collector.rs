@@ -273,11 +273,11 @@ fn bench_detect(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(
-    benches,
-    bench_merge,
-    bench_classify_fold,
-    bench_detect,
-    bench_refresh
-);
+criterion_group! {
+    name = benches;
+    // no plots: criterion would draw them with plotters, which finds no font
+    // on a machine without gnuplot; the figures are in the terminal
+    config = Criterion::default().without_plots();
+    targets = bench_merge, bench_classify_fold, bench_detect, bench_refresh
+}
 criterion_main!(benches);

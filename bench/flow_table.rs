@@ -81,5 +81,11 @@ fn bench_table(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_table);
+criterion_group! {
+    name = benches;
+    // no plots: criterion would draw them with plotters, which finds no font
+    // on a machine without gnuplot; the figures are in the terminal
+    config = Criterion::default().without_plots();
+    targets = bench_table
+}
 criterion_main!(benches);

@@ -177,5 +177,11 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    // no plots: criterion would draw them with plotters, which finds no font
+    // on a machine without gnuplot; the figures are in the terminal
+    config = Criterion::default().without_plots();
+    targets = bench
+}
 criterion_main!(benches);

@@ -107,5 +107,11 @@ fn bench_scrape(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_scrape);
+criterion_group! {
+    name = benches;
+    // no plots: criterion would draw them with plotters, which finds no font
+    // on a machine without gnuplot; the figures are in the terminal
+    config = Criterion::default().without_plots();
+    targets = bench_scrape
+}
 criterion_main!(benches);
