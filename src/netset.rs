@@ -71,6 +71,21 @@ impl Cidr {
         Ok(c)
     }
 
+    /// The network `len` bits long that holds `ip` (a longer `len` is cut
+    /// to the address's length).
+    pub fn network_of(ip: IpAddr, len: u8) -> Cidr {
+        let (version, addr, max) = match ip {
+            IpAddr::V4(a) => (4, crate::parse::v4_addr(a.octets()), 32),
+            IpAddr::V6(a) => (6, a.octets(), 128),
+        };
+        Cidr {
+            version,
+            addr,
+            len: len.min(max),
+        }
+        .masked()
+    }
+
     fn masked(self) -> Cidr {
         let mut addr = self.addr;
         for (i, b) in addr.iter_mut().enumerate() {

@@ -1156,3 +1156,59 @@ fn a_scrape_flood_adds_no_capture_drop() {
     // (a scrape of 100k series takes most of a second here)
     assert!(answered >= 3, "{answered} scrapes answered");
 }
+
+/// The box's own networks (read from the capture namespace's addresses)
+/// are local by default: named in the start line and in `check-config`'s
+/// effective settings; a `--local-networks` given replaces them.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn this_box_s_own_networks_are_local_by_default() {
+    let _g = serial();
+    let v = VethPair::new("own");
+    let dir = TempDir::new("live-own");
+    let ns = |args: &[&str]| {
+        let out = v.in_ns(&v.rx, args[0]).args(&args[1..]).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+    };
+    let key = format!("net.ipv6.conf.{}.disable_ipv6=0", v.rx_if);
+    ns(&["sysctl", "-qw", &key]);
+    v.rx_ip(&["addr", "add", "10.213.9.1/24", "dev", &v.rx_if]);
+    v.rx_ip(&["addr", "add", "fd00:213::9/64", "dev", &v.rx_if, "nodad"]);
+    let cap = Capture::start(&v.rx, &["--iface", &v.rx_if, "--workers", "1"]);
+    assert!(cap.wait_log("local networks", Duration::from_secs(5)));
+    let start = cap
+        .log()
+        .into_iter()
+        .find(|l| l.contains("local networks"))
+        .unwrap();
+    assert!(
+        start.ends_with(
+            "local networks: the private ranges and this box's 10.213.9.0/24, fd00:213::/64"
+        ),
+        "{start}"
+    );
+    cap.stop();
+
+    let conf = dir.path("ringflow.toml");
+    let check = |file: &str| {
+        std::fs::write(&conf, file).unwrap();
+        stdout_of(
+            v.in_ns(&v.rx, bin())
+                .args(["check-config", conf.to_str().unwrap()]),
+        )
+    };
+    let iface = format!("iface = [\"{}\"]\n", v.rx_if);
+    let own = check(&iface);
+    assert!(
+        own.contains(
+            "local-networks = [\"10.0.0.0/8\", \"172.16.0.0/12\", \"192.168.0.0/16\", \
+             \"fc00::/7\", \"fe80::/10\", \"10.213.9.0/24\", \"fd00:213::/64\"]"
+        ),
+        "{own}"
+    );
+    let given = check(&format!("{iface}local-networks = [\"10.213.0.0/16\"]\n"));
+    assert!(
+        given.contains("local-networks = [\"10.213.0.0/16\"]\n"),
+        "{given}"
+    );
+}

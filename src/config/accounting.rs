@@ -5,6 +5,7 @@ use super::{defaults, parse_duration};
 use crate::netset::{Cidr, Networks, parse_list};
 use clap::Args;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// The most `--max-entries` can be: the collector's indices number their
@@ -122,6 +123,31 @@ impl Default for Detection {
             groups: Vec::new(),
         }
     }
+}
+
+/// This box's own networks, from its addresses and their prefix lengths
+/// (`sys::netlink::host_addresses`): the network of each, in the order
+/// given, once each. Loopback and link-local addresses are left out: no
+/// traffic of theirs crosses a capture port (and fe80::/10 is local by
+/// default).
+pub fn own_networks(addrs: &[(IpAddr, u8)]) -> Vec<Cidr> {
+    let mut out: Vec<Cidr> = Vec::new();
+    for &(a, len) in addrs {
+        let skip = match a {
+            IpAddr::V4(v) => v.is_loopback() || v.is_link_local() || v.is_unspecified(),
+            IpAddr::V6(v) => {
+                v.is_loopback() || v.is_unspecified() || v.segments()[0] & 0xffc0 == 0xfe80
+            }
+        };
+        if skip {
+            continue;
+        }
+        let c = Cidr::network_of(a, len);
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A size or rate such as `500M` or `1.5G`: K, M and G are powers of 1000.
@@ -284,7 +310,8 @@ pub enum CompatProfile {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct AccountingArgs {
     /// Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide
-    /// the direction classes.
+    /// the direction classes [default: the private ranges and, live, this
+    /// box's own networks].
     #[arg(long, value_name = "CIDR,...", value_delimiter = ',')]
     pub local_networks: Option<Vec<String>>,
     /// IPs with per-IP counters: inside these networks [default: the local networks].
@@ -423,8 +450,17 @@ pub const ACCOUNTING_KEYS: [&str; 24] = [
 ];
 
 impl AccountingArgs {
-    /// The settings, with defaults applied and everything checked.
+    /// The settings, with defaults applied and everything checked; the
+    /// local networks by default are the private ranges alone (replay: a
+    /// capture from elsewhere says nothing of this box).
     pub fn resolve(&self) -> Result<Accounting, String> {
+        self.resolve_on(&[])
+    }
+
+    /// The same for a capture on this box: `own` (this box's networks, see
+    /// [`own_networks`]) joins the default local networks. An explicit
+    /// `--local-networks` still replaces the default, own networks and all.
+    pub fn resolve_on(&self, own: &[Cidr]) -> Result<Accounting, String> {
         let nets = |v: &Option<Vec<String>>, flag: &str| -> Result<Option<Vec<Cidr>>, String> {
             v.as_ref()
                 .map(|l| parse_list(l).map_err(|e| format!("--{flag}: {e}")))
@@ -433,7 +469,15 @@ impl AccountingArgs {
         let d = Accounting::default();
         let local = match nets(&self.local_networks, "local-networks")? {
             Some(l) => l,
-            None => parse_list(&defaults::LOCAL_NETWORKS)?,
+            None => {
+                let mut l = parse_list(&defaults::LOCAL_NETWORKS)?;
+                for c in own {
+                    if !l.contains(c) {
+                        l.push(*c);
+                    }
+                }
+                l
+            }
         };
         let monitor = nets(&self.monitor_subnets, "monitor-subnets")?.unwrap_or_default();
         let exclude = nets(&self.exclude_subnets, "exclude-subnets")?.unwrap_or_default();

@@ -13,7 +13,7 @@ mod file;
 
 pub use accounting::{
     ACCOUNTING_KEYS, Accounting, AccountingArgs, AlertGroup, AlertGroupArgs, AlertLimits, Compat,
-    CompatProfile, Detection, MAX_ENTRIES, ScanLimits, parse_size,
+    CompatProfile, Detection, MAX_ENTRIES, ScanLimits, own_networks, parse_size,
 };
 pub use capture::{Backend, Direction, Fanout, XdpBind, XdpMode};
 pub use file::{
@@ -777,6 +777,53 @@ mod tests {
         let e = read_config_file(&path).unwrap_err();
         assert!(e.contains("bogus") && e.contains("max-entries"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn this_box_s_own_networks_are_local_unless_the_list_is_given() {
+        let a = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let own = own_networks(&[
+            (a("192.0.2.2"), 24),
+            (a("127.0.0.1"), 8),
+            (a("169.254.3.4"), 16),
+            (a("fe80::1"), 64),
+            (a("::1"), 128),
+            (a("2001:db8:5::7"), 64),
+            (a("192.0.2.9"), 24),
+            (a("10.1.2.3"), 16),
+            (a("198.51.100.1"), 32),
+        ]);
+        let shown: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "192.0.2.0/24",
+                "2001:db8:5::/64",
+                "10.1.0.0/16",
+                "198.51.100.1/32"
+            ]
+        );
+        let (v4, box_ip) = (4, crate::parse::v4_addr([192, 0, 2, 2]));
+        let acc = AccountingArgs::default().resolve_on(&own).unwrap();
+        assert!(acc.networks.is_local(v4, &box_ip) && acc.networks.is_monitored(v4, &box_ip));
+        // the private ranges stay, and each own network is added once
+        assert_eq!(acc.networks.local.networks().len(), 5 + 4);
+        assert!(
+            acc.describe()
+                .contains("\"192.0.2.0/24\", \"2001:db8:5::/64\", \"10.1.0.0/16\"")
+        );
+        // replay knows nothing of this box
+        let replay = AccountingArgs::default().resolve().unwrap();
+        assert!(!replay.networks.is_local(v4, &box_ip));
+        // a list given replaces the default, own networks and all
+        let given = AccountingArgs {
+            local_networks: Some(vec!["10.0.0.0/8".into()]),
+            ..AccountingArgs::default()
+        }
+        .resolve_on(&own)
+        .unwrap();
+        assert!(!given.networks.is_local(v4, &box_ip));
+        assert_eq!(given.networks.local.networks().len(), 1);
     }
 
     #[test]

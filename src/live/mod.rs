@@ -304,7 +304,16 @@ impl Live {
                 )));
             }
         };
-        crate::log!("{started} at {scheduling}; {memory}");
+        let own = if s.own_networks.is_empty() {
+            String::new()
+        } else {
+            let l: Vec<String> = s.own_networks.iter().map(|c| c.to_string()).collect();
+            format!(
+                "; local networks: the private ranges and this box's {}",
+                l.join(", ")
+            )
+        };
+        crate::log!("{started} at {scheduling}; {memory}{own}");
         Ok(Live {
             workers: threads,
             collector,

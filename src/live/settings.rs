@@ -40,6 +40,9 @@ pub struct LiveSettings {
     /// The config file's keys at start, to tell which changed on reload.
     pub start_file: toml::Table,
     pub worker_priority: WorkerPriority,
+    /// This box's own networks, local by default (read again on SIGHUP);
+    /// empty when `--local-networks` is given.
+    pub own_networks: Vec<crate::netset::Cidr>,
 }
 
 /// How the worker threads are scheduled.
@@ -287,6 +290,11 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
     })
 }
 
+/// This box's own networks (of this network namespace), read now.
+pub fn own_networks() -> Vec<crate::netset::Cidr> {
+    crate::config::own_networks(&crate::sys::netlink::host_addresses())
+}
+
 /// Resolves the command line and config file into settings; every problem
 /// is one line.
 pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
@@ -440,6 +448,10 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             "--flow-table-size-v6 {n} must be between 1 and {most}"
         )));
     }
+    let own_networks = match args.accounting.local_networks {
+        Some(_) => Vec::new(),
+        None => own_networks(),
+    };
     let worker_priority = WorkerPriority::resolve(
         args.worker_priority.as_deref(),
         matches!(backend, LiveBackend::AfXdp { .. }),
@@ -473,6 +485,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     Ok(LiveSettings {
         ipfix,
         worker_priority,
+        own_networks: own_networks.clone(),
         ifaces,
         backend,
         cpus,
@@ -491,7 +504,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             table_capacity: flow_table_size as usize,
             table_capacity_v6: args.flow_table_size_v6.map(|n| n as usize),
             refresh,
-            accounting: args.accounting.resolve().map_err(cfg)?,
+            accounting: args.accounting.resolve_on(&own_networks).map_err(cfg)?,
             capture_clock: false,
             export,
             decap,

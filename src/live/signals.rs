@@ -54,7 +54,9 @@ impl Reload {
                 return;
             }
         };
-        let acc = match merged.accounting.resolve() {
+        // this box's addresses may have changed too: they are read again
+        let own = super::settings::own_networks();
+        let acc = match merged.accounting.resolve_on(&own) {
             Ok(a) => a,
             Err(e) => {
                 crate::log!("ringflow: SIGHUP: {e}; keeping the current settings");

@@ -160,29 +160,63 @@ fn find_attr(attrs: &[u8], want: u16) -> Option<&[u8]> {
 
 /// The IP addresses of interface `name`.
 pub fn addresses(name: &str) -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    each_address(|n, a, _| {
+        if n == name.as_bytes() {
+            out.push(a);
+        }
+    });
+    out
+}
+
+/// Every address of every interface of this network namespace, with its
+/// prefix length (from the netmask; the full length where there is none).
+pub fn host_addresses() -> Vec<(IpAddr, u8)> {
+    let mut out = Vec::new();
+    each_address(|_, a, len| out.push((a, len)));
+    out
+}
+
+/// Calls `f(interface name, address, prefix length)` for each IPv4 and
+/// IPv6 address `getifaddrs` lists; nothing when it fails.
+fn each_address(mut f: impl FnMut(&[u8], IpAddr, u8)) {
     let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: getifaddrs writes a list head we free below.
     if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Vec::new();
+        return;
     }
-    let mut out = Vec::new();
     let mut p = head;
     while !p.is_null() {
         // SAFETY: `p` is a node of the list getifaddrs returned, alive until
-        // freeifaddrs; its name is a NUL-terminated string and its address,
-        // when not null, a sockaddr of the family it names.
+        // freeifaddrs; its name is a NUL-terminated string, and its address
+        // and netmask, when not null, sockaddrs of the family the address
+        // names.
         unsafe {
             let ifa = &*p;
-            let n = std::ffi::CStr::from_ptr(ifa.ifa_name);
-            if n.to_bytes() == name.as_bytes() && !ifa.ifa_addr.is_null() {
+            let name = std::ffi::CStr::from_ptr(ifa.ifa_name).to_bytes();
+            if !ifa.ifa_addr.is_null() {
+                let mask = ifa.ifa_netmask;
                 match i32::from((*ifa.ifa_addr).sa_family) {
                     libc::AF_INET => {
                         let a = &*ifa.ifa_addr.cast::<libc::sockaddr_in>();
-                        out.push(IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes()));
+                        let len = if mask.is_null() {
+                            32
+                        } else {
+                            let m = &*mask.cast::<libc::sockaddr_in>();
+                            u32::from_be(m.sin_addr.s_addr).count_ones() as u8
+                        };
+                        let addr = IpAddr::from(u32::from_be(a.sin_addr.s_addr).to_be_bytes());
+                        f(name, addr, len);
                     }
                     libc::AF_INET6 => {
                         let a = &*ifa.ifa_addr.cast::<libc::sockaddr_in6>();
-                        out.push(IpAddr::from(a.sin6_addr.s6_addr));
+                        let len = if mask.is_null() {
+                            128
+                        } else {
+                            let m = &*mask.cast::<libc::sockaddr_in6>();
+                            u128::from_be_bytes(m.sin6_addr.s6_addr).count_ones() as u8
+                        };
+                        f(name, IpAddr::from(a.sin6_addr.s6_addr), len);
                     }
                     _ => {}
                 }
@@ -192,7 +226,6 @@ pub fn addresses(name: &str) -> Vec<IpAddr> {
     }
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
-    out
 }
 
 #[cfg(test)]
