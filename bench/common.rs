@@ -25,6 +25,7 @@ impl Ring {
             ts_ns: 1 + i as u64 * 300,
             vlan: 0,
             iface: 0,
+            gso_size: 0,
         })
     }
 }

@@ -82,6 +82,7 @@ impl Batch {
             ts_ns: d.ts_ns,
             vlan: 0,
             iface: 0,
+            gso_size: 0,
         })
     }
 }

@@ -240,7 +240,7 @@ impl Worker {
                 }
                 // what the packet counts for: the frame, or what its
                 // innermost tunnel carried
-                let (bytes, outside, macs) = if p.tunnels.depth == 0 {
+                let (mut bytes, mut outside, macs) = if p.tunnels.depth == 0 {
                     // the tag the kernel took off is the frame's own
                     if p.vlan == 0 {
                         p.vlan = f.vlan;
@@ -254,6 +254,11 @@ impl Worker {
                 } else {
                     tunnelled(s, &p, f)
                 };
+                // GRO merged it: it counts as the segments it was
+                let mut packets = 1;
+                if f.gso_size != 0 {
+                    (packets, bytes, outside) = merged(s, &p, f, bytes, outside);
+                }
                 // with --dedup, whether it is a copy is asked when the
                 // stage is counted, its table's bucket loaded by then
                 if let Some(d) = self.dedup.as_deref() {
@@ -268,6 +273,7 @@ impl Worker {
                 self.stage[at] = Arrival {
                     key,
                     hash,
+                    packets,
                     bytes,
                     outside,
                     ts_ns: f.ts_ns,
@@ -308,7 +314,7 @@ impl Worker {
             Some(d) => {
                 for (p, fp) in self.stage[..n].iter().zip(&self.fingerprints) {
                     if d.seen(*fp, p.ts_ns) {
-                        self.shard.dedup_dropped += 1;
+                        self.shard.dedup_dropped += u64::from(p.packets);
                     } else {
                         table.count(p);
                     }
@@ -453,6 +459,71 @@ fn tunnelled(s: &mut Shard, p: &parse::Packet, f: &Frame<'_>) -> (u64, u32, [u8;
     )
 }
 
+/// For a packet merged from segments (`f.gso_size` > 0; see
+/// [`Frame::gso_size`]): the segments it was on the wire, the bytes they
+/// count for and those outside their IP datagrams, from the packet's
+/// `bytes` and `outside`, each further segment repeating every header in
+/// front of the payload. The segments beyond the first go into the
+/// shard's totals and its tunnels' counts too. A packet that is not TCP
+/// or UDP straight after its IP header, or whose headers were not all
+/// captured, stays one. Out of line: a GRO packet stands for many.
+#[cold]
+#[inline(never)]
+fn merged(
+    s: &mut Shard,
+    p: &parse::Packet,
+    f: &Frame<'_>,
+    bytes: u64,
+    outside: u32,
+) -> (u32, u64, u32) {
+    let datagram = match p.ip_len {
+        // a merged packet over 64 KiB (BIG TCP) leaves its length open
+        0 => bytes.saturating_sub(u64::from(outside)),
+        n => u64::from(n),
+    };
+    let Some(payload) = segment_payload(p, f.data, datagram) else {
+        return (1, bytes, outside);
+    };
+    let segments = payload
+        .div_ceil(u64::from(f.gso_size))
+        .clamp(1, u64::from(u16::MAX));
+    let more = segments - 1;
+    // what each further segment repeats: everything but the payload
+    let head = |len: u64| len.saturating_sub(payload);
+    s.packets += more;
+    s.bytes += more * head(u64::from(f.orig_len));
+    if p.tunnels.depth > 0 {
+        p.tunnels.unwrap_len(f.orig_len, |e, n| {
+            s.decap_packets[e as usize] += more;
+            s.decap_bytes[e as usize] += more * u64::from(n);
+        });
+    }
+    (
+        segments as u32,
+        bytes + more * head(bytes),
+        outside.saturating_mul(segments as u32),
+    )
+}
+
+/// The transport payload of a TCP or UDP packet whose IP datagram is
+/// `datagram` bytes long: the datagram less its IP header and the TCP
+/// (with options) or UDP header. `None` for anything else, or headers
+/// cut short.
+fn segment_payload(p: &parse::Packet, data: &[u8], datagram: u64) -> Option<u64> {
+    let ip = data.get(usize::from(p.ip_offset)..)?;
+    let (ip_header, next) = match p.version {
+        4 => (usize::from(ip.first()? & 0x0f) * 4, *ip.get(9)?),
+        _ => (40, *ip.get(6)?),
+    };
+    let l4 = ip.get(ip_header..)?;
+    let l4_header = match next {
+        6 => usize::from(l4.get(12)? >> 4) * 4,
+        17 => 8,
+        _ => return None,
+    };
+    datagram.checked_sub((ip_header + l4_header) as u64)
+}
+
 /// The fingerprint of `p`'s IP packet in `d` (its bucket starts loading).
 #[inline(never)]
 fn fingerprint(d: &Dedup, p: &parse::Packet, f: &Frame<'_>) -> u64 {
@@ -495,6 +566,92 @@ impl Drop for Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What [`merged`] makes of `frame` (captured up to 128 bytes; `tag`:
+    /// the capture took a VLAN tag off it) merged from `gso`-byte segments:
+    /// (segments, bytes, bytes outside IP, the shard's packets and bytes).
+    fn split(frame: &[u8], tag: bool, gso: u16) -> (u32, u64, u32, u64, u64) {
+        let orig_len = frame.len() as u32 + if tag { 4 } else { 0 };
+        let data = &frame[..frame.len().min(128)];
+        let Outcome::Ip(p) = parse::parse(LinkType::Ethernet, data, &Decap::ALL) else {
+            panic!("not IP");
+        };
+        let f = Frame {
+            link: LinkType::Ethernet,
+            data,
+            orig_len,
+            ts_ns: 1,
+            vlan: if tag { 7 } else { 0 },
+            iface: 0,
+            gso_size: gso,
+        };
+        let mut s = Shard::new();
+        // as stage_frame has them by then
+        let (bytes, outside) = (u64::from(orig_len), p.outside_ip(orig_len, data.len()));
+        let (n, b, o) = merged(&mut s, &p, &f, bytes, outside);
+        (n, b, o, s.packets, s.bytes)
+    }
+
+    #[test]
+    fn a_merged_packet_counts_as_the_segments_it_was_on_the_wire() {
+        use crate::tools::synth::{ethernet, ipv4, ipv6, tcp, udp};
+        let (a, b) = ([10, 213, 0, 1], [10, 213, 0, 2]);
+        let (a6, b6) = ([0xfd; 16], [0xfe; 16]);
+        // 9 segments of 1448 and one of 1348: each frame repeats the
+        // Ethernet, IPv4 and TCP headers (14 + 20 + 20)
+        let v4 = ethernet(
+            &[],
+            0x0800,
+            &ipv4(a, b, 6, (false, 0), &tcp(1, 2, 0x18, 14_380)),
+        );
+        assert_eq!(
+            split(&v4, false, 1448),
+            (10, 14_380 + 10 * 54, 140, 9, 9 * 54)
+        );
+        // a tag the capture took off is in every segment too
+        assert_eq!(
+            split(&v4, true, 1448),
+            (10, 14_380 + 10 * 58, 180, 9, 9 * 58)
+        );
+        // IPv6 in a VLAN tag (18 + 40 + 20), segments of 1428 exactly
+        let v6 = ethernet(
+            &[(0x8100, 7)],
+            0x86dd,
+            &ipv6(a6, b6, 6, &[], &tcp(1, 2, 0x10, 4 * 1428)),
+        );
+        assert_eq!(
+            split(&v6, false, 1428),
+            (4, 4 * 1428 + 4 * 78, 72, 3, 3 * 78)
+        );
+        // UDP segments (GSO_UDP_L4): 8-byte headers
+        let u = ethernet(
+            &[],
+            0x0800,
+            &ipv4(a, b, 17, (false, 0), &udp(1, 2, 3 * 1200)),
+        );
+        assert_eq!(split(&u, false, 1200), (3, 3600 + 3 * 42, 42, 2, 2 * 42));
+        // one segment's worth, and anything that is not TCP or UDP: one
+        let one = ethernet(
+            &[],
+            0x0800,
+            &ipv4(a, b, 6, (false, 0), &tcp(1, 2, 0x10, 1000)),
+        );
+        assert_eq!(split(&one, false, 1448), (1, 1054, 14, 0, 0));
+        let icmp = ethernet(&[], 0x0800, &ipv4(a, b, 1, (false, 0), &[0u8; 3000]));
+        assert_eq!(split(&icmp, false, 1448), (1, 3034, 14, 0, 0));
+        // a merged packet over 64 KiB leaves its IP length 0 (BIG TCP):
+        // the frame's length tells it
+        let mut big = ethernet(
+            &[],
+            0x0800,
+            &ipv4(a, b, 6, (false, 0), &tcp(1, 2, 0x10, 50 * 1448)),
+        );
+        big[16..18].copy_from_slice(&[0, 0]);
+        assert_eq!(
+            split(&big, false, 1448),
+            (50, 50 * 1448 + 50 * 54, 700, 49, 49 * 54)
+        );
+    }
 
     #[test]
     fn ethertype_counts_fill_then_overflow() {

@@ -243,10 +243,10 @@ fn against_af_packet_with_two_workers_the_same_nic_has_other_findings() {
         q.fix.as_deref(),
         Some("ethtool -L eth1 combined 2 (or --workers 4)")
     );
-    // GRO merges segments before AF_PACKET: a problem, fixed on a port
-    // without addresses
+    // GRO merges segments before AF_PACKET: counted back, but a warning
+    // (timestamps, --dedup), fixed on a port without addresses
     let gro = finding(&r, "eth1", "gro");
-    assert_eq!(gro.severity, Severity::Problem);
+    assert_eq!(gro.severity, Severity::Warning);
     assert_eq!(
         gro.actions,
         [Action::Offload {
@@ -540,14 +540,15 @@ fn doctor_takes_a_runs_config_file() {
 
 #[test]
 #[ignore = "live: needs root for network namespaces; run with --include-ignored"]
-fn on_veth_a_problem_exits_1_and_its_fix_command_mends_it() {
+fn on_veth_warnings_exit_0_and_their_fix_commands_mend_them() {
     let _g = serial();
     let v = VethPair::with_queues("doctor-fix", 2);
     ethtool(&v, &["-K", &v.rx_if, "gro", "on"]);
-    // GRO on before AF_PACKET: a problem, exit 1; two queues, one worker
+    // GRO on before AF_PACKET: a warning (counts stay right), exit 0; two
+    // queues, one worker (a problem exits 1: see the config file test)
     let (code, out, _) = doctor(&v, &["--iface", &v.rx_if, "--workers", "1", "--cpus", "1"]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("[problem] gro"), "{out}");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[warning] gro"), "{out}");
     let fix = format!("ethtool -L {} rx 1 (or --workers 2)", v.rx_if);
     assert!(out.contains(&format!("fix: {fix}")), "{out}");
     // the fix as printed works

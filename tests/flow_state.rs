@@ -164,6 +164,7 @@ fn run(export: bool) {
                             ts_ns: ts,
                             vlan: 0,
                             iface: 0,
+                            gso_size: 0,
                         }
                     }));
                     if n % 64 == 0 {

@@ -59,6 +59,11 @@ pub fn open_ring(
         sock.ignore_outgoing().map_err(sock_err)?;
     }
     sock.attach_filter(prog).map_err(sock_err)?;
+    // GRO merges a TCP stream's frames before a packet socket sees them;
+    // the virtio header says how many they were. A kernel that refuses it
+    // (or a cooked socket, which cannot have it) leaves merged packets
+    // counted as one, which `vnet()` tells.
+    let vnet = !iface.dgram && sock.set_vnet_hdr().is_ok();
     let ring_err = |source| CaptureError::Ring {
         iface: iface.name.clone(),
         block_size: cfg.ring.block_size,
@@ -67,7 +72,7 @@ pub fn open_ring(
         source,
     };
     sock.set_rx_ring(&cfg.ring).map_err(ring_err)?;
-    let ring = RxRing::map(sock, &cfg.ring).map_err(ring_err)?;
+    let ring = RxRing::map(sock, &cfg.ring, vnet).map_err(ring_err)?;
     let sock = ring.socket();
     sock.bind(iface.ifindex, true).map_err(sock_err)?;
     if let Some(fanout) = cfg.fanout {
@@ -128,6 +133,7 @@ pub fn frame<'a>(link: LinkType, iface: u8, p: &RingPacket<'a>) -> Frame<'a> {
         ts_ns: p.ts_ns,
         vlan,
         iface,
+        gso_size: p.gso_size,
     }
 }
 
@@ -142,6 +148,52 @@ pub struct QueueRing {
     /// None while the interface is gone.
     pub ring: Option<RxRing>,
     pub counters: Arc<SocketCounters>,
+    /// The longest frame the interface's MTU allows (two VLAN tags
+    /// included): a longer one without a segment size was merged where
+    /// the kernel could not tell. Read again once a second.
+    pub max_frame: u32,
+    /// Merged and unsplit ring packets since the counters were last
+    /// added to (once a second).
+    pub merged: u64,
+    pub unsplit: u64,
+}
+
+/// What makes a capture on `iface` count merged packets short, one line
+/// each (for the start line and the API's status): a ring without the
+/// virtio header (`vnet` false on a raw socket), and LRO on, whose merged
+/// packets carry a segment size only if the driver gives one.
+pub fn exactness_notes(iface: &Iface, vnet: bool) -> Vec<String> {
+    let name = &iface.name;
+    let mut notes = Vec::new();
+    if !vnet && !iface.dgram {
+        notes.push(format!(
+            "{name}: the kernel refused the virtio header (PACKET_VNET_HDR), so packets GRO merges count as one: turn GRO off (ethtool -K {name} gro off) or capture with --backend af-xdp"
+        ));
+    }
+    // ETHTOOL_GFLAGS: the command, then the ETH_FLAG_* word
+    let mut flags = [0u8; 8];
+    flags[..4].copy_from_slice(&0x25u32.to_ne_bytes());
+    if sys::ethtool::ethtool(name, &mut flags).is_ok()
+        && u32::from_ne_bytes([flags[4], flags[5], flags[6], flags[7]]) & (1 << 15) != 0
+    {
+        notes.push(format!(
+            "{name}: LRO is on: the NIC merges TCP segments, and where its driver does not say their size a merged packet counts as one (ringflow_capture_unsplit_packets_total): turn it off with ethtool -K {name} lro off"
+        ));
+    }
+    notes
+}
+
+/// The longest frame `iface`'s MTU allows: its link header (none on a
+/// cooked socket), two VLAN tags and the MTU; `u32::MAX` if unknown.
+pub fn max_frame(iface: &Iface) -> u32 {
+    let mtu = std::fs::read_to_string(format!("/sys/class/net/{}/mtu", iface.name))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    match mtu {
+        Some(m) if iface.dgram => m,
+        Some(m) => m + 14 + 8,
+        None => u32::MAX,
+    }
 }
 
 impl QueueRing {
@@ -151,6 +203,8 @@ impl QueueRing {
         {
             self.counters.add(p, d, f);
         }
+        self.counters.add_merged(self.merged, self.unsplit);
+        (self.merged, self.unsplit) = (0, 0);
     }
 }
 
@@ -174,10 +228,18 @@ pub fn capture_loop<S: FrameSink>(
     loop {
         let mut blocks = 0;
         for s in queues.iter_mut() {
-            let (link, number) = (s.iface.link, s.iface.number);
+            let (link, number, max) = (s.iface.link, s.iface.number, s.max_frame);
+            let (merged, unsplit) = (&mut s.merged, &mut s.unsplit);
             if let Some(ring) = s.ring.as_mut() {
                 while let Some(b) = ring.next_block() {
-                    w.process_batch(b.packets().map(|p| frame(link, number, &p)));
+                    w.process_batch(b.packets().map(|p| {
+                        if p.gso_size != 0 {
+                            *merged += 1;
+                        } else if p.len > max {
+                            *unsplit += 1;
+                        }
+                        frame(link, number, &p)
+                    }));
                     blocks += 1;
                 }
             }
@@ -219,6 +281,8 @@ pub fn capture_loop<S: FrameSink>(
                 s.take_stats();
                 if s.ring.is_none() {
                     reopen(s, socket, w.id());
+                } else {
+                    s.max_frame = max_frame(&s.iface);
                 }
             }
         }

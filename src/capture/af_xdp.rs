@@ -452,6 +452,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                             ts_ns,
                             vlan: 0,
                             iface: s.iface_number,
+                            gso_size: 0,
                         }
                     }),
             );

@@ -30,6 +30,10 @@ pub struct Frame<'a> {
     pub vlan: u16,
     /// The capture interface's number ([`Iface::number`]; 0 in a replay).
     pub iface: u8,
+    /// A packet merged from segments of this payload size (GRO; GSO on a
+    /// packet this host sends, before the NIC splits it): it counts as
+    /// the segments it was or will be on the wire. 0: one frame.
+    pub gso_size: u16,
 }
 
 /// What a capture loop hands its frames to: a worker.

@@ -51,6 +51,13 @@ pub struct SocketCounters {
     packets: AtomicU64,
     drops: AtomicU64,
     freezes: AtomicU64,
+    /// AF_PACKET: ring packets merged from segments (GRO, or GSO not yet
+    /// done), each counted as the segments it was.
+    merged: AtomicU64,
+    /// AF_PACKET: ring packets longer than the interface's MTU allows that
+    /// came without a segment size (merged where the kernel cannot tell:
+    /// hardware LRO, a kernel without the virtio header): counted as one.
+    unsplit: AtomicU64,
 }
 
 impl SocketCounters {
@@ -87,6 +94,20 @@ impl SocketCounters {
         self.freezes.fetch_add(freezes, Ordering::Relaxed);
     }
 
+    /// Adds to the merged and unsplit counts (AF_PACKET).
+    pub fn add_merged(&self, merged: u64, unsplit: u64) {
+        self.merged.fetch_add(merged, Ordering::Relaxed);
+        self.unsplit.fetch_add(unsplit, Ordering::Relaxed);
+    }
+
+    /// (merged, unsplit) ring packets.
+    pub fn merged(&self) -> (u64, u64) {
+        (
+            self.merged.load(Ordering::Relaxed),
+            self.unsplit.load(Ordering::Relaxed),
+        )
+    }
+
     /// (packets, drops, freezes)
     pub fn get(&self) -> (u64, u64, u64) {
         (
@@ -102,6 +123,9 @@ pub struct CaptureStats {
     damaged_records: AtomicU64,
     sockets: Mutex<Vec<Arc<SocketCounters>>>,
     ifaces: Mutex<Vec<String>>,
+    /// What the capture found at start that makes its counts less than
+    /// exact (one line each): said in the log, and in the API's status.
+    notes: Mutex<Vec<String>>,
 }
 
 impl CaptureStats {
@@ -154,6 +178,18 @@ impl CaptureStats {
 
     pub fn ifaces(&self) -> Vec<String> {
         lock(&self.ifaces).clone()
+    }
+
+    /// Keeps a note (once, however often it is given).
+    pub fn add_note(&self, note: String) {
+        let mut v = lock(&self.notes);
+        if !v.contains(&note) {
+            v.push(note);
+        }
+    }
+
+    pub fn notes(&self) -> Vec<String> {
+        lock(&self.notes).clone()
     }
 }
 

@@ -354,8 +354,8 @@ fn check_nic(o: &mut Out, n: &Nic, host: &Host, plan: &Plan) {
             "gro",
             "gro",
             super::fix::Offload::Gro,
-            Severity::Problem,
-            "the kernel merges TCP segments before AF_PACKET sees them: packets are undercounted and sizes exceed the MTU",
+            Severity::Warning,
+            "the kernel merges TCP segments before AF_PACKET sees them: ringflow counts them back from the size the kernel gives, but a merged packet has one timestamp and --dedup cannot match copies merged differently",
         ),
         Some(g) => o.ok(
             "gro",

@@ -1153,15 +1153,25 @@ impl SocketRates {
 pub fn status(src: &Sources) -> Value {
     let s = src.published.get();
     let rates = src.rates.rates();
-    let mut losing = Vec::new();
-    let sockets: Vec<Value> = src
-        .stats
-        .sockets()
+    // what the capture found at start, then what it finds as it runs
+    let mut losing = src.stats.notes();
+    let mut unsplit = std::collections::BTreeMap::<&str, u64>::new();
+    let all = src.stats.sockets();
+    for c in &all {
+        *unsplit.entry(c.iface.as_str()).or_default() += c.merged().1;
+    }
+    for (iface, n) in unsplit.into_iter().filter(|(_, n)| *n > 0) {
+        losing.push(format!(
+            "{iface}: {n} packets since start were merged before the capture without their segment count (LRO?), each counted as one: ethtool -K {iface} lro off"
+        ));
+    }
+    let sockets: Vec<Value> = all
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let (backend, mode, _) = c.kind.labels();
             let (packets, drops, _) = c.get();
+            let (merged, unsplit) = c.merged();
             let total_drops = c.xdp_drops().map_or(drops, |d| d.iter().sum());
             let (pps, reasons) = rates.get(i).cloned().unwrap_or_default();
             let drops_ps: f64 = reasons
@@ -1182,6 +1192,8 @@ pub fn status(src: &Sources) -> Value {
                 "mode": mode,
                 "packets": packets,
                 "drops": total_drops,
+                "merged_packets": merged,
+                "unsplit_packets": unsplit,
                 "packets_per_second": pps,
                 "drops_per_second": drops_ps,
                 "drops_per_second_by_reason": reasons.into_iter().map(|(r, n)| (r.to_string(), json!(n))).collect::<serde_json::Map<String, Value>>(),
@@ -1476,6 +1488,29 @@ mod tests {
                 .as_f64()
                 .unwrap()
                 > 0.0
+        );
+        // what the capture found at start, and packets merged where the
+        // kernel could not say into how many segments
+        stats.add_note("eth9: LRO is on".into());
+        sock.add_merged(7, 3);
+        let v = status(&src);
+        let w: Vec<&str> = v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_str().unwrap())
+            .collect();
+        assert_eq!(w[0], "eth9: LRO is on");
+        assert!(
+            w[1].starts_with("eth9: 3 packets since start were merged"),
+            "{w:?}"
+        );
+        assert_eq!(
+            (
+                &v["sockets"][0]["merged_packets"],
+                &v["sockets"][0]["unsplit_packets"]
+            ),
+            (&json!(7), &json!(3))
         );
     }
 

@@ -743,6 +743,8 @@ pub fn utc_seconds(secs: u64) -> String {
 
 /// Picks one of a socket's (packets, drops, freezes).
 type PickSocket = fn((u64, u64, u64)) -> u64;
+/// Picks one of a socket's (merged, unsplit).
+type PickMerged = fn((u64, u64)) -> u64;
 /// Picks a gauge value from a NIC's state.
 type PickNic = fn(&super::nic::NicStats) -> Option<i64>;
 
@@ -791,6 +793,29 @@ impl SnapshotMetrics {
                             .encode_counter::<NoLabelSet, _, u64>(&pick(s.get()), None)?;
                     }
                 }
+            }
+        }
+        let merged: [(&str, &str, PickMerged); 2] = [
+            (
+                "ringflow_capture_merged_packets",
+                "AF_PACKET ring packets merged from TCP or UDP segments (GRO, or GSO this host had yet to do), each counted as the segments it was on the wire.",
+                |m| m.0,
+            ),
+            (
+                "ringflow_capture_unsplit_packets",
+                "AF_PACKET ring packets longer than the interface's MTU allows that came without a segment size (hardware LRO, a kernel without the virtio header): each counted as one packet, so fewer than the wire had.",
+                |m| m.1,
+            ),
+        ];
+        for (name, help, pick) in merged {
+            let mut m = enc.describe(name, help, MetricType::Counter)?;
+            for s in sockets
+                .iter()
+                .filter(|s| matches!(s.kind, SocketKind::AfPacket))
+            {
+                let queue = s.queue.to_string();
+                m.encode_family(&[("iface", s.iface.as_str()), ("queue", queue.as_str())])?
+                    .encode_counter::<NoLabelSet, _, u64>(&pick(s.merged()), None)?;
             }
         }
         {

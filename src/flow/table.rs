@@ -129,14 +129,16 @@ pub struct FlowStats {
 }
 
 /// One IP packet for its flow's table: the flow's key and its hash (from
-/// [`FlowTables::hash`]), the frame's bytes and how many of them lie
-/// outside the IP datagram, and what a flow keeps of its first packet:
+/// [`FlowTables::hash`]), the packets it stands for (1, or the segments a
+/// merged packet was on the wire), their bytes and how many of them lie
+/// outside the IP datagrams, and what a flow keeps of its first packet:
 /// time (ns), the worker's sequence number, TCP flags and the source and
 /// destination MAC (zero without an Ethernet header).
 #[derive(Clone, Copy, Default)]
 pub struct Arrival {
     pub key: FlowKey,
     pub hash: u64,
+    pub packets: u32,
     pub bytes: u64,
     pub outside: u32,
     pub ts_ns: u64,
@@ -324,7 +326,7 @@ where
             let e = self.index[i];
             if e == FREE {
                 let Some(s) = self.free.pop() else {
-                    self.overflow_packets += 1;
+                    self.overflow_packets += u64::from(a.packets);
                     self.overflow_bytes += a.bytes;
                     self.overflow_outside += u64::from(a.outside);
                     return false;
@@ -335,7 +337,7 @@ where
                     a.store(b, Relaxed);
                 }
                 slot.bytes.store(a.bytes, Relaxed);
-                slot.packets.store(1, Relaxed);
+                slot.packets.store(a.packets, Relaxed);
                 slot.epoch.store(epoch, Relaxed);
                 slot.last
                     .store(last_ms24(a.ts_ns) << 8 | u32::from(a.tcp_flags), Relaxed);
@@ -360,7 +362,7 @@ where
                 if Self::same(slot, &w) {
                     // one writer: a load and a store, no locked instruction
                     slot.packets
-                        .store(slot.packets.load(Relaxed).wrapping_add(1), Relaxed);
+                        .store(slot.packets.load(Relaxed).wrapping_add(a.packets), Relaxed);
                     slot.bytes
                         .store(slot.bytes.load(Relaxed).wrapping_add(a.bytes), Relaxed);
                     if self.export {
@@ -636,6 +638,7 @@ impl FlowTables {
         self.count(&Arrival {
             key: *key,
             hash: self.hash(key),
+            packets: 1,
             bytes,
             outside: 0,
             ts_ns,
@@ -914,6 +917,7 @@ mod tests {
             let a = Arrival {
                 key: k,
                 hash: t.hash(&k),
+                packets: 1,
                 bytes: 64,
                 outside: 0,
                 ts_ns: 9,
@@ -937,6 +941,7 @@ mod tests {
         let a = |bytes, ts_ns, seq, tcp_flags, macs| Arrival {
             key: k,
             hash: h,
+            packets: 1,
             bytes,
             outside: 0,
             ts_ns,
@@ -970,6 +975,7 @@ mod tests {
         let a = |outside, ts_ns, tcp_flags| Arrival {
             key: k,
             hash: h,
+            packets: 1,
             bytes: 100,
             outside,
             ts_ns,

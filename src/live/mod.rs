@@ -94,12 +94,21 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
         let mut queues = Vec::new();
         for (i, prog) in s.ifaces.iter().zip(&progs) {
             let ring = af_packet::open_ring(i, prog, &s.socket)?;
+            if w == 0 {
+                for note in af_packet::exactness_notes(i, ring.vnet()) {
+                    crate::log!("ringflow: {note}");
+                    stats.add_note(note);
+                }
+            }
             queues.push(af_packet::QueueRing {
                 iface: i.clone(),
                 indexes: s.iface_indexes(),
                 prog: prog.clone(),
                 ring: Some(ring),
                 counters: stats.socket(&i.name, w),
+                max_frame: af_packet::max_frame(i),
+                merged: 0,
+                unsplit: 0,
             });
         }
         per_worker.push(WorkerQueues::Packet(queues));

@@ -91,6 +91,21 @@ impl PacketSocket {
         )
     }
 
+    /// Asks the kernel to put a `struct virtio_net_hdr` before each frame
+    /// (PACKET_VNET_HDR; before the ring is set up, raw sockets only): it
+    /// tells a packet GRO merged (or GSO has yet to split) from one that
+    /// was one frame on the wire, and the size of its segments.
+    pub fn set_vnet_hdr(&self) -> Result<(), SysError> {
+        let v: libc::c_int = 1;
+        setsockopt(
+            self.fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VNET_HDR,
+            &v,
+            "setsockopt(PACKET_VNET_HDR)",
+        )
+    }
+
     /// Asks the kernel to leave out packets this host sends.
     pub fn ignore_outgoing(&self) -> Result<(), SysError> {
         let v: libc::c_int = 1;
@@ -303,24 +318,41 @@ pub struct RingPacket<'a> {
     pub ts_ns: u64,
     /// (TPID, TCI) of a VLAN tag the kernel or the NIC took off the frame.
     pub stripped_tag: Option<(u16, u16)>,
+    /// For a packet merged from TCP or UDP segments (GRO, or GSO not yet
+    /// done on a packet this host sends), the segments' payload size; 0
+    /// for one frame as it was on the wire (and on a ring without the
+    /// virtio header).
+    pub gso_size: u16,
+}
+
+/// The virtio header's size, and its `gso_type` values that name
+/// segments of a known payload size (`VIRTIO_NET_HDR_GSO_*`: TCPV4,
+/// UDP, TCPV6, UDP_L4; bit 7 is ECN).
+const VNET_HDR_LEN: usize = 10;
+const fn is_segmented(gso_type: u8) -> bool {
+    matches!(gso_type & 0x7f, 1 | 3 | 4 | 5)
 }
 
 /// A TPACKET_V3 receive ring mapped from its socket.
 pub struct RxRing {
     sock: PacketSocket,
     map: Mmap,
+    /// The socket puts a virtio header before each frame.
+    vnet: bool,
     block_size: usize,
     blocks: usize,
     next: usize,
 }
 
 impl RxRing {
-    /// Maps the ring set up on `sock` with `p`.
-    pub fn map(sock: PacketSocket, p: &RingParams) -> Result<RxRing, SysError> {
+    /// Maps the ring set up on `sock` with `p`; `vnet`: the socket was
+    /// given [`PacketSocket::set_vnet_hdr`].
+    pub fn map(sock: PacketSocket, p: &RingParams, vnet: bool) -> Result<RxRing, SysError> {
         let map = Mmap::shared(sock.fd(), p.bytes())?;
         Ok(RxRing {
             sock,
             map,
+            vnet,
             block_size: p.block_size as usize,
             blocks: p.block_count as usize,
             next: 0,
@@ -329,6 +361,12 @@ impl RxRing {
 
     pub fn socket(&self) -> &PacketSocket {
         &self.sock
+    }
+
+    /// Whether each frame comes with the virtio header (and merged packets
+    /// with their segment size).
+    pub fn vnet(&self) -> bool {
+        self.vnet
     }
 
     fn block_status(&self, b: usize) -> &AtomicU32 {
@@ -392,7 +430,7 @@ impl Block<'_> {
 
     /// The packets of the block (see [`block_packets`]).
     pub fn packets(&self) -> impl Iterator<Item = RingPacket<'_>> {
-        block_packets(self.bytes)
+        block_packets(self.bytes, self.ring.vnet)
     }
 }
 
@@ -400,8 +438,10 @@ impl Block<'_> {
 /// then `num_pkts` packets, each a `struct tpacket3_hdr` whose
 /// `tp_next_offset` leads to the next). Offsets come from the kernel and
 /// are checked against the block anyway: a bad one, or a zero offset
-/// before the count is reached, ends the walk.
-pub fn block_packets(b: &[u8]) -> impl Iterator<Item = RingPacket<'_>> {
+/// before the count is reached, ends the walk. With `vnet`, each frame
+/// has a `struct virtio_net_hdr` just before it (packet(7),
+/// PACKET_VNET_HDR), read for its `gso_type` and `gso_size`.
+pub fn block_packets(b: &[u8], vnet: bool) -> impl Iterator<Item = RingPacket<'_>> {
     let n = u32_at(b, block::NUM_PKTS);
     let mut at = Some(u32_at(b, block::FIRST_PKT) as usize);
     (0..n).map_while(move |_| {
@@ -419,11 +459,21 @@ pub fn block_packets(b: &[u8]) -> impl Iterator<Item = RingPacket<'_>> {
             };
             (tpid, u32_at(h, pkt::VLAN_TCI) as u16)
         });
+        let gso_size = match vnet {
+            // flags, gso_type, hdr_len, gso_size, in the host's order
+            // (a little-endian virtio header on the hosts we build for)
+            true => b
+                .get(off + mac - VNET_HDR_LEN..off + mac)
+                .filter(|v| is_segmented(v[1]))
+                .map_or(0, |v| u16::from_le_bytes([v[4], v[5]])),
+            false => 0,
+        };
         let p = RingPacket {
             data,
             len: u32_at(h, pkt::LEN),
             ts_ns: u64::from(u32_at(h, pkt::SEC)) * 1_000_000_000 + u64::from(u32_at(h, pkt::NSEC)),
             stripped_tag,
+            gso_size,
         };
         // the last packet has no next one; a count that says otherwise
         // ends here rather than reading this packet again
@@ -507,7 +557,7 @@ mod tests {
         let tpid_valid = TP_STATUS_VLAN_VALID | TP_STATUS_VLAN_TPID_VALID;
         b.packet(&[3; 64], 64, (12, 0), tpid_valid, (0x2007, 0x88a8));
         b.packet(&[4; 64], 64, (12, 1), TP_STATUS_VLAN_VALID, (42, 0));
-        let got: Vec<RingPacket<'_>> = block_packets(&b.bytes).collect();
+        let got: Vec<RingPacket<'_>> = block_packets(&b.bytes, false).collect();
         assert_eq!(got.len(), 4);
         assert_eq!(
             (got[0].data, got[0].len, got[0].ts_ns),
@@ -522,6 +572,35 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_segment_size_from_the_virtio_header() {
+        let mut b = BlockBuilder::new(8192);
+        b.packet(&[1; 64], 9000, (0, 0), TP_STATUS_USER, (0, 0));
+        b.packet(&[2; 64], 1514, (0, 0), TP_STATUS_USER, (0, 0));
+        b.packet(&[3; 64], 3000, (0, 0), TP_STATUS_USER, (0, 0));
+        b.packet(&[4; 64], 3000, (0, 0), TP_STATUS_USER, (0, 0));
+        let offs: Vec<usize> = {
+            let mut v = vec![48];
+            let mut at = 48;
+            for _ in 0..3 {
+                at += u32_at(&b.bytes, at + pkt::NEXT_OFFSET) as usize;
+                v.push(at);
+            }
+            v
+        };
+        // TCPV4 with ECN, 1448; NONE; TCPV6, 1428; SCTP (2, not a
+        // segment size ringflow can use)
+        for (&off, (ty, size)) in offs.iter().zip([(0x81, 1448), (0, 0), (4, 1428), (2, 500)]) {
+            let v = off + 80 - VNET_HDR_LEN;
+            b.bytes[v + 1] = ty;
+            b.bytes[v + 4..v + 6].copy_from_slice(&(size as u16).to_le_bytes());
+        }
+        let sizes: Vec<u16> = block_packets(&b.bytes, true).map(|p| p.gso_size).collect();
+        assert_eq!(sizes, [1448, 0, 1428, 0]);
+        // without the header the bytes before a frame mean nothing
+        assert!(block_packets(&b.bytes, false).all(|p| p.gso_size == 0));
+    }
+
+    #[test]
     fn a_bad_offset_or_length_ends_the_walk() {
         let mut b = BlockBuilder::new(1024);
         b.packet(&[1; 60], 60, (0, 0), TP_STATUS_USER, (0, 0));
@@ -529,17 +608,20 @@ mod tests {
         // the second packet claims more bytes than the block has
         let second = b.last.unwrap();
         b.put(second + pkt::SNAPLEN, 5000);
-        assert_eq!(block_packets(&b.bytes).count(), 1);
+        assert_eq!(block_packets(&b.bytes, false).count(), 1);
         // the first points outside the block
         b.put(48 + pkt::NEXT_OFFSET, 1 << 20);
-        assert_eq!(block_packets(&b.bytes).count(), 1);
+        assert_eq!(block_packets(&b.bytes, false).count(), 1);
         // a count larger than what is there stops at what is there
         let mut c = BlockBuilder::new(512);
         c.packet(&[1; 60], 60, (0, 0), TP_STATUS_USER, (0, 0));
         c.put(block::NUM_PKTS, 9);
-        assert_eq!(block_packets(&c.bytes).count(), 1);
+        assert_eq!(block_packets(&c.bytes, false).count(), 1);
         // an empty block, and one too short for its descriptor
-        assert_eq!(block_packets(&BlockBuilder::new(64).bytes).count(), 0);
-        assert_eq!(block_packets(&[0u8; 8]).count(), 0);
+        assert_eq!(
+            block_packets(&BlockBuilder::new(64).bytes, false).count(),
+            0
+        );
+        assert_eq!(block_packets(&[0u8; 8], false).count(), 0);
     }
 }
