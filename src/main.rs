@@ -50,10 +50,25 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err((e, code)) => {
-            ringflow::log!("ringflow: error: {e:#}");
+            ringflow::log!("ringflow: error: {}", one_line(&e));
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes on one line, each cause said once: one whose
+/// text the message already holds (an I/O error a file error quotes) is
+/// not said again.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }
 
 /// Setup problems (settings, interfaces, privileges, filters, rings) exit
@@ -174,14 +189,15 @@ fn run_gen(args: GenArgs) -> Result<(), (anyhow::Error, u8)> {
     Ok(())
 }
 
-/// Bad input (files, settings) exits with 1; a flow export setting that
-/// is wrong as given (`--ipfix` and its companions) with 2, as for a live
-/// capture.
+/// Settings that are wrong (flags, the config file, the web config) exit
+/// with 2, as for a live capture; bad input files and what goes wrong
+/// while replaying with 1.
 fn run_replay(args: ReplayArgs) -> Result<(), (anyhow::Error, u8)> {
+    use replay::ReplayError;
     match replay::run(&args) {
         Ok(Some(counted)) => print_exposition(counted).map_err(|e| (e, 1)),
         Ok(None) => Ok(()),
-        Err(e @ replay::ReplayError::Usage(_)) => Err((e.into(), 2)),
+        Err(e @ (ReplayError::Usage(_) | ReplayError::Config(_))) => Err((e.into(), 2)),
         Err(e) => Err((e.into(), 1)),
     }
 }

@@ -208,6 +208,17 @@ fn the_dashboard_shows_the_known_pairs_the_throughput_and_the_alert() {
     assert_eq!(eval(&tab, "window.pwned === undefined"), true);
     // no drops in a replay: no warning
     assert_eq!(eval(&tab, "document.getElementById('banner').hidden"), true);
+    // the memory figure as the start line gives it (a replay has no rings)
+    let box_text = eval(&tab, "document.getElementById('collector').textContent");
+    let box_text = box_text.as_str().unwrap();
+    let at = box_text
+        .find("memory: ")
+        .unwrap_or_else(|| panic!("{box_text}"));
+    let figure = &box_text[at..];
+    assert!(
+        figure.contains(" MiB (flow tables ") && figure.contains(" MiB + collector "),
+        "{figure}"
+    );
 
     // the host view
     eval(&tab, "location.hash = 'host=10.1.0.1'");

@@ -31,6 +31,7 @@ fn af_xdp_plan(iface: &str, queues: Vec<u32>, cpus: Vec<usize>) -> Plan {
             queues: Some(queues),
         }],
         memory_bytes: 300 << 20,
+        memory: String::new(),
         busy_poll: false,
         huge_pages_bytes: 0,
     }
@@ -45,6 +46,7 @@ fn af_packet_plan(iface: &str, cpus: Vec<usize>) -> Plan {
             queues: None,
         }],
         memory_bytes: 200 << 20,
+        memory: String::new(),
         xdp_mode: None,
         busy_poll: false,
         huge_pages_bytes: 0,

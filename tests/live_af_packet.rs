@@ -1212,3 +1212,101 @@ fn this_box_s_own_networks_are_local_by_default() {
         "{given}"
     );
 }
+
+/// With no interface given, the one of the default route is taken: a run
+/// says it captures there; `check-config` and `doctor`, which capture
+/// nothing, do not say so (the effective settings say where it came from).
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn only_a_capture_says_it_captures_on_the_default_route_s_interface() {
+    let _g = serial();
+    let v = VethPair::new("route");
+    // a route in a namespace nothing sends from
+    v.rx_ip(&["route", "add", "default", "dev", "lo"]);
+    let dir = TempDir::new("live-route");
+    let conf = dir.path("ringflow.toml");
+    std::fs::write(&conf, "workers = 1\n").unwrap();
+    let said = |args: &[&str]| {
+        let out = v.in_ns(&v.rx, bin()).args(args).output().unwrap();
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (out, err) = said(&["check-config", conf.to_str().unwrap()]);
+    assert!(!err.contains("capturing"), "{err}");
+    assert!(
+        out.contains("# iface: none given; the interface of the default route\niface = [\"lo\"]"),
+        "{out}"
+    );
+    let (out, err) = said(&["doctor", "--workers", "1"]);
+    assert!(
+        !err.contains("capturing") && !out.contains("capturing"),
+        "{out}{err}"
+    );
+    let cap = Capture::start(&v.rx, &["--workers", "1"]);
+    assert!(
+        cap.log()
+            .iter()
+            .any(|l| l == "ringflow: capturing on lo, the interface of the default route"),
+        "{:?}",
+        cap.log()
+    );
+    cap.stop();
+}
+
+/// One memory figure, computed in one place: the start line, the doctor
+/// (for the same settings) and the API's status say the same.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn the_start_line_the_doctor_and_the_api_give_one_memory_figure() {
+    let _g = serial();
+    let v = VethPair::new("memory");
+    let args = [
+        "--iface",
+        &v.rx_if,
+        "--workers",
+        "2",
+        "--max-entries",
+        "5000",
+        "--dedup",
+        "1ms",
+    ];
+    let cap = Capture::start(&v.rx, &args);
+    let start = cap
+        .log()
+        .into_iter()
+        .find(|l| l.contains("memory: "))
+        .unwrap();
+    let said = start.split("memory: ").nth(1).unwrap();
+    let said = &said[..said.find(')').unwrap() + 1];
+    assert!(
+        said.contains(" MiB (rings ") && said.contains(", of which --dedup 128 KiB a worker"),
+        "{said}"
+    );
+    let out = v
+        .in_ns(&v.rx, bin())
+        .arg("doctor")
+        .args(args)
+        .output()
+        .unwrap();
+    let doctor = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        doctor
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!("memory {said}")),
+        "{doctor}"
+    );
+    let m = &cap.api("/api/v1/status")["collector"]["memory_bytes"];
+    let total: u64 = ["capture", "shards", "collector"]
+        .iter()
+        .map(|k| m[k].as_u64().unwrap())
+        .sum();
+    assert!(
+        said.starts_with(&format!("{} MiB (", total >> 20)),
+        "{said} {m}"
+    );
+    cap.stop();
+}

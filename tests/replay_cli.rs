@@ -243,8 +243,38 @@ fn bad_inputs_are_one_line_errors() {
             err.contains(expect) && err.contains(path.to_str().unwrap()),
             "{err}"
         );
+        // the cause once
+        assert_eq!(err.matches(expect).count(), 1, "{err}");
     }
+    // settings that are wrong exit 2 as a live capture's do: a flag's
+    // value, a config file's value (named with its line and column)
+    let conf = dir.path("bad.toml");
+    std::fs::write(
+        &conf,
+        "max-hosts = 5
+flow-idle = 10
+",
+    )
+    .unwrap();
+    let out = run(&[
+        "replay",
+        text.to_str().unwrap(),
+        "--config",
+        conf.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("line 2, column 13: flow-idle: invalid type"),
+        "{err}"
+    );
     for args in [
+        vec![
+            "replay",
+            text.to_str().unwrap(),
+            "--max-hosts",
+            "99999999999",
+        ],
         vec!["replay", text.to_str().unwrap(), "--workers", "0"],
         vec!["replay", text.to_str().unwrap(), "--listen", "nowhere"],
         vec!["replay", text.to_str().unwrap(), "--refresh", "soon"],

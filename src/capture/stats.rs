@@ -126,6 +126,10 @@ pub struct CaptureStats {
     /// What the capture found at start that makes its counts less than
     /// exact (one line each): said in the log, and in the API's status.
     notes: Mutex<Vec<String>>,
+    /// A live capture's rings or UMEM, and all it holds (see
+    /// `live::Memory`), in bytes; 0 in a replay.
+    capture_bytes: AtomicU64,
+    memory_bytes: AtomicU64,
 }
 
 impl CaptureStats {
@@ -178,6 +182,20 @@ impl CaptureStats {
 
     pub fn ifaces(&self) -> Vec<String> {
         lock(&self.ifaces).clone()
+    }
+
+    /// What a live capture holds: its rings or UMEM, and everything.
+    pub fn set_memory_bytes(&self, capture: usize, total: usize) {
+        self.capture_bytes.store(capture as u64, Ordering::Relaxed);
+        self.memory_bytes.store(total as u64, Ordering::Relaxed);
+    }
+
+    /// (capture, total) bytes, as [`set_memory_bytes`](Self::set_memory_bytes) gave them.
+    pub fn memory_bytes(&self) -> (u64, u64) {
+        (
+            self.capture_bytes.load(Ordering::Relaxed),
+            self.memory_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// Keeps a note (once, however often it is given).

@@ -11,22 +11,76 @@ use super::{ACCOUNTING_KEYS, AccountingArgs, RunArgs};
 use serde::Serialize;
 use std::path::Path;
 
-fn bad_file(path: &Path, e: toml::de::Error) -> String {
-    let msg = e.message().replace('\n', " ");
-    format!("config file {}: {msg}", path.display())
+/// A file that is not TOML: the parser's message, where it found the fault.
+fn bad_syntax(path: &Path, text: &str, e: toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            format!(
+                "config file {}, line {line}, column {col}: {msg}",
+                path.display()
+            )
+        }
+        None => format!("config file {}: {msg}", path.display()),
+    }
+}
+
+/// Line and column (from 1, in characters) of byte `at` of `text`.
+fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..text.floor_char_boundary(at.min(text.len()))];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, col)
+}
+
+/// Where the value of top-level key `key` starts in the config file at
+/// `path` (line, column), read again: only an error needs it.
+fn value_position(path: &Path, key: &str) -> Option<(usize, usize)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let table = toml::de::DeTable::parse(&text).ok()?;
+    let (_, v) = table.get_ref().iter().find(|(k, _)| k.get_ref() == key)?;
+    Some(line_col(&text, v.span().start))
+}
+
+/// `table` taken as `T`; an error names the file, the key that does not
+/// fit (the first that fails alone) and where its value is in the file.
+fn take<T: serde::de::DeserializeOwned>(path: &Path, table: toml::Table) -> Result<T, String> {
+    table.clone().try_into().map_err(|e: toml::de::Error| {
+        let msg = e.message().trim().replace('\n', " ");
+        let key = table.iter().map(|(k, _)| k).find(|k| {
+            let mut one = toml::Table::new();
+            one.insert(k.to_string(), table[k.as_str()].clone());
+            one.try_into::<T>().is_err()
+        });
+        let file = path.display();
+        match key {
+            Some(k) => {
+                let at = value_position(path, k)
+                    .map(|(l, c)| format!(", line {l}, column {c}"))
+                    .unwrap_or_default();
+                if msg.contains(&format!("`{k}`")) {
+                    format!("config file {file}{at}: {msg}")
+                } else {
+                    format!("config file {file}{at}: {k}: {msg}")
+                }
+            }
+            None => format!("config file {file}: {msg}"),
+        }
+    })
 }
 
 /// The keys and values of a TOML config file, unchecked.
 pub fn config_table(path: &Path) -> Result<toml::Table, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-    toml::from_str(&text).map_err(|e| bad_file(path, e))
+    toml::from_str(&text).map_err(|e| bad_syntax(path, &text, e))
 }
 
 /// Takes a config file's text as [`read_config_file`] takes the file;
 /// `path` names it in errors.
 pub fn run_args_from_text(path: &Path, text: &str) -> Result<RunArgs, String> {
-    let table = toml::from_str(text).map_err(|e| bad_file(path, e))?;
+    let table = toml::from_str(text).map_err(|e| bad_syntax(path, text, e))?;
     run_args_from_table(path, table)
 }
 
@@ -38,7 +92,6 @@ pub fn read_config_file(path: &Path) -> Result<RunArgs, String> {
 /// Checks the keys of the config file at `path` (read with
 /// [`config_table`]) and takes their values.
 pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArgs, String> {
-    let bad = |e| bad_file(path, e);
     // the accounting and flow export keys are read into their own args
     let mut apart = |keys: &[&str]| {
         let mut t = toml::Table::new();
@@ -52,9 +105,8 @@ pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArg
     let acc = apart(&ACCOUNTING_KEYS);
     let ipfix = apart(&IPFIX_KEYS);
     let decode = apart(&DECODE_KEYS);
-    let mut run: RunArgs = table.try_into().map_err(|e| {
+    let mut run: RunArgs = take(path, table).map_err(|m| {
         // the accounting and flow export keys are read apart: name them too
-        let m = bad(e);
         if m.contains("unknown field") {
             let more: Vec<String> = ACCOUNTING_KEYS
                 .iter()
@@ -67,9 +119,9 @@ pub fn run_args_from_table(path: &Path, mut table: toml::Table) -> Result<RunArg
             m
         }
     })?;
-    run.accounting = acc.try_into().map_err(bad)?;
-    run.ipfix = ipfix.try_into().map_err(bad)?;
-    run.decode = decode.try_into().map_err(bad)?;
+    run.accounting = take(path, acc)?;
+    run.ipfix = take(path, ipfix)?;
+    run.decode = take(path, decode)?;
     Ok(run)
 }
 
@@ -121,6 +173,45 @@ mod tests {
 
     fn table(text: &str) -> toml::Table {
         toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn errors_name_the_file_line_column_and_key() {
+        let dir = std::env::temp_dir().join(format!("ringflow-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ringflow.toml");
+        let check = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            let e = config_table(&path)
+                .and_then(|t| run_args_from_table(&path, t))
+                .unwrap_err();
+            assert!(!e.contains('\n'), "{e}");
+            e.replace(&path.display().to_string(), "F")
+        };
+        // not TOML: where the parser stopped
+        assert_eq!(
+            check("workers = 2\n\niface = eth0\n"),
+            "config file F, line 3, column 9: string values must be quoted, expected literal string"
+        );
+        // a value of the wrong type, in each of the parts the file is read in
+        assert_eq!(
+            check("workers = 2\nsnaplen = \"x\"\n"),
+            "config file F, line 2, column 11: snaplen: invalid type: string \"x\", expected u32"
+        );
+        assert_eq!(
+            check("max-hosts = -1\n"),
+            "config file F, line 1, column 13: max-hosts: invalid value: integer `-1`, expected u64"
+        );
+        assert!(
+            check("iface = [\"x\"]\nipfix-mtu = \"big\"\n")
+                .starts_with("config file F, line 2, column 13: ipfix-mtu: invalid type")
+        );
+        // an unknown key is named by the parser
+        assert!(
+            check("  workerz = 2\n")
+                .starts_with("config file F, line 1, column 13: unknown field `workerz`")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

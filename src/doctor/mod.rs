@@ -45,8 +45,12 @@ pub struct Plan {
     /// One CPU per worker, in worker order.
     pub cpus: Vec<usize>,
     pub ifaces: Vec<PlanIface>,
-    /// Capture rings and flow tables of all workers.
+    /// All a run would hold (see `live::Memory`): rings or UMEM, flow
+    /// tables, the collector's tables.
     pub memory_bytes: u64,
+    /// The same, said as the start line says it.
+    #[serde(default)]
+    pub memory: String,
     /// Of which from the hugetlbfs pool (`--xdp-huge-pages`).
     pub huge_pages_bytes: u64,
 }
@@ -60,8 +64,11 @@ pub struct PlanIface {
 
 impl Plan {
     pub fn from_settings(s: &LiveSettings) -> Plan {
-        // the tables and rings a run would make, as it would make them
-        let tables = s.pipeline.worker_tables().memory_bytes() * s.pipeline.workers;
+        // what a run would hold, measured on the tables it would make
+        // (allocated, never touched: the pages are not taken)
+        let (_, collector) = crate::collector::pipeline(&s.pipeline);
+        let memory = s.memory(&collector);
+        drop(collector);
         let capture = s.capture_bytes();
         let (xdp_mode, busy_poll, queues, huge) = match &s.backend {
             LiveBackend::AfPacket => (None, false, None, 0),
@@ -90,7 +97,8 @@ impl Plan {
                     queues: queues.and_then(|q| q.get(i).cloned()),
                 })
                 .collect(),
-            memory_bytes: (capture + tables) as u64,
+            memory_bytes: memory.total() as u64,
+            memory: memory.to_string(),
             huge_pages_bytes: huge as u64,
         }
     }
@@ -136,12 +144,16 @@ impl Report {
         let names: Vec<&str> = p.ifaces.iter().map(|f| f.name.as_str()).collect();
         let _ = writeln!(
             out,
-            "ringflow doctor: {} on {}, {} worker(s) on CPU {}, {} MiB of rings and flow tables",
+            "ringflow doctor: {} on {}, {} worker(s) on CPU {}, memory {}",
             if p.af_xdp() { "af-xdp" } else { "af-packet" },
             names.join(", "),
             p.cpus.len(),
             crate::config::format_cpu_list(&p.cpus),
-            p.memory_bytes >> 20
+            if p.memory.is_empty() {
+                format!("{} MiB", p.memory_bytes >> 20)
+            } else {
+                p.memory.clone()
+            }
         );
         let mut subjects: Vec<&str> = Vec::new();
         for f in &self.findings {

@@ -65,9 +65,8 @@ enum WorkerQueues {
     Xdp(Vec<af_xdp::QueueSocket>),
 }
 
-/// Each worker's queues, what was opened (for the start line), and what
-/// its memory is called (its size: `LiveSettings::capture_bytes`).
-type Opened = (Vec<WorkerQueues>, String, &'static str);
+/// Each worker's queues, and what was opened (for the start line).
+type Opened = (Vec<WorkerQueues>, String);
 
 fn iface_names(s: &LiveSettings) -> String {
     s.ifaces
@@ -113,11 +112,7 @@ fn open_af_packet(s: &LiveSettings, stats: &CaptureStats) -> Result<Opened, Live
         }
         per_worker.push(WorkerQueues::Packet(queues));
     }
-    Ok((
-        per_worker,
-        format!("af-packet on {}", iface_names(s)),
-        "rings",
-    ))
+    Ok((per_worker, format!("af-packet on {}", iface_names(s))))
 }
 
 fn open_af_xdp(
@@ -192,7 +187,6 @@ fn open_af_xdp(
     Ok((
         per_worker.into_iter().map(WorkerQueues::Xdp).collect(),
         format!("af-xdp on {}", described.join(", ")),
-        "UMEM",
     ))
 }
 
@@ -205,13 +199,19 @@ impl Live {
         if !s.collector_cpus.is_empty() {
             sys::set_thread_cpus(&s.collector_cpus).map_err(LiveError::Config)?;
         }
+        if s.iface_of_default_route {
+            crate::log!(
+                "ringflow: capturing on {}, the interface of the default route",
+                iface_names(s)
+            );
+        }
         let stats = Arc::new(CaptureStats::default());
         for i in &s.ifaces {
             stats.add_iface(&i.name);
         }
         let n = s.pipeline.workers;
         let mut held = Held::default();
-        let (per_worker, what, memory) = match &s.backend {
+        let (per_worker, what) = match &s.backend {
             LiveBackend::AfPacket => open_af_packet(s, &stats)?,
             LiveBackend::AfXdp { cfg, queues } => open_af_xdp(s, cfg, queues, &stats, &mut held)?,
         };
@@ -222,20 +222,9 @@ impl Live {
             s.cpu_list(),
             s.collector_cpu_note(),
         );
-        let dedup = match s.pipeline.dedup {
-            // in the flow tables' figure; said apart, as it is chosen apart
-            Some(w) => format!(
-                " (of which --dedup {} KiB a worker)",
-                crate::flow::dedup::Dedup::memory_for(w) >> 10
-            ),
-            None => String::new(),
-        };
-        let memory = format!(
-            "memory: {memory} {} MiB + flow tables {} MiB{dedup} + collector {} MiB",
-            s.capture_bytes() >> 20,
-            collector.shard_memory_bytes() >> 20,
-            collector.table_memory_bytes() >> 20,
-        );
+        let memory = s.memory(&collector);
+        stats.set_memory_bytes(memory.capture, memory.total());
+        let memory = format!("memory: {memory}");
         let published = collector.published();
         let reload = collector.reloader();
         let outputs = if s.outputs.any() {

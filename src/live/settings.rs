@@ -43,6 +43,8 @@ pub struct LiveSettings {
     /// This box's own networks, local by default (read again on SIGHUP);
     /// empty when `--local-networks` is given.
     pub own_networks: Vec<crate::netset::Cidr>,
+    /// No interface was given: the one of the default route was taken.
+    pub iface_of_default_route: bool,
 }
 
 /// How the worker threads are scheduled.
@@ -316,7 +318,6 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         let d = default_route_iface().ok_or_else(|| {
             cfg("no default route to take the interface from: give one with --iface (or --iface any)".into())
         })?;
-        crate::log!("ringflow: capturing on {d}, the interface of the default route");
         vec![d]
     } else if args.iface.iter().any(|i| i == "any") {
         let mut exclude = args.exclude_iface.clone();
@@ -486,6 +487,7 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
         ipfix,
         worker_priority,
         own_networks: own_networks.clone(),
+        iface_of_default_route: args.iface.is_empty(),
         ifaces,
         backend,
         cpus,
@@ -526,6 +528,46 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     })
 }
 
+/// The memory a live capture takes at start and keeps: the capture's
+/// rings or UMEM, the workers' flow tables (with what their hand-overs
+/// carry, the collector's handles of their flows and any `--dedup`
+/// tables) and the collector's own tables, each fixed at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// "rings" (AF_PACKET) or "UMEM" (AF_XDP).
+    pub capture_name: &'static str,
+    pub capture: usize,
+    pub flow_tables: usize,
+    /// Of the flow tables, each worker's `--dedup` table.
+    pub dedup_per_worker: Option<usize>,
+    pub collector: usize,
+}
+
+impl Memory {
+    pub fn total(&self) -> usize {
+        self.capture + self.flow_tables + self.collector
+    }
+}
+
+impl std::fmt::Display for Memory {
+    /// `193 MiB (rings 64 MiB + flow tables 26 MiB + collector 103 MiB)`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dedup = match self.dedup_per_worker {
+            Some(d) => format!(", of which --dedup {} KiB a worker", d >> 10),
+            None => String::new(),
+        };
+        write!(
+            f,
+            "{} MiB ({} {} MiB + flow tables {} MiB{dedup} + collector {} MiB)",
+            self.total() >> 20,
+            self.capture_name,
+            self.capture >> 20,
+            self.flow_tables >> 20,
+            self.collector >> 20
+        )
+    }
+}
+
 impl LiveSettings {
     /// Bytes of the capture's rings (AF_PACKET: one per worker and
     /// interface) or UMEM (AF_XDP: one per captured queue).
@@ -537,6 +579,25 @@ impl LiveSettings {
             LiveBackend::AfXdp { cfg, queues } => {
                 queues.iter().map(Vec::len).sum::<usize>() * cfg.params.umem_bytes()
             }
+        }
+    }
+
+    /// What this capture holds in memory, measured on `collector` (the
+    /// pipeline these settings make: see [`crate::collector::pipeline`]).
+    /// The start line, the doctor and the API say this one figure.
+    pub fn memory(&self, collector: &crate::collector::CollectorLoop) -> Memory {
+        Memory {
+            capture_name: match self.backend {
+                LiveBackend::AfPacket => "rings",
+                LiveBackend::AfXdp { .. } => "UMEM",
+            },
+            capture: self.capture_bytes(),
+            flow_tables: collector.shard_memory_bytes(),
+            dedup_per_worker: self
+                .pipeline
+                .dedup
+                .map(crate::flow::dedup::Dedup::memory_for),
+            collector: collector.table_memory_bytes(),
         }
     }
 
@@ -578,6 +639,9 @@ impl LiveSettings {
             "# capture: these take effect at start (a reload names them but keeps them)"
                 .to_string(),
         );
+        if self.iface_of_default_route {
+            out.push("# iface: none given; the interface of the default route".into());
+        }
         out.push(format!(
             "iface = {}",
             list(self.ifaces.iter().map(|i| i.name.clone()).collect())

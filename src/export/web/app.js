@@ -275,10 +275,24 @@ function drawStatus(s) {
   inner.style.width = (100 * Math.min(1, fill)).toFixed(1) + "%";
   bar.appendChild(inner);
   box.replaceChildren(
-    el("div", {}, "collector: " + c.entries + " of " + c.max_entries + " entries (" + (100 * fill).toFixed(1) + " %), " + c.hosts + " hosts, " + c.untracked_packets + " packets untracked, " + bytes(c.memory_bytes.collector + c.memory_bytes.shards) + " of tables"),
+    el("div", {}, "collector: " + c.entries + " of " + c.max_entries + " entries (" + (100 * fill).toFixed(1) + " %), " + c.hosts + " hosts, " + c.untracked_packets + " packets untracked"),
+    el("div", {}, "memory: " + memory(c.memory_bytes, s.sockets)),
     bar,
     el("div", {}, s.packets + " packets counted, " + s.parse_errors + " unparsable, " + s.overflow_packets + " past a full flow table" + (s.complete ? " · input complete" : "")),
   );
+}
+
+// The one memory figure the start line and the doctor give, in MiB as
+// they give it: the capture's rings (or UMEM), flow tables, collector.
+function memory(m, sockets) {
+  const mib = (n) => Math.floor(n / 1048576) + " MiB";
+  const parts = [];
+  if (m.capture) {
+    const xdp = sockets.length && sockets[0].backend === "af-xdp";
+    parts.push((xdp ? "UMEM " : "rings ") + mib(m.capture));
+  }
+  parts.push("flow tables " + mib(m.shards), "collector " + mib(m.collector));
+  return mib(m.capture + m.shards + m.collector) + " (" + parts.join(" + ") + ")";
 }
 
 function drawTops(hosts, pairs) {
