@@ -1,36 +1,79 @@
 #!/usr/bin/env bash
-# Times real HTTP scrapes of /metrics with more than 100k flow series:
-# replays a synthetic capture of 60k conversations, keeps serving, and
-# scrapes it five times with curl in each way a client can ask: the text
-# format and OpenMetrics, each plain and gzipped.
+# Times real HTTP scrapes of /metrics, alone and many at once, and the API
+# while scrapes run. For each size (about 10k and 100k flow series per
+# family) it replays a synthetic capture, keeps serving it, and scrapes it
+# with curl as Prometheus does (gzip): 1 scraper, then 16 at once, three
+# rounds each, every round on a fresh render (the server renders a
+# snapshot once and keeps it for at most a second, so each round starts
+# after that). At 100k series, 4 clients each scrape three times in a row
+# while /api/v1/status is asked 8 times, 100 ms apart.
+#
+#   bench/scrape_http.sh          # both sizes
+#   SIZES=10000 bench/scrape_http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-bin=target/release/ringflow
+# RINGFLOW=path: another build to compare (say, an earlier commit)
+bin=${RINGFLOW:-$PWD/target/release/ringflow}
 work=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 port=${PORT:-19299}
-url="http://127.0.0.1:$port/metrics"
-"$bin" synth "$work/flows.pcap" --flows 60000 --packets 300000 2>/dev/null
-"$bin" replay "$work/flows.pcap" --max-flow-series 300000 --listen "127.0.0.1:$port" 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  grep -q "input complete" "$work/log" && break
-  sleep 0.1
-done
-curl -s "$url" -o "$work/m.txt"
-echo "flow series: $(grep -c '^ringflow_flow_bytes_total' "$work/m.txt") per family, $(grep -c '^ringflow_flow_' "$work/m.txt") in all; $(wc -c <"$work/m.txt") bytes"
-om="Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+base="http://127.0.0.1:$port"
 gz="Accept-Encoding: gzip"
-for way in "text" "text gzip" "openmetrics" "openmetrics gzip"; do
-  args=()
-  case $way in openmetrics*) args+=(-H "$om") ;; esac
-  case $way in *gzip) args+=(-H "$gz") ;; esac
-  times=()
-  for _ in 1 2 3 4 5; do
-    times+=("$(curl -s "${args[@]}" -o "$work/body" -w "%{time_total}" "$url")")
+
+# time_total of `curl URL` in ms, one per line, for N parallel clients
+# each asking R times
+scrape() {
+  local n=$1 r=$2 url=$3 i
+  for i in $(seq "$n"); do
+    (for _ in $(seq "$r"); do
+      curl -s -H "$gz" -o /dev/null -w "%{time_total}\n" "$url"
+    done) >"$work/t.$i" &
   done
-  echo "$way: $(wc -c <"$work/body") bytes on the wire; scrapes: ${times[*]} s"
+  wait
+  cat "$work"/t.* | awk '{ printf "%.0f\n", $1 * 1000 }' | sort -n
+  rm -f "$work"/t.*
+}
+summary() { # median and worst of the ms on stdin
+  awk '{ v[NR] = $1 } END { printf "median %d ms, worst %d ms (%d scrapes)", v[int((NR + 1) / 2)], v[NR], NR }'
+}
+
+for series in ${SIZES:-10000 100000}; do
+  # two series per conversation and family: one each way
+  flows=$((series * 56 / 100))
+  "$bin" synth "$work/flows.pcap" --flows "$flows" --packets $((flows * 5)) 2>/dev/null
+  "$bin" replay "$work/flows.pcap" --max-flow-series $((series * 3)) --listen "127.0.0.1:$port" 2>"$work/log" &
+  pid=$!
+  for _ in $(seq 300); do
+    grep -q "input complete" "$work/log" && break
+    sleep 0.1
+  done
+  curl -s "$base/metrics" -o "$work/m.txt"
+  n=$(grep -c '^ringflow_flow_bytes_total' "$work/m.txt")
+  echo "== $n flow series per family ($(wc -c <"$work/m.txt") bytes of text)"
+  for c in 1 16; do
+    all=()
+    for _ in 1 2 3; do
+      sleep 1.2
+      all+=($(scrape "$c" 1 "$base/metrics"))
+    done
+    echo "$c scraper(s) at once: $(printf '%s\n' "${all[@]}" | sort -n | summary)"
+  done
+  if [ "$series" -ge 100000 ]; then
+    sleep 1.2
+    scrape 4 3 "$base/metrics" >"$work/scrapes" &
+    load=$!
+    st=()
+    for _ in $(seq 8); do
+      st+=("$(curl -s -o /dev/null -w "%{time_total}" "$base/api/v1/status" | awk '{ printf "%.0f", $1 * 1000 }')")
+      sleep 0.1
+    done
+    wait "$load"
+    echo "/api/v1/status while 4 clients scrape 3 times each: ${st[*]} ms (worst $(printf '%s\n' "${st[@]}" | sort -n | tail -1) ms); the scrapes: $(summary <"$work/scrapes")"
+  fi
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=
 done

@@ -3,12 +3,20 @@
 //! ([`super::api`]); `/dashboard` serves the embedded page
 //! ([`super::dashboard`]). It runs on its own thread with a
 //! single-threaded tokio runtime, away from the workers, and only reads.
+//!
+//! That thread only moves bytes: whatever takes time (rendering the
+//! exposition, compressing it, building an API answer) runs on tokio's
+//! blocking pool, so no request waits for another's work. The exposition
+//! of a snapshot is rendered once per format and compressed once, the
+//! first time it is asked for, and every scraper of that snapshot gets
+//! the same bytes: scrapers that ask while it renders wait for that one
+//! render, they do not start their own.
 
 use super::api::{self, SocketRates, Sources};
 use super::format::{self, Format};
 use super::web::{HEAD_TIMEOUT, MAX_HEAD_BYTES, WebSettings};
 use crate::capture::stats::CaptureStats;
-use crate::collector::Published;
+use crate::collector::{Published, Snapshot};
 use bytes::Bytes;
 use flate2::Compression;
 use http_body_util::Full;
@@ -23,6 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -70,15 +79,21 @@ pub fn spawn_on(
     web: WebSettings,
 ) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
-    let sources = Arc::new(Sources {
-        published,
-        rates: SocketRates::start(stats.clone()),
-        stats,
-        started: std::time::Instant::now(),
+    let first = published.get();
+    let sources = Arc::new(Shared {
+        sources: Sources {
+            published,
+            rates: SocketRates::start(stats.clone()),
+            stats,
+            started: std::time::Instant::now(),
+        },
+        exposition: Mutex::new(Arc::new(Exposition::of(first))),
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
+        // the work of requests, beside the thread that moves their bytes
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(HttpError::Setup)?;
     let thread = std::thread::Builder::new()
@@ -86,6 +101,65 @@ pub fn spawn_on(
         .spawn(move || runtime.block_on(serve(listener, sources, web)))
         .map_err(HttpError::Setup)?;
     Ok(Server { local_addr, thread })
+}
+
+/// Requests being worked on at once (renders, compression, API answers);
+/// more wait for a thread. Scrapers waiting for a render in progress take
+/// none.
+const BLOCKING_THREADS: usize = 16;
+
+/// What the server answers from: the API's sources and the exposition of
+/// the latest snapshot asked for.
+struct Shared {
+    sources: Sources,
+    exposition: Mutex<Arc<Exposition>>,
+}
+
+/// The longest one rendered exposition is served.
+const EXPOSITION_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The exposition of one snapshot, per format, each rendered at most once
+/// (the capture's and the process's own counters as they were then: at
+/// most a refresh, or a second, old).
+struct Exposition {
+    snapshot: Arc<Snapshot>,
+    made: Instant,
+    /// Text, OpenMetrics.
+    bodies: [OnceCell<Arc<Body>>; 2],
+}
+
+/// A rendered exposition, and the same gzipped (once, when first asked).
+struct Body {
+    plain: Bytes,
+    gzip: OnceCell<Option<Bytes>>,
+}
+
+impl Exposition {
+    fn of(snapshot: Arc<Snapshot>) -> Exposition {
+        Exposition {
+            snapshot,
+            made: Instant::now(),
+            bodies: [OnceCell::new(), OnceCell::new()],
+        }
+    }
+}
+
+impl Shared {
+    /// The exposition of the snapshot published now: a new one if that
+    /// is newer than the last asked for, or if the last is older than
+    /// [`EXPOSITION_MAX_AGE`] (a finished replay publishes no more, and
+    /// the process's own counters move on).
+    fn exposition(&self) -> Arc<Exposition> {
+        let now = self.sources.published.get();
+        let mut e = match self.exposition.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if !Arc::ptr_eq(&e.snapshot, &now) || e.made.elapsed() > EXPOSITION_MAX_AGE {
+            *e = Arc::new(Exposition::of(now));
+        }
+        e.clone()
+    }
 }
 
 /// A connection being served: its task, and when it last began a request
@@ -104,7 +178,7 @@ struct Connection {
 /// connection has [`HEAD_TIMEOUT`] to finish its TLS handshake and each
 /// request head (also between requests), and a head is at most
 /// [`MAX_HEAD_BYTES`].
-async fn serve(listener: std::net::TcpListener, sources: Arc<Sources>, web: WebSettings) {
+async fn serve(listener: std::net::TcpListener, sources: Arc<Shared>, web: WebSettings) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -169,7 +243,7 @@ async fn connection(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    sources: Arc<Sources>,
+    sources: Arc<Shared>,
     web: WebSettings,
     active_ms: Arc<AtomicU64>,
     base: Instant,
@@ -187,7 +261,7 @@ async fn connection(
                     return Ok::<_, Infallible>(unauthorized());
                 }
             }
-            Ok(handle(&req, &sources))
+            Ok(handle(req, sources).await)
         }
     });
     let mut builder = http1::Builder::new();
@@ -224,7 +298,7 @@ fn unauthorized() -> Response<Full<Bytes>> {
     r
 }
 
-fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = json_error(405, "only GET and HEAD");
@@ -238,7 +312,13 @@ fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
             .and_then(|v| v.to_str().ok()),
     );
     match path {
-        "/metrics" => return metrics(req, &src.published, &src.stats, gzip),
+        "/metrics" => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            return metrics(Format::negotiate(accept), &sh, gzip).await;
+        }
         "/" => {
             return Response::builder()
                 .status(StatusCode::FOUND)
@@ -259,12 +339,18 @@ fn handle(req: &Request<Incoming>, src: &Sources) -> Response<Full<Bytes>> {
         let gzipped = gzip.then(|| Bytes::from_static(asset.gzip));
         return with_body(r, Bytes::from_static(asset.plain), gzipped);
     }
-    let query = req.uri().query().unwrap_or("");
-    match api::get(src, path, query) {
+    // an API answer is built and compressed off the server's thread
+    let (path, query) = (
+        path.to_string(),
+        req.uri().query().unwrap_or("").to_string(),
+    );
+    let work = tokio::task::spawn_blocking(move || match api::get(&sh.sources, &path, &query) {
         Some(Ok(v)) => json_response(200, &v, gzip),
         Some(Err(e)) => json_error(e.status, &e.message),
         None => json_error(404, &format!("no such path: {path}")),
-    }
+    });
+    work.await
+        .unwrap_or_else(|_| json_error(500, "the answer could not be built"))
 }
 
 /// The page and its assets come from this server only.
@@ -290,25 +376,58 @@ fn json_error(status: u16, message: &str) -> Response<Full<Bytes>> {
 
 /// `GET /metrics`: the latest snapshot in the format the `Accept` header
 /// prefers (the text format unless it asks for OpenMetrics), gzipped when
-/// `Accept-Encoding` allows it.
-fn metrics(
-    req: &Request<Incoming>,
-    published: &Published,
-    stats: &Arc<CaptureStats>,
-    gzip: bool,
-) -> Response<Full<Bytes>> {
-    let accept = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok());
-    let format = Format::negotiate(accept);
-    let text = super::render(published.get(), stats.clone(), format);
+/// `Accept-Encoding` allows it; rendered and compressed once per snapshot
+/// (see [`Exposition`]).
+async fn metrics(format: Format, sh: &Shared, gzip: bool) -> Response<Full<Bytes>> {
+    let (body, gzipped) = exposition_body(format, sh, gzip).await;
     let r = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())
         .header(header::VARY, "Accept, Accept-Encoding");
-    let gzipped = compressed(gzip, text.as_bytes());
-    with_body(r, Bytes::from(text), gzipped)
+    with_body(r, body.plain.clone(), gzipped)
+}
+
+/// The exposition of the latest snapshot in `format`, and, if `gzip`, the
+/// same compressed (`None` if compressing failed): each made once.
+async fn exposition_body(format: Format, sh: &Shared, gzip: bool) -> (Arc<Body>, Option<Bytes>) {
+    let e = sh.exposition();
+    let cell = &e.bodies[match format {
+        Format::Text => 0,
+        Format::OpenMetrics => 1,
+    }];
+    let body = cell
+        .get_or_init(|| {
+            let (snapshot, stats) = (e.snapshot.clone(), sh.sources.stats.clone());
+            async move {
+                let text =
+                    tokio::task::spawn_blocking(move || super::render(snapshot, stats, format))
+                        .await
+                        .unwrap_or_default();
+                Arc::new(Body {
+                    plain: Bytes::from(text),
+                    gzip: OnceCell::new(),
+                })
+            }
+        })
+        .await
+        .clone();
+    let gzipped = match gzip {
+        true => body
+            .gzip
+            .get_or_init(|| {
+                let plain = body.plain.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || compressed(true, &plain))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            })
+            .await
+            .clone(),
+        false => None,
+    };
+    (body, gzipped)
 }
 
 /// `body` gzipped at the fastest level if `gzip` (what is made anew at
@@ -333,4 +452,60 @@ fn with_body(
         None => r.body(Full::new(plain)),
     }
     .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scrapers of one snapshot share one render and one compression (the
+    /// very same buffers), whether they come together or one after the
+    /// other; a new snapshot gets a new render.
+    #[test]
+    fn every_scraper_of_a_snapshot_gets_the_same_bytes() {
+        let published = Arc::new(Published::new(Snapshot::empty(1)));
+        let stats = Arc::new(CaptureStats::default());
+        let sh = Arc::new(Shared {
+            sources: Sources {
+                published: published.clone(),
+                rates: SocketRates::start(stats.clone()),
+                stats,
+                started: Instant::now(),
+            },
+            exposition: Mutex::new(Arc::new(Exposition::of(published.get()))),
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let scrape = |n: usize| {
+            rt.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..n {
+                    let sh = sh.clone();
+                    set.spawn(async move { exposition_body(Format::Text, &sh, true).await });
+                }
+                let mut got = Vec::new();
+                while let Some(r) = set.join_next().await {
+                    got.push(r.unwrap());
+                }
+                got
+            })
+        };
+        let first = scrape(8);
+        let (body, gz) = &first[0];
+        let gz = gz.as_ref().unwrap();
+        assert!(body.plain.starts_with(b"# HELP"));
+        for (b, z) in first.iter().chain(&scrape(2)) {
+            assert!(Arc::ptr_eq(b, body));
+            assert_eq!(z.as_ref().unwrap().as_ptr(), gz.as_ptr());
+        }
+        // OpenMetrics is rendered apart
+        let om = rt.block_on(exposition_body(Format::OpenMetrics, &sh, false));
+        assert!(!Arc::ptr_eq(&om.0, body) && om.1.is_none());
+        // a newer snapshot: a new render
+        published.set_sampled(Arc::new(Snapshot::empty(1)));
+        let (again, _) = &scrape(1)[0];
+        assert!(!Arc::ptr_eq(again, body));
+    }
 }
