@@ -287,7 +287,7 @@ fn bad_limits_are_one_line_errors() {
         ),
     ] {
         let out = run(&[&["replay", pcap.to_str().unwrap()], &args[..]].concat());
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(msg), "{args:?}: {err}");
         assert_eq!(
@@ -572,7 +572,7 @@ fn a_failing_webhook_is_counted_and_blocks_nothing() {
         "--alert-webhook",
         "https://example.invalid/hook",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("only http:// URLs are supported"), "{err}");
 }
@@ -796,7 +796,7 @@ fn bad_groups_are_one_line_errors() {
             "--config",
             config.to_str().unwrap(),
         ]);
-        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert_eq!(out.status.code(), Some(2), "{text}");
         let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains(msg), "{text}: {err}");
         assert_eq!(
