@@ -166,12 +166,15 @@ pub fn run(args: &ReplayArgs) -> Result<Option<Counted>, ReplayError> {
     };
     // settings first, like the accounting ones: a bad web config stops
     // the replay before any file is read
-    let web = crate::export::web::WebSettings::load(
+    let mut web = crate::export::web::WebSettings::load(
         args.web_config.as_deref(),
         args.web_max_connections
             .unwrap_or(crate::config::defaults::WEB_MAX_CONNECTIONS),
     )
     .map_err(ReplayError::Config)?;
+    if let Some(addr) = args.listen {
+        web.allow_hosts(addr, args.web_allowed_hosts.as_deref());
+    }
     let inputs = args
         .files
         .iter()

@@ -378,3 +378,251 @@ fn tls_and_client_certificates_with_curl() {
     );
     assert_ne!(code, 0, "TLS 1.2 refused");
 }
+
+/// A raw request on a connection from `src` (any loopback address: each
+/// is a source of its own for the server): status, head and body.
+fn raw_from(src: [u8; 4], addr: &str, request: &[u8]) -> (u16, String, String) {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, bind, connect, socket};
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    let [a, b, c, d] = src;
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::new(a, b, c, d, 0),
+    )
+    .unwrap();
+    let to: std::net::SocketAddrV4 = addr.parse().unwrap();
+    connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &SockaddrIn::from(to)).unwrap();
+    let mut s = TcpStream::from(fd);
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(request).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_ascii_lowercase(), body.to_string())
+}
+
+fn get_as(
+    src: [u8; 4],
+    addr: &str,
+    path: &str,
+    host: &str,
+    auth: Option<&str>,
+) -> (u16, String, String) {
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n");
+    raw_from(src, addr, req.as_bytes())
+}
+
+/// Password checks are bounded: a password longer than bcrypt reads is
+/// refused; beyond the cores of the HTTP side, checks are answered 429
+/// with Retry-After, not queued; a source that keeps failing waits, and
+/// credentials that verified keep working meanwhile (they are not hashed
+/// again).
+#[test]
+fn password_checks_are_bounded_and_a_failing_source_waits() {
+    let dir = TempDir::new("web-bound");
+    let long = "p".repeat(72);
+    let config = dir.path("web.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "basic_auth_users:\n  prometheus: {}\n  slow: {}\n",
+            bcrypt::hash(&long, 4).unwrap(),
+            bcrypt::hash("x", 12).unwrap()
+        ),
+    )
+    .unwrap();
+    let served = ServedReplay::start(&sample(), &["--web-config", config.to_str().unwrap()]);
+    let addr = served.addr.clone();
+    let ok = basic("prometheus", &long);
+    // bcrypt compares 72 bytes: 73 that begin with the right ones are refused
+    let (status, _, _) = get_as([127, 0, 3, 1], &addr, "/metrics", &addr, Some(&ok));
+    assert_eq!(status, 200);
+    let longer = basic("prometheus", &format!("{long}!"));
+    let (status, _, _) = get_as([127, 0, 3, 2], &addr, "/metrics", &addr, Some(&longer));
+    assert_eq!(status, 401);
+
+    // many dear checks at once, each from its own source: as many run as
+    // the HTTP side has cores, the others are told to come back
+    let wrong = basic("slow", "wrong");
+    let answers: Vec<(u16, String, String)> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..12u8)
+            .map(|i| {
+                let (addr, wrong) = (&addr, &wrong);
+                s.spawn(move || get_as([127, 0, 4, i + 1], addr, "/metrics", addr, Some(wrong)))
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let busy: Vec<&(u16, String, String)> = answers.iter().filter(|a| a.0 == 429).collect();
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert!(
+        answers.iter().all(|a| a.0 == 401 || a.0 == 429),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().filter(|a| a.0 == 401).count() >= 1 && busy.len() >= 12 - 4 * cores,
+        "{answers:?}"
+    );
+    for (_, head, body) in busy {
+        assert!(head.contains("retry-after: 1"), "{head}");
+        assert!(body.contains("\"error\""), "{body}");
+    }
+
+    // one source failing: 5 go, then it waits 1, 2, 4 ... s between tries
+    let me = [127, 0, 5, 1];
+    let (status, _, _) = get_as(me, &addr, "/metrics", &addr, Some(&ok));
+    assert_eq!(status, 200);
+    let bad = basic("prometheus", "nope");
+    for i in 0..6 {
+        let (status, _, _) = get_as(me, &addr, "/metrics", &addr, Some(&bad));
+        assert_eq!(status, 401, "try {i}");
+    }
+    let (status, head, _) = get_as(me, &addr, "/metrics", &addr, Some(&bad));
+    assert_eq!(status, 429, "{head}");
+    // what verified before still goes (no hash), from the same source
+    let (status, _, _) = get_as(me, &addr, "/metrics", &addr, Some(&ok));
+    assert_eq!(status, 200);
+    // after the wait, it is checked again
+    std::thread::sleep(Duration::from_millis(2100));
+    let (status, _, _) = get_as(me, &addr, "/metrics", &addr, Some(&bad));
+    assert_eq!(status, 401);
+}
+
+/// An unknown user costs what the dearest configured user costs: the
+/// times of wrong passwords for a cost-12 user and for a name nobody has
+/// overlap (each try from a source of its own, so none waits).
+#[test]
+fn an_unknown_user_takes_as_long_as_a_known_one() {
+    let dir = TempDir::new("web-enum");
+    let config = dir.path("web.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "basic_auth_users:\n  cheap: {}\n  dear: {}\n",
+            bcrypt::hash("a", 4).unwrap(),
+            bcrypt::hash("b", 12).unwrap()
+        ),
+    )
+    .unwrap();
+    let served = ServedReplay::start(&sample(), &["--web-config", config.to_str().unwrap()]);
+    let addr = served.addr.clone();
+    let mut times = [Vec::new(), Vec::new()];
+    for i in 0..6u8 {
+        for (k, user) in ["dear", "nobody"].iter().enumerate() {
+            let t = Instant::now();
+            let (status, _, _) = get_as(
+                [127, 0, 6 + k as u8, i + 1],
+                &addr,
+                "/api/v1/status",
+                &addr,
+                Some(&basic(user, "guess")),
+            );
+            assert_eq!(status, 401);
+            times[k].push(t.elapsed());
+        }
+    }
+    let range = |v: &Vec<Duration>| (*v.iter().min().unwrap(), *v.iter().max().unwrap());
+    let (dear, nobody) = (range(&times[0]), range(&times[1]));
+    assert!(
+        dear.0 <= nobody.1 && nobody.0 <= dear.1,
+        "dear {dear:?}, nobody {nobody:?}"
+    );
+}
+
+/// `Host` is checked (421 for a name the server does not answer for, as
+/// a page rebinding its name would send); every answer says not to be
+/// framed, sniffed or cached; errors, the request parser's too, are
+/// JSON; a path decodes as RFC 3986 says, and its errors say "path".
+#[test]
+fn hosts_headers_json_errors_and_paths() {
+    let served = ServedReplay::start(&sample(), &[]);
+    let addr = served.addr.clone();
+    let port = addr.rsplit(':').next().unwrap();
+    let lo = [127, 0, 0, 1];
+    let (status, _, body) = get_as(lo, &addr, "/metrics", "evil.example", None);
+    assert_eq!(status, 421);
+    assert!(body.contains("web-allowed-hosts"), "{body}");
+    for host in [
+        addr.clone(),
+        format!("localhost:{port}"),
+        "LOCALHOST.".into(),
+    ] {
+        let (status, _, _) = get_as(lo, &addr, "/metrics", &host, None);
+        assert_eq!(status, 200, "{host}");
+    }
+    let (status, _, _) = get_as(lo, &addr, "/metrics", &format!("[::1]:{port}"), None);
+    assert_eq!(status, 200);
+
+    for path in [
+        "/metrics",
+        "/api/v1/status",
+        "/dashboard",
+        "/nope",
+        "/dashboard/app.js",
+    ] {
+        let (_, head, _) = get_as(lo, &addr, path, &addr, None);
+        assert!(
+            head.contains("x-content-type-options: nosniff"),
+            "{path}: {head}"
+        );
+        assert!(head.contains("cache-control: no-store"), "{path}: {head}");
+        assert!(head.contains("frame-ancestors 'none'"), "{path}: {head}");
+    }
+
+    // what the request parser refuses: a broken header line, a head too large
+    let (status, head, body) = raw_from(
+        lo,
+        &addr,
+        format!("GET / HTTP/1.1\r\nHost: {addr}\r\nno colon here\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(status, 400);
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("could not be read"),
+        "{v}"
+    );
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nX: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
+    let (status, _, body) = raw_from(lo, &addr, big.as_bytes());
+    assert_eq!(status, 431);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_ok(),
+        "{body}"
+    );
+
+    // `+` is itself in a path; a bad escape there is said to be there
+    let (status, _, body) = get_as(lo, &addr, "/api/v1/hosts/10.1.0.1+", &addr, None);
+    assert_eq!(status, 400);
+    assert!(body.contains("10.1.0.1+"), "{body}");
+    let (status, _, body) = get_as(lo, &addr, "/api/v1/hosts/%zz", &addr, None);
+    assert_eq!(status, 400);
+    assert!(body.contains("bad %-escape in the path"), "{body}");
+
+    // a list given replaces the default; `*` takes any
+    let only = ServedReplay::start(&sample(), &["--web-allowed-hosts", "monitor.example"]);
+    let (status, _, _) = get_as(lo, &only.addr, "/metrics", "monitor.example:80", None);
+    assert_eq!(status, 200);
+    let (status, _, _) = get_as(lo, &only.addr, "/metrics", &only.addr, None);
+    assert_eq!(status, 421);
+    let any = ServedReplay::start(&sample(), &["--web-allowed-hosts", "*"]);
+    let (status, _, _) = get_as(lo, &any.addr, "/metrics", "whatever.example", None);
+    assert_eq!(status, 200);
+}

@@ -254,6 +254,12 @@ pub struct RunArgs {
     /// active one is closed.
     #[arg(long, value_name = "N")]
     pub web_max_connections: Option<usize>,
+    /// Host names and addresses requests may name in `Host`; others get
+    /// 421 (a page that rebinds its name to this box reads nothing); `*`:
+    /// any [default: the listen address, localhost and this machine's
+    /// names; listening on all addresses, every address of the box].
+    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+    pub web_allowed_hosts: Option<Vec<String>>,
     /// How often the collector merges and publishes.
     #[arg(long, value_name = "DURATION")]
     pub refresh: Option<String>,
@@ -524,6 +530,15 @@ pub struct ReplayArgs {
     /// Web connections served at once.
     #[arg(long, value_name = "N", requires = "listen")]
     pub web_max_connections: Option<usize>,
+    /// Host names and addresses requests may name in `Host` (as for
+    /// `ringflow run`).
+    #[arg(
+        long,
+        value_name = "HOST,...",
+        value_delimiter = ',',
+        requires = "listen"
+    )]
+    pub web_allowed_hosts: Option<Vec<String>>,
     /// Write alert events to this file, one JSON object per line (`-` for
     /// stdout).
     #[arg(long, value_name = "FILE")]

@@ -96,7 +96,7 @@ pub fn get(src: &Sources, path: &str, query: &str) -> Option<Result<Value, ApiEr
         _ => match path.strip_prefix("/api/v1/hosts/") {
             Some(ip) => q().and_then(|q| {
                 q.only(&["window", "n"])?;
-                host(&src.published, &percent_decode(ip)?, &q)
+                host(&src.published, &percent_decode(ip, Part::Path)?, &q)
             }),
             None => return None,
         },
@@ -116,8 +116,8 @@ impl Query {
                 return Err(bad("too many parameters"));
             }
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            let k = percent_decode(k)?;
-            let v = percent_decode(v)?;
+            let k = percent_decode(k, Part::Query)?;
+            let v = percent_decode(v, Part::Query)?;
             if out.iter().any(|(x, _)| *x == k) {
                 return Err(bad(format!("parameter {k} given twice")));
             }
@@ -170,8 +170,27 @@ impl Query {
     }
 }
 
-/// `%XX` and `+` decoded; an error for a bad escape or non-UTF-8.
-fn percent_decode(s: &str) -> Result<String, ApiError> {
+/// Where in the URL a string comes from: the path decodes `%XX` only
+/// (RFC 3986: `+` is itself there); a query (as forms write it) decodes
+/// `+` to a space too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Path,
+    Query,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Path => "path",
+            Part::Query => "query",
+        }
+    }
+}
+
+/// `%XX` (and in a query `+`) decoded; an error, naming where, for a bad
+/// escape or what is not UTF-8.
+fn percent_decode(s: &str, part: Part) -> Result<String, ApiError> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -182,11 +201,11 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
                     .get(i + 1..i + 3)
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| bad("bad %-escape in the query"))?;
+                    .ok_or_else(|| bad(format!("bad %-escape in the {}", part.name())))?;
                 out.push(hex);
                 i += 3;
             }
-            b'+' => {
+            b'+' if part == Part::Query => {
                 out.push(b' ');
                 i += 1;
             }
@@ -196,7 +215,7 @@ fn percent_decode(s: &str) -> Result<String, ApiError> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| bad("the query is not UTF-8"))
+    String::from_utf8(out).map_err(|_| bad(format!("the {} is not UTF-8", part.name())))
 }
 
 /// An address: IP version and 16 bytes.
@@ -1570,8 +1589,15 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("fd00%3A%3A1").unwrap(), "fd00::1");
-        assert!(percent_decode("%4").is_err());
-        assert!(percent_decode("%ff").is_err());
+        let (path, query) = (Part::Path, Part::Query);
+        assert_eq!(percent_decode("fd00%3A%3A1", path).unwrap(), "fd00::1");
+        // `+` is a space in a query only
+        assert_eq!(percent_decode("a+b%2B", query).unwrap(), "a b+");
+        assert_eq!(percent_decode("a+b%2B", path).unwrap(), "a+b+");
+        // errors say where
+        let msg = |s, p| percent_decode(s, p).unwrap_err().message;
+        assert_eq!(msg("%4", path), "bad %-escape in the path");
+        assert_eq!(msg("%4", query), "bad %-escape in the query");
+        assert_eq!(msg("%ff", path), "the path is not UTF-8");
     }
 }

@@ -14,7 +14,7 @@
 
 use super::api::{self, SocketRates, Sources};
 use super::format::{self, Format};
-use super::web::{HEAD_TIMEOUT, MAX_HEAD_BYTES, WebSettings};
+use super::web::{Auth, HEAD_TIMEOUT, MAX_HEAD_BYTES, WebSettings};
 use crate::capture::stats::CaptureStats;
 use crate::collector::{Published, Snapshot};
 use bytes::Bytes;
@@ -252,16 +252,31 @@ async fn connection(
         active_ms.store(ms_since(base), Ordering::Relaxed);
         let (sources, web) = (sources.clone(), web.clone());
         async move {
-            if web.needs_auth() {
-                let header = req
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok());
+            let mut r = if !web.host_allowed(host) {
+                json_error(
+                    421,
+                    "this server does not answer for that Host (see --web-allowed-hosts)",
+                )
+            } else {
+                let credentials = req
                     .headers()
                     .get(header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok());
-                if !web.authorized(header, peer).await {
-                    return Ok::<_, Infallible>(unauthorized());
+                match web.needs_auth() {
+                    false => handle(req, sources).await,
+                    true => match web.authorized(credentials, peer).await {
+                        Auth::Granted => handle(req, sources).await,
+                        Auth::Denied => unauthorized(),
+                        Auth::Busy { retry_after } => too_many(retry_after),
+                    },
                 }
-            }
-            Ok(handle(req, sources).await)
+            };
+            every_response(&mut r);
+            Ok::<_, Infallible>(r)
         }
     });
     let mut builder = http1::Builder::new();
@@ -276,10 +291,132 @@ async fn connection(
             else {
                 return;
             };
-            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(JsonErrors::new(stream)), svc)
+                .await;
         }
         None => {
-            let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+            let _ = builder
+                .serve_connection(TokioIo::new(JsonErrors::new(stream)), svc)
+                .await;
+        }
+    }
+}
+
+/// A connection's stream, through which the answers hyper writes by
+/// itself to a request it cannot parse (400, 431, ...: a status and an
+/// empty body) get the JSON body every other error has. Such an answer is
+/// one head written at once (the connection closes after it); it is taken
+/// whole and written again with its body.
+struct JsonErrors<T> {
+    inner: T,
+    /// A rewritten answer not yet all written, and how much of it is.
+    out: Vec<u8>,
+    at: usize,
+}
+
+impl<T> JsonErrors<T> {
+    fn new(inner: T) -> JsonErrors<T> {
+        JsonErrors {
+            inner,
+            out: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> JsonErrors<T> {
+    /// Writes what is left of a rewritten answer.
+    fn drain(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while self.at < self.out.len() {
+            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &self.out[self.at..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => self.at += n,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        self.out.clear();
+        self.at = 0;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The head hyper writes for a request it could not parse, with a JSON
+/// body: a status of 400 or above, `content-length: 0`, nothing after.
+fn with_json_body(buf: &[u8]) -> Option<Vec<u8>> {
+    let head = std::str::from_utf8(buf).ok()?;
+    let rest = head.strip_prefix("HTTP/1.1 ")?;
+    let code: u16 = rest.get(..3)?.parse().ok()?;
+    let empty = "\r\ncontent-length: 0\r\n";
+    if code < 400 || !head.ends_with("\r\n\r\n") || !head.contains(empty) {
+        return None;
+    }
+    let reason = rest[3..].split("\r\n").next()?.trim().to_ascii_lowercase();
+    let body = serde_json::json!({ "error": format!("the request could not be read: {reason}") })
+        .to_string();
+    let length = format!(
+        "\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    Some((head.replacen(empty, &length, 1) + &body).into_bytes())
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for JsonErrors<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for JsonErrors<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some(answer) = with_json_body(buf) {
+            self.out = answer;
+            // taken: the rest goes out now or at the next write or flush
+            if let Poll::Ready(Err(e)) = self.drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(buf.len()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => std::pin::Pin::new(&mut self.inner).poll_flush(cx),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => std::pin::Pin::new(&mut self.inner).poll_shutdown(cx),
+            other => other,
         }
     }
 }
@@ -287,6 +424,29 @@ async fn connection(
 /// Milliseconds since `base`: when a connection was last active.
 fn ms_since(base: Instant) -> u64 {
     base.elapsed().as_millis() as u64
+}
+
+/// What every answer carries: not to be framed, sniffed or cached.
+fn every_response(r: &mut Response<Full<Bytes>>) {
+    let h = r.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(header::HeaderValue::from_static("frame-ancestors 'none'"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+}
+
+/// 429: checking the password now would cost more than is allowed.
+fn too_many(retry_after: u64) -> Response<Full<Bytes>> {
+    let mut r = json_error(429, "too many password checks: try again later");
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    r
 }
 
 fn unauthorized() -> Response<Full<Bytes>> {
@@ -353,8 +513,9 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Full<Bytes>
         .unwrap_or_else(|_| json_error(500, "the answer could not be built"))
 }
 
-/// The page and its assets come from this server only.
-const CSP: &str = "default-src 'self'";
+/// The page and its assets come from this server only, and it is framed
+/// by nobody.
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'";
 
 /// A JSON answer, gzipped if the client accepts it.
 fn json_response(status: u16, v: &serde_json::Value, gzip: bool) -> Response<Full<Bytes>> {

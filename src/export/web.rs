@@ -16,9 +16,11 @@
 //! ```
 
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How long a client has to send a request head (also between requests
@@ -58,6 +60,55 @@ pub struct WebSettings {
     /// The file it was read from.
     pub path: Option<PathBuf>,
     auth: Arc<Mutex<AuthState>>,
+    /// What an unknown user's password is checked against: a hash at the
+    /// highest cost among the users, so that a name that does not exist
+    /// costs what the dearest that does costs.
+    dummy_hash: Arc<String>,
+    /// Bcrypt checks running at once, at most one per core the HTTP
+    /// side may use (made on its thread, at the first check).
+    hashing: Arc<OnceLock<Arc<tokio::sync::Semaphore>>>,
+    /// `Host` names and addresses requests may name (see
+    /// [`allow_hosts`](Self::allow_hosts)); `None`: any.
+    allowed_hosts: Option<Arc<AllowedHosts>>,
+}
+
+/// What a request's credentials come to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    Granted,
+    /// Missing, wrong, or a password longer than bcrypt checks.
+    Denied,
+    /// Not checked now: as many checks as the HTTP side has cores are
+    /// running, or the source failed too often lately; ask again after
+    /// this many seconds.
+    Busy {
+        retry_after: u64,
+    },
+}
+
+/// A check that verified lasts this long: a scraper with the right
+/// password costs one hash a minute, not one a scrape.
+const VERIFIED_FOR: Duration = Duration::from_secs(60);
+/// Credentials kept verified at most.
+const MAX_VERIFIED: usize = 256;
+/// Failures a source may have within [`FAILURE_WINDOW`] before it is
+/// made to wait; each one after doubles the wait, up to [`MAX_BACKOFF`].
+const FREE_FAILURES: u32 = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: u64 = 60;
+/// Sources with recent failures kept at most (the oldest goes first).
+const MAX_SOURCES: usize = 4096;
+/// bcrypt looks at the first 72 bytes of a password only: a longer one
+/// is refused rather than cut.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// Recent failures of one source address.
+struct Failures {
+    count: u32,
+    first: Instant,
+    last: Instant,
+    /// No check for this source before then.
+    until: Option<Instant>,
 }
 
 impl std::fmt::Debug for WebSettings {
@@ -73,12 +124,69 @@ impl std::fmt::Debug for WebSettings {
 
 #[derive(Default)]
 struct AuthState {
-    /// (user, password) pairs that verified, so that bcrypt's deliberate
-    /// cost is paid once per credential rather than per scrape.
-    verified: HashSet<(String, String)>,
+    /// (user, keyed hash of the password) that verified, and when: so
+    /// that bcrypt's deliberate cost is paid once a minute per credential
+    /// rather than per scrape. The password itself is not kept.
+    verified: HashMap<(String, u64), Instant>,
+    key: std::collections::hash_map::RandomState,
+    /// Sources that failed lately.
+    sources: HashMap<IpAddr, Failures>,
     /// Failed attempts since the last log line, and when that was.
     failures: u64,
     last_logged: Option<Instant>,
+}
+
+impl AuthState {
+    /// How long `ip` must still wait, in whole seconds (0: it may try).
+    fn waiting(&mut self, ip: IpAddr, now: Instant) -> u64 {
+        match self.sources.get(&ip).and_then(|f| f.until) {
+            Some(t) if t > now => (t - now).as_secs() + 1,
+            _ => 0,
+        }
+    }
+
+    /// Counts a failure of `ip`; beyond [`FREE_FAILURES`] in the window it
+    /// must wait 1, 2, 4, ... seconds before its next check.
+    fn failed(&mut self, ip: IpAddr, now: Instant) {
+        if !self.sources.contains_key(&ip) && self.sources.len() >= MAX_SOURCES {
+            let oldest = self
+                .sources
+                .iter()
+                .min_by_key(|(_, f)| f.last)
+                .map(|(k, _)| *k);
+            if let Some(k) = oldest {
+                self.sources.remove(&k);
+            }
+        }
+        let f = self.sources.entry(ip).or_insert(Failures {
+            count: 0,
+            first: now,
+            last: now,
+            until: None,
+        });
+        if now.duration_since(f.first) > FAILURE_WINDOW {
+            (f.count, f.first) = (0, now);
+        }
+        f.count += 1;
+        f.last = now;
+        if f.count > FREE_FAILURES {
+            let wait = (1u64 << (f.count - FREE_FAILURES - 1).min(6)).min(MAX_BACKOFF);
+            f.until = Some(now + Duration::from_secs(wait));
+        }
+    }
+
+    fn password_key(&self, password: &str) -> u64 {
+        self.key.hash_one(password)
+    }
+}
+
+/// The `Host` values requests may carry: names (lower case) and
+/// addresses, and whether any address of this box goes too (listening on
+/// all of them).
+#[derive(Debug)]
+pub struct AllowedHosts {
+    names: Vec<String>,
+    any_own_address: bool,
 }
 
 impl WebSettings {
@@ -94,6 +202,9 @@ impl WebSettings {
             max_connections,
             path: None,
             auth: Arc::default(),
+            dummy_hash: Arc::default(),
+            hashing: Arc::default(),
+            allowed_hosts: None,
         };
         let Some(path) = path else {
             return Ok(s);
@@ -118,6 +229,17 @@ impl WebSettings {
                     ));
                 }
             }
+            // the cost is the two digits after the version: $2b$12$...
+            let cost = users
+                .values()
+                .filter_map(|h| h.get(4..6).and_then(|c| c.parse::<u32>().ok()))
+                .max();
+            if let Some(cost) = cost {
+                s.dummy_hash = Arc::new(
+                    bcrypt::hash("ringflow: no such user", cost)
+                        .map_err(|e| format!("web config {shown}: {e}"))?,
+                );
+            }
             s.users = Arc::new(users);
         }
         if let Some(tls) = file.tls_server_config {
@@ -133,45 +255,162 @@ impl WebSettings {
         !self.users.is_empty()
     }
 
-    /// Checks an `Authorization` header; bcrypt runs on a blocking thread
-    /// so the server goes on answering meanwhile. A failure is counted
-    /// and logged at most once a minute, without the password.
-    pub async fn authorized(&self, header: Option<&str>, peer: std::net::SocketAddr) -> bool {
-        let Some((user, password)) = header.and_then(basic_credentials) else {
-            self.failed(peer, None);
-            return false;
-        };
-        let key = (user.clone(), password.clone());
-        if self.auth.lock().is_ok_and(|a| a.verified.contains(&key)) {
-            return true;
-        }
-        let Some(hash) = self.users.get(&user).cloned() else {
-            // as slow as a wrong password, so names cannot be probed
-            let _ =
-                tokio::task::spawn_blocking(move || bcrypt::verify(&password, DUMMY_HASH)).await;
-            self.failed(peer, Some(&user));
-            return false;
-        };
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(&password, &hash))
-            .await
-            .is_ok_and(|r| r.unwrap_or(false));
-        if ok {
-            if let Ok(mut a) = self.auth.lock() {
-                if a.verified.len() >= 256 {
-                    a.verified.clear();
+    /// Which `Host` values requests may carry: `given` (`*` for any), or
+    /// by default the listen address, `localhost`, the loopback addresses
+    /// and this machine's names, and with an unspecified listen address
+    /// (0.0.0.0, ::) every address of the box. A page from elsewhere that
+    /// rebinds its name to a local address is refused (421).
+    pub fn allow_hosts(&mut self, listen: SocketAddr, given: Option<&[String]>) {
+        let norm = |h: &str| h.trim().trim_end_matches('.').to_ascii_lowercase();
+        let hosts = match given {
+            Some(g) if g.iter().any(|h| h.trim() == "*") => None,
+            Some(g) => Some(AllowedHosts {
+                names: g.iter().map(|h| norm(h)).collect(),
+                any_own_address: false,
+            }),
+            None => {
+                let mut names = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+                if !listen.ip().is_unspecified() {
+                    names.push(listen.ip().to_string());
                 }
-                a.verified.insert(key);
+                for f in [
+                    "/proc/sys/kernel/hostname",
+                    "/etc/hostname",
+                    "/etc/mailname",
+                ] {
+                    if let Ok(n) = std::fs::read_to_string(f) {
+                        let n = norm(&n);
+                        if !n.is_empty() && !names.contains(&n) {
+                            if let Some((short, _)) = n.split_once('.') {
+                                names.push(short.to_string());
+                            }
+                            names.push(n);
+                        }
+                    }
+                }
+                Some(AllowedHosts {
+                    names,
+                    any_own_address: listen.ip().is_unspecified(),
+                })
             }
-        } else {
-            self.failed(peer, Some(&user));
-        }
-        ok
+        };
+        self.allowed_hosts = hosts.map(Arc::new);
     }
 
-    fn failed(&self, peer: std::net::SocketAddr, user: Option<&str>) {
+    /// Whether a request's `Host` header is one it may carry (a request
+    /// without one, HTTP/1.0, goes: no browser sends one).
+    pub fn host_allowed(&self, host: Option<&str>) -> bool {
+        let (Some(allowed), Some(host)) = (&self.allowed_hosts, host) else {
+            return true;
+        };
+        // name or address, without the port; IPv6 in brackets
+        let h = host.trim();
+        let name = match h.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(""),
+            None => h.rsplit_once(':').map_or(h, |(n, p)| {
+                if p.bytes().all(|b| b.is_ascii_digit()) {
+                    n
+                } else {
+                    h
+                }
+            }),
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if allowed.names.contains(&name) {
+            return true;
+        }
+        allowed.any_own_address
+            && name.parse::<IpAddr>().is_ok_and(|ip| {
+                crate::sys::netlink::host_addresses()
+                    .iter()
+                    .any(|(a, _)| *a == ip)
+            })
+    }
+
+    /// Checks an `Authorization` header. Credentials that verified within
+    /// a minute go without a hash; a source that failed more than
+    /// [`FREE_FAILURES`] times in a minute waits before its next check; else
+    /// bcrypt runs on a blocking thread, at most as many at once as the
+    /// HTTP side has cores (the rest are told to come back, never
+    /// queued). A failure is counted and logged at most once a minute,
+    /// without the password.
+    pub async fn authorized(&self, header: Option<&str>, peer: SocketAddr) -> Auth {
+        let Some((user, password)) = header.and_then(basic_credentials) else {
+            // logged, but costs nothing: a browser asks without first
+            self.failed(peer, None, false);
+            return Auth::Denied;
+        };
+        if password.len() > MAX_PASSWORD_BYTES {
+            self.failed(peer, Some(&user), true);
+            return Auth::Denied;
+        }
+        let now = Instant::now();
+        let key = {
+            let Ok(mut a) = self.auth.lock() else {
+                return Auth::Denied;
+            };
+            // credentials that verified go first: a scraper behind the
+            // same address as someone guessing is not held up by them
+            let key = (user.clone(), a.password_key(&password));
+            if a.verified
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < VERIFIED_FOR)
+            {
+                return Auth::Granted;
+            }
+            let wait = a.waiting(peer.ip(), now);
+            if wait > 0 {
+                return Auth::Busy { retry_after: wait };
+            }
+            key
+        };
+        let hashing = self.hashing.get_or_init(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(cores))
+        });
+        let Ok(permit) = hashing.clone().try_acquire_owned() else {
+            return Auth::Busy { retry_after: 1 };
+        };
+        let known = self.users.get(&user).cloned();
+        let hash = known.clone().unwrap_or_else(|| self.dummy_hash.to_string());
+        // the permit goes with the hash: it is given back when the hash
+        // ends, even if the client is gone by then
+        let ok = tokio::task::spawn_blocking(move || {
+            let ok = bcrypt::verify(&password, &hash).unwrap_or(false);
+            drop(permit);
+            ok
+        })
+        .await
+        .unwrap_or(false)
+            && known.is_some();
+        if ok {
+            if let Ok(mut a) = self.auth.lock() {
+                if a.verified.len() >= MAX_VERIFIED {
+                    a.verified
+                        .retain(|_, t| now.duration_since(*t) < VERIFIED_FOR);
+                    if a.verified.len() >= MAX_VERIFIED {
+                        a.verified.clear();
+                    }
+                }
+                a.verified.insert(key, now);
+                a.sources.remove(&peer.ip());
+            }
+            Auth::Granted
+        } else {
+            self.failed(peer, Some(&user), true);
+            Auth::Denied
+        }
+    }
+
+    /// Logs a failure (once a minute at most); `counts`: toward the
+    /// source's wait.
+    fn failed(&self, peer: SocketAddr, user: Option<&str>, counts: bool) {
         let Ok(mut a) = self.auth.lock() else {
             return;
         };
+        if counts {
+            a.failed(peer.ip(), Instant::now());
+        }
         a.failures += 1;
         if a.last_logged
             .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
@@ -189,9 +428,6 @@ impl WebSettings {
         }
     }
 }
-
-/// A bcrypt hash of nothing anyone sends, for unknown users.
-const DUMMY_HASH: &str = "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -309,6 +545,73 @@ fn tls_config(t: &TlsFile) -> Result<rustls::ServerConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_names_the_server_answers_for() {
+        let mut w = WebSettings::load(None, 64).unwrap();
+        assert!(w.host_allowed(Some("anything.example")));
+        w.allow_hosts("127.0.0.1:19213".parse().unwrap(), None);
+        for ok in [
+            "127.0.0.1:19213",
+            "localhost",
+            "LocalHost.:80",
+            "[::1]:19213",
+            "[::1]",
+        ] {
+            assert!(w.host_allowed(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:19213",
+            "10.213.9.9",
+            "[fd00::1]:1",
+            "",
+        ] {
+            assert!(!w.host_allowed(Some(bad)), "{bad}");
+        }
+        // HTTP/1.0 without a Host
+        assert!(w.host_allowed(None));
+        // on all addresses: any of the box's own, as a scraper names it
+        w.allow_hosts("0.0.0.0:19213".parse().unwrap(), None);
+        assert!(w.host_allowed(Some("127.0.0.1:19213")));
+        assert!(!w.host_allowed(Some("192.0.2.77:19213")));
+        w.allow_hosts(
+            "127.0.0.1:1".parse().unwrap(),
+            Some(&["Monitor.Example".to_string()]),
+        );
+        assert!(w.host_allowed(Some("monitor.example:443")));
+        assert!(!w.host_allowed(Some("localhost")));
+        w.allow_hosts("127.0.0.1:1".parse().unwrap(), Some(&["*".to_string()]));
+        assert!(w.host_allowed(Some("whatever")));
+    }
+
+    #[test]
+    fn a_failing_source_waits_longer_each_time_then_is_forgiven() {
+        let mut a = AuthState::default();
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..FREE_FAILURES {
+            a.failed(ip, t0);
+            assert_eq!(a.waiting(ip, t0), 0);
+        }
+        // then 1, 2, 4 s (said in whole seconds, rounded up)
+        for wait in [1, 2, 4] {
+            a.failed(ip, t0);
+            assert_eq!(a.waiting(ip, t0), wait + 1);
+            assert_eq!(a.waiting(ip, t0 + Duration::from_secs(wait)), 0);
+        }
+        // another source is not held up
+        assert_eq!(a.waiting("192.0.2.2".parse().unwrap(), t0), 0);
+        // a minute later the count starts again
+        let later = t0 + FAILURE_WINDOW + Duration::from_secs(1);
+        a.failed(ip, later);
+        assert_eq!(a.sources[&ip].count, 1);
+        // the table is bounded: the oldest source goes
+        for i in 0..MAX_SOURCES as u32 + 10 {
+            a.failed(IpAddr::from((0x0a00_0000 + i).to_be_bytes()), later);
+        }
+        assert_eq!(a.sources.len(), MAX_SOURCES);
+    }
 
     #[test]
     fn basic_credentials_are_read_as_the_rfc_says() {

@@ -449,6 +449,16 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             "--flow-table-size-v6 {n} must be between 1 and {most}"
         )));
     }
+    let listen: SocketAddr = args
+        .listen
+        .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address"));
+    let mut web = crate::export::web::WebSettings::load(
+        args.web_config.as_deref(),
+        args.web_max_connections
+            .unwrap_or(defaults::WEB_MAX_CONNECTIONS),
+    )
+    .map_err(cfg)?;
+    web.allow_hosts(listen, args.web_allowed_hosts.as_deref());
     let own_networks = match args.accounting.local_networks {
         Some(_) => Vec::new(),
         None => own_networks(),
@@ -512,15 +522,8 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
             decap,
             dedup,
         },
-        listen: args
-            .listen
-            .unwrap_or_else(|| defaults::LISTEN.parse().expect("constant address")),
-        web: crate::export::web::WebSettings::load(
-            args.web_config.as_deref(),
-            args.web_max_connections
-                .unwrap_or(defaults::WEB_MAX_CONNECTIONS),
-        )
-        .map_err(cfg)?,
+        listen,
+        web,
         print: args.print,
         outputs,
         cli,
