@@ -258,7 +258,8 @@ fn bad_parameters_methods_gzip_and_head() {
         let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
         write!(
             c,
-            "{method} /api/v1/top HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            "{method} /api/v1/top HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            s.addr
         )
         .unwrap();
         let mut resp = String::new();
@@ -281,7 +282,8 @@ fn bad_parameters_methods_gzip_and_head() {
     let mut c = std::net::TcpStream::connect(&s.addr).unwrap();
     write!(
         c,
-        "HEAD /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "HEAD /api/v1/status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        s.addr
     )
     .unwrap();
     let mut resp = String::new();
@@ -294,7 +296,7 @@ fn bad_parameters_methods_gzip_and_head() {
     assert_eq!(page.status, 200);
     assert_eq!(
         page.header("content-security-policy"),
-        Some("default-src 'self'")
+        Some("default-src 'self'; frame-ancestors 'none'")
     );
     assert!(page.text().contains("/dashboard/app.js"));
     assert_eq!(s.get("/", &[]).header("location"), Some("/dashboard"));

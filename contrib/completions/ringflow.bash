@@ -71,7 +71,7 @@ _ringflow() {
 
     case "${cmd}" in
         ringflow)
-            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config doctor generate-docs run replay help"
+            opts="-h -V --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --web-allowed-hosts --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help --version synth gen check-config doctor generate-docs run replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -106,6 +106,10 @@ _ringflow() {
                     return 0
                     ;;
                 --web-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-allowed-hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -359,7 +363,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__doctor)
-            opts="-h --json --fix --yes --record --config --iface --exclude-iface --backend --workers --cpus --collector-cpus --snaplen --filter --promisc --direction --fanout --block-size --block-count --frame-size --block-timeout --listen --web-config --web-max-connections --refresh --flow-table-size --flow-table-size-v6 --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --queues --xdp-mode --xdp-bind --xdp-frame-size --xdp-frames --xdp-ring-size --xdp-huge-pages --busy-poll --busy-poll-budget --xdp-steal --worker-priority --local-networks --monitor-subnets --exclude-subnets --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --compat --alert-interval --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-ignore --scan-max-sources --help"
+            opts="-h --json --fix --yes --record --config --iface --exclude-iface --backend --workers --cpus --collector-cpus --snaplen --filter --promisc --direction --fanout --block-size --block-count --frame-size --block-timeout --listen --web-config --web-max-connections --web-allowed-hosts --refresh --flow-table-size --flow-table-size-v6 --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --queues --xdp-mode --xdp-bind --xdp-frame-size --xdp-frames --xdp-ring-size --xdp-huge-pages --busy-poll --busy-poll-budget --xdp-steal --worker-priority --local-networks --monitor-subnets --exclude-subnets --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --compat --alert-interval --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-ignore --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -438,6 +442,10 @@ _ringflow() {
                     return 0
                     ;;
                 --web-max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-allowed-hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -847,7 +855,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__replay)
-            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --workers --refresh --flow-table-size --flow-table-size-v6 --print --listen --web-config --web-max-connections --web-allowed-hosts --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --decap --vxlan-port --dedup --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --batch --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +890,10 @@ _ringflow() {
                     return 0
                     ;;
                 --web-max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-allowed-hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1037,7 +1049,7 @@ _ringflow() {
             return 0
             ;;
         ringflow__subcmd__run)
-            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
+            opts="-h --config --iface --exclude-iface --workers --cpus --collector-cpus --filter --promisc --web-config --web-allowed-hosts --print --alert-log --alert-webhook --alertmanager --alert-exec --ipfix --dedup --xdp-huge-pages --busy-poll --xdp-steal --worker-priority --monitor-subnets --exclude-subnets --compat --alert-bytes --alert-packets --alert-bps --alert-pps --alert-new-flows --scan-ignore --backend --direction --fanout --xdp-mode --xdp-bind --queues --decap --vxlan-port --listen --web-max-connections --refresh --ipfix-template-refresh --ipfix-mtu --ipfix-active-timeout --ipfix-idle-timeout --flow-table-size --flow-table-size-v6 --snaplen --block-size --block-count --frame-size --block-timeout --xdp-frame-size --xdp-frames --xdp-ring-size --busy-poll-budget --local-networks --max-flow-series --max-hosts --max-entries --flow-window --flow-idle --flow-table-idle --alert-interval --max-alerts --alert-history --scan-hosts --scan-ports --scan-interval --scan-max-sources --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1072,6 +1084,10 @@ _ringflow() {
                     return 0
                     ;;
                 --web-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --web-allowed-hosts)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_ringflow_global_optspecs
-    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= print alert-log= alert-webhook= alertmanager= alert-exec= ipfix= dedup= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= decap= vxlan-port= listen= web-max-connections= refresh= ipfix-template-refresh= ipfix-mtu= ipfix-active-timeout= ipfix-idle-timeout= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
+    string join \n config= iface= exclude-iface= workers= cpus= collector-cpus= filter= promisc web-config= web-allowed-hosts= print alert-log= alert-webhook= alertmanager= alert-exec= ipfix= dedup= xdp-huge-pages busy-poll= xdp-steal worker-priority= monitor-subnets= exclude-subnets= compat= alert-bytes= alert-packets= alert-bps= alert-pps= alert-new-flows= scan-ignore= backend= direction= fanout= xdp-mode= xdp-bind= queues= decap= vxlan-port= listen= web-max-connections= refresh= ipfix-template-refresh= ipfix-mtu= ipfix-active-timeout= ipfix-idle-timeout= flow-table-size= flow-table-size-v6= snaplen= block-size= block-count= frame-size= block-timeout= xdp-frame-size= xdp-frames= xdp-ring-size= busy-poll-budget= local-networks= max-flow-series= max-hosts= max-entries= flow-window= flow-idle= flow-table-idle= alert-interval= max-alerts= alert-history= scan-hosts= scan-ports= scan-interval= scan-max-sources= h/help V/version
 end
 
 function __fish_ringflow_needs_command
@@ -32,6 +32,7 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l cpus -d 'CPUs to pin 
 complete -c ringflow -n "__fish_ringflow_needs_command" -l collector-cpus -d 'CPUs for the collector and the other threads that are not workers (HTTP, alert outputs), e.g. `0` [default: the online CPUs no worker is pinned to; any CPU when every one has a worker]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l filter -d 'tcpdump filter expression; only matching packets are captured' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS (tls_server_config) and users (basic_auth_users, bcrypt hashes) for the web endpoints' -r -F
+complete -c ringflow -n "__fish_ringflow_needs_command" -l web-allowed-hosts -d 'Host names and addresses requests may name in `Host`; others get 421 (a page that rebinds its name to this box reads nothing); `*`: any [default: the listen address, localhost and this machine\'s names; listening on all addresses, every address of the box]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout) [default: none]' -r -F
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
@@ -88,7 +89,7 @@ complete -c ringflow -n "__fish_ringflow_needs_command" -l xdp-frame-size -d 'AF
 complete -c ringflow -n "__fish_ringflow_needs_command" -l xdp-frames -d 'AF_XDP: UMEM frames per queue [default: 16384, at least twice the ring size]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l xdp-ring-size -d 'AF_XDP: entries of the fill and RX rings, a power of two [default: 8192]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l busy-poll-budget -d 'AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET) [default: 64]' -r
-complete -c ringflow -n "__fish_ringflow_needs_command" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
+complete -c ringflow -n "__fish_ringflow_needs_command" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: the private ranges and, live, this box\'s own networks] [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l max-flow-series -d 'Flow series exported: the top N by bytes over --flow-window; the rest are summed per class under src="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l max-hosts -d 'Per-IP series exported, chosen the same way; the rest under ip="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_needs_command" -l max-entries -d 'Flow entries, conversations and hosts the collector keeps at most (each); this bounds its memory (at most 700 bytes per entry in all) [default: 250000]' -r
@@ -174,6 +175,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l block-timeo
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l listen -d 'Where to serve /metrics, the JSON API (/api/v1/) and the dashboard (/dashboard)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS (tls_server_config) and users (basic_auth_users, bcrypt hashes) for the web endpoints' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l web-max-connections -d 'Web connections served at once; beyond this the least recently active one is closed' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l web-allowed-hosts -d 'Host names and addresses requests may name in `Host`; others get 421 (a page that rebinds its name to this box reads nothing); `*`: any [default: the listen address, localhost and this machine\'s names; listening on all addresses, every address of the box]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l refresh -d 'How often the collector merges and publishes' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l flow-table-size -d 'IPv4 flows each worker\'s table holds at once (its IPv6 table a quarter of that), at most 16777214' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l flow-table-size-v6 -d 'IPv6 flows each worker\'s table holds at once, at most 16777214' -r
@@ -202,7 +204,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l xdp-ring-si
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l busy-poll -d 'AF_XDP: busy-poll for this many microseconds (SO_PREFER_BUSY_POLL) [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l busy-poll-budget -d 'AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l worker-priority -d 'Scheduling of the worker threads: `normal`, a SCHED_FIFO priority from 1 to 99, or `auto` [default: auto: SCHED_FIFO 1 for AF_XDP workers, whose capture port feeds nothing else; normal for AF_PACKET, which must never take its core before the kernel\'s own traffic]' -r
-complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: the private ranges and, live, this box\'s own networks]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l monitor-subnets -d 'IPs with per-IP counters: inside these networks [default: the local networks]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l exclude-subnets -d '... and outside these [default: none]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand doctor" -l max-flow-series -d 'Flow series exported: the top N by bytes over --flow-window; the rest are summed per class under src="other"' -r
@@ -243,6 +245,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l cpus -d 'CPUs 
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l collector-cpus -d 'CPUs for the collector and the other threads that are not workers (HTTP, alert outputs), e.g. `0` [default: the online CPUs no worker is pinned to; any CPU when every one has a worker]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l filter -d 'tcpdump filter expression; only matching packets are captured' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS (tls_server_config) and users (basic_auth_users, bcrypt hashes) for the web endpoints' -r -F
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l web-allowed-hosts -d 'Host names and addresses requests may name in `Host`; others get 421 (a page that rebinds its name to this box reads nothing); `*`: any [default: the listen address, localhost and this machine\'s names; listening on all addresses, every address of the box]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout) [default: none]' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
@@ -299,7 +302,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l xdp-frame-size
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l xdp-frames -d 'AF_XDP: UMEM frames per queue [default: 16384, at least twice the ring size]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l xdp-ring-size -d 'AF_XDP: entries of the fill and RX rings, a power of two [default: 8192]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l busy-poll-budget -d 'AF_XDP: packets per busy poll (SO_BUSY_POLL_BUDGET) [default: 64]' -r
-complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: the private ranges and, live, this box\'s own networks] [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l max-flow-series -d 'Flow series exported: the top N by bytes over --flow-window; the rest are summed per class under src="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l max-hosts -d 'Per-IP series exported, chosen the same way; the rest under ip="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand run" -l max-entries -d 'Flow entries, conversations and hosts the collector keeps at most (each); this bounds its memory (at most 700 bytes per entry in all) [default: 250000]' -r
@@ -326,6 +329,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l flow-table-
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l listen -d 'Serve /metrics, the JSON API and the dashboard on this address while replaying and after the end, until interrupted; their windows follow the capture\'s time' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l web-config -d 'YAML file in the Prometheus exporter-toolkit format with TLS and users for the web endpoints (as for `ringflow run`)' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l web-max-connections -d 'Web connections served at once' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l web-allowed-hosts -d 'Host names and addresses requests may name in `Host` (as for `ringflow run`)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-log -d 'Write alert events to this file, one JSON object per line (`-` for stdout)' -r -F
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-webhook -d 'POST each alert event\'s JSON to this URL (http://)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alertmanager -d 'Send alerts to this Alertmanager (http://host:9093): started and resolved, and again every minute while active' -r
@@ -349,7 +353,7 @@ complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-pps -
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l alert-new-flows -d '... opens, or is opened, more than this many conversations within an interval [default: off]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l scan-ignore -d 'Sources never flagged as scanners (resolvers, monitoring hosts)' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l batch -d 'Packets per batch handed to a worker' -r
-complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
+complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l local-networks -d 'Local networks, comma-separated CIDRs (IPv4 and IPv6); they decide the direction classes [default: the private ranges and, live, this box\'s own networks] [default: 10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7,fe80::/10]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l max-flow-series -d 'Flow series exported: the top N by bytes over --flow-window; the rest are summed per class under src="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l max-hosts -d 'Per-IP series exported, chosen the same way; the rest under ip="other" [default: 10000]' -r
 complete -c ringflow -n "__fish_ringflow_using_subcommand replay" -l max-entries -d 'Flow entries, conversations and hosts the collector keeps at most (each); this bounds its memory (at most 700 bytes per entry in all) [default: 250000]' -r

@@ -148,9 +148,9 @@ pub struct QueueRing {
     /// None while the interface is gone.
     pub ring: Option<RxRing>,
     pub counters: Arc<SocketCounters>,
-    /// The longest frame the interface's MTU allows (two VLAN tags
-    /// included): a longer one without a segment size was merged where
-    /// the kernel could not tell. Read again once a second.
+    /// The longest frame the interface's MTU allows ([`max_frame`]): a
+    /// longer one without a segment size was merged where the kernel
+    /// could not tell. Read again once a second.
     pub max_frame: u32,
     /// Merged and unsplit ring packets since the counters were last
     /// added to (once a second).
@@ -183,15 +183,17 @@ pub fn exactness_notes(iface: &Iface, vnet: bool) -> Vec<String> {
     notes
 }
 
-/// The longest frame `iface`'s MTU allows: its link header (none on a
-/// cooked socket), two VLAN tags and the MTU; `u32::MAX` if unknown.
+/// The longest frame `iface`'s MTU allows, with room to spare: its link
+/// header (none on a cooked socket), the MTU and 32 bytes for tags, MPLS
+/// labels or a PPPoE header some links carry beyond it (a merged packet
+/// is at least two segments long, far beyond); `u32::MAX` if unknown.
 pub fn max_frame(iface: &Iface) -> u32 {
     let mtu = std::fs::read_to_string(format!("/sys/class/net/{}/mtu", iface.name))
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok());
     match mtu {
-        Some(m) if iface.dgram => m,
-        Some(m) => m + 14 + 8,
+        Some(m) if iface.dgram => m + 32,
+        Some(m) => m + 14 + 32,
         None => u32::MAX,
     }
 }

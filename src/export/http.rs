@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
@@ -79,7 +79,6 @@ pub fn spawn_on(
     web: WebSettings,
 ) -> Result<Server, HttpError> {
     let local_addr = listener.local_addr().map_err(HttpError::Setup)?;
-    let first = published.get();
     let sources = Arc::new(Shared {
         sources: Sources {
             published,
@@ -87,7 +86,7 @@ pub fn spawn_on(
             stats,
             started: std::time::Instant::now(),
         },
-        exposition: Mutex::new(Arc::new(Exposition::of(first))),
+        renders: [Mutex::new(None), Mutex::new(None)],
     });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -112,53 +111,97 @@ const BLOCKING_THREADS: usize = 16;
 /// the latest snapshot asked for.
 struct Shared {
     sources: Sources,
-    exposition: Mutex<Arc<Exposition>>,
+    /// Per format (text, OpenMetrics): the latest render, or the one
+    /// under way.
+    renders: [Mutex<Option<Render>>; 2],
 }
 
 /// The longest one rendered exposition is served.
 const EXPOSITION_MAX_AGE: Duration = Duration::from_secs(1);
 
-/// The exposition of one snapshot, per format, each rendered at most once
-/// (the capture's and the process's own counters as they were then: at
-/// most a refresh, or a second, old).
-struct Exposition {
+/// One render of one snapshot in one format: started by the first scraper
+/// that asks, on a blocking thread, and finished whoever still waits (a
+/// scraper that goes away never makes another start); every scraper that
+/// asks meanwhile gets its result. The capture's and the process's own
+/// counters are as they were then: at most a refresh, or a second, old.
+struct Render {
     snapshot: Arc<Snapshot>,
-    made: Instant,
-    /// Text, OpenMetrics.
-    bodies: [OnceCell<Arc<Body>>; 2],
+    started: Instant,
+    /// `None` until it is done.
+    body: watch::Receiver<Option<Arc<Body>>>,
 }
 
-/// A rendered exposition, and the same gzipped (once, when first asked).
+/// A rendered exposition, and the same gzipped: compressed once, when
+/// first asked for (`Some(None)`: compressing failed; then the plain one
+/// goes).
 struct Body {
     plain: Bytes,
-    gzip: OnceCell<Option<Bytes>>,
+    gzip: Mutex<Option<watch::Receiver<Option<Option<Bytes>>>>>,
 }
 
-impl Exposition {
-    fn of(snapshot: Arc<Snapshot>) -> Exposition {
-        Exposition {
-            snapshot,
-            made: Instant::now(),
-            bodies: [OnceCell::new(), OnceCell::new()],
-        }
+impl Body {
+    /// The gzipped body, compressed by the first to ask, on a blocking
+    /// thread, to the end whoever waits.
+    async fn gzipped(&self) -> Option<Bytes> {
+        let mut rx = {
+            let mut slot = lock(&self.gzip);
+            slot.get_or_insert_with(|| {
+                let (tx, rx) = watch::channel(None);
+                let plain = self.plain.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Some(compressed(true, &plain)));
+                });
+                rx
+            })
+            .clone()
+        };
+        let done = rx.wait_for(|z| z.is_some()).await.ok()?;
+        done.clone().flatten()
     }
 }
 
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 impl Shared {
-    /// The exposition of the snapshot published now: a new one if that
-    /// is newer than the last asked for, or if the last is older than
-    /// [`EXPOSITION_MAX_AGE`] (a finished replay publishes no more, and
-    /// the process's own counters move on).
-    fn exposition(&self) -> Arc<Exposition> {
-        let now = self.sources.published.get();
-        let mut e = match self.exposition.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
+    /// The render to serve in `format`: the latest if it is of the
+    /// snapshot published now and less than [`EXPOSITION_MAX_AGE`] old (a
+    /// finished replay publishes no more, and the process's own counters
+    /// move on), or the one under way (a render at a time: its scrapers
+    /// get a snapshot a refresh old rather than wait for another); else a
+    /// new one, started now.
+    fn render(&self, format: Format) -> watch::Receiver<Option<Arc<Body>>> {
+        let i = match format {
+            Format::Text => 0,
+            Format::OpenMetrics => 1,
         };
-        if !Arc::ptr_eq(&e.snapshot, &now) || e.made.elapsed() > EXPOSITION_MAX_AGE {
-            *e = Arc::new(Exposition::of(now));
+        let now = self.sources.published.get();
+        let mut slot = lock(&self.renders[i]);
+        let keep = slot.as_ref().is_some_and(|r| {
+            let fresh = Arc::ptr_eq(&r.snapshot, &now) && r.started.elapsed() <= EXPOSITION_MAX_AGE;
+            fresh || r.body.borrow().is_none()
+        });
+        if !keep {
+            let (tx, rx) = watch::channel(None);
+            let (snapshot, stats) = (now.clone(), self.sources.stats.clone());
+            tokio::task::spawn_blocking(move || {
+                let text = super::render(snapshot, stats, format);
+                let _ = tx.send(Some(Arc::new(Body {
+                    plain: Bytes::from(text),
+                    gzip: Mutex::new(None),
+                })));
+            });
+            *slot = Some(Render {
+                snapshot: now,
+                started: Instant::now(),
+                body: rx,
+            });
         }
-        e.clone()
+        match slot.as_ref() {
+            Some(r) => r.body.clone(),
+            None => unreachable!("a render was just put in"),
+        }
     }
 }
 
@@ -538,9 +581,11 @@ fn json_error(status: u16, message: &str) -> Response<Full<Bytes>> {
 /// `GET /metrics`: the latest snapshot in the format the `Accept` header
 /// prefers (the text format unless it asks for OpenMetrics), gzipped when
 /// `Accept-Encoding` allows it; rendered and compressed once per snapshot
-/// (see [`Exposition`]).
+/// (see [`Shared::render`]).
 async fn metrics(format: Format, sh: &Shared, gzip: bool) -> Response<Full<Bytes>> {
-    let (body, gzipped) = exposition_body(format, sh, gzip).await;
+    let Some((body, gzipped)) = exposition_body(format, sh, gzip).await else {
+        return json_error(500, "the exposition could not be rendered");
+    };
     let r = Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, format.content_type())
@@ -548,47 +593,21 @@ async fn metrics(format: Format, sh: &Shared, gzip: bool) -> Response<Full<Bytes
     with_body(r, body.plain.clone(), gzipped)
 }
 
-/// The exposition of the latest snapshot in `format`, and, if `gzip`, the
-/// same compressed (`None` if compressing failed): each made once.
-async fn exposition_body(format: Format, sh: &Shared, gzip: bool) -> (Arc<Body>, Option<Bytes>) {
-    let e = sh.exposition();
-    let cell = &e.bodies[match format {
-        Format::Text => 0,
-        Format::OpenMetrics => 1,
-    }];
-    let body = cell
-        .get_or_init(|| {
-            let (snapshot, stats) = (e.snapshot.clone(), sh.sources.stats.clone());
-            async move {
-                let text =
-                    tokio::task::spawn_blocking(move || super::render(snapshot, stats, format))
-                        .await
-                        .unwrap_or_default();
-                Arc::new(Body {
-                    plain: Bytes::from(text),
-                    gzip: OnceCell::new(),
-                })
-            }
-        })
-        .await
-        .clone();
+/// The exposition of the latest snapshot in `format` (see
+/// [`Shared::render`]), and, if `gzip`, the same compressed (`None` if
+/// compressing failed); `None` altogether if the render failed.
+async fn exposition_body(
+    format: Format,
+    sh: &Shared,
+    gzip: bool,
+) -> Option<(Arc<Body>, Option<Bytes>)> {
+    let mut rx = sh.render(format);
+    let body = rx.wait_for(|b| b.is_some()).await.ok()?.clone()?;
     let gzipped = match gzip {
-        true => body
-            .gzip
-            .get_or_init(|| {
-                let plain = body.plain.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || compressed(true, &plain))
-                        .await
-                        .ok()
-                        .flatten()
-                }
-            })
-            .await
-            .clone(),
+        true => body.gzipped().await,
         false => None,
     };
-    (body, gzipped)
+    Some((body, gzipped))
 }
 
 /// `body` gzipped at the fastest level if `gzip` (what is made anew at
@@ -633,7 +652,7 @@ mod tests {
                 stats,
                 started: Instant::now(),
             },
-            exposition: Mutex::new(Arc::new(Exposition::of(published.get()))),
+            renders: [Mutex::new(None), Mutex::new(None)],
         });
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -644,7 +663,9 @@ mod tests {
                 let mut set = tokio::task::JoinSet::new();
                 for _ in 0..n {
                     let sh = sh.clone();
-                    set.spawn(async move { exposition_body(Format::Text, &sh, true).await });
+                    set.spawn(
+                        async move { exposition_body(Format::Text, &sh, true).await.unwrap() },
+                    );
                 }
                 let mut got = Vec::new();
                 while let Some(r) = set.join_next().await {
@@ -662,7 +683,9 @@ mod tests {
             assert_eq!(z.as_ref().unwrap().as_ptr(), gz.as_ptr());
         }
         // OpenMetrics is rendered apart
-        let om = rt.block_on(exposition_body(Format::OpenMetrics, &sh, false));
+        let om = rt
+            .block_on(exposition_body(Format::OpenMetrics, &sh, false))
+            .unwrap();
         assert!(!Arc::ptr_eq(&om.0, body) && om.1.is_none());
         // a newer snapshot: a new render
         published.set_sampled(Arc::new(Snapshot::empty(1)));
