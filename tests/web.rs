@@ -557,6 +557,17 @@ fn hosts_headers_json_errors_and_paths() {
     let (status, _, body) = get_as(lo, &addr, "/metrics", "evil.example", None);
     assert_eq!(status, 421);
     assert!(body.contains("web-allowed-hosts"), "{body}");
+    // said in the log, once a minute at most, with the name
+    let (status, _, _) = get_as(lo, &addr, "/metrics", "evil2.example", None);
+    assert_eq!(status, 421);
+    std::thread::sleep(Duration::from_millis(200));
+    let refused: Vec<String> = served
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("refused a request"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].contains("\"evil.example\"") && refused[0].contains("--web-allowed-hosts"));
     for host in [
         addr.clone(),
         format!("localhost:{port}"),

@@ -299,7 +299,7 @@ async fn connection(
                 .headers()
                 .get(header::HOST)
                 .and_then(|v| v.to_str().ok());
-            let mut r = if !web.host_allowed(host) {
+            let mut r = if !web.check_host(host, peer) {
                 json_error(
                     421,
                     "this server does not answer for that Host (see --web-allowed-hosts)",

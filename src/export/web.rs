@@ -134,6 +134,8 @@ struct AuthState {
     /// Failed attempts since the last log line, and when that was.
     failures: u64,
     last_logged: Option<Instant>,
+    /// When a refused `Host` was last logged.
+    host_logged: Option<Instant>,
 }
 
 impl AuthState {
@@ -273,17 +275,32 @@ impl WebSettings {
                 if !listen.ip().is_unspecified() {
                     names.push(listen.ip().to_string());
                 }
+                // this machine's names: its host name (and the short form
+                // of a dotted one), and every name /etc/hosts gives an
+                // address of one of them (Debian writes the FQDN there);
+                // no DNS lookup, which could hang a start
+                let mut own: Vec<String> = Vec::new();
                 for f in [
                     "/proc/sys/kernel/hostname",
                     "/etc/hostname",
                     "/etc/mailname",
                 ] {
                     if let Ok(n) = std::fs::read_to_string(f) {
-                        let n = norm(&n);
+                        own.push(norm(&n));
+                    }
+                }
+                let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                for line in hosts.lines() {
+                    let line = line.split('#').next().unwrap_or("");
+                    let fields: Vec<String> = line.split_whitespace().skip(1).map(norm).collect();
+                    if fields.iter().any(|n| own.contains(n)) {
+                        own.extend(fields);
+                    }
+                }
+                for n in own {
+                    let short = n.split_once('.').map(|(s, _)| s.to_string());
+                    for n in [Some(n), short].into_iter().flatten() {
                         if !n.is_empty() && !names.contains(&n) {
-                            if let Some((short, _)) = n.split_once('.') {
-                                names.push(short.to_string());
-                            }
                             names.push(n);
                         }
                     }
@@ -295,6 +312,26 @@ impl WebSettings {
             }
         };
         self.allowed_hosts = hosts.map(Arc::new);
+    }
+
+    /// [`host_allowed`](Self::host_allowed), and a refusal logged (at most
+    /// once a minute, with the name, so that an operator whose scraper
+    /// names the box otherwise knows what to add).
+    pub fn check_host(&self, host: Option<&str>, peer: SocketAddr) -> bool {
+        if self.host_allowed(host) {
+            return true;
+        }
+        if let Ok(mut a) = self.auth.lock()
+            && a.host_logged
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            a.host_logged = Some(Instant::now());
+            crate::log!(
+                "ringflow: HTTP: refused a request from {peer} for Host {:?} (421); if that is how this box is reached, add it with --web-allowed-hosts",
+                host.unwrap_or_default().escape_debug().to_string()
+            );
+        }
+        false
     }
 
     /// Whether a request's `Host` header is one it may carry (a request
