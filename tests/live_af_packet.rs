@@ -1095,10 +1095,12 @@ fn a_scrape_flood_adds_no_capture_drop() {
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    // every scraper's connection, to cut the waiting ones short at the end
-    let open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>> = Default::default();
+    // each scraper's connection of the moment (one each: the one before
+    // is closed), to cut the waiting ones short at the end
+    let open: std::sync::Arc<std::sync::Mutex<Vec<Option<std::net::TcpStream>>>> =
+        std::sync::Arc::new(std::sync::Mutex::new((0..100).map(|_| None).collect()));
     let scrapers: Vec<_> = (0..100)
-        .map(|_| {
+        .map(|i| {
             let (ns, addr, stop, answered, open) = (
                 v.rx.clone(),
                 cap.addr.clone(),
@@ -1117,7 +1119,7 @@ fn a_scrape_flood_adds_no_capture_drop() {
                     };
                     let _ = s.set_read_timeout(Some(Duration::from_secs(60)));
                     if let Ok(c) = s.try_clone() {
-                        open.lock().unwrap().push(c);
+                        open.lock().unwrap()[i] = Some(c);
                     }
                     let req = format!(
                         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -1136,7 +1138,7 @@ fn a_scrape_flood_adds_no_capture_drop() {
     // the same rate, for 10 s, under the flood
     truth.extend(v.send(&dir, &steady));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    for c in open.lock().unwrap().iter() {
+    for c in open.lock().unwrap().iter().flatten() {
         let _ = c.shutdown(std::net::Shutdown::Both);
     }
     for s in scrapers {

@@ -180,7 +180,10 @@ impl Shared {
         let mut slot = lock(&self.renders[i]);
         let keep = slot.as_ref().is_some_and(|r| {
             let fresh = Arc::ptr_eq(&r.snapshot, &now) && r.started.elapsed() <= EXPOSITION_MAX_AGE;
-            fresh || r.body.borrow().is_none()
+            // under way: not done, and its thread alive (one that
+            // panicked dropped its sender: start again)
+            let under_way = r.body.borrow().is_none() && r.body.has_changed().is_ok();
+            fresh || under_way
         });
         if !keep {
             let (tx, rx) = watch::channel(None);
