@@ -40,3 +40,30 @@ macro_rules! log {
         $crate::log(format_args!($($t)*))
     };
 }
+
+/// Says a complaint at most once a minute: a failing output, refused
+/// logins, a refused `Host`. What happens between two lines is the
+/// caller's to count.
+#[derive(Debug, Default)]
+pub struct Complaints(Option<std::time::Instant>);
+
+impl Complaints {
+    /// Logs `what` if a minute has passed since the last line it logged;
+    /// returns whether it did.
+    pub fn say(&mut self, what: std::fmt::Arguments<'_>) -> bool {
+        let due = self
+            .0
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60));
+        if due {
+            log(what);
+            self.0 = Some(std::time::Instant::now());
+        }
+        due
+    }
+}
+
+/// Locks `m`, also when a thread panicked holding it: what it guards
+/// (counters, lists, caches) stays usable.
+pub fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

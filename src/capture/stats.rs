@@ -3,6 +3,7 @@
 //! packet, drop and freeze counts (AF_PACKET) or packets and drop reasons
 //! (AF_XDP).
 
+use crate::lock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -209,8 +210,4 @@ impl CaptureStats {
     pub fn notes(&self) -> Vec<String> {
         lock(&self.notes).clone()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

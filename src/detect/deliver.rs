@@ -7,6 +7,7 @@
 //! `ringflow_alert_deliveries_total{target,result}`.
 
 use super::{AlertEvent, Event};
+use crate::Complaints;
 use crate::config::Outputs;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::collections::BTreeMap;
@@ -185,24 +186,9 @@ fn post(agent: &ureq::Agent, url: &str, body: &str) -> bool {
     })
 }
 
-/// Logs a failing output at most once a minute.
-struct Complaints(Option<Instant>);
-
-impl Complaints {
-    fn say(&mut self, what: std::fmt::Arguments<'_>) {
-        if self
-            .0
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
-        {
-            crate::log(what);
-            self.0 = Some(Instant::now());
-        }
-    }
-}
-
 fn webhook(url: &str, rx: Receiver<AlertEvent>, counts: &Deliveries) {
     let agent = agent();
-    let mut complaints = Complaints(None);
+    let mut complaints = Complaints::default();
     for e in rx {
         let body = serde_json::to_string(&e).unwrap_or_default();
         if post(&agent, url, &body) {
@@ -256,7 +242,7 @@ fn alertmanager(url: &str, rx: Receiver<AlertEvent>, counts: &Deliveries) {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "ringflow".into());
     let mut active: BTreeMap<u64, serde_json::Value> = BTreeMap::new();
-    let mut complaints = Complaints(None);
+    let mut complaints = Complaints::default();
     let mut next = Instant::now() + RESEND;
     loop {
         let batch: Vec<serde_json::Value> =
@@ -292,7 +278,7 @@ fn alertmanager(url: &str, rx: Receiver<AlertEvent>, counts: &Deliveries) {
 
 fn exec(path: &PathBuf, rx: Receiver<AlertEvent>, counts: &Deliveries) {
     let mut running: Vec<(Child, Instant)> = Vec::new();
-    let mut complaints = Complaints(None);
+    let mut complaints = Complaints::default();
     let reap = |running: &mut Vec<(Child, Instant)>, complaints: &mut Complaints| {
         running.retain_mut(|(child, started)| {
             let done = match child.try_wait() {

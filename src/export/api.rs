@@ -1126,7 +1126,7 @@ impl SocketRates {
                 (packets, reasons)
             })
             .collect();
-        let mut g = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = crate::lock(&self.readings);
         g.push_back((Instant::now(), now));
         while g.len() > RATE_SECONDS + 1 {
             g.pop_front();
@@ -1135,7 +1135,7 @@ impl SocketRates {
 
     /// Per socket: (packets/s, [(reason, drops/s)]) over the readings kept.
     fn rates(&self) -> Vec<(f64, Vec<(&'static str, f64)>)> {
-        let g = self.readings.lock().unwrap_or_else(|p| p.into_inner());
+        let g = crate::lock(&self.readings);
         let (Some(first), Some(last)) = (g.front(), g.back()) else {
             return Vec::new();
         };

@@ -131,11 +131,11 @@ struct AuthState {
     key: std::collections::hash_map::RandomState,
     /// Sources that failed lately.
     sources: HashMap<IpAddr, Failures>,
-    /// Failed attempts since the last log line, and when that was.
+    /// Failed attempts since the last log line, which says them.
     failures: u64,
-    last_logged: Option<Instant>,
-    /// When a refused `Host` was last logged.
-    host_logged: Option<Instant>,
+    failure_lines: crate::Complaints,
+    /// Refused `Host` names, said once a minute at most.
+    host_lines: crate::Complaints,
 }
 
 impl AuthState {
@@ -321,16 +321,10 @@ impl WebSettings {
         if self.host_allowed(host) {
             return true;
         }
-        if let Ok(mut a) = self.auth.lock()
-            && a.host_logged
-                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
-        {
-            a.host_logged = Some(Instant::now());
-            crate::log!(
-                "ringflow: HTTP: refused a request from {peer} for Host {:?} (421); if that is how this box is reached, add it with --web-allowed-hosts",
-                host.unwrap_or_default().escape_debug().to_string()
-            );
-        }
+        crate::lock(&self.auth).host_lines.say(format_args!(
+            "ringflow: HTTP: refused a request from {peer} for Host {:?} (421); if that is how this box is reached, add it with --web-allowed-hosts",
+            host.unwrap_or_default()
+        ));
         false
     }
 
@@ -383,9 +377,7 @@ impl WebSettings {
         }
         let now = Instant::now();
         let key = {
-            let Ok(mut a) = self.auth.lock() else {
-                return Auth::Denied;
-            };
+            let mut a = crate::lock(&self.auth);
             // credentials that verified go first: a scraper behind the
             // same address as someone guessing is not held up by them
             let key = (user.clone(), a.password_key(&password));
@@ -408,8 +400,10 @@ impl WebSettings {
         let Ok(permit) = hashing.clone().try_acquire_owned() else {
             return Auth::Busy { retry_after: 1 };
         };
-        let known = self.users.get(&user).cloned();
-        let hash = known.clone().unwrap_or_else(|| self.dummy_hash.to_string());
+        let (hash, known) = match self.users.get(&user) {
+            Some(h) => (h.clone(), true),
+            None => (self.dummy_hash.to_string(), false),
+        };
         // the permit goes with the hash: it is given back when the hash
         // ends, even if the client is gone by then
         let ok = tokio::task::spawn_blocking(move || {
@@ -419,19 +413,18 @@ impl WebSettings {
         })
         .await
         .unwrap_or(false)
-            && known.is_some();
+            && known;
         if ok {
-            if let Ok(mut a) = self.auth.lock() {
+            let mut a = crate::lock(&self.auth);
+            if a.verified.len() >= MAX_VERIFIED {
+                a.verified
+                    .retain(|_, t| now.duration_since(*t) < VERIFIED_FOR);
                 if a.verified.len() >= MAX_VERIFIED {
-                    a.verified
-                        .retain(|_, t| now.duration_since(*t) < VERIFIED_FOR);
-                    if a.verified.len() >= MAX_VERIFIED {
-                        a.verified.clear();
-                    }
+                    a.verified.clear();
                 }
-                a.verified.insert(key, now);
-                a.sources.remove(&peer.ip());
             }
+            a.verified.insert(key, now);
+            a.sources.remove(&peer.ip());
             Auth::Granted
         } else {
             self.failed(peer, Some(&user), true);
@@ -442,26 +435,20 @@ impl WebSettings {
     /// Logs a failure (once a minute at most); `counts`: toward the
     /// source's wait.
     fn failed(&self, peer: SocketAddr, user: Option<&str>, counts: bool) {
-        let Ok(mut a) = self.auth.lock() else {
-            return;
-        };
+        let mut a = crate::lock(&self.auth);
         if counts {
             a.failed(peer.ip(), Instant::now());
         }
         a.failures += 1;
-        if a.last_logged
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
-        {
-            let who = match user {
-                Some(u) => format!("user {u:?}"),
-                None => "no credentials".into(),
-            };
-            crate::log!(
-                "ringflow: HTTP: {} failed login(s) in the last minute, the latest from {peer} ({who})",
-                a.failures
-            );
+        let who = match user {
+            Some(u) => format!("user {u:?}"),
+            None => "no credentials".into(),
+        };
+        let n = a.failures;
+        if a.failure_lines.say(format_args!(
+            "ringflow: HTTP: {n} failed login(s) in the last minute, the latest from {peer} ({who})"
+        )) {
             a.failures = 0;
-            a.last_logged = Some(Instant::now());
         }
     }
 }
