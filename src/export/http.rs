@@ -119,49 +119,60 @@ struct Shared {
 /// The longest one rendered exposition is served.
 const EXPOSITION_MAX_AGE: Duration = Duration::from_secs(1);
 
-/// One render of one snapshot in one format: started by the first scraper
-/// that asks, on a blocking thread, and finished whoever still waits (a
-/// scraper that goes away never makes another start); every scraper that
-/// asks meanwhile gets its result. The capture's and the process's own
-/// counters are as they were then: at most a refresh, or a second, old.
-struct Render {
-    snapshot: Arc<Snapshot>,
-    started: Instant,
-    /// `None` until it is done.
-    body: watch::Receiver<Option<Arc<Body>>>,
-}
+/// Work started once on a blocking thread and run to its end whoever
+/// waits for it (a client that goes away never makes it start again);
+/// everyone who asks meanwhile gets its result.
+#[derive(Clone)]
+struct Job<T>(watch::Receiver<Option<T>>);
 
-/// A rendered exposition, and the same gzipped: compressed once, when
-/// first asked for (`Some(None)`: compressing failed; then the plain one
-/// goes).
-struct Body {
-    plain: Bytes,
-    gzip: Mutex<Option<watch::Receiver<Option<Option<Bytes>>>>>,
-}
+impl<T: Clone + Send + Sync + 'static> Job<T> {
+    fn start(work: impl FnOnce() -> T + Send + 'static) -> Job<T> {
+        let (tx, rx) = watch::channel(None);
+        tokio::task::spawn_blocking(move || {
+            let _ = tx.send(Some(work()));
+        });
+        Job(rx)
+    }
 
-impl Body {
-    /// The gzipped body, compressed by the first to ask, on a blocking
-    /// thread, to the end whoever waits.
-    async fn gzipped(&self) -> Option<Bytes> {
-        let mut rx = {
-            let mut slot = lock(&self.gzip);
-            slot.get_or_insert_with(|| {
-                let (tx, rx) = watch::channel(None);
-                let plain = self.plain.clone();
-                tokio::task::spawn_blocking(move || {
-                    let _ = tx.send(Some(compressed(true, &plain)));
-                });
-                rx
-            })
-            .clone()
-        };
-        let done = rx.wait_for(|z| z.is_some()).await.ok()?;
-        done.clone().flatten()
+    /// Not done, and its thread alive (one that panicked dropped its
+    /// sender).
+    fn under_way(&self) -> bool {
+        self.0.borrow().is_none() && self.0.has_changed().is_ok()
+    }
+
+    /// Its result once done; `None` if its thread panicked.
+    async fn result(&self) -> Option<T> {
+        let mut rx = self.0.clone();
+        let done = rx.wait_for(Option::is_some).await.ok()?;
+        done.clone()
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+/// One render of one snapshot in one format, started by the first scraper
+/// that asks. The capture's and the process's own counters are as they
+/// were then: at most a refresh, or a second, old.
+struct Render {
+    snapshot: Arc<Snapshot>,
+    started: Instant,
+    body: Job<Arc<Body>>,
+}
+
+/// A rendered exposition, and the same gzipped: compressed once, when
+/// first asked for (`None`: compressing failed; then the plain one goes).
+struct Body {
+    plain: Bytes,
+    gzip: std::sync::OnceLock<Job<Option<Bytes>>>,
+}
+
+impl Body {
+    async fn gzipped(&self) -> Option<Bytes> {
+        let plain = self.plain.clone();
+        self.gzip
+            .get_or_init(|| Job::start(move || compressed(true, &plain)))
+            .result()
+            .await
+            .flatten()
+    }
 }
 
 impl Shared {
@@ -171,34 +182,28 @@ impl Shared {
     /// move on), or the one under way (a render at a time: its scrapers
     /// get a snapshot a refresh old rather than wait for another); else a
     /// new one, started now.
-    fn render(&self, format: Format) -> watch::Receiver<Option<Arc<Body>>> {
+    fn render(&self, format: Format) -> Job<Arc<Body>> {
         let i = match format {
             Format::Text => 0,
             Format::OpenMetrics => 1,
         };
         let now = self.sources.published.get();
-        let mut slot = lock(&self.renders[i]);
+        let mut slot = crate::lock(&self.renders[i]);
         let keep = slot.as_ref().is_some_and(|r| {
             let fresh = Arc::ptr_eq(&r.snapshot, &now) && r.started.elapsed() <= EXPOSITION_MAX_AGE;
-            // under way: not done, and its thread alive (one that
-            // panicked dropped its sender: start again)
-            let under_way = r.body.borrow().is_none() && r.body.has_changed().is_ok();
-            fresh || under_way
+            fresh || r.body.under_way()
         });
         if !keep {
-            let (tx, rx) = watch::channel(None);
             let (snapshot, stats) = (now.clone(), self.sources.stats.clone());
-            tokio::task::spawn_blocking(move || {
-                let text = super::render(snapshot, stats, format);
-                let _ = tx.send(Some(Arc::new(Body {
-                    plain: Bytes::from(text),
-                    gzip: Mutex::new(None),
-                })));
-            });
             *slot = Some(Render {
                 snapshot: now,
                 started: Instant::now(),
-                body: rx,
+                body: Job::start(move || {
+                    Arc::new(Body {
+                        plain: Bytes::from(super::render(snapshot, stats, format)),
+                        gzip: std::sync::OnceLock::new(),
+                    })
+                }),
             });
         }
         match slot.as_ref() {
@@ -374,20 +379,16 @@ impl<T> JsonErrors<T> {
 impl<T: tokio::io::AsyncWrite + Unpin> JsonErrors<T> {
     /// Writes what is left of a rewritten answer.
     fn drain(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
         while self.at < self.out.len() {
-            match std::pin::Pin::new(&mut self.inner).poll_write(cx, &self.out[self.at..]) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
-                }
-                Poll::Ready(Ok(n)) => self.at += n,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
+            let out = &self.out[self.at..];
+            match std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_write(cx, out))? {
+                0 => return std::task::Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                n => self.at += n,
             }
         }
         self.out.clear();
         self.at = 0;
-        Poll::Ready(Ok(()))
+        std::task::Poll::Ready(Ok(()))
     }
 }
 
@@ -428,11 +429,7 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for JsonErrors<T> {
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
         use std::task::Poll;
-        match self.drain(cx) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        }
+        std::task::ready!(self.drain(cx))?;
         if let Some(answer) = with_json_body(buf) {
             self.out = answer;
             // taken: the rest goes out now or at the next write or flush
@@ -448,22 +445,16 @@ impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for JsonErrors<T> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        match self.drain(cx) {
-            Poll::Ready(Ok(())) => std::pin::Pin::new(&mut self.inner).poll_flush(cx),
-            other => other,
-        }
+        std::task::ready!(self.drain(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        match self.drain(cx) {
-            Poll::Ready(Ok(())) => std::pin::Pin::new(&mut self.inner).poll_shutdown(cx),
-            other => other,
-        }
+        std::task::ready!(self.drain(cx))?;
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -539,8 +530,6 @@ async fn handle(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Full<Bytes>
             .status(StatusCode::OK)
             .header(header::CONTENT_TYPE, asset.content_type)
             .header(header::CONTENT_SECURITY_POLICY, CSP)
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            .header(header::CACHE_CONTROL, "no-store")
             .header(header::VARY, "Accept-Encoding");
         let gzipped = gzip.then(|| Bytes::from_static(asset.gzip));
         return with_body(r, Bytes::from_static(asset.plain), gzipped);
@@ -570,8 +559,6 @@ fn json_response(status: u16, v: &serde_json::Value, gzip: bool) -> Response<Ful
     let r = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
         .header(header::VARY, "Accept-Encoding");
     let gzipped = compressed(gzip, &body);
     with_body(r, Bytes::from(body), gzipped)
@@ -604,8 +591,7 @@ async fn exposition_body(
     sh: &Shared,
     gzip: bool,
 ) -> Option<(Arc<Body>, Option<Bytes>)> {
-    let mut rx = sh.render(format);
-    let body = rx.wait_for(|b| b.is_some()).await.ok()?.clone()?;
+    let body = sh.render(format).result().await?;
     let gzipped = match gzip {
         true => body.gzipped().await,
         false => None,
