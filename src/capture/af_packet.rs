@@ -170,12 +170,7 @@ pub fn exactness_notes(iface: &Iface, vnet: bool) -> Vec<String> {
             "{name}: the kernel refused the virtio header (PACKET_VNET_HDR), so packets GRO merges count as one: turn GRO off (ethtool -K {name} gro off) or capture with --backend af-xdp"
         ));
     }
-    // ETHTOOL_GFLAGS: the command, then the ETH_FLAG_* word
-    let mut flags = [0u8; 8];
-    flags[..4].copy_from_slice(&0x25u32.to_ne_bytes());
-    if sys::ethtool::ethtool(name, &mut flags).is_ok()
-        && u32::from_ne_bytes([flags[4], flags[5], flags[6], flags[7]]) & (1 << 15) != 0
-    {
+    if sys::ethtool::lro_on(name) == Some(true) {
         notes.push(format!(
             "{name}: LRO is on: the NIC merges TCP segments, and where its driver does not say their size a merged packet counts as one (ringflow_capture_unsplit_packets_total): turn it off with ethtool -K {name} lro off"
         ));

@@ -6,13 +6,14 @@ use super::Unread;
 use super::kernel::{Kernel, why};
 use serde::Serialize;
 
+pub use crate::sys::ethtool::{FLAG_LRO, FLAG_RXVLAN, GFLAGS, request, word};
+
 pub const GDRVINFO: u32 = 0x03;
 pub const GRINGPARAM: u32 = 0x10;
 pub const SRINGPARAM: u32 = 0x11;
 pub const GSTRINGS: u32 = 0x1b;
 pub const GSTATS: u32 = 0x1d;
 pub const GGSO: u32 = 0x23;
-pub const GFLAGS: u32 = 0x25;
 pub const SFLAGS: u32 = 0x26;
 pub const GRXFH: u32 = 0x29;
 pub const GGRO: u32 = 0x2b;
@@ -20,9 +21,6 @@ pub const SGRO: u32 = 0x2c;
 pub const GCHANNELS: u32 = 0x3c;
 pub const GRSSH: u32 = 0x46;
 
-/// `ETH_FLAG_*` bits of `ETHTOOL_GFLAGS`.
-pub const FLAG_RXVLAN: u32 = 1 << 8;
-pub const FLAG_LRO: u32 = 1 << 15;
 /// `ETH_SS_STATS`: the driver's statistics names.
 const SS_STATS: u32 = 1;
 
@@ -62,13 +60,6 @@ pub fn command_name(cmd: u32) -> &'static str {
     }
 }
 
-/// The `u32` at `at` of a `struct ethtool_*` (0 past its end).
-pub fn word(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
-        .unwrap_or(0)
-}
-
 /// The `u64` at `at` (0 past its end).
 fn dword(b: &[u8], at: usize) -> u64 {
     b.get(at..at + 8)
@@ -80,16 +71,6 @@ fn text(b: &[u8], from: usize, len: usize) -> String {
     let field = b.get(from..from + len).unwrap_or_default();
     let end = field.iter().position(|&c| c == 0).unwrap_or(field.len());
     String::from_utf8_lossy(&field[..end]).into_owned()
-}
-
-/// A request buffer of `len` bytes for `cmd`, with `words` after it.
-pub fn request(cmd: u32, len: usize, words: &[u32]) -> Vec<u8> {
-    let mut b = vec![0u8; len.max(4 + 4 * words.len())];
-    b[0..4].copy_from_slice(&cmd.to_ne_bytes());
-    for (i, w) in words.iter().enumerate() {
-        b[4 + 4 * i..8 + 4 * i].copy_from_slice(&w.to_ne_bytes());
-    }
-    b
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -1,10 +1,40 @@
-//! The ethtool ioctl (`SIOCETHTOOL`) `ringflow doctor` asks a NIC with:
-//! its request and answer are a buffer laid out as the kernel's
-//! `struct ethtool_*`; building the requests and reading the answers is the
-//! caller's, here is only the call. (What XDP a driver offers comes from
+//! The ethtool ioctl (`SIOCETHTOOL`) `ringflow doctor` asks a NIC with,
+//! and a live capture asks whether LRO is on: its request and answer are a
+//! buffer laid out as the kernel's `struct ethtool_*`. Here are the call,
+//! the buffer's two helpers and the flags word both callers read; the
+//! doctor builds and reads the rest. (What XDP a driver offers comes from
 //! netlink: [`super::netlink::xdp_features`].)
 
 use super::{SysError, check_ret, owned, raw};
+
+/// `ETHTOOL_GFLAGS`, and the `ETH_FLAG_*` bits of its answer.
+pub const GFLAGS: u32 = 0x25;
+pub const FLAG_RXVLAN: u32 = 1 << 8;
+pub const FLAG_LRO: u32 = 1 << 15;
+
+/// A request buffer of `len` bytes for `cmd`, with `words` after it.
+pub fn request(cmd: u32, len: usize, words: &[u32]) -> Vec<u8> {
+    let mut b = vec![0u8; len.max(4 + 4 * words.len())];
+    b[0..4].copy_from_slice(&cmd.to_ne_bytes());
+    for (i, w) in words.iter().enumerate() {
+        b[4 + 4 * i..8 + 4 * i].copy_from_slice(&w.to_ne_bytes());
+    }
+    b
+}
+
+/// The `u32` at `at` of a `struct ethtool_*` (0 past its end).
+pub fn word(b: &[u8], at: usize) -> u32 {
+    b.get(at..at + 4)
+        .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))
+        .unwrap_or(0)
+}
+
+/// Whether LRO is on for `iface` (`None`: it cannot say).
+pub fn lro_on(iface: &str) -> Option<bool> {
+    let mut b = request(GFLAGS, 8, &[]);
+    ethtool(iface, &mut b).ok()?;
+    Some(word(&b, 4) & FLAG_LRO != 0)
+}
 
 /// One ethtool ioctl on `iface`: `buf` holds the request (its first four
 /// bytes the command) and, on success, the kernel's answer in place.
