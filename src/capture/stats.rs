@@ -127,10 +127,10 @@ pub struct CaptureStats {
     /// What the capture found at start that makes its counts less than
     /// exact (one line each): said in the log, and in the API's status.
     notes: Mutex<Vec<String>>,
-    /// A live capture's rings or UMEM, and all it holds (see
-    /// `live::Memory`), in bytes; 0 in a replay.
+    /// A live capture's rings or UMEM, in bytes; 0 in a replay. With the
+    /// collector's and the flow tables' figures, the snapshot's, it makes
+    /// the one memory figure (`live::Memory`).
     capture_bytes: AtomicU64,
-    memory_bytes: AtomicU64,
 }
 
 impl CaptureStats {
@@ -185,18 +185,15 @@ impl CaptureStats {
         lock(&self.ifaces).clone()
     }
 
-    /// What a live capture holds: its rings or UMEM, and everything.
-    pub fn set_memory_bytes(&self, capture: usize, total: usize) {
-        self.capture_bytes.store(capture as u64, Ordering::Relaxed);
-        self.memory_bytes.store(total as u64, Ordering::Relaxed);
+    /// A live capture's rings or UMEM, in bytes.
+    pub fn set_capture_bytes(&self, bytes: usize) {
+        self.capture_bytes.store(bytes as u64, Ordering::Relaxed);
     }
 
-    /// (capture, total) bytes, as [`set_memory_bytes`](Self::set_memory_bytes) gave them.
-    pub fn memory_bytes(&self) -> (u64, u64) {
-        (
-            self.capture_bytes.load(Ordering::Relaxed),
-            self.memory_bytes.load(Ordering::Relaxed),
-        )
+    /// A live capture's rings or UMEM (0 in a replay): the part of the
+    /// memory figure the collector does not know.
+    pub fn capture_bytes(&self) -> u64 {
+        self.capture_bytes.load(Ordering::Relaxed)
     }
 
     /// Keeps a note (once, however often it is given).

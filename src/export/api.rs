@@ -1271,7 +1271,7 @@ pub fn status(src: &Sources) -> Value {
             "untracked_packets": s.untracked.packets,
             "untracked_bytes": s.untracked.bytes,
             "memory_bytes": {
-                "capture": src.stats.memory_bytes().0,
+                "capture": src.stats.capture_bytes(),
                 "shards": s.shard_memory_bytes,
                 "collector": s.collector_memory_bytes,
                 "detection": s.detection.memory_bytes,

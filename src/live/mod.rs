@@ -223,7 +223,7 @@ impl Live {
             s.collector_cpu_note(),
         );
         let memory = s.memory(&collector);
-        stats.set_memory_bytes(memory.capture, memory.total());
+        stats.set_capture_bytes(memory.capture);
         let memory = format!("memory: {memory}");
         let published = collector.published();
         let reload = collector.reloader();
