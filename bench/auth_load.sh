@@ -11,37 +11,26 @@
 #   DURATION=60 RINGFLOW=path/to/an/older/ringflow bench/auth_load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-bin=${RINGFLOW:-$PWD/target/release/ringflow}
-work=$(mktemp -d)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  pkill -P $$ curl 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/serve-lib.sh
 port=${PORT:-19298}
 base="http://127.0.0.1:$port"
 duration=${DURATION:-30}
 # bcrypt("right", cost 10), as `htpasswd -nbBC 10 "" right` makes it
 hash='$2b$10$v3.7xCcUuVCTNXAZsoliIujBaamUAhtgd7Ts4fzon6zIXZaca5cPO'
 printf 'basic_auth_users:\n  prometheus: %s\n' "$hash" >"$work/web.yml"
-"$bin" replay tests/data/sample.pcap --listen "127.0.0.1:$port" --web-config "$work/web.yml" 2>"$work/log" &
-pid=$!
-for _ in $(seq 100); do
-  curl -s -o /dev/null -u prometheus:right "$base/metrics" && break
-  sleep 0.1
-done
+serve_replay "$port" tests/data/sample.pcap --web-config "$work/web.yml"
+# the first check costs a hash; what follows is remembered for a minute
+curl -s -o /dev/null -u prometheus:right "$base/metrics"
 scrapes() { # N: scrape once a second, the times in ms
   for _ in $(seq "$1"); do
     curl -s -m 30 -o /dev/null -u prometheus:right -w "%{time_total}\n" "$base/metrics"
     sleep 1
-  done | awk '{ printf "%.1f\n", $1 * 1000 }' | sort -n
+  done | awk '{ printf "%.1f\n", $1 * 1000 }'
 }
-summary() { awk '{ v[NR] = $1 } END { printf "median %s ms, worst %s ms (%d scrapes)", v[int((NR + 1) / 2)], v[NR], NR }'; }
-# the first check costs a hash; what follows is remembered for a minute
 alone=$(scrapes 10 | summary)
+# the process's own clock ticks (/proc/PID/stat), not capture-lib's
+# cpu_ns: the threads that check passwords end when idle, and schedstat
+# counts only the threads still there
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 start=$(cpu)
@@ -59,7 +48,7 @@ done
 loaded=$(scrapes "$duration" | summary)
 # clients a slow server left behind stop with the scraper (a scrape that
 # waited 30 s counts as 30 s)
-for j in $(jobs -p); do [ "$j" != "$pid" ] && kill "$j" 2>/dev/null; done
+for j in $(jobs -p); do [ "$j" = "$pid" ] || kill "$j" 2>/dev/null || true; done
 wait $(jobs -p | grep -v "^$pid$") 2>/dev/null || true
 t1=$(date +%s.%N)
 end=$(cpu)

@@ -1,5 +1,6 @@
-# Shared by bench/live.sh and tuning/sweep (sourced, not run): the veth
-# path between two namespaces, and how a capture's figures are read.
+# Shared by bench/live.sh, bench/mirror-spread.sh and tuning/sweep
+# (sourced, not run): the veth path between two namespaces, and how a
+# capture's figures are read.
 
 # veth_path TX RX TXIF RXIF CAP_CPU: two network namespaces and a veth
 # pair between them (no address, IPv6 off: nothing leaves them), lo up in
@@ -20,8 +21,18 @@ veth_path() {
   for pid in $(pgrep -f "napi/$rxif" || true); do taskset -pc "$cpu" "$pid" >/dev/null; done
 }
 
+# veth_teardown TX RX RXIF: what veth_path made, and the captures still
+# running on RXIF, gone
+veth_teardown() {
+  pkill -f "$3" 2>/dev/null || true
+  ip netns del "$1" 2>/dev/null || true
+  ip netns del "$2" 2>/dev/null || true
+}
+
 # CPU time of all a process's threads in ns (schedstat is exact, the
-# tick-based utime/stime are not), and its peak memory in KiB
+# tick-based utime/stime are not; but it counts only the threads still
+# there, so not for a process whose threads come and go), and its peak
+# memory in KiB
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 

@@ -46,10 +46,8 @@ BIN=$PWD/target/release/ringflow
 DROP=$PWD/target/release/examples/xdp_drop
 work=$(mktemp -d)
 cleanup() {
-  pkill -f "$RXIF" 2>/dev/null || true
+  veth_teardown "$TX" "$RX" "$RXIF"
   pkill -f "nfcapd -b 127.0.0.1 -p 4739 -t 3600 -w $work" 2>/dev/null || true
-  ip netns del "$TX" 2>/dev/null || true
-  ip netns del "$RX" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -27,9 +27,7 @@ cargo build --release --quiet --bin ringflow
 BIN=$PWD/target/release/ringflow
 work=$(mktemp -d)
 cleanup() {
-  pkill -f "$RXIF" 2>/dev/null || true
-  ip netns del "$TX" 2>/dev/null || true
-  ip netns del "$RX" 2>/dev/null || true
+  veth_teardown "$TX" "$RX" "$RXIF"
   rm -rf "$work"
 }
 trap cleanup EXIT

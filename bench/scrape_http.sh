@@ -12,13 +12,7 @@
 #   SIZES=10000 bench/scrape_http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet
-# RINGFLOW=path: another build to compare (say, an earlier commit)
-bin=${RINGFLOW:-$PWD/target/release/ringflow}
-work=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/serve-lib.sh
 port=${PORT:-19299}
 base="http://127.0.0.1:$port"
 gz="Accept-Encoding: gzip"
@@ -33,23 +27,15 @@ scrape() {
     done) >"$work/t.$i" &
   done
   wait
-  cat "$work"/t.* | awk '{ printf "%.0f\n", $1 * 1000 }' | sort -n
+  cat "$work"/t.* | awk '{ printf "%.0f\n", $1 * 1000 }'
   rm -f "$work"/t.*
-}
-summary() { # median and worst of the ms on stdin
-  awk '{ v[NR] = $1 } END { printf "median %d ms, worst %d ms (%d scrapes)", v[int((NR + 1) / 2)], v[NR], NR }'
 }
 
 for series in ${SIZES:-10000 100000}; do
   # two series per conversation and family: one each way
   flows=$((series * 56 / 100))
   "$bin" synth "$work/flows.pcap" --flows "$flows" --packets $((flows * 5)) 2>/dev/null
-  "$bin" replay "$work/flows.pcap" --max-flow-series $((series * 3)) --listen "127.0.0.1:$port" 2>"$work/log" &
-  pid=$!
-  for _ in $(seq 300); do
-    grep -q "input complete" "$work/log" && break
-    sleep 0.1
-  done
+  serve_replay "$port" "$work/flows.pcap" --max-flow-series $((series * 3))
   curl -s "$base/metrics" -o "$work/m.txt"
   n=$(grep -c '^ringflow_flow_bytes_total' "$work/m.txt")
   echo "== $n flow series per family ($(wc -c <"$work/m.txt") bytes of text)"
@@ -59,7 +45,7 @@ for series in ${SIZES:-10000 100000}; do
       sleep 1.2
       all+=($(scrape "$c" 1 "$base/metrics"))
     done
-    echo "$c scraper(s) at once: $(printf '%s\n' "${all[@]}" | sort -n | summary)"
+    echo "$c scraper(s) at once: $(printf '%s\n' "${all[@]}" | summary)"
   done
   if [ "$series" -ge 100000 ]; then
     sleep 1.2
@@ -73,7 +59,5 @@ for series in ${SIZES:-10000 100000}; do
     wait "$load"
     echo "/api/v1/status while 4 clients scrape 3 times each: ${st[*]} ms (worst $(printf '%s\n' "${st[@]}" | sort -n | tail -1) ms); the scrapes: $(summary <"$work/scrapes")"
   fi
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  pid=
+  stop_replay
 done
