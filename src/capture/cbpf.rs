@@ -181,7 +181,11 @@ impl Filter {
                             Some(v) => v,
                             None => return 0,
                         },
-                        _ => match load(x.wrapping_add(k), size) {
+                        // X + k past 32 bits is outside the frame, as
+                        // libpcap has it (the kernel would wrap it to a
+                        // small offset; no compiled filter, nor the
+                        // fanout program, ever asks for one)
+                        _ => match x.checked_add(k).and_then(|o| load(o, size)) {
                             Some(v) => v,
                             None => return 0,
                         },
@@ -323,6 +327,32 @@ mod tests {
         assert!(!f.accepts(&[0u8; 13], 13));
         let dns = udp4([10, 0, 0, 1], [10, 0, 0, 2], 40000, 53);
         assert!(!f.accepts(&dns[..30], dns.len() as u32));
+    }
+
+    /// From the fuzz target against libpcap: an indexed load whose X + k
+    /// passes 32 bits (k = -7 after `ldx 4*([14]&0xf)`) is outside the
+    /// frame, not a wrapped small offset.
+    #[test]
+    fn an_indexed_load_past_32_bits_rejects() {
+        let ins = |code, k| libc::sock_filter {
+            code,
+            jt: 0,
+            jf: 0,
+            k,
+        };
+        let f = Filter::new(&[
+            ins(0xb1, 14),          // ldx 4*([14]&0xf)
+            ins(0x50, 0xffff_fff9), // ldb [x - 7]
+            ins(0x06, 1),
+        ])
+        .unwrap();
+        let mut frame = [0u8; 26];
+        frame[14] = 0x45;
+        assert!(!f.accepts(&frame, 26));
+        // within 32 bits it reads as ever
+        let g = Filter::new(&[ins(0xb1, 14), ins(0x50, 1), ins(0x16, 0)]).unwrap();
+        frame[21] = 9;
+        assert_eq!(g.run(&frame, 26, None), 9);
     }
 
     #[test]
