@@ -9,6 +9,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 const BPF_MAP_CREATE: u64 = 0;
+const BPF_MAP_LOOKUP_ELEM: u64 = 1;
 const BPF_MAP_UPDATE_ELEM: u64 = 2;
 const BPF_PROG_LOAD: u64 = 5;
 const BPF_PROG_TEST_RUN: u64 = 10;
@@ -105,6 +106,15 @@ impl Map {
         bpf(BPF_MAP_UPDATE_ELEM, &mut attr, "bpf(BPF_MAP_UPDATE_ELEM)").map(|_| ())
     }
 
+    /// Reads `key` into `value` (both as raw bytes of the map's sizes).
+    pub fn lookup(&self, key: &[u8], value: &mut [u8]) -> Result<(), SysError> {
+        let mut attr = Attr::new()
+            .u32(0, self.fd.as_raw_fd() as u32)
+            .u64(8, key.as_ptr() as u64)
+            .u64(16, value.as_mut_ptr() as u64);
+        bpf(BPF_MAP_LOOKUP_ELEM, &mut attr, "bpf(BPF_MAP_LOOKUP_ELEM)").map(|_| ())
+    }
+
     /// Sets the `u32` keys `keys` to the `u32` values `values` (of an
     /// array map of u32 values), many per call.
     pub fn update_u32s(&self, keys: &[u32], values: &[u32]) -> Result<(), SysError> {
@@ -172,6 +182,8 @@ pub mod op {
     pub const AND_IMM: u8 = 0x57;
     pub const XOR_IMM: u8 = 0xa7;
     pub const RSH_IMM: u8 = 0x77;
+    pub const MUL_IMM: u8 = 0x27;
+    pub const SUB_REG: u8 = 0x1f;
     pub const MOD_IMM: u8 = 0x97;
     /// to big endian, imm bits (32-bit ALU class)
     pub const TO_BE: u8 = 0xdc;
@@ -179,10 +191,14 @@ pub mod op {
     pub const JEQ_IMM: u8 = 0x15;
     /// `if dst > src goto +off`
     pub const JGT_REG: u8 = 0x2d;
+    /// `if dst >= src goto +off`
+    pub const JGE_REG: u8 = 0x3d;
     pub const CALL: u8 = 0x85;
     pub const EXIT: u8 = 0x95;
 
     pub const FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+    /// `bpf_ktime_get_ns`: CLOCK_MONOTONIC
+    pub const FUNC_KTIME_GET_NS: i32 = 5;
     pub const FUNC_REDIRECT_MAP: i32 = 51;
 
     pub const XDP_DROP: i32 = 1;
@@ -302,6 +318,60 @@ impl Program {
             .u32(72, batch);
         bpf(BPF_PROG_TEST_RUN, &mut attr, "bpf(BPF_PROG_RUN)").map(|_| ())
     }
+}
+
+impl Program {
+    /// Runs the program with live frames (as [`run_live`](Self::run_live))
+    /// until `done` says so, asked every millisecond from another thread:
+    /// one call of the kernel's loop, which a signal ends between two
+    /// batches. The program itself decides which runs send (it may pace
+    /// them by the clock and drop the others): a call costs the kernel the
+    /// setup and teardown of a page pool, far too much to pace by calls.
+    pub fn run_live_until(
+        &self,
+        frame: &[u8],
+        ifindex: u32,
+        batch: u32,
+        done: &(dyn Fn() -> bool + Sync),
+    ) -> Result<(), SysError> {
+        use nix::sys::signal::Signal;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        install_wake_handler();
+        let me = nix::sys::pthread::pthread_self();
+        let returned = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // until the call has returned: a signal sent just before
+                // it started is sent again
+                while !returned.load(Ordering::Acquire) {
+                    if done() {
+                        let _ = nix::sys::pthread::pthread_kill(me, Signal::SIGUSR2);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            });
+            let r = self.run_live(frame, ifindex, u32::MAX, batch);
+            returned.store(true, Ordering::Release);
+            match r {
+                Err(e) if e.errno() == Some(libc::EINTR) => Ok(()),
+                r => r,
+            }
+        })
+    }
+}
+
+/// SIGUSR2 with a handler that does nothing and without `SA_RESTART`: it
+/// ends a system call that checks for signals ([`Program::run_live_until`]).
+fn install_wake_handler() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    extern "C" fn wake(_: libc::c_int) {}
+    ONCE.call_once(|| {
+        let act = SigAction::new(SigHandler::Handler(wake), SaFlags::empty(), SigSet::empty());
+        // SAFETY: the handler does nothing, so it is async-signal-safe;
+        // SIGUSR2 has no other use in ringflow.
+        let _ = unsafe { sigaction(Signal::SIGUSR2, &act) };
+    });
 }
 
 /// An attached BPF link: closing it detaches the program.

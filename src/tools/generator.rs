@@ -372,29 +372,72 @@ pub fn xdp_source(i: u32) -> [u8; 4] {
     [10, (i >> 16) as u8, (i >> 8) as u8, i as u8]
 }
 
-/// The XDP_TX program of `ringflow gen --xdp`: counts its runs in
-/// `counter` (an array map with one u64) and sends run `n` as flow
-/// `n % len`, or, with a `schedule` (an array map of `len` u32 flow
+/// The state of `ringflow gen --xdp`'s program, the one value of its
+/// array map, as u64 words at these offsets: the frames sent, when the
+/// next is due (CLOCK_MONOTONIC ns), the interval between two (0: as fast
+/// as it goes) and how many to send.
+pub const XDP_SENT: i16 = 0;
+pub const XDP_NEXT_NS: i16 = 8;
+pub const XDP_INTERVAL_NS: i16 = 16;
+pub const XDP_LIMIT: i16 = 24;
+/// Bytes of that value.
+pub const XDP_STATE_BYTES: u32 = 32;
+/// How far a paced sender may fall behind and still catch up: frames it
+/// could not send in time beyond these many intervals are let go (the
+/// kernel ran something else on its core), so a catch-up is never a burst
+/// of more than this.
+pub const XDP_CATCH_UP: i32 = 32;
+
+/// The XDP_TX program of `ringflow gen --xdp`, run again and again in one
+/// BPF_PROG_RUN call: with its state (see [`XDP_SENT`]) in `state`, it
+/// drops every run once `limit` frames are sent, and, when paced, every
+/// run before the next frame is due (the kernel's clock, so frames leave
+/// evenly spaced however the call is scheduled); else it sends run `n` as
+/// flow `n % len`, or, with a `schedule` (an array map of `len` u32 flow
 /// indices), as flow `schedule[n % len]`, writing the flow index into the
 /// source address and fixing the IPv4 checksum from `sum`, the template
 /// header's ones' complement sum. It writes absolute values, as live
 /// frames may start from the template or from the last run's bytes.
-pub fn xdp_tx_program(counter_fd: i32, len: u32, schedule: Option<i32>, sum: u16) -> Vec<Insn> {
-    let mut p = vec![
-        insn(op::MOV_REG, 6, 1, 0, 0),                           // r6 = ctx
-        insn(op::ST_W, 10, 0, -4, 0),                            // key = 0
-        insn(op::MOV_REG, 2, 10, 0, 0),                          // r2 = &key
-        insn(op::ADD_IMM, 2, 0, 0, -4),                          //
-        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, counter_fd), // r1 = counter
-        insn(0, 0, 0, 0, 0),                                     //
-        insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),       //
-        insn(op::JEQ_IMM, 0, 0, DROP, 0),                        // no entry: drop
-        insn(op::LDX_DW, 7, 0, 0, 0),                            // r7 = n
-        insn(op::MOV_REG, 8, 7, 0, 0),                           //
-        insn(op::ADD_IMM, 8, 0, 0, 1),                           //
-        insn(op::STX_DW, 0, 8, 0, 0),                            // counter = n + 1
-        insn(op::MOD_IMM, 7, 0, 0, len as i32),                  // r7 = n % len
+pub fn xdp_tx_program(state_fd: i32, len: u32, schedule: Option<i32>, sum: u16) -> Vec<Insn> {
+    // when paced: the clock against the next frame's time, which moves
+    // on by an interval (from at most XDP_CATCH_UP intervals ago)
+    let pace = [
+        insn(op::CALL, 0, 0, 0, op::FUNC_KTIME_GET_NS), // r0 = now
+        insn(op::LDX_DW, 2, 9, XDP_NEXT_NS, 0),         // r2 = next
+        insn(op::JGT_REG, 2, 0, DROP, 0),               // not yet due: drop
+        insn(op::LDX_DW, 3, 9, XDP_INTERVAL_NS, 0),     // r3 = interval
+        insn(op::MOV_REG, 4, 3, 0, 0),                  //
+        insn(op::MUL_IMM, 4, 0, 0, XDP_CATCH_UP),       //
+        insn(op::MOV_REG, 5, 0, 0, 0),                  // r5 = now - that many
+        insn(op::SUB_REG, 5, 4, 0, 0),                  //
+        insn(op::JGT_REG, 2, 5, 1, 0),                  // next later: keep it
+        insn(op::MOV_REG, 2, 5, 0, 0),                  // else let the rest go
+        insn(op::ADD_REG, 2, 3, 0, 0),                  // next += interval
+        insn(op::STX_DW, 9, 2, XDP_NEXT_NS, 0),         //
     ];
+    let mut p = vec![
+        insn(op::MOV_REG, 6, 1, 0, 0),                         // r6 = ctx
+        insn(op::ST_W, 10, 0, -4, 0),                          // key = 0
+        insn(op::MOV_REG, 2, 10, 0, 0),                        // r2 = &key
+        insn(op::ADD_IMM, 2, 0, 0, -4),                        //
+        insn(op::LD_IMM64, 1, op::PSEUDO_MAP_FD, 0, state_fd), // r1 = state
+        insn(0, 0, 0, 0, 0),                                   //
+        insn(op::CALL, 0, 0, 0, op::FUNC_MAP_LOOKUP_ELEM),     //
+        insn(op::JEQ_IMM, 0, 0, DROP, 0),                      // no entry: drop
+        insn(op::MOV_REG, 9, 0, 0, 0),                         // r9 = &state
+        insn(op::LDX_DW, 7, 9, XDP_SENT, 0),                   // r7 = n
+        insn(op::LDX_DW, 1, 9, XDP_LIMIT, 0),                  //
+        insn(op::JGE_REG, 7, 1, DROP, 0),                      // all sent: drop
+        insn(op::LDX_DW, 1, 9, XDP_INTERVAL_NS, 0),            //
+        insn(op::JEQ_IMM, 1, 0, pace.len() as i16, 0),         // not paced
+    ];
+    p.extend(pace);
+    p.extend([
+        insn(op::MOV_REG, 8, 7, 0, 0),          //
+        insn(op::ADD_IMM, 8, 0, 0, 1),          //
+        insn(op::STX_DW, 9, 8, XDP_SENT, 0),    // n + 1 sent
+        insn(op::MOD_IMM, 7, 0, 0, len as i32), // r7 = n % len
+    ]);
     if let Some(fd) = schedule {
         p.extend([
             insn(op::STX_W, 10, 7, -8, 0),                   // key = r7
@@ -448,7 +491,7 @@ pub fn xdp_tx_program(counter_fd: i32, len: u32, schedule: Option<i32>, sum: u16
     ]);
     // the jumps to the drop, placed now that it is known where it is
     for (pc, i) in p.iter_mut().enumerate() {
-        if (i.code == op::JEQ_IMM || i.code == op::JGT_REG) && i.off == DROP {
+        if i.off == DROP && matches!(i.code, op::JEQ_IMM | op::JGT_REG | op::JGE_REG) {
             i.off = (drop_at - pc - 1) as i16;
         }
     }
@@ -530,7 +573,8 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
     }
     let frame = xdp_template(size);
     let csum = u16::from_be_bytes([frame[24], frame[25]]);
-    let counter = Map::create(BPF_MAP_TYPE_ARRAY, 4, 8, 1, "ringflow_gen_n").map_err(bpf_err)?;
+    let state = Map::create(BPF_MAP_TYPE_ARRAY, 4, XDP_STATE_BYTES, 1, "ringflow_gen_n")
+        .map_err(bpf_err)?;
     let schedule = args.zipf.map(|s| zipf_schedule(args.flows, s, args.seed));
     let schedule_map = match &schedule {
         Some(order) => {
@@ -550,36 +594,38 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
     };
     let len = schedule.as_ref().map_or(args.flows, |o| o.len() as u32);
     let prog = Program::load_xdp(
-        &xdp_tx_program(counter.fd(), len, schedule_map.as_ref().map(Map::fd), !csum),
+        &xdp_tx_program(state.fd(), len, schedule_map.as_ref().map(Map::fd), !csum),
         "ringflow_gen",
     )
     .map_err(bpf_err)?;
 
+    // One call sends them all: the program paces them by the kernel's
+    // clock (dropping the runs in between), so a steady rate is steady
+    // down to the microsecond, and the receive side's NAPI runs inline
+    // on this core after every 64 runs.
+    let interval_ns = match args.rate {
+        0 => 0,
+        r => (1_000_000_000 / r).max(1),
+    };
     let start = Instant::now();
     let end = start + args.duration;
-    let mut n: u64 = 0;
-    while n < args.packets && Instant::now() < end {
-        let chunk = if args.rate > 0 {
-            let due = start + Duration::from_secs_f64(n as f64 / args.rate as f64);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep((due - now).min(Duration::from_millis(10)));
-                continue;
-            }
-            // A call costs the kernel's setup and teardown of its page
-            // pool, milliseconds whatever it sends: pace by bursts of
-            // 25 ms worth, at most 2048 frames (a quarter of the default
-            // AF_XDP RX ring).
-            (args.rate / 40).clamp(1, 2048)
-        } else {
-            // tens of milliseconds of sending per call, so the duration is kept
-            1 << 18
-        };
-        let take = chunk.min(args.packets - n) as u32;
-        prog.run_live(&frame, iface.ifindex, take, 64)
-            .map_err(bpf_err)?;
-        n += u64::from(take);
+    let sent = || {
+        let mut v = [0u8; XDP_STATE_BYTES as usize];
+        match state.lookup(&0u32.to_ne_bytes(), &mut v) {
+            Ok(()) => u64::from_ne_bytes(v[..8].try_into().unwrap_or([0; 8])),
+            Err(_) => 0,
+        }
+    };
+    let mut init = Vec::with_capacity(XDP_STATE_BYTES as usize);
+    for w in [0, crate::sys::monotonic_ns(), interval_ns, args.packets] {
+        init.extend_from_slice(&u64::to_ne_bytes(w));
     }
+    state.update(&0u32.to_ne_bytes(), &init).map_err(bpf_err)?;
+    prog.run_live_until(&frame, iface.ifindex, 64, &|| {
+        sent() >= args.packets || Instant::now() >= end
+    })
+    .map_err(bpf_err)?;
+    let n = sent();
     let elapsed = start.elapsed();
     let mut report = GenReport {
         elapsed,
@@ -641,18 +687,23 @@ mod tests {
     }
 
     #[test]
-    fn xdp_program_jumps_land_on_the_drop() {
+    fn xdp_program_jumps_land_in_the_program() {
         for schedule in [None, Some(4)] {
             let p = xdp_tx_program(3, 10, schedule, 0x1234);
-            let mut jumps = 0;
+            let drop = p
+                .iter()
+                .position(|i| (i.code, i.regs, i.imm) == (op::MOV_IMM, 0, op::XDP_DROP))
+                .unwrap();
+            let mut to_drop = 0;
             for (pc, i) in p.iter().enumerate() {
-                if i.code == op::JEQ_IMM || i.code == op::JGT_REG {
+                if matches!(i.code, op::JEQ_IMM | op::JGT_REG | op::JGE_REG) {
                     let target = pc as i64 + 1 + i64::from(i.off);
-                    assert_eq!(p[target as usize].imm, op::XDP_DROP, "jump at {pc}");
-                    jumps += 1;
+                    assert!((0..p.len() as i64).contains(&target), "jump at {pc}");
+                    to_drop += usize::from(target == drop as i64);
                 }
             }
-            assert_eq!(jumps, 2 + usize::from(schedule.is_some()));
+            // no state, all sent, not due, too short, no schedule entry
+            assert_eq!(to_drop, 4 + usize::from(schedule.is_some()));
             assert_eq!(p.iter().filter(|i| i.code == op::EXIT).count(), 2);
         }
     }
@@ -686,8 +737,18 @@ mod tests {
     fn program_writes_the_flow_and_a_valid_checksum() {
         let t = xdp_template(64);
         let sum = !u16::from_be_bytes([t[24], t[25]]);
-        let counter = Map::create(BPF_MAP_TYPE_ARRAY, 4, 8, 1, "rf_test_n")
+        let counter = Map::create(BPF_MAP_TYPE_ARRAY, 4, XDP_STATE_BYTES, 1, "rf_test_n")
             .expect("an array map (root, or CAP_BPF)");
+        let set = |m: &Map, words: [u64; 4]| {
+            let v: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+            m.update(&0u32.to_ne_bytes(), &v).unwrap();
+        };
+        let get = |m: &Map| {
+            let mut v = [0u8; XDP_STATE_BYTES as usize];
+            m.lookup(&0u32.to_ne_bytes(), &mut v).unwrap();
+            let w = |k: usize| u64::from_ne_bytes(v[8 * k..8 * k + 8].try_into().unwrap());
+            [w(0), w(1), w(2), w(3)]
+        };
         let flows = XDP_MAX_FLOWS;
         let prog = Program::load_xdp(
             &xdp_tx_program(counter.fd(), flows, None, sum),
@@ -705,9 +766,7 @@ mod tests {
             0x00ab_cdef,
             flows - 1,
         ] {
-            counter
-                .update(&0u32.to_ne_bytes(), &u64::from(i).to_ne_bytes())
-                .unwrap();
+            set(&counter, [u64::from(i), 0, 0, u64::MAX]);
             let (ret, f) = prog.test_run(&t).unwrap();
             assert_eq!(ret, op::XDP_TX as u32);
             assert_eq!(f.len(), t.len());
@@ -722,6 +781,30 @@ mod tests {
         // a frame too short for the headers is dropped, not written
         let (ret, _) = prog.test_run(&t[..40]).unwrap();
         assert_eq!(ret, op::XDP_DROP as u32);
+        // once the limit is sent, every run drops
+        set(&counter, [7, 0, 0, 7]);
+        assert_eq!(prog.test_run(&t).unwrap().0, op::XDP_DROP as u32);
+        assert_eq!(get(&counter)[0], 7);
+        // paced: before the next frame's time a run drops and sends
+        // nothing; once it is due, it sends, and the next is an interval
+        // later
+        let now = crate::sys::monotonic_ns();
+        let (hour, second) = (3_600_000_000_000u64, 1_000_000_000u64);
+        set(&counter, [0, now + hour, second, u64::MAX]);
+        assert_eq!(prog.test_run(&t).unwrap().0, op::XDP_DROP as u32);
+        assert_eq!(get(&counter), [0, now + hour, second, u64::MAX]);
+        set(&counter, [0, now, second, u64::MAX]);
+        assert_eq!(prog.test_run(&t).unwrap().0, op::XDP_TX as u32);
+        assert_eq!(get(&counter), [1, now + second, second, u64::MAX]);
+        assert_eq!(prog.test_run(&t).unwrap().0, op::XDP_DROP as u32);
+        // far behind (an hour): the frames owed beyond XDP_CATCH_UP
+        // intervals are let go, so the next is due at most that long ago
+        set(&counter, [0, now - hour, second, u64::MAX]);
+        assert_eq!(prog.test_run(&t).unwrap().0, op::XDP_TX as u32);
+        let next = get(&counter)[1];
+        let back = (XDP_CATCH_UP as u64 - 1) * second;
+        let after = crate::sys::monotonic_ns();
+        assert!(next >= now - back && next <= after - back, "{next}");
 
         // with a schedule: run n sends the flow in its slot n % len
         let order = [5u32, 0x00ab_cdef, 5, 70_000];
@@ -732,9 +815,7 @@ mod tests {
             "rf_test_genz",
         )
         .expect("the verifier takes the program");
-        counter
-            .update(&0u32.to_ne_bytes(), &0u64.to_ne_bytes())
-            .unwrap();
+        set(&counter, [0, 0, 0, u64::MAX]);
         for n in 0..6 {
             let (ret, f) = prog.test_run(&t).unwrap();
             assert_eq!(ret, op::XDP_TX as u32);
