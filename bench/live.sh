@@ -5,11 +5,13 @@
 # the other CPU as fast as it can, and captures the same load in turn with
 # ringflow AF_PACKET, `tcpdump -w /dev/null`, ringflow AF_XDP in native and
 # SKB mode, and the bare AF_XDP receive-and-drop loop (bench/xdp_drop.rs,
-# the ceiling), for 1k, 64k and 1M flows, each in turn (uniform: every
+# the ceiling, and the same loop reading each frame's first 64 bytes:
+# the reference ringflow is judged against), for 1k, 64k and 1M flows, each in turn (uniform: every
 # packet a different flow, the stress case) and, with ZIPF=S, also shared
 # by a Zipf law (a few elephants, many mice). Prints offered and captured
 # packets per second, drops, the capture process's CPU time per captured
-# packet and its peak memory. Above 150000 flows ringflow runs with
+# packet, the share of a core it took while the load ran (cpu_%), and
+# its peak memory. Above 150000 flows ringflow runs with
 # --flow-table-size 1.1 times the flows (printed), so the table holds them
 # (with GEN=sock, whose flows are conversations, 2.2 times).
 #
@@ -18,6 +20,14 @@
 #   RATE=200000 PACKETS=1000000 FLOWS=1000 bench/live.sh   (CPU at a moderate rate)
 #   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
 #   IPFIX=1 TOOLS=ringflow FLOWS=65536 bench/live.sh   (flow export on)
+#   RECEIVE=inline RATE=250000 FLOWS=1000000 TOOLS="xdp-native read-native" bench/live.sh
+#
+# RECEIVE=thread (default) runs the receiving end's NAPI in a thread on
+# the capture CPU, beside the capture (one receive core, like a NIC
+# queue's interrupt); RECEIVE=inline leaves it to the sender's core (the
+# generator's system call runs it), so the capture CPU runs the capture
+# alone. RATE paces the generator evenly (every frame on time, by the
+# kernel's clock), else it sends as fast as it can.
 #
 # IPFIX=1 starts nfcapd in the receive namespace and runs the ringflow
 # captures with --ipfix to it (export on); the records sent and dropped
@@ -37,7 +47,8 @@ if [ "$GEN" = xdp ]; then PACKETS=${PACKETS:-20000000}; else PACKETS=${PACKETS:-
 FLOWS=${FLOWS:-"1000 65536 1000000"}
 # mixes: uniform, and zipf when ZIPF is set (its exponent)
 MIXES="uniform${ZIPF:+ zipf}"
-TOOLS=${TOOLS:-"ringflow tcpdump xdp-native xdp-skb drop-native drop-skb"}
+TOOLS=${TOOLS:-"ringflow tcpdump xdp-native xdp-skb drop-native drop-skb read-native read-skb"}
+RECEIVE=${RECEIVE:-thread}
 GEN_CPU=${GEN_CPU:-0}
 CAP_CPU=${CAP_CPU:-1}
 TX=rfbench-tx-$$ RX=rfbench-rx-$$ TXIF=rfbt$$ RXIF=rfbr$$
@@ -53,6 +64,7 @@ cleanup() {
 trap cleanup EXIT
 
 veth_path "$TX" "$RX" "$TXIF" "$RXIF" "$CAP_CPU"
+[ "$RECEIVE" = inline ] && ip netns exec "$RX" sh -c "echo 0 > /sys/class/net/$RXIF/threaded"
 export_args=""
 if [ -n "${IPFIX:-}" ]; then
   command -v nfcapd >/dev/null || { echo "bench/live.sh: IPFIX=1 needs nfcapd (apt-get install nfdump)"; exit 2; }
@@ -67,7 +79,7 @@ threads_ns() {
     awk '{s[$1] += $2} END {for (n in s) print n, s[n]}' | sort
 }
 
-printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %10s\n' tool flows mix offered_pps captured_pps drops captured cpu_ns/pkt peak_MiB
+printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %6s %10s\n' tool flows mix offered_pps captured_pps drops captured cpu_ns/pkt cpu_% peak_MiB
 for flows in $FLOWS; do
  table=""
  # the socket generator's flows are conversations: two flows each
@@ -99,6 +111,9 @@ for flows in $FLOWS; do
       drop-native|drop-skb)
         ip netns exec "$RX" taskset -c "$CAP_CPU" "$DROP" "$RXIF" 1 "${tool#drop-}" >"$work/out" 2>"$log" &
         ready="receiving" ;;
+      read-native|read-skb)
+        ip netns exec "$RX" taskset -c "$CAP_CPU" "$DROP" "$RXIF" 1 "${tool#read-}" 3600 read >"$work/out" 2>"$log" &
+        ready="receiving" ;;
     esac
     sleep 0.2
     pid=$(pgrep -f -n "$RXIF" | head -1)
@@ -119,7 +134,7 @@ for flows in $FLOWS; do
       tcpdump)
         kill -INT "$pid"; wait "$pid" || true
         read -r captured drops < <(tcpdump_counts "$log") || true ;;
-      drop-*)
+      drop-*|read-*)
         kill -INT "$pid"; wait "$pid" || true
         captured=$(awk '/received/ {print $3}' "$work/out")
         drops=$(awk '/received/ {print $5}' "$work/out") ;;
@@ -129,8 +144,8 @@ for flows in $FLOWS; do
     esac
     awk -v t="$tool" -v f="$flows" -v m="$mix" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
-      printf "%-12s %-8s %-7s %12.0f %12.0f %10d %12d %12.0f %10.1f\n", t, f, m, s / secs, c / secs, d, c,
-        (c > 0 ? cpu / c : 0), hwm / 1024 }'
+      printf "%-12s %-8s %-7s %12.0f %12.0f %10d %12d %12.0f %6.1f %10.1f\n", t, f, m, s / secs, c / secs, d, c,
+        (c > 0 ? cpu / c : 0), cpu / secs / 1e7, hwm / 1024 }'
     # where a ringflow process spent its CPU, per thread, for the end
     case $tool in
       ringflow|xdp-*)
