@@ -32,8 +32,8 @@ veth_teardown() {
 # CPU time of all a process's threads in ns (schedstat is exact, the
 # tick-based utime/stime are not; but it counts only the threads still
 # there, so not for a process whose threads come and go), and its peak
-# memory in KiB
-cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d", s}'; }
+# memory in KiB. (%.0f: mawk's %d stops at 2^31, 2.1 s.)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # wait_ready LOG TEXT: up to 5 s for a capture to say it runs

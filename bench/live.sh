@@ -76,7 +76,7 @@ sleep 1
 # "thread-name ns" per thread, summed by name
 threads_ns() {
   for t in /proc/"$1"/task/*; do echo "$(cat "$t/comm") $(cut -d' ' -f1 "$t/schedstat")"; done |
-    awk '{s[$1] += $2} END {for (n in s) print n, s[n]}' | sort
+    awk '{s[$1] += $2} END {for (n in s) printf "%s %.0f\n", n, s[n]}' | sort
 }
 
 printf '%-12s %-8s %-7s %12s %12s %10s %12s %12s %6s %10s\n' tool flows mix offered_pps captured_pps drops captured cpu_ns/pkt cpu_% peak_MiB
