@@ -646,8 +646,9 @@ impl Accounts {
                 self.detector.scan_open(&o.key, o.flags);
                 if count_new_flows {
                     let (v, s, d) = (o.key.version(), o.key.src(), o.key.dst());
-                    let server = if c.is_client(&s) { d } else { s };
-                    self.ledger.count_new_flow(v, c.client_addr(), 0, tick);
+                    let server = if c.is_client(&o.key, &s) { d } else { s };
+                    self.ledger
+                        .count_new_flow(v, c.client_addr(&o.key), 0, tick);
                     self.ledger.count_new_flow(v, server, 1, tick);
                 }
                 n += 1;
@@ -1253,34 +1254,56 @@ mod tests {
         assert_sums(&s);
     }
 
-    /// The tables are taken at start for `max_entries` and never grow:
-    /// filling them to the limit, and past it, leaves the memory as it was.
+    /// The entries and the hosts grow as they come, each on its own, and
+    /// never past `max_entries`: filling them to the limit and past it
+    /// leaves the memory where the limit put it, and a link with many
+    /// flows and few hosts holds room for the few.
     #[test]
-    fn tables_are_reserved_at_start_and_never_grow() {
-        let acc = Accounting {
-            max_entries: 1000,
+    fn tables_grow_as_items_come_each_on_its_own_up_to_the_bound() {
+        let acc = |n| Accounting {
+            max_entries: n,
             ..Accounting::default()
         };
-        let mut st = state(acc);
+        let entry = std::mem::size_of::<crate::collector::ledger::Entry>();
+        let host = std::mem::size_of::<crate::collector::ledger::Host>();
+        // client i of `clients` (monitored, 10.1/16) to server j of `servers`
+        let flows = |n: u32, clients: u32, servers: u32, from: u32| -> Vec<_> {
+            (from..from + n)
+                .map(|i| {
+                    let (c, s) = (i % clients, i % servers);
+                    let c = v4(&format!("10.1.{}.{}", c / 250, c % 250));
+                    let s = v4(&format!("203.0.{}.{}", s / 250, s % 250));
+                    (
+                        FlowKey::new(4, c, s, 17, PortKind::Ports, 40000, 53, 0),
+                        1,
+                        100,
+                    )
+                })
+                .collect()
+        };
+        let mut st = state(acc(4000));
         let at_start = st.memory_bytes();
+        let s = interval(&mut st, &flows(4000, 4000, 4000, 0));
+        assert_eq!((s.entries, s.host_entries), (4000, 4000));
+        let full = st.memory_bytes();
         assert!(
-            at_start >= 1000 * (2 * std::mem::size_of::<crate::collector::ledger::Entry>()),
-            "{at_start}"
+            full >= at_start + 4000 * (entry + host),
+            "{at_start} {full}"
         );
-        let flows: Vec<_> = (0..1500u16)
-            .map(|i| {
-                let c = v4(&format!("10.1.{}.{}", i / 250, i % 250));
-                (
-                    FlowKey::new(4, c, v4("203.0.113.9"), 17, PortKind::Ports, 40000, 53, 0),
-                    1,
-                    100,
-                )
-            })
-            .collect();
-        let s = interval(&mut st, &flows);
-        assert_eq!((s.entries, s.host_entries), (1000, 1000));
-        assert_eq!(s.collector_memory_bytes, at_start);
-        assert_eq!(st.memory_bytes(), at_start);
+        // past the limit: nothing more is taken
+        let s = interval(&mut st, &flows(2000, 6000, 6000, 4000));
+        assert_eq!((s.entries, s.host_entries), (4000, 4000));
+        assert_eq!(s.collector_memory_bytes, full);
+        assert_eq!(st.memory_bytes(), full);
+        // the same flows from a single host: room for the entries only
+        let mut one = state(acc(4000));
+        let s = interval(&mut one, &flows(4000, 1, 4000, 0));
+        assert_eq!((s.entries, s.host_entries), (4000, 1));
+        assert!(
+            one.memory_bytes() + 2000 * host < full,
+            "{} {full}",
+            one.memory_bytes()
+        );
     }
 
     /// With a long idle limit the sweep runs every eighth of it: an idle
@@ -1386,14 +1409,17 @@ mod tests {
     #[test]
     fn volume_limits_set_by_a_reload_count_from_then() {
         let mut st = state(Accounting::default());
-        let before = st.memory_bytes();
         let k = udp("10.0.0.1", "198.51.100.1", 53);
         interval(&mut st, &[(k, 10, 1000)]);
+        let before = st.memory_bytes();
         assert!(st.accounts.ledger.host_intervals().is_empty());
         let mut acc = Accounting::default();
         acc.detection.limits.bytes = Some(1_000_000);
         st.accounts.reconfigure(acc);
-        assert_eq!(st.memory_bytes(), before + 250_000 * 48);
+        // one for each host there is room for
+        let hosts = st.accounts.ledger.hosts.items.capacity();
+        assert!(hosts >= 1);
+        assert_eq!(st.memory_bytes(), before + hosts * 48);
         interval(&mut st, &[(k, 3, 1000)]);
         let iv = st.accounts.ledger.host_intervals();
         assert_eq!(iv.len(), 1);

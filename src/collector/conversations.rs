@@ -10,11 +10,14 @@ use crate::parse::{self, PortKind, icmp, tcp};
 pub(super) const NO_SERIES: u32 = u32::MAX;
 
 /// Who opened a conversation and on which service port, and the series
-/// its two directions count into.
+/// its two directions count into. The opener is kept as a side of the
+/// conversation's key ([`FlowKey::conversation`]), which every flow of it
+/// gives back, rather than as an address: a million conversations are
+/// 16 MB less.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Conversation {
-    client: [u8; 16],
-    client_port: u16,
+    /// The opener is the source side of the conversation's key.
+    client_first: bool,
     service: Option<u16>,
     pub(super) last_tick: u64,
     /// Flows of it that sit in a worker's table: it is remembered while
@@ -36,9 +39,13 @@ impl Conversation {
     pub(super) fn decide(k: &FlowKey, flags: u8, tick: u64) -> Conversation {
         let (src, dst) = (k.src(), k.dst());
         let (sp, dp) = (k.src_port(), k.dst_port());
+        // whether a side of `k` is the source side of its conversation's key
+        let ck = k.conversation();
+        let first = |addr: [u8; 16], port: u16| {
+            ck.src() == addr && (k.port_kind() != PortKind::Ports || ck.src_port() == port)
+        };
         let from_src = |service| Conversation {
-            client: src,
-            client_port: sp,
+            client_first: first(src, sp),
             service,
             last_tick: tick,
             live: 0,
@@ -55,8 +62,7 @@ impl Conversation {
                     // TCP mid-stream, and the low port is the sender's: this
                     // is the server answering.
                     Conversation {
-                        client: dst,
-                        client_port: dp,
+                        client_first: first(dst, dp),
                         service: Some(low),
                         last_tick: tick,
                         live: 0,
@@ -67,8 +73,7 @@ impl Conversation {
             PortKind::Icmp => {
                 if icmp::is_reply_type(k.version() == 6, sp as u8) {
                     Conversation {
-                        client: dst,
-                        client_port: 0,
+                        client_first: first(dst, 0),
                         service: None,
                         last_tick: tick,
                         live: 0,
@@ -82,21 +87,33 @@ impl Conversation {
         }
     }
 
-    /// The address of the side that opened it.
-    pub(super) fn client_addr(&self) -> [u8; 16] {
-        self.client
+    /// The address and port of the side that opened it, of which `k` is
+    /// a flow.
+    fn client(&self, k: &FlowKey) -> ([u8; 16], u16) {
+        let ck = k.conversation();
+        if self.client_first {
+            (ck.src(), ck.src_port())
+        } else {
+            (ck.dst(), ck.dst_port())
+        }
     }
 
-    /// Is `addr` the side that opened it?
-    pub(super) fn is_client(&self, addr: &[u8; 16]) -> bool {
-        self.client == *addr
+    /// The address of the side that opened it, of which `k` is a flow.
+    pub(super) fn client_addr(&self, k: &FlowKey) -> [u8; 16] {
+        self.client(k).0
+    }
+
+    /// Is `addr` the side that opened it, of which `k` is a flow?
+    pub(super) fn is_client(&self, k: &FlowKey, addr: &[u8; 16]) -> bool {
+        self.client(k).0 == *addr
     }
 
     /// Is `k` a packet from the opening side?
     pub(super) fn is_request(&self, k: &FlowKey) -> bool {
+        let (addr, port) = self.client(k);
         match self.service {
-            Some(_) => k.src() == self.client && k.src_port() == self.client_port,
-            None => k.src() == self.client,
+            Some(_) => k.src() == addr && k.src_port() == port,
+            None => k.src() == addr,
         }
     }
 }
@@ -166,6 +183,26 @@ mod tests {
         let c = Conversation::decide(&k, tcp::flags::SYN | tcp::flags::ACK, 0);
         assert_eq!(c.service, Some(443));
         assert!(c.is_request(&k.reversed()));
+    }
+
+    #[test]
+    fn the_opener_is_known_from_either_direction() {
+        // the opener on either side of the conversation's key, with the
+        // same address on both sides told apart by the port
+        for (src, sp, dst, dp) in [
+            ([10, 0, 0, 1], 40000, [1, 1, 1, 1], 80),
+            ([1, 1, 1, 1], 40000, [10, 0, 0, 1], 80),
+            ([10, 0, 0, 1], 40000, [10, 0, 0, 1], 80),
+            ([10, 0, 0, 1], 80, [10, 0, 0, 1], 40000),
+        ] {
+            let k = tcp_key(src, sp, dst, dp);
+            let c = Conversation::decide(&k, tcp::flags::SYN, 0);
+            for f in [k, k.reversed()] {
+                assert_eq!(c.client_addr(&f), v4_addr(src), "{k:?}");
+                assert!(c.is_client(&f, &v4_addr(src)));
+                assert_eq!(c.is_request(&f), f == k, "{f:?}");
+            }
+        }
     }
 
     #[test]

@@ -83,41 +83,6 @@ pub(super) struct Entry {
     generation: u32,
 }
 
-const NO_COUNT: Count = Count {
-    packets: 0,
-    bytes: 0,
-};
-const NO_HOST_COUNTS: HostCounts = HostCounts {
-    tx: NO_COUNT,
-    rx: NO_COUNT,
-};
-const NO_WINDOW: Window = Window {
-    bytes: [0; BUCKETS],
-    last: 0,
-};
-
-/// What fills an entry slot that was reserved but not yet used.
-const VACANT_ENTRY: Entry = Entry {
-    key: SeriesKey {
-        version: 0,
-        src: [0; 16],
-        dst: [0; 16],
-        proto: 0,
-        port: None,
-        reply: false,
-    },
-    class: Class::Transit,
-    alive: false,
-    exported: false,
-    hosts: [HOST_NONE; 2],
-    total: NO_COUNT,
-    base: NO_COUNT,
-    window: NO_WINDOW,
-    last_tick: 0,
-    first_ns: 0,
-    generation: 0,
-};
-
 /// One monitored IP.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Host {
@@ -132,19 +97,6 @@ pub(super) struct Host {
     /// See [`Ranked::generation`].
     generation: u32,
 }
-
-/// What fills a host slot that was reserved but not yet used.
-const VACANT_HOST: Host = Host {
-    version: 0,
-    addr: [0; 16],
-    alive: false,
-    exported: false,
-    total: NO_HOST_COUNTS,
-    base: NO_HOST_COUNTS,
-    window: NO_WINDOW,
-    last_tick: 0,
-    generation: 0,
-};
 
 /// A host's traffic in the current alert interval: what it sent, what it
 /// received.
@@ -224,23 +176,23 @@ impl Ledger {
         b
     }
 
-    /// Makes room for `max_entries` entries and hosts, in memory written
-    /// once now: counting a new flow then never allocates, copies a table
-    /// or waits for the kernel to find a page, and the memory the collector
-    /// will use is taken (and known) at start.
+    /// Keeps the arrays beside the entries and hosts (the hosts' alert
+    /// intervals, the entries' MACs) as long as the tables, or gives their
+    /// memory back when nothing reads them. The tables themselves grow as
+    /// entries and hosts come, up to `max_entries` each: a link with a
+    /// million flows may have a few thousand hosts, and the memory follows
+    /// what is there rather than the bound.
     fn reserve(&mut self) {
-        let n = self.acc.max_entries;
-        self.entries.reserve(n, VACANT_ENTRY);
-        self.hosts.reserve(n, VACANT_HOST);
-        // hosts made while no limit was set start from nothing; entries
-        // made while trafficmonitor's families were off have no MACs
-        let hosts = n.max(self.hosts.items.len());
-        side_array(&mut self.intervals, self.watch, hosts, NO_INTERVAL);
-        let entries = n.max(self.entries.items.len());
+        side_array(
+            &mut self.intervals,
+            self.watch,
+            self.hosts.items.capacity(),
+            NO_INTERVAL,
+        );
         side_array(
             &mut self.macs,
             self.acc.compat.trafficmonitor,
-            entries,
+            self.entries.items.capacity(),
             [0; 12],
         );
     }
@@ -320,6 +272,7 @@ impl Ledger {
             .unwrap_or(NO_SERIES);
         if self.entries.live() != made {
             self.entry_ranking.touched(idx);
+            self.reserve();
             if let Some(m) = self.macs.get_mut(idx as usize) {
                 *m = s.macs;
             }
@@ -348,6 +301,7 @@ impl Ledger {
             .unwrap_or(HOST_LOOKUP);
         if self.hosts.live() != made {
             self.host_ranking.touched(idx);
+            self.reserve();
             if let Some(iv) = self.intervals.get_mut(idx as usize) {
                 *iv = NO_INTERVAL;
             }

@@ -1,21 +1,9 @@
 //! A table of entries or hosts: slots in a `Vec` with a free list and an
-//! index by key, reserved once at start.
+//! index by key, growing on demand up to its bound.
 
 use super::ranking::Ranked;
 use crate::flow::{FlowKey, random_seed};
 use crate::sys::HugeBuf;
-
-/// Grows `v`'s capacity to `n` items and writes all of it once, so its
-/// pages are the process's from now on (`fill` is overwritten before it
-/// is ever read).
-pub(super) fn reserve_written<T: Copy>(v: &mut Vec<T>, n: usize, fill: T) {
-    if n > v.capacity() {
-        let len = v.len();
-        v.reserve_exact(n - len);
-        v.resize(n, fill);
-        v.truncate(len);
-    }
-}
 
 /// Entries or hosts, in a `Vec` with a free list, so a cached index stays
 /// cheap to check (the slot still holds the same key) and a forgotten
@@ -38,12 +26,6 @@ impl<T: Ranked + Copy> SlotTable<T> {
 
     pub(super) fn live(&self) -> usize {
         self.items.len() - self.free.len()
-    }
-
-    /// Room for `n` items, written once now (see [`reserve_written`]).
-    pub(super) fn reserve(&mut self, n: usize, vacant: T) {
-        self.index.reserve(n, &self.items);
-        reserve_written(&mut self.items, n, vacant);
     }
 
     /// The generation of slot `i`: how many times its item was forgotten
@@ -89,6 +71,15 @@ impl<T: Ranked + Copy> SlotTable<T> {
                 i
             }
             None => {
+                // grown by doubling, at most to the bound: a large `Vec`
+                // is moved by remapping its pages, not copied, so the
+                // memory is what the items need and not twice that
+                let (len, cap) = (self.items.len(), self.items.capacity());
+                if len == cap {
+                    let bound = limit.clamp(1, MAX_ITEMS);
+                    let to = cap.saturating_mul(2).max(GROW_FROM).min(bound);
+                    self.items.reserve_exact(to.saturating_sub(len).max(1));
+                }
                 self.items.push(item);
                 (self.items.len() - 1) as u32
             }
@@ -114,6 +105,9 @@ impl<T: Ranked + Copy> SlotTable<T> {
         any
     }
 }
+
+/// Items a [`SlotTable`] makes room for when it first grows.
+const GROW_FROM: usize = 1024;
 
 /// Items a [`SlotTable`] holds at most: what an index slot can number
 /// (24 bits, 0 meaning empty), the bound of `--max-entries`.
@@ -253,14 +247,6 @@ impl ItemIndex {
         }
     }
 
-    /// Room for `n` items without growing, taken and written now.
-    fn reserve<T: Ranked>(&mut self, n: usize, items: &[T]) {
-        let slots = n.saturating_mul(4).div_ceil(3).max(8);
-        if slots > self.slots.len() {
-            self.rebuild(slots, items, None);
-        }
-    }
-
     /// A new table of `slots` slots holding the live items but `skip`
     /// again.
     fn rebuild<T: Ranked>(&mut self, slots: usize, items: &[T], skip: Option<u32>) {
@@ -302,18 +288,15 @@ mod tests {
         assert_eq!(t.gen_of(a), 2);
     }
 
-    /// Items come and go in random order, the table grows from its
-    /// smallest size and is reserved larger: every live key is found at
+    /// Items come and go in random order and the table grows from its
+    /// smallest size, never past its bound: every live key is found at
     /// its item, no gone one is, and a key comes back in another slot.
     #[test]
     fn slot_table_finds_what_is_there_and_nothing_else() {
         let mut rng = crate::tools::synth::Rng::new(5);
         let mut t: SlotTable<Item> = SlotTable::new();
         let mut live = std::collections::HashMap::new();
-        for round in 0..20_000u32 {
-            if round == 5_000 {
-                t.reserve(3_000, Item::default());
-            }
+        for _ in 0..20_000u32 {
             let key = rng.below(4_000) as u32;
             let make = || Item {
                 key,
@@ -335,7 +318,9 @@ mod tests {
                 live.remove(&gone);
             }
             assert_eq!(t.live(), live.len());
+            assert!(t.items.capacity() <= 2_500, "{}", t.items.capacity());
         }
+        assert!(t.items.capacity() > 1_024, "it grew");
         for k in 0..4_000u32 {
             let h = t.index.hash(&crate::flow::numbered(k));
             let found = t.index.find(&crate::flow::numbered(k), h, &t.items);

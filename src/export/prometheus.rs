@@ -324,7 +324,7 @@ impl Collector for SnapshotMetrics {
         gauge(
             &mut enc,
             "ringflow_collector_memory_bytes",
-            "Memory of the collector's conversations, entries and hosts, taken at start for --max-entries of each.",
+            "Memory of the collector's conversations (taken at start for --max-entries), entries and hosts (grown as they come, up to --max-entries each).",
             s.collector_memory_bytes as i64,
         )?;
         gauge(
