@@ -118,6 +118,53 @@ fn the_report_refuses_a_broken_csv_in_one_line() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Issue 31's regression: an evenly paced load over a million flows,
+/// received inline on the sender's core so the capture core runs the
+/// capture alone, is captured whole by both backends: every frame sent is
+/// counted and none is dropped, while each of the million flows is new to
+/// the worker's table and to the collector.
+#[test]
+#[ignore = "live: needs root for network namespaces; run with --include-ignored"]
+fn a_paced_load_over_a_million_flows_is_captured_without_a_drop() {
+    let _g = serial();
+    assert!(is_root(), "the sweep needs root");
+    let dir = TempDir::new("sweep-paced");
+    let out_dir = dir.path("out");
+    let csv = sweep(
+        None,
+        &out_dir,
+        &[
+            ("AXES", "flows"),
+            ("VALUES_flows", "1000000"),
+            ("TOOLS", "af-xdp af-packet"),
+            ("GEN", "xdp"),
+            ("RATE", "100000"),
+            ("PACKETS", "1000000"),
+            ("DURATION", "30"),
+            ("REPEAT", "1"),
+            ("RECEIVE", "inline"),
+        ],
+    );
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for r in &rows {
+        let (tool, drops, captured, sent) = (r[2], r[8], r[9], r[10]);
+        assert_eq!(sent, "1000000", "{r:?}");
+        assert_eq!(drops, "0", "{tool} dropped: {r:?}");
+        assert_eq!(captured, sent, "{tool} counted every frame: {r:?}");
+        assert!(r[13].contains("--flow-table-size 1100000"), "{r:?}");
+    }
+    let meta = std::fs::read_to_string(out_dir.join("meta.txt")).unwrap();
+    assert!(
+        meta.contains("receive inline") && meta.contains("--rate 100000"),
+        "{meta}"
+    );
+}
+
 #[test]
 #[ignore = "live: needs root for network namespaces; run with --include-ignored"]
 fn a_tiny_sweep_writes_its_csv_plots_and_report() {
