@@ -36,6 +36,17 @@ veth_teardown() {
 cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f", s}'; }
 hwm_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
+# quiet PID: up to 60 s until the process uses less than 5 % of a core
+# (its collector has caught up with what came before)
+quiet() {
+  local a b _
+  for _ in $(seq 120); do
+    a=$(cpu_ns "$1"); sleep 0.5; b=$(cpu_ns "$1")
+    [ $((b - a)) -lt 25000000 ] && return 0
+  done
+  return 1
+}
+
 # wait_ready LOG TEXT: up to 5 s for a capture to say it runs
 wait_ready() {
   local _

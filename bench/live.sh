@@ -21,13 +21,17 @@
 #   GEN=sock TOOLS="ringflow tcpdump" PACKETS=3000000 bench/live.sh
 #   IPFIX=1 TOOLS=ringflow FLOWS=65536 bench/live.sh   (flow export on)
 #   RECEIVE=inline RATE=250000 FLOWS=1000000 TOOLS="xdp-native read-native" bench/live.sh
+#   WARM=1 RECEIVE=inline RATE=100000 PACKETS=500000 FLOWS=1000000 bench/live.sh
 #
 # RECEIVE=thread (default) runs the receiving end's NAPI in a thread on
 # the capture CPU, beside the capture (one receive core, like a NIC
 # queue's interrupt); RECEIVE=inline leaves it to the sender's core (the
 # generator's system call runs it), so the capture CPU runs the capture
 # alone. RATE paces the generator evenly (every frame on time, by the
-# kernel's clock), else it sends as fast as it can.
+# kernel's clock), else it sends as fast as it can. WARM=1 first sends
+# every flow once (at RATE) and measures from then on: the CPU of a
+# capture that knows its flows, as on a link watched for longer than a
+# flow lives (the captured count leaves those packets out).
 #
 # IPFIX=1 starts nfcapd in the receive namespace and runs the ringflow
 # captures with --ipfix to it (export on); the records sent and dropped
@@ -118,6 +122,16 @@ for flows in $FLOWS; do
     sleep 0.2
     pid=$(pgrep -f -n "$RXIF" | head -1)
     wait_ready "$log" "$ready" || true
+    warm=0
+    if [ -n "${WARM:-}" ]; then
+      # every flow once, not measured: the capture knows them all then
+      warm_args=(--iface "$TXIF" --flows "$flows" --packets "$flows" --duration 60s)
+      [ "$GEN" = xdp ] && warm_args+=(--xdp)
+      [ -n "${RATE:-}" ] && warm_args+=(--rate "$RATE")
+      read -r warm _ < <(gen_figures "$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${warm_args[@]}" 2>&1 | tail -1)") || true
+      # until the collector has merged them (tcpdump: its last block)
+      sleep 1.5; quiet "$pid" || true
+    fi
     c0=$(cpu_ns "$pid")
     threads_ns "$pid" >"$work/t0"
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
@@ -142,6 +156,7 @@ for flows in $FLOWS; do
         kill -TERM "$pid"; wait "$pid" || true
         read -r captured drops < <(ringflow_counts "$work/out") || true ;;
     esac
+    captured=$((captured - warm))
     awk -v t="$tool" -v f="$flows" -v m="$mix" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
         -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
       printf "%-12s %-8s %-7s %12.0f %12.0f %10d %12d %12.0f %6.1f %10.1f\n", t, f, m, s / secs, c / secs, d, c,
@@ -156,6 +171,10 @@ for flows in $FLOWS; do
         grep -o 'memory: .*' "$log" | sed "s/^/$tool $flows $mix: /" >>"$work/threads" || true
         awk -v p="$tool $flows $mix: " '/^ringflow_flow_table_overflow_total/ {print p "flow table overflow " $2 " packets"}' \
           "$work/out" >>"$work/threads"
+        # and what its tables held at the end
+        awk -v p="$tool $flows $mix: at the end, " '/^ringflow_(flow_table|collector|detection)_memory_bytes/ {
+            sub(/^ringflow_/, "", $1); s = s sprintf("%s%s %.1f MiB", (s == "" ? "" : ", "), $1, $2 / 1048576) }
+          END {if (s != "") print p s}' "$work/out" >>"$work/threads"
         awk -v p="$tool $flows $mix: " '/^ringflow_ipfix_records_total/ {print p $0}' \
           "$work/out" >>"$work/threads" ;;
     esac
