@@ -12,6 +12,7 @@ use crate::tools::synth::tunnel::{Outer, Wrap};
 use crate::tools::synth::{FlowDesc, Mix, Rng, tcp_flags};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 const BATCH: usize = 64;
@@ -621,12 +622,26 @@ fn run_xdp(args: &GenArgs) -> Result<GenReport, GenError> {
         init.extend_from_slice(&u64::to_ne_bytes(w));
     }
     state.update(&0u32.to_ne_bytes(), &init).map_err(bpf_err)?;
+    // the time from the first frame to the last, as the watcher sees them
+    // (to the millisecond): the call's own setup and end are not sending
+    let (first, last) = (OnceLock::new(), OnceLock::new());
     prog.run_live_until(&frame, iface.ifindex, 64, &|| {
-        sent() >= args.packets || Instant::now() >= end
+        let n = sent();
+        if n > 0 {
+            first.get_or_init(Instant::now);
+        }
+        if n >= args.packets {
+            last.get_or_init(Instant::now);
+            return true;
+        }
+        Instant::now() >= end
     })
     .map_err(bpf_err)?;
     let n = sent();
-    let elapsed = start.elapsed();
+    let from = first.get().copied().unwrap_or(start);
+    let to = last.get().copied().unwrap_or_else(Instant::now);
+    // the first frame left up to an interval before the watcher saw it
+    let elapsed = to.duration_since(from) + Duration::from_nanos(interval_ns);
     let mut report = GenReport {
         elapsed,
         packets: n,
