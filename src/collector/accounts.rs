@@ -30,6 +30,9 @@ const STAGE: usize = 16;
 /// that the collector has no room to remember), a few MiB at this size.
 const MERGE_CHUNK: usize = 4_096;
 
+/// The seed of the hash that marks flows freed for room.
+const FREED_SEED: u64 = 0x2545_f491_4f6c_dd1d;
+
 /// A flow to count the long way: its key, what to count, and its handle
 /// ([`handle_id`]).
 type Flow = (FlowKey, FlowStats, u32);
@@ -137,8 +140,18 @@ struct WorkerFlows {
     flows: [usize; 2],
     /// Per family: flows asked to be freed, not yet freed or seen again.
     expiring: [usize; 2],
-    /// Per family: new flows in the hand-over being merged.
+    /// Per family: new flows in the hand-over being merged, but those
+    /// that come back after being freed for room (see `freed_for_room`).
     new_flows: [usize; 2],
+    /// Per family: the flows freed for room lately, by a bit per hash
+    /// of their keys, and how many bits are set. A flow freed for room
+    /// that is seen again is not a new flow to make room for: counting it
+    /// as one made a set of flows that cycles through a table it nearly
+    /// fills (a million every few seconds in 1.1 million slots) free a
+    /// few hundred thousand of them at every hand-over, each back as a new
+    /// flow at the next, so every packet was a new flow to the collector.
+    freed_for_room: [Vec<u64>; 2],
+    freed_bits: [usize; 2],
     /// In huge pages: read at random, a slot's at a time.
     handles: [HugeBuf<Handle>; 2],
     /// Per family: the next handle the sweep looks at.
@@ -153,6 +166,9 @@ impl WorkerFlows {
             flows: [0; 2],
             expiring: [0; 2],
             new_flows: [0; 2],
+            // four bits a slot: a wave of frees as large as the table fits
+            freed_for_room: cap.map(|n| vec![0; (4 * n).next_power_of_two().div_ceil(64)]),
+            freed_bits: [0; 2],
             handles: cap.map(|n| HugeBuf::new(n, VACANT_HANDLE)),
             hand: [0; 2],
         }
@@ -163,16 +179,43 @@ impl WorkerFlows {
         self.handles[f].get_mut(s as usize)
     }
 
-    /// Slot `s` was just read: its handle is live.
+    /// Slot `s`, of flow `key`, was just read: its handle is live.
     #[inline]
-    fn seen(&mut self, f: usize, s: u32) {
-        let h = &mut self.handles[f][s as usize];
-        match h.state {
+    fn seen(&mut self, f: usize, s: u32, key: &FlowKey) {
+        match self.handles[f][s as usize].state {
             EXPIRING | PRESSED => self.expiring[f] -= 1,
-            VACANT => self.new_flows[f] += 1,
+            VACANT if !self.was_freed_for_room(f, key) => self.new_flows[f] += 1,
             _ => {}
         }
-        h.state = LIVE;
+        self.handles[f][s as usize].state = LIVE;
+    }
+
+    /// The bit of `key` in `freed_for_room[f]`: its word and mask.
+    fn freed_bit(&self, f: usize, key: &FlowKey) -> (usize, u64) {
+        let bits = self.freed_for_room[f].len() * 64;
+        let b = key.hash(FREED_SEED) as usize & (bits - 1);
+        (b / 64, 1 << (b % 64))
+    }
+
+    fn was_freed_for_room(&self, f: usize, key: &FlowKey) -> bool {
+        let (w, m) = self.freed_bit(f, key);
+        self.freed_for_room[f][w] & m != 0
+    }
+
+    /// Flow `key` is asked to be freed for room. The bits are cleared
+    /// when an eighth of them is set, so at most one flow in eight is
+    /// taken for one that came back.
+    fn freeing_for_room(&mut self, f: usize, key: &FlowKey) {
+        let (w, m) = self.freed_bit(f, key);
+        let bits = &mut self.freed_for_room[f];
+        if bits[w] & m == 0 {
+            bits[w] |= m;
+            self.freed_bits[f] += 1;
+            if self.freed_bits[f] * 8 >= bits.len() * 64 {
+                bits.fill(0);
+                self.freed_bits[f] = 0;
+            }
+        }
     }
 
     /// The worker freed slot `s`; returns whether it was asked to because
@@ -193,7 +236,12 @@ impl WorkerFlows {
         self.handles
             .iter()
             .map(|h| h.len() * std::mem::size_of::<Handle>())
-            .sum()
+            .sum::<usize>()
+            + self
+                .freed_for_room
+                .iter()
+                .map(|b| b.len() * 8)
+                .sum::<usize>()
     }
 }
 
@@ -460,7 +508,7 @@ impl Accounts {
                 h.last_epoch = epoch;
                 let (entry, generation) = h.entry();
                 let mut untracked = h.untracked();
-                wf.seen(f, s);
+                wf.seen(f, s, &key);
                 if let Some(m) = self.meter.as_mut() {
                     if back {
                         m.stays(worker, f, s);
@@ -550,11 +598,17 @@ impl Accounts {
                 }
                 need = need.saturating_sub(1);
                 h.state = if pressed { PRESSED } else { EXPIRING };
+                let conv = std::mem::take(&mut h.conv);
+                let last = h.last_tick;
+                if pressed {
+                    let key = wf.view.read(f, s as u32).0;
+                    wf.freeing_for_room(f, &key);
+                }
                 if let Some(m) = self.meter.as_mut() {
                     m.leaving(worker, &wf.view, f, s as u32);
                 }
-                if std::mem::take(&mut h.conv) {
-                    leaving.push((s as u32, h.last_tick));
+                if conv {
+                    leaving.push((s as u32, last));
                 }
                 wf.expiring[f] += 1;
                 ch.expire[f].push(s as u32);
@@ -1304,6 +1358,44 @@ mod tests {
             "{} {full}",
             one.memory_bytes()
         );
+    }
+
+    /// A set of flows that nearly fills a worker's table and cycles
+    /// through it (a quarter of them in each hand-over) is freed for room
+    /// once, while it fills the table, and then left alone: the flows
+    /// freed for room that come back are not new flows to make room for.
+    #[test]
+    fn flows_cycling_through_a_nearly_full_table_are_not_freed_again_and_again() {
+        let acc = Accounting {
+            max_entries: 100_000,
+            ..Accounting::default()
+        };
+        let mut accounts = Accounts::new(1, Duration::from_secs(1), acc);
+        let feed = Feed::new(&mut accounts, 0, 10_000);
+        let mut st = State { accounts, feed };
+        let flows: Vec<_> = (0..9_000u32)
+            .map(|i| {
+                let c = v4(&format!("10.2.{}.{}", i / 250, i % 250));
+                (
+                    FlowKey::new(4, c, v4("203.0.113.9"), 17, PortKind::Ports, 40000, 53, 0),
+                    1,
+                    100,
+                )
+            })
+            .collect();
+        let mut expired = Vec::new();
+        for _ in 0..10 {
+            for quarter in flows.chunks(2_250) {
+                let s = interval(&mut st, quarter);
+                expired.push(s.table_expired);
+            }
+        }
+        // every packet counted
+        let s = st.snapshot(0, true);
+        assert_eq!(s.packets, 10 * 9_000);
+        // freed while the first rounds fill the table, then never again
+        assert!(expired[7] > 0, "{expired:?}");
+        assert_eq!(expired[7], expired[39], "{expired:?}");
     }
 
     /// With a long idle limit the sweep runs every eighth of it: an idle
