@@ -10,7 +10,7 @@
 #
 # RATES (packets/s, default 50000 100000 250000 500000 1000000 2000000
 # 3000000), FLOWS (1000), TOOLS ("xdp-native ringflow tcpdump"),
-# SECS (4). WARM=1 (passed to bench/live.sh) sends every flow once at
+# SECS (4). WARM=1 (passed to bench/live.sh) sends every flow twice at
 # the rate before the measured packets, so the CPU is that of flows
 # already known, as on a link monitored for longer than a flow lives;
 # without it a run at a million flows is mostly the collector meeting new

@@ -28,10 +28,11 @@
 # queue's interrupt); RECEIVE=inline leaves it to the sender's core (the
 # generator's system call runs it), so the capture CPU runs the capture
 # alone. RATE paces the generator evenly (every frame on time, by the
-# kernel's clock), else it sends as fast as it can. WARM=1 first sends
-# every flow once (at RATE) and measures from then on: the CPU of a
-# capture that knows its flows, as on a link watched for longer than a
-# flow lives (the captured count leaves those packets out).
+# kernel's clock), else it sends as fast as it can. WARM=1 (with RATE)
+# sends every flow twice more in front of PACKETS, in the same paced
+# load, and takes the CPU from two seconds after those rounds to the
+# end: the CPU of a capture that knows its flows, as on a link watched
+# for longer than a flow lives (the counts are the whole load's).
 #
 # IPFIX=1 starts nfcapd in the receive namespace and runs the ringflow
 # captures with --ipfix to it (export on); the records sent and dropped
@@ -122,25 +123,32 @@ for flows in $FLOWS; do
     sleep 0.2
     pid=$(pgrep -f -n "$RXIF" | head -1)
     wait_ready "$log" "$ready" || true
-    warm=0
-    if [ -n "${WARM:-}" ]; then
-      # every flow once, not measured: the capture knows them all then
-      warm_args=(--iface "$TXIF" --flows "$flows" --packets "$flows" --duration 60s)
-      [ "$GEN" = xdp ] && warm_args+=(--xdp)
-      [ -n "${RATE:-}" ] && warm_args+=(--rate "$RATE")
-      read -r warm _ < <(gen_figures "$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${warm_args[@]}" 2>&1 | tail -1)") || true
-      # until the collector has merged them (tcpdump: its last block)
-      sleep 1.5; quiet "$pid" || true
-    fi
-    c0=$(cpu_ns "$pid")
-    threads_ns "$pid" >"$work/t0"
     gen_args=(--iface "$TXIF" --flows "$flows" --packets "$PACKETS" --duration 30s)
     [ "$GEN" = xdp ] && gen_args+=(--xdp)
     [ "$mix" = zipf ] && gen_args+=(--zipf "$ZIPF")
     [ -n "${RATE:-}" ] && gen_args+=(--rate "$RATE")
-    gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
+    if [ -n "${WARM:-}" ]; then
+      # one load, every flow twice more in front, measured from two
+      # seconds after those two rounds were due to the end: the flows
+      # stay in the tables, as on a link that keeps them busy, and the
+      # tables have settled (the first round fills them, and what a
+      # table freed for room comes back in the second)
+      gen_args=(--iface "$TXIF" --flows "$flows" --packets $((PACKETS + 2 * flows)) --duration 90s --rate "$RATE")
+      [ "$GEN" = xdp ] && gen_args+=(--xdp)
+      ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" >"$work/gen" 2>&1 &
+      gen_pid=$!
+      sleep "$(awk -v f="$flows" -v r="$RATE" 'BEGIN {print 2 * f / r + 2}')"
+      c0=$(cpu_ns "$pid"); t0=$(date +%s.%N)
+      threads_ns "$pid" >"$work/t0"
+      wait "$gen_pid" || true
+      gen=$(tail -1 "$work/gen")
+    else
+      c0=$(cpu_ns "$pid"); t0=$(date +%s.%N)
+      threads_ns "$pid" >"$work/t0"
+      gen=$(ip netns exec "$TX" taskset -c "$GEN_CPU" "$BIN" gen "${gen_args[@]}" 2>&1 | tail -1)
+    fi
     settle "$tool"
-    c1=$(cpu_ns "$pid")
+    c1=$(cpu_ns "$pid"); t1=$(date +%s.%N)
     threads_ns "$pid" >"$work/t1"
     hwm=$(hwm_kib "$pid")
     read -r sent secs < <(gen_figures "$gen") || true
@@ -156,15 +164,19 @@ for flows in $FLOWS; do
         kill -TERM "$pid"; wait "$pid" || true
         read -r captured drops < <(ringflow_counts "$work/out") || true ;;
     esac
-    captured=$((captured - warm))
+    # the CPU's window: the load (the measured part of it with WARM)
+    # and the settling after it; with WARM, per packet of the rate
+    window=$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')
+    in_window=$captured
+    [ -n "${WARM:-}" ] && in_window=$(awk -v w="$window" -v r="$RATE" 'BEGIN {printf "%.0f", w * r}')
     awk -v t="$tool" -v f="$flows" -v m="$mix" -v s="$sent" -v secs="$secs" -v c="$captured" -v d="$drops" \
-        -v cpu=$((c1 - c0)) -v hwm="$hwm" 'BEGIN {
+        -v cpu=$((c1 - c0)) -v hwm="$hwm" -v w="$window" -v n="$in_window" 'BEGIN {
       printf "%-12s %-8s %-7s %12.0f %12.0f %10d %12d %12.0f %6.1f %10.1f\n", t, f, m, s / secs, c / secs, d, c,
-        (c > 0 ? cpu / c : 0), cpu / secs / 1e7, hwm / 1024 }'
+        (n > 0 ? cpu / n : 0), cpu / w / 1e7, hwm / 1024 }'
     # where a ringflow process spent its CPU, per thread, for the end
     case $tool in
       ringflow|xdp-*)
-        join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v m="$mix" -v c="$captured" '
+        join "$work/t0" "$work/t1" | awk -v t="$tool" -v f="$flows" -v m="$mix" -v c="$in_window" '
           $3 > $2 && c > 0 {printf "%s %s %s: %s %.0f ms (%.0f ns/pkt)\n", t, f, m, $1, ($3 - $2) / 1e6, ($3 - $2) / c}' \
           >>"$work/threads"
         # and what it took at start, and what found its flow table full
