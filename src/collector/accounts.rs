@@ -152,6 +152,9 @@ struct WorkerFlows {
     /// flow at the next, so every packet was a new flow to the collector.
     freed_for_room: [Vec<u64>; 2],
     freed_bits: [usize; 2],
+    /// Whether `freed_for_room` is kept (see
+    /// [`Accounts::returns_are_not_new`]).
+    discount_returns: bool,
     /// In huge pages: read at random, a slot's at a time.
     handles: [HugeBuf<Handle>; 2],
     /// Per family: the next handle the sweep looks at.
@@ -159,16 +162,24 @@ struct WorkerFlows {
 }
 
 impl WorkerFlows {
-    fn new(view: TablesView) -> WorkerFlows {
+    fn new(view: TablesView, discount_returns: bool) -> WorkerFlows {
         let cap = view.capacity();
+        let bits = |n: usize| {
+            if discount_returns {
+                (4 * n).next_power_of_two().div_ceil(64)
+            } else {
+                0
+            }
+        };
         WorkerFlows {
             view,
             flows: [0; 2],
             expiring: [0; 2],
             new_flows: [0; 2],
             // four bits a slot: a wave of frees as large as the table fits
-            freed_for_room: cap.map(|n| vec![0; (4 * n).next_power_of_two().div_ceil(64)]),
+            freed_for_room: cap.map(|n| vec![0; bits(n)]),
             freed_bits: [0; 2],
+            discount_returns,
             handles: cap.map(|n| HugeBuf::new(n, VACANT_HANDLE)),
             hand: [0; 2],
         }
@@ -184,7 +195,9 @@ impl WorkerFlows {
     fn seen(&mut self, f: usize, s: u32, key: &FlowKey) {
         match self.handles[f][s as usize].state {
             EXPIRING | PRESSED => self.expiring[f] -= 1,
-            VACANT if !self.was_freed_for_room(f, key) => self.new_flows[f] += 1,
+            VACANT if !(self.discount_returns && self.was_freed_for_room(f, key)) => {
+                self.new_flows[f] += 1
+            }
             _ => {}
         }
         self.handles[f][s as usize].state = LIVE;
@@ -292,6 +305,9 @@ pub struct Accounts {
     pub(super) events_dropped: u64,
     /// Flow export's records, when flows are exported.
     meter: Option<Meter>,
+    /// Whether a flow freed for room that comes back is not counted as a
+    /// new flow (see `WorkerFlows::freed_for_room`).
+    discount_returns: bool,
 }
 
 impl Accounts {
@@ -328,7 +344,18 @@ impl Accounts {
             events: Vec::new(),
             events_dropped: 0,
             meter: None,
+            discount_returns: true,
         }
+    }
+
+    /// Whether a flow freed for room that comes back counts as a new flow
+    /// to make room for (before any [`attach`](Self::attach)): not live
+    /// (the default), where counting it so kept a set of flows that
+    /// nearly fills a table cycling through it; a replay, which hands
+    /// over and waits whenever a table fills, counts every flow it finds
+    /// a free slot for, as it always did.
+    pub fn returns_are_not_new(&mut self, on: bool) {
+        self.discount_returns = on;
     }
 
     /// Keeps flow records for export from now on (before any
@@ -393,7 +420,7 @@ impl Accounts {
         if let Some(m) = self.meter.as_mut() {
             m.attach(worker, view.capacity());
         }
-        self.workers[worker] = Some(WorkerFlows::new(view));
+        self.workers[worker] = Some(WorkerFlows::new(view, self.discount_returns));
     }
 
     /// Adds one shard to the totals: its counters (which it clears), and
@@ -600,7 +627,7 @@ impl Accounts {
                 h.state = if pressed { PRESSED } else { EXPIRING };
                 let conv = std::mem::take(&mut h.conv);
                 let last = h.last_tick;
-                if pressed {
+                if pressed && wf.discount_returns {
                     let key = wf.view.read(f, s as u32).0;
                     wf.freeing_for_room(f, &key);
                 }

@@ -107,6 +107,9 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let (tx, rx) = crossbeam_channel::bounded(3 * n + 2);
     let refresh = cfg.refresh.max(Duration::from_millis(10));
     let mut accounts = Accounts::new(n, refresh, cfg.accounting.clone());
+    // live, a flow freed for room that comes back is not a new flow to
+    // make room for; a replay hands over and waits whenever a table fills
+    accounts.returns_are_not_new(!cfg.capture_clock);
     if let Some((timeouts, observed)) = &cfg.export {
         accounts.export_flows(*timeouts, observed.clone());
     }
