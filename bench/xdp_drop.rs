@@ -55,6 +55,7 @@ fn main() {
         mode,
         bind: XdpBind::Auto,
         busy_poll: None,
+        max_nap: None,
     };
     let attachment = Attachment::attach(&iface, queues, mode).unwrap_or_else(|e| fail(&e));
     let stop = Arc::new(AtomicBool::new(false));
@@ -65,12 +66,13 @@ fn main() {
         let (mut sock, _) = open_socket(&iface, q, &cfg).unwrap_or_else(|e| fail(&e));
         attachment.register(q, &sock).unwrap_or_else(|e| fail(&e));
         let (stop, total, dropped) = (stop.clone(), total.clone(), dropped.clone());
+        let cfg = cfg.clone();
         threads.push(std::thread::spawn(move || {
             if let Err(e) = ringflow::sys::set_thread_priority(Some(1)) {
                 eprintln!("xdp_drop: normal priority: {e}");
             }
             let mut polls = PollSet::default();
-            let mut waiter = Waiter::default();
+            let mut waiter = Waiter::new(cfg.params.rx_size);
             let mut n = 0u64;
             let mut folded = 0u64;
             while !stop.load(Ordering::Relaxed) {
@@ -86,6 +88,7 @@ fn main() {
                 waiter.took(got);
                 if got == 0 && waiter.idle() {
                     let _ = polls.wait(&[sock.fd()], 100);
+                    waiter.woke();
                 }
             }
             std::hint::black_box(folded);

@@ -25,6 +25,10 @@ pub struct XdpConfig {
     pub bind: XdpBind,
     /// Busy polling: (microseconds, budget).
     pub busy_poll: Option<(u32, u32)>,
+    /// The longest nap, if shorter than the ring's (see [`Waiter`]): with
+    /// `--dedup`, half its window, as a round's frames share one
+    /// timestamp.
+    pub max_nap: Option<Duration>,
 }
 
 /// The attach mode that took effect, for logs and `ringflow_capture_info`.
@@ -282,39 +286,92 @@ pub fn open_socket(
     Ok((sock, bind))
 }
 
-/// How an AF_XDP reader waits once its rings are empty. Under load it
-/// naps for a fraction of a ring's worth of time and comes back to a
-/// batch, instead of being woken for every few frames the driver's NAPI
-/// delivers (a context switch each, on the core NAPI needs); when traffic
-/// is light it blocks in poll(). ringflow's workers and the bench ceiling
+/// How an AF_XDP reader waits once its rings are empty: by time, as
+/// TPACKET_V3's block timeout does for AF_PACKET. While frames come, it
+/// naps and comes back to a batch, instead of being woken by poll() for
+/// every few frames the driver delivers (two context switches each: an
+/// evenly paced 100 kpps woke the reader for nearly every packet, a
+/// quarter of a core). The nap lasts what a quarter of the RX ring takes
+/// at the rate the reader last saw, at least [`MIN_NAP`] and at most the
+/// time the ring takes to fill at [`FASTEST`] (2 ms for the default 8192
+/// entries): so a wake-up finds a batch worth it, no ring fills while the
+/// reader naps unless the rate jumps past what one core reads, and nothing
+/// the reader does between batches (a hand-over, a refresh) waits longer
+/// than that. A queue that may burst faster than [`FASTEST`] after a
+/// moderate rate wants a larger ring (`--xdp-ring-size`): the nap grows
+/// with it, and so does what it can hold. In copy mode a round's frames
+/// share one timestamp, so with `--dedup` a nap lasts at most half its
+/// window ([`Waiter::cap`]), or a frame and its copy taken in two rounds
+/// would be further apart than the window.
+/// A nap that found nothing means the link went quiet: the reader then
+/// blocks in poll(). ringflow's workers and the bench ceiling
 /// (`bench/xdp_drop.rs`) wait the same way.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Waiter {
     /// Frames taken since the reader last waited.
     taken: u32,
+    /// When it last began a nap or came back from poll(): the frames
+    /// taken since came in that time.
+    since: Instant,
+    /// The longest nap, from the smallest RX ring it reads.
+    max_nap: Duration,
+    /// A quarter of that ring: the batch a nap aims at.
+    aim: u32,
 }
 
-/// Frames since the last wait that mean traffic is heavy.
-const BUSY: u32 = 64;
-/// The nap: long enough that a wake-up finds a batch worth the two
-/// context switches (about 1000 frames at 2 Mpps), short enough that a
-/// default RX ring (8192 entries) is a sixth full by then.
-const NAP: std::time::Duration = std::time::Duration::from_micros(500);
+/// Frames a second at which a nap of the longest length fills the ring:
+/// more than one worker reads from a ring (2.2 to 4.7 Mpps here,
+/// `bench/live.sh`). Each wake-up costs a virtual machine tens of
+/// microseconds: at 8 Mpps (1 ms naps) a paced 250 kpps took 5.6 % of a
+/// core, at 4 Mpps (2 ms) 3.9 %.
+pub const FASTEST: u64 = 4_000_000;
+/// The shortest nap: below it a sleep costs more than it saves.
+pub const MIN_NAP: Duration = Duration::from_micros(50);
 
 impl Waiter {
+    /// A waiter for sockets whose smallest RX ring has `ring` entries.
+    pub fn new(ring: u32) -> Waiter {
+        let fill_ns = u64::from(ring) * 1_000_000_000 / FASTEST;
+        Waiter {
+            taken: 0,
+            since: Instant::now(),
+            max_nap: Duration::from_nanos(fill_ns).max(MIN_NAP),
+            aim: (ring / 4).max(1),
+        }
+    }
+
+    /// Naps no longer than `cap` (at least [`MIN_NAP`]).
+    pub fn cap(&mut self, cap: Duration) {
+        self.max_nap = self.max_nap.min(cap).max(MIN_NAP);
+    }
+
     pub fn took(&mut self, frames: u32) {
         self.taken = self.taken.saturating_add(frames);
+    }
+
+    /// How long to nap after taking `taken` frames in `elapsed`.
+    pub fn nap(&self, taken: u32, elapsed: Duration) -> Duration {
+        let ns = elapsed.as_nanos() as u64 * u64::from(self.aim) / u64::from(taken.max(1));
+        Duration::from_nanos(ns).clamp(MIN_NAP, self.max_nap)
     }
 
     /// Called when a round found nothing. True: block in poll() now;
     /// false: the reader napped and should look again.
     pub fn idle(&mut self) -> bool {
-        let busy = self.taken >= BUSY;
-        self.taken = 0;
-        if busy {
-            std::thread::sleep(NAP);
+        let taken = std::mem::take(&mut self.taken);
+        if taken == 0 {
+            return true;
         }
-        !busy
+        let nap = self.nap(taken, self.since.elapsed());
+        // the next nap's rate counts this one's time
+        self.since = Instant::now();
+        std::thread::sleep(nap);
+        false
+    }
+
+    /// The reader came back from poll().
+    pub fn woke(&mut self) {
+        self.since = Instant::now();
     }
 }
 
@@ -425,7 +482,15 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
     // per queue: None while captured; Some(said) while its interface is
     // gone, `said` once a failed attempt to capture it again was logged
     let mut gone: Vec<Option<bool>> = vec![None; queues.len()];
-    let mut waiter = Waiter::default();
+    let ring = queues
+        .iter()
+        .map(|q| q.cfg.params.rx_size)
+        .min()
+        .unwrap_or(1);
+    let mut waiter = Waiter::new(ring);
+    if let Some(cap) = queues.iter().filter_map(|q| q.cfg.max_nap).min() {
+        waiter.cap(cap);
+    }
     loop {
         let mut got = 0;
         // one clock read per round: frames carry no timestamp in copy mode
@@ -476,7 +541,9 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                 w.idle();
                 continue;
             }
-            if pollset.wait(&fds, 50).is_ok() {
+            let polled = pollset.wait(&fds, 50);
+            waiter.woke();
+            if polled.is_ok() {
                 let mut reopened = false;
                 for (s, g) in queues.iter_mut().zip(&mut gone) {
                     if let Some(said) = g
@@ -536,6 +603,40 @@ mod tests {
         assert_eq!((p[3].code, p[3].regs, p[3].imm), (0xb7, 0x03, 2));
         assert_eq!((p[4].code, p[4].imm), (0x85, 51));
         assert_eq!(p[5].code, 0x95);
+    }
+
+    #[test]
+    fn a_nap_aims_at_a_quarter_of_the_ring_within_its_bounds() {
+        let w = Waiter::new(8192);
+        let ms = Duration::from_millis(1);
+        // 8192 entries fill in 2.048 ms at 4 Mpps: the longest nap
+        let longest = Duration::from_micros(2048);
+        assert_eq!(w.nap(1, ms), longest);
+        // 100 frames in 1 ms (100 kpps): a quarter ring is 20 ms away
+        assert_eq!(w.nap(100, ms), longest);
+        // 1024 frames in 1 ms (1 Mpps): a quarter ring is 2 ms away
+        assert_eq!(w.nap(1024, ms), 2 * ms);
+        // 2048 frames in 1 ms (2 Mpps): 1 ms away
+        assert_eq!(w.nap(2048, ms), ms);
+        // 4096 frames in 1 ms (4 Mpps): half of that
+        assert_eq!(w.nap(4096, ms), ms / 2);
+        // never below the shortest
+        assert_eq!(w.nap(1 << 20, ms), MIN_NAP);
+        // a small ring naps shorter: 2048 entries fill in 512 us at 4 Mpps
+        assert_eq!(Waiter::new(2048).nap(1, ms), Duration::from_micros(512));
+        // and --dedup's cap (half its window) shorter still
+        let mut w = Waiter::new(8192);
+        w.cap(ms / 2);
+        assert_eq!(w.nap(1, ms), ms / 2);
+    }
+
+    #[test]
+    fn a_quiet_reader_blocks_and_a_busy_one_naps() {
+        let mut w = Waiter::new(64);
+        assert!(w.idle(), "nothing taken: block in poll()");
+        w.took(10);
+        assert!(!w.idle(), "frames came: nap, look again");
+        assert!(w.idle(), "the nap found nothing: block");
     }
 
     #[test]

@@ -287,6 +287,7 @@ fn resolve_backend(args: &RunArgs, ifaces: &[Iface]) -> Result<LiveBackend, Live
                     args.busy_poll_budget.unwrap_or(defaults::BUSY_POLL_BUDGET),
                 )
             }),
+            max_nap: None,
         },
         queues,
     })
@@ -349,7 +350,15 @@ pub fn resolve(args: RunArgs) -> Result<LiveSettings, LiveError> {
     let online: Vec<usize> = core_affinity::get_core_ids()
         .map(|ids| ids.into_iter().map(|c| c.id).collect())
         .unwrap_or_else(|| vec![0]);
-    let backend = resolve_backend(&args, &ifaces)?;
+    let mut backend = resolve_backend(&args, &ifaces)?;
+    // with --dedup, an AF_XDP round (one timestamp for its frames) lasts
+    // at most about half the window, so a frame and its copy taken in
+    // two rounds are still within it
+    if let (LiveBackend::AfXdp { cfg: x, .. }, Ok((_, Some(window)))) =
+        (&mut backend, args.decode.settings())
+    {
+        x.max_nap = Some(window / 2);
+    }
     let workers = match (&backend, args.workers) {
         (LiveBackend::AfXdp { queues, .. }, w) => {
             let n = queues.iter().map(Vec::len).max().unwrap_or(1);
