@@ -158,6 +158,14 @@ pub enum Handoff {
 /// a whole stage are fetched from memory at once.
 const STAGE: usize = 16;
 
+/// The collector's requests to free slots a worker applies after each
+/// batch, and each time its rings are empty (see
+/// [`FlowTables::expire_some`]): a request costs a few cache misses, so
+/// these are some 10 µs and 0.2 ms of work, and a wave of several
+/// hundred thousand is done within a refresh at any rate.
+const EXPIRE_PER_BATCH: usize = 64;
+const EXPIRE_PER_IDLE: usize = 1024;
+
 pub struct Worker {
     id: usize,
     /// Parsed IP packets waiting for their table update.
@@ -347,6 +355,9 @@ impl Worker {
             .batch_ns
             .saturating_record(ns.clamp(1, BATCH_NS_MAX));
         self.shard.batch_ns_sum = self.shard.batch_ns_sum.saturating_add(ns);
+        if self.tables.expiring() > 0 {
+            self.tables.expire_some(EXPIRE_PER_BATCH);
+        }
         self.poll_epoch();
     }
 
@@ -392,6 +403,9 @@ impl Worker {
     /// table lacks room). A table then overflows only if more flows than it
     /// holds are active at once. Live capture never waits.
     pub fn hand_over_if_filling(&mut self) {
+        // offline, the slots the collector asked for go at once (a live
+        // worker frees them a few at a time)
+        self.tables.expire_some(usize::MAX);
         let (len, touched, cap) = (
             self.tables.len(),
             self.tables.touched(),
@@ -406,11 +420,13 @@ impl Worker {
         }
     }
 
-    /// Hands the shard over now, waiting for the spare (offline only).
+    /// Hands the shard over now, waiting for the spare (offline only),
+    /// and frees at once the slots the collector asks for in it.
     fn hand_over_now(&mut self) {
         if let Ok(spare) = self.spare.recv() {
             self.seen_epoch = self.epoch.load(Ordering::Relaxed);
             self.switch(spare);
+            self.tables.expire_some(usize::MAX);
         }
     }
 
@@ -545,6 +561,7 @@ impl FrameSink for Worker {
     }
 
     fn idle(&mut self) {
+        self.tables.expire_some(EXPIRE_PER_IDLE);
         self.poll_epoch();
     }
 }

@@ -208,6 +208,13 @@ struct Table<const W: usize> {
     /// touched slots, one of freed slots, and the one the collector's
     /// requests come back in (see [`Lists`]).
     spare: Lists,
+    /// The collector's requests to free slots, from the last hand-over,
+    /// applied a few at a time between batches (see
+    /// [`FlowTables::expire_some`]); from `pending_at` on, not yet.
+    pending: Vec<u32>,
+    pending_at: usize,
+    /// The epochs the collector had read when it asked.
+    pending_epoch: u32,
     overflow_packets: u64,
     overflow_bytes: u64,
     /// Of those bytes, the ones outside the IP datagrams.
@@ -245,6 +252,9 @@ where
                 freed: Vec::with_capacity(max_requests(n)),
                 expire: Vec::with_capacity(max_requests(n)),
             },
+            pending: Vec::with_capacity(max_requests(n)),
+            pending_at: 0,
+            pending_epoch: 0,
             overflow_packets: 0,
             overflow_bytes: 0,
             overflow_outside: 0,
@@ -267,6 +277,7 @@ where
             + self.index.len() * 4
             + (self.free.capacity() + self.dirty.capacity() + self.freed.capacity()) * 4
             + self.spare.memory_bytes()
+            + self.pending.capacity() * 4
     }
 
     /// The slot of key words `w` (hash `hash`), if the table holds it.
@@ -382,6 +393,20 @@ where
         }
     }
 
+    /// Applies pending requests while `budget` lasts.
+    fn expire_pending(&mut self, budget: &mut usize, seed: u64) {
+        while *budget > 0 && self.pending_at < self.pending.len() {
+            let s = self.pending[self.pending_at];
+            self.pending_at += 1;
+            *budget -= 1;
+            self.expire(s, self.pending_epoch, seed);
+        }
+        if self.pending_at == self.pending.len() {
+            self.pending.clear();
+            self.pending_at = 0;
+        }
+    }
+
     /// Frees slot `s` if the collector has read all it counted: it was
     /// not touched after the epochs the collector has finished
     /// (`processed`).
@@ -470,7 +495,9 @@ pub fn max_requests(n: usize) -> usize {
 /// at a hand-over the table's filled lists go out and the spare ones
 /// (back from the collector at the previous hand-over) take their place,
 /// so two lists of touched slots exist per table, two of freed slots, and
-/// one of requests, however many shards there are.
+/// one of requests, however many shards there are (and the table keeps
+/// one more of requests while it applies them, see
+/// [`FlowTables::expire_some`]).
 #[derive(Default)]
 struct Lists {
     touched: Vec<u32>,
@@ -660,21 +687,27 @@ impl FlowTables {
         }
     }
 
-    /// Takes back changes the collector has merged, and frees the slots it
-    /// asks to free in them: a slot goes only if it was not touched in an
-    /// epoch after `back.epoch`, so the collector has read all it counted
-    /// (see ARCHITECTURE.md, "Flow state"). The freed slots travel in the
-    /// next [`seal`](Self::seal)ed changes, before any of them is used
-    /// again. Leaves `back` empty.
+    /// Takes back changes the collector has merged, and keeps the slots
+    /// it asks to free in them, to be freed by
+    /// [`expire_some`](Self::expire_some) (those of the hand-over before
+    /// are freed now, if any are left): a slot goes only if it was not
+    /// touched in an epoch after `back.epoch`, so the collector has read
+    /// all it counted (see ARCHITECTURE.md, "Flow state"). The freed slots
+    /// travel in the next [`seal`](Self::seal)ed changes, before any of
+    /// them is used again. Leaves `back` empty.
     pub fn take_back(&mut self, back: &mut Changes) {
+        // the requests of the hand-over before are all applied first, so
+        // each hand-over's requests are applied before the next one's
+        // shard is sealed
+        self.expire_some(usize::MAX);
         let processed = back.epoch;
-        let seed = self.seed;
-        for s in back.expire[V4].drain(..) {
-            self.v4.expire(s, processed, seed);
+        std::mem::swap(&mut back.expire[V4], &mut self.v4.pending);
+        std::mem::swap(&mut back.expire[V6], &mut self.v6.pending);
+        for t in [&mut self.v4.pending_at, &mut self.v6.pending_at] {
+            *t = 0;
         }
-        for s in back.expire[V6].drain(..) {
-            self.v6.expire(s, processed, seed);
-        }
+        self.v4.pending_epoch = processed;
+        self.v6.pending_epoch = processed;
         let [t4, t6] = &mut back.touched;
         let [f4, f6] = &mut back.freed;
         let [e4, e6] = &mut back.expire;
@@ -683,6 +716,28 @@ impl FlowTables {
         back.overflow_packets = 0;
         back.overflow_bytes = 0;
         back.overflow_outside = 0;
+    }
+
+    /// Applies up to `n` of the collector's requests to free slots that
+    /// came back with the last hand-over; returns how many were left.
+    /// A worker applies them a few at a time between batches and while
+    /// its rings are empty, not all at once when the shard comes back: a
+    /// table of a million flows may be asked to free a few hundred
+    /// thousand at once, tens of milliseconds of work, and a ring that
+    /// fills meanwhile loses frames. A request applied late frees
+    /// nothing the worker touched since (its epoch is later than the
+    /// collector's read), and the slots it frees travel in the next
+    /// shard, as ever.
+    pub fn expire_some(&mut self, n: usize) -> usize {
+        let (mut budget, seed) = (n, self.seed);
+        self.v4.expire_pending(&mut budget, seed);
+        self.v6.expire_pending(&mut budget, seed);
+        self.expiring()
+    }
+
+    /// Requests to free slots not yet applied.
+    pub fn expiring(&self) -> usize {
+        self.v4.pending.len() - self.v4.pending_at + self.v6.pending.len() - self.v6.pending_at
     }
 
     /// Ends the current epoch: its touched and freed slots and overflow
@@ -850,10 +905,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<Slot<5>>(), 64);
         // IPv4, per flow: 40 + 12 (first packet, no MACs) + index (here
         // 8: at most 4 * 16/7) + the lists, 4 bytes each: free slots, two
-        // of touched ones, and at half the size two of freed ones and one
-        // of requests (the shards carry them but hold none of their
-        // own): 78 bytes; the MACs add 12
-        for (macs, per_flow) in [(false, 79), (true, 91)] {
+        // of touched ones, and at half the size two of freed ones and two
+        // of requests, one travelling and one being applied (the shards
+        // carry them but hold none of their own): 80 bytes; the MACs add 12
+        for (macs, per_flow) in [(false, 81), (true, 93)] {
             let t = FlowTables::with_sizes(1 << 20, 1024, macs);
             let all = t.memory_bytes();
             assert!(all <= (1 << 20) * per_flow, "{all}");
@@ -880,6 +935,7 @@ mod tests {
             // the worker: frees what it was asked to, then new flows into
             // the free slots, the held ones again, then hands over
             t.take_back(&mut back);
+            t.expire_some(usize::MAX);
             while held.len() < n {
                 held.push(next);
                 next += 1;
@@ -958,6 +1014,7 @@ mod tests {
         let s = c.touched[V4][0];
         assert_eq!(t.view().first(V4, s), (5, 3, 0x02, first));
         t.take_back(&mut c);
+        t.expire_some(usize::MAX);
         // the next epoch lists only what it touched, with its totals
         assert!(t.account(&key(8), 5, 8, 6, 0));
         t.seal(&mut c);
@@ -998,9 +1055,11 @@ mod tests {
         let near = (t0 + 4_000_000_000) / 1_000_000;
         assert_eq!(unwrap_ms24(ms24, near), (t0 + 1_000_000) / 1_000_000);
         t.take_back(&mut c);
+        t.expire_some(usize::MAX);
         c.expire[V4].push(s);
         c.epoch = 1;
         t.take_back(&mut c);
+        t.expire_some(usize::MAX);
         assert_eq!(t.view().read_export(V4, s), (0, 0, 0));
     }
 
@@ -1066,6 +1125,7 @@ mod tests {
         t.account(&key(2), 10, 0, 9, 0);
         c.expire[V4].extend(&slots);
         t.take_back(&mut c);
+        t.expire_some(usize::MAX);
         assert_eq!(t.len(), [2, 0]);
         assert!(t.get(&key(1)).is_some() && t.get(&key(2)).is_some());
         assert!(t.get(&key(0)).is_none() && t.get(&key(3)).is_none());
@@ -1074,6 +1134,7 @@ mod tests {
         // a free slot asked for again stays free
         c.expire[V4].push(slots[0]);
         t.take_back(&mut c);
+        t.expire_some(usize::MAX);
         assert_eq!(t.len(), [2, 0]);
         // freed slots are used again, and the index still finds everyone
         for i in 10..12 {
@@ -1119,9 +1180,38 @@ mod tests {
                 c.expire[V4].push(s);
             }
             t.take_back(&mut c);
+            t.expire_some(usize::MAX);
             // freed flows start again from zero
             want.retain(|k, _| t.get(k).is_some());
             assert_eq!(want.len(), t.len()[V4]);
         }
+    }
+
+    #[test]
+    fn requests_wait_to_be_applied_a_few_at_a_time() {
+        let mut t = FlowTables::new(64);
+        let mut c = Changes::default();
+        for i in 0..10 {
+            t.account(&key(i), 10, 0, i, 0);
+        }
+        t.seal(&mut c); // epoch 1
+        let slots: Vec<u32> = c.touched[V4].clone();
+        c.expire[V4].extend(&slots);
+        t.take_back(&mut c);
+        // kept, not applied
+        assert_eq!((t.len(), t.expiring()), ([10, 0], 10));
+        // flow 0 counted again before its request is applied: it stays
+        t.account(&key(0), 10, 0, 11, 0);
+        assert_eq!(t.expire_some(4), 6);
+        assert_eq!(t.len(), [7, 0]);
+        // the next hand-over applies what is left before it seals
+        t.seal(&mut c);
+        assert_eq!(c.freed[V4].len(), 3);
+        let mut back = Changes::default();
+        t.take_back(&mut back);
+        assert_eq!((t.len(), t.expiring()), ([1, 0], 0));
+        t.seal(&mut back);
+        assert_eq!(back.freed[V4].len(), 6);
+        assert!(t.get(&key(0)).is_some());
     }
 }
