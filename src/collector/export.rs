@@ -194,6 +194,22 @@ fn id(f: usize, s: u32) -> u32 {
     (f as u32) << 31 | s
 }
 
+/// The key and MACs of the flow whose record slot `s` of family `f`
+/// holds. A slot asked to be freed may have been freed and taken by a new
+/// flow before the collector hears of it: its flow is the one kept when
+/// it was asked (in `leaving`), not what the slot holds now.
+fn kept_flow(
+    leaving: &HashMap<u32, (FlowKey, [u8; 12])>,
+    view: &TablesView,
+    f: usize,
+    s: u32,
+) -> (FlowKey, [u8; 12]) {
+    match leaving.get(&id(f, s)) {
+        Some(&flow) => flow,
+        None => flow_of(view, f, s),
+    }
+}
+
 impl Meter {
     pub fn new(timeouts: Timeouts, observed: IfaceIndexes) -> Meter {
         Meter {
@@ -387,7 +403,7 @@ impl Meter {
                     } else {
                         EndReason::Active
                     };
-                    let flow = flow_of(view, f, s as u32);
+                    let flow = kept_flow(&w.leaving, view, f, s as u32);
                     self.records.push(cut(o, flow, why, &self.observed));
                 }
                 if idle {
@@ -410,7 +426,7 @@ impl Meter {
                     continue;
                 };
                 if o.state == OPEN && o.packets > 0 {
-                    let flow = flow_of(view, f, s as u32);
+                    let flow = kept_flow(&w.leaving, view, f, s as u32);
                     self.records
                         .push(cut(o, flow, EndReason::Forced, &self.observed));
                 }
@@ -518,4 +534,76 @@ fn cut(
     o.frame_bytes = 0;
     o.start_ms = o.end_ms;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::numbered as key;
+    use crate::flow::table::{Changes, FlowTables};
+
+    const T0: u64 = 1_700_000_000_000_000_000;
+
+    fn meter() -> Meter {
+        let t = Timeouts {
+            active: Duration::from_secs(60),
+            idle: Duration::from_secs(15),
+        };
+        let mut m = Meter::new(t, Default::default());
+        m.attach(0, [64, 1024]);
+        m
+    }
+
+    #[test]
+    fn a_record_cut_after_its_slot_was_taken_again_names_its_own_flow() {
+        let (mut t, mut c, mut m) = (FlowTables::new(64), Changes::default(), meter());
+        for _ in 0..3 {
+            t.account(&key(1), 100, T0, 0, 0);
+        }
+        t.seal(&mut c);
+        let s = c.touched[V4][0];
+        let view = t.view();
+        m.read(0, &view, V4, s, &key(1), true, (3, 300), T0 / 1_000_000);
+        // the collector asks for the slot; the worker frees it and a new
+        // flow takes it before the collector hears of the freeing
+        m.leaving(0, &view, V4, s);
+        c.expire[V4].push(s);
+        c.epoch = 1;
+        t.take_back(&mut c);
+        t.expire_some(usize::MAX);
+        t.account(&key(2), 50, T0 + 1_000_000, 0, 0);
+        t.seal(&mut c);
+        assert_eq!((&c.freed[V4][..], &c.touched[V4][..]), (&[s][..], &[s][..]));
+        // the idle timeout cuts the record meanwhile: it is key(1)'s
+        m.scan(0, &view, T0 / 1_000_000 + 20_000);
+        let b = m.batch();
+        assert_eq!(b.records.len(), 1);
+        let r = b.records[0];
+        assert_eq!((r.key, r.packets, r.frame_bytes), (key(1), 3, 300));
+        assert_eq!(r.reason, EndReason::Idle);
+        // then the freeing arrives: nothing more to cut
+        m.vacate(0, V4, s, false);
+        assert!(m.batch().records.is_empty());
+    }
+
+    #[test]
+    fn the_last_record_at_shutdown_names_a_flow_asked_to_leave() {
+        let (mut t, mut c, mut m) = (FlowTables::new(64), Changes::default(), meter());
+        t.account(&key(1), 100, T0, 0, 0);
+        t.seal(&mut c);
+        let s = c.touched[V4][0];
+        let view = t.view();
+        m.read(0, &view, V4, s, &key(1), true, (1, 100), T0 / 1_000_000);
+        m.leaving(0, &view, V4, s);
+        c.expire[V4].push(s);
+        c.epoch = 1;
+        t.take_back(&mut c);
+        t.expire_some(usize::MAX);
+        t.account(&key(2), 50, T0, 0, 0);
+        m.flush(0, &view);
+        let r = m.batch().records;
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].key, r[0].packets), (key(1), 1));
+        assert_eq!(r[0].reason, EndReason::Forced);
+    }
 }
