@@ -470,11 +470,18 @@ impl QueueSocket {
 /// Frames taken from one RX ring at a time.
 pub const BATCH: u32 = 256;
 
+/// Once stopped, a worker reads on for this long after it first found its
+/// rings empty, and stops at the next empty round after: frames the kernel
+/// was still handing over when the stop came are counted, and a busy link
+/// does not keep it from stopping.
+const DRAIN: Duration = Duration::from_millis(20);
+
 /// A worker's capture loop over its AF_XDP sockets: takes up to
 /// [`BATCH`] frames from each RX ring, runs the filter in user space,
 /// returns the frames to the fill ring at once, naps or polls when the
 /// rings are empty (see [`Waiter`]), reads the socket's counters once a
-/// second, and stops once `stop` is raised and the rings are empty.
+/// second, and once `stop` is raised reads on for [`DRAIN`] and stops when
+/// the rings are empty.
 pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: &AtomicBool) {
     let mut pollset = sys::PollSet::default();
     let mut fds: Vec<_> = queues.iter().map(|s| s.sock.fd()).collect();
@@ -488,6 +495,7 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
         .min()
         .unwrap_or(1);
     let mut waiter = Waiter::new(ring);
+    let mut drained_at: Option<Instant> = None;
     if let Some(cap) = queues.iter().filter_map(|q| q.cfg.max_nap).min() {
         waiter.cap(cap);
     }
@@ -529,8 +537,16 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
         }
         if got == 0 {
             if stop.load(Ordering::Relaxed) {
-                // the rings are empty: everything received is counted
-                break;
+                // The rings are empty; frames the kernel holds still (in
+                // a driver's or veth's queue, not yet copied to a ring)
+                // come within a moment: read on for DRAIN.
+                let now = Instant::now();
+                let d = *drained_at.get_or_insert(now + DRAIN);
+                if now >= d {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
             }
             for s in queues.iter() {
                 if s.sock.needs_wakeup() {
