@@ -226,6 +226,31 @@ fn bench_refresh(c: &mut Criterion) {
             took
         })
     });
+    // a busy link over the same million: a quarter of the flows counted
+    // each refresh, in no order (as packets of a million flows arrive),
+    // so each merge reads its slot, handle, entry and hosts from memory;
+    // per flow merged
+    let active = 250_000u32;
+    g.throughput(Throughput::Elements(u64::from(active)));
+    g.bench_function("1m_known_250k_active_scattered", |b| {
+        b.iter_custom(|iters| {
+            let mut took = Duration::ZERO;
+            for _ in 0..iters {
+                round = round.wrapping_add(1);
+                for j in 0..active {
+                    let i = (j.wrapping_mul(2_654_435_761) ^ round.wrapping_mul(7919)) % flows;
+                    feed.account(&key(i), 100, 2_000, i, 0);
+                }
+                let t = std::time::Instant::now();
+                feed.hand_over(&mut state);
+                state.tick();
+                let s = state.snapshot(0, false);
+                took += t.elapsed();
+                assert_eq!(s.entries, 1_000_000);
+            }
+            took
+        })
+    });
     g.finish();
 }
 

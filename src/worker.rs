@@ -158,6 +158,9 @@ pub enum Handoff {
 /// a whole stage are fetched from memory at once.
 const STAGE: usize = 16;
 
+/// Frames whose first line is loading while an earlier one is parsed.
+const AHEAD: usize = 4;
+
 /// The collector's requests to free slots a worker applies after each
 /// batch, and each time its rings are empty (see
 /// [`FlowTables::expire_some`]): a request costs a few cache misses, so
@@ -340,7 +343,23 @@ impl Worker {
     {
         let start = Instant::now();
         let mut staged = 0;
-        for f in frames {
+        // a frame's first line starts loading AHEAD frames before it is
+        // parsed: a ring's frames were written by the kernel, often on
+        // another core, and parsing one waits for that line otherwise
+        let mut frames = frames.into_iter().fuse();
+        let mut pull = || {
+            let f = frames.next();
+            if let Some(b) = f.as_ref().and_then(|f| f.data.first()) {
+                crate::sys::prefetch(b);
+            }
+            f
+        };
+        let mut ahead: [Option<Frame<'a>>; AHEAD] = std::array::from_fn(|_| pull());
+        let mut i = 0;
+        // ahead[i] is the next frame in order: once it is none, all are
+        while let Some(f) = ahead[i].take() {
+            ahead[i] = pull();
+            i = (i + 1) % AHEAD;
             if self.stage_frame(&f, staged) {
                 staged += 1;
                 if staged == STAGE {

@@ -509,8 +509,26 @@ impl Accounts {
         };
         let mut first_ns = self.first_ns;
         for stage in chunk.chunks(STAGE) {
+            // a stage's slots and handles start loading together, then
+            // the entries the handles name, then those entries' hosts:
+            // over a million flows each is a cache miss, and a stage's
+            // are in flight at once rather than one after the other
             for &s in stage {
                 wf.view.touch(f, s);
+                if let Some(h) = wf.handles[f].get(s as usize) {
+                    crate::sys::prefetch(h);
+                }
+            }
+            let entry_of = |s: u32| wf.handles[f].get(s as usize).map(|h| h.entry().0);
+            for &s in stage {
+                if let Some(e) = entry_of(s) {
+                    self.ledger.touch_entry(e);
+                }
+            }
+            for &s in stage {
+                if let Some(e) = entry_of(s) {
+                    self.ledger.touch_entry_hosts(e);
+                }
             }
             for &s in stage {
                 let (key, packets, bytes) = wf.view.read(f, s);

@@ -502,6 +502,26 @@ impl Ledger {
         }
     }
 
+    /// Starts loading entry `idx` (none: [`NO_SERIES`]).
+    #[inline]
+    pub(super) fn touch_entry(&self, idx: u32) {
+        if let Some(e) = self.entries.items.get(idx as usize) {
+            crate::sys::prefetch_all(e);
+        }
+    }
+
+    /// Starts loading the hosts entry `idx` counts into.
+    #[inline]
+    pub(super) fn touch_entry_hosts(&self, idx: u32) {
+        if let Some(e) = self.entries.items.get(idx as usize) {
+            for link in e.hosts {
+                if let Some(h) = self.hosts.items.get(link as usize) {
+                    crate::sys::prefetch_all(h);
+                }
+            }
+        }
+    }
+
     /// The generation of entry `idx`, to cache with it.
     #[inline]
     pub(super) fn entry_gen(&self, idx: u32) -> u32 {
