@@ -172,6 +172,9 @@ pub(super) struct Ranking {
 
 const NOT_EXPORTED: u32 = u32::MAX;
 
+/// How many items ahead of its turn a counted item starts loading.
+const AHEAD: usize = 8;
+
 /// An item's place in a ranking: its window bytes (as last seen, in the
 /// heap), the start of its key, and the item.
 #[derive(Clone, Copy, Debug)]
@@ -308,7 +311,17 @@ impl Ranking {
             self.bucket = Some(now);
             self.reorder = true;
         } else {
-            for &i in &touched {
+            for (k, &i) in touched.iter().enumerate() {
+                // the items counted are scattered over the table: each
+                // starts loading a few before its turn
+                if let Some(&j) = touched.get(k + AHEAD) {
+                    if let Some(x) = items.get(j as usize) {
+                        crate::sys::prefetch_all(x);
+                    }
+                    if let Some(p) = self.pos.get(j as usize) {
+                        crate::sys::prefetch(p);
+                    }
+                }
                 let x = &items[i as usize];
                 if !x.alive() || self.pos[i as usize] != NOT_EXPORTED {
                     // exported and counted: its bytes grew, so what the
