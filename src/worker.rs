@@ -422,9 +422,6 @@ impl Worker {
     /// table lacks room). A table then overflows only if more flows than it
     /// holds are active at once. Live capture never waits.
     pub fn hand_over_if_filling(&mut self) {
-        // offline, the slots the collector asked for go at once (a live
-        // worker frees them a few at a time)
-        self.tables.expire_some(usize::MAX);
         let (len, touched, cap) = (
             self.tables.len(),
             self.tables.touched(),
@@ -439,13 +436,11 @@ impl Worker {
         }
     }
 
-    /// Hands the shard over now, waiting for the spare (offline only),
-    /// and frees at once the slots the collector asks for in it.
+    /// Hands the shard over now, waiting for the spare (offline only).
     fn hand_over_now(&mut self) {
         if let Ok(spare) = self.spare.recv() {
             self.seen_epoch = self.epoch.load(Ordering::Relaxed);
             self.switch(spare);
-            self.tables.expire_some(usize::MAX);
         }
     }
 

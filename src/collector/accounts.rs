@@ -1050,7 +1050,6 @@ impl Feed {
         self.tables.seal(&mut self.shard.changes);
         accounts.merge(self.worker, &mut self.shard);
         self.tables.take_back(&mut self.shard.changes);
-        self.tables.expire_some(usize::MAX);
     }
 }
 

@@ -554,28 +554,36 @@ mod tests {
         m
     }
 
-    #[test]
-    fn a_record_cut_after_its_slot_was_taken_again_names_its_own_flow() {
+    /// Flow 1 counts `packets` packets of 100 bytes in a slot and the
+    /// meter reads them; the collector asks for the slot, and the worker
+    /// frees it and flow 2 takes it before the collector hears of the
+    /// freeing. Returns the tables, the meter and the slot.
+    fn slot_taken_again(packets: u64) -> (FlowTables, Meter, u32) {
         let (mut t, mut c, mut m) = (FlowTables::new(64), Changes::default(), meter());
-        for _ in 0..3 {
+        for _ in 0..packets {
             t.account(&key(1), 100, T0, 0, 0);
         }
         t.seal(&mut c);
         let s = c.touched[V4][0];
         let view = t.view();
-        m.read(0, &view, V4, s, &key(1), true, (3, 300), T0 / 1_000_000);
-        // the collector asks for the slot; the worker frees it and a new
-        // flow takes it before the collector hears of the freeing
+        let read = (packets, 100 * packets);
+        m.read(0, &view, V4, s, &key(1), true, read, T0 / 1_000_000);
         m.leaving(0, &view, V4, s);
         c.expire[V4].push(s);
         c.epoch = 1;
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         t.account(&key(2), 50, T0 + 1_000_000, 0, 0);
+        (t, m, s)
+    }
+
+    #[test]
+    fn a_record_cut_after_its_slot_was_taken_again_names_its_own_flow() {
+        let (mut t, mut m, s) = slot_taken_again(3);
+        let mut c = Changes::default();
         t.seal(&mut c);
         assert_eq!((&c.freed[V4][..], &c.touched[V4][..]), (&[s][..], &[s][..]));
         // the idle timeout cuts the record meanwhile: it is key(1)'s
-        m.scan(0, &view, T0 / 1_000_000 + 20_000);
+        m.scan(0, &t.view(), T0 / 1_000_000 + 20_000);
         let b = m.batch();
         assert_eq!(b.records.len(), 1);
         let r = b.records[0];
@@ -588,19 +596,8 @@ mod tests {
 
     #[test]
     fn the_last_record_at_shutdown_names_a_flow_asked_to_leave() {
-        let (mut t, mut c, mut m) = (FlowTables::new(64), Changes::default(), meter());
-        t.account(&key(1), 100, T0, 0, 0);
-        t.seal(&mut c);
-        let s = c.touched[V4][0];
-        let view = t.view();
-        m.read(0, &view, V4, s, &key(1), true, (1, 100), T0 / 1_000_000);
-        m.leaving(0, &view, V4, s);
-        c.expire[V4].push(s);
-        c.epoch = 1;
-        t.take_back(&mut c);
-        t.expire_some(usize::MAX);
-        t.account(&key(2), 50, T0, 0, 0);
-        m.flush(0, &view);
+        let (t, mut m, _) = slot_taken_again(1);
+        m.flush(0, &t.view());
         let r = m.batch().records;
         assert_eq!(r.len(), 1);
         assert_eq!((r[0].key, r[0].packets), (key(1), 1));

@@ -117,7 +117,10 @@ pub fn pipeline(cfg: &PipelineConfig) -> (Vec<Worker>, CollectorLoop) {
     let mut returns = Vec::with_capacity(n);
     for id in 0..n {
         let (ret_tx, ret_rx) = crossbeam_channel::bounded(2);
-        let tables = cfg.worker_tables();
+        let mut tables = cfg.worker_tables();
+        // live, the collector's requests to free slots are applied a few
+        // at a time, so a wave of them never stalls the capture
+        tables.free_gradually(!cfg.capture_clock);
         accounts.attach(id, tables.view());
         let spare = Box::new(Shard::new());
         ret_tx.send(spare).expect("fresh channel has room");

@@ -563,6 +563,10 @@ pub struct FlowTables {
     seed: u64,
     /// The current epoch, from 1; raised at every hand-over.
     epoch: u32,
+    /// The collector's requests wait to be applied a few at a time
+    /// ([`expire_some`](Self::expire_some)) rather than at
+    /// [`take_back`](Self::take_back): live capture, which must not stall.
+    gradual: bool,
 }
 
 impl FlowTables {
@@ -579,6 +583,7 @@ impl FlowTables {
             v6: Table::new(v6, macs),
             seed: random_seed(),
             epoch: 1,
+            gradual: false,
         }
     }
 
@@ -687,14 +692,23 @@ impl FlowTables {
         }
     }
 
-    /// Takes back changes the collector has merged, and keeps the slots
-    /// it asks to free in them, to be freed by
-    /// [`expire_some`](Self::expire_some) (those of the hand-over before
-    /// are freed now, if any are left): a slot goes only if it was not
-    /// touched in an epoch after `back.epoch`, so the collector has read
-    /// all it counted (see ARCHITECTURE.md, "Flow state"). The freed slots
-    /// travel in the next [`seal`](Self::seal)ed changes, before any of
-    /// them is used again. Leaves `back` empty.
+    /// Live capture: the collector's requests to free slots are applied a
+    /// few at a time by [`expire_some`](Self::expire_some) (see there).
+    /// Otherwise (offline, and by default) [`take_back`](Self::take_back)
+    /// applies them at once.
+    pub fn free_gradually(&mut self, on: bool) {
+        self.gradual = on;
+    }
+
+    /// Takes back changes the collector has merged, and frees the slots
+    /// it asks to free in them, at once or, with
+    /// [`free_gradually`](Self::free_gradually), by
+    /// [`expire_some`](Self::expire_some) from now on (those of the
+    /// hand-over before are freed now, if any are left): a slot goes only
+    /// if it was not touched in an epoch after `back.epoch`, so the
+    /// collector has read all it counted (see ARCHITECTURE.md, "Flow
+    /// state"). The freed slots travel in the next [`seal`](Self::seal)ed
+    /// changes, before any of them is used again. Leaves `back` empty.
     pub fn take_back(&mut self, back: &mut Changes) {
         // the requests of the hand-over before are all applied first, so
         // each hand-over's requests are applied before the next one's
@@ -708,6 +722,9 @@ impl FlowTables {
         }
         self.v4.pending_epoch = processed;
         self.v6.pending_epoch = processed;
+        if !self.gradual {
+            self.expire_some(usize::MAX);
+        }
         let [t4, t6] = &mut back.touched;
         let [f4, f6] = &mut back.freed;
         let [e4, e6] = &mut back.expire;
@@ -935,7 +952,6 @@ mod tests {
             // the worker: frees what it was asked to, then new flows into
             // the free slots, the held ones again, then hands over
             t.take_back(&mut back);
-            t.expire_some(usize::MAX);
             while held.len() < n {
                 held.push(next);
                 next += 1;
@@ -1014,7 +1030,6 @@ mod tests {
         let s = c.touched[V4][0];
         assert_eq!(t.view().first(V4, s), (5, 3, 0x02, first));
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         // the next epoch lists only what it touched, with its totals
         assert!(t.account(&key(8), 5, 8, 6, 0));
         t.seal(&mut c);
@@ -1055,11 +1070,9 @@ mod tests {
         let near = (t0 + 4_000_000_000) / 1_000_000;
         assert_eq!(unwrap_ms24(ms24, near), (t0 + 1_000_000) / 1_000_000);
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         c.expire[V4].push(s);
         c.epoch = 1;
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         assert_eq!(t.view().read_export(V4, s), (0, 0, 0));
     }
 
@@ -1125,7 +1138,6 @@ mod tests {
         t.account(&key(2), 10, 0, 9, 0);
         c.expire[V4].extend(&slots);
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         assert_eq!(t.len(), [2, 0]);
         assert!(t.get(&key(1)).is_some() && t.get(&key(2)).is_some());
         assert!(t.get(&key(0)).is_none() && t.get(&key(3)).is_none());
@@ -1134,7 +1146,6 @@ mod tests {
         // a free slot asked for again stays free
         c.expire[V4].push(slots[0]);
         t.take_back(&mut c);
-        t.expire_some(usize::MAX);
         assert_eq!(t.len(), [2, 0]);
         // freed slots are used again, and the index still finds everyone
         for i in 10..12 {
@@ -1180,7 +1191,6 @@ mod tests {
                 c.expire[V4].push(s);
             }
             t.take_back(&mut c);
-            t.expire_some(usize::MAX);
             // freed flows start again from zero
             want.retain(|k, _| t.get(k).is_some());
             assert_eq!(want.len(), t.len()[V4]);
@@ -1190,6 +1200,7 @@ mod tests {
     #[test]
     fn requests_wait_to_be_applied_a_few_at_a_time() {
         let mut t = FlowTables::new(64);
+        t.free_gradually(true);
         let mut c = Changes::default();
         for i in 0..10 {
             t.account(&key(i), 10, 0, i, 0);
