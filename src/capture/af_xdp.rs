@@ -536,10 +536,16 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
             }
         }
         if got == 0 {
+            for s in queues.iter() {
+                if s.sock.needs_wakeup() {
+                    s.sock.wakeup();
+                }
+            }
             if stop.load(Ordering::Relaxed) {
                 // The rings are empty; frames the kernel holds still (in
-                // a driver's or veth's queue, not yet copied to a ring)
-                // come within a moment: read on for DRAIN.
+                // a driver's or veth's queue, not yet copied to a ring,
+                // which the wake-up above lets it go on with) come within
+                // a moment: read on for DRAIN.
                 let now = Instant::now();
                 let d = *drained_at.get_or_insert(now + DRAIN);
                 if now >= d {
@@ -547,11 +553,6 @@ pub fn capture_loop<S: FrameSink>(mut w: S, mut queues: Vec<QueueSocket>, stop: 
                 }
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
-            }
-            for s in queues.iter() {
-                if s.sock.needs_wakeup() {
-                    s.sock.wakeup();
-                }
             }
             if !waiter.idle() {
                 w.idle();
