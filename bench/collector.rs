@@ -204,27 +204,31 @@ fn bench_refresh(c: &mut Criterion) {
     assert_eq!((s.entries, s.table_flows[0]), (1_000_000, 1_000_000));
     let mut g = c.benchmark_group("collector_refresh");
     g.sample_size(30);
-    let active = 10_000u32;
+    // `iters` refreshes, each with `active` flows counted, flow `pick(round,
+    // j)` the j-th of a round: the time of the merges, ticks and
+    // publications
     let mut round = 0u32;
-    g.bench_function("1m_known_10k_active", |b| {
-        b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                // a different 10k each time, spread over the million
-                round = round.wrapping_add(1);
-                for j in 0..active {
-                    let i = (j * (flows / active) + round) % flows;
-                    feed.account(&key(i), 100, 2_000, i, 0);
-                }
-                let t = std::time::Instant::now();
-                feed.hand_over(&mut state);
-                state.tick();
-                let s = state.snapshot(0, false);
-                took += t.elapsed();
-                assert_eq!(s.entries, 1_000_000);
+    let mut refresh = |iters: u64, active: u32, pick: &dyn Fn(u32, u32) -> u32| {
+        let mut took = Duration::ZERO;
+        for _ in 0..iters {
+            round = round.wrapping_add(1);
+            for j in 0..active {
+                let i = pick(round, j) % flows;
+                feed.account(&key(i), 100, 2_000, i, 0);
             }
-            took
-        })
+            let t = std::time::Instant::now();
+            feed.hand_over(&mut state);
+            state.tick();
+            let s = state.snapshot(0, false);
+            took += t.elapsed();
+            assert_eq!(s.entries, 1_000_000);
+        }
+        took
+    };
+    // a different 10k each time, spread over the million
+    let active = 10_000u32;
+    g.bench_function("1m_known_10k_active", |b| {
+        b.iter_custom(|iters| refresh(iters, active, &|round, j| j * (flows / active) + round))
     });
     // a busy link over the same million: a quarter of the flows counted
     // each refresh, in no order (as packets of a million flows arrive),
@@ -234,21 +238,9 @@ fn bench_refresh(c: &mut Criterion) {
     g.throughput(Throughput::Elements(u64::from(active)));
     g.bench_function("1m_known_250k_active_scattered", |b| {
         b.iter_custom(|iters| {
-            let mut took = Duration::ZERO;
-            for _ in 0..iters {
-                round = round.wrapping_add(1);
-                for j in 0..active {
-                    let i = (j.wrapping_mul(2_654_435_761) ^ round.wrapping_mul(7919)) % flows;
-                    feed.account(&key(i), 100, 2_000, i, 0);
-                }
-                let t = std::time::Instant::now();
-                feed.hand_over(&mut state);
-                state.tick();
-                let s = state.snapshot(0, false);
-                took += t.elapsed();
-                assert_eq!(s.entries, 1_000_000);
-            }
-            took
+            refresh(iters, active, &|round, j| {
+                j.wrapping_mul(2_654_435_761) ^ round.wrapping_mul(7919)
+            })
         })
     });
     g.finish();
