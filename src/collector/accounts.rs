@@ -150,11 +150,10 @@ struct WorkerFlows {
     /// fills (a million every few seconds in 1.1 million slots) free a
     /// few hundred thousand of them at every hand-over, each back as a new
     /// flow at the next, so every packet was a new flow to the collector.
+    /// Empty where they are not remembered (a replay, see
+    /// [`Accounts::returns_are_not_new`]).
     freed_for_room: [Vec<u64>; 2],
     freed_bits: [usize; 2],
-    /// Whether `freed_for_room` is kept (see
-    /// [`Accounts::returns_are_not_new`]).
-    discount_returns: bool,
     /// In huge pages: read at random, a slot's at a time.
     handles: [HugeBuf<Handle>; 2],
     /// Per family: the next handle the sweep looks at.
@@ -179,7 +178,6 @@ impl WorkerFlows {
             // four bits a slot: a wave of frees as large as the table fits
             freed_for_room: cap.map(|n| vec![0; bits(n)]),
             freed_bits: [0; 2],
-            discount_returns,
             handles: cap.map(|n| HugeBuf::new(n, VACANT_HANDLE)),
             hand: [0; 2],
         }
@@ -195,9 +193,7 @@ impl WorkerFlows {
     fn seen(&mut self, f: usize, s: u32, key: &FlowKey) {
         match self.handles[f][s as usize].state {
             EXPIRING | PRESSED => self.expiring[f] -= 1,
-            VACANT if !(self.discount_returns && self.was_freed_for_room(f, key)) => {
-                self.new_flows[f] += 1
-            }
+            VACANT if !self.was_freed_for_room(f, key) => self.new_flows[f] += 1,
             _ => {}
         }
         self.handles[f][s as usize].state = LIVE;
@@ -210,7 +206,16 @@ impl WorkerFlows {
         (b / 64, 1 << (b % 64))
     }
 
+    /// Whether flows freed for room are remembered (see
+    /// [`Accounts::returns_are_not_new`]): their bits are kept.
+    fn discounts_returns(&self) -> bool {
+        !self.freed_for_room[V4].is_empty()
+    }
+
     fn was_freed_for_room(&self, f: usize, key: &FlowKey) -> bool {
+        if !self.discounts_returns() {
+            return false;
+        }
         let (w, m) = self.freed_bit(f, key);
         self.freed_for_room[f][w] & m != 0
     }
@@ -645,7 +650,7 @@ impl Accounts {
                 h.state = if pressed { PRESSED } else { EXPIRING };
                 let conv = std::mem::take(&mut h.conv);
                 let last = h.last_tick;
-                if pressed && wf.discount_returns {
+                if pressed && wf.discounts_returns() {
                     let key = wf.view.read(f, s as u32).0;
                     wf.freeing_for_room(f, &key);
                 }
